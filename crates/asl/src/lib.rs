@@ -1,0 +1,1 @@
+//! Amazon States Language engine (placeholder until the engine lands).

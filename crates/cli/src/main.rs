@@ -1,0 +1,2 @@
+//! The scanflow command line (placeholder).
+fn main() {}

@@ -1,0 +1,36 @@
+//! Where a run's data lives in the report store, so every step derives the same keys.
+
+use sha2::{Digest, Sha256};
+
+use crate::state::Run;
+
+/// A short, stable folder name for a run: reruns of the same run overwrite, never duplicate.
+pub fn run_prefix(run: &Run) -> String {
+    let digest = Sha256::digest(run.run_id.as_bytes());
+    format!(
+        "scanflow/{}/{}/{}",
+        run.account_id,
+        run.region,
+        &hex::encode(digest)[..16]
+    )
+}
+
+/// The manifest collect-findings writes: chunk keys, counts and coverage.
+pub fn manifest(run: &Run) -> String {
+    format!("{}/manifest.json", run_prefix(run))
+}
+
+/// One chunk of normalized findings, as JSON lines.
+pub fn findings_chunk(run: &Run, index: usize) -> String {
+    format!("{}/findings/{index:05}.jsonl", run_prefix(run))
+}
+
+/// The e-mail digest format writes and publish sends.
+pub fn digest(run: &Run) -> String {
+    format!("{}/digest.json", run_prefix(run))
+}
+
+/// One numbered part of the SIEM document (1-based, as receivers see it).
+pub fn siem_part(run: &Run, part: usize, parts: usize) -> String {
+    format!("{}/siem/part-{part:05}-of-{parts:05}.json", run_prefix(run))
+}

@@ -1,0 +1,14 @@
+//! scanflow's domain, free of any AWS dependency: what a scan request is, what a finding is,
+//! what flows between the five steps, the errors the state machine reads, and the ports the
+//! AWS adapters and the sandbox implement.
+
+pub mod error;
+pub mod input;
+pub mod keys;
+pub mod message;
+pub mod model;
+pub mod ports;
+pub mod state;
+pub mod time;
+
+pub use error::ScanError;

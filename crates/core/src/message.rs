@@ -1,0 +1,119 @@
+//! An SNS message as scanflow publishes it, with SNS's limits checked before anything is sent.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ScanError;
+
+/// SNS's cap on body plus attributes for topics with e-mail and HTTPS subscribers.
+pub const SNS_MESSAGE_LIMIT: usize = 262_144;
+/// SNS subjects must be shorter than 100 characters.
+pub const SUBJECT_MAX_CHARS: usize = 99;
+
+/// Message attribute carrying what a message is, for subscription filter policies.
+pub const ATTR_KIND: &str = "scanflow_kind";
+pub const ATTR_ACCOUNT: &str = "scanflow_account";
+pub const ATTR_REGION: &str = "scanflow_region";
+pub const ATTR_RUN: &str = "scanflow_run";
+pub const ATTR_PART: &str = "scanflow_part";
+pub const ATTR_PARTS: &str = "scanflow_parts";
+
+/// The `scanflow_kind` values: the e-mail subscription takes digests and failures, the HTTPS
+/// subscription SIEM parts and failures.
+pub const KIND_DIGEST: &str = "digest";
+pub const KIND_SIEM: &str = "siem";
+pub const KIND_FAILURE: &str = "failure";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub subject: String,
+    pub body: String,
+    /// String attributes (SNS `DataType: String`).
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl Message {
+    /// Builds a message, cleaning the subject into what SNS accepts and refusing a message SNS
+    /// would reject for size.
+    pub fn new(
+        subject: &str,
+        body: String,
+        attributes: BTreeMap<String, String>,
+    ) -> Result<Self, ScanError> {
+        let msg = Self {
+            subject: clean_subject(subject),
+            body,
+            attributes,
+        };
+        let size = msg.size();
+        if size > SNS_MESSAGE_LIMIT {
+            return Err(ScanError::PayloadTooLarge {
+                what: format!("SNS message {:?}", msg.subject),
+                size,
+                limit: SNS_MESSAGE_LIMIT,
+            });
+        }
+        Ok(msg)
+    }
+
+    /// The size SNS counts: UTF-8 body bytes plus, for each attribute, its name, data type and value.
+    pub fn size(&self) -> usize {
+        self.body.len() + attributes_size(&self.attributes)
+    }
+}
+
+pub fn attributes_size(attributes: &BTreeMap<String, String>) -> usize {
+    attributes
+        .iter()
+        .map(|(k, v)| k.len() + "String".len() + v.len())
+        .sum()
+}
+
+/// Replaces control characters (line breaks included) and cuts to the subject limit.
+pub fn clean_subject(subject: &str) -> String {
+    let cleaned: String = subject
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if cleaned.chars().count() <= SUBJECT_MAX_CHARS {
+        return cleaned;
+    }
+    let mut cut: String = cleaned.chars().take(SUBJECT_MAX_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs() -> BTreeMap<String, String> {
+        BTreeMap::from([(ATTR_KIND.to_owned(), KIND_SIEM.to_owned())])
+    }
+
+    #[test]
+    fn size_limit_counts_attributes_and_is_inclusive() {
+        let overhead = attributes_size(&attrs());
+        assert_eq!(overhead, ATTR_KIND.len() + 6 + KIND_SIEM.len());
+        let at_limit = "x".repeat(SNS_MESSAGE_LIMIT - overhead);
+        assert!(Message::new("s", at_limit.clone(), attrs()).is_ok());
+        let err = Message::new("s", at_limit + "x", attrs()).expect_err("one byte over");
+        assert_eq!(err.error_type(), "PayloadTooLarge");
+    }
+
+    #[test]
+    fn size_is_bytes_not_characters() {
+        let body = "é".repeat(SNS_MESSAGE_LIMIT / 2 + 1);
+        assert!(Message::new("s", body, BTreeMap::new()).is_err());
+    }
+
+    #[test]
+    fn subjects_are_made_acceptable() {
+        assert_eq!(clean_subject("a\nb"), "a b");
+        let long = "x".repeat(150);
+        let s = clean_subject(&long);
+        assert_eq!(s.chars().count(), SUBJECT_MAX_CHARS);
+        assert_eq!(clean_subject(&"y".repeat(99)).chars().count(), 99);
+    }
+}

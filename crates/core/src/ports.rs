@@ -1,0 +1,210 @@
+//! The ports: what the handlers need from the world. The AWS adapters implement them for
+//! Lambda, the sandbox for `scanflow run`; handlers are generic over [`Platform`].
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ScanError;
+use crate::message::Message;
+use crate::model::{AccountSettings, Coverage, Finding, Severity};
+use crate::state::Run;
+
+/// Security Hub's batch limit for `BatchImportFindings` and `BatchUpdateFindings`.
+pub const SECURITY_HUB_BATCH: usize = 100;
+
+/// The hub: access to member accounts, the report store, the notifier, and the hub account's
+/// own Security Hub (for notices about accounts scanflow could not enter).
+pub trait Platform: Send + Sync {
+    type Member: MemberAccount;
+    type Store: ReportStore;
+    type Notifier: Notifier;
+    type SecurityHub: SecurityHub;
+
+    fn config(&self) -> &HubConfig;
+
+    /// Assumes the member's scan role. `session` names the role session (the execution name).
+    fn member(
+        &self,
+        account_id: &str,
+        region: &str,
+        session: &str,
+    ) -> impl Future<Output = Result<Self::Member, ScanError>> + Send;
+
+    fn store(&self) -> &Self::Store;
+    fn notifier(&self) -> &Self::Notifier;
+    fn hub_security_hub(&self) -> &Self::SecurityHub;
+}
+
+/// One member account and region, entered through its scan role.
+pub trait MemberAccount: Send + Sync {
+    type SecurityHub: SecurityHub;
+
+    /// The account's scan settings, as its member stack recorded them.
+    fn settings(&self) -> impl Future<Output = Result<AccountSettings, ScanError>> + Send;
+
+    /// Starts a scan (Classic: an assessment run; v2: a findings report). Fails with
+    /// `NoInstancesMatched` when the target selects no instance, `InspectorDisabled` when the
+    /// engine is off. `name` is unique per execution.
+    fn start_scan(
+        &self,
+        settings: &AccountSettings,
+        name: &str,
+    ) -> impl Future<Output = Result<Started, ScanError>> + Send;
+
+    fn run_status(&self, run: &Run) -> impl Future<Output = Result<RunStatus, ScanError>> + Send;
+
+    /// One page of the run's findings; pass the returned cursor back until it is `None`.
+    fn findings_page(
+        &self,
+        run: &Run,
+        cursor: Option<String>,
+    ) -> impl Future<Output = Result<FindingsPage, ScanError>> + Send;
+
+    /// Which instances in the run's scope were scanned, and which were not and why.
+    fn coverage(&self, run: &Run) -> impl Future<Output = Result<Coverage, ScanError>> + Send;
+
+    fn security_hub(&self) -> &Self::SecurityHub;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Started {
+    pub run_id: String,
+    /// Classic: a run of this template was already going, and it is the one followed.
+    pub adopted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "camelCase")]
+pub enum RunStatus {
+    Running { state: String },
+    Succeeded { state: String },
+    Failed { state: String, detail: String },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FindingsPage {
+    pub findings: Vec<Finding>,
+    pub next: Option<String>,
+}
+
+/// Where findings and formatted documents are kept between steps (S3 in AWS).
+pub trait ReportStore: Send + Sync {
+    fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> impl Future<Output = Result<(), ScanError>> + Send;
+    fn get(&self, key: &str) -> impl Future<Output = Result<Vec<u8>, ScanError>> + Send;
+}
+
+/// Publishes to the scanflow topic (SNS in AWS). Returns the message id.
+pub trait Notifier: Send + Sync {
+    fn publish(&self, message: &Message) -> impl Future<Output = Result<String, ScanError>> + Send;
+}
+
+/// Security Hub in one account. Callers pass at most [`SECURITY_HUB_BATCH`] items a call.
+pub trait SecurityHub: Send + Sync {
+    /// Marks Inspector findings NOTIFIED with `note`; returns those it could not update.
+    fn mark_notified(
+        &self,
+        findings: &[FindingRef],
+        note: &str,
+    ) -> impl Future<Output = Result<Vec<Unprocessed>, ScanError>> + Send;
+
+    /// Imports scanflow's own notices (created or updated by id); returns those refused.
+    fn import_notices(
+        &self,
+        notices: &[Notice],
+    ) -> impl Future<Output = Result<Vec<Unprocessed>, ScanError>> + Send;
+}
+
+/// An Inspector finding as Security Hub knows it: its id is the finding ARN.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FindingRef {
+    pub id: String,
+    pub region: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unprocessed {
+    pub id: String,
+    pub reason: String,
+}
+
+/// A finding of scanflow's own: a scan that could not run, or an instance it did not cover.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notice {
+    /// Deterministic, so a rerun updates the notice instead of adding another.
+    pub id: String,
+    pub account_id: String,
+    pub region: String,
+    pub kind: NoticeKind,
+    pub severity: Severity,
+    pub title: String,
+    pub description: String,
+    pub remedy: String,
+    pub resource: NoticeResource,
+    pub created_at: String,
+    pub execution: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoticeKind {
+    ScanFailed,
+    NotScanned,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum NoticeResource {
+    AwsAccount { id: String },
+    AwsEc2Instance { id: String },
+}
+
+impl Notice {
+    pub fn id_for(account_id: &str, region: &str, kind: NoticeKind, subject: &str) -> String {
+        let kind = match kind {
+            NoticeKind::ScanFailed => "scan-failed",
+            NoticeKind::NotScanned => "not-scanned",
+        };
+        format!("scanflow/{account_id}/{region}/{kind}/{subject}")
+    }
+}
+
+/// Hub-wide settings the handlers use (the adapters have their own: bucket, topic, role name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HubConfig {
+    pub hub_account_id: String,
+    /// Time allowed past the assessment duration for rule evaluation before giving up.
+    pub evaluation_allowance_seconds: u32,
+    /// Added to the first wait so the first check usually finds the run done.
+    pub first_wait_margin_seconds: u32,
+    pub min_poll_seconds: u32,
+    pub max_poll_seconds: u32,
+    /// How many of the most severe findings the e-mail digest lists.
+    pub digest_top_findings: usize,
+    /// Findings per chunk object in the report store.
+    pub chunk_size: usize,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        Self {
+            hub_account_id: "000000000000".into(),
+            evaluation_allowance_seconds: 1800,
+            first_wait_margin_seconds: 60,
+            min_poll_seconds: 30,
+            max_poll_seconds: 300,
+            digest_top_findings: 25,
+            chunk_size: 5000,
+        }
+    }
+}

@@ -1,0 +1,161 @@
+//! What flows between the steps through the state machine: small records of counts and keys,
+//! never finding lists, so the execution state stays a few KiB whatever a scan finds.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::CaughtError;
+use crate::model::{AccountSettings, Coverage, Engine, SeverityCounts, Tag};
+
+/// The execution's identity, passed from the context object (`$$.Execution`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionContext {
+    /// `$$.Execution.Name`: names the role session and the Security Hub notes.
+    pub name: String,
+    /// `$$.Execution.StartTime`.
+    pub start_time: String,
+}
+
+/// start-run's input: the raw execution input (validated by the handler) and the context.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartRunInput {
+    pub input: serde_json::Value,
+    pub execution: ExecutionContext,
+}
+
+/// start-run's result, kept at `$.run` for every later step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Run {
+    pub account_id: String,
+    pub region: String,
+    pub engine: Engine,
+    /// Classic: the assessment run ARN. Inspector v2: the findings report id.
+    pub run_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<Tag>,
+    pub duration_seconds: u32,
+    pub started_at: String,
+    /// After this, a run still going is reported as timed out instead of waited for.
+    pub deadline: String,
+    /// The first wait: the assessment's own duration plus a little (0 for a rerun).
+    pub wait_seconds: u32,
+    /// True when the input named a finished run: no scan was started.
+    pub rerun: bool,
+    pub execution: String,
+    /// Classic: the run was already going when asked to start one, and scanflow adopted it.
+    #[serde(default)]
+    pub adopted: bool,
+}
+
+impl Run {
+    pub fn settings(&self) -> AccountSettings {
+        AccountSettings {
+            engine: self.engine,
+            tag: self.tag.clone(),
+            duration_seconds: self.duration_seconds,
+            assessment_template_arn: None,
+        }
+    }
+
+    /// What the scan targeted, for people.
+    pub fn target(&self) -> String {
+        self.tag
+            .as_ref()
+            .map_or_else(|| "every instance".to_owned(), ToString::to_string)
+    }
+}
+
+/// check-status's input: the run and the time the state was entered (virtual time locally).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckStatusInput {
+    pub run: Run,
+    pub now: String,
+}
+
+/// check-status's result at `$.status`: done, or how long to wait before asking again.
+/// Failures and deadlines are errors (`ScanFailed`, `ScanTimedOut`), not statuses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    pub done: bool,
+    /// The engine's own state name (`COLLECTING_DATA`, `SUCCEEDED`, ...).
+    pub state: String,
+    pub wait_seconds: u32,
+}
+
+/// The input of collect-findings and format: the run, and what earlier steps produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepInput {
+    pub run: Run,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collected: Option<Collected>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formatted: Option<Formatted>,
+}
+
+/// collect-findings' result at `$.collected`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Collected {
+    pub manifest_key: String,
+    pub counts: SeverityCounts,
+    pub instances_scanned: u64,
+    pub instances_not_scanned: u64,
+}
+
+/// The manifest in the report store: every chunk of findings and the full coverage.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Manifest {
+    pub chunks: Vec<String>,
+    pub counts: SeverityCounts,
+    pub coverage: Coverage,
+    pub collected_at: String,
+}
+
+/// format's result at `$.formatted`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Formatted {
+    pub digest_key: String,
+    pub siem_parts: Vec<String>,
+}
+
+/// What publish is asked to send.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "notice", rename_all = "camelCase")]
+pub enum PublishInput {
+    /// A finished scan: the digest, the SIEM parts, and Security Hub updates.
+    Delivery {
+        run: Run,
+        collected: Collected,
+        formatted: Formatted,
+    },
+    /// A scan that could not be completed: one failure notice, to people, the SIEM and
+    /// Security Hub.
+    #[serde(rename_all = "camelCase")]
+    Failure {
+        failure: CaughtError,
+        /// The execution input as received (it may be what was wrong).
+        input: serde_json::Value,
+        execution: ExecutionContext,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<Run>,
+    },
+}
+
+/// publish's result at `$.published`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Published {
+    pub messages: u64,
+    pub findings_marked: u64,
+    pub notices_imported: u64,
+    /// Security Hub updates that could not be made, with why (delivery is not undone for them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_hub_problems: Vec<String>,
+}

@@ -1,0 +1,1 @@
+//! Simulated member accounts (placeholder).

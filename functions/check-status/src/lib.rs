@@ -1,0 +1,1 @@
+//! The check-status step (placeholder).

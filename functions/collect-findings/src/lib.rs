@@ -1,0 +1,1 @@
+//! The collect-findings step (placeholder).

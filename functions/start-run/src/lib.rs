@@ -1,0 +1,1 @@
+//! The start-run step (placeholder).
