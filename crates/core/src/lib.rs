@@ -9,6 +9,7 @@ pub mod message;
 pub mod model;
 pub mod ports;
 pub mod state;
+pub mod step;
 pub mod time;
 
 pub use error::ScanError;

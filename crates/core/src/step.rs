@@ -1,0 +1,55 @@
+//! Decoding a step's JSON input and encoding its output, with errors that name the field.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::ScanError;
+
+/// Decodes a step's input; a mismatch names the JSON path of the offending field.
+pub fn decode<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ScanError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." {
+            "$".to_owned()
+        } else {
+            format!("$.{path}")
+        };
+        ScanError::invalid(
+            field,
+            format!(
+                "the {} shape",
+                std::any::type_name::<T>()
+                    .rsplit("::")
+                    .next()
+                    .unwrap_or("input")
+            ),
+            e.inner().to_string(),
+        )
+    })
+}
+
+pub fn encode<T: Serialize>(value: &T) -> Result<serde_json::Value, ScanError> {
+    serde_json::to_value(value).map_err(ScanError::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::CheckStatusInput;
+
+    #[test]
+    fn decode_names_the_bad_field() {
+        let err =
+            decode::<CheckStatusInput>(serde_json::json!({"run": {"accountId": 5}, "now": "x"}))
+                .expect_err("bad");
+        match err {
+            ScanError::InvalidInput {
+                field, expected, ..
+            } => {
+                assert_eq!(field, "$.run.accountId");
+                assert!(expected.contains("CheckStatusInput"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

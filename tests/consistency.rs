@@ -1,0 +1,1 @@
+//! Consistency between templates, state machine and code (being written).
