@@ -122,7 +122,8 @@ pub struct Manifest {
 #[serde(rename_all = "camelCase")]
 pub struct Formatted {
     pub digest_key: String,
-    pub siem_parts: Vec<String>,
+    /// How many SIEM parts were written; their keys are `keys::siem_part(run, 1..=parts, parts)`.
+    pub siem_parts: usize,
 }
 
 /// What publish is asked to send.
