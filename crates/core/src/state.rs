@@ -86,7 +86,15 @@ pub struct Status {
     pub wait_seconds: u32,
 }
 
-/// The input of collect-findings and format: the run, and what earlier steps produced.
+/// collect-findings' input: the run and the time the state was entered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CollectInput {
+    pub run: Run,
+    pub now: String,
+}
+
+/// The input of format: the run, and what earlier steps produced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StepInput {
