@@ -1,2 +1,207 @@
-//! The scanflow command line (placeholder).
-fn main() {}
+//! The `scanflow` command: `run` the workflow locally on simulated accounts, `asl exec` any
+//! state machine definition offline.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use scanflow_asl::Status;
+use scanflow_cli::definition::{Workflow, find_upwards};
+use scanflow_cli::local::{self, RunOptions};
+use scanflow_cli::trace;
+use scanflow_sandbox::Scenario;
+
+#[derive(Parser)]
+#[command(name = "scanflow", version, about = "Scheduled Inspector scans across AWS accounts, delivered to people, SIEMs and Security Hub")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the scan workflow (statemachine/scan.asl.json) locally on simulated accounts.
+    Run(RunArgs),
+    /// Amazon States Language tools.
+    Asl {
+        #[command(subcommand)]
+        command: AslCommand,
+    },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Scenario file (JSON); default: the built-in scenario.
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    /// One execution input (JSON), instead of one execution per scenario account.
+    #[arg(long)]
+    input: Option<String>,
+    /// Only the scenario's executions for this account id.
+    #[arg(long)]
+    account: Option<String>,
+    /// POST every SIEM message to this URL in SNS's HTTP notification envelope.
+    #[arg(long)]
+    http_endpoint: Option<String>,
+    /// Where findings, digests, SIEM parts and published messages are written.
+    #[arg(long, default_value = "scanflow-out")]
+    out: PathBuf,
+    /// State machine definition [default: statemachine/scan.asl.json, found upwards].
+    #[arg(long)]
+    definition: Option<PathBuf>,
+    /// SAM template whose DefinitionSubstitutions resolve the definition's placeholders
+    /// [default: templates/hub.yaml, found upwards].
+    #[arg(long)]
+    template: Option<PathBuf>,
+    /// Virtual start time (RFC 3339) [default: now].
+    #[arg(long)]
+    start_time: Option<String>,
+    /// Print traces and outcome only, not the digests.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum AslCommand {
+    /// Execute a definition and print {"status", "output", "error", "cause", "transitions"}.
+    Exec {
+        definition: PathBuf,
+        /// Execution input (JSON) [default: {}].
+        #[arg(long)]
+        input: Option<String>,
+        /// AWS Step Functions Local mock configuration file.
+        #[arg(long, requires = "test_case")]
+        mocks: Option<PathBuf>,
+        /// Test case in the mock file.
+        #[arg(long, requires = "mocks")]
+        test_case: Option<String>,
+    },
+}
+
+/// Exit status for invalid input, scenario or definition.
+const INVALID: u8 = 2;
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Run(args) => run(args),
+        Command::Asl { command: AslCommand::Exec { definition, input, mocks, test_case } } => {
+            let mocks = mocks.as_deref().zip(test_case.as_deref());
+            match scanflow_asl::exec::run(&definition, input.as_deref(), mocks) {
+                Ok(result) => {
+                    println!("{result}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("scanflow asl exec: {e}");
+                    ExitCode::from(INVALID)
+                }
+            }
+        }
+    }
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    let began = Instant::now();
+    let invalid = |msg: String| {
+        eprintln!("scanflow run: {msg}");
+        ExitCode::from(INVALID)
+    };
+    let Some(definition) = args.definition.clone().or_else(|| find_upwards("statemachine/scan.asl.json")) else {
+        return invalid("statemachine/scan.asl.json not found here or above; run from the repository or pass --definition".into());
+    };
+    let template = args.template.clone().or_else(|| find_upwards("templates/hub.yaml"));
+    let workflow = match Workflow::load(&definition, template.as_deref()) {
+        Ok(w) => w,
+        Err(e) => return invalid(e.to_string()),
+    };
+    let scenario = match &args.scenario {
+        Some(path) => Scenario::from_file(path),
+        None => Ok(Scenario::default_scenario()),
+    };
+    let mut scenario = match scenario {
+        Ok(s) => s,
+        Err(e) => return invalid(e.to_string()),
+    };
+    if let Some(account) = &args.account {
+        scenario.accounts.retain(|a| &a.account_id == account);
+        if scenario.accounts.is_empty() {
+            return invalid(format!("--account {account}: no such account in the scenario"));
+        }
+    }
+    let inputs = match &args.input {
+        Some(text) => match local::parse_input(text) {
+            Ok(v) => vec![v],
+            Err(e) => return invalid(format!("--input: {e}")),
+        },
+        None => Vec::new(),
+    };
+    let start_time = match &args.start_time {
+        Some(t) => match scanflow_core::time::parse("--start-time", t) {
+            Ok(t) => t,
+            Err(e) => return invalid(e.to_string()),
+        },
+        None => time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| time::OffsetDateTime::now_utc()),
+    };
+
+    let options = RunOptions { scenario, inputs, out_dir: args.out.clone(), http_endpoint: args.http_endpoint.clone(), start_time, seed: 7 };
+    let result = match local::run(&workflow, options) {
+        Ok(r) => r,
+        Err(local::RunError::Input(e)) => return invalid(e),
+        Err(e) => {
+            eprintln!("scanflow run: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let source = workflow.template_path.as_ref().map_or_else(|| "built-in function names".to_owned(), |t| t.display().to_string());
+    println!("scanflow run: {} execution(s) of {} (placeholders from {source})", result.executions.len(), workflow.definition_path.display());
+    for ex in &result.executions {
+        println!("\n== {}", ex.name);
+        for line in trace::lines(&ex.trace_events()) {
+            println!("{line}");
+        }
+        let took = trace::duration(ex.execution.end_time - start_time);
+        println!("   {:?} · {} transitions · {took} virtual", ex.execution.status, ex.execution.transitions);
+    }
+
+    println!("\n== Outcome");
+    println!("{:<14} {:<16} {:<11} {:<42} {:>9}", "account", "region", "engine", "status", "findings");
+    let mut unreported = Vec::new();
+    for ex in &result.executions {
+        let out = ex.execution.output.as_ref();
+        let field = |k: &str| ex.input.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
+        let engine = out.and_then(|o| o.get("engine")).and_then(|v| v.as_str()).unwrap_or("-");
+        let findings = out.and_then(|o| o.pointer("/counts")).map(count_total).map_or_else(|| "-".to_owned(), |n| n.to_string());
+        let status = match ex.execution.status {
+            Status::Succeeded => "SUCCEEDED".to_owned(),
+            _ if ex.reported() => format!("FAILED, notice sent ({})", ex.execution.error.as_deref().unwrap_or("?")),
+            ref s => {
+                unreported.push(ex.name.clone());
+                format!("{s:?}, NOT REPORTED ({})", ex.execution.error.as_deref().unwrap_or("?"))
+            }
+        };
+        println!("{:<14} {:<16} {engine:<11} {status:<42} {findings:>9}", field("accountId"), field("region"));
+    }
+
+    if !args.quiet {
+        for message in result.sandbox.messages_for_people() {
+            println!("\n== E-mail: {}\n{}", message.subject, message.body);
+        }
+    }
+    println!(
+        "\nOutputs in {}: s3/ (findings, digests, SIEM parts), sns-messages.jsonl (every message published). Took {:.2} s.",
+        args.out.display(),
+        began.elapsed().as_secs_f64()
+    );
+    if unreported.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("scanflow run: {} execution(s) ended without a published notice: {}", unreported.len(), unreported.join(", "));
+        ExitCode::FAILURE
+    }
+}
+
+fn count_total(counts: &serde_json::Value) -> u64 {
+    counts.as_object().map_or(0, |o| o.values().filter_map(serde_json::Value::as_u64).sum())
+}

@@ -1,0 +1,6 @@
+//! The `scanflow` command's library: loading the workflow definition, running it locally on
+//! the sandbox, and printing execution traces. `main.rs` only parses arguments.
+
+pub mod definition;
+pub mod local;
+pub mod trace;

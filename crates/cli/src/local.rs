@@ -1,0 +1,156 @@
+//! `scanflow run`: executes the workflow definition with the local ASL engine, dispatching each
+//! Task to the real handler code against the sandbox's simulated accounts, on virtual time.
+
+use std::path::{Path, PathBuf};
+
+use scanflow_asl::{Execution, ExecutionOptions, Status, TaskCall, TaskHandler, TaskOutcome};
+use scanflow_core::input::ExecutionInput;
+use scanflow_sandbox::{Sandbox, Scenario};
+use time::OffsetDateTime;
+
+use crate::definition::Workflow;
+use crate::trace::TraceEvent;
+
+/// The state that publishes the failure notice: a failed execution that passed through it
+/// was reported.
+pub const NOTICE_STATE: &str = "NotifyFailure";
+
+/// Marks a folder as scanflow's output, so a rerun may clear it and nothing else.
+const OUT_MARKER: &str = ".scanflow-out";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Input(String),
+    #[error("output folder {path}: {detail}")]
+    Output { path: PathBuf, detail: String },
+    #[error("sandbox: {0}")]
+    Sandbox(String),
+}
+
+pub struct RunOptions {
+    pub scenario: Scenario,
+    /// Execution inputs; empty means one `{"accountId", "region"}` per scenario account.
+    pub inputs: Vec<serde_json::Value>,
+    pub out_dir: PathBuf,
+    pub http_endpoint: Option<String>,
+    pub start_time: OffsetDateTime,
+    pub seed: u64,
+}
+
+/// One execution of the workflow, as the engine left it.
+pub struct AccountExecution {
+    pub name: String,
+    pub input: serde_json::Value,
+    pub execution: Execution,
+}
+
+impl AccountExecution {
+    /// Succeeded, or failed after its failure notice went out.
+    pub fn reported(&self) -> bool {
+        match self.execution.status {
+            Status::Succeeded => true,
+            Status::Failed => self
+                .execution
+                .history
+                .iter()
+                .any(|e| e.kind == "TaskStateExited" && e.state_name.as_deref() == Some(NOTICE_STATE)),
+            _ => false,
+        }
+    }
+
+    pub fn trace_events(&self) -> Vec<TraceEvent> {
+        self.execution
+            .history
+            .iter()
+            .map(|e| TraceEvent { timestamp: e.timestamp, kind: e.kind.clone(), state: e.state_name.clone(), error: e.error.clone(), cause: e.cause.clone() })
+            .collect()
+    }
+}
+
+pub struct LocalRun {
+    pub sandbox: Sandbox,
+    pub executions: Vec<AccountExecution>,
+}
+
+/// Checks `--input` the way start-run will, so a typo fails before anything runs.
+pub fn parse_input(text: &str) -> Result<serde_json::Value, RunError> {
+    let parsed = ExecutionInput::from_json(text).map_err(|e| RunError::Input(e.to_string()))?;
+    parsed.validate().map_err(|e| RunError::Input(e.to_string()))?;
+    serde_json::to_value(parsed).map_err(|e| RunError::Input(e.to_string()))
+}
+
+pub fn run(workflow: &Workflow, options: RunOptions) -> Result<LocalRun, RunError> {
+    prepare_out_dir(&options.out_dir)?;
+    let inputs = if options.inputs.is_empty() {
+        options.scenario.accounts.iter().map(|a| serde_json::json!({"accountId": a.account_id, "region": a.region})).collect()
+    } else {
+        options.inputs.clone()
+    };
+    let sandbox = Sandbox::new(options.scenario, &options.out_dir, options.http_endpoint).map_err(|e| RunError::Sandbox(e.to_string()))?;
+    let mut executions = Vec::with_capacity(inputs.len());
+    for (i, input) in inputs.into_iter().enumerate() {
+        let name = execution_name(&input, options.start_time, i);
+        let engine_options = ExecutionOptions {
+            name: name.clone(),
+            start_time: options.start_time,
+            seed: options.seed.wrapping_add(i as u64),
+            state_machine_name: "scanflow".to_owned(),
+            ..ExecutionOptions::default()
+        };
+        let mut tasks = Dispatcher { workflow, sandbox: &sandbox };
+        let execution = scanflow_asl::execute(&workflow.machine, input.clone(), &mut tasks, &engine_options);
+        executions.push(AccountExecution { name, input, execution });
+    }
+    Ok(LocalRun { sandbox, executions })
+}
+
+/// Readable and deterministic, as `scanflow executions start` names executions in AWS.
+fn execution_name(input: &serde_json::Value, start: OffsetDateTime, index: usize) -> String {
+    let field = |k: &str| input.get(k).and_then(|v| v.as_str()).unwrap_or("unknown").to_owned();
+    format!(
+        "scan-{}-{}-{:04}{:02}{:02}T{:02}{:02}-{index}",
+        field("accountId"),
+        field("region"),
+        start.year(),
+        u8::from(start.month()),
+        start.day(),
+        start.hour(),
+        start.minute()
+    )
+}
+
+fn prepare_out_dir(dir: &Path) -> Result<(), RunError> {
+    let err = |detail: String| RunError::Output { path: dir.to_owned(), detail };
+    if dir.exists() {
+        let empty = std::fs::read_dir(dir).map_err(|e| err(e.to_string()))?.next().is_none();
+        if !empty && !dir.join(OUT_MARKER).exists() {
+            return Err(err("exists and was not written by scanflow; choose another --out".into()));
+        }
+        std::fs::remove_dir_all(dir).map_err(|e| err(e.to_string()))?;
+    }
+    std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+    std::fs::write(dir.join(OUT_MARKER), "written by scanflow run; cleared on the next run\n").map_err(|e| err(e.to_string()))
+}
+
+/// Task dispatch: the engine's virtual time becomes the sandbox's clock for each call.
+struct Dispatcher<'a> {
+    workflow: &'a Workflow,
+    sandbox: &'a Sandbox,
+}
+
+impl TaskHandler for Dispatcher<'_> {
+    fn invoke(&mut self, call: &TaskCall<'_>) -> TaskOutcome {
+        let Some(step) = self.workflow.step_for(call.resource) else {
+            return TaskOutcome::Failed {
+                error: "Lambda.ResourceNotFoundException".to_owned(),
+                cause: format!("Function not found: {}", call.resource),
+            };
+        };
+        self.sandbox.set_now(call.now);
+        match pollster::block_on(step.invoke(self.sandbox, call.input.clone())) {
+            Ok(output) => TaskOutcome::Succeeded(output),
+            Err(e) => TaskOutcome::Failed { error: e.error_type().to_owned(), cause: e.to_cause() },
+        }
+    }
+}
