@@ -1,1 +1,187 @@
-//! Amazon States Language engine (placeholder until the engine lands).
+//! Amazon States Language engine: parses, validates and executes JSONPath state machines the
+//! way AWS Step Functions does, on a virtual clock, with AWS's error names and history events.
+//!
+//! ```
+//! use scanflow_asl::{execute, ExecutionOptions, StateMachine, Status, TaskCall, TaskHandler, TaskOutcome};
+//! struct Echo;
+//! impl TaskHandler for Echo {
+//!     fn invoke(&mut self, call: &TaskCall<'_>) -> TaskOutcome {
+//!         TaskOutcome::Succeeded(call.input.clone())
+//!     }
+//! }
+//! let m = StateMachine::from_json(r#"{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:x","End":true}}}"#)?;
+//! let run = execute(&m, serde_json::json!({"a": 1}), &mut Echo, &ExecutionOptions::default());
+//! assert_eq!(run.status, Status::Succeeded);
+//! assert_eq!(run.output, Some(serde_json::json!({"a": 1})));
+//! # Ok::<(), scanflow_asl::ValidationErrors>(())
+//! ```
+
+mod definition;
+mod engine;
+mod error;
+pub mod exec;
+mod intrinsics;
+mod jsonpath;
+pub mod mocks;
+mod payload;
+mod rng;
+
+pub use engine::MAX_PAYLOAD_BYTES;
+pub use error::{ValidationError, ValidationErrors, names};
+
+use serde_json::Value;
+use time::OffsetDateTime;
+
+/// A parsed and validated state machine, ready to execute any number of times.
+#[derive(Debug, Clone)]
+pub struct StateMachine {
+    def: definition::Definition,
+}
+
+impl StateMachine {
+    /// Parses and validates a definition given as JSON text.
+    pub fn from_json(text: &str) -> Result<StateMachine, ValidationErrors> {
+        let v: Value = serde_json::from_str(text).map_err(|e| {
+            ValidationErrors(vec![ValidationError {
+                state: None,
+                field: "(definition)".into(),
+                message: format!("the definition is not valid JSON: {e}"),
+            }])
+        })?;
+        StateMachine::from_value(&v)
+    }
+
+    /// Parses and validates a definition given as a JSON value.
+    pub fn from_value(v: &Value) -> Result<StateMachine, ValidationErrors> {
+        definition::parse(v)
+            .map(|def| StateMachine { def })
+            .map_err(ValidationErrors)
+    }
+
+    /// The machine-level `TimeoutSeconds`, if any.
+    pub fn timeout_seconds(&self) -> Option<u64> {
+        self.def.timeout_seconds
+    }
+}
+
+/// Runs the tasks of an execution. Implemented by the caller (Lambda adapters, mocks, tests).
+pub trait TaskHandler {
+    /// Synchronous: the caller may block on async code inside. `call.now` is the virtual clock.
+    fn invoke(&mut self, call: &TaskCall<'_>) -> TaskOutcome;
+}
+
+/// One task invocation.
+#[derive(Debug, Clone)]
+pub struct TaskCall<'a> {
+    pub state_name: &'a str,
+    pub resource: &'a str,
+    /// The effective input, after `InputPath` and `Parameters`.
+    pub input: &'a Value,
+    pub now: OffsetDateTime,
+    /// 0 on the first attempt, then the number of retries so far in this state execution.
+    pub attempt: u32,
+}
+
+/// What a task did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskOutcome {
+    Succeeded(Value),
+    Failed {
+        error: String,
+        cause: String,
+    },
+    /// The inner outcome, after `duration` of virtual time: drives `TimeoutSeconds`
+    /// (a task taking longer than its timeout fails with `States.Timeout`).
+    Elapsed {
+        duration: time::Duration,
+        outcome: Box<TaskOutcome>,
+    },
+}
+
+/// Who and when an execution is, for ARNs, the context object and the virtual clock.
+#[derive(Debug, Clone)]
+pub struct ExecutionOptions {
+    pub name: String,
+    pub start_time: OffsetDateTime,
+    /// Seeds jitter, `States.MathRandom` and `States.UUID`.
+    pub seed: u64,
+    pub state_machine_name: String,
+    pub region: String,
+    pub account_id: String,
+    pub role_arn: String,
+    /// AWS fails a Standard execution whose history passes 25,000 events; `None` lifts it.
+    pub max_history_events: Option<usize>,
+}
+
+impl Default for ExecutionOptions {
+    fn default() -> Self {
+        ExecutionOptions {
+            name: "local-execution".into(),
+            start_time: OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000),
+            seed: 0,
+            state_machine_name: "StateMachine".into(),
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            role_arn: "arn:aws:iam::123456789012:role/StepFunctionsLocal".into(),
+            max_history_events: Some(25_000),
+        }
+    }
+}
+
+/// How an execution ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Succeeded,
+    Failed,
+    TimedOut,
+}
+
+impl Status {
+    /// The `DescribeExecution` spelling: `SUCCEEDED`, `FAILED`, `TIMED_OUT`.
+    pub fn as_aws(self) -> &'static str {
+        match self {
+            Status::Succeeded => "SUCCEEDED",
+            Status::Failed => "FAILED",
+            Status::TimedOut => "TIMED_OUT",
+        }
+    }
+}
+
+/// The result of one execution.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    pub status: Status,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub history: Vec<HistoryEvent>,
+    /// State transitions as AWS bills them: one per state run, plus one per retry.
+    pub transitions: u64,
+    pub end_time: OffsetDateTime,
+}
+
+/// One entry of the execution history, named as `GetExecutionHistory` names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryEvent {
+    pub id: u64,
+    pub previous_event_id: u64,
+    pub timestamp: OffsetDateTime,
+    /// AWS event type, e.g. `TaskStateEntered`, `ExecutionFailed`.
+    pub kind: String,
+    pub state_name: Option<String>,
+    pub input: Option<Value>,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub resource: Option<String>,
+}
+
+/// Executes `machine` on `input` to completion.
+pub fn execute(
+    machine: &StateMachine,
+    input: Value,
+    tasks: &mut dyn TaskHandler,
+    options: &ExecutionOptions,
+) -> Execution {
+    engine::execute(machine, input, tasks, options)
+}

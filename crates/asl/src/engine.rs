@@ -1,0 +1,985 @@
+//! Executes a validated machine: input/output processing in AWS's order, every state type,
+//! Retry/Catch, history events and billed transitions, all on a virtual clock.
+
+use crate::definition::{
+    Catcher, Count, Definition, Handling, IoPath, Kind, Machine, MapState, Next, Number, Op,
+    Operand, Parallel, ResultPath, Retrier, Rule, State, Task, Text, WaitFor,
+};
+use crate::error::{Failure, names};
+use crate::jsonpath::Path;
+use crate::payload::{Scope, Template, compact, json_size};
+use crate::rng::Rng;
+use crate::{
+    Execution, ExecutionOptions, HistoryEvent, StateMachine, Status, TaskCall, TaskHandler,
+    TaskOutcome,
+};
+use serde_json::{Map, Value, json};
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+
+/// Step Functions' payload cap: 256 KiB of compact UTF-8 JSON.
+pub const MAX_PAYLOAD_BYTES: usize = 262_144;
+
+/// Why a machine stopped early.
+enum Stop {
+    Fail(Failure),
+    TimedOut,
+}
+
+impl From<Failure> for Stop {
+    fn from(f: Failure) -> Stop {
+        Stop::Fail(f)
+    }
+}
+
+/// What a state hands to the loop: the next state (or the end) and its output.
+enum Flow {
+    Next(String, Value),
+    End(Value),
+}
+
+/// Everything the context object `$$` is built from.
+struct Info {
+    exec_arn: String,
+    exec_name: String,
+    exec_input: Value,
+    start_time: String,
+    role_arn: String,
+    machine_arn: String,
+    machine_name: String,
+}
+
+impl Info {
+    fn context(
+        &self,
+        state: &str,
+        entered: OffsetDateTime,
+        retry: u32,
+        item: Option<(usize, &Value)>,
+    ) -> Value {
+        let mut ctx = json!({
+            "Execution": {
+                "Id": self.exec_arn,
+                "Input": self.exec_input,
+                "Name": self.exec_name,
+                "RoleArn": self.role_arn,
+                "StartTime": self.start_time,
+                "RedriveCount": 0
+            },
+            "State": {"EnteredTime": timestamp(entered), "Name": state, "RetryCount": retry},
+            "StateMachine": {"Id": self.machine_arn, "Name": self.machine_name}
+        });
+        if let (Some((index, value)), Some(m)) = (item, ctx.as_object_mut()) {
+            m.insert(
+                "Map".into(),
+                json!({"Item": {"Index": index, "Value": value}}),
+            );
+        }
+        ctx
+    }
+}
+
+/// AWS's context-object timestamp form: UTC with milliseconds, e.g. `2026-01-01T00:00:00.000Z`.
+pub(crate) fn timestamp(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+struct Runner<'r> {
+    tasks: &'r mut dyn TaskHandler,
+    info: Info,
+    now: OffsetDateTime,
+    deadline: Option<OffsetDateTime>,
+    rng: Rng,
+    history: Vec<HistoryEvent>,
+    max_events: Option<usize>,
+    transitions: u64,
+}
+
+pub(crate) fn execute(
+    machine: &StateMachine,
+    input: Value,
+    tasks: &mut dyn TaskHandler,
+    options: &ExecutionOptions,
+) -> Execution {
+    let def: &Definition = &machine.def;
+    let machine_arn = format!(
+        "arn:aws:states:{}:{}:stateMachine:{}",
+        options.region, options.account_id, options.state_machine_name
+    );
+    let exec_arn = format!(
+        "arn:aws:states:{}:{}:execution:{}:{}",
+        options.region, options.account_id, options.state_machine_name, options.name
+    );
+    let mut r = Runner {
+        tasks,
+        info: Info {
+            exec_arn,
+            exec_name: options.name.clone(),
+            exec_input: input.clone(),
+            start_time: timestamp(options.start_time),
+            role_arn: options.role_arn.clone(),
+            machine_arn,
+            machine_name: options.state_machine_name.clone(),
+        },
+        now: options.start_time,
+        deadline: def
+            .timeout_seconds
+            .map(|s| options.start_time + Duration::seconds(s as i64)),
+        rng: Rng::new(options.seed),
+        history: Vec::new(),
+        max_events: options.max_history_events,
+        transitions: 0,
+    };
+    r.event("ExecutionStarted", None, |e| e.input = Some(input.clone()));
+    let result = if json_size(&input) > MAX_PAYLOAD_BYTES {
+        Err(Stop::Fail(Failure::new(
+            names::DATA_LIMIT_EXCEEDED,
+            format!("The execution input exceeds the maximum size of {MAX_PAYLOAD_BYTES} bytes."),
+        )))
+    } else {
+        r.run_machine(&def.machine, input)
+    };
+    let (status, output, error, cause) = match result {
+        Ok(out) => {
+            r.event("ExecutionSucceeded", None, |e| e.output = Some(out.clone()));
+            (Status::Succeeded, Some(out), None, None)
+        }
+        Err(Stop::Fail(f)) => {
+            r.event("ExecutionFailed", None, |e| {
+                e.error = Some(f.error.clone());
+                e.cause = Some(f.cause.clone());
+            });
+            (Status::Failed, None, Some(f.error), Some(f.cause))
+        }
+        Err(Stop::TimedOut) => {
+            let cause = "The execution exceeded the state machine's TimeoutSeconds.".to_string();
+            r.event("ExecutionTimedOut", None, |e| {
+                e.error = Some(names::TIMEOUT.into());
+                e.cause = Some(cause.clone());
+            });
+            (
+                Status::TimedOut,
+                None,
+                Some(names::TIMEOUT.to_string()),
+                Some(cause),
+            )
+        }
+    };
+    Execution {
+        status,
+        output,
+        error,
+        cause,
+        history: r.history,
+        transitions: r.transitions,
+        end_time: r.now,
+    }
+}
+
+impl Runner<'_> {
+    fn event(&mut self, kind: &str, state: Option<&str>, fill: impl FnOnce(&mut HistoryEvent)) {
+        let id = self.history.len() as u64 + 1;
+        let mut e = HistoryEvent {
+            id,
+            previous_event_id: id - 1,
+            timestamp: self.now,
+            kind: kind.to_string(),
+            state_name: state.map(str::to_string),
+            input: None,
+            output: None,
+            error: None,
+            cause: None,
+            resource: None,
+        };
+        fill(&mut e);
+        self.history.push(e);
+    }
+
+    /// Moves the virtual clock; reaching the machine's TimeoutSeconds stops the execution.
+    fn advance(&mut self, by: Duration) -> Result<(), Stop> {
+        let target = self.now + by;
+        match self.deadline {
+            Some(d) if target > d => {
+                self.now = d;
+                Err(Stop::TimedOut)
+            }
+            _ => {
+                self.now = target;
+                Ok(())
+            }
+        }
+    }
+
+    fn check_limits(&self) -> Result<(), Stop> {
+        if let Some(max) = self.max_events
+            && self.history.len() > max
+        {
+            return Err(Stop::Fail(Failure::runtime(format!(
+                "The execution reached the maximum number of history events ({max})."
+            ))));
+        }
+        Ok(())
+    }
+
+    fn run_machine(&mut self, m: &Machine, input: Value) -> Result<Value, Stop> {
+        let mut name = m.start_at.as_str();
+        let mut input = input;
+        loop {
+            self.check_limits()?;
+            let Some(state) = m.states.get(name) else {
+                return Err(Stop::Fail(Failure::runtime(format!(
+                    "State '{name}' does not exist"
+                ))));
+            };
+            match self.run_state(state, input)? {
+                Flow::End(out) => return Ok(out),
+                Flow::Next(next, out) => {
+                    name = m
+                        .states
+                        .get_key_value(next.as_str())
+                        .map_or("", |(k, _)| k.as_str());
+                    if name.is_empty() {
+                        return Err(Stop::Fail(Failure::runtime(format!(
+                            "State '{next}' does not exist"
+                        ))));
+                    }
+                    input = out;
+                }
+            }
+        }
+    }
+
+    fn run_state(&mut self, s: &State, raw: Value) -> Result<Flow, Stop> {
+        let t = s.kind.type_name();
+        self.transitions += 1;
+        self.event(&format!("{t}StateEntered"), Some(&s.name), |e| {
+            e.input = Some(raw.clone())
+        });
+        let entered = self.now;
+        match &s.kind {
+            Kind::Pass {
+                result,
+                parameters,
+                result_path,
+                next,
+            } => {
+                let effective = self.input_path(s, &raw)?;
+                let effective = self.parameters(s, parameters.as_ref(), effective, entered, 0)?;
+                let result = result.clone().unwrap_or(effective);
+                let out = apply_result_path(result_path, raw, result)?;
+                let out = self.output_path(s, out)?;
+                self.exit(s, next, out)
+            }
+            Kind::Succeed => {
+                let out = self.input_path(s, &raw)?;
+                let out = self.output_path(s, out)?;
+                self.exit(s, &Next::End, out)
+            }
+            Kind::Fail { error, cause } => {
+                let scope_input = raw;
+                let info = &self.info;
+                let ctx = || info.context(&s.name, entered, 0, None);
+                let scope = Scope::new(&scope_input, &ctx);
+                let error = fail_text(error.as_ref(), &scope, &mut self.rng, "ErrorPath")?;
+                let cause = fail_text(cause.as_ref(), &scope, &mut self.rng, "CausePath")?;
+                Err(Stop::Fail(Failure::new(
+                    error.unwrap_or_default(),
+                    cause.unwrap_or_default(),
+                )))
+            }
+            Kind::Choice { choices, default } => {
+                let effective = self.input_path(s, &raw)?;
+                let mut target = None;
+                for (rule, next) in choices {
+                    if eval_rule(rule, &effective)? {
+                        target = Some(next.clone());
+                        break;
+                    }
+                }
+                let Some(target) = target.or_else(|| default.clone()) else {
+                    return Err(Stop::Fail(Failure::new(
+                        names::NO_CHOICE_MATCHED,
+                        "No Matches!",
+                    )));
+                };
+                let out = self.output_path(s, effective)?;
+                self.exit(s, &Next::State(target), out)
+            }
+            Kind::Wait { wait, next } => {
+                let effective = self.input_path(s, &raw)?;
+                let until = match wait {
+                    WaitFor::Seconds(n) => self.now + Duration::seconds(*n as i64),
+                    WaitFor::Timestamp(ts) => *ts,
+                    WaitFor::SecondsPath(p) => match p.lookup(&effective).and_then(Value::as_u64) {
+                        Some(n) => self.now + Duration::seconds(n.min(i64::MAX as u64 / 2) as i64),
+                        None => {
+                            return Err(Stop::Fail(Failure::runtime(format!(
+                                "Invalid path '{}': The SecondsPath parameter does not reference a valid non-negative integer value in the input '{}'",
+                                p.text(),
+                                compact(&effective)
+                            ))));
+                        }
+                    },
+                    WaitFor::TimestampPath(p) => {
+                        match p
+                            .lookup(&effective)
+                            .and_then(Value::as_str)
+                            .map(|s| OffsetDateTime::parse(s, &Rfc3339))
+                        {
+                            Some(Ok(ts)) => ts,
+                            _ => {
+                                return Err(Stop::Fail(Failure::runtime(format!(
+                                    "Invalid path '{}': The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string in the input '{}'",
+                                    p.text(),
+                                    compact(&effective)
+                                ))));
+                            }
+                        }
+                    }
+                };
+                if until > self.now {
+                    self.advance(until - self.now)?;
+                }
+                let out = self.output_path(s, effective)?;
+                self.exit(s, next, out)
+            }
+            Kind::Task(task) => {
+                self.handled(s, &task.handling, raw, entered, |r, effective, retry| {
+                    r.task(s, task, effective, retry)
+                })
+            }
+            Kind::Parallel(p) => self.handled(s, &p.handling, raw, entered, |r, effective, _| {
+                r.parallel(s, p, effective)
+            }),
+            Kind::Map(m) => self.handled(s, &m.handling, raw, entered, |r, effective, _| {
+                r.map(s, m, effective, entered)
+            }),
+        }
+    }
+
+    fn exit(&mut self, s: &State, next: &Next, out: Value) -> Result<Flow, Stop> {
+        self.check_size(&s.name, &out)?;
+        self.event(
+            &format!("{}StateExited", s.kind.type_name()),
+            Some(&s.name),
+            |e| e.output = Some(out.clone()),
+        );
+        Ok(match next {
+            Next::State(n) => Flow::Next(n.clone(), out),
+            Next::End => Flow::End(out),
+        })
+    }
+
+    fn check_size(&self, state: &str, v: &Value) -> Result<(), Failure> {
+        if json_size(v) > MAX_PAYLOAD_BYTES {
+            return Err(Failure::new(
+                names::DATA_LIMIT_EXCEEDED,
+                format!(
+                    "The state/task '{state}' returned a result with a size exceeding the maximum number of bytes service limit."
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn input_path(&self, s: &State, raw: &Value) -> Result<Value, Failure> {
+        select_io(&s.input_path, raw)
+    }
+
+    fn output_path(&self, s: &State, v: Value) -> Result<Value, Failure> {
+        match &s.output_path {
+            IoPath::Path(p) if p.text() == "$" => Ok(v),
+            other => select_io(other, &v),
+        }
+    }
+
+    fn parameters(
+        &mut self,
+        s: &State,
+        t: Option<&Template>,
+        effective: Value,
+        entered: OffsetDateTime,
+        retry: u32,
+    ) -> Result<Value, Failure> {
+        let Some(t) = t else { return Ok(effective) };
+        let info = &self.info;
+        let ctx = || info.context(&s.name, entered, retry, None);
+        let out = t.eval(&Scope::new(&effective, &ctx), &mut self.rng)?;
+        self.check_size(&s.name, &out)?;
+        Ok(out)
+    }
+
+    /// Runs a Task/Parallel/Map body with its result processing, Retry and Catch.
+    fn handled(
+        &mut self,
+        s: &State,
+        h: &Handling,
+        raw: Value,
+        entered: OffsetDateTime,
+        mut body: impl FnMut(&mut Self, Value, u32) -> Result<Value, Stop>,
+    ) -> Result<Flow, Stop> {
+        let mut counters = vec![0u64; h.retry.len()];
+        let mut retry_count = 0u32;
+        loop {
+            let attempt = self.attempt(s, h, &raw, entered, retry_count, &mut body);
+            let failure = match attempt {
+                Ok(out) => return self.exit(s, &h.next, out),
+                Err(Stop::TimedOut) => return Err(Stop::TimedOut),
+                Err(Stop::Fail(f)) => f,
+            };
+            if failure.is_terminal() {
+                return Err(Stop::Fail(failure));
+            }
+            if let Some(delay) = retry_delay(&h.retry, &mut counters, &failure, &mut self.rng) {
+                self.advance(delay)?;
+                self.transitions += 1;
+                retry_count += 1;
+                continue;
+            }
+            return match find_catcher(&h.catch, &failure) {
+                Some(c) => self.caught(s, c, raw, failure),
+                None => Err(Stop::Fail(failure)),
+            };
+        }
+    }
+
+    fn attempt(
+        &mut self,
+        s: &State,
+        h: &Handling,
+        raw: &Value,
+        entered: OffsetDateTime,
+        retry: u32,
+        body: &mut impl FnMut(&mut Self, Value, u32) -> Result<Value, Stop>,
+    ) -> Result<Value, Stop> {
+        let effective = self.input_path(s, raw)?;
+        let effective = self.parameters(s, h.parameters.as_ref(), effective, entered, retry)?;
+        let result = body(self, effective, retry)?;
+        let selected = match &h.result_selector {
+            None => result,
+            Some(t) => {
+                let info = &self.info;
+                let ctx = || info.context(&s.name, entered, retry, None);
+                t.eval(&Scope::new(&result, &ctx), &mut self.rng)?
+            }
+        };
+        let out = apply_result_path(&h.result_path, raw.clone(), selected)?;
+        Ok(self.output_path(s, out)?)
+    }
+
+    fn caught(&mut self, s: &State, c: &Catcher, raw: Value, f: Failure) -> Result<Flow, Stop> {
+        let error_output = json!({"Error": f.error, "Cause": f.cause});
+        let out = apply_result_path(&c.result_path, raw, error_output)?;
+        self.exit(s, &Next::State(c.next.clone()), out)
+    }
+
+    fn task(&mut self, s: &State, task: &Task, input: Value, retry: u32) -> Result<Value, Stop> {
+        let timeout = match &task.timeout {
+            None => None,
+            Some(Count::Literal(n)) => Some(*n),
+            Some(Count::Path(p)) => {
+                match p.lookup(&input).and_then(Value::as_u64).filter(|n| *n > 0) {
+                    Some(n) => Some(n),
+                    None => {
+                        return Err(Stop::Fail(Failure::runtime(format!(
+                            "Invalid path '{}': The TimeoutSecondsPath parameter does not reference a valid positive integer value in the input '{}'",
+                            p.text(),
+                            compact(&input)
+                        ))));
+                    }
+                }
+            }
+        };
+        self.event("TaskScheduled", Some(&s.name), |e| {
+            e.resource = Some(task.resource.clone());
+            e.input = Some(input.clone());
+        });
+        self.event("TaskStarted", Some(&s.name), |e| {
+            e.resource = Some(task.resource.clone())
+        });
+        let call = TaskCall {
+            state_name: &s.name,
+            resource: &task.resource,
+            input: &input,
+            now: self.now,
+            attempt: retry,
+        };
+        let mut outcome = self.tasks.invoke(&call);
+        let mut took = Duration::ZERO;
+        while let TaskOutcome::Elapsed {
+            duration,
+            outcome: inner,
+        } = outcome
+        {
+            took += duration;
+            outcome = *inner;
+        }
+        if let Some(limit) = timeout.map(|t| Duration::seconds(t.min(i64::MAX as u64 / 2) as i64))
+            && took > limit
+        {
+            self.advance(limit)?;
+            self.event("TaskTimedOut", Some(&s.name), |e| {
+                e.resource = Some(task.resource.clone());
+                e.error = Some(names::TIMEOUT.into());
+                e.cause = Some(String::new());
+            });
+            return Err(Stop::Fail(Failure::new(names::TIMEOUT, "")));
+        }
+        if took > Duration::ZERO {
+            self.advance(took)?;
+        }
+        match outcome {
+            TaskOutcome::Succeeded(v) => {
+                self.event("TaskSucceeded", Some(&s.name), |e| {
+                    e.resource = Some(task.resource.clone());
+                    e.output = Some(v.clone());
+                });
+                self.check_size(&s.name, &v)?;
+                Ok(v)
+            }
+            TaskOutcome::Failed { error, cause } => {
+                self.event("TaskFailed", Some(&s.name), |e| {
+                    e.resource = Some(task.resource.clone());
+                    e.error = Some(error.clone());
+                    e.cause = Some(cause.clone());
+                });
+                Err(Stop::Fail(Failure::new(error, cause)))
+            }
+            TaskOutcome::Elapsed { .. } => unreachable!("unwrapped above"),
+        }
+    }
+
+    fn parallel(&mut self, s: &State, p: &Parallel, input: Value) -> Result<Value, Stop> {
+        self.event("ParallelStateStarted", Some(&s.name), |_| {});
+        let mut outputs = Vec::with_capacity(p.branches.len());
+        for b in &p.branches {
+            match self.run_machine(b, input.clone()) {
+                Ok(v) => outputs.push(v),
+                Err(Stop::Fail(mut f)) => {
+                    self.event("ParallelStateFailed", Some(&s.name), |e| {
+                        e.error = Some(f.error.clone());
+                        e.cause = Some(f.cause.clone());
+                    });
+                    f.from_branch = true;
+                    return Err(Stop::Fail(f));
+                }
+                Err(Stop::TimedOut) => return Err(Stop::TimedOut),
+            }
+        }
+        let out = Value::Array(outputs);
+        self.event("ParallelStateSucceeded", Some(&s.name), |e| {
+            e.output = Some(out.clone())
+        });
+        Ok(out)
+    }
+
+    fn map(
+        &mut self,
+        s: &State,
+        m: &MapState,
+        input: Value,
+        entered: OffsetDateTime,
+    ) -> Result<Value, Stop> {
+        let items = match m.items_path.lookup(&input) {
+            Some(Value::Array(a)) => a.clone(),
+            Some(other) => {
+                return Err(Stop::Fail(Failure::runtime(format!(
+                    "Item list at ItemsPath '{}' must be an array, got {}",
+                    m.items_path.text(),
+                    compact(other)
+                ))));
+            }
+            None => {
+                return Err(Stop::Fail(Failure::runtime(format!(
+                    "Invalid path '{}' : No results for path: {}",
+                    m.items_path.text(),
+                    m.items_path.normalized()
+                ))));
+            }
+        };
+        let tolerated_count = match &m.tolerated_count {
+            None => None,
+            Some(Count::Literal(n)) => Some(*n),
+            Some(Count::Path(p)) => Some(p.lookup(&input).and_then(Value::as_u64).ok_or_else(|| {
+                Failure::runtime(format!("Invalid path '{}': ToleratedFailureCountPath must reference a non-negative integer", p.text()))
+            })?),
+        };
+        let tolerated_pct = match &m.tolerated_percentage {
+            None => None,
+            Some(Number::Literal(p)) => Some(*p),
+            Some(Number::Path(p)) => Some(
+                p.lookup(&input)
+                    .and_then(Value::as_f64)
+                    .filter(|v| (0.0..=100.0).contains(v))
+                    .ok_or_else(|| {
+                        Failure::runtime(format!(
+                            "Invalid path '{}': ToleratedFailurePercentagePath must reference a number from 0 to 100",
+                            p.text()
+                        ))
+                    })?,
+            ),
+        };
+        let tolerant = tolerated_count.is_some() || tolerated_pct.is_some();
+        self.event("MapStateStarted", Some(&s.name), |e| {
+            e.output = Some(json!({"length": items.len()}))
+        });
+        let total = items.len();
+        let mut outputs = Vec::with_capacity(total);
+        let mut failed = 0u64;
+        for (index, item) in items.into_iter().enumerate() {
+            let iter_input = match &m.item_selector {
+                None => item,
+                Some(t) => {
+                    let info = &self.info;
+                    let ctx = || info.context(&s.name, entered, 0, Some((index, &item)));
+                    t.eval(&Scope::new(&input, &ctx), &mut self.rng)?
+                }
+            };
+            self.event("MapIterationStarted", Some(&s.name), |e| {
+                e.output = Some(json!({"index": index}))
+            });
+            match self.run_machine(&m.processor, iter_input) {
+                Ok(v) => {
+                    self.event("MapIterationSucceeded", Some(&s.name), |e| {
+                        e.output = Some(json!({"index": index}))
+                    });
+                    outputs.push(v);
+                }
+                Err(Stop::TimedOut) => return Err(Stop::TimedOut),
+                Err(Stop::Fail(mut f)) => {
+                    self.event("MapIterationFailed", Some(&s.name), |e| {
+                        e.output = Some(json!({"index": index}));
+                        e.error = Some(f.error.clone());
+                        e.cause = Some(f.cause.clone());
+                    });
+                    if !tolerant || f.is_terminal() {
+                        self.event("MapStateFailed", Some(&s.name), |e| {
+                            e.error = Some(f.error.clone());
+                            e.cause = Some(f.cause.clone());
+                        });
+                        f.from_branch = true;
+                        return Err(Stop::Fail(f));
+                    }
+                    failed += 1;
+                    outputs.push(json!({"Error": f.error, "Cause": f.cause}));
+                }
+            }
+        }
+        let over_count = tolerated_count.is_some_and(|n| failed > n);
+        let over_pct =
+            tolerated_pct.is_some_and(|p| total > 0 && (failed as f64) * 100.0 > p * total as f64);
+        if over_count || over_pct {
+            let f = Failure::new(
+                names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                "The specified tolerated failure threshold was exceeded",
+            );
+            self.event("MapStateFailed", Some(&s.name), |e| {
+                e.error = Some(f.error.clone());
+                e.cause = Some(f.cause.clone());
+            });
+            return Err(Stop::Fail(f));
+        }
+        let out = Value::Array(outputs);
+        self.event("MapStateSucceeded", Some(&s.name), |_| {});
+        Ok(out)
+    }
+}
+
+fn select_io(p: &IoPath, v: &Value) -> Result<Value, Failure> {
+    match p {
+        IoPath::Null => Ok(Value::Object(Map::new())),
+        IoPath::Path(p) => p.eval(v).ok_or_else(|| {
+            Failure::runtime(format!(
+                "Invalid path '{}' : No results for path: {}",
+                p.text(),
+                p.normalized()
+            ))
+        }),
+    }
+}
+
+fn apply_result_path(rp: &ResultPath, raw: Value, result: Value) -> Result<Value, Failure> {
+    match rp {
+        ResultPath::Discard => Ok(raw),
+        ResultPath::Path(p) => {
+            let shown = if p.can_set(&raw) {
+                None
+            } else {
+                Some(compact(&raw))
+            };
+            match shown {
+                Some(input) => Err(Failure::new(
+                    names::RESULT_PATH_MATCH_FAILURE,
+                    format!(
+                        "Unable to apply ResultPath '{}' to input '{input}'",
+                        p.text()
+                    ),
+                )),
+                None => p.set(raw, result).map_err(|text| {
+                    Failure::new(
+                        names::RESULT_PATH_MATCH_FAILURE,
+                        format!("Unable to apply ResultPath '{text}'"),
+                    )
+                }),
+            }
+        }
+    }
+}
+
+fn fail_text(
+    t: Option<&Text>,
+    scope: &Scope<'_>,
+    rng: &mut Rng,
+    field: &str,
+) -> Result<Option<String>, Stop> {
+    Ok(match t {
+        None => None,
+        Some(Text::Literal(s)) => Some(s.clone()),
+        Some(Text::Path(p)) => match scope.lookup(p) {
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => {
+                return Err(Stop::Fail(Failure::runtime(format!(
+                    "The JSONPath '{}' specified for the field '{field}' could not be found or is not a string in the input '{}'",
+                    p.text(),
+                    compact(scope.input)
+                ))));
+            }
+        },
+        Some(Text::Call(c)) => match c.eval(scope, rng) {
+            Ok(Value::String(s)) => Some(s),
+            Ok(other) => Some(other.to_string()),
+            Err(cause) => return Err(Stop::Fail(Failure::new(names::INTRINSIC_FAILURE, cause))),
+        },
+    })
+}
+
+/// Picks the first retrier matching the error; returns the wait before the next attempt, or
+/// `None` when no retrier matches or the matching one is exhausted (then Catch applies).
+fn retry_delay(
+    retriers: &[Retrier],
+    counters: &mut [u64],
+    f: &Failure,
+    rng: &mut Rng,
+) -> Option<Duration> {
+    let i = retriers
+        .iter()
+        .position(|r| r.errors.iter().any(|e| f.matches(e)))?;
+    let r = &retriers[i];
+    if counters[i] >= r.max_attempts {
+        return None;
+    }
+    let mut secs = r.interval as f64 * r.backoff.powf(counters[i] as f64);
+    if let Some(max) = r.max_delay {
+        secs = secs.min(max as f64);
+    }
+    if r.jitter_full {
+        secs *= rng.next_f64();
+    }
+    counters[i] += 1;
+    Some(Duration::seconds_f64(secs.min(1.0e12)))
+}
+
+fn find_catcher<'c>(catchers: &'c [Catcher], f: &Failure) -> Option<&'c Catcher> {
+    catchers
+        .iter()
+        .find(|c| c.errors.iter().any(|e| f.matches(e)))
+}
+
+fn eval_rule(rule: &Rule, input: &Value) -> Result<bool, Failure> {
+    Ok(match rule {
+        Rule::And(rs) => {
+            for r in rs {
+                if !eval_rule(r, input)? {
+                    return Ok(false);
+                }
+            }
+            true
+        }
+        Rule::Or(rs) => {
+            for r in rs {
+                if eval_rule(r, input)? {
+                    return Ok(true);
+                }
+            }
+            false
+        }
+        Rule::Not(r) => !eval_rule(r, input)?,
+        Rule::Test {
+            variable,
+            op,
+            operand,
+        } => {
+            let value = variable.lookup(input);
+            if *op == Op::IsPresent {
+                return Ok(value.is_some() == (operand_bool(operand)));
+            }
+            let Some(value) = value else {
+                return Err(invalid_choice_path(variable));
+            };
+            let expected = match operand {
+                Operand::Value(v) => v,
+                Operand::Path(p) => p.lookup(input).ok_or_else(|| invalid_choice_path(p))?,
+            };
+            compare(*op, value, expected)
+        }
+    })
+}
+
+fn operand_bool(o: &Operand) -> bool {
+    matches!(o, Operand::Value(Value::Bool(true)))
+}
+
+fn invalid_choice_path(p: &Path) -> Failure {
+    Failure::runtime(format!(
+        "Invalid path '{}': The choice state's condition path references an invalid value.",
+        p.text()
+    ))
+}
+
+fn parse_ts(v: &Value) -> Option<OffsetDateTime> {
+    v.as_str()
+        .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
+}
+
+fn compare(op: Op, value: &Value, expected: &Value) -> bool {
+    let is = |b: bool| expected.as_bool() == Some(b);
+    match op {
+        Op::IsNull => is(value.is_null()),
+        Op::IsNumeric => is(value.is_number()),
+        Op::IsString => is(value.is_string()),
+        Op::IsBoolean => is(value.is_boolean()),
+        Op::IsTimestamp => is(parse_ts(value).is_some()),
+        Op::IsPresent => is(true),
+        Op::BooleanEquals => value.is_boolean() && value == expected,
+        Op::StringMatches => match (value.as_str(), expected.as_str()) {
+            (Some(v), Some(p)) => string_matches(v, p),
+            _ => false,
+        },
+        Op::StringEquals
+        | Op::StringLessThan
+        | Op::StringGreaterThan
+        | Op::StringLessThanEquals
+        | Op::StringGreaterThanEquals => {
+            let (Some(a), Some(b)) = (value.as_str(), expected.as_str()) else {
+                return false;
+            };
+            ordering_holds(op, a.cmp(b))
+        }
+        Op::NumericEquals
+        | Op::NumericLessThan
+        | Op::NumericGreaterThan
+        | Op::NumericLessThanEquals
+        | Op::NumericGreaterThanEquals => {
+            let (Some(a), Some(b)) = (value.as_f64(), expected.as_f64()) else {
+                return false;
+            };
+            if !value.is_number() || !expected.is_number() {
+                return false;
+            }
+            a.partial_cmp(&b).is_some_and(|o| ordering_holds(op, o))
+        }
+        Op::TimestampEquals
+        | Op::TimestampLessThan
+        | Op::TimestampGreaterThan
+        | Op::TimestampLessThanEquals
+        | Op::TimestampGreaterThanEquals => {
+            let (Some(a), Some(b)) = (parse_ts(value), parse_ts(expected)) else {
+                return false;
+            };
+            ordering_holds(op, a.cmp(&b))
+        }
+    }
+}
+
+fn ordering_holds(op: Op, o: std::cmp::Ordering) -> bool {
+    use std::cmp::Ordering::{Equal, Greater, Less};
+    match op {
+        Op::StringEquals | Op::NumericEquals | Op::TimestampEquals => o == Equal,
+        Op::StringLessThan | Op::NumericLessThan | Op::TimestampLessThan => o == Less,
+        Op::StringGreaterThan | Op::NumericGreaterThan | Op::TimestampGreaterThan => o == Greater,
+        Op::StringLessThanEquals | Op::NumericLessThanEquals | Op::TimestampLessThanEquals => {
+            o != Greater
+        }
+        Op::StringGreaterThanEquals
+        | Op::NumericGreaterThanEquals
+        | Op::TimestampGreaterThanEquals => o != Less,
+        _ => false,
+    }
+}
+
+/// `StringMatches`: `*` matches any run of characters; `\*` and `\\` are literal.
+fn string_matches(value: &str, pattern: &str) -> bool {
+    #[derive(PartialEq)]
+    enum Tok {
+        Star,
+        Char(char),
+    }
+    let mut toks = Vec::new();
+    let mut it = pattern.chars();
+    while let Some(c) = it.next() {
+        match c {
+            '\\' => toks.push(Tok::Char(it.next().unwrap_or('\\'))),
+            '*' => toks.push(Tok::Star),
+            c => toks.push(Tok::Char(c)),
+        }
+    }
+    let v: Vec<char> = value.chars().collect();
+    // Greedy matching with backtracking to the last star: linear in practice.
+    let (mut vi, mut ti) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while vi < v.len() {
+        match toks.get(ti) {
+            Some(Tok::Char(c)) if *c == v[vi] => {
+                vi += 1;
+                ti += 1;
+            }
+            Some(Tok::Star) => {
+                star = Some((ti, vi));
+                ti += 1;
+            }
+            _ => match star {
+                Some((st, sv)) => {
+                    ti = st + 1;
+                    vi = sv + 1;
+                    star = Some((st, sv + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    toks[ti..].iter().all(|t| *t == Tok::Star)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_matches_wildcards_and_escapes() {
+        assert!(string_matches("log-2024.txt", "log-*.txt"));
+        assert!(string_matches("abc", "*"));
+        assert!(string_matches("", "*"));
+        assert!(!string_matches("log.csv", "log-*.txt"));
+        assert!(string_matches("a*b", "a\\*b"));
+        assert!(!string_matches("axb", "a\\*b"));
+        assert!(string_matches("a\\b", "a\\\\b"));
+        assert!(string_matches("aXbYc", "a*b*c"));
+        assert!(!string_matches("aXbY", "a*b*c"));
+    }
+
+    #[test]
+    fn timestamps_have_millisecond_precision() {
+        let t = OffsetDateTime::UNIX_EPOCH + Duration::milliseconds(1_500);
+        assert_eq!(timestamp(t), "1970-01-01T00:00:01.500Z");
+    }
+}

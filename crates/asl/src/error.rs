@@ -1,0 +1,102 @@
+//! Definition errors (collected, each naming the state and field) and the runtime error
+//! values (`Error`/`Cause` pairs) that Retry/Catch match on.
+
+use std::fmt;
+
+/// One problem found in a definition.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.describe())]
+pub struct ValidationError {
+    /// The state the problem is in (`None` for top-level fields such as `StartAt`).
+    pub state: Option<String>,
+    /// The offending field, e.g. `Next`, `Retry[1].ErrorEquals`, `Parameters.x.$`.
+    pub field: String,
+    pub message: String,
+}
+
+impl ValidationError {
+    fn describe(&self) -> String {
+        match &self.state {
+            Some(s) => format!("state '{s}', field '{}': {}", self.field, self.message),
+            None => format!("field '{}': {}", self.field, self.message),
+        }
+    }
+}
+
+/// Every problem found in a definition (validation does not stop at the first).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ValidationErrors(pub Vec<ValidationError>);
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid state machine definition ({} problem",
+            self.0.len()
+        )?;
+        if self.0.len() != 1 {
+            f.write_str("s")?;
+        }
+        f.write_str("); fix each of:")?;
+        for e in &self.0 {
+            write!(f, "\n  - {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Error names Step Functions itself raises.
+pub mod names {
+    pub const ALL: &str = "States.ALL";
+    pub const RUNTIME: &str = "States.Runtime";
+    pub const TASK_FAILED: &str = "States.TaskFailed";
+    pub const TIMEOUT: &str = "States.Timeout";
+    pub const NO_CHOICE_MATCHED: &str = "States.NoChoiceMatched";
+    pub const PARAMETER_PATH_FAILURE: &str = "States.ParameterPathFailure";
+    pub const RESULT_PATH_MATCH_FAILURE: &str = "States.ResultPathMatchFailure";
+    pub const INTRINSIC_FAILURE: &str = "States.IntrinsicFailure";
+    pub const BRANCH_FAILED: &str = "States.BranchFailed";
+    pub const EXCEED_TOLERATED_FAILURE_THRESHOLD: &str = "States.ExceedToleratedFailureThreshold";
+    pub const DATA_LIMIT_EXCEEDED: &str = "States.DataLimitExceeded";
+}
+
+/// A runtime error as Step Functions reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failure {
+    pub error: String,
+    pub cause: String,
+    /// Raised inside a Parallel branch or Map iteration (what `States.BranchFailed` matches).
+    pub from_branch: bool,
+}
+
+impl Failure {
+    pub(crate) fn new(error: impl Into<String>, cause: impl Into<String>) -> Failure {
+        Failure {
+            error: error.into(),
+            cause: cause.into(),
+            from_branch: false,
+        }
+    }
+
+    pub(crate) fn runtime(cause: impl Into<String>) -> Failure {
+        Failure::new(names::RUNTIME, cause)
+    }
+
+    /// Runtime errors and payload-size errors end the execution: no Retry or Catch sees them.
+    pub(crate) fn is_terminal(&self) -> bool {
+        self.error == names::RUNTIME || self.error == names::DATA_LIMIT_EXCEEDED
+    }
+
+    /// Whether an `ErrorEquals` entry matches this error.
+    pub(crate) fn matches(&self, name: &str) -> bool {
+        if self.is_terminal() {
+            return false;
+        }
+        match name {
+            names::ALL => true,
+            names::TASK_FAILED => self.error != names::TIMEOUT,
+            names::BRANCH_FAILED => self.from_branch || self.error == names::BRANCH_FAILED,
+            other => other == self.error,
+        }
+    }
+}

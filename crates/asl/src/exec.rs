@@ -1,0 +1,1 @@
+//! The `asl exec` command as a function.

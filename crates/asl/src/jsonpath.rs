@@ -1,0 +1,782 @@
+//! JSONPath as Step Functions accepts it: parsing, evaluation, and writing at reference paths.
+//!
+//! Evaluation follows Jayway JsonPath (what AWS runs): a definite path yields one value or
+//! "no results", an indefinite path (wildcards, slices, filters, `..`, unions) yields an array.
+
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// Which document a path reads: the state input (`$`) or the context object (`$$`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Root {
+    Input,
+    Context,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Selector {
+    Name(String),
+    Index(i64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Segment {
+    Child(String),
+    Index(i64),
+    Wildcard,
+    Slice(Option<i64>, Option<i64>, Option<i64>),
+    Union(Vec<Selector>),
+    Filter(Filter),
+    /// `..` followed by the segment it applies to at every depth.
+    Descend(Box<Segment>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Operand {
+    Current(Vec<Segment>),
+    Root(Vec<Segment>),
+    Literal(Value),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Filter {
+    Or(Vec<Filter>),
+    And(Vec<Filter>),
+    Not(Box<Filter>),
+    Exists(Operand),
+    Cmp(Operand, CmpOp, Operand),
+}
+
+/// A parsed JSONPath.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Path {
+    text: String,
+    root: Root,
+    segments: Vec<Segment>,
+}
+
+/// Why a path could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PathSyntaxError(pub String);
+
+impl fmt::Display for PathSyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Path {
+    /// Parses `text`, which must start with `$`.
+    pub(crate) fn parse(text: &str) -> Result<Path, PathSyntaxError> {
+        let (root, rest) = if let Some(rest) = text.strip_prefix("$$") {
+            (Root::Context, rest)
+        } else if let Some(rest) = text.strip_prefix('$') {
+            (Root::Input, rest)
+        } else {
+            return Err(PathSyntaxError(format!("'{text}' must start with '$'")));
+        };
+        let mut parser = Parser {
+            chars: rest.chars().collect(),
+            pos: 0,
+            text,
+        };
+        let segments = parser.segments(false)?;
+        if parser.pos != parser.chars.len() {
+            return Err(parser.error("unexpected character"));
+        }
+        Ok(Path {
+            text: text.to_string(),
+            root,
+            segments,
+        })
+    }
+
+    /// Parses a reference path: definite, no wildcards, filters, slices or unions.
+    pub(crate) fn parse_reference(text: &str) -> Result<Path, PathSyntaxError> {
+        let path = Path::parse(text)?;
+        if !path.is_definite() {
+            return Err(PathSyntaxError(format!(
+                "'{text}' is not a reference path: it must select a single node (no '*', '..', ':', '?', ',' or negative index)"
+            )));
+        }
+        Ok(path)
+    }
+
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub(crate) fn root(&self) -> Root {
+        self.root
+    }
+
+    pub(crate) fn is_definite(&self) -> bool {
+        self.segments
+            .iter()
+            .all(|s| matches!(s, Segment::Child(_)) || matches!(s, Segment::Index(i) if *i >= 0))
+    }
+
+    /// Jayway's normalised form, used in AWS error causes: `$['a'][0]`.
+    pub(crate) fn normalized(&self) -> String {
+        let mut out = String::from("$");
+        for seg in &self.segments {
+            match seg {
+                Segment::Child(n) => out.push_str(&format!("['{n}']")),
+                Segment::Index(i) => out.push_str(&format!("[{i}]")),
+                Segment::Wildcard => out.push_str("[*]"),
+                _ => out.push_str("[?]"),
+            }
+        }
+        out
+    }
+
+    /// Evaluates against `doc`. `None` means "no results" for a definite path; an
+    /// indefinite path always yields an array (possibly empty).
+    pub(crate) fn eval(&self, doc: &Value) -> Option<Value> {
+        if self.is_definite() {
+            self.lookup(doc).cloned()
+        } else {
+            let mut out = Vec::new();
+            select(&self.segments, doc, doc, &mut out);
+            Some(Value::Array(out.into_iter().cloned().collect()))
+        }
+    }
+
+    /// Borrowing lookup for definite paths (no clone on the hot path).
+    pub(crate) fn lookup<'v>(&self, doc: &'v Value) -> Option<&'v Value> {
+        let mut cur = doc;
+        for seg in &self.segments {
+            cur = match (seg, cur) {
+                (Segment::Child(n), Value::Object(m)) => m.get(n)?,
+                (Segment::Index(i), Value::Array(a)) if *i >= 0 => {
+                    a.get(usize::try_from(*i).ok()?)?
+                }
+                _ => return None,
+            };
+        }
+        Some(cur)
+    }
+
+    /// Whether `set` can write at this path in `doc` (intermediate nodes must be objects,
+    /// missing or null; indexes must exist).
+    pub(crate) fn can_set(&self, doc: &Value) -> bool {
+        let mut cur = Some(doc);
+        for seg in &self.segments {
+            cur = match (seg, cur) {
+                (Segment::Child(_), None | Some(Value::Null)) => None,
+                (Segment::Child(n), Some(Value::Object(m))) => m.get(n),
+                (Segment::Index(i), Some(Value::Array(a))) => {
+                    match usize::try_from(*i).ok().and_then(|i| a.get(i)) {
+                        Some(v) => Some(v),
+                        None => return false,
+                    }
+                }
+                _ => return false,
+            };
+        }
+        true
+    }
+
+    /// Writes `value` into `doc` at this (definite) path, creating missing objects.
+    pub(crate) fn set(&self, doc: Value, value: Value) -> Result<Value, String> {
+        if self.segments.is_empty() {
+            return Ok(value);
+        }
+        let mut doc = doc;
+        let mut cur = &mut doc;
+        let last = self.segments.len() - 1;
+        for (i, seg) in self.segments.iter().enumerate() {
+            cur = match seg {
+                Segment::Child(n) => match cur {
+                    Value::Object(m) => m.entry(n.clone()).or_insert(Value::Null),
+                    _ => return Err(self.text.clone()),
+                },
+                Segment::Index(i) => match cur {
+                    Value::Array(a) => usize::try_from(*i)
+                        .ok()
+                        .and_then(|i| a.get_mut(i))
+                        .ok_or_else(|| self.text.clone())?,
+                    _ => return Err(self.text.clone()),
+                },
+                _ => return Err(self.text.clone()),
+            };
+            if i < last && cur.is_null() {
+                *cur = Value::Object(Map::new());
+            }
+        }
+        *cur = value;
+        Ok(doc)
+    }
+}
+
+fn select<'v>(segments: &[Segment], root: &'v Value, cur: &'v Value, out: &mut Vec<&'v Value>) {
+    let Some((seg, rest)) = segments.split_first() else {
+        out.push(cur);
+        return;
+    };
+    match seg {
+        Segment::Child(n) => {
+            if let Some(v) = cur.as_object().and_then(|m| m.get(n)) {
+                select(rest, root, v, out);
+            }
+        }
+        Segment::Index(i) => {
+            if let Some(v) = cur.as_array().and_then(|a| index(a, *i)) {
+                select(rest, root, v, out);
+            }
+        }
+        Segment::Wildcard => match cur {
+            Value::Object(m) => m.values().for_each(|v| select(rest, root, v, out)),
+            Value::Array(a) => a.iter().for_each(|v| select(rest, root, v, out)),
+            _ => {}
+        },
+        Segment::Slice(start, end, step) => {
+            if let Some(a) = cur.as_array() {
+                for i in slice_indices(a.len(), *start, *end, *step) {
+                    select(rest, root, &a[i], out);
+                }
+            }
+        }
+        Segment::Union(sels) => {
+            for sel in sels {
+                let v = match (sel, cur) {
+                    (Selector::Name(n), Value::Object(m)) => m.get(n),
+                    (Selector::Index(i), Value::Array(a)) => index(a, *i),
+                    _ => None,
+                };
+                if let Some(v) = v {
+                    select(rest, root, v, out);
+                }
+            }
+        }
+        Segment::Filter(f) => match cur {
+            Value::Array(a) => {
+                for v in a {
+                    if filter_matches(f, root, v) {
+                        select(rest, root, v, out);
+                    }
+                }
+            }
+            Value::Object(_) if filter_matches(f, root, cur) => select(rest, root, cur, out),
+            _ => {}
+        },
+        Segment::Descend(inner) => {
+            let one = std::slice::from_ref(inner.as_ref());
+            let mut here = Vec::new();
+            select(one, root, cur, &mut here);
+            for v in here {
+                select(rest, root, v, out);
+            }
+            match cur {
+                Value::Object(m) => m.values().for_each(|v| select(segments, root, v, out)),
+                Value::Array(a) => a.iter().for_each(|v| select(segments, root, v, out)),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn index(a: &[Value], i: i64) -> Option<&Value> {
+    let len = i64::try_from(a.len()).ok()?;
+    let i = if i < 0 { len + i } else { i };
+    usize::try_from(i).ok().and_then(|i| a.get(i))
+}
+
+fn slice_indices(
+    len: usize,
+    start: Option<i64>,
+    end: Option<i64>,
+    step: Option<i64>,
+) -> Vec<usize> {
+    let len = i64::try_from(len).unwrap_or(i64::MAX);
+    let step = step.unwrap_or(1);
+    if step <= 0 {
+        return Vec::new();
+    }
+    let clamp = |v: i64| if v < 0 { (len + v).max(0) } else { v.min(len) };
+    let start = start.map_or(0, clamp);
+    let end = end.map_or(len, clamp);
+    let mut out = Vec::new();
+    let mut i = start;
+    while i < end {
+        if let Ok(u) = usize::try_from(i) {
+            out.push(u);
+        }
+        i = i.saturating_add(step);
+    }
+    out
+}
+
+fn operand_value<'v>(op: &'v Operand, root: &'v Value, cur: &'v Value) -> Option<&'v Value> {
+    let (segs, base) = match op {
+        Operand::Literal(v) => return Some(v),
+        Operand::Current(s) => (s, cur),
+        Operand::Root(s) => (s, root),
+    };
+    let mut out = Vec::new();
+    select(segs, root, base, &mut out);
+    out.into_iter().next()
+}
+
+fn filter_matches(f: &Filter, root: &Value, cur: &Value) -> bool {
+    match f {
+        Filter::Or(fs) => fs.iter().any(|f| filter_matches(f, root, cur)),
+        Filter::And(fs) => fs.iter().all(|f| filter_matches(f, root, cur)),
+        Filter::Not(f) => !filter_matches(f, root, cur),
+        Filter::Exists(op) => operand_value(op, root, cur).is_some(),
+        Filter::Cmp(a, op, b) => {
+            let (Some(a), Some(b)) = (operand_value(a, root, cur), operand_value(b, root, cur))
+            else {
+                return false;
+            };
+            compare(a, *op, b)
+        }
+    }
+}
+
+fn compare(a: &Value, op: CmpOp, b: &Value) -> bool {
+    use std::cmp::Ordering;
+    let ord = match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_f64(), y.as_f64()) {
+            (Some(x), Some(y)) => x.partial_cmp(&y),
+            _ => None,
+        },
+        (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
+        _ => {
+            return match op {
+                CmpOp::Eq => a == b,
+                CmpOp::Ne => a != b,
+                _ => false,
+            };
+        }
+    };
+    match (op, ord) {
+        (CmpOp::Eq, Some(o)) => o == Ordering::Equal,
+        (CmpOp::Ne, Some(o)) => o != Ordering::Equal,
+        (CmpOp::Lt, Some(o)) => o == Ordering::Less,
+        (CmpOp::Le, Some(o)) => o != Ordering::Greater,
+        (CmpOp::Gt, Some(o)) => o == Ordering::Greater,
+        (CmpOp::Ge, Some(o)) => o != Ordering::Less,
+        (_, None) => false,
+    }
+}
+
+struct Parser<'t> {
+    chars: Vec<char>,
+    pos: usize,
+    text: &'t str,
+}
+
+impl Parser<'_> {
+    fn error(&self, what: &str) -> PathSyntaxError {
+        PathSyntaxError(format!(
+            "invalid JSONPath '{}': {what} at position {}",
+            self.text,
+            self.pos + 1
+        ))
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.pos).copied()
+    }
+
+    fn peek_at(&self, off: usize) -> Option<char> {
+        self.chars.get(self.pos + off).copied()
+    }
+
+    fn eat(&mut self, c: char) -> bool {
+        if self.peek() == Some(c) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn skip_ws(&mut self) {
+        while self.peek().is_some_and(char::is_whitespace) {
+            self.pos += 1;
+        }
+    }
+
+    /// Parses segments until the end, or (inside a filter) until a character that ends an operand.
+    fn segments(&mut self, in_filter: bool) -> Result<Vec<Segment>, PathSyntaxError> {
+        let mut segs = Vec::new();
+        while let Some(c) = self.peek() {
+            match c {
+                '.' if self.peek_at(1) == Some('.') => {
+                    self.pos += 2;
+                    let inner = if self.peek() == Some('[') {
+                        self.bracket()?
+                    } else {
+                        self.dot_member()?
+                    };
+                    segs.push(Segment::Descend(Box::new(inner)));
+                }
+                '.' => {
+                    self.pos += 1;
+                    segs.push(self.dot_member()?);
+                }
+                '[' => segs.push(self.bracket()?),
+                _ if in_filter => break,
+                _ => return Err(self.error("expected '.' or '['")),
+            }
+        }
+        Ok(segs)
+    }
+
+    fn dot_member(&mut self) -> Result<Segment, PathSyntaxError> {
+        if self.eat('*') {
+            return Ok(Segment::Wildcard);
+        }
+        let start = self.pos;
+        while let Some(c) = self.peek() {
+            if matches!(
+                c,
+                '.' | '[' | ']' | '(' | ')' | '\'' | '"' | ',' | '=' | '!' | '<' | '>' | '&' | '|'
+            ) || c.is_whitespace()
+            {
+                break;
+            }
+            self.pos += 1;
+        }
+        if self.pos == start {
+            return Err(self.error("expected a field name"));
+        }
+        let name: String = self.chars[start..self.pos].iter().collect();
+        if self.peek() == Some('(') {
+            return Err(self.error("functions are not supported"));
+        }
+        Ok(Segment::Child(name))
+    }
+
+    fn quoted(&mut self) -> Result<String, PathSyntaxError> {
+        let Some(q) = self.peek().filter(|c| *c == '\'' || *c == '"') else {
+            return Err(self.error("expected a quote"));
+        };
+        self.pos += 1;
+        let mut s = String::new();
+        loop {
+            match self.peek() {
+                None => return Err(self.error("unterminated string")),
+                Some('\\') => {
+                    self.pos += 1;
+                    match self.peek() {
+                        Some(c) => s.push(c),
+                        None => return Err(self.error("unterminated string")),
+                    }
+                    self.pos += 1;
+                }
+                Some(c) if c == q => {
+                    self.pos += 1;
+                    return Ok(s);
+                }
+                Some(c) => {
+                    s.push(c);
+                    self.pos += 1;
+                }
+            }
+        }
+    }
+
+    fn integer(&mut self) -> Result<Option<i64>, PathSyntaxError> {
+        self.skip_ws();
+        let start = self.pos;
+        if self.peek() == Some('-') {
+            self.pos += 1;
+        }
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.pos += 1;
+        }
+        if self.pos == start {
+            return Ok(None);
+        }
+        let s: String = self.chars[start..self.pos].iter().collect();
+        s.parse::<i64>()
+            .map(Some)
+            .map_err(|_| self.error("invalid number"))
+    }
+
+    fn bracket(&mut self) -> Result<Segment, PathSyntaxError> {
+        self.pos += 1; // '['
+        self.skip_ws();
+        let seg = match self.peek() {
+            Some('*') => {
+                self.pos += 1;
+                Segment::Wildcard
+            }
+            Some('?') => {
+                self.pos += 1;
+                self.skip_ws();
+                if !self.eat('(') {
+                    return Err(self.error("expected '(' after '?'"));
+                }
+                let f = self.filter_or()?;
+                self.skip_ws();
+                if !self.eat(')') {
+                    return Err(self.error("expected ')' closing the filter"));
+                }
+                Segment::Filter(f)
+            }
+            Some('\'') | Some('"') => {
+                let mut names = vec![Selector::Name(self.quoted()?)];
+                self.skip_ws();
+                while self.eat(',') {
+                    self.skip_ws();
+                    names.push(Selector::Name(self.quoted()?));
+                    self.skip_ws();
+                }
+                match names.as_slice() {
+                    [Selector::Name(n)] => Segment::Child(n.clone()),
+                    _ => Segment::Union(names),
+                }
+            }
+            _ => {
+                let first = self.integer()?;
+                self.skip_ws();
+                if self.peek() == Some(':') {
+                    self.pos += 1;
+                    let end = self.integer()?;
+                    self.skip_ws();
+                    let step = if self.eat(':') { self.integer()? } else { None };
+                    Segment::Slice(first, end, step)
+                } else if let Some(first) = first {
+                    let mut idx = vec![Selector::Index(first)];
+                    while self.eat(',') {
+                        match self.integer()? {
+                            Some(i) => idx.push(Selector::Index(i)),
+                            None => return Err(self.error("expected an index")),
+                        }
+                        self.skip_ws();
+                    }
+                    match idx.as_slice() {
+                        [Selector::Index(i)] => Segment::Index(*i),
+                        _ => Segment::Union(idx),
+                    }
+                } else {
+                    return Err(self.error("expected an index, a quoted name, '*' or a filter"));
+                }
+            }
+        };
+        self.skip_ws();
+        if !self.eat(']') {
+            return Err(self.error("expected ']'"));
+        }
+        Ok(seg)
+    }
+
+    fn filter_or(&mut self) -> Result<Filter, PathSyntaxError> {
+        let mut items = vec![self.filter_and()?];
+        loop {
+            self.skip_ws();
+            if self.peek() == Some('|') && self.peek_at(1) == Some('|') {
+                self.pos += 2;
+                items.push(self.filter_and()?);
+            } else {
+                break;
+            }
+        }
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Filter::Or(items)
+        })
+    }
+
+    fn filter_and(&mut self) -> Result<Filter, PathSyntaxError> {
+        let mut items = vec![self.filter_unary()?];
+        loop {
+            self.skip_ws();
+            if self.peek() == Some('&') && self.peek_at(1) == Some('&') {
+                self.pos += 2;
+                items.push(self.filter_unary()?);
+            } else {
+                break;
+            }
+        }
+        Ok(if items.len() == 1 {
+            items.remove(0)
+        } else {
+            Filter::And(items)
+        })
+    }
+
+    fn filter_unary(&mut self) -> Result<Filter, PathSyntaxError> {
+        self.skip_ws();
+        if self.peek() == Some('!') && self.peek_at(1) != Some('=') {
+            self.pos += 1;
+            return Ok(Filter::Not(Box::new(self.filter_unary()?)));
+        }
+        if self.eat('(') {
+            let f = self.filter_or()?;
+            self.skip_ws();
+            if !self.eat(')') {
+                return Err(self.error("expected ')'"));
+            }
+            return Ok(f);
+        }
+        let left = self.operand()?;
+        self.skip_ws();
+        let op = match (self.peek(), self.peek_at(1)) {
+            (Some('='), Some('=')) => Some((CmpOp::Eq, 2)),
+            (Some('!'), Some('=')) => Some((CmpOp::Ne, 2)),
+            (Some('<'), Some('=')) => Some((CmpOp::Le, 2)),
+            (Some('>'), Some('=')) => Some((CmpOp::Ge, 2)),
+            (Some('<'), _) => Some((CmpOp::Lt, 1)),
+            (Some('>'), _) => Some((CmpOp::Gt, 1)),
+            _ => None,
+        };
+        match op {
+            Some((op, n)) => {
+                self.pos += n;
+                let right = self.operand()?;
+                Ok(Filter::Cmp(left, op, right))
+            }
+            None if matches!(left, Operand::Literal(_)) => Err(self.error("expected a comparison")),
+            None => Ok(Filter::Exists(left)),
+        }
+    }
+
+    fn operand(&mut self) -> Result<Operand, PathSyntaxError> {
+        self.skip_ws();
+        match self.peek() {
+            Some('@') => {
+                self.pos += 1;
+                Ok(Operand::Current(self.segments(true)?))
+            }
+            Some('$') => {
+                self.pos += 1;
+                Ok(Operand::Root(self.segments(true)?))
+            }
+            Some('\'') | Some('"') => Ok(Operand::Literal(Value::String(self.quoted()?))),
+            Some(c) if c == '-' || c.is_ascii_digit() => {
+                let start = self.pos;
+                self.pos += 1;
+                while self
+                    .peek()
+                    .is_some_and(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
+                {
+                    self.pos += 1;
+                }
+                let s: String = self.chars[start..self.pos].iter().collect();
+                serde_json::from_str::<serde_json::Number>(&s)
+                    .map(|n| Operand::Literal(Value::Number(n)))
+                    .map_err(|_| self.error("invalid number"))
+            }
+            _ => {
+                for (word, v) in [
+                    ("true", Value::Bool(true)),
+                    ("false", Value::Bool(false)),
+                    ("null", Value::Null),
+                ] {
+                    let end = self.pos + word.len();
+                    if end <= self.chars.len()
+                        && self.chars[self.pos..end].iter().copied().eq(word.chars())
+                    {
+                        self.pos = end;
+                        return Ok(Operand::Literal(v));
+                    }
+                }
+                Err(self.error("expected '@', '$' or a literal in the filter"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn eval(p: &str, doc: &Value) -> Option<Value> {
+        Path::parse(p).expect("valid path").eval(doc)
+    }
+
+    #[test]
+    fn definite_paths() {
+        let doc = json!({"a": {"b": [10, {"c": "x"}]}, "k y": 1});
+        assert_eq!(eval("$", &doc), Some(doc.clone()));
+        assert_eq!(eval("$.a.b[0]", &doc), Some(json!(10)));
+        assert_eq!(eval("$['a']['b'][1].c", &doc), Some(json!("x")));
+        assert_eq!(eval("$.a.missing", &doc), None);
+        assert_eq!(eval("$.a.b[5]", &doc), None);
+        assert_eq!(eval("$['k y']", &doc), Some(json!(1)));
+    }
+
+    #[test]
+    fn indefinite_paths() {
+        let doc =
+            json!({"items": [{"v": 1, "n": "a"}, {"v": 5, "n": "b"}, {"v": 9}], "x": {"v": 2}});
+        assert_eq!(eval("$.items[*].v", &doc), Some(json!([1, 5, 9])));
+        assert_eq!(eval("$.items[*].n", &doc), Some(json!(["a", "b"])));
+        assert_eq!(eval("$..v", &doc), Some(json!([1, 5, 9, 2])));
+        assert_eq!(
+            eval("$.items[1:]", &doc),
+            Some(json!([{"v": 5, "n": "b"}, {"v": 9}]))
+        );
+        assert_eq!(eval("$.items[-1:].v", &doc), Some(json!([9])));
+        assert_eq!(eval("$.items[?(@.v > 2)].v", &doc), Some(json!([5, 9])));
+        assert_eq!(eval("$.items[?(@.n == 'b')].v", &doc), Some(json!([5])));
+        assert_eq!(eval("$.items[?(@.n)].v", &doc), Some(json!([1, 5])));
+        assert_eq!(
+            eval("$.items[?(@.v >= 5 && @.n)].n", &doc),
+            Some(json!(["b"]))
+        );
+        assert_eq!(eval("$.items[0,2].v", &doc), Some(json!([1, 9])));
+        assert_eq!(eval("$.nothing[*]", &doc), Some(json!([])));
+    }
+
+    #[test]
+    fn reference_paths_reject_indefinite_forms() {
+        assert!(Path::parse_reference("$.a.b[0]").is_ok());
+        for bad in [
+            "$.a[*]",
+            "$..a",
+            "$.a[1:2]",
+            "$.a[?(@.x)]",
+            "a.b",
+            "$.a[",
+            "$.a.length()",
+        ] {
+            assert!(
+                Path::parse_reference(bad).is_err(),
+                "{bad} should be rejected"
+            );
+        }
+    }
+
+    #[test]
+    fn set_creates_missing_objects_and_rejects_scalars() {
+        let p = Path::parse_reference("$.a.b.c").expect("path");
+        assert_eq!(
+            p.set(json!({"x": 1}), json!(2)),
+            Ok(json!({"x": 1, "a": {"b": {"c": 2}}}))
+        );
+        assert!(p.set(json!("str"), json!(2)).is_err());
+        assert!(p.set(json!({"a": 3}), json!(2)).is_err());
+        let idx = Path::parse_reference("$.l[1]").expect("path");
+        assert_eq!(
+            idx.set(json!({"l": [0, 0]}), json!(7)),
+            Ok(json!({"l": [0, 7]}))
+        );
+        assert!(idx.set(json!({"l": [0]}), json!(7)).is_err());
+    }
+
+    #[test]
+    fn normalized_form_matches_jayway() {
+        assert_eq!(
+            Path::parse("$.a[0].b").expect("path").normalized(),
+            "$['a'][0]['b']"
+        );
+    }
+}

@@ -1,0 +1,1 @@
+//! AWS Step Functions Local mock configuration, as a TaskHandler.
