@@ -1,1 +1,253 @@
-//! Simulated member accounts (placeholder).
+//! Simulated member accounts for `scanflow run`: the ports of `scanflow_core::ports` implemented
+//! over a [`Scenario`] on a virtual clock. Inspector Classic runs walk through every real run
+//! state, Inspector v2 writes findings reports into a local S3 folder, Security Hub and SNS
+//! record what they are sent, and every call the AWS adapters would make is counted.
+//!
+//! Every port method is immediately ready (drive it with `pollster::block_on`); progress
+//! depends only on the time given to [`Sandbox::set_now`].
+
+mod classic;
+mod error;
+mod generate;
+mod ids;
+mod inspector2;
+mod member;
+mod s3;
+mod scenario;
+mod security_hub;
+mod sns;
+
+mod builtin;
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::{Future, ready};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use time::OffsetDateTime;
+
+use scanflow_core::ScanError;
+use scanflow_core::ports::{HubConfig, Platform};
+
+pub use classic::{
+    ClassicFinding, ClassicServiceAttributes, AssetAttributes, KeyValue, RUN_STATES,
+    normalize as normalize_classic, run_status_from_state,
+};
+pub use error::SandboxError;
+pub use inspector2::{
+    Inspector2Finding, normalize as normalize_inspector2, report_key,
+};
+pub use member::Member;
+pub use s3::LocalS3;
+pub use scenario::{
+    AccountSpec, AgentHealth, ClassicOutcome, ClassicSpec, FindingSpec, FindingsSpec,
+    GeneratorSpec, HubConfigOverrides, HubSpec, Inspector2Spec, InstanceSpec,
+    MAX_GENERATED_FINDINGS, ReportOutcome, Scenario, SettingsSpec, TagSpec,
+};
+pub use security_hub::{SecurityHubSim, SecurityHubState};
+pub use sns::{
+    Delivery, DeliveryOutcome, HTTP_ATTEMPTS, PublishedMessage, SnsSim, Subscription,
+    TOPIC_NAME,
+};
+
+use generate::Vuln;
+
+/// The simulated hub and its member accounts. Implements [`Platform`].
+pub struct Sandbox {
+    shared: Arc<Shared>,
+    store: LocalS3,
+    notifier: SnsSim,
+    hub_security_hub: SecurityHubSim,
+}
+
+/// State every simulated service shares: the clock, the call counts, and what has happened.
+pub(crate) struct Shared {
+    pub scenario: Scenario,
+    pub config: HubConfig,
+    pub out_dir: PathBuf,
+    pub s3_root: PathBuf,
+    now: Mutex<OffsetDateTime>,
+    calls: Mutex<BTreeMap<String, u64>>,
+    vulns: Mutex<HashMap<usize, Arc<Vec<Vuln>>>>,
+    pub classic: Mutex<classic::Runs>,
+    pub inspector2: Mutex<inspector2::Reports>,
+    pub security_hubs: Mutex<BTreeMap<String, security_hub::Account>>,
+    pub sns: Mutex<Vec<PublishedMessage>>,
+}
+
+/// ISO 8601 with milliseconds in UTC, as SNS and Inspector v2 write timestamps.
+pub(crate) fn iso_millis(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+/// Locks a mutex; a panic elsewhere while holding it leaves data that is still usable here.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    pub fn now(&self) -> OffsetDateTime {
+        *lock(&self.now)
+    }
+
+    /// Records `n` calls of `action` (`service:Operation`).
+    pub fn count(&self, action: &str, n: u64) {
+        if n > 0 {
+            *lock(&self.calls).entry(action.to_owned()).or_default() += n;
+        }
+    }
+
+    /// The account's vulnerabilities, generated once and shared.
+    pub fn vulns(&self, account_index: usize) -> Arc<Vec<Vuln>> {
+        let mut cache = lock(&self.vulns);
+        cache
+            .entry(account_index)
+            .or_insert_with(|| {
+                Arc::new(
+                    self.scenario
+                        .accounts
+                        .get(account_index)
+                        .map(generate::account_vulns)
+                        .unwrap_or_default(),
+                )
+            })
+            .clone()
+    }
+
+    pub fn account(&self, index: usize) -> Option<&AccountSpec> {
+        self.scenario.accounts.get(index)
+    }
+}
+
+impl Sandbox {
+    /// Builds the sandbox; writes go under `out_dir` (`s3/` for the bucket, `sns-messages.jsonl`).
+    /// `http_endpoint` (plain `http://` only) receives the HTTPS subscription's messages in
+    /// SNS's envelope.
+    pub fn new(
+        scenario: Scenario,
+        out_dir: &Path,
+        http_endpoint: Option<String>,
+    ) -> Result<Sandbox, SandboxError> {
+        scenario.validate()?;
+        let s3_root = out_dir.join("s3");
+        std::fs::create_dir_all(&s3_root).map_err(|source| SandboxError::Write {
+            path: s3_root.clone(),
+            source,
+        })?;
+        let now = OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .unwrap_or_else(|_| OffsetDateTime::now_utc());
+        let shared = Arc::new(Shared {
+            config: scenario.hub.hub_config(),
+            scenario,
+            out_dir: out_dir.to_owned(),
+            s3_root: s3_root.clone(),
+            now: Mutex::new(now),
+            calls: Mutex::new(BTreeMap::new()),
+            vulns: Mutex::new(HashMap::new()),
+            classic: Mutex::new(classic::Runs::default()),
+            inspector2: Mutex::new(inspector2::Reports::default()),
+            security_hubs: Mutex::new(BTreeMap::new()),
+            sns: Mutex::new(Vec::new()),
+        });
+        let hub_account = shared.scenario.hub.account_id.clone();
+        let hub_region = shared.scenario.hub.region.clone();
+        Ok(Sandbox {
+            store: LocalS3::new(shared.clone(), s3_root),
+            notifier: SnsSim::new(shared.clone(), http_endpoint)?,
+            hub_security_hub: SecurityHubSim::new(shared.clone(), hub_account, hub_region),
+            shared,
+        })
+    }
+
+    /// Sets the virtual clock. Every simulated progress (run states, report readiness,
+    /// timestamps) derives from it. The clock may move backwards: states are computed, not
+    /// stepped.
+    pub fn set_now(&self, t: OffsetDateTime) {
+        *lock(&self.shared.now) = t;
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        self.shared.now()
+    }
+
+    pub fn scenario(&self) -> &Scenario {
+        &self.shared.scenario
+    }
+
+    pub fn out_dir(&self) -> &Path {
+        &self.shared.out_dir
+    }
+
+    /// API calls the AWS adapters would have made for the same work, keyed
+    /// `service:Operation` (for example `inspector:DescribeFindings`).
+    pub fn api_calls(&self) -> BTreeMap<String, u64> {
+        lock(&self.shared.calls).clone()
+    }
+
+    /// Starts counting from zero (for example between executions of a benchmark).
+    pub fn reset_api_calls(&self) {
+        lock(&self.shared.calls).clear();
+    }
+
+    /// What `account_id`'s Security Hub holds (empty if nothing was sent to it). All regions
+    /// of the account share one record; notices keep their own region.
+    pub fn security_hub_state(&self, account_id: &str) -> SecurityHubState {
+        lock(&self.shared.security_hubs)
+            .get(account_id)
+            .map(|a| a.state.clone())
+            .unwrap_or_default()
+    }
+
+    /// Every message published to the topic, in order, with where it was delivered.
+    pub fn sns_messages(&self) -> Vec<PublishedMessage> {
+        lock(&self.shared.sns).clone()
+    }
+
+    /// The simulated topic's ARN (`arn:aws:sns:<hub region>:<hub account>:scanflow`).
+    pub fn topic_arn(&self) -> String {
+        self.notifier.topic_arn().to_owned()
+    }
+}
+
+impl Platform for Sandbox {
+    type Member = Member;
+    type Store = LocalS3;
+    type Notifier = SnsSim;
+    type SecurityHub = SecurityHubSim;
+
+    fn config(&self) -> &HubConfig {
+        &self.shared.config
+    }
+
+    fn member(
+        &self,
+        account_id: &str,
+        region: &str,
+        session: &str,
+    ) -> impl Future<Output = Result<Member, ScanError>> + Send {
+        ready(member::assume_role(&self.shared, account_id, region, session))
+    }
+
+    fn store(&self) -> &LocalS3 {
+        &self.store
+    }
+
+    fn notifier(&self) -> &SnsSim {
+        &self.notifier
+    }
+
+    fn hub_security_hub(&self) -> &SecurityHubSim {
+        &self.hub_security_hub
+    }
+}

@@ -1,0 +1,448 @@
+//! Realistic vulnerabilities and instance details, generated reproducibly from a seed: CVE ids,
+//! OS packages with vulnerable and fixed versions, descriptions of normal length, CVSS vectors
+//! and scores that agree with the severity.
+
+use scanflow_core::model::Severity;
+
+use crate::ids::Rng;
+use crate::scenario::{AccountSpec, FindingSpec, GeneratorSpec, InstanceSpec};
+
+/// One vulnerability of one package on one instance, before either engine shapes it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Vuln {
+    /// Index into the account's instances.
+    pub instance: usize,
+    pub cve: String,
+    pub severity: Severity,
+    pub package: String,
+    pub version: String,
+    pub fixed_in: Option<String>,
+    /// Some packages of a multi-package advisory have a fix, others not.
+    pub partial_fix: bool,
+    pub score: Option<f64>,
+    pub cvss_vector: Option<&'static str>,
+    pub title: Option<String>,
+    pub description: String,
+    pub epss: f64,
+    pub exploit_available: bool,
+    pub first_seen_days_ago: u32,
+}
+
+/// Facts about an instance that the scenario does not spell out, derived from its id.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct InstanceFacts {
+    pub platform: Platform,
+    pub ami_id: String,
+    pub instance_type: &'static str,
+    pub private_ip: String,
+    pub hostname: String,
+    pub vpc_id: String,
+    pub subnet_id: String,
+    pub launched_days_ago: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Platform {
+    AmazonLinux2023,
+    Ubuntu2204,
+}
+
+impl Platform {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::AmazonLinux2023 => "AMAZON_LINUX_2023",
+            Self::Ubuntu2204 => "UBUNTU_22_04",
+        }
+    }
+
+    /// A distribution-style version string for upstream version `v`.
+    fn package_version(self, v: &str, build: u64) -> String {
+        match self {
+            Self::AmazonLinux2023 => format!("{v}-{}.amzn2023.0.{}", 1 + build % 3, build % 7),
+            Self::Ubuntu2204 => format!("{v}-{}ubuntu0.22.04.{}", 1 + build % 4, build % 5),
+        }
+    }
+
+    /// How an operator installs `fixed` of `package` on this platform.
+    pub fn update_command(self, package: &str, fixed: &str) -> String {
+        match self {
+            Self::AmazonLinux2023 => format!("dnf update {package} (to {fixed})"),
+            Self::Ubuntu2204 => format!("apt-get install --only-upgrade {package} (to {fixed})"),
+        }
+    }
+
+    pub fn arch(self) -> &'static str {
+        match self {
+            Self::AmazonLinux2023 => "x86_64",
+            Self::Ubuntu2204 => "amd64",
+        }
+    }
+}
+
+pub(crate) fn instance_facts(account_id: &str, region: &str, inst: &InstanceSpec) -> InstanceFacts {
+    let mut rng = Rng::new(&["instance", account_id, region, &inst.id]);
+    let platform = if rng.chance(70) {
+        Platform::AmazonLinux2023
+    } else {
+        Platform::Ubuntu2204
+    };
+    let (a, b, c) = (rng.below(16), rng.between(1, 254), rng.between(4, 250));
+    let private_ip = format!("10.{a}.{b}.{c}");
+    let hostname = format!(
+        "ip-10-{a}-{b}-{c}.{}",
+        if region == "us-east-1" {
+            "ec2.internal".to_owned()
+        } else {
+            format!("{region}.compute.internal")
+        }
+    );
+    InstanceFacts {
+        platform,
+        ami_id: format!("ami-{:017x}", rng.next_u64() & 0x0fff_ffff_ffff_ffff),
+        instance_type: *rng.pick(&[
+            "t3.medium",
+            "t3.large",
+            "m6i.large",
+            "m6i.xlarge",
+            "c6i.2xlarge",
+            "r6i.large",
+        ]),
+        private_ip,
+        hostname,
+        vpc_id: format!("vpc-{:017x}", rng.next_u64() & 0x0fff_ffff_ffff_ffff),
+        subnet_id: format!("subnet-{:017x}", rng.next_u64() & 0x0fff_ffff_ffff_ffff),
+        launched_days_ago: rng.between(3, 400) as u32,
+    }
+}
+
+/// An OS package and the upstream version installed.
+struct Package {
+    name: &'static str,
+    version: &'static str,
+}
+
+const PACKAGES: &[Package] = &[
+    Package { name: "openssl-libs", version: "3.0.8" },
+    Package { name: "openssh-server", version: "8.7p1" },
+    Package { name: "curl", version: "8.3.0" },
+    Package { name: "libcurl", version: "8.3.0" },
+    Package { name: "glibc", version: "2.34" },
+    Package { name: "kernel", version: "6.1.55" },
+    Package { name: "sudo", version: "1.9.15p2" },
+    Package { name: "bind-libs", version: "9.16.23" },
+    Package { name: "python3", version: "3.9.16" },
+    Package { name: "vim-minimal", version: "9.0.2081" },
+    Package { name: "expat", version: "2.5.0" },
+    Package { name: "libxml2", version: "2.10.4" },
+    Package { name: "zlib", version: "1.2.13" },
+    Package { name: "systemd", version: "252.16" },
+    Package { name: "nss", version: "3.90.0" },
+    Package { name: "krb5-libs", version: "1.21" },
+    Package { name: "git", version: "2.40.1" },
+    Package { name: "tar", version: "1.34" },
+    Package { name: "sqlite-libs", version: "3.40.0" },
+    Package { name: "openldap", version: "2.4.57" },
+    Package { name: "less", version: "608" },
+    Package { name: "ncurses-libs", version: "6.2" },
+    Package { name: "gnutls", version: "3.8.0" },
+    Package { name: "perl-interpreter", version: "5.32.1" },
+    Package { name: "polkit", version: "0.117" },
+    Package { name: "xz-libs", version: "5.2.5" },
+    Package { name: "bash", version: "5.2.15" },
+    Package { name: "libssh2", version: "1.10.0" },
+    Package { name: "libtiff", version: "4.4.0" },
+    Package { name: "libpng", version: "1.6.37" },
+    Package { name: "pcre2", version: "10.40" },
+    Package { name: "gnupg2", version: "2.3.7" },
+    Package { name: "libarchive", version: "3.6.2" },
+    Package { name: "dbus-libs", version: "1.12.28" },
+    Package { name: "libnghttp2", version: "1.55.1" },
+    Package { name: "c-ares", version: "1.19.1" },
+    Package { name: "libgcrypt", version: "1.10.2" },
+    Package { name: "cups-libs", version: "2.4.2" },
+    Package { name: "nodejs", version: "18.18.2" },
+    Package { name: "python3-urllib3", version: "1.25.10" },
+];
+
+/// Kinds of weakness, each with the sentences a vendor advisory would use.
+struct Weakness {
+    opening: &'static str,
+    impact: &'static str,
+    condition: &'static str,
+}
+
+const WEAKNESSES: &[Weakness] = &[
+    Weakness {
+        opening: "A heap-based buffer overflow was found in {pkg} before {fixed}.",
+        impact: "A remote attacker could supply specially crafted input that makes the affected parsing routine write past the end of an allocated buffer, which may crash the process or allow arbitrary code execution with its privileges.",
+        condition: "Exploitation requires the vulnerable code path to process attacker-controlled data, for example over the network.",
+    },
+    Weakness {
+        opening: "A use-after-free flaw was discovered in {pkg} before {fixed}.",
+        impact: "When an error path releases an object that is still referenced, a later access uses freed memory; an attacker who controls the timing of the operation may corrupt memory and execute code.",
+        condition: "The flaw is reachable by a local user or by a remote peer depending on how the component is deployed.",
+    },
+    Weakness {
+        opening: "An out-of-bounds read vulnerability exists in {pkg} before {fixed}.",
+        impact: "Processing a malformed record causes the library to read beyond the bounds of a buffer, which can disclose portions of process memory or terminate the application.",
+        condition: "Applications that parse untrusted files or network messages with this library are affected.",
+    },
+    Weakness {
+        opening: "An integer overflow in {pkg} before {fixed} leads to an undersized allocation.",
+        impact: "A length calculation wraps around when given very large values, so a subsequent copy overflows the heap and may allow a denial of service or code execution.",
+        condition: "An attacker needs to provide a crafted input of several megabytes to trigger the overflow.",
+    },
+    Weakness {
+        opening: "A NULL pointer dereference was found in {pkg} before {fixed}.",
+        impact: "A missing check on an optional field allows an unauthenticated attacker to crash any service that uses the affected function, causing a denial of service.",
+        condition: "No authentication or user interaction is required.",
+    },
+    Weakness {
+        opening: "{pkg} before {fixed} does not properly validate certificates in some configurations.",
+        impact: "A man-in-the-middle attacker could present a certificate that should be rejected and intercept or modify traffic that the application believes to be protected.",
+        condition: "Only connections that rely on the affected verification mode are exposed.",
+    },
+    Weakness {
+        opening: "An argument injection vulnerability was found in {pkg} before {fixed}.",
+        impact: "Insufficient quoting of user-supplied values allows an attacker to pass additional options to a helper program and execute commands as the invoking user.",
+        condition: "The attacker must be able to influence the values passed to the affected command.",
+    },
+    Weakness {
+        opening: "A race condition in {pkg} before {fixed} allows local privilege escalation.",
+        impact: "A time-of-check to time-of-use window when handling temporary files lets a local unprivileged user replace a file with a symbolic link and gain elevated privileges.",
+        condition: "The attacker needs a local account on the instance.",
+    },
+    Weakness {
+        opening: "Uncontrolled resource consumption was found in {pkg} before {fixed}.",
+        impact: "A crafted request causes excessive memory allocation or CPU use in the parser, allowing a remote attacker to exhaust the resources of the instance and deny service to legitimate users.",
+        condition: "Services that accept untrusted input with this component are affected.",
+    },
+    Weakness {
+        opening: "A path traversal vulnerability was found in {pkg} before {fixed}.",
+        impact: "Archive entries or file names containing '../' sequences are not sanitized, so extracting or serving attacker-supplied content can overwrite or read files outside the intended directory.",
+        condition: "User interaction, such as opening a crafted archive, may be required.",
+    },
+    Weakness {
+        opening: "{pkg} before {fixed} is vulnerable to HTTP request smuggling.",
+        impact: "Inconsistent handling of conflicting length headers lets an attacker smuggle a second request past a front-end proxy and poison responses delivered to other users.",
+        condition: "Deployments behind a reverse proxy that interprets the headers differently are affected.",
+    },
+    Weakness {
+        opening: "A timing side channel was found in the cryptographic routines of {pkg} before {fixed}.",
+        impact: "Measurable differences in processing time for valid and invalid padding may allow a remote attacker who observes many handshakes to recover plaintext or key material.",
+        condition: "The attacker must be able to send a large number of requests and measure response times precisely.",
+    },
+];
+
+/// (CVSS v3.1 vector, base score) pairs per severity band.
+fn cvss_choices(severity: Severity) -> &'static [(&'static str, f64)] {
+    match severity {
+        Severity::Critical => &[
+            ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 9.8),
+            ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H", 10.0),
+            ("CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:C/C:H/I:H/A:H", 9.9),
+            ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:L", 9.4),
+        ],
+        Severity::High => &[
+            ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H", 7.5),
+            ("CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:H", 7.8),
+            ("CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H", 8.1),
+            ("CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H", 8.8),
+        ],
+        Severity::Medium => &[
+            ("CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:N/I:N/A:H", 5.5),
+            ("CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:N/A:N", 5.9),
+            ("CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N", 6.1),
+            ("CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:L/I:L/A:N", 5.4),
+            ("CVSS:3.1/AV:L/AC:H/PR:L/UI:N/S:U/C:H/I:H/A:H", 6.4),
+        ],
+        Severity::Low => &[
+            ("CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:L/I:N/A:N", 3.3),
+            ("CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:U/C:L/I:N/A:N", 3.1),
+            ("CVSS:3.1/AV:L/AC:H/PR:L/UI:N/S:U/C:N/I:N/A:L", 2.5),
+        ],
+        Severity::Informational => &[("CVSS:3.1/AV:L/AC:H/PR:H/UI:R/S:U/C:N/I:N/A:N", 0.0)],
+        Severity::Untriaged => &[],
+    }
+}
+
+/// The share of each severity among generated findings, in percent.
+const SEVERITY_WEIGHTS: [(Severity, u64); 6] = [
+    (Severity::Critical, 6),
+    (Severity::High, 22),
+    (Severity::Medium, 38),
+    (Severity::Low, 20),
+    (Severity::Informational, 8),
+    (Severity::Untriaged, 6),
+];
+
+fn pick_severity(rng: &mut Rng) -> Severity {
+    let mut roll = rng.below(100);
+    for (s, w) in SEVERITY_WEIGHTS {
+        if roll < w {
+            return s;
+        }
+        roll -= w;
+    }
+    Severity::Medium
+}
+
+/// A later upstream version: the last numeric component raised, or a patch suffix added.
+fn bump(version: &str, by: u64) -> String {
+    let split = version
+        .rfind(|c: char| !c.is_ascii_digit())
+        .map_or(0, |i| i + 1);
+    let (head, tail) = version.split_at(split);
+    match tail.parse::<u64>() {
+        Ok(n) => format!("{head}{}", n + by),
+        Err(_) => format!("{version}.{by}"),
+    }
+}
+
+/// Every vulnerability of `account`: its explicit list, then `generate.count` generated ones.
+pub(crate) fn account_vulns(account: &AccountSpec) -> Vec<Vuln> {
+    let platforms: Vec<Platform> = account
+        .instances
+        .iter()
+        .map(|i| instance_facts(&account.account_id, &account.region, i).platform)
+        .collect();
+    let mut out: Vec<Vuln> = account
+        .findings
+        .list
+        .iter()
+        .filter_map(|f| {
+            let idx = account.instances.iter().position(|i| i.id == f.instance_id)?;
+            Some(listed(account, idx, f))
+        })
+        .collect();
+    if let Some(g) = &account.findings.generate {
+        out.reserve(g.count as usize);
+        generate(account, g, &platforms, &mut out);
+    }
+    out
+}
+
+fn listed(account: &AccountSpec, instance: usize, f: &FindingSpec) -> Vuln {
+    let mut rng = Rng::new(&["listed", &account.account_id, &f.vulnerability_id, &f.instance_id]);
+    let fixed = f.fixed_in_version.as_deref().unwrap_or("a fixed version");
+    let w = rng.pick(WEAKNESSES);
+    let description = f
+        .description
+        .clone()
+        .unwrap_or_else(|| describe(w, &f.package_name, fixed));
+    let cvss = cvss_choices(f.severity);
+    let (vector, default_score) = if cvss.is_empty() {
+        (None, None)
+    } else {
+        let (v, s) = *rng.pick(cvss);
+        (Some(v), Some(s))
+    };
+    Vuln {
+        instance,
+        cve: f.vulnerability_id.clone(),
+        severity: f.severity,
+        package: f.package_name.clone(),
+        version: f.package_version.clone(),
+        fixed_in: f.fixed_in_version.clone(),
+        partial_fix: false,
+        score: f.score.or(default_score),
+        cvss_vector: vector,
+        title: f.title.clone(),
+        description,
+        epss: 0.01 + rng.below(900) as f64 / 1000.0,
+        exploit_available: rng.chance(40),
+        first_seen_days_ago: rng.between(1, 60) as u32,
+    }
+}
+
+fn generate(account: &AccountSpec, g: &GeneratorSpec, platforms: &[Platform], out: &mut Vec<Vuln>) {
+    let seed = g.seed.to_string();
+    for n in 0..g.count {
+        let mut rng = Rng::new(&["finding", &seed, &account.account_id, &n.to_string()]);
+        let instance = rng.below(account.instances.len() as u64) as usize;
+        let pkg = rng.pick(PACKAGES);
+        let severity = pick_severity(&mut rng);
+        let year = rng.between(2019, 2025);
+        let cve = format!("CVE-{year}-{}", rng.between(1000, 52_999));
+        let build = rng.next_u64();
+        let platform = platforms.get(instance).copied().unwrap_or(Platform::AmazonLinux2023);
+        let version = platform.package_version(pkg.version, build);
+        let fix_roll = rng.below(100);
+        let fixed_in = (fix_roll < 82).then(|| platform.package_version(&bump(pkg.version, 1 + build % 3), build >> 8));
+        let w = rng.pick(WEAKNESSES);
+        let description = describe(w, pkg.name, fixed_in.as_deref().unwrap_or("the latest release"));
+        let cvss = cvss_choices(severity);
+        let (cvss_vector, score) = if cvss.is_empty() {
+            (None, None)
+        } else {
+            let (v, s) = *rng.pick(cvss);
+            (Some(v), Some(s))
+        };
+        let epss = match severity {
+            Severity::Critical | Severity::High => 0.002 + rng.below(600) as f64 / 1000.0,
+            _ => 0.0004 + rng.below(50) as f64 / 1000.0,
+        };
+        out.push(Vuln {
+            instance,
+            cve,
+            severity,
+            package: pkg.name.to_owned(),
+            version,
+            partial_fix: fixed_in.is_some() && fix_roll >= 74,
+            fixed_in,
+            score,
+            cvss_vector,
+            title: None,
+            description,
+            epss: (epss * 10_000.0).round() / 10_000.0,
+            exploit_available: matches!(severity, Severity::Critical | Severity::High) && rng.chance(15),
+            first_seen_days_ago: rng.between(1, 120) as u32,
+        });
+    }
+}
+
+fn describe(w: &Weakness, package: &str, fixed: &str) -> String {
+    let fill = |s: &str| s.replace("{pkg}", package).replace("{fixed}", fixed);
+    format!("{} {} {}", fill(w.opening), fill(w.impact), fill(w.condition))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bump_raises_the_last_number() {
+        assert_eq!(bump("3.0.8", 1), "3.0.9");
+        assert_eq!(bump("8.7p1", 2), "8.7p3");
+        assert_eq!(bump("608", 1), "609");
+    }
+
+    #[test]
+    fn descriptions_have_normal_length_and_no_placeholders() {
+        for w in WEAKNESSES {
+            let d = describe(w, "openssl-libs", "3.0.9-1.amzn2023.0.1");
+            assert!((200..=1024).contains(&d.len()), "{} chars: {d}", d.len());
+            assert!(!d.contains('{'));
+        }
+    }
+
+    #[test]
+    fn severity_weights_cover_every_severity_and_sum_to_100() {
+        assert_eq!(SEVERITY_WEIGHTS.iter().map(|w| w.1).sum::<u64>(), 100);
+        for s in Severity::ALL {
+            assert!(SEVERITY_WEIGHTS.iter().any(|w| w.0 == s));
+        }
+        for (s, _) in SEVERITY_WEIGHTS {
+            for (_, score) in cvss_choices(s) {
+                let ok = match s {
+                    Severity::Critical => *score >= 9.0,
+                    Severity::High => (7.0..9.0).contains(score),
+                    Severity::Medium => (4.0..7.0).contains(score),
+                    Severity::Low => (0.1..4.0).contains(score),
+                    _ => *score == 0.0,
+                };
+                assert!(ok, "{s} {score}");
+            }
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! Entering a member account: STS's AssumeRole (denied as AWS denies it when the scan role is
+//! missing), then the account's settings and its scan engine.
+
+use std::future::{Future, ready};
+use std::sync::Arc;
+
+use scanflow_core::ScanError;
+use scanflow_core::model::{AccountSettings, Coverage, Engine};
+use scanflow_core::ports::{FindingsPage, MemberAccount, RunStatus, Started};
+use scanflow_core::state::Run;
+
+use crate::security_hub::SecurityHubSim;
+use crate::{Shared, classic, inspector2};
+
+/// The SSM parameter the member stack writes the account's settings to.
+pub(crate) const SETTINGS_PARAMETER: &str = "/scanflow/settings";
+
+/// One member account and region, entered through its (simulated) scan role.
+pub struct Member {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) account_id: String,
+    pub(crate) region: String,
+    /// The scenario entry for this account and region; `None` when the account exists but the
+    /// member stack was not deployed in this region.
+    pub(crate) index: Option<usize>,
+    security_hub: SecurityHubSim,
+}
+
+impl Member {
+    pub fn account_id(&self) -> &str {
+        &self.account_id
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// A run that belongs to another account or region is unknown here, as in AWS.
+    pub(crate) fn check_run(&self, run: &Run) -> Result<(), ScanError> {
+        if run.account_id == self.account_id && run.region == self.region {
+            Ok(())
+        } else {
+            Err(ScanError::NotFound {
+                account_id: self.account_id.clone(),
+                region: self.region.clone(),
+                what: format!("scan {}", run.run_id),
+                detail: format!(
+                    "it belongs to account {} ({}), not to this one",
+                    run.account_id, run.region
+                ),
+            })
+        }
+    }
+}
+
+/// STS AssumeRole into the member's scan role.
+pub(crate) fn assume_role(
+    shared: &Arc<Shared>,
+    account_id: &str,
+    region: &str,
+    session: &str,
+) -> Result<Member, ScanError> {
+    shared.count("sts:AssumeRole", 1);
+    let hub = &shared.scenario.hub;
+    let session_ok = (2..=64).contains(&session.len())
+        && session
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
+    if !session_ok {
+        return Err(ScanError::invalid(
+            "RoleSessionName",
+            "2 to 64 characters of A-Z a-z 0-9 _+=,.@- (STS's rule)",
+            format!("is {session:?} ({} characters)", session.chars().count()),
+        ));
+    }
+    let is_account = account_id.len() == 12 && account_id.bytes().all(|b| b.is_ascii_digit());
+    let role_arn = format!("arn:aws:iam::{account_id}:role/{}", hub.member_role_name);
+    if !is_account {
+        return Err(ScanError::invalid(
+            "RoleArn",
+            "the ARN of a role in a 12-digit account",
+            format!("is {role_arn:?}"),
+        ));
+    }
+    let deployed = shared
+        .scenario
+        .accounts
+        .iter()
+        .any(|a| a.account_id == account_id && a.role_deployed);
+    if !deployed {
+        tracing::info!(account_id, region, "AssumeRole denied: no scan role in the account");
+        return Err(ScanError::RoleNotAssumable {
+            account_id: account_id.to_owned(),
+            role_arn: role_arn.clone(),
+            detail: format!(
+                "AccessDenied: User: arn:aws:sts::{}:assumed-role/{}/{session} is not authorized \
+                 to perform: sts:AssumeRole on resource: {role_arn}",
+                hub.account_id, hub.function_role_name
+            ),
+        });
+    }
+    let index = shared
+        .scenario
+        .accounts
+        .iter()
+        .position(|a| a.account_id == account_id && a.region == region);
+    Ok(Member {
+        shared: shared.clone(),
+        account_id: account_id.to_owned(),
+        region: region.to_owned(),
+        index,
+        security_hub: SecurityHubSim::new(shared.clone(), account_id.to_owned(), region.to_owned()),
+    })
+}
+
+impl Member {
+    fn settings_now(&self) -> Result<AccountSettings, ScanError> {
+        self.shared.count("ssm:GetParameter", 1);
+        self.index
+            .and_then(|i| self.shared.account(i))
+            .map(|a| a.settings.to_settings())
+            .ok_or_else(|| ScanError::NotFound {
+                account_id: self.account_id.clone(),
+                region: self.region.clone(),
+                what: format!("SSM parameter {SETTINGS_PARAMETER}"),
+                detail: format!(
+                    "ParameterNotFound: the scanflow member stack is not deployed in {}. \
+                     Add this region to the StackSet",
+                    self.region
+                ),
+            })
+    }
+}
+
+impl MemberAccount for Member {
+    type SecurityHub = SecurityHubSim;
+
+    fn settings(&self) -> impl Future<Output = Result<AccountSettings, ScanError>> + Send {
+        ready(self.settings_now())
+    }
+
+    fn start_scan(
+        &self,
+        settings: &AccountSettings,
+        name: &str,
+    ) -> impl Future<Output = Result<Started, ScanError>> + Send {
+        ready(match settings.engine {
+            Engine::Classic => classic::start(self, settings, name),
+            Engine::Inspector2 => inspector2::start(self, settings, name),
+        })
+    }
+
+    fn run_status(&self, run: &Run) -> impl Future<Output = Result<RunStatus, ScanError>> + Send {
+        ready(self.check_run(run).and_then(|()| match run.engine {
+            Engine::Classic => classic::status(self, run),
+            Engine::Inspector2 => inspector2::status(self, run),
+        }))
+    }
+
+    fn findings_page(
+        &self,
+        run: &Run,
+        cursor: Option<String>,
+    ) -> impl Future<Output = Result<FindingsPage, ScanError>> + Send {
+        ready(self.check_run(run).and_then(|()| match run.engine {
+            Engine::Classic => classic::findings_page(self, run, cursor.as_deref()),
+            Engine::Inspector2 => inspector2::findings_page(self, run, cursor.as_deref()),
+        }))
+    }
+
+    fn coverage(&self, run: &Run) -> impl Future<Output = Result<Coverage, ScanError>> + Send {
+        ready(self.check_run(run).and_then(|()| match run.engine {
+            Engine::Classic => classic::coverage(self, run),
+            Engine::Inspector2 => inspector2::coverage(self, run),
+        }))
+    }
+
+    fn security_hub(&self) -> &SecurityHubSim {
+        &self.security_hub
+    }
+}
+
+/// Parses a page cursor (a decimal offset), refusing anything else as the APIs refuse a
+/// token they did not issue.
+pub(crate) fn parse_cursor(cursor: Option<&str>, field: &str) -> Result<usize, ScanError> {
+    match cursor {
+        None => Ok(0),
+        Some(c) => c.parse::<usize>().map_err(|_| {
+            ScanError::invalid(
+                field,
+                "the token the previous page returned",
+                format!("is {c:?}, which this API did not issue"),
+            )
+        }),
+    }
+}

@@ -1,0 +1,108 @@
+//! The report bucket as a local folder: `<out>/s3/<key>`, with keys checked so none escapes it.
+
+use std::future::{Future, ready};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use scanflow_core::ScanError;
+use scanflow_core::ports::ReportStore;
+
+use crate::Shared;
+
+/// S3 object keys are at most 1,024 bytes.
+const KEY_MAX: usize = 1024;
+
+/// [`ReportStore`] over `<out>/s3`.
+pub struct LocalS3 {
+    shared: Arc<Shared>,
+    root: PathBuf,
+}
+
+impl LocalS3 {
+    pub(crate) fn new(shared: Arc<Shared>, root: PathBuf) -> Self {
+        Self { shared, root }
+    }
+
+    /// The folder standing for the bucket.
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
+    }
+
+    /// The file holding `key`, once the key is known to stay inside the bucket folder.
+    pub fn path_of(&self, key: &str) -> Result<PathBuf, ScanError> {
+        let problem = if key.is_empty() {
+            Some("is empty".to_owned())
+        } else if key.len() > KEY_MAX {
+            Some(format!("is {} bytes, over S3's {KEY_MAX}", key.len()))
+        } else if key.starts_with('/') || key.contains('\\') || key.contains('\0') {
+            Some(format!("{key:?} starts with '/' or holds '\\' or NUL"))
+        } else if key
+            .split('/')
+            .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+        {
+            Some(format!(
+                "{key:?} has an empty, '.' or '..' segment, which the sandbox cannot store as a file"
+            ))
+        } else {
+            None
+        };
+        match problem {
+            Some(problem) => Err(ScanError::invalid(
+                "key",
+                "an S3 key of '/'-separated names without '..'",
+                problem,
+            )),
+            None => Ok(self.root.join(key)),
+        }
+    }
+
+    fn not_found(&self, key: &str) -> ScanError {
+        ScanError::NotFound {
+            account_id: self.shared.scenario.hub.account_id.clone(),
+            region: self.shared.scenario.hub.region.clone(),
+            what: format!("S3 object {key}"),
+            detail: "NoSuchKey: the specified key does not exist".into(),
+        }
+    }
+
+    fn put_now(&self, key: &str, body: Vec<u8>) -> Result<(), ScanError> {
+        self.shared.count("s3:PutObject", 1);
+        let path = self.path_of(key)?;
+        let io = |e: std::io::Error| ScanError::internal(format!("writing {}: {e}", path.display()));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        std::fs::write(&path, body).map_err(io)
+    }
+
+    fn get_now(&self, key: &str) -> Result<Vec<u8>, ScanError> {
+        self.shared.count("s3:GetObject", 1);
+        let path = self.path_of(key)?;
+        match std::fs::read(&path) {
+            Ok(body) => Ok(body),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::IsADirectory) => {
+                Err(self.not_found(key))
+            }
+            Err(e) if path.is_dir() => {
+                tracing::debug!(key, error = %e, "key names a folder");
+                Err(self.not_found(key))
+            }
+            Err(e) => Err(ScanError::internal(format!("reading {}: {e}", path.display()))),
+        }
+    }
+}
+
+impl ReportStore for LocalS3 {
+    fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        _content_type: &str,
+    ) -> impl Future<Output = Result<(), ScanError>> + Send {
+        ready(self.put_now(key, body))
+    }
+
+    fn get(&self, key: &str) -> impl Future<Output = Result<Vec<u8>, ScanError>> + Send {
+        ready(self.get_now(key))
+    }
+}

@@ -1,0 +1,625 @@
+//! The simulated world: the hub, and each member account's settings, instances, findings and
+//! how its scans behave. Read from JSON (camelCase, unknown fields refused) and validated with
+//! errors naming the field.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use scanflow_core::input::{DURATION_RANGE, validate_account_id, validate_region};
+use scanflow_core::model::{AccountSettings, Engine, Severity, Tag};
+use scanflow_core::ports::HubConfig;
+
+use crate::SandboxError;
+
+/// Regions where Inspector Classic is offered, with the id of their CVE rules package and the
+/// Region's Inspector service account (aws-facts §1.11).
+pub(crate) const CLASSIC_REGIONS: [(&str, &str, &str); 14] = [
+    ("us-east-1", "316112463485", "0-gEjTy7T7"),
+    ("us-east-2", "646659390643", "0-JnA8Zp85"),
+    ("us-west-1", "166987590008", "0-TKgzoVOa"),
+    ("us-west-2", "758058086616", "0-9hgA516p"),
+    ("ap-south-1", "162588757376", "0-LqnJE9dO"),
+    ("ap-northeast-2", "526946625049", "0-PoGHMznc"),
+    ("ap-southeast-2", "454640832652", "0-D5TGAxiR"),
+    ("ap-northeast-1", "406045910587", "0-gHP9oWNT"),
+    ("eu-central-1", "537503971621", "0-wNqHa8M9"),
+    ("eu-west-1", "357557129151", "0-ubA5XvBh"),
+    ("eu-west-2", "146838936955", "0-kZGCqcE1"),
+    ("eu-north-1", "453420244670", "0-IgdgIewd"),
+    ("us-gov-east-1", "206278770380", "0-3IFKFuOb"),
+    ("us-gov-west-1", "850862329162", "0-4oQgcI4G"),
+];
+
+/// The most findings one account may generate (100,000 is the large benchmark).
+pub const MAX_GENERATED_FINDINGS: u32 = 1_000_000;
+
+/// A whole simulated organisation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Scenario {
+    pub hub: HubSpec,
+    pub accounts: Vec<AccountSpec>,
+}
+
+/// The hub (audit) account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HubSpec {
+    pub account_id: String,
+    /// Where the hub's topic, bucket and functions live.
+    #[serde(default = "default_hub_region")]
+    pub region: String,
+    /// The scan role the member stack creates in each account.
+    #[serde(default = "default_member_role")]
+    pub member_role_name: String,
+    /// The hub function role that assumes it (appears in STS's AccessDenied message).
+    #[serde(default = "default_function_role")]
+    pub function_role_name: String,
+    /// Overrides of [`HubConfig`]'s defaults.
+    #[serde(default)]
+    pub config: HubConfigOverrides,
+}
+
+/// Every [`HubConfig`] field but the account id, each optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HubConfigOverrides {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation_allowance_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_wait_margin_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_poll_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_poll_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest_top_findings: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_size: Option<usize>,
+}
+
+/// One member account in one region.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccountSpec {
+    pub account_id: String,
+    pub region: String,
+    /// False: the member stack (and its scan role) is not deployed; AssumeRole is denied.
+    #[serde(default = "yes")]
+    pub role_deployed: bool,
+    /// False: the account's scan engine is not enabled in this region.
+    #[serde(default = "yes")]
+    pub inspector_enabled: bool,
+    pub settings: SettingsSpec,
+    #[serde(default)]
+    pub instances: Vec<InstanceSpec>,
+    #[serde(default)]
+    pub findings: FindingsSpec,
+    #[serde(default)]
+    pub classic: ClassicSpec,
+    #[serde(default)]
+    pub inspector2: Inspector2Spec,
+}
+
+/// The settings the member stack records (what `MemberAccount::settings` returns).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SettingsSpec {
+    pub engine: Engine,
+    /// No tag: every instance of the account and region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<TagSpec>,
+    #[serde(default = "default_duration")]
+    pub duration_seconds: u32,
+    /// Classic: the template the member stack created. Absent: no template exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assessment_template_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TagSpec {
+    pub key: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InstanceSpec {
+    pub id: String,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// The Inspector Classic agent.
+    #[serde(default)]
+    pub agent: AgentHealth,
+    /// Inspector v2: an SSM managed instance (scanned); unmanaged ones are not scanned.
+    #[serde(default = "yes")]
+    pub managed: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentHealth {
+    #[default]
+    Healthy,
+    Unhealthy,
+    None,
+}
+
+/// The account's vulnerabilities: generated, listed, or both (the list comes first).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FindingsSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generate: Option<GeneratorSpec>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub list: Vec<FindingSpec>,
+}
+
+/// `count` findings spread over the account's instances, reproducible from `seed`. Findings on
+/// instances a scan does not reach (outside the tag, no agent, unmanaged) are not reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GeneratorSpec {
+    pub count: u32,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+/// One vulnerability written out by hand. Texts left out are generated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FindingSpec {
+    pub instance_id: String,
+    /// A CVE id such as `CVE-2024-6387`.
+    pub vulnerability_id: String,
+    /// Inspector v2's scale; Classic shows CRITICAL as High and UNTRIAGED as Undefined.
+    pub severity: Severity,
+    pub package_name: String,
+    pub package_version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_in_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClassicSpec {
+    #[serde(default)]
+    pub outcome: ClassicOutcome,
+    /// Time spent in EVALUATING_RULES.
+    #[serde(default = "default_evaluation")]
+    pub evaluation_seconds: u32,
+}
+
+impl Default for ClassicSpec {
+    fn default() -> Self {
+        Self {
+            outcome: ClassicOutcome::default(),
+            evaluation_seconds: default_evaluation(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClassicOutcome {
+    /// COMPLETED (COMPLETED_WITH_ERRORS when an agent in the target is unhealthy).
+    #[default]
+    Completes,
+    /// FAILED when rules evaluation would have finished.
+    Fails,
+    /// Stays in EVALUATING_RULES for ever: the workflow's deadline has to end it.
+    Hangs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Inspector2Spec {
+    /// Time a findings report stays IN_PROGRESS.
+    #[serde(default = "default_report_seconds")]
+    pub report_seconds: u32,
+    #[serde(default)]
+    pub outcome: ReportOutcome,
+}
+
+impl Default for Inspector2Spec {
+    fn default() -> Self {
+        Self {
+            report_seconds: default_report_seconds(),
+            outcome: ReportOutcome::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportOutcome {
+    #[default]
+    Succeeds,
+    Fails,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_hub_region() -> String {
+    "us-east-1".into()
+}
+fn default_member_role() -> String {
+    "scanflow-scan".into()
+}
+fn default_function_role() -> String {
+    "scanflow-hub-functions".into()
+}
+fn default_duration() -> u32 {
+    3600
+}
+fn default_evaluation() -> u32 {
+    300
+}
+fn default_report_seconds() -> u32 {
+    20
+}
+
+impl HubSpec {
+    pub fn hub_config(&self) -> HubConfig {
+        let d = HubConfig::default();
+        let o = &self.config;
+        HubConfig {
+            hub_account_id: self.account_id.clone(),
+            evaluation_allowance_seconds: o
+                .evaluation_allowance_seconds
+                .unwrap_or(d.evaluation_allowance_seconds),
+            first_wait_margin_seconds: o
+                .first_wait_margin_seconds
+                .unwrap_or(d.first_wait_margin_seconds),
+            min_poll_seconds: o.min_poll_seconds.unwrap_or(d.min_poll_seconds),
+            max_poll_seconds: o.max_poll_seconds.unwrap_or(d.max_poll_seconds),
+            digest_top_findings: o.digest_top_findings.unwrap_or(d.digest_top_findings),
+            chunk_size: o.chunk_size.unwrap_or(d.chunk_size),
+        }
+    }
+}
+
+impl SettingsSpec {
+    pub fn to_settings(&self) -> AccountSettings {
+        AccountSettings {
+            engine: self.engine,
+            tag: self.tag.as_ref().map(|t| Tag {
+                key: t.key.clone(),
+                value: t.value.clone(),
+            }),
+            duration_seconds: self.duration_seconds,
+            assessment_template_arn: self.assessment_template_arn.clone(),
+        }
+    }
+}
+
+impl InstanceSpec {
+    /// Whether the instance is selected by `tag` (no tag selects every instance).
+    pub fn matches(&self, tag: Option<&Tag>) -> bool {
+        tag.is_none_or(|t| self.tags.get(&t.key) == Some(&t.value))
+    }
+}
+
+impl Scenario {
+    /// Parses and validates a scenario document.
+    pub fn from_json(text: &str) -> Result<Self, SandboxError> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let scenario: Scenario = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." { "$".to_owned() } else { path };
+            SandboxError::scenario(field, e.into_inner().to_string())
+        })?;
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Self, SandboxError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SandboxError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_json(&text)
+    }
+
+    pub fn to_json(&self) -> String {
+        // A scenario holds only strings, numbers and maps with string keys: it always serializes.
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// The account entry for `account_id` in `region`.
+    pub fn account(&self, account_id: &str, region: &str) -> Option<&AccountSpec> {
+        self.accounts
+            .iter()
+            .find(|a| a.account_id == account_id && a.region == region)
+    }
+
+    /// Checks what serde cannot: id shapes, ranges, references between fields.
+    pub fn validate(&self) -> Result<(), SandboxError> {
+        let hub = &self.hub;
+        check_core(validate_account_id("hub.accountId", &hub.account_id))?;
+        check_core(validate_region("hub.region", &hub.region))?;
+        check_role_name("hub.memberRoleName", &hub.member_role_name)?;
+        check_role_name("hub.functionRoleName", &hub.function_role_name)?;
+        let cfg = hub.hub_config();
+        if cfg.min_poll_seconds == 0 || cfg.min_poll_seconds > cfg.max_poll_seconds {
+            return Err(SandboxError::scenario(
+                "hub.config.minPollSeconds",
+                format!(
+                    "expected 1 to maxPollSeconds ({}), got {}",
+                    cfg.max_poll_seconds, cfg.min_poll_seconds
+                ),
+            ));
+        }
+        if cfg.chunk_size == 0 {
+            return Err(SandboxError::scenario(
+                "hub.config.chunkSize",
+                "expected at least 1 finding per chunk, got 0",
+            ));
+        }
+        if self.accounts.is_empty() {
+            return Err(SandboxError::scenario(
+                "accounts",
+                "expected at least one member account",
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        for (i, a) in self.accounts.iter().enumerate() {
+            let at = format!("accounts[{i}]");
+            a.validate(&at)?;
+            if !seen.insert((a.account_id.as_str(), a.region.as_str())) {
+                return Err(SandboxError::scenario(
+                    format!("{at}.region"),
+                    format!(
+                        "account {} is already listed for {}; list each account and region once",
+                        a.account_id, a.region
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl AccountSpec {
+    fn validate(&self, at: &str) -> Result<(), SandboxError> {
+        check_core(validate_account_id(
+            &format!("{at}.accountId"),
+            &self.account_id,
+        ))?;
+        check_core(validate_region(&format!("{at}.region"), &self.region))?;
+
+        let s = &self.settings;
+        if !DURATION_RANGE.contains(&s.duration_seconds) {
+            return Err(SandboxError::scenario(
+                format!("{at}.settings.durationSeconds"),
+                format!(
+                    "expected 180 to 86400 seconds (Inspector Classic's range), got {}",
+                    s.duration_seconds
+                ),
+            ));
+        }
+        if let Some(tag) = &s.tag {
+            let len = tag.key.chars().count();
+            if len == 0 || len > 128 {
+                return Err(SandboxError::scenario(
+                    format!("{at}.settings.tag.key"),
+                    format!("expected 1 to 128 characters, got {len}"),
+                ));
+            }
+            if tag.value.chars().count() > 256 {
+                return Err(SandboxError::scenario(
+                    format!("{at}.settings.tag.value"),
+                    "expected at most 256 characters",
+                ));
+            }
+        }
+        if let Some(arn) = &s.assessment_template_arn
+            && !is_template_arn(arn, &self.account_id, &self.region)
+        {
+            return Err(SandboxError::scenario(
+                format!("{at}.settings.assessmentTemplateArn"),
+                format!(
+                    "expected arn:aws:inspector:{}:{}:target/0-<id>/template/0-<id>, got {arn:?}",
+                    self.region, self.account_id
+                ),
+            ));
+        }
+        if s.engine == Engine::Classic && classic_region(&self.region).is_none() {
+            return Err(SandboxError::scenario(
+                format!("{at}.region"),
+                format!(
+                    "Inspector Classic is not offered in {}; use one of {} or engine inspector2",
+                    self.region,
+                    CLASSIC_REGIONS.map(|r| r.0).join(", ")
+                ),
+            ));
+        }
+
+        let mut ids = BTreeSet::new();
+        for (j, inst) in self.instances.iter().enumerate() {
+            if !is_instance_id(&inst.id) {
+                return Err(SandboxError::scenario(
+                    format!("{at}.instances[{j}].id"),
+                    format!(
+                        "expected an instance id like i-0abc123def4567890 (i- and 8 or 17 \
+                         lowercase hex digits), got {:?}",
+                        inst.id
+                    ),
+                ));
+            }
+            if !ids.insert(inst.id.as_str()) {
+                return Err(SandboxError::scenario(
+                    format!("{at}.instances[{j}].id"),
+                    format!("{} is listed twice", inst.id),
+                ));
+            }
+            for k in inst.tags.keys() {
+                let len = k.chars().count();
+                if len == 0 || len > 128 {
+                    return Err(SandboxError::scenario(
+                        format!("{at}.instances[{j}].tags"),
+                        format!("tag keys have 1 to 128 characters, {k:?} has {len}"),
+                    ));
+                }
+            }
+        }
+
+        if let Some(g) = &self.findings.generate {
+            if g.count > MAX_GENERATED_FINDINGS {
+                return Err(SandboxError::scenario(
+                    format!("{at}.findings.generate.count"),
+                    format!("expected at most {MAX_GENERATED_FINDINGS}, got {}", g.count),
+                ));
+            }
+            if g.count > 0 && self.instances.is_empty() {
+                return Err(SandboxError::scenario(
+                    format!("{at}.findings.generate"),
+                    "findings need instances to be on; add instances or set count to 0",
+                ));
+            }
+        }
+        for (j, f) in self.findings.list.iter().enumerate() {
+            let here = format!("{at}.findings.list[{j}]");
+            if !ids.contains(f.instance_id.as_str()) {
+                return Err(SandboxError::scenario(
+                    format!("{here}.instanceId"),
+                    format!("{} is not one of this account's instances", f.instance_id),
+                ));
+            }
+            if !is_cve_id(&f.vulnerability_id) {
+                return Err(SandboxError::scenario(
+                    format!("{here}.vulnerabilityId"),
+                    format!(
+                        "expected a CVE id like CVE-2024-6387, got {:?}",
+                        f.vulnerability_id
+                    ),
+                ));
+            }
+            if f.package_name.is_empty() || f.package_version.is_empty() {
+                return Err(SandboxError::scenario(
+                    format!("{here}.packageName"),
+                    "expected a package name and version",
+                ));
+            }
+            if let Some(score) = f.score
+                && !(0.0..=10.0).contains(&score)
+            {
+                return Err(SandboxError::scenario(
+                    format!("{here}.score"),
+                    format!("expected 0.0 to 10.0, got {score}"),
+                ));
+            }
+            for (name, text, max) in [
+                ("title", &f.title, 1024),
+                ("description", &f.description, 1024),
+            ] {
+                if let Some(t) = text
+                    && (t.is_empty() || t.chars().count() > max)
+                {
+                    return Err(SandboxError::scenario(
+                        format!("{here}.{name}"),
+                        format!("expected 1 to {max} characters (Inspector's limit)"),
+                    ));
+                }
+            }
+        }
+
+        if self.classic.evaluation_seconds == 0 || self.classic.evaluation_seconds > 86_400 {
+            return Err(SandboxError::scenario(
+                format!("{at}.classic.evaluationSeconds"),
+                format!(
+                    "expected 1 to 86400 seconds, got {}",
+                    self.classic.evaluation_seconds
+                ),
+            ));
+        }
+        if self.inspector2.report_seconds > 86_400 {
+            return Err(SandboxError::scenario(
+                format!("{at}.inspector2.reportSeconds"),
+                format!(
+                    "expected 0 to 86400 seconds, got {}",
+                    self.inspector2.report_seconds
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn check_core(r: Result<(), scanflow_core::ScanError>) -> Result<(), SandboxError> {
+    r.map_err(|e| match e {
+        scanflow_core::ScanError::InvalidInput {
+            field,
+            expected,
+            problem,
+        } => SandboxError::scenario(field, format!("expected {expected}, got: {problem}")),
+        other => SandboxError::scenario("$", other.to_string()),
+    })
+}
+
+fn check_role_name(field: &str, name: &str) -> Result<(), SandboxError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(SandboxError::scenario(
+            field,
+            format!("expected an IAM role name (1 to 64 of A-Z a-z 0-9 +=,.@_-), got {name:?}"),
+        ))
+    }
+}
+
+pub(crate) fn classic_region(region: &str) -> Option<(&'static str, &'static str)> {
+    CLASSIC_REGIONS
+        .iter()
+        .find(|r| r.0 == region)
+        .map(|r| (r.1, r.2))
+}
+
+pub(crate) fn is_instance_id(id: &str) -> bool {
+    id.strip_prefix("i-").is_some_and(|h| {
+        (h.len() == 8 || h.len() == 17) && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
+}
+
+fn is_cve_id(id: &str) -> bool {
+    let mut parts = id.split('-');
+    parts.next() == Some("CVE")
+        && parts
+            .next()
+            .is_some_and(|y| y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit()))
+        && parts
+            .next()
+            .is_some_and(|n| n.len() >= 4 && n.bytes().all(|b| b.is_ascii_digit()))
+        && parts.next().is_none()
+}
+
+fn is_classic_id(id: &str) -> bool {
+    id.strip_prefix("0-")
+        .is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// `arn:aws:inspector:<region>:<account>:target/0-x/template/0-y`, for this account and region.
+pub(crate) fn is_template_arn(arn: &str, account_id: &str, region: &str) -> bool {
+    let prefix = format!("arn:aws:inspector:{region}:{account_id}:target/");
+    let Some(rest) = arn.strip_prefix(&prefix) else {
+        return false;
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    parts.len() == 3 && is_classic_id(parts[0]) && parts[1] == "template" && is_classic_id(parts[2])
+}
