@@ -265,6 +265,27 @@ impl Runner<'_> {
         self.event(&format!("{t}StateEntered"), Some(&s.name), |e| {
             e.input = Some(raw.clone())
         });
+        let entered_id = self.history.len();
+        self.state_body(s, raw).map_err(|stop| match stop {
+            Stop::Fail(f)
+                if !f.located
+                    && (f.error == names::RUNTIME || f.error == names::QUERY_EVALUATION_ERROR) =>
+            {
+                Stop::Fail(Failure {
+                    cause: format!(
+                        "An error occurred while executing the state '{}' (entered at the event id #{entered_id}). {}",
+                        s.name, f.cause
+                    ),
+                    located: true,
+                    ..f
+                })
+            }
+            other => other,
+        })
+    }
+
+    /// The work of one state after its Entered event.
+    fn state_body(&mut self, s: &State, raw: Value) -> Result<Flow, Stop> {
         let entered = self.now;
         match &s.kind {
             Kind::Pass {
@@ -565,12 +586,11 @@ impl Runner<'_> {
         for b in &p.branches {
             match self.run_machine(b, input.clone()) {
                 Ok(v) => outputs.push(v),
-                Err(Stop::Fail(mut f)) => {
+                Err(Stop::Fail(f)) => {
                     self.event("ParallelStateFailed", Some(&s.name), |e| {
                         e.error = Some(f.error.clone());
                         e.cause = Some(f.cause.clone());
                     });
-                    f.from_branch = true;
                     return Err(Stop::Fail(f));
                 }
                 Err(Stop::TimedOut) => return Err(Stop::TimedOut),
@@ -593,11 +613,13 @@ impl Runner<'_> {
         let items = match m.items_path.lookup(&input) {
             Some(Value::Array(a)) => a.clone(),
             Some(other) => {
-                return Err(Stop::Fail(Failure::runtime(format!(
-                    "Item list at ItemsPath '{}' must be an array, got {}",
-                    m.items_path.text(),
-                    compact(other)
-                ))));
+                return Err(Stop::Fail(Failure::new(
+                    names::QUERY_EVALUATION_ERROR,
+                    format!(
+                        "Map state input must be an array but was: {}",
+                        json_type(other)
+                    ),
+                )));
             }
             None => {
                 return Err(Stop::Fail(Failure::runtime(format!(
@@ -656,7 +678,7 @@ impl Runner<'_> {
                     outputs.push(v);
                 }
                 Err(Stop::TimedOut) => return Err(Stop::TimedOut),
-                Err(Stop::Fail(mut f)) => {
+                Err(Stop::Fail(f)) => {
                     self.event("MapIterationFailed", Some(&s.name), |e| {
                         e.output = Some(json!({"index": index}));
                         e.error = Some(f.error.clone());
@@ -667,7 +689,6 @@ impl Runner<'_> {
                             e.error = Some(f.error.clone());
                             e.cause = Some(f.cause.clone());
                         });
-                        f.from_branch = true;
                         return Err(Stop::Fail(f));
                     }
                     failed += 1;
@@ -692,6 +713,17 @@ impl Runner<'_> {
         let out = Value::Array(outputs);
         self.event("MapStateSucceeded", Some(&s.name), |_| {});
         Ok(out)
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
     }
 }
 

@@ -58,6 +58,7 @@ pub mod names {
     pub const BRANCH_FAILED: &str = "States.BranchFailed";
     pub const EXCEED_TOLERATED_FAILURE_THRESHOLD: &str = "States.ExceedToleratedFailureThreshold";
     pub const DATA_LIMIT_EXCEEDED: &str = "States.DataLimitExceeded";
+    pub const QUERY_EVALUATION_ERROR: &str = "States.QueryEvaluationError";
 }
 
 /// A runtime error as Step Functions reports it.
@@ -65,8 +66,9 @@ pub mod names {
 pub(crate) struct Failure {
     pub error: String,
     pub cause: String,
-    /// Raised inside a Parallel branch or Map iteration (what `States.BranchFailed` matches).
-    pub from_branch: bool,
+    /// The cause already names the state it happened in (AWS's "An error occurred while
+    /// executing the state ..." prefix), so enclosing states leave it alone.
+    pub located: bool,
 }
 
 impl Failure {
@@ -74,7 +76,7 @@ impl Failure {
         Failure {
             error: error.into(),
             cause: cause.into(),
-            from_branch: false,
+            located: false,
         }
     }
 
@@ -95,7 +97,6 @@ impl Failure {
         match name {
             names::ALL => true,
             names::TASK_FAILED => self.error != names::TIMEOUT,
-            names::BRANCH_FAILED => self.from_branch || self.error == names::BRANCH_FAILED,
             other => other == self.error,
         }
     }
