@@ -1,1 +1,295 @@
-//! End-to-end tests (being written).
+//! End-to-end: the real `statemachine/scan.asl.json`, resolved through the hub template,
+//! executed by the local engine with the real handlers against simulated accounts.
+
+use std::collections::{BTreeMap, HashSet};
+
+use scanflow_asl::Status;
+use scanflow_core::message::SNS_MESSAGE_LIMIT;
+use scanflow_sandbox::{Scenario, Subscription};
+use scanflow_tests::{run, siem_documents};
+use serde_json::json;
+
+fn output_total(output: &serde_json::Value) -> u64 {
+    output["counts"].as_object().map_or(0, |o| {
+        o.values().filter_map(serde_json::Value::as_u64).sum()
+    })
+}
+
+fn failure_emails(local: &scanflow_cli::local::LocalRun) -> Vec<(String, String)> {
+    local
+        .sandbox
+        .sns_messages()
+        .into_iter()
+        .filter(|m| m.attributes.get("scanflow_kind").map(String::as_str) == Some("failure"))
+        .map(|m| (m.subject, m.message))
+        .collect()
+}
+
+#[test]
+fn default_scenario_delivers_every_finding_through_every_channel_and_reports_the_broken_account() {
+    let local = run(Scenario::default_scenario(), vec![], "default", None);
+    let messages = local.sandbox.sns_messages();
+    let mut severities = HashSet::new();
+    let mut failed = 0;
+    for ex in &local.executions {
+        let account = ex.input["accountId"].as_str().expect("account").to_owned();
+        assert!(
+            ex.reported(),
+            "{} ended unreported: {:?} {:?}",
+            ex.name,
+            ex.execution.error,
+            ex.execution.cause
+        );
+        if ex.execution.status == Status::Failed {
+            failed += 1;
+            assert_eq!(
+                ex.execution.error.as_deref(),
+                Some("RoleNotAssumable"),
+                "{}",
+                ex.name
+            );
+            continue;
+        }
+        let output = ex
+            .execution
+            .output
+            .as_ref()
+            .expect("succeeded executions have output");
+        let total = output_total(output);
+        assert!(
+            total > 0,
+            "{account}: a scanned account in the default scenario has findings"
+        );
+
+        // The SIEM feed carries each finding exactly once, across numbered parts.
+        let docs = siem_documents(&messages, &account);
+        let parts = docs.len();
+        let mut ids = HashSet::new();
+        for (i, doc) in docs.iter().enumerate() {
+            assert_eq!(doc["part"]["index"], json!(i + 1));
+            assert_eq!(doc["part"]["count"], json!(parts));
+            for f in doc["findings"].as_array().expect("findings") {
+                assert!(
+                    ids.insert(f["id"].as_str().expect("id").to_owned()),
+                    "finding delivered twice"
+                );
+                severities.insert(f["severity"].as_str().expect("severity").to_owned());
+            }
+        }
+        assert_eq!(ids.len() as u64, total, "{account}: SIEM feed vs counts");
+
+        // Security Hub: every delivered Inspector finding marked NOTIFIED, in the member account.
+        let hub = local.sandbox.security_hub_state(&account);
+        assert_eq!(
+            hub.notified.len() as u64,
+            total,
+            "{account}: NOTIFIED marks"
+        );
+        assert!(ids.iter().all(|id| hub.notified.contains_key(id)));
+        assert_eq!(
+            hub.notices.len() as u64,
+            output["instancesNotScanned"].as_u64().expect("count"),
+            "{account}: a notice per uncovered instance"
+        );
+    }
+    assert_eq!(
+        failed, 1,
+        "exactly one broken account in the default scenario"
+    );
+    for s in ["CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL"] {
+        assert!(
+            severities.contains(s),
+            "default scenario covers severity {s}"
+        );
+    }
+    // The role failure is told to people, with the account, region and a way out.
+    let failures = failure_emails(&local);
+    assert_eq!(failures.len(), 1);
+    let (subject, body) = &failures[0];
+    assert!(subject.contains("RoleNotAssumable"), "{subject}");
+    assert!(
+        body.contains("123456789012")
+            && body.contains("eu-central-1")
+            && body.to_lowercase().contains("stackset"),
+        "{body}"
+    );
+    // One digest e-mail per scanned account; SIEM parts never reach the e-mail subscription.
+    let emails: Vec<_> = messages
+        .iter()
+        .filter(|m| m.subscriptions().contains(&Subscription::Email))
+        .collect();
+    assert_eq!(emails.len(), local.executions.len());
+    assert!(
+        emails
+            .iter()
+            .all(|m| m.attributes["scanflow_kind"] != "siem")
+    );
+}
+
+#[test]
+fn invalid_input_fails_at_once_with_a_notice_naming_the_field() {
+    let local = run(
+        Scenario::default_scenario(),
+        vec![json!({"accountId": "12345", "region": "eu-west-1"})],
+        "invalid",
+        None,
+    );
+    let ex = &local.executions[0];
+    assert_eq!(ex.execution.status, Status::Failed);
+    assert_eq!(ex.execution.error.as_deref(), Some("InvalidInput"));
+    assert!(ex.reported());
+    // Not retried: bad input never becomes right by waiting.
+    let attempts = ex
+        .execution
+        .history
+        .iter()
+        .filter(|e| e.kind == "TaskFailed" && e.error.as_deref() == Some("InvalidInput"))
+        .count();
+    assert_eq!(attempts, 1);
+    let (_, body) = &failure_emails(&local)[0];
+    assert!(body.contains("accountId"), "{body}");
+    assert!(
+        local
+            .sandbox
+            .api_calls()
+            .keys()
+            .all(|k| !k.starts_with("sts:")),
+        "no AWS call before validation"
+    );
+}
+
+#[test]
+fn a_rerun_redelivers_the_same_findings_without_scanning_again() {
+    let scenario = Scenario::default_scenario();
+    let classic = scenario
+        .accounts
+        .iter()
+        .find(|a| a.settings.engine == scanflow_core::model::Engine::Classic && a.role_deployed)
+        .expect("the default scenario has a Classic account")
+        .clone();
+    let workflow = scanflow_tests::workflow();
+    let mut local =
+        scanflow_cli::local::LocalRun::new(scenario, &scanflow_tests::out_dir("rerun"), None)
+            .expect("sandbox");
+    let scan = json!({"accountId": classic.account_id, "region": classic.region});
+    let first = local
+        .execute(&workflow, scan, scanflow_tests::start_time(), 1)
+        .execution
+        .output
+        .clone()
+        .expect("the scan succeeds");
+    let run_arn = first["runId"].as_str().expect("run id").to_owned();
+    let scans_started = local
+        .sandbox
+        .api_calls()
+        .get("inspector:StartAssessmentRun")
+        .copied();
+    assert_eq!(scans_started, Some(1));
+
+    let next_day = scanflow_tests::start_time() + time::Duration::days(1);
+    let rerun = local.execute(
+        &workflow,
+        json!({"accountId": classic.account_id, "region": classic.region, "runArn": run_arn}),
+        next_day,
+        2,
+    );
+    assert_eq!(
+        rerun.execution.status,
+        Status::Succeeded,
+        "{:?} {:?}",
+        rerun.execution.error,
+        rerun.execution.cause
+    );
+    let out = rerun.execution.output.clone().expect("output");
+    assert!(
+        !rerun
+            .execution
+            .history
+            .iter()
+            .any(|e| e.state_name.as_deref() == Some("WaitForScan")),
+        "a rerun does not wait for a scan"
+    );
+    assert_eq!(out["rerun"], json!(true));
+    assert_eq!(out["runId"], json!(run_arn));
+    assert_eq!(output_total(&out), output_total(&first));
+    assert_eq!(
+        local
+            .sandbox
+            .api_calls()
+            .get("inspector:StartAssessmentRun")
+            .copied(),
+        scans_started,
+        "the rerun started no scan"
+    );
+    let digests = local
+        .sandbox
+        .sns_messages()
+        .into_iter()
+        .filter(|m| m.attributes.get("scanflow_kind").map(String::as_str) == Some("digest"))
+        .count();
+    assert_eq!(digests, 2, "the rerun delivered again");
+}
+
+#[test]
+fn state_stays_small_and_every_message_fits_sns() {
+    let local = run(Scenario::default_scenario(), vec![], "sizes", None);
+    for ex in &local.executions {
+        for e in &ex.execution.history {
+            for v in [&e.input, &e.output].into_iter().flatten() {
+                let size = serde_json::to_vec(v).expect("json").len();
+                assert!(
+                    size <= 16 * 1024,
+                    "{}: {} {:?} carries {size} bytes",
+                    ex.name,
+                    e.kind,
+                    e.state_name
+                );
+            }
+        }
+    }
+    for m in local.sandbox.sns_messages() {
+        let size = m.message.len()
+            + m.attributes
+                .iter()
+                .map(|(k, v)| k.len() + 6 + v.len())
+                .sum::<usize>();
+        assert!(size <= SNS_MESSAGE_LIMIT);
+    }
+}
+
+#[test]
+fn transitions_of_a_one_hour_classic_scan_stay_low() {
+    let mut scenario = Scenario::default_scenario();
+    scenario
+        .accounts
+        .retain(|a| a.settings.engine == scanflow_core::model::Engine::Classic && a.role_deployed);
+    let account = scenario.accounts.first_mut().expect("a classic account");
+    account.settings.duration_seconds = 3600;
+    let input = json!({"accountId": account.account_id, "region": account.region});
+    let local = run(scenario, vec![input], "hour", None);
+    let ex = &local.executions[0];
+    assert_eq!(
+        ex.execution.status,
+        Status::Succeeded,
+        "{:?}",
+        ex.execution.cause
+    );
+    let waits: BTreeMap<_, _> = ex
+        .execution
+        .history
+        .iter()
+        .filter(|e| e.kind == "WaitStateEntered")
+        .fold(BTreeMap::new(), |mut m, e| {
+            *m.entry(e.state_name.clone().unwrap_or_default())
+                .or_insert(0) += 1;
+            m
+        });
+    assert_eq!(waits.get("WaitForScan"), Some(&1));
+    // Init, StartRun, IsRerun, WaitForScan, CheckStatus, IsDone, Collect, Format, Publish, Summary
+    // plus three per extra poll: a handful of polls at most for an hour-long run.
+    assert!(
+        ex.execution.transitions <= 10 + 3 * 3,
+        "{} transitions",
+        ex.execution.transitions
+    );
+}

@@ -1,1 +1,74 @@
-//! Shared helpers for the workspace tests.
+//! Shared helpers for the workspace tests: running the real definition on a scenario, and
+//! reading back what the sandbox published.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use scanflow_cli::definition::Workflow;
+use scanflow_cli::local::{self, LocalRun, RunOptions};
+use scanflow_sandbox::{PublishedMessage, Scenario};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_owned)
+        .unwrap_or_default()
+}
+
+/// The deployed definition, with placeholders resolved through the hub template.
+pub fn workflow() -> Workflow {
+    let root = repo_root();
+    Workflow::load(
+        &root.join("statemachine/scan.asl.json"),
+        Some(&root.join("templates/hub.yaml")),
+    )
+    .expect("the definition loads")
+}
+
+pub fn scenario_file(name: &str) -> Scenario {
+    Scenario::from_file(&repo_root().join("crates/sandbox/scenarios").join(name))
+        .expect("scenario loads")
+}
+
+/// A fresh output folder per run, so parallel tests never share one.
+pub fn out_dir(label: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "scanflow-e2e-{}-{label}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+pub fn start_time() -> time::OffsetDateTime {
+    time::macros::datetime!(2026-11-28 02:00 UTC)
+}
+
+pub fn run(
+    scenario: Scenario,
+    inputs: Vec<serde_json::Value>,
+    label: &str,
+    http_endpoint: Option<String>,
+) -> LocalRun {
+    let options = RunOptions {
+        scenario,
+        inputs,
+        out_dir: out_dir(label),
+        http_endpoint,
+        start_time: start_time(),
+        seed: 1,
+    };
+    local::run(&workflow(), options).expect("the local run starts")
+}
+
+/// The SIEM documents the HTTPS subscription received for one account.
+pub fn siem_documents(messages: &[PublishedMessage], account_id: &str) -> Vec<serde_json::Value> {
+    messages
+        .iter()
+        .filter(|m| m.attributes.get("scanflow_kind").map(String::as_str) == Some("siem"))
+        .filter(|m| m.attributes.get("scanflow_account").map(String::as_str) == Some(account_id))
+        .map(|m| serde_json::from_str(&m.message).expect("SIEM messages are JSON"))
+        .collect()
+}

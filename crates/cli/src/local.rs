@@ -50,11 +50,9 @@ impl AccountExecution {
     pub fn reported(&self) -> bool {
         match self.execution.status {
             Status::Succeeded => true,
-            Status::Failed => self
-                .execution
-                .history
-                .iter()
-                .any(|e| e.kind == "TaskStateExited" && e.state_name.as_deref() == Some(NOTICE_STATE)),
+            Status::Failed => self.execution.history.iter().any(|e| {
+                e.kind == "TaskStateExited" && e.state_name.as_deref() == Some(NOTICE_STATE)
+            }),
             _ => false,
         }
     }
@@ -63,7 +61,13 @@ impl AccountExecution {
         self.execution
             .history
             .iter()
-            .map(|e| TraceEvent { timestamp: e.timestamp, kind: e.kind.clone(), state: e.state_name.clone(), error: e.error.clone(), cause: e.cause.clone() })
+            .map(|e| TraceEvent {
+                timestamp: e.timestamp,
+                kind: e.kind.clone(),
+                state: e.state_name.clone(),
+                error: e.error.clone(),
+                cause: e.cause.clone(),
+            })
             .collect()
     }
 }
@@ -76,38 +80,93 @@ pub struct LocalRun {
 /// Checks `--input` the way start-run will, so a typo fails before anything runs.
 pub fn parse_input(text: &str) -> Result<serde_json::Value, RunError> {
     let parsed = ExecutionInput::from_json(text).map_err(|e| RunError::Input(e.to_string()))?;
-    parsed.validate().map_err(|e| RunError::Input(e.to_string()))?;
+    parsed
+        .validate()
+        .map_err(|e| RunError::Input(e.to_string()))?;
     serde_json::to_value(parsed).map_err(|e| RunError::Input(e.to_string()))
 }
 
 pub fn run(workflow: &Workflow, options: RunOptions) -> Result<LocalRun, RunError> {
-    prepare_out_dir(&options.out_dir)?;
     let inputs = if options.inputs.is_empty() {
-        options.scenario.accounts.iter().map(|a| serde_json::json!({"accountId": a.account_id, "region": a.region})).collect()
+        options
+            .scenario
+            .accounts
+            .iter()
+            .map(|a| serde_json::json!({"accountId": a.account_id, "region": a.region}))
+            .collect()
     } else {
         options.inputs.clone()
     };
-    let sandbox = Sandbox::new(options.scenario, &options.out_dir, options.http_endpoint).map_err(|e| RunError::Sandbox(e.to_string()))?;
-    let mut executions = Vec::with_capacity(inputs.len());
+    let mut local = LocalRun::new(options.scenario, &options.out_dir, options.http_endpoint)?;
     for (i, input) in inputs.into_iter().enumerate() {
-        let name = execution_name(&input, options.start_time, i);
-        let engine_options = ExecutionOptions {
+        local.execute(
+            workflow,
+            input,
+            options.start_time,
+            options.seed.wrapping_add(i as u64),
+        );
+    }
+    Ok(local)
+}
+
+impl LocalRun {
+    /// A sandbox writing under `out_dir` (cleared first if scanflow wrote it), no executions yet.
+    pub fn new(
+        scenario: Scenario,
+        out_dir: &Path,
+        http_endpoint: Option<String>,
+    ) -> Result<Self, RunError> {
+        prepare_out_dir(out_dir)?;
+        let sandbox = Sandbox::new(scenario, out_dir, http_endpoint)
+            .map_err(|e| RunError::Sandbox(e.to_string()))?;
+        Ok(Self {
+            sandbox,
+            executions: Vec::new(),
+        })
+    }
+
+    /// Runs one execution to its end on the same simulated accounts as the earlier ones.
+    pub fn execute(
+        &mut self,
+        workflow: &Workflow,
+        input: serde_json::Value,
+        start_time: OffsetDateTime,
+        seed: u64,
+    ) -> &AccountExecution {
+        let name = execution_name(&input, start_time, self.executions.len());
+        let options = ExecutionOptions {
             name: name.clone(),
-            start_time: options.start_time,
-            seed: options.seed.wrapping_add(i as u64),
+            start_time,
+            seed,
             state_machine_name: "scanflow".to_owned(),
+            account_id: self.sandbox.scenario().hub.account_id.clone(),
+            region: self.sandbox.scenario().hub.region.clone(),
             ..ExecutionOptions::default()
         };
-        let mut tasks = Dispatcher { workflow, sandbox: &sandbox };
-        let execution = scanflow_asl::execute(&workflow.machine, input.clone(), &mut tasks, &engine_options);
-        executions.push(AccountExecution { name, input, execution });
+        let mut tasks = Dispatcher {
+            workflow,
+            sandbox: &self.sandbox,
+        };
+        let execution =
+            scanflow_asl::execute(&workflow.machine, input.clone(), &mut tasks, &options);
+        self.executions.push(AccountExecution {
+            name,
+            input,
+            execution,
+        });
+        &self.executions[self.executions.len() - 1]
     }
-    Ok(LocalRun { sandbox, executions })
 }
 
 /// Readable and deterministic, as `scanflow executions start` names executions in AWS.
 fn execution_name(input: &serde_json::Value, start: OffsetDateTime, index: usize) -> String {
-    let field = |k: &str| input.get(k).and_then(|v| v.as_str()).unwrap_or("unknown").to_owned();
+    let field = |k: &str| {
+        input
+            .get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("unknown")
+            .to_owned()
+    };
     format!(
         "scan-{}-{}-{:04}{:02}{:02}T{:02}{:02}-{index}",
         field("accountId"),
@@ -121,16 +180,28 @@ fn execution_name(input: &serde_json::Value, start: OffsetDateTime, index: usize
 }
 
 fn prepare_out_dir(dir: &Path) -> Result<(), RunError> {
-    let err = |detail: String| RunError::Output { path: dir.to_owned(), detail };
+    let err = |detail: String| RunError::Output {
+        path: dir.to_owned(),
+        detail,
+    };
     if dir.exists() {
-        let empty = std::fs::read_dir(dir).map_err(|e| err(e.to_string()))?.next().is_none();
+        let empty = std::fs::read_dir(dir)
+            .map_err(|e| err(e.to_string()))?
+            .next()
+            .is_none();
         if !empty && !dir.join(OUT_MARKER).exists() {
-            return Err(err("exists and was not written by scanflow; choose another --out".into()));
+            return Err(err(
+                "exists and was not written by scanflow; choose another --out".into(),
+            ));
         }
         std::fs::remove_dir_all(dir).map_err(|e| err(e.to_string()))?;
     }
     std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
-    std::fs::write(dir.join(OUT_MARKER), "written by scanflow run; cleared on the next run\n").map_err(|e| err(e.to_string()))
+    std::fs::write(
+        dir.join(OUT_MARKER),
+        "written by scanflow run; cleared on the next run\n",
+    )
+    .map_err(|e| err(e.to_string()))
 }
 
 /// Task dispatch: the engine's virtual time becomes the sandbox's clock for each call.
@@ -150,7 +221,10 @@ impl TaskHandler for Dispatcher<'_> {
         self.sandbox.set_now(call.now);
         match pollster::block_on(step.invoke(self.sandbox, call.input.clone())) {
             Ok(output) => TaskOutcome::Succeeded(output),
-            Err(e) => TaskOutcome::Failed { error: e.error_type().to_owned(), cause: e.to_cause() },
+            Err(e) => TaskOutcome::Failed {
+                error: e.error_type().to_owned(),
+                cause: e.to_cause(),
+            },
         }
     }
 }

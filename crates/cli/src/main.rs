@@ -10,10 +10,14 @@ use scanflow_asl::Status;
 use scanflow_cli::definition::{Workflow, find_upwards};
 use scanflow_cli::local::{self, RunOptions};
 use scanflow_cli::trace;
-use scanflow_sandbox::Scenario;
+use scanflow_sandbox::{Scenario, Subscription};
 
 #[derive(Parser)]
-#[command(name = "scanflow", version, about = "Scheduled Inspector scans across AWS accounts, delivered to people, SIEMs and Security Hub")]
+#[command(
+    name = "scanflow",
+    version,
+    about = "Scheduled Inspector scans across AWS accounts, delivered to people, SIEMs and Security Hub"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -85,7 +89,15 @@ const INVALID: u8 = 2;
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Run(args) => run(args),
-        Command::Asl { command: AslCommand::Exec { definition, input, mocks, test_case } } => {
+        Command::Asl {
+            command:
+                AslCommand::Exec {
+                    definition,
+                    input,
+                    mocks,
+                    test_case,
+                },
+        } => {
             let mocks = mocks.as_deref().zip(test_case.as_deref());
             match scanflow_asl::exec::run(&definition, input.as_deref(), mocks) {
                 Ok(result) => {
@@ -107,10 +119,17 @@ fn run(args: RunArgs) -> ExitCode {
         eprintln!("scanflow run: {msg}");
         ExitCode::from(INVALID)
     };
-    let Some(definition) = args.definition.clone().or_else(|| find_upwards("statemachine/scan.asl.json")) else {
+    let Some(definition) = args
+        .definition
+        .clone()
+        .or_else(|| find_upwards("statemachine/scan.asl.json"))
+    else {
         return invalid("statemachine/scan.asl.json not found here or above; run from the repository or pass --definition".into());
     };
-    let template = args.template.clone().or_else(|| find_upwards("templates/hub.yaml"));
+    let template = args
+        .template
+        .clone()
+        .or_else(|| find_upwards("templates/hub.yaml"));
     let workflow = match Workflow::load(&definition, template.as_deref()) {
         Ok(w) => w,
         Err(e) => return invalid(e.to_string()),
@@ -126,7 +145,9 @@ fn run(args: RunArgs) -> ExitCode {
     if let Some(account) = &args.account {
         scenario.accounts.retain(|a| &a.account_id == account);
         if scenario.accounts.is_empty() {
-            return invalid(format!("--account {account}: no such account in the scenario"));
+            return invalid(format!(
+                "--account {account}: no such account in the scenario"
+            ));
         }
     }
     let inputs = match &args.input {
@@ -141,10 +162,19 @@ fn run(args: RunArgs) -> ExitCode {
             Ok(t) => t,
             Err(e) => return invalid(e.to_string()),
         },
-        None => time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| time::OffsetDateTime::now_utc()),
+        None => time::OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .unwrap_or_else(|_| time::OffsetDateTime::now_utc()),
     };
 
-    let options = RunOptions { scenario, inputs, out_dir: args.out.clone(), http_endpoint: args.http_endpoint.clone(), start_time, seed: 7 };
+    let options = RunOptions {
+        scenario,
+        inputs,
+        out_dir: args.out.clone(),
+        http_endpoint: args.http_endpoint.clone(),
+        start_time,
+        seed: 7,
+    };
     let result = match local::run(&workflow, options) {
         Ok(r) => r,
         Err(local::RunError::Input(e)) => return invalid(e),
@@ -154,39 +184,80 @@ fn run(args: RunArgs) -> ExitCode {
         }
     };
 
-    let source = workflow.template_path.as_ref().map_or_else(|| "built-in function names".to_owned(), |t| t.display().to_string());
-    println!("scanflow run: {} execution(s) of {} (placeholders from {source})", result.executions.len(), workflow.definition_path.display());
+    let source = workflow.template_path.as_ref().map_or_else(
+        || "built-in function names".to_owned(),
+        |t| t.display().to_string(),
+    );
+    println!(
+        "scanflow run: {} execution(s) of {} (placeholders from {source})",
+        result.executions.len(),
+        workflow.definition_path.display()
+    );
     for ex in &result.executions {
         println!("\n== {}", ex.name);
         for line in trace::lines(&ex.trace_events()) {
             println!("{line}");
         }
         let took = trace::duration(ex.execution.end_time - start_time);
-        println!("   {:?} · {} transitions · {took} virtual", ex.execution.status, ex.execution.transitions);
+        println!(
+            "   {} · {} transitions · {took} virtual",
+            ex.execution.status.as_aws(),
+            ex.execution.transitions
+        );
     }
 
     println!("\n== Outcome");
-    println!("{:<14} {:<16} {:<11} {:<42} {:>9}", "account", "region", "engine", "status", "findings");
+    println!(
+        "{:<14} {:<16} {:<11} {:<42} {:>9}",
+        "account", "region", "engine", "status", "findings"
+    );
     let mut unreported = Vec::new();
     for ex in &result.executions {
         let out = ex.execution.output.as_ref();
-        let field = |k: &str| ex.input.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
-        let engine = out.and_then(|o| o.get("engine")).and_then(|v| v.as_str()).unwrap_or("-");
-        let findings = out.and_then(|o| o.pointer("/counts")).map(count_total).map_or_else(|| "-".to_owned(), |n| n.to_string());
+        let field = |k: &str| {
+            ex.input
+                .get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or("?")
+                .to_owned()
+        };
+        let engine = out
+            .and_then(|o| o.get("engine"))
+            .and_then(|v| v.as_str())
+            .unwrap_or("-");
+        let findings = out
+            .and_then(|o| o.pointer("/counts"))
+            .map(count_total)
+            .map_or_else(|| "-".to_owned(), |n| n.to_string());
         let status = match ex.execution.status {
             Status::Succeeded => "SUCCEEDED".to_owned(),
-            _ if ex.reported() => format!("FAILED, notice sent ({})", ex.execution.error.as_deref().unwrap_or("?")),
+            _ if ex.reported() => format!(
+                "FAILED, notice sent ({})",
+                ex.execution.error.as_deref().unwrap_or("?")
+            ),
             ref s => {
                 unreported.push(ex.name.clone());
-                format!("{s:?}, NOT REPORTED ({})", ex.execution.error.as_deref().unwrap_or("?"))
+                format!(
+                    "{s:?}, NOT REPORTED ({})",
+                    ex.execution.error.as_deref().unwrap_or("?")
+                )
             }
         };
-        println!("{:<14} {:<16} {engine:<11} {status:<42} {findings:>9}", field("accountId"), field("region"));
+        println!(
+            "{:<14} {:<16} {engine:<11} {status:<42} {findings:>9}",
+            field("accountId"),
+            field("region")
+        );
     }
 
     if !args.quiet {
-        for message in result.sandbox.messages_for_people() {
-            println!("\n== E-mail: {}\n{}", message.subject, message.body);
+        for message in result
+            .sandbox
+            .sns_messages()
+            .iter()
+            .filter(|m| m.subscriptions().contains(&Subscription::Email))
+        {
+            println!("\n== E-mail: {}\n{}", message.subject, message.message);
         }
     }
     println!(
@@ -197,11 +268,17 @@ fn run(args: RunArgs) -> ExitCode {
     if unreported.is_empty() {
         ExitCode::SUCCESS
     } else {
-        eprintln!("scanflow run: {} execution(s) ended without a published notice: {}", unreported.len(), unreported.join(", "));
+        eprintln!(
+            "scanflow run: {} execution(s) ended without a published notice: {}",
+            unreported.len(),
+            unreported.join(", ")
+        );
         ExitCode::FAILURE
     }
 }
 
 fn count_total(counts: &serde_json::Value) -> u64 {
-    counts.as_object().map_or(0, |o| o.values().filter_map(serde_json::Value::as_u64).sum())
+    counts.as_object().map_or(0, |o| {
+        o.values().filter_map(serde_json::Value::as_u64).sum()
+    })
 }

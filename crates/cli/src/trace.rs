@@ -20,6 +20,8 @@ pub struct Tracer {
     start: Option<OffsetDateTime>,
     entered: Option<(String, OffsetDateTime)>,
     failures_in_state: u32,
+    /// The error the state's last attempt ended with; a state exited with it was caught.
+    last_error: Option<String>,
 }
 
 impl Default for Tracer {
@@ -30,7 +32,20 @@ impl Default for Tracer {
 
 impl Tracer {
     pub fn new() -> Self {
-        Self { start: None, entered: None, failures_in_state: 0 }
+        Self {
+            start: None,
+            entered: None,
+            failures_in_state: 0,
+            last_error: None,
+        }
+    }
+
+    /// The state entered and not yet left, and when it was entered: what a live follower shows
+    /// while a long state (a wait, a poll) runs.
+    pub fn current_state(&self) -> Option<(&str, OffsetDateTime)> {
+        self.entered
+            .as_ref()
+            .map(|(state, at)| (state.as_str(), *at))
     }
 
     /// The line this event completes, if any.
@@ -41,21 +56,48 @@ impl Tracer {
         if kind.ends_with("StateEntered") {
             self.entered = Some((event.state.clone().unwrap_or_default(), event.timestamp));
             self.failures_in_state = 0;
+            self.last_error = None;
             return None;
         }
         if kind.ends_with("StateExited") {
-            let (state, since) = self.entered.take().unwrap_or_else(|| (event.state.clone().unwrap_or_default(), event.timestamp));
+            let (state, since) = self
+                .entered
+                .take()
+                .unwrap_or_else(|| (event.state.clone().unwrap_or_default(), event.timestamp));
             let took = event.timestamp - since;
-            let note = if self.failures_in_state > 0 { format!("  (after {} retried error(s))", self.failures_in_state) } else { String::new() };
             let kind_name = kind.trim_end_matches("StateExited");
-            let took = if took.is_zero() { String::new() } else { format!("  {}", duration(took)) };
-            return Some(format!("{at:>10}  {state:<18} {kind_name:<8} ok{took}{note}"));
+            let took = if took.is_zero() {
+                String::new()
+            } else {
+                format!("  {}", duration(took))
+            };
+            let (verdict, note) = match self.last_error.take() {
+                Some(error) => (format!("caught {error}"), String::new()),
+                None if self.failures_in_state > 0 => (
+                    "ok".to_owned(),
+                    format!("  (after {} retried error(s))", self.failures_in_state),
+                ),
+                None => ("ok".to_owned(), String::new()),
+            };
+            return Some(format!(
+                "{at:>10}  {state:<18} {kind_name:<8} {verdict}{took}{note}"
+            ));
         }
         match kind {
             "TaskFailed" | "TaskTimedOut" | "LambdaFunctionFailed" | "LambdaFunctionTimedOut" => {
                 self.failures_in_state += 1;
+                self.last_error = event.error.clone().or_else(|| Some("error".to_owned()));
                 let state = self.entered.as_ref().map_or("", |(s, _)| s.as_str());
-                Some(format!("{at:>10}  {state:<18} {:<8} {} {}", "error", event.error.as_deref().unwrap_or("?"), summary(event.cause.as_deref())))
+                Some(format!(
+                    "{at:>10}  {state:<18} {:<8} {} {}",
+                    "error",
+                    event.error.as_deref().unwrap_or("?"),
+                    summary(event.cause.as_deref())
+                ))
+            }
+            "TaskSucceeded" | "LambdaFunctionSucceeded" => {
+                self.last_error = None;
+                None
             }
             "ExecutionSucceeded" => Some(format!("{at:>10}  SUCCEEDED")),
             "ExecutionFailed" | "ExecutionTimedOut" | "ExecutionAborted" => {
@@ -64,7 +106,15 @@ impl Tracer {
                     "ExecutionTimedOut" => "TIMED_OUT",
                     _ => "ABORTED",
                 };
-                Some(format!("{at:>10}  {status}  {} {}", event.error.as_deref().unwrap_or(""), summary(event.cause.as_deref())).trim_end().to_owned())
+                Some(
+                    format!(
+                        "{at:>10}  {status}  {} {}",
+                        event.error.as_deref().unwrap_or(""),
+                        summary(event.cause.as_deref())
+                    )
+                    .trim_end()
+                    .to_owned(),
+                )
             }
             _ => None,
         }
@@ -79,14 +129,24 @@ pub fn lines(events: &[TraceEvent]) -> Vec<String> {
 
 /// The human message of a cause: `errorMessage` of a Lambda error payload, first line, capped.
 pub fn summary(cause: Option<&str>) -> String {
-    let Some(cause) = cause else { return String::new() };
+    let Some(cause) = cause else {
+        return String::new();
+    };
     let message = serde_json::from_str::<serde_json::Value>(cause)
         .ok()
-        .and_then(|v| v.get("errorMessage").and_then(|m| m.as_str()).map(str::to_owned))
+        .and_then(|v| {
+            v.get("errorMessage")
+                .and_then(|m| m.as_str())
+                .map(str::to_owned)
+        })
         .unwrap_or_else(|| cause.to_owned());
     let first = message.lines().next().unwrap_or_default();
     const MAX: usize = 160;
-    if first.chars().count() > MAX { format!("{}…", first.chars().take(MAX).collect::<String>()) } else { first.to_owned() }
+    if first.chars().count() > MAX {
+        format!("{}…", first.chars().take(MAX).collect::<String>())
+    } else {
+        first.to_owned()
+    }
 }
 
 fn offset(d: time::Duration) -> String {
@@ -121,11 +181,13 @@ mod tests {
     fn one_line_per_finished_state_with_retries_noted() {
         let mut failed = ev(1, "TaskFailed", None);
         failed.error = Some("Transient".into());
-        failed.cause = Some(r#"{"errorType":"Transient","errorMessage":"SNS did not answer\nmore"}"#.into());
+        failed.cause =
+            Some(r#"{"errorType":"Transient","errorMessage":"SNS did not answer\nmore"}"#.into());
         let events = [
             ev(0, "ExecutionStarted", None),
             ev(0, "TaskStateEntered", Some("StartRun")),
             failed,
+            ev(2, "TaskSucceeded", None),
             ev(3, "TaskStateExited", Some("StartRun")),
             ev(3, "WaitStateEntered", Some("WaitForScan")),
             ev(3663, "WaitStateExited", Some("WaitForScan")),
@@ -133,10 +195,29 @@ mod tests {
         ];
         let out = lines(&events);
         assert_eq!(out.len(), 4, "{out:#?}");
-        assert!(out[0].contains("StartRun") && out[0].contains("Transient SNS did not answer") && !out[0].contains("more"));
+        assert!(
+            out[0].contains("StartRun")
+                && out[0].contains("Transient SNS did not answer")
+                && !out[0].contains("more")
+        );
         assert!(out[1].contains("(after 1 retried error(s))") && out[1].contains("3s"));
         assert!(out[2].contains("WaitForScan") && out[2].contains("1h01m"));
         assert!(out[3].contains("+1h01m") && out[3].ends_with("SUCCEEDED"));
+    }
+
+    #[test]
+    fn a_caught_error_is_not_reported_as_ok() {
+        let mut failed = ev(1, "TaskFailed", None);
+        failed.error = Some("ScanFailed".into());
+        let out = lines(&[
+            ev(0, "TaskStateEntered", Some("CheckStatus")),
+            failed,
+            ev(1, "TaskStateExited", Some("CheckStatus")),
+        ]);
+        assert!(
+            out[1].contains("caught ScanFailed") && !out[1].contains(" ok"),
+            "{out:#?}"
+        );
     }
 
     #[test]
