@@ -2,5 +2,7 @@
 //! the sandbox, and printing execution traces. `main.rs` only parses arguments.
 
 pub mod definition;
+#[cfg(feature = "aws")]
+pub mod executions;
 pub mod local;
 pub mod trace;

@@ -32,6 +32,12 @@ enum Command {
         #[command(subcommand)]
         command: AslCommand,
     },
+    /// Start, watch, list and redrive scans of a deployed hub stack.
+    #[cfg(feature = "aws")]
+    Executions {
+        #[command(subcommand)]
+        command: scanflow_cli::executions::Command,
+    },
 }
 
 #[derive(clap::Args)]
@@ -89,6 +95,8 @@ const INVALID: u8 = 2;
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Run(args) => run(args),
+        #[cfg(feature = "aws")]
+        Command::Executions { command } => scanflow_cli::executions::main(command),
         Command::Asl {
             command:
                 AslCommand::Exec {
