@@ -90,14 +90,46 @@ impl Scenario {
                         assessment_template_arn: template("eu-west-1", web, "Wb5kQ2rT", "Lp9xR4mZ"),
                     },
                     instances: vec![
-                        instance("i-0a1b2c3d4e5f60001", &[("Name", "web-1"), ("Scan", "true"), ("Environment", "prod")], Healthy, true),
-                        instance("i-0a1b2c3d4e5f60002", &[("Name", "web-2"), ("Scan", "true"), ("Environment", "prod")], Healthy, true),
-                        instance("i-0a1b2c3d4e5f60003", &[("Name", "api-1"), ("Scan", "true"), ("Environment", "prod")], Healthy, true),
-                        instance("i-0a1b2c3d4e5f60004", &[("Name", "batch-1"), ("Scan", "true"), ("Environment", "prod")], NoAgent, false),
-                        instance("i-0a1b2c3d4e5f60005", &[("Name", "bastion"), ("Environment", "prod")], Healthy, true),
+                        instance(
+                            "i-0a1b2c3d4e5f60001",
+                            &[("Name", "web-1"), ("Scan", "true"), ("Environment", "prod")],
+                            Healthy,
+                            true,
+                        ),
+                        instance(
+                            "i-0a1b2c3d4e5f60002",
+                            &[("Name", "web-2"), ("Scan", "true"), ("Environment", "prod")],
+                            Healthy,
+                            true,
+                        ),
+                        instance(
+                            "i-0a1b2c3d4e5f60003",
+                            &[("Name", "api-1"), ("Scan", "true"), ("Environment", "prod")],
+                            Healthy,
+                            true,
+                        ),
+                        instance(
+                            "i-0a1b2c3d4e5f60004",
+                            &[
+                                ("Name", "batch-1"),
+                                ("Scan", "true"),
+                                ("Environment", "prod"),
+                            ],
+                            NoAgent,
+                            false,
+                        ),
+                        instance(
+                            "i-0a1b2c3d4e5f60005",
+                            &[("Name", "bastion"), ("Environment", "prod")],
+                            Healthy,
+                            true,
+                        ),
                     ],
                     findings: FindingsSpec {
-                        generate: Some(GeneratorSpec { count: 160, seed: 11 }),
+                        generate: Some(GeneratorSpec {
+                            count: 160,
+                            seed: 11,
+                        }),
                         list: vec![
                             listed(
                                 "i-0a1b2c3d4e5f60001",
@@ -122,7 +154,10 @@ impl Scenario {
                         ],
                     },
                     classic: ClassicSpec::default(),
-                    inspector2: Inspector2Spec { report_seconds: 20, outcome: ReportOutcome::Succeeds },
+                    inspector2: Inspector2Spec {
+                        report_seconds: 20,
+                        outcome: ReportOutcome::Succeeds,
+                    },
                 },
                 AccountSpec {
                     account_id: data.into(),
@@ -133,20 +168,51 @@ impl Scenario {
                         engine: Engine::Classic,
                         tag: tag("Patch", "weekly"),
                         duration_seconds: 900,
-                        assessment_template_arn: template("us-east-1", data, "Dt7hN3kP", "Ty2bV8cQ"),
+                        assessment_template_arn: template(
+                            "us-east-1",
+                            data,
+                            "Dt7hN3kP",
+                            "Ty2bV8cQ",
+                        ),
                     },
                     instances: vec![
-                        instance("i-04d5e6f7a8b9c0001", &[("Name", "db-1"), ("Patch", "weekly")], Healthy, true),
-                        instance("i-04d5e6f7a8b9c0002", &[("Name", "db-2"), ("Patch", "weekly")], Healthy, true),
-                        instance("i-04d5e6f7a8b9c0003", &[("Name", "cache-1"), ("Patch", "weekly")], Unhealthy, true),
-                        instance("i-04d5e6f7a8b9c0004", &[("Name", "legacy-etl"), ("Patch", "weekly")], NoAgent, false),
+                        instance(
+                            "i-04d5e6f7a8b9c0001",
+                            &[("Name", "db-1"), ("Patch", "weekly")],
+                            Healthy,
+                            true,
+                        ),
+                        instance(
+                            "i-04d5e6f7a8b9c0002",
+                            &[("Name", "db-2"), ("Patch", "weekly")],
+                            Healthy,
+                            true,
+                        ),
+                        instance(
+                            "i-04d5e6f7a8b9c0003",
+                            &[("Name", "cache-1"), ("Patch", "weekly")],
+                            Unhealthy,
+                            true,
+                        ),
+                        instance(
+                            "i-04d5e6f7a8b9c0004",
+                            &[("Name", "legacy-etl"), ("Patch", "weekly")],
+                            NoAgent,
+                            false,
+                        ),
                         instance("i-04d5e6f7a8b9c0005", &[("Name", "build-1")], Healthy, true),
                     ],
                     findings: FindingsSpec {
-                        generate: Some(GeneratorSpec { count: 140, seed: 22 }),
+                        generate: Some(GeneratorSpec {
+                            count: 140,
+                            seed: 22,
+                        }),
                         list: Vec::new(),
                     },
-                    classic: ClassicSpec { outcome: ClassicOutcome::Completes, evaluation_seconds: 240 },
+                    classic: ClassicSpec {
+                        outcome: ClassicOutcome::Completes,
+                        evaluation_seconds: 240,
+                    },
                     inspector2: Inspector2Spec::default(),
                 },
                 AccountSpec {
@@ -161,12 +227,30 @@ impl Scenario {
                         assessment_template_arn: None,
                     },
                     instances: vec![
-                        instance("i-07a8b9c0d1e2f0001", &[("Name", "shop-1"), ("Team", "retail")], Healthy, true),
-                        instance("i-07a8b9c0d1e2f0002", &[("Name", "shop-2"), ("Team", "retail")], Healthy, true),
-                        instance("i-07a8b9c0d1e2f0003", &[("Name", "reports"), ("Team", "finance")], Healthy, true),
+                        instance(
+                            "i-07a8b9c0d1e2f0001",
+                            &[("Name", "shop-1"), ("Team", "retail")],
+                            Healthy,
+                            true,
+                        ),
+                        instance(
+                            "i-07a8b9c0d1e2f0002",
+                            &[("Name", "shop-2"), ("Team", "retail")],
+                            Healthy,
+                            true,
+                        ),
+                        instance(
+                            "i-07a8b9c0d1e2f0003",
+                            &[("Name", "reports"), ("Team", "finance")],
+                            Healthy,
+                            true,
+                        ),
                     ],
                     findings: FindingsSpec {
-                        generate: Some(GeneratorSpec { count: 90, seed: 33 }),
+                        generate: Some(GeneratorSpec {
+                            count: 90,
+                            seed: 33,
+                        }),
                         list: vec![listed(
                             "i-07a8b9c0d1e2f0003",
                             "CVE-2024-3094",
@@ -179,7 +263,10 @@ impl Scenario {
                         )],
                     },
                     classic: ClassicSpec::default(),
-                    inspector2: Inspector2Spec { report_seconds: 45, outcome: ReportOutcome::Succeeds },
+                    inspector2: Inspector2Spec {
+                        report_seconds: 45,
+                        outcome: ReportOutcome::Succeeds,
+                    },
                 },
                 AccountSpec {
                     account_id: new.into(),
@@ -192,9 +279,17 @@ impl Scenario {
                         duration_seconds: 3600,
                         assessment_template_arn: None,
                     },
-                    instances: vec![instance("i-0c1d2e3f4a5b60001", &[("Name", "pilot-1"), ("Scan", "true")], Healthy, true)],
+                    instances: vec![instance(
+                        "i-0c1d2e3f4a5b60001",
+                        &[("Name", "pilot-1"), ("Scan", "true")],
+                        Healthy,
+                        true,
+                    )],
                     findings: FindingsSpec {
-                        generate: Some(GeneratorSpec { count: 12, seed: 44 }),
+                        generate: Some(GeneratorSpec {
+                            count: 12,
+                            seed: 44,
+                        }),
                         list: Vec::new(),
                     },
                     classic: ClassicSpec::default(),

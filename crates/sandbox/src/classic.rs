@@ -154,7 +154,11 @@ fn disabled(m: &Member, detail: String) -> ScanError {
 }
 
 /// `DescribeAssessmentTemplates` + `PreviewAgents` + `StartAssessmentRun`.
-pub(crate) fn start(m: &Member, settings: &AccountSettings, name: &str) -> Result<Started, ScanError> {
+pub(crate) fn start(
+    m: &Member,
+    settings: &AccountSettings,
+    name: &str,
+) -> Result<Started, ScanError> {
     let shared = &m.shared;
     let Some(template_arn) = settings.assessment_template_arn.clone() else {
         return Err(ScanError::NotFound {
@@ -181,7 +185,10 @@ pub(crate) fn start(m: &Member, settings: &AccountSettings, name: &str) -> Resul
         });
     };
     if classic_region(&m.region).is_none() {
-        return Err(disabled(m, format!("Inspector Classic is not offered in {}", m.region)));
+        return Err(disabled(
+            m,
+            format!("Inspector Classic is not offered in {}", m.region),
+        ));
     }
     if !account.inspector_enabled {
         return Err(disabled(
@@ -204,7 +211,10 @@ pub(crate) fn start(m: &Member, settings: &AccountSettings, name: &str) -> Resul
         .filter(|(_, i)| i.matches(settings.tag.as_ref()))
         .map(|(n, _)| n)
         .collect();
-    shared.count("inspector:PreviewAgents", pages(in_target.len(), AGENTS_PAGE));
+    shared.count(
+        "inspector:PreviewAgents",
+        pages(in_target.len(), AGENTS_PAGE),
+    );
     let with_agent = in_target
         .iter()
         .filter(|&&n| account.instances[n].agent != AgentHealth::None)
@@ -294,7 +304,11 @@ fn pages(items: usize, page: usize) -> u64 {
 }
 
 /// One `ListFindings` page and the `DescribeFindings` calls for its ARNs.
-pub(crate) fn findings_page(m: &Member, run: &Run, cursor: Option<&str>) -> Result<FindingsPage, ScanError> {
+pub(crate) fn findings_page(
+    m: &Member,
+    run: &Run,
+    cursor: Option<&str>,
+) -> Result<FindingsPage, ScanError> {
     let shared = &m.shared;
     shared.count("inspector:ListFindings", 1);
     let r = find_run(m, &run.run_id)?;
@@ -324,7 +338,11 @@ pub(crate) fn findings_page(m: &Member, run: &Run, cursor: Option<&str>) -> Resu
                     .map(|(i, _)| i)
                     .collect(),
             );
-            if let Some(stored) = lock(&shared.classic).runs.iter_mut().find(|x| x.arn == r.arn) {
+            if let Some(stored) = lock(&shared.classic)
+                .runs
+                .iter_mut()
+                .find(|x| x.arn == r.arn)
+            {
                 stored.listed = Some(l.clone());
             }
             l
@@ -374,8 +392,14 @@ pub(crate) fn coverage(m: &Member, run: &Run) -> Result<Coverage, ScanError> {
         .iter()
         .filter(|&&n| account.instances[n].agent != AgentHealth::None)
         .count();
-    shared.count("inspector:ListAssessmentRunAgents", pages(agents, AGENTS_PAGE));
-    shared.count("inspector:PreviewAgents", pages(r.in_target.len(), AGENTS_PAGE));
+    shared.count(
+        "inspector:ListAssessmentRunAgents",
+        pages(agents, AGENTS_PAGE),
+    );
+    shared.count(
+        "inspector:PreviewAgents",
+        pages(r.in_target.len(), AGENTS_PAGE),
+    );
     let mut cov = Coverage::default();
     for &n in &r.in_target {
         let inst = &account.instances[n];
@@ -572,7 +596,13 @@ fn epoch_to_rfc3339(secs: f64) -> Option<String> {
 /// from the finding ARN; the CVE from the `CVE_ID` attribute, else the finding `id`.
 pub fn normalize(f: &ClassicFinding) -> Result<Finding, ScanError> {
     let mut parts = f.arn.splitn(6, ':');
-    let (region, account_id) = match (parts.next(), parts.next(), parts.next(), parts.next(), parts.next()) {
+    let (region, account_id) = match (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
         (Some("arn"), Some(_), Some("inspector"), Some(region), Some(account)) => (region, account),
         _ => {
             return Err(ScanError::invalid(
@@ -612,7 +642,9 @@ pub fn normalize(f: &ClassicFinding) -> Result<Finding, ScanError> {
         description: f.description.clone().unwrap_or_default(),
         recommendation: f.recommendation.clone().unwrap_or_default(),
         fix_available: None,
-        score: f.numeric_severity.filter(|_| severity != Severity::Untriaged),
+        score: f
+            .numeric_severity
+            .filter(|_| severity != Severity::Untriaged),
         first_seen: epoch_to_rfc3339(f.created_at),
         last_seen: epoch_to_rfc3339(f.updated_at),
     })

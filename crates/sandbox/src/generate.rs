@@ -96,17 +96,11 @@ pub(crate) fn instance_facts(account_id: &str, region: &str, inst: &InstanceSpec
             format!("{region}.compute.internal")
         }
     );
+    let instance_type = *rng.pick(&INSTANCE_TYPES);
     InstanceFacts {
         platform,
         ami_id: format!("ami-{:017x}", rng.next_u64() & 0x0fff_ffff_ffff_ffff),
-        instance_type: *rng.pick(&[
-            "t3.medium",
-            "t3.large",
-            "m6i.large",
-            "m6i.xlarge",
-            "c6i.2xlarge",
-            "r6i.large",
-        ]),
+        instance_type,
         private_ip,
         hostname,
         vpc_id: format!("vpc-{:017x}", rng.next_u64() & 0x0fff_ffff_ffff_ffff),
@@ -115,6 +109,15 @@ pub(crate) fn instance_facts(account_id: &str, region: &str, inst: &InstanceSpec
     }
 }
 
+const INSTANCE_TYPES: [&str; 6] = [
+    "t3.medium",
+    "t3.large",
+    "m6i.large",
+    "m6i.xlarge",
+    "c6i.2xlarge",
+    "r6i.large",
+];
+
 /// An OS package and the upstream version installed.
 struct Package {
     name: &'static str,
@@ -122,46 +125,166 @@ struct Package {
 }
 
 const PACKAGES: &[Package] = &[
-    Package { name: "openssl-libs", version: "3.0.8" },
-    Package { name: "openssh-server", version: "8.7p1" },
-    Package { name: "curl", version: "8.3.0" },
-    Package { name: "libcurl", version: "8.3.0" },
-    Package { name: "glibc", version: "2.34" },
-    Package { name: "kernel", version: "6.1.55" },
-    Package { name: "sudo", version: "1.9.15p2" },
-    Package { name: "bind-libs", version: "9.16.23" },
-    Package { name: "python3", version: "3.9.16" },
-    Package { name: "vim-minimal", version: "9.0.2081" },
-    Package { name: "expat", version: "2.5.0" },
-    Package { name: "libxml2", version: "2.10.4" },
-    Package { name: "zlib", version: "1.2.13" },
-    Package { name: "systemd", version: "252.16" },
-    Package { name: "nss", version: "3.90.0" },
-    Package { name: "krb5-libs", version: "1.21" },
-    Package { name: "git", version: "2.40.1" },
-    Package { name: "tar", version: "1.34" },
-    Package { name: "sqlite-libs", version: "3.40.0" },
-    Package { name: "openldap", version: "2.4.57" },
-    Package { name: "less", version: "608" },
-    Package { name: "ncurses-libs", version: "6.2" },
-    Package { name: "gnutls", version: "3.8.0" },
-    Package { name: "perl-interpreter", version: "5.32.1" },
-    Package { name: "polkit", version: "0.117" },
-    Package { name: "xz-libs", version: "5.2.5" },
-    Package { name: "bash", version: "5.2.15" },
-    Package { name: "libssh2", version: "1.10.0" },
-    Package { name: "libtiff", version: "4.4.0" },
-    Package { name: "libpng", version: "1.6.37" },
-    Package { name: "pcre2", version: "10.40" },
-    Package { name: "gnupg2", version: "2.3.7" },
-    Package { name: "libarchive", version: "3.6.2" },
-    Package { name: "dbus-libs", version: "1.12.28" },
-    Package { name: "libnghttp2", version: "1.55.1" },
-    Package { name: "c-ares", version: "1.19.1" },
-    Package { name: "libgcrypt", version: "1.10.2" },
-    Package { name: "cups-libs", version: "2.4.2" },
-    Package { name: "nodejs", version: "18.18.2" },
-    Package { name: "python3-urllib3", version: "1.25.10" },
+    Package {
+        name: "openssl-libs",
+        version: "3.0.8",
+    },
+    Package {
+        name: "openssh-server",
+        version: "8.7p1",
+    },
+    Package {
+        name: "curl",
+        version: "8.3.0",
+    },
+    Package {
+        name: "libcurl",
+        version: "8.3.0",
+    },
+    Package {
+        name: "glibc",
+        version: "2.34",
+    },
+    Package {
+        name: "kernel",
+        version: "6.1.55",
+    },
+    Package {
+        name: "sudo",
+        version: "1.9.15p2",
+    },
+    Package {
+        name: "bind-libs",
+        version: "9.16.23",
+    },
+    Package {
+        name: "python3",
+        version: "3.9.16",
+    },
+    Package {
+        name: "vim-minimal",
+        version: "9.0.2081",
+    },
+    Package {
+        name: "expat",
+        version: "2.5.0",
+    },
+    Package {
+        name: "libxml2",
+        version: "2.10.4",
+    },
+    Package {
+        name: "zlib",
+        version: "1.2.13",
+    },
+    Package {
+        name: "systemd",
+        version: "252.16",
+    },
+    Package {
+        name: "nss",
+        version: "3.90.0",
+    },
+    Package {
+        name: "krb5-libs",
+        version: "1.21",
+    },
+    Package {
+        name: "git",
+        version: "2.40.1",
+    },
+    Package {
+        name: "tar",
+        version: "1.34",
+    },
+    Package {
+        name: "sqlite-libs",
+        version: "3.40.0",
+    },
+    Package {
+        name: "openldap",
+        version: "2.4.57",
+    },
+    Package {
+        name: "less",
+        version: "608",
+    },
+    Package {
+        name: "ncurses-libs",
+        version: "6.2",
+    },
+    Package {
+        name: "gnutls",
+        version: "3.8.0",
+    },
+    Package {
+        name: "perl-interpreter",
+        version: "5.32.1",
+    },
+    Package {
+        name: "polkit",
+        version: "0.117",
+    },
+    Package {
+        name: "xz-libs",
+        version: "5.2.5",
+    },
+    Package {
+        name: "bash",
+        version: "5.2.15",
+    },
+    Package {
+        name: "libssh2",
+        version: "1.10.0",
+    },
+    Package {
+        name: "libtiff",
+        version: "4.4.0",
+    },
+    Package {
+        name: "libpng",
+        version: "1.6.37",
+    },
+    Package {
+        name: "pcre2",
+        version: "10.40",
+    },
+    Package {
+        name: "gnupg2",
+        version: "2.3.7",
+    },
+    Package {
+        name: "libarchive",
+        version: "3.6.2",
+    },
+    Package {
+        name: "dbus-libs",
+        version: "1.12.28",
+    },
+    Package {
+        name: "libnghttp2",
+        version: "1.55.1",
+    },
+    Package {
+        name: "c-ares",
+        version: "1.19.1",
+    },
+    Package {
+        name: "libgcrypt",
+        version: "1.10.2",
+    },
+    Package {
+        name: "cups-libs",
+        version: "2.4.2",
+    },
+    Package {
+        name: "nodejs",
+        version: "18.18.2",
+    },
+    Package {
+        name: "python3-urllib3",
+        version: "1.25.10",
+    },
 ];
 
 /// Kinds of weakness, each with the sentences a vendor advisory would use.
@@ -311,7 +434,10 @@ pub(crate) fn account_vulns(account: &AccountSpec) -> Vec<Vuln> {
         .list
         .iter()
         .filter_map(|f| {
-            let idx = account.instances.iter().position(|i| i.id == f.instance_id)?;
+            let idx = account
+                .instances
+                .iter()
+                .position(|i| i.id == f.instance_id)?;
             Some(listed(account, idx, f))
         })
         .collect();
@@ -323,7 +449,12 @@ pub(crate) fn account_vulns(account: &AccountSpec) -> Vec<Vuln> {
 }
 
 fn listed(account: &AccountSpec, instance: usize, f: &FindingSpec) -> Vuln {
-    let mut rng = Rng::new(&["listed", &account.account_id, &f.vulnerability_id, &f.instance_id]);
+    let mut rng = Rng::new(&[
+        "listed",
+        &account.account_id,
+        &f.vulnerability_id,
+        &f.instance_id,
+    ]);
     let fixed = f.fixed_in_version.as_deref().unwrap_or("a fixed version");
     let w = rng.pick(WEAKNESSES);
     let description = f
@@ -365,12 +496,20 @@ fn generate(account: &AccountSpec, g: &GeneratorSpec, platforms: &[Platform], ou
         let year = rng.between(2019, 2025);
         let cve = format!("CVE-{year}-{}", rng.between(1000, 52_999));
         let build = rng.next_u64();
-        let platform = platforms.get(instance).copied().unwrap_or(Platform::AmazonLinux2023);
+        let platform = platforms
+            .get(instance)
+            .copied()
+            .unwrap_or(Platform::AmazonLinux2023);
         let version = platform.package_version(pkg.version, build);
         let fix_roll = rng.below(100);
-        let fixed_in = (fix_roll < 82).then(|| platform.package_version(&bump(pkg.version, 1 + build % 3), build >> 8));
+        let fixed_in = (fix_roll < 82)
+            .then(|| platform.package_version(&bump(pkg.version, 1 + build % 3), build >> 8));
         let w = rng.pick(WEAKNESSES);
-        let description = describe(w, pkg.name, fixed_in.as_deref().unwrap_or("the latest release"));
+        let description = describe(
+            w,
+            pkg.name,
+            fixed_in.as_deref().unwrap_or("the latest release"),
+        );
         let cvss = cvss_choices(severity);
         let (cvss_vector, score) = if cvss.is_empty() {
             (None, None)
@@ -395,7 +534,8 @@ fn generate(account: &AccountSpec, g: &GeneratorSpec, platforms: &[Platform], ou
             title: None,
             description,
             epss: (epss * 10_000.0).round() / 10_000.0,
-            exploit_available: matches!(severity, Severity::Critical | Severity::High) && rng.chance(15),
+            exploit_available: matches!(severity, Severity::Critical | Severity::High)
+                && rng.chance(15),
             first_seen_days_ago: rng.between(1, 120) as u32,
         });
     }
@@ -403,7 +543,12 @@ fn generate(account: &AccountSpec, g: &GeneratorSpec, platforms: &[Platform], ou
 
 fn describe(w: &Weakness, package: &str, fixed: &str) -> String {
     let fill = |s: &str| s.replace("{pkg}", package).replace("{fixed}", fixed);
-    format!("{} {} {}", fill(w.opening), fill(w.impact), fill(w.condition))
+    format!(
+        "{} {} {}",
+        fill(w.opening),
+        fill(w.impact),
+        fill(w.condition)
+    )
 }
 
 #[cfg(test)]

@@ -77,7 +77,11 @@ fn pages(items: usize, page: usize) -> u64 {
 }
 
 /// `ListCoverage` (filtered by account and tag) + `CreateFindingsReport`.
-pub(crate) fn start(m: &Member, settings: &AccountSettings, name: &str) -> Result<Started, ScanError> {
+pub(crate) fn start(
+    m: &Member,
+    settings: &AccountSettings,
+    name: &str,
+) -> Result<Started, ScanError> {
     let shared = &m.shared;
     let account = m.index.and_then(|i| shared.account(i).map(|a| (i, a)));
     let Some((account_index, account)) = account.filter(|(_, a)| a.inspector_enabled) else {
@@ -205,7 +209,10 @@ fn write_report(shared: &Shared, m: &Member, report: &Report) -> Result<usize, S
     };
     let vulns = shared.vulns(report.account_index);
     let scanned: HashSet<usize> = report.scanned.iter().copied().collect();
-    let chosen: Vec<&Vuln> = vulns.iter().filter(|v| scanned.contains(&v.instance)).collect();
+    let chosen: Vec<&Vuln> = vulns
+        .iter()
+        .filter(|v| scanned.contains(&v.instance))
+        .collect();
     if chosen.is_empty() {
         return Ok(0);
     }
@@ -225,7 +232,15 @@ fn write_report(shared: &Shared, m: &Member, report: &Report) -> Result<usize, S
         let f = facts
             .entry(v.instance)
             .or_insert_with(|| instance_facts(&account.account_id, &account.region, inst));
-        let finding = shape(&m.account_id, &m.region, v, &inst.id, &inst.tags, f, report.ready_at);
+        let finding = shape(
+            &m.account_id,
+            &m.region,
+            v,
+            &inst.id,
+            &inst.tags,
+            f,
+            report.ready_at,
+        );
         if n > 0 {
             out.write_all(b",").map_err(io)?;
         }
@@ -242,7 +257,11 @@ fn write_report(shared: &Shared, m: &Member, report: &Report) -> Result<usize, S
 
 /// Reads the report object a page at a time (`s3:ListObjectsV2` to find it on the first
 /// page, `s3:GetObject` on every page).
-pub(crate) fn findings_page(m: &Member, run: &Run, cursor: Option<&str>) -> Result<FindingsPage, ScanError> {
+pub(crate) fn findings_page(
+    m: &Member,
+    run: &Run,
+    cursor: Option<&str>,
+) -> Result<FindingsPage, ScanError> {
     let shared = &m.shared;
     let offset = parse_cursor(cursor, "cursor")?;
     if cursor.is_none() {
@@ -270,7 +289,9 @@ pub(crate) fn findings_page(m: &Member, run: &Run, cursor: Option<&str>) -> Resu
         Some(all) => all,
         None => {
             let all = Arc::new(read_report(&shared.s3_root.join(&key))?);
-            lock(&shared.inspector2).parsed.insert(key.clone(), all.clone());
+            lock(&shared.inspector2)
+                .parsed
+                .insert(key.clone(), all.clone());
             all
         }
     };
@@ -521,7 +542,6 @@ pub struct Epss {
     pub score: f64,
 }
 
-
 fn shape(
     account_id: &str,
     region: &str,
@@ -593,7 +613,10 @@ fn shape(
                 arch: Some(facts.platform.arch().to_owned()),
                 package_manager: Some("OS".into()),
                 fixed_in_version: v.fixed_in.clone(),
-                remediation: v.fixed_in.as_ref().map(|f| facts.platform.update_command(&v.package, f)),
+                remediation: v
+                    .fixed_in
+                    .as_ref()
+                    .map(|f| facts.platform.update_command(&v.package, f)),
             }],
             source: "NVD".into(),
             cvss: match (v.cvss_vector, v.score) {
@@ -610,10 +633,7 @@ fn shape(
                 Severity::Untriaged => "N/A".to_owned(),
                 s => s.as_str().to_owned(),
             }),
-            reference_urls: vec![format!(
-                "https://www.cve.org/CVERecord?id={}",
-                v.cve
-            )],
+            reference_urls: vec![format!("https://www.cve.org/CVERecord?id={}", v.cve)],
         }),
         fix_available: Some(fix.into()),
         exploit_available: Some(if v.exploit_available { "YES" } else { "NO" }.into()),

@@ -88,7 +88,11 @@ pub(crate) fn assume_role(
         .iter()
         .any(|a| a.account_id == account_id && a.role_deployed);
     if !deployed {
-        tracing::info!(account_id, region, "AssumeRole denied: no scan role in the account");
+        tracing::info!(
+            account_id,
+            region,
+            "AssumeRole denied: no scan role in the account"
+        );
         return Err(ScanError::RoleNotAssumable {
             account_id: account_id.to_owned(),
             role_arn: role_arn.clone(),

@@ -68,7 +68,8 @@ impl LocalS3 {
     fn put_now(&self, key: &str, body: Vec<u8>) -> Result<(), ScanError> {
         self.shared.count("s3:PutObject", 1);
         let path = self.path_of(key)?;
-        let io = |e: std::io::Error| ScanError::internal(format!("writing {}: {e}", path.display()));
+        let io =
+            |e: std::io::Error| ScanError::internal(format!("writing {}: {e}", path.display()));
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
@@ -80,14 +81,22 @@ impl LocalS3 {
         let path = self.path_of(key)?;
         match std::fs::read(&path) {
             Ok(body) => Ok(body),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::IsADirectory) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::IsADirectory
+                ) =>
+            {
                 Err(self.not_found(key))
             }
             Err(e) if path.is_dir() => {
                 tracing::debug!(key, error = %e, "key names a folder");
                 Err(self.not_found(key))
             }
-            Err(e) => Err(ScanError::internal(format!("reading {}: {e}", path.display()))),
+            Err(e) => Err(ScanError::internal(format!(
+                "reading {}: {e}",
+                path.display()
+            ))),
         }
     }
 }

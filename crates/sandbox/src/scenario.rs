@@ -317,7 +317,11 @@ impl Scenario {
         let mut de = serde_json::Deserializer::from_str(text);
         let scenario: Scenario = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
-            let field = if path == "." { "$".to_owned() } else { path };
+            let field = if path == "." || path == "?" {
+                "$".to_owned()
+            } else {
+                path
+            };
             SandboxError::scenario(field, e.into_inner().to_string())
         })?;
         scenario.validate()?;

@@ -34,9 +34,16 @@ pub(crate) struct Account {
 }
 
 /// Inspector delivered these findings to the account's Security Hub.
-pub(crate) fn register_findings(shared: &Shared, account_id: &str, ids: impl Iterator<Item = String>) {
+pub(crate) fn register_findings(
+    shared: &Shared,
+    account_id: &str,
+    ids: impl Iterator<Item = String>,
+) {
     let mut hubs = lock(&shared.security_hubs);
-    hubs.entry(account_id.to_owned()).or_default().known.extend(ids);
+    hubs.entry(account_id.to_owned())
+        .or_default()
+        .known
+        .extend(ids);
 }
 
 /// Security Hub of one account, as the caller's credentials reach it.

@@ -116,12 +116,14 @@ impl SnsSim {
         let endpoint = match endpoint {
             None => None,
             Some(url) => {
-                let host = url.strip_prefix("http://").ok_or_else(|| SandboxError::Endpoint {
-                    endpoint: url.clone(),
-                    problem: "the sandbox posts plain HTTP only; give an http:// URL (a local \
+                let host = url
+                    .strip_prefix("http://")
+                    .ok_or_else(|| SandboxError::Endpoint {
+                        endpoint: url.clone(),
+                        problem: "the sandbox posts plain HTTP only; give an http:// URL (a local \
                               receiver, or a TLS-terminating proxy in front of the real one)"
-                        .into(),
-                })?;
+                            .into(),
+                    })?;
                 if host.is_empty() || host.starts_with('/') {
                     return Err(SandboxError::Endpoint {
                         endpoint: url.clone(),
@@ -154,7 +156,11 @@ impl SnsSim {
             Subscription::Email => "email",
             Subscription::Https => "https",
         };
-        format!("{}:{}", self.topic_arn, ids::uuid(&["subscription", name, &self.topic_arn]))
+        format!(
+            "{}:{}",
+            self.topic_arn,
+            ids::uuid(&["subscription", name, &self.topic_arn])
+        )
     }
 
     fn check(message: &Message) -> Result<(), ScanError> {
@@ -167,7 +173,11 @@ impl SnsSim {
             });
         }
         if message.body.is_empty() {
-            return Err(ScanError::invalid("Message", "a non-empty message", "is empty"));
+            return Err(ScanError::invalid(
+                "Message",
+                "a non-empty message",
+                "is empty",
+            ));
         }
         let chars = message.subject.chars().count();
         if chars > SUBJECT_MAX_CHARS || message.subject.chars().any(char::is_control) {
@@ -215,7 +225,11 @@ impl SnsSim {
         self.append_log(&record)?;
         tracing::info!(
             message_id,
-            kind = message.attributes.get(ATTR_KIND).map(String::as_str).unwrap_or("-"),
+            kind = message
+                .attributes
+                .get(ATTR_KIND)
+                .map(String::as_str)
+                .unwrap_or("-"),
             bytes = message.size(),
             "published"
         );
@@ -262,7 +276,12 @@ impl SnsSim {
     }
 
     /// Posts with SNS's retries (without waiting between them: time is virtual).
-    fn deliver_http(&self, message: &Message, message_id: &str, timestamp: &str) -> DeliveryOutcome {
+    fn deliver_http(
+        &self,
+        message: &Message,
+        message_id: &str,
+        timestamp: &str,
+    ) -> DeliveryOutcome {
         let Some((url, agent)) = &self.endpoint else {
             return DeliveryOutcome::NoEndpoint;
         };
@@ -291,14 +310,18 @@ impl SnsSim {
             }
             tracing::debug!(message_id, attempt, error, "HTTP delivery failed");
         }
-        tracing::warn!(message_id, url, error, "HTTP endpoint did not take the message; SNS drops it");
+        tracing::warn!(
+            message_id,
+            url,
+            error,
+            "HTTP endpoint did not take the message; SNS drops it"
+        );
         DeliveryOutcome::Failed {
             attempts: HTTP_ATTEMPTS,
             error,
         }
     }
 }
-
 
 impl Notifier for SnsSim {
     fn publish(&self, message: &Message) -> impl Future<Output = Result<String, ScanError>> + Send {

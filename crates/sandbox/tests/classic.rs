@@ -10,9 +10,13 @@ use scanflow_core::ports::{MemberAccount, RunStatus};
 use scanflow_sandbox::{ClassicFinding, RUN_STATES, normalize_classic, run_status_from_state};
 use serde_json::json;
 
-fn start(m: &scanflow_sandbox::Member) -> Result<scanflow_core::ports::Started, ScanError> {
-    let s = settings(m);
-    pollster::block_on(m.start_scan(&s, "exec-1"))
+/// Starts a scan with the account's own settings (a macro: clippy frowns on helper functions
+/// returning the large `ScanError`, which the ports fix).
+macro_rules! start {
+    ($m:expr) => {{
+        let s = settings($m);
+        pollster::block_on($m.start_scan(&s, "exec-1"))
+    }};
 }
 
 fn state_of(s: &RunStatus) -> &str {
@@ -24,11 +28,18 @@ fn state_of(s: &RunStatus) -> &str {
 
 #[test]
 fn a_run_visits_every_state_in_order_over_virtual_time() {
-    let sb = sandbox("classic-states", one_account(json!({"classic": {"evaluationSeconds": 120}})));
+    let sb = sandbox(
+        "classic-states",
+        one_account(json!({"classic": {"evaluationSeconds": 120}})),
+    );
     let m = member(&sb);
-    let started = start(&m).expect("started");
+    let started = start!(&m).expect("started");
     assert!(!started.adopted);
-    assert!(started.run_id.starts_with(&format!("{TEMPLATE}/run/0-")), "{}", started.run_id);
+    assert!(
+        started.run_id.starts_with(&format!("{TEMPLATE}/run/0-")),
+        "{}",
+        started.run_id
+    );
     let run = run_for(Engine::Classic, &started.run_id, None);
     let mut seen: Vec<String> = Vec::new();
     for s in (0..=600).step_by(1) {
@@ -53,30 +64,38 @@ fn a_run_visits_every_state_in_order_over_virtual_time() {
     sb.set_now(at(35 + 180 + 45 + 119));
     assert_eq!(state_of(&status(&m, &run)), "EVALUATING_RULES");
     sb.set_now(at(35 + 180 + 45 + 120));
-    assert_eq!(status(&m, &run), RunStatus::Succeeded { state: "COMPLETED".into() });
+    assert_eq!(
+        status(&m, &run),
+        RunStatus::Succeeded {
+            state: "COMPLETED".into()
+        }
+    );
 }
 
 #[test]
 fn a_second_start_adopts_the_run_in_progress_and_a_finished_one_is_not_adopted() {
     let sb = sandbox("classic-adopt", one_account(json!({})));
     let m = member(&sb);
-    let first = start(&m).expect("first");
+    let first = start!(&m).expect("first");
     sb.set_now(at(100));
-    let second = start(&m).expect("second");
+    let second = start!(&m).expect("second");
     assert!(second.adopted);
     assert_eq!(second.run_id, first.run_id);
     assert_eq!(calls(&sb, "inspector:StartAssessmentRun"), 2);
     sb.set_now(at(10_000));
-    let third = start(&m).expect("third");
+    let third = start!(&m).expect("third");
     assert!(!third.adopted);
     assert_ne!(third.run_id, first.run_id);
 }
 
 #[test]
 fn failed_runs_fail_with_a_detail_and_hung_runs_never_finish() {
-    let sb = sandbox("classic-fails", one_account(json!({"classic": {"outcome": "fails"}})));
+    let sb = sandbox(
+        "classic-fails",
+        one_account(json!({"classic": {"outcome": "fails"}})),
+    );
     let m = member(&sb);
-    let run = run_for(Engine::Classic, &start(&m).expect("start").run_id, None);
+    let run = run_for(Engine::Classic, &start!(&m).expect("start").run_id, None);
     sb.set_now(at(3600));
     match status(&m, &run) {
         RunStatus::Failed { state, detail } => {
@@ -88,11 +107,19 @@ fn failed_runs_fail_with_a_detail_and_hung_runs_never_finish() {
     let page = pollster::block_on(m.findings_page(&run, None)).expect("page");
     assert!(page.findings.is_empty() && page.next.is_none());
 
-    let sb = sandbox("classic-hangs", one_account(json!({"classic": {"outcome": "hangs"}})));
+    let sb = sandbox(
+        "classic-hangs",
+        one_account(json!({"classic": {"outcome": "hangs"}})),
+    );
     let m = member(&sb);
-    let run = run_for(Engine::Classic, &start(&m).expect("start").run_id, None);
+    let run = run_for(Engine::Classic, &start!(&m).expect("start").run_id, None);
     sb.set_now(at(30 * 86_400));
-    assert_eq!(status(&m, &run), RunStatus::Running { state: "EVALUATING_RULES".into() });
+    assert_eq!(
+        status(&m, &run),
+        RunStatus::Running {
+            state: "EVALUATING_RULES".into()
+        }
+    );
 }
 
 #[test]
@@ -105,11 +132,13 @@ fn an_unhealthy_agent_in_the_target_completes_with_errors() {
         ]})),
     );
     let m = member(&sb);
-    let run = run_for(Engine::Classic, &start(&m).expect("start").run_id, None);
+    let run = run_for(Engine::Classic, &start!(&m).expect("start").run_id, None);
     sb.set_now(at(7200));
     assert_eq!(
         status(&m, &run),
-        RunStatus::Succeeded { state: "COMPLETED_WITH_ERRORS".into() }
+        RunStatus::Succeeded {
+            state: "COMPLETED_WITH_ERRORS".into()
+        }
     );
 }
 
@@ -119,13 +148,26 @@ fn status_mapping_follows_the_aws_adapter() {
         let st = run_status_from_state(state, "why");
         match state {
             "COMPLETED" | "COMPLETED_WITH_ERRORS" => {
-                assert_eq!(st, RunStatus::Succeeded { state: state.into() })
+                assert_eq!(
+                    st,
+                    RunStatus::Succeeded {
+                        state: state.into()
+                    }
+                )
             }
             "FAILED" | "ERROR" | "CANCELED" => assert_eq!(
                 st,
-                RunStatus::Failed { state: state.into(), detail: "why".into() }
+                RunStatus::Failed {
+                    state: state.into(),
+                    detail: "why".into()
+                }
             ),
-            _ => assert_eq!(st, RunStatus::Running { state: state.into() }),
+            _ => assert_eq!(
+                st,
+                RunStatus::Running {
+                    state: state.into()
+                }
+            ),
         }
     }
 }
@@ -133,9 +175,15 @@ fn status_mapping_follows_the_aws_adapter() {
 #[test]
 fn start_refuses_what_aws_would_refuse() {
     // No template in the settings.
-    let sb = sandbox("classic-no-template", one_account(json!({"settings": {"engine": "classic"}})));
+    let sb = sandbox(
+        "classic-no-template",
+        one_account(json!({"settings": {"engine": "classic"}})),
+    );
     let m = member(&sb);
-    assert_eq!(start(&m).expect_err("no template").error_type(), "NotFound");
+    assert_eq!(
+        start!(&m).expect_err("no template").error_type(),
+        "NotFound"
+    );
 
     // A template the account does not have.
     let sb = sandbox("classic-wrong-template", one_account(json!({})));
@@ -143,28 +191,48 @@ fn start_refuses_what_aws_would_refuse() {
     let mut s = settings(&m);
     s.assessment_template_arn = Some(TEMPLATE.replace("GhIjKl34", "Zz999999"));
     let err = pollster::block_on(m.start_scan(&s, "x")).expect_err("unknown template");
-    assert!(matches!(&err, ScanError::NotFound { what, .. } if what.contains("Zz999999")), "{err}");
+    assert!(
+        matches!(&err, ScanError::NotFound { what, .. } if what.contains("Zz999999")),
+        "{err}"
+    );
 
     // The tag matches nothing.
     let mut s = settings(&m);
-    s.tag = Some(Tag { key: "Scan".into(), value: "never".into() });
+    s.tag = Some(Tag {
+        key: "Scan".into(),
+        value: "never".into(),
+    });
     let err = pollster::block_on(m.start_scan(&s, "x")).expect_err("no instances");
-    assert!(matches!(&err, ScanError::NoInstancesMatched { target, .. } if target.contains("Scan=never")), "{err}");
+    assert!(
+        matches!(&err, ScanError::NoInstancesMatched { target, .. } if target.contains("Scan=never")),
+        "{err}"
+    );
 
     // The tag matches only instances without an agent.
     let sb = sandbox(
         "classic-agentless",
-        one_account(json!({"instances": [{"id": "i-0123456789abcdef0", "tags": {"Scan": "true"}, "agent": "none"}],
-                           "settings": {"engine": "classic", "assessmentTemplateArn": TEMPLATE, "tag": {"key": "Scan", "value": "true"}}})),
+        one_account(
+            json!({"instances": [{"id": "i-0123456789abcdef0", "tags": {"Scan": "true"}, "agent": "none"}],
+                           "settings": {"engine": "classic", "assessmentTemplateArn": TEMPLATE, "tag": {"key": "Scan", "value": "true"}}}),
+        ),
     );
     let m = member(&sb);
-    assert_eq!(start(&m).expect_err("agentless").error_type(), "NoInstancesMatched");
+    assert_eq!(
+        start!(&m).expect_err("agentless").error_type(),
+        "NoInstancesMatched"
+    );
     assert_eq!(calls(&sb, "inspector:StartAssessmentRun"), 0);
 
     // Inspector Classic off for the account.
-    let sb = sandbox("classic-disabled", one_account(json!({"inspectorEnabled": false})));
+    let sb = sandbox(
+        "classic-disabled",
+        one_account(json!({"inspectorEnabled": false})),
+    );
     let m = member(&sb);
-    assert_eq!(start(&m).expect_err("disabled").error_type(), "InspectorDisabled");
+    assert_eq!(
+        start!(&m).expect_err("disabled").error_type(),
+        "InspectorDisabled"
+    );
 }
 
 #[test]
@@ -178,12 +246,16 @@ fn a_target_without_a_tag_covers_every_instance() {
         ]})),
     );
     let m = member(&sb);
-    let run = run_for(Engine::Classic, &start(&m).expect("start").run_id, None);
+    let run = run_for(Engine::Classic, &start!(&m).expect("start").run_id, None);
     let cov = pollster::block_on(m.coverage(&run)).expect("coverage");
     assert_eq!(cov.scanned, ["i-0123456789abcdef0", "i-0123456789abcdef1"]);
     assert_eq!(cov.not_scanned.len(), 1);
     assert_eq!(cov.not_scanned[0].reason, "NO_AGENT");
-    assert!(cov.not_scanned[0].remedy.contains("Install the Inspector Classic agent"));
+    assert!(
+        cov.not_scanned[0]
+            .remedy
+            .contains("Install the Inspector Classic agent")
+    );
 }
 
 #[test]
@@ -202,7 +274,13 @@ fn coverage_names_unhealthy_and_missing_agents_in_the_target_only() {
     );
     let m = member(&sb);
     let s = settings(&m);
-    let run = run_for(Engine::Classic, &pollster::block_on(m.start_scan(&s, "x")).expect("start").run_id, s.tag.clone());
+    let run = run_for(
+        Engine::Classic,
+        &pollster::block_on(m.start_scan(&s, "x"))
+            .expect("start")
+            .run_id,
+        s.tag.clone(),
+    );
     let cov = pollster::block_on(m.coverage(&run)).expect("coverage");
     assert_eq!(cov.scanned, ["i-0123456789abcdef0"]);
     let reasons: Vec<(&str, &str)> = cov
@@ -212,15 +290,28 @@ fn coverage_names_unhealthy_and_missing_agents_in_the_target_only() {
         .collect();
     assert_eq!(
         reasons,
-        [("i-0123456789abcdef1", "AGENT_UNHEALTHY"), ("i-0123456789abcdef2", "NO_AGENT")]
+        [
+            ("i-0123456789abcdef1", "AGENT_UNHEALTHY"),
+            ("i-0123456789abcdef2", "NO_AGENT")
+        ]
     );
 }
 
 /// A classic account whose only (healthy) instance has `count` findings.
-fn paged(name: &str, count: u32) -> (scanflow_sandbox::Sandbox, scanflow_sandbox::Member, scanflow_core::state::Run) {
-    let sb = sandbox(name, one_account(json!({"findings": {"generate": {"count": count, "seed": 5}}})));
+fn paged(
+    name: &str,
+    count: u32,
+) -> (
+    scanflow_sandbox::Sandbox,
+    scanflow_sandbox::Member,
+    scanflow_core::state::Run,
+) {
+    let sb = sandbox(
+        name,
+        one_account(json!({"findings": {"generate": {"count": count, "seed": 5}}})),
+    );
     let m = member(&sb);
-    let run = run_for(Engine::Classic, &start(&m).expect("start").run_id, None);
+    let run = run_for(Engine::Classic, &start!(&m).expect("start").run_id, None);
     (sb, m, run)
 }
 
@@ -248,8 +339,16 @@ fn paging_lists_100_arns_a_page_and_describes_10_at_a_time() {
         let (findings, sizes) = all_findings(&m, &run);
         assert_eq!(findings.len(), count as usize);
         assert_eq!(sizes, pages, "{count}");
-        assert_eq!(calls(&sb, "inspector:ListFindings"), pages.len() as u64, "{count}");
-        assert_eq!(calls(&sb, "inspector:DescribeFindings"), describes, "{count}");
+        assert_eq!(
+            calls(&sb, "inspector:ListFindings"),
+            pages.len() as u64,
+            "{count}"
+        );
+        assert_eq!(
+            calls(&sb, "inspector:DescribeFindings"),
+            describes,
+            "{count}"
+        );
         assert_eq!(sb.api_calls().len(), if describes == 0 { 1 } else { 2 });
         let ids: std::collections::BTreeSet<_> = findings.iter().map(|f| f.id.as_str()).collect();
         assert_eq!(ids.len(), findings.len(), "finding ARNs are unique");
@@ -281,18 +380,31 @@ fn findings_are_shaped_like_describe_findings_and_normalize() {
         })),
     );
     let m = member(&sb);
-    let run = run_for(Engine::Classic, &start(&m).expect("start").run_id, None);
+    let run = run_for(Engine::Classic, &start!(&m).expect("start").run_id, None);
     sb.set_now(at(7200));
     let (f, _) = all_findings(&m, &run);
     assert_eq!(f.len(), 2);
     assert_eq!(f[0].severity, Severity::High, "Classic has no CRITICAL");
     assert_eq!(f[0].vulnerability_id.as_deref(), Some("CVE-2023-38545"));
-    assert_eq!(f[0].title, "Instance i-0123456789abcdef0 is vulnerable to CVE-2023-38545");
-    assert_eq!(f[0].instance_tags.get("Name").map(String::as_str), Some("db-1"));
+    assert_eq!(
+        f[0].title,
+        "Instance i-0123456789abcdef0 is vulnerable to CVE-2023-38545"
+    );
+    assert_eq!(
+        f[0].instance_tags.get("Name").map(String::as_str),
+        Some("db-1")
+    );
     assert!(f[0].recommendation.contains("update package libcurl-8.2.1"));
-    assert_eq!((f[0].account_id.as_str(), f[0].region.as_str()), (ACCT, REGION));
+    assert_eq!(
+        (f[0].account_id.as_str(), f[0].region.as_str()),
+        (ACCT, REGION)
+    );
     assert!(f[0].id.starts_with(&format!("{}/finding/0-", run.run_id)));
-    assert_eq!(f[0].first_seen.as_deref(), Some("2026-11-28T10:09:20Z"), "completion: 35 + 180 + 45 + 300 s");
+    assert_eq!(
+        f[0].first_seen.as_deref(),
+        Some("2026-11-28T10:09:20Z"),
+        "completion: 35 + 180 + 45 + 300 s"
+    );
     assert_eq!(f[1].severity, Severity::Untriaged);
     assert_eq!(f[1].score, None);
 
@@ -309,5 +421,8 @@ fn findings_are_shaped_like_describe_findings_and_normalize() {
     assert_eq!(n.instance_tags.get("k").map(String::as_str), Some(""));
     let mut bad = parsed.clone();
     bad.arn = "not-an-arn".into();
-    assert_eq!(normalize_classic(&bad).expect_err("bad arn").error_type(), "InvalidInput");
+    assert_eq!(
+        normalize_classic(&bad).expect_err("bad arn").error_type(),
+        "InvalidInput"
+    );
 }

@@ -40,30 +40,56 @@ fn started(sb: &Sandbox) -> (Member, Run) {
 fn a_report_is_in_progress_then_written_to_the_bucket_in_the_finding_shape() {
     let sb = sandbox(
         "v2-report",
-        v2_account(json!({"findings": {"generate": {"count": 60, "seed": 1}}, "inspector2": {"reportSeconds": 30}})),
+        v2_account(
+            json!({"findings": {"generate": {"count": 60, "seed": 1}}, "inspector2": {"reportSeconds": 30}}),
+        ),
     );
     let (m, run) = started(&sb);
     let id = &run.run_id;
     assert_eq!(id.len(), 36, "UUID-shaped: {id}");
     assert_eq!(&id[14..15], "4");
     sb.set_now(at(29));
-    assert_eq!(status(&m, &run), RunStatus::Running { state: "IN_PROGRESS".into() });
+    assert_eq!(
+        status(&m, &run),
+        RunStatus::Running {
+            state: "IN_PROGRESS".into()
+        }
+    );
     let path = sb.out_dir().join("s3").join(report_key(ACCT, REGION, id));
-    assert!(!path.exists(), "nothing is written before the report is ready");
+    assert!(
+        !path.exists(),
+        "nothing is written before the report is ready"
+    );
     let err = pollster::block_on(m.findings_page(&run, None)).expect_err("not yet");
     assert_eq!(err.error_type(), "NotFound");
 
     sb.set_now(at(30));
-    assert_eq!(status(&m, &run), RunStatus::Succeeded { state: "SUCCEEDED".into() });
+    assert_eq!(
+        status(&m, &run),
+        RunStatus::Succeeded {
+            state: "SUCCEEDED".into()
+        }
+    );
     let doc: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&path).expect("report object")).expect("JSON");
     let findings = doc["findings"].as_array().expect("findings array");
     assert!(!findings.is_empty());
     let f = &findings[0];
     for key in [
-        "findingArn", "awsAccountId", "severity", "title", "description", "status", "type",
-        "inspectorScore", "fixAvailable", "packageVulnerabilityDetails", "remediation",
-        "resources", "firstObservedAt", "lastObservedAt",
+        "findingArn",
+        "awsAccountId",
+        "severity",
+        "title",
+        "description",
+        "status",
+        "type",
+        "inspectorScore",
+        "fixAvailable",
+        "packageVulnerabilityDetails",
+        "remediation",
+        "resources",
+        "firstObservedAt",
+        "lastObservedAt",
     ] {
         assert!(f.get(key).is_some(), "missing {key}: {f}");
     }
@@ -73,18 +99,33 @@ fn a_report_is_in_progress_then_written_to_the_bucket_in_the_finding_shape() {
     assert!(f["resources"][0]["details"]["awsEc2Instance"]["imageId"].is_string());
     assert!(f["remediation"]["recommendation"]["text"].is_string());
     assert!(f["packageVulnerabilityDetails"]["vulnerablePackages"][0]["name"].is_string());
-    assert!(f["findingArn"].as_str().expect("arn").starts_with(&format!("arn:aws:inspector2:{REGION}:{ACCT}:finding/")));
+    assert!(
+        f["findingArn"]
+            .as_str()
+            .expect("arn")
+            .starts_with(&format!("arn:aws:inspector2:{REGION}:{ACCT}:finding/"))
+    );
 
     // Only the managed instance matching the tag is reported on.
     let (all, _) = all_findings(&m, &run);
     assert_eq!(all.len(), findings.len());
-    assert!(all.iter().all(|f| f.instance_id.as_deref() == Some("i-0123456789abcdef0")));
-    assert!(all.iter().all(|f| f.engine == Engine::Inspector2 && f.account_id == ACCT));
+    assert!(
+        all.iter()
+            .all(|f| f.instance_id.as_deref() == Some("i-0123456789abcdef0"))
+    );
+    assert!(
+        all.iter()
+            .all(|f| f.engine == Engine::Inspector2 && f.account_id == ACCT)
+    );
 }
 
 #[test]
 fn pages_hold_1000_findings_and_each_page_is_one_get_object() {
-    for (count, pages) in [(1000u32, vec![1000usize]), (1001, vec![1000, 1]), (2500, vec![1000, 1000, 500])] {
+    for (count, pages) in [
+        (1000u32, vec![1000usize]),
+        (1001, vec![1000, 1]),
+        (2500, vec![1000, 1000, 500]),
+    ] {
         let sb = sandbox(
             &format!("v2-paging-{count}"),
             v2_account(json!({
@@ -94,7 +135,12 @@ fn pages_hold_1000_findings_and_each_page_is_one_get_object() {
         );
         let (m, run) = started(&sb);
         sb.set_now(at(60));
-        assert_eq!(status(&m, &run), RunStatus::Succeeded { state: "SUCCEEDED".into() });
+        assert_eq!(
+            status(&m, &run),
+            RunStatus::Succeeded {
+                state: "SUCCEEDED".into()
+            }
+        );
         sb.reset_api_calls();
         let (all, sizes) = all_findings(&m, &run);
         assert_eq!(all.len(), count as usize);
@@ -115,17 +161,29 @@ fn a_clean_scope_is_no_findings_found_not_a_failure() {
     );
     let (m, run) = started(&sb);
     sb.set_now(at(20));
-    assert_eq!(status(&m, &run), RunStatus::Succeeded { state: "NO_FINDINGS_FOUND".into() });
+    assert_eq!(
+        status(&m, &run),
+        RunStatus::Succeeded {
+            state: "NO_FINDINGS_FOUND".into()
+        }
+    );
     let page = pollster::block_on(m.findings_page(&run, None)).expect("empty page");
     assert!(page.findings.is_empty() && page.next.is_none());
-    assert!(!sb.out_dir().join("s3").join(report_key(ACCT, REGION, &run.run_id)).exists());
+    assert!(
+        !sb.out_dir()
+            .join("s3")
+            .join(report_key(ACCT, REGION, &run.run_id))
+            .exists()
+    );
 }
 
 #[test]
 fn a_failed_report_fails_with_its_error_code() {
     let sb = sandbox(
         "v2-fails",
-        v2_account(json!({"findings": {"generate": {"count": 3}}, "inspector2": {"outcome": "fails"}})),
+        v2_account(
+            json!({"findings": {"generate": {"count": 3}}, "inspector2": {"outcome": "fails"}}),
+        ),
     );
     let (m, run) = started(&sb);
     sb.set_now(at(20));
@@ -140,18 +198,32 @@ fn a_failed_report_fails_with_its_error_code() {
 
 #[test]
 fn disabled_inspector_and_unmatched_tags_are_refused() {
-    let sb = sandbox("v2-disabled", v2_account(json!({"inspectorEnabled": false})));
+    let sb = sandbox(
+        "v2-disabled",
+        v2_account(json!({"inspectorEnabled": false})),
+    );
     let m = member(&sb);
     let s = settings(&m);
     let err = pollster::block_on(m.start_scan(&s, "x")).expect_err("disabled");
-    assert!(matches!(&err, ScanError::InspectorDisabled { engine, .. } if engine == "inspector2"), "{err}");
+    assert!(
+        matches!(&err, ScanError::InspectorDisabled { engine, .. } if engine == "inspector2"),
+        "{err}"
+    );
     assert_eq!(calls(&sb, "inspector2:CreateFindingsReport"), 0);
 
-    let sb = sandbox("v2-nomatch", v2_account(json!({"settings": {"engine": "inspector2", "tag": {"key": "Team", "value": "x"}}})));
+    let sb = sandbox(
+        "v2-nomatch",
+        v2_account(
+            json!({"settings": {"engine": "inspector2", "tag": {"key": "Team", "value": "x"}}}),
+        ),
+    );
     let m = member(&sb);
     let s = settings(&m);
     let err = pollster::block_on(m.start_scan(&s, "x")).expect_err("no match");
-    assert!(matches!(&err, ScanError::NoInstancesMatched { target, .. } if target == "tag Team=x"), "{err}");
+    assert!(
+        matches!(&err, ScanError::NoInstancesMatched { target, .. } if target == "tag Team=x"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -181,13 +253,26 @@ fn a_report_in_the_bucket_survives_a_new_sandbox() {
         None,
     )
     .expect("sandbox");
-    let m2 = pollster::block_on(scanflow_core::ports::Platform::member(&again, ACCT, REGION, "rerun"))
-        .expect("member");
-    assert_eq!(status(&m2, &run), RunStatus::Succeeded { state: "SUCCEEDED".into() });
-    assert_eq!(all_findings(&m2, &run).0, first);
-    let unknown = run_for(Engine::Inspector2, "8a7c9f2e-0000-4000-8000-000000000000", None);
+    let m2 = pollster::block_on(scanflow_core::ports::Platform::member(
+        &again, ACCT, REGION, "rerun",
+    ))
+    .expect("member");
     assert_eq!(
-        pollster::block_on(m2.run_status(&unknown)).expect_err("unknown").error_type(),
+        status(&m2, &run),
+        RunStatus::Succeeded {
+            state: "SUCCEEDED".into()
+        }
+    );
+    assert_eq!(all_findings(&m2, &run).0, first);
+    let unknown = run_for(
+        Engine::Inspector2,
+        "8a7c9f2e-0000-4000-8000-000000000000",
+        None,
+    );
+    assert_eq!(
+        pollster::block_on(m2.run_status(&unknown))
+            .expect_err("unknown")
+            .error_type(),
         "NotFound"
     );
 }
@@ -214,7 +299,10 @@ fn normalization_maps_fix_availability_and_keeps_the_instance() {
     for (label, expected) in [("YES", Some(true)), ("NO", Some(false))] {
         let mut g = f.clone();
         g.fix_available = Some(label.into());
-        assert_eq!(normalize_inspector2(&g).expect("ok").fix_available, expected);
+        assert_eq!(
+            normalize_inspector2(&g).expect("ok").fix_available,
+            expected
+        );
     }
     let mut g = f;
     g.fix_available = None;

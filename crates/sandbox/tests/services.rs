@@ -15,8 +15,8 @@ use scanflow_core::message::{
 };
 use scanflow_core::model::{Engine, Severity};
 use scanflow_core::ports::{
-    FindingRef, MemberAccount, Notice, NoticeKind, NoticeResource, Notifier, Platform,
-    ReportStore, SecurityHub,
+    FindingRef, MemberAccount, Notice, NoticeKind, NoticeResource, Notifier, Platform, ReportStore,
+    SecurityHub,
 };
 use scanflow_sandbox::{DeliveryOutcome, HTTP_ATTEMPTS, Subscription};
 use serde_json::json;
@@ -38,11 +38,20 @@ fn two_accounts() -> serde_json::Value {
 fn assume_role_is_denied_like_sts_when_the_role_is_missing_or_the_account_unknown() {
     let sb = sandbox("sts", two_accounts());
     for account in ["444455556666", "555555555555"] {
-        let err = pollster::block_on(sb.member(account, REGION, "exec-42")).err().expect("denied");
+        let err = pollster::block_on(sb.member(account, REGION, "exec-42"))
+            .err()
+            .expect("denied");
         match err {
-            ScanError::RoleNotAssumable { account_id, role_arn, detail } => {
+            ScanError::RoleNotAssumable {
+                account_id,
+                role_arn,
+                detail,
+            } => {
                 assert_eq!(account_id, account);
-                assert_eq!(role_arn, format!("arn:aws:iam::{account}:role/scanflow-scan"));
+                assert_eq!(
+                    role_arn,
+                    format!("arn:aws:iam::{account}:role/scanflow-scan")
+                );
                 assert_eq!(
                     detail,
                     format!(
@@ -57,29 +66,45 @@ fn assume_role_is_denied_like_sts_when_the_role_is_missing_or_the_account_unknow
     }
     // STS's session-name rule: 64 characters pass, 65 do not.
     assert!(pollster::block_on(sb.member(ACCT, REGION, &"a".repeat(64))).is_ok());
-    let err = pollster::block_on(sb.member(ACCT, REGION, &"a".repeat(65))).err().expect("too long");
+    let err = pollster::block_on(sb.member(ACCT, REGION, &"a".repeat(65)))
+        .err()
+        .expect("too long");
     assert!(matches!(err, ScanError::InvalidInput { ref field, .. } if field == "RoleSessionName"));
     assert_eq!(calls(&sb, "sts:AssumeRole"), 4);
 
     // The role exists (IAM is global) but the member stack is not in this region.
     let m = pollster::block_on(sb.member(ACCT, "eu-north-1", "exec-42")).expect("assumed");
     let err = pollster::block_on(m.settings()).expect_err("no settings there");
-    assert!(matches!(err, ScanError::NotFound { ref what, .. } if what.contains("/scanflow/settings")));
+    assert!(
+        matches!(err, ScanError::NotFound { ref what, .. } if what.contains("/scanflow/settings"))
+    );
 }
 
 #[test]
 fn the_bucket_stores_objects_under_validated_keys() {
     let sb = sandbox("s3", two_accounts());
     let store = sb.store();
-    pollster::block_on(store.put("scanflow/a/b.json", b"{}".to_vec(), "application/json")).expect("put");
-    assert_eq!(pollster::block_on(store.get("scanflow/a/b.json")).expect("get"), b"{}");
+    pollster::block_on(store.put("scanflow/a/b.json", b"{}".to_vec(), "application/json"))
+        .expect("put");
+    assert_eq!(
+        pollster::block_on(store.get("scanflow/a/b.json")).expect("get"),
+        b"{}"
+    );
     assert!(sb.out_dir().join("s3/scanflow/a/b.json").is_file());
     let err = pollster::block_on(store.get("scanflow/missing.json")).expect_err("missing");
     assert_eq!(err.error_type(), "NotFound");
-    assert_eq!(pollster::block_on(store.get("scanflow/a")).expect_err("a folder").error_type(), "NotFound");
+    assert_eq!(
+        pollster::block_on(store.get("scanflow/a"))
+            .expect_err("a folder")
+            .error_type(),
+        "NotFound"
+    );
     for bad in ["../escape", "a/../../b", "/abs", "a//b", ""] {
         let err = pollster::block_on(store.put(bad, vec![], "text/plain")).expect_err(bad);
-        assert!(matches!(err, ScanError::InvalidInput { ref field, .. } if field == "key"), "{bad}");
+        assert!(
+            matches!(err, ScanError::InvalidInput { ref field, .. } if field == "key"),
+            "{bad}"
+        );
     }
     assert_eq!(calls(&sb, "s3:PutObject"), 6);
     assert_eq!(calls(&sb, "s3:GetObject"), 3);
@@ -94,18 +119,30 @@ fn attrs(kind: Option<&str>) -> BTreeMap<String, String> {
 fn messages_at_the_size_limit_pass_and_one_byte_more_is_refused() {
     let sb = sandbox("sns-limit", two_accounts());
     let a = attrs(Some(KIND_SIEM));
-    let at_limit = Message::new("s", "x".repeat(SNS_MESSAGE_LIMIT - attributes_size(&a)), a.clone())
-        .expect("at the limit");
+    let at_limit = Message::new(
+        "s",
+        "x".repeat(SNS_MESSAGE_LIMIT - attributes_size(&a)),
+        a.clone(),
+    )
+    .expect("at the limit");
     pollster::block_on(sb.notifier().publish(&at_limit)).expect("published");
     // Built by hand, past what Message::new allows.
-    let over = Message { subject: "s".into(), body: format!("{}x", at_limit.body), attributes: a };
+    let over = Message {
+        subject: "s".into(),
+        body: format!("{}x", at_limit.body),
+        attributes: a,
+    };
     match pollster::block_on(sb.notifier().publish(&over)).expect_err("too large") {
         ScanError::PayloadTooLarge { size, limit, .. } => {
             assert_eq!((size, limit), (SNS_MESSAGE_LIMIT + 1, SNS_MESSAGE_LIMIT))
         }
         other => panic!("{other:?}"),
     }
-    let bad_subject = Message { subject: "a\nb".into(), body: "x".into(), attributes: attrs(None) };
+    let bad_subject = Message {
+        subject: "a\nb".into(),
+        body: "x".into(),
+        attributes: attrs(None),
+    };
     let err = pollster::block_on(sb.notifier().publish(&bad_subject)).expect_err("subject");
     assert!(matches!(err, ScanError::InvalidInput { ref field, .. } if field == "Subject"));
     assert_eq!(sb.sns_messages().len(), 1);
@@ -120,7 +157,11 @@ fn filter_policies_route_digests_to_email_siem_parts_to_https_and_failures_to_bo
         let m = Message::new("subject", "body".into(), attrs(kind)).expect("message");
         pollster::block_on(sb.notifier().publish(&m)).expect("publish");
     }
-    let routes: Vec<Vec<Subscription>> = sb.sns_messages().iter().map(|m| m.subscriptions()).collect();
+    let routes: Vec<Vec<Subscription>> = sb
+        .sns_messages()
+        .iter()
+        .map(|m| m.subscriptions())
+        .collect();
     assert_eq!(
         routes,
         [
@@ -134,8 +175,10 @@ fn filter_policies_route_digests_to_email_siem_parts_to_https_and_failures_to_bo
     assert_eq!(msgs[0].deliveries[0].outcome, DeliveryOutcome::Recorded);
     assert_eq!(msgs[1].deliveries[0].outcome, DeliveryOutcome::NoEndpoint);
     let log = std::fs::read_to_string(sb.out_dir().join("sns-messages.jsonl")).expect("log");
-    let lines: Vec<serde_json::Value> =
-        log.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
     assert_eq!(lines.len(), 4);
     assert_eq!(lines[1]["deliveries"][0]["subscription"], "https");
     assert_eq!(lines[1]["messageId"], msgs[1].message_id.as_str());
@@ -154,7 +197,9 @@ fn server(statuses: Vec<u16>) -> (String, mpsc::Receiver<Received>) {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for status in statuses {
-            let Ok((stream, _)) = listener.accept() else { return };
+            let Ok((stream, _)) = listener.accept() else {
+                return;
+            };
             let mut reader = BufReader::new(stream.try_clone().expect("clone"));
             let mut line = String::new();
             reader.read_line(&mut line).expect("request line");
@@ -170,12 +215,21 @@ fn server(statuses: Vec<u16>) -> (String, mpsc::Receiver<Received>) {
                     headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
                 }
             }
-            let len: usize = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
+            let len: usize = headers
+                .get("content-length")
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(0);
             let mut body = vec![0; len];
             reader.read_exact(&mut body).expect("body");
             let mut stream = stream;
-            let _ = write!(stream, "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-            let _ = tx.send(Received { headers, body: String::from_utf8_lossy(&body).into_owned() });
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            let _ = tx.send(Received {
+                headers,
+                body: String::from_utf8_lossy(&body).into_owned(),
+            });
         }
     });
     (url, rx)
@@ -196,7 +250,10 @@ fn the_http_endpoint_gets_the_sns_envelope_and_headers() {
     assert_eq!(got.headers["x-amz-sns-topic-arn"], topic);
     assert!(got.headers["x-amz-sns-subscription-arn"].starts_with(&format!("{topic}:")));
     assert_eq!(got.headers["content-type"], "text/plain; charset=UTF-8");
-    assert_eq!(got.headers["user-agent"], "Amazon Simple Notification Service Agent");
+    assert_eq!(
+        got.headers["user-agent"],
+        "Amazon Simple Notification Service Agent"
+    );
     let env: serde_json::Value = serde_json::from_str(&got.body).expect("JSON envelope");
     assert_eq!(env["Type"], "Notification");
     assert_eq!(env["MessageId"], id.as_str());
@@ -206,13 +263,29 @@ fn the_http_endpoint_gets_the_sns_envelope_and_headers() {
     assert_eq!(env["Timestamp"], "2026-11-28T10:00:00.000Z");
     assert_eq!(env["SignatureVersion"], "2");
     assert_eq!(env["Signature"], "SANDBOX-UNSIGNED");
-    assert!(env["SigningCertURL"].as_str().expect("url").starts_with("https://sns.eu-west-1.amazonaws.com/"));
-    assert!(env["UnsubscribeURL"].as_str().expect("url").contains("Action=Unsubscribe"));
-    assert_eq!(env["MessageAttributes"]["scanflow_kind"], json!({"Type": "String", "Value": "siem"}));
+    assert!(
+        env["SigningCertURL"]
+            .as_str()
+            .expect("url")
+            .starts_with("https://sns.eu-west-1.amazonaws.com/")
+    );
+    assert!(
+        env["UnsubscribeURL"]
+            .as_str()
+            .expect("url")
+            .contains("Action=Unsubscribe")
+    );
+    assert_eq!(
+        env["MessageAttributes"]["scanflow_kind"],
+        json!({"Type": "String", "Value": "siem"})
+    );
     assert_eq!(env["MessageAttributes"]["scanflow_part"]["Value"], "1");
     assert_eq!(
         sb.sns_messages()[0].deliveries[0].outcome,
-        DeliveryOutcome::Delivered { status: 200, attempts: 1 }
+        DeliveryOutcome::Delivered {
+            status: 200,
+            attempts: 1
+        }
     );
 }
 
@@ -223,8 +296,17 @@ fn a_5xx_is_retried_and_an_endpoint_that_keeps_failing_is_a_delivery_failure() {
     let m = Message::new("s", "b".into(), attrs(Some(KIND_SIEM))).expect("message");
     pollster::block_on(sb.notifier().publish(&m)).expect("published");
     let (a, b) = (rx.recv().expect("first"), rx.recv().expect("retry"));
-    assert_eq!(a.headers["x-amz-sns-message-id"], b.headers["x-amz-sns-message-id"], "a retry reuses the id");
-    assert_eq!(sb.sns_messages()[0].deliveries[0].outcome, DeliveryOutcome::Delivered { status: 200, attempts: 2 });
+    assert_eq!(
+        a.headers["x-amz-sns-message-id"], b.headers["x-amz-sns-message-id"],
+        "a retry reuses the id"
+    );
+    assert_eq!(
+        sb.sns_messages()[0].deliveries[0].outcome,
+        DeliveryOutcome::Delivered {
+            status: 200,
+            attempts: 2
+        }
+    );
 
     let (url, rx) = server(vec![503; HTTP_ATTEMPTS as usize]);
     let sb = sandbox_with_endpoint("sns-fail", two_accounts(), Some(url));
@@ -232,22 +314,41 @@ fn a_5xx_is_retried_and_an_endpoint_that_keeps_failing_is_a_delivery_failure() {
     assert_eq!(rx.iter().take(HTTP_ATTEMPTS as usize).count(), 4);
     assert_eq!(
         sb.sns_messages()[0].deliveries[0].outcome,
-        DeliveryOutcome::Failed { attempts: 4, error: "HTTP 503".into() }
+        DeliveryOutcome::Failed {
+            attempts: 4,
+            error: "HTTP 503".into()
+        }
     );
 
     // Nothing listens: every attempt fails to connect.
-    let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let sb = sandbox_with_endpoint("sns-refused", two_accounts(), Some(format!("http://127.0.0.1:{port}/")));
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let sb = sandbox_with_endpoint(
+        "sns-refused",
+        two_accounts(),
+        Some(format!("http://127.0.0.1:{port}/")),
+    );
     pollster::block_on(sb.notifier().publish(&m)).expect("published");
-    assert!(matches!(sb.sns_messages()[0].deliveries[0].outcome, DeliveryOutcome::Failed { attempts: 4, .. }));
+    assert!(matches!(
+        sb.sns_messages()[0].deliveries[0].outcome,
+        DeliveryOutcome::Failed { attempts: 4, .. }
+    ));
 }
 
 #[test]
 fn an_https_endpoint_is_refused_at_setup() {
-    let scenario = scanflow_sandbox::Scenario::from_json(&two_accounts().to_string()).expect("scenario");
-    let err = scanflow_sandbox::Sandbox::new(scenario, &out_dir("sns-https"), Some("https://siem.example/".into()))
-        .err()
-        .expect("refused");
+    let scenario =
+        scanflow_sandbox::Scenario::from_json(&two_accounts().to_string()).expect("scenario");
+    let err = scanflow_sandbox::Sandbox::new(
+        scenario,
+        &out_dir("sns-https"),
+        Some("https://siem.example/".into()),
+    )
+    .err()
+    .expect("refused");
     assert!(err.to_string().contains("http://"), "{err}");
 }
 
@@ -261,7 +362,9 @@ fn notice(id: &str, account: &str) -> Notice {
         title: "Instance not scanned".into(),
         description: "The instance has no agent.".into(),
         remedy: "Install the agent.".into(),
-        resource: NoticeResource::AwsEc2Instance { id: "i-0123456789abcdef0".into() },
+        resource: NoticeResource::AwsEc2Instance {
+            id: "i-0123456789abcdef0".into(),
+        },
         created_at: "2026-11-28T10:00:00Z".into(),
         execution: "exec-1".into(),
     }
@@ -273,11 +376,17 @@ fn imports_take_100_notices_refuse_101_and_upsert_by_id() {
     let m = member(&sb);
     let hub = m.security_hub();
     let hundred: Vec<Notice> = (0..100).map(|i| notice(&format!("n-{i}"), ACCT)).collect();
-    assert!(pollster::block_on(hub.import_notices(&hundred)).expect("100 pass").is_empty());
+    assert!(
+        pollster::block_on(hub.import_notices(&hundred))
+            .expect("100 pass")
+            .is_empty()
+    );
     let mut more = hundred.clone();
     more.push(notice("n-100", ACCT));
     let err = pollster::block_on(hub.import_notices(&more)).expect_err("101 refused");
-    assert!(matches!(err, ScanError::InvalidInput { ref field, ref problem, .. } if field == "Findings" && problem == "has 101"));
+    assert!(
+        matches!(err, ScanError::InvalidInput { ref field, ref problem, .. } if field == "Findings" && problem == "has 101")
+    );
     let mut changed = notice("n-0", ACCT);
     changed.title = "Updated".into();
     pollster::block_on(hub.import_notices(&[changed])).expect("upsert");
@@ -291,12 +400,23 @@ fn imports_take_100_notices_refuse_101_and_upsert_by_id() {
 fn a_notice_about_another_account_is_refused_like_batch_import_findings() {
     let sb = sandbox("sh-wrong-account", two_accounts());
     let hub = sb.hub_security_hub();
-    let out = pollster::block_on(hub.import_notices(&[notice("x", ACCT), notice("y", HUB)])).expect("call");
+    let out = pollster::block_on(hub.import_notices(&[notice("x", ACCT), notice("y", HUB)]))
+        .expect("call");
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].id, "x");
-    assert!(out[0].reason.starts_with("AccessDeniedException:"), "{}", out[0].reason);
+    assert!(
+        out[0].reason.starts_with("AccessDeniedException:"),
+        "{}",
+        out[0].reason
+    );
     assert!(out[0].reason.contains(ACCT) && out[0].reason.contains(HUB));
-    assert_eq!(sb.security_hub_state(HUB).notices.keys().collect::<Vec<_>>(), ["y"]);
+    assert_eq!(
+        sb.security_hub_state(HUB)
+            .notices
+            .keys()
+            .collect::<Vec<_>>(),
+        ["y"]
+    );
     assert!(sb.security_hub_state(ACCT).notices.is_empty());
 }
 
@@ -312,29 +432,49 @@ fn marking_takes_100_known_findings_refuses_101_and_reports_unknown_ones() {
     assert_eq!(findings.len(), 120);
     let refs: Vec<FindingRef> = findings
         .iter()
-        .map(|f| FindingRef { id: f.id.clone(), region: f.region.clone() })
+        .map(|f| FindingRef {
+            id: f.id.clone(),
+            region: f.region.clone(),
+        })
         .collect();
     let hub = m.security_hub();
-    let out = pollster::block_on(hub.mark_notified(&refs[..100], "scanflow exec-1")).expect("100 pass");
+    let out =
+        pollster::block_on(hub.mark_notified(&refs[..100], "scanflow exec-1")).expect("100 pass");
     assert!(out.is_empty());
     let err = pollster::block_on(hub.mark_notified(&refs[..101], "n")).expect_err("101");
-    assert!(matches!(err, ScanError::InvalidInput { ref field, .. } if field == "FindingIdentifiers"));
-    let unknown = FindingRef { id: "arn:aws:inspector2:us-east-1:111122223333:finding/ffff".into(), region: REGION.into() };
-    let out = pollster::block_on(hub.mark_notified(&[refs[100].clone(), unknown.clone(), refs[100].clone()], "again"))
-        .expect("call");
+    assert!(
+        matches!(err, ScanError::InvalidInput { ref field, .. } if field == "FindingIdentifiers")
+    );
+    let unknown = FindingRef {
+        id: "arn:aws:inspector2:us-east-1:111122223333:finding/ffff".into(),
+        region: REGION.into(),
+    };
+    let out = pollster::block_on(hub.mark_notified(
+        &[refs[100].clone(), unknown.clone(), refs[100].clone()],
+        "again",
+    ))
+    .expect("call");
     let reasons: Vec<(&str, &str)> = out
         .iter()
         .map(|u| (u.id.as_str(), u.reason.split(':').next().unwrap_or("")))
         .collect();
     assert_eq!(
         reasons,
-        [(unknown.id.as_str(), "FindingNotFound"), (refs[100].id.as_str(), "DuplicatedFindingIdentifier")]
+        [
+            (unknown.id.as_str(), "FindingNotFound"),
+            (refs[100].id.as_str(), "DuplicatedFindingIdentifier")
+        ]
     );
     let state = sb.security_hub_state(ACCT);
     assert_eq!(state.notified.len(), 101);
     assert_eq!(state.notified[&refs[0].id], "scanflow exec-1");
     assert_eq!(state.notified[&refs[100].id], "again");
-    let err = pollster::block_on(hub.mark_notified(&refs[..1], &"n".repeat(513))).expect_err("long note");
+    let err =
+        pollster::block_on(hub.mark_notified(&refs[..1], &"n".repeat(513))).expect_err("long note");
     assert!(matches!(err, ScanError::InvalidInput { ref field, .. } if field == "Note.Text"));
-    assert!(pollster::block_on(hub.mark_notified(&refs[..1], &"n".repeat(512))).expect("512").is_empty());
+    assert!(
+        pollster::block_on(hub.mark_notified(&refs[..1], &"n".repeat(512)))
+            .expect("512")
+            .is_empty()
+    );
 }
