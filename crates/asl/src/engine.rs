@@ -56,11 +56,11 @@ impl Info {
         entered: OffsetDateTime,
         retry: u32,
         item: Option<(usize, &Value)>,
+        with_input: bool,
     ) -> Value {
         let mut ctx = json!({
             "Execution": {
                 "Id": self.exec_arn,
-                "Input": self.exec_input,
                 "Name": self.exec_name,
                 "RoleArn": self.role_arn,
                 "StartTime": self.start_time,
@@ -69,6 +69,9 @@ impl Info {
             "State": {"EnteredTime": timestamp(entered), "Name": state, "RetryCount": retry},
             "StateMachine": {"Id": self.machine_arn, "Name": self.machine_name}
         });
+        if with_input && let Some(exec) = ctx.get_mut("Execution").and_then(Value::as_object_mut) {
+            exec.insert("Input".into(), self.exec_input.clone());
+        }
         if let (Some((index, value)), Some(m)) = (item, ctx.as_object_mut()) {
             m.insert(
                 "Map".into(),
@@ -134,7 +137,7 @@ pub(crate) fn execute(
         now: options.start_time,
         deadline: def
             .timeout_seconds
-            .map(|s| options.start_time + Duration::seconds(s as i64)),
+            .and_then(|s| options.start_time.checked_add(Duration::seconds(s as i64))),
         rng: Rng::new(options.seed),
         history: Vec::new(),
         max_events: options.max_history_events,
@@ -207,7 +210,8 @@ impl Runner<'_> {
 
     /// Moves the virtual clock; reaching the machine's TimeoutSeconds stops the execution.
     fn advance(&mut self, by: Duration) -> Result<(), Stop> {
-        let target = self.now + by;
+        // Past the calendar's end the clock stops: no real machine waits that long.
+        let target = self.now.checked_add(by).unwrap_or(self.now);
         match self.deadline {
             Some(d) if target > d => {
                 self.now = d;
@@ -309,7 +313,7 @@ impl Runner<'_> {
             Kind::Fail { error, cause } => {
                 let scope_input = raw;
                 let info = &self.info;
-                let ctx = || info.context(&s.name, entered, 0, None);
+                let ctx = |full: bool| info.context(&s.name, entered, 0, None, full);
                 let scope = Scope::new(&scope_input, &ctx);
                 let error = fail_text(error.as_ref(), &scope, &mut self.rng, "ErrorPath")?;
                 let cause = fail_text(cause.as_ref(), &scope, &mut self.rng, "CausePath")?;
@@ -339,10 +343,12 @@ impl Runner<'_> {
             Kind::Wait { wait, next } => {
                 let effective = self.input_path(s, &raw)?;
                 let until = match wait {
-                    WaitFor::Seconds(n) => self.now + Duration::seconds(*n as i64),
+                    WaitFor::Seconds(n) => self.now.saturating_add(Duration::seconds(*n as i64)),
                     WaitFor::Timestamp(ts) => *ts,
                     WaitFor::SecondsPath(p) => match p.lookup(&effective).and_then(Value::as_u64) {
-                        Some(n) => self.now + Duration::seconds(n.min(i64::MAX as u64 / 2) as i64),
+                        Some(n) => self
+                            .now
+                            .saturating_add(Duration::seconds(n.min(i64::MAX as u64 / 2) as i64)),
                         None => {
                             return Err(Stop::Fail(Failure::runtime(format!(
                                 "Invalid path '{}': The SecondsPath parameter does not reference a valid non-negative integer value in the input '{}'",
@@ -434,7 +440,7 @@ impl Runner<'_> {
     ) -> Result<Value, Failure> {
         let Some(t) = t else { return Ok(effective) };
         let info = &self.info;
-        let ctx = || info.context(&s.name, entered, retry, None);
+        let ctx = |full: bool| info.context(&s.name, entered, retry, None, full);
         let out = t.eval(&Scope::new(&effective, &ctx), &mut self.rng)?;
         self.check_size(&s.name, &out)?;
         Ok(out)
@@ -490,7 +496,7 @@ impl Runner<'_> {
             None => result,
             Some(t) => {
                 let info = &self.info;
-                let ctx = || info.context(&s.name, entered, retry, None);
+                let ctx = |full: bool| info.context(&s.name, entered, retry, None, full);
                 t.eval(&Scope::new(&result, &ctx), &mut self.rng)?
             }
         };
@@ -542,7 +548,7 @@ impl Runner<'_> {
             outcome: inner,
         } = outcome
         {
-            took += duration;
+            took = took.saturating_add(duration);
             outcome = *inner;
         }
         if let Some(limit) = timeout.map(|t| Duration::seconds(t.min(i64::MAX as u64 / 2) as i64))
@@ -663,7 +669,8 @@ impl Runner<'_> {
                 None => item,
                 Some(t) => {
                     let info = &self.info;
-                    let ctx = || info.context(&s.name, entered, 0, Some((index, &item)));
+                    let ctx =
+                        |full: bool| info.context(&s.name, entered, 0, Some((index, &item)), full);
                     t.eval(&Scope::new(&input, &ctx), &mut self.rng)?
                 }
             };

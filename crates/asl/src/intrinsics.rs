@@ -593,7 +593,7 @@ mod tests {
 
     fn run(expr: &str, input: Value) -> Result<Value, String> {
         let call = Call::parse(expr)?;
-        let ctx = || json!({"Execution": {"Name": "exec"}});
+        let ctx = |_: bool| json!({"Execution": {"Name": "exec"}});
         let scope = Scope::new(&input, &ctx);
         call.eval(&scope, &mut Rng::new(1))
     }

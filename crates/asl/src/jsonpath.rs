@@ -89,6 +89,7 @@ impl Path {
             chars: rest.chars().collect(),
             pos: 0,
             text,
+            depth: 0,
         };
         let segments = parser.segments(false)?;
         if parser.pos != parser.chars.len() {
@@ -124,6 +125,18 @@ impl Path {
         self.segments
             .iter()
             .all(|s| matches!(s, Segment::Child(_)) || matches!(s, Segment::Index(i) if *i >= 0))
+    }
+
+    /// Whether this context path can reach `$$.Execution.Input`.
+    pub(crate) fn may_read_execution_input(&self) -> bool {
+        match self.segments.first() {
+            None => true,
+            Some(Segment::Child(n)) if n == "Execution" => {
+                !matches!(self.segments.get(1), Some(Segment::Child(m)) if m != "Input")
+            }
+            Some(Segment::Child(_)) => false,
+            _ => true,
+        }
     }
 
     /// Jayway's normalised form, used in AWS error causes: `$['a'][0]`.
@@ -375,7 +388,11 @@ struct Parser<'t> {
     chars: Vec<char>,
     pos: usize,
     text: &'t str,
+    /// Nesting of filter parentheses and negations, bounded so hostile paths cannot exhaust the stack.
+    depth: usize,
 }
+
+const MAX_FILTER_DEPTH: usize = 32;
 
 impl Parser<'_> {
     fn error(&self, what: &str) -> PathSyntaxError {
@@ -612,6 +629,16 @@ impl Parser<'_> {
     }
 
     fn filter_unary(&mut self) -> Result<Filter, PathSyntaxError> {
+        self.depth += 1;
+        if self.depth > MAX_FILTER_DEPTH {
+            return Err(self.error("filter nests too deeply"));
+        }
+        let f = self.filter_unary_inner();
+        self.depth -= 1;
+        f
+    }
+
+    fn filter_unary_inner(&mut self) -> Result<Filter, PathSyntaxError> {
         self.skip_ws();
         if self.peek() == Some('!') && self.peek_at(1) != Some('=') {
             self.pos += 1;

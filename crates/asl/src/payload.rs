@@ -8,35 +8,45 @@ use crate::rng::Rng;
 use serde_json::{Map, Value};
 use std::cell::OnceCell;
 
+/// Builds the context object; the flag says whether to include `Execution.Input`, which can
+/// be large and most context paths never read.
+pub(crate) type MakeContext<'a> = &'a dyn Fn(bool) -> Value;
+
 /// What paths read: the effective input and (built only when asked for) the context object.
 pub(crate) struct Scope<'a> {
     pub(crate) input: &'a Value,
-    make_context: &'a dyn Fn() -> Value,
-    context: OnceCell<Value>,
+    make_context: MakeContext<'a>,
+    light: OnceCell<Value>,
+    full: OnceCell<Value>,
 }
 
 impl<'a> Scope<'a> {
-    pub(crate) fn new(input: &'a Value, make_context: &'a dyn Fn() -> Value) -> Scope<'a> {
+    pub(crate) fn new(input: &'a Value, make_context: MakeContext<'a>) -> Scope<'a> {
         Scope {
             input,
             make_context,
-            context: OnceCell::new(),
+            light: OnceCell::new(),
+            full: OnceCell::new(),
         }
     }
 
-    pub(crate) fn doc(&self, root: Root) -> &Value {
-        match root {
+    /// The document `path` reads.
+    pub(crate) fn doc(&self, path: &Path) -> &Value {
+        match path.root() {
             Root::Input => self.input,
-            Root::Context => self.context.get_or_init(|| (self.make_context)()),
+            Root::Context if path.may_read_execution_input() => {
+                self.full.get_or_init(|| (self.make_context)(true))
+            }
+            Root::Context => self.light.get_or_init(|| (self.make_context)(false)),
         }
     }
 
     pub(crate) fn resolve(&self, path: &Path) -> Option<Value> {
-        path.eval(self.doc(path.root()))
+        path.eval(self.doc(path))
     }
 
     pub(crate) fn lookup(&self, path: &Path) -> Option<&Value> {
-        path.lookup(self.doc(path.root()))
+        path.lookup(self.doc(path))
     }
 }
 
@@ -125,7 +135,7 @@ impl Template {
                 Failure::runtime(format!(
                     "The JSONPath '{}' specified for the field '{field}' could not be found in the input '{}'",
                     path.text(),
-                    compact(scope.doc(path.root()))
+                    compact(scope.doc(path))
                 ))
             })?,
             Template::Intrinsic { call, .. } => {
@@ -174,7 +184,7 @@ mod tests {
         );
         assert!(errs.is_empty(), "{errs:?}");
         let input = json!({"x": 5, "l": [1, 2]});
-        let ctx = || json!({"State": {"Name": "S"}});
+        let ctx = |_: bool| json!({"State": {"Name": "S"}});
         let scope = Scope::new(&input, &ctx);
         assert_eq!(
             t.eval(&scope, &mut Rng::new(0)),
@@ -187,7 +197,7 @@ mod tests {
         let mut errs = Vec::new();
         let t = Template::parse(&json!({"y.$": "$.x"}), "Parameters", &mut errs);
         let input = json!({"a": 1});
-        let ctx = || json!({});
+        let ctx = |_: bool| json!({});
         let err = t
             .eval(&Scope::new(&input, &ctx), &mut Rng::new(0))
             .expect_err("missing");
