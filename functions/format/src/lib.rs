@@ -1,12 +1,189 @@
-//! The format step (being written): decodes its input, runs against any [`Platform`], encodes its output.
+//! The format step: turns the collected findings into the e-mail digest and the numbered SIEM
+//! parts, reading the findings one chunk at a time, and returns only the digest key and the
+//! part count.
+//!
+//! Two passes over the chunks: the first counts, ranks and measures every finding; the second,
+//! knowing how many parts there are (their keys and attributes name the count), writes them.
+#![allow(
+    clippy::result_large_err,
+    reason = "ScanError is scanflow's one error contract, returned unboxed by every port"
+)]
 
-use scanflow_core::ScanError;
-use scanflow_core::ports::Platform;
+pub mod digest;
+pub mod envelope;
+pub mod report;
+pub mod siem;
+
+use scanflow_core::message::{SNS_MESSAGE_LIMIT, attributes_size};
+use scanflow_core::model::SeverityCounts;
+use scanflow_core::ports::{Platform, ReportStore};
+use scanflow_core::state::{Formatted, Run, StepInput};
+use scanflow_core::{ScanError, keys, step};
+
+use crate::digest::{DigestFacts, TopFindings};
+use crate::envelope::part_attributes;
+use crate::siem::{CoverageSection, Layout, SiemRun, Summary};
 
 /// Entry point shared by the Lambda main and the local engine.
 pub async fn invoke<P: Platform>(
-    _platform: &P,
-    _event: serde_json::Value,
+    platform: &P,
+    event: serde_json::Value,
 ) -> Result<serde_json::Value, ScanError> {
-    Err(ScanError::internal("format is not written yet"))
+    let input: StepInput = step::decode(event)?;
+    step::encode(&format_run(platform, &input).await?)
 }
+
+/// Writes the digest to `keys::digest(run)` and the SIEM parts to `keys::siem_part(run, i, n)`.
+pub async fn format_run<P: Platform>(
+    platform: &P,
+    input: &StepInput,
+) -> Result<Formatted, ScanError> {
+    let run = &input.run;
+    let collected = input.collected.as_ref().ok_or_else(|| {
+        ScanError::invalid(
+            "$.collected",
+            "collect-findings' result (manifestKey, counts, instancesScanned, instancesNotScanned)",
+            "is missing",
+        )
+    })?;
+    let store = platform.store();
+    let manifest = report::read_manifest(store, &collected.manifest_key).await?;
+    let siem_run = SiemRun::new(run, Some(&manifest.collected_at));
+    let budget = siem::finding_budget(&siem_run, run)?;
+
+    // Pass 1: counts, the digest's most severe findings, and every finding's size in the SIEM.
+    let mut counts = SeverityCounts::default();
+    let mut top = TopFindings::new(platform.config().digest_top_findings);
+    let mut sizes: Vec<u32> = Vec::new();
+    for key in &manifest.chunks {
+        for finding in report::read_chunk(store, key).await? {
+            counts.add(finding.severity);
+            top.offer(&finding);
+            let size = siem::finding_json(finding, budget)?.len();
+            sizes.push(u32::try_from(size).map_err(ScanError::internal)?);
+        }
+    }
+    if counts != manifest.counts {
+        tracing::warn!(
+            manifest = manifest.counts.total(),
+            read = counts.total(),
+            "the manifest's counts differ from the findings in its chunks; reporting what was read"
+        );
+    }
+
+    let summary = Summary::new(counts.clone(), &manifest.coverage);
+    let coverage = CoverageSection::capped(&manifest.coverage)?;
+    let layout = Layout::new(run, &siem_run, &summary, &coverage)?;
+    let plan = layout.plan(&sizes)?;
+    drop(sizes);
+
+    // Pass 2: the same findings, serialized the same way, into the planned parts.
+    let mut writer = PartWriter::new(run, &layout, plan);
+    for key in &manifest.chunks {
+        for finding in report::read_chunk(store, key).await? {
+            writer
+                .push(store, siem::finding_json(finding, budget)?)
+                .await?;
+        }
+    }
+    let siem_parts = writer.finish(store).await?;
+
+    let top = top.into_sorted();
+    let digest = digest::render(&DigestFacts {
+        run,
+        counts: &counts,
+        coverage: &manifest.coverage,
+        collected_at: &manifest.collected_at,
+        top: &top,
+        siem_parts,
+    });
+    let digest_key = keys::digest(run);
+    let body = serde_json::to_vec(&digest).map_err(ScanError::internal)?;
+    store.put(&digest_key, body, "application/json").await?;
+
+    tracing::info!(
+        account = %run.account_id,
+        region = %run.region,
+        findings = counts.total(),
+        siem_parts,
+        "formatted the digest and the SIEM parts"
+    );
+    Ok(Formatted {
+        digest_key,
+        siem_parts,
+    })
+}
+
+/// Fills and writes the parts in order, following the plan made in the first pass.
+struct PartWriter<'a> {
+    run: &'a Run,
+    layout: &'a Layout<'a>,
+    plan: Vec<usize>,
+    /// 0-based index of the part being filled.
+    current: usize,
+    items: Vec<String>,
+}
+
+impl<'a> PartWriter<'a> {
+    fn new(run: &'a Run, layout: &'a Layout<'a>, plan: Vec<usize>) -> Self {
+        Self {
+            run,
+            layout,
+            plan,
+            current: 0,
+            items: Vec::new(),
+        }
+    }
+
+    async fn push<S: ReportStore>(&mut self, store: &S, item: String) -> Result<(), ScanError> {
+        while self.plan.get(self.current) == Some(&self.items.len()) {
+            self.write_current(store).await?;
+        }
+        if self.current >= self.plan.len() {
+            return Err(changed_between_passes());
+        }
+        self.items.push(item);
+        Ok(())
+    }
+
+    async fn finish<S: ReportStore>(mut self, store: &S) -> Result<usize, ScanError> {
+        while self.current < self.plan.len() {
+            if self.items.len() != self.plan[self.current] {
+                return Err(changed_between_passes());
+            }
+            self.write_current(store).await?;
+        }
+        Ok(self.plan.len())
+    }
+
+    async fn write_current<S: ReportStore>(&mut self, store: &S) -> Result<(), ScanError> {
+        let (index, count) = (self.current + 1, self.plan.len());
+        let body = self.layout.body(index, count, &self.items)?;
+        let size = body.len() + attributes_size(&part_attributes(self.run, index, count));
+        if size > SNS_MESSAGE_LIMIT {
+            return Err(changed_between_passes());
+        }
+        store
+            .put(
+                &keys::siem_part(self.run, index, count),
+                body.into_bytes(),
+                "application/json",
+            )
+            .await?;
+        self.items.clear();
+        self.current += 1;
+        Ok(())
+    }
+}
+
+/// The chunks read in the second pass differ from the first (collect-findings ran again
+/// meanwhile): nothing inconsistent is written, and the step can simply be run again.
+fn changed_between_passes() -> ScanError {
+    ScanError::internal(
+        "the findings chunks changed while the SIEM parts were written (was the run collected \
+         again meanwhile?); run the format step again",
+    )
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,489 @@
+//! The SIEM document (`scanflow.siem` 1.0, see `siem.schema.json` and `SIEM.md`): its parts,
+//! how findings are packed into parts that each fit one SNS message with its attributes, and
+//! the failure document publish sends when a scan could not be completed.
+
+use scanflow_core::ScanError;
+use scanflow_core::message::{SNS_MESSAGE_LIMIT, attributes_size};
+use scanflow_core::model::{Coverage, Engine, Finding, SeverityCounts, Uncovered};
+use scanflow_core::state::Run;
+use serde::Serialize;
+
+use crate::envelope::part_attributes;
+
+pub const SCHEMA: &str = "scanflow.siem";
+pub const SCHEMA_VERSION: &str = "1.0";
+pub const KIND_FINDINGS: &str = "findings";
+pub const KIND_FAILURE: &str = "failure";
+
+/// The JSON Schema (draft 2020-12) every SIEM document validates against.
+pub const SCHEMA_JSON: &str = include_str!("../siem.schema.json");
+
+/// Part 1's coverage list stops at this many bytes so that findings still fit beside it; the
+/// instances left out are counted in `coverage.truncated` (each is a Security Hub notice too).
+pub const COVERAGE_BUDGET: usize = SNS_MESSAGE_LIMIT / 2;
+
+/// Marks where long text was cut to make a finding fit one message.
+const CUT_MARK: &str = "…";
+const FINDINGS_OPEN: &str = ",\"findings\":[";
+const FINDINGS_CLOSE: &str = "]}";
+
+/// The run a document is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SiemRun {
+    pub account_id: String,
+    pub region: String,
+    pub engine: Engine,
+    pub run_id: String,
+    pub execution: String,
+    pub started_at: String,
+    /// Absent in failure documents: nothing was collected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub collected_at: Option<String>,
+    pub target: String,
+    pub rerun: bool,
+}
+
+impl SiemRun {
+    pub fn new(run: &Run, collected_at: Option<&str>) -> Self {
+        Self {
+            account_id: run.account_id.clone(),
+            region: run.region.clone(),
+            engine: run.engine,
+            run_id: run.run_id.clone(),
+            execution: run.execution.clone(),
+            started_at: run.started_at.clone(),
+            collected_at: collected_at.map(str::to_owned),
+            target: run.target(),
+            rerun: run.rerun,
+        }
+    }
+}
+
+/// The whole run's figures, repeated in every part so any one part can be read alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub counts: SeverityCounts,
+    pub total: u64,
+    pub instances_scanned: u64,
+    pub instances_not_scanned: u64,
+}
+
+impl Summary {
+    pub fn new(counts: SeverityCounts, coverage: &Coverage) -> Self {
+        Self {
+            total: counts.total(),
+            counts,
+            instances_scanned: coverage.scanned.len() as u64,
+            instances_not_scanned: coverage.not_scanned.len() as u64,
+        }
+    }
+}
+
+/// Part 1's list of instances in scope that were not scanned, capped at [`COVERAGE_BUDGET`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CoverageSection {
+    pub not_scanned: Vec<Uncovered>,
+    /// How many not-scanned instances were left out of `notScanned` for size.
+    pub truncated: u64,
+}
+
+impl CoverageSection {
+    pub fn capped(coverage: &Coverage) -> Result<Self, ScanError> {
+        // Room for the wrapper with the largest possible `truncated` count.
+        let wrapper = serde_json::to_string(&Self {
+            not_scanned: Vec::new(),
+            truncated: u64::MAX,
+        })
+        .map_err(ScanError::internal)?
+        .len();
+        let mut used = wrapper;
+        let mut kept = Vec::new();
+        for uncovered in &coverage.not_scanned {
+            let item = serde_json::to_string(uncovered)
+                .map_err(ScanError::internal)?
+                .len();
+            let add = item + usize::from(!kept.is_empty());
+            if used + add > COVERAGE_BUDGET {
+                break;
+            }
+            used += add;
+            kept.push(uncovered.clone());
+        }
+        Ok(Self {
+            truncated: (coverage.not_scanned.len() - kept.len()) as u64,
+            not_scanned: kept,
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct PartNumber {
+    index: usize,
+    count: usize,
+}
+
+/// A findings part without its `findings` array, which is appended as raw JSON text so that
+/// each part's size is known exactly before it is built.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Header<'a> {
+    schema: &'static str,
+    schema_version: &'static str,
+    kind: &'static str,
+    run: &'a SiemRun,
+    part: PartNumber,
+    summary: &'a Summary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    coverage: Option<&'a CoverageSection>,
+}
+
+/// A finding as the SIEM receives it: the normalized finding, flagged when text was cut.
+#[derive(Serialize)]
+struct SiemFinding<'a> {
+    #[serde(flatten)]
+    finding: &'a Finding,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    truncated: bool,
+}
+
+/// The most bytes one finding may take: what is left in a part holding only that finding,
+/// with the largest possible part numbers and summary. Only a finding that could not travel in
+/// a message of its own is ever cut.
+pub fn finding_budget(siem_run: &SiemRun, run: &Run) -> Result<usize, ScanError> {
+    let widest = SeverityCounts {
+        critical: u64::MAX,
+        high: u64::MAX,
+        medium: u64::MAX,
+        low: u64::MAX,
+        informational: u64::MAX,
+        untriaged: u64::MAX,
+    };
+    let summary = Summary {
+        counts: widest,
+        total: u64::MAX,
+        instances_scanned: u64::MAX,
+        instances_not_scanned: u64::MAX,
+    };
+    let header = header_json(siem_run, &summary, None, usize::MAX, usize::MAX)?;
+    let overhead = header.len() - 1
+        + FINDINGS_OPEN.len()
+        + FINDINGS_CLOSE.len()
+        + attributes_size(&part_attributes(run, usize::MAX, usize::MAX));
+    SNS_MESSAGE_LIMIT.checked_sub(overhead).ok_or_else(|| {
+        ScanError::internal(format!(
+            "the run's description alone ({overhead} bytes) leaves no room for findings"
+        ))
+    })
+}
+
+/// Serializes a finding for the SIEM, cutting its longest text fields (description,
+/// recommendation, title; then its tags) until it fits `budget`. It is never dropped: one that
+/// cannot be made to fit fails the step.
+pub fn finding_json(mut finding: Finding, budget: usize) -> Result<String, ScanError> {
+    let mut truncated = false;
+    loop {
+        let text = serde_json::to_string(&SiemFinding {
+            finding: &finding,
+            truncated,
+        })
+        .map_err(ScanError::internal)?;
+        if text.len() <= budget {
+            return Ok(text);
+        }
+        let excess = text.len() - budget;
+        if !truncated {
+            tracing::warn!(finding = %finding.id, bytes = text.len(), budget, "finding too large for one message: cutting its text");
+        }
+        truncated = true;
+        if !cut_longest_text(&mut finding, excess) {
+            if finding.instance_tags.is_empty() {
+                return Err(ScanError::PayloadTooLarge {
+                    what: format!("finding {} even without its text", clip(&finding.id, 300)),
+                    size: text.len(),
+                    limit: budget,
+                });
+            }
+            finding.instance_tags.clear();
+        }
+    }
+}
+
+/// Cuts `excess` bytes (plus room for the mark) from the longest text field; false when every
+/// text field is already empty. Each call strictly shortens a field, so the caller's loop ends.
+fn cut_longest_text(finding: &mut Finding, excess: usize) -> bool {
+    let Some(field) = [
+        &mut finding.description,
+        &mut finding.recommendation,
+        &mut finding.title,
+    ]
+    .into_iter()
+    .filter(|s| !s.is_empty())
+    .max_by_key(|s| s.len()) else {
+        return false;
+    };
+    let keep = field.len().saturating_sub(excess + CUT_MARK.len());
+    if keep == 0 {
+        field.clear();
+    } else {
+        field.truncate(field.floor_char_boundary(keep));
+        field.push_str(CUT_MARK);
+    }
+    true
+}
+
+/// Cuts `s` to at most `max` characters, marking the cut.
+pub fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut cut: String = s.chars().take(max.saturating_sub(1)).collect();
+    cut.push_str(CUT_MARK);
+    cut
+}
+
+fn header_json(
+    run: &SiemRun,
+    summary: &Summary,
+    coverage: Option<&CoverageSection>,
+    index: usize,
+    count: usize,
+) -> Result<String, ScanError> {
+    serde_json::to_string(&Header {
+        schema: SCHEMA,
+        schema_version: SCHEMA_VERSION,
+        kind: KIND_FINDINGS,
+        run,
+        part: PartNumber { index, count },
+        summary,
+        coverage,
+    })
+    .map_err(ScanError::internal)
+}
+
+fn digits(n: usize) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
+}
+
+/// The fixed part of every findings part, and the arithmetic that packs findings into parts.
+pub struct Layout<'a> {
+    run: &'a Run,
+    siem_run: &'a SiemRun,
+    summary: &'a Summary,
+    coverage: &'a CoverageSection,
+    /// Header lengths with part numbers 0 and 0 (one digit each), with and without coverage.
+    first_base: usize,
+    other_base: usize,
+}
+
+impl<'a> Layout<'a> {
+    pub fn new(
+        run: &'a Run,
+        siem_run: &'a SiemRun,
+        summary: &'a Summary,
+        coverage: &'a CoverageSection,
+    ) -> Result<Self, ScanError> {
+        Ok(Self {
+            first_base: header_json(siem_run, summary, Some(coverage), 0, 0)?.len(),
+            other_base: header_json(siem_run, summary, None, 0, 0)?.len(),
+            run,
+            siem_run,
+            summary,
+            coverage,
+        })
+    }
+
+    /// The bytes of message `index` of `count` that are not its findings: the header, the
+    /// array's brackets and the attributes publish adds.
+    fn overhead(&self, index: usize, count: usize) -> usize {
+        let base = if index == 1 {
+            self.first_base
+        } else {
+            self.other_base
+        };
+        base - 2 + digits(index) + digits(count) - 1
+            + FINDINGS_OPEN.len()
+            + FINDINGS_CLOSE.len()
+            + attributes_size(&part_attributes(self.run, index, count))
+    }
+
+    /// How many findings go into each part, given every finding's serialized size in order.
+    /// The part count is only known at the end, and its digits change the sizes, so packing is
+    /// repeated until the count it assumed has as many digits as the count it produced; from
+    /// one digit up, that only grows, so it ends.
+    pub fn plan(&self, sizes: &[u32]) -> Result<Vec<usize>, ScanError> {
+        let mut assumed = 1;
+        loop {
+            let parts = self.pack(sizes, assumed)?;
+            if digits(parts.len()) == digits(assumed) {
+                return Ok(parts);
+            }
+            assumed = parts.len();
+        }
+    }
+
+    fn pack(&self, sizes: &[u32], count: usize) -> Result<Vec<usize>, ScanError> {
+        let mut parts = Vec::new();
+        let mut in_part = 0;
+        let mut size = self.overhead(1, count);
+        for &item in sizes {
+            let item = item as usize;
+            let add = item + usize::from(in_part > 0);
+            if size + add <= SNS_MESSAGE_LIMIT {
+                size += add;
+                in_part += 1;
+                continue;
+            }
+            // Part 1 may close empty when its coverage leaves no room for a large finding.
+            parts.push(in_part);
+            size = self.overhead(parts.len() + 1, count) + item;
+            if size > SNS_MESSAGE_LIMIT {
+                return Err(ScanError::internal(format!(
+                    "a {item}-byte finding does not fit an empty SIEM part"
+                )));
+            }
+            in_part = 1;
+        }
+        parts.push(in_part);
+        Ok(parts)
+    }
+
+    /// Part `index` of `count` with `items` (serialized findings) as its findings.
+    pub fn body(&self, index: usize, count: usize, items: &[String]) -> Result<String, ScanError> {
+        let coverage = (index == 1).then_some(self.coverage);
+        let mut body = header_json(self.siem_run, self.summary, coverage, index, count)?;
+        body.pop();
+        body.push_str(FINDINGS_OPEN);
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(item);
+        }
+        body.push_str(FINDINGS_CLOSE);
+        Ok(body)
+    }
+}
+
+/// What a failure document says about the failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureSection {
+    /// The Step Functions error name (`RoleNotAssumable`, `States.Timeout`, ...).
+    pub error: String,
+    pub message: String,
+    /// `None` when the execution input had no valid account id.
+    pub account_id: Option<String>,
+    pub region: Option<String>,
+    pub execution: String,
+    pub remedy: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FailureDocument<'a> {
+    schema: &'static str,
+    schema_version: &'static str,
+    kind: &'static str,
+    /// `null` when the scan failed before a run existed.
+    run: Option<&'a SiemRun>,
+    failure: &'a FailureSection,
+}
+
+/// The SIEM document for a scan that could not be completed.
+pub fn failure_document(run: Option<&Run>, failure: &FailureSection) -> Result<String, ScanError> {
+    let siem_run = run.map(|r| SiemRun::new(r, None));
+    serde_json::to_string(&FailureDocument {
+        schema: SCHEMA,
+        schema_version: SCHEMA_VERSION,
+        kind: KIND_FAILURE,
+        run: siem_run.as_ref(),
+        failure,
+    })
+    .map_err(ScanError::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(description: String) -> Finding {
+        serde_json::from_value(serde_json::json!({
+            "id": "arn:aws:inspector2:eu-west-1:111122223333:finding/f1",
+            "engine": "inspector2",
+            "accountId": "111122223333",
+            "region": "eu-west-1",
+            "severity": "HIGH",
+            "title": "CVE-2024-0001 - openssl",
+            "description": description,
+            "recommendation": "Upgrade openssl.",
+        }))
+        .expect("finding")
+    }
+
+    #[test]
+    fn a_finding_within_budget_is_untouched_and_one_byte_over_is_cut() {
+        let text = finding_json(finding("é".repeat(500)), usize::MAX).expect("fits");
+        let exact = text.len();
+        assert_eq!(
+            finding_json(finding("é".repeat(500)), exact).expect("fits"),
+            text
+        );
+        let cut = finding_json(finding("é".repeat(500)), exact - 1).expect("cut");
+        assert!(cut.len() < exact);
+        let value: serde_json::Value = serde_json::from_str(&cut).expect("json");
+        assert_eq!(value["truncated"], true);
+        let description = value["description"].as_str().expect("text");
+        assert!(description.ends_with(CUT_MARK) && description.starts_with("éé"));
+        assert!(!text.contains("truncated"));
+    }
+
+    #[test]
+    fn cutting_escaped_text_still_ends_and_fits() {
+        let text = finding_json(finding("\u{1}".repeat(10_000)), 2_000).expect("cut");
+        assert!(text.len() <= 2_000, "{}", text.len());
+        let err = finding_json(finding(String::new()), 10).expect_err("id alone too big");
+        assert_eq!(err.error_type(), "PayloadTooLarge");
+    }
+
+    #[test]
+    fn coverage_is_capped_with_a_count_of_what_was_left_out() {
+        let coverage = Coverage {
+            scanned: Vec::new(),
+            not_scanned: (0..20_000)
+                .map(|i| Uncovered {
+                    instance_id: format!("i-{i:017}"),
+                    reason: "AGENT_NOT_INSTALLED".into(),
+                    remedy: "Install the SSM agent and attach the instance profile.".into(),
+                })
+                .collect(),
+        };
+        let section = CoverageSection::capped(&coverage).expect("capped");
+        let size = serde_json::to_string(&section).expect("json").len();
+        assert!(size <= COVERAGE_BUDGET, "{size}");
+        assert!(section.truncated > 0);
+        assert_eq!(section.not_scanned.len() as u64 + section.truncated, 20_000);
+        let small = Coverage {
+            scanned: Vec::new(),
+            not_scanned: coverage.not_scanned[..3].to_vec(),
+        };
+        let section = CoverageSection::capped(&small).expect("capped");
+        assert_eq!((section.not_scanned.len(), section.truncated), (3, 0));
+    }
+
+    #[test]
+    fn digits_count_decimal_places() {
+        assert_eq!(
+            [0, 9, 10, 99, 100, usize::MAX].map(digits),
+            [1, 1, 2, 2, 3, 20]
+        );
+    }
+
+    #[test]
+    fn clip_marks_the_cut() {
+        assert_eq!(clip("abc", 3), "abc");
+        assert_eq!(clip("abcd", 3), "ab…");
+    }
+}
