@@ -6,7 +6,7 @@ use crate::definition::{
     Operand, Parallel, ResultPath, Retrier, Rule, State, Task, Text, WaitFor,
 };
 use crate::error::{Failure, names};
-use crate::jsonpath::Path;
+use crate::jsonpath::{Path, Root};
 use crate::payload::{Scope, Template, compact, json_size};
 use crate::rng::Rng;
 use crate::{
@@ -324,9 +324,12 @@ impl Runner<'_> {
             }
             Kind::Choice { choices, default } => {
                 let effective = self.input_path(s, &raw)?;
+                let info = &self.info;
+                let ctx = |full: bool| info.context(&s.name, entered, 0, None, full);
+                let scope = Scope::new(&effective, &ctx);
                 let mut target = None;
                 for (rule, next) in choices {
-                    if eval_rule(rule, &effective)? {
+                    if eval_rule(rule, &scope)? {
                         target = Some(next.clone());
                         break;
                     }
@@ -342,10 +345,13 @@ impl Runner<'_> {
             }
             Kind::Wait { wait, next } => {
                 let effective = self.input_path(s, &raw)?;
+                let info = &self.info;
+                let ctx = |full: bool| info.context(&s.name, entered, 0, None, full);
+                let scope = Scope::new(&effective, &ctx);
                 let until = match wait {
                     WaitFor::Seconds(n) => self.now.saturating_add(Duration::seconds(*n as i64)),
                     WaitFor::Timestamp(ts) => *ts,
-                    WaitFor::SecondsPath(p) => match p.lookup(&effective).and_then(Value::as_u64) {
+                    WaitFor::SecondsPath(p) => match scope.lookup(p).and_then(Value::as_u64) {
                         Some(n) => self
                             .now
                             .saturating_add(Duration::seconds(n.min(i64::MAX as u64 / 2) as i64)),
@@ -358,8 +364,8 @@ impl Runner<'_> {
                         }
                     },
                     WaitFor::TimestampPath(p) => {
-                        match p
-                            .lookup(&effective)
+                        match scope
+                            .lookup(p)
                             .and_then(Value::as_str)
                             .map(|s| OffsetDateTime::parse(s, &Rfc3339))
                         {
@@ -382,7 +388,7 @@ impl Runner<'_> {
             }
             Kind::Task(task) => {
                 self.handled(s, &task.handling, raw, entered, |r, effective, retry| {
-                    r.task(s, task, effective, retry)
+                    r.task(s, task, effective, entered, retry)
                 })
             }
             Kind::Parallel(p) => self.handled(s, &p.handling, raw, entered, |r, effective, _| {
@@ -510,12 +516,42 @@ impl Runner<'_> {
         self.exit(s, &Next::State(c.next.clone()), out)
     }
 
-    fn task(&mut self, s: &State, task: &Task, input: Value, retry: u32) -> Result<Value, Stop> {
+    /// Reads a reference path from `input`, or from the context object for `$$` paths.
+    fn reference(
+        &self,
+        p: &Path,
+        input: &Value,
+        s: &State,
+        entered: OffsetDateTime,
+    ) -> Option<Value> {
+        match p.root() {
+            Root::Input => p.lookup(input).cloned(),
+            Root::Context => {
+                let ctx =
+                    self.info
+                        .context(&s.name, entered, 0, None, p.may_read_execution_input());
+                p.lookup(&ctx).cloned()
+            }
+        }
+    }
+
+    fn task(
+        &mut self,
+        s: &State,
+        task: &Task,
+        input: Value,
+        entered: OffsetDateTime,
+        retry: u32,
+    ) -> Result<Value, Stop> {
         let timeout = match &task.timeout {
             None => None,
             Some(Count::Literal(n)) => Some(*n),
             Some(Count::Path(p)) => {
-                match p.lookup(&input).and_then(Value::as_u64).filter(|n| *n > 0) {
+                match self
+                    .reference(p, &input, s, entered)
+                    .and_then(|v| v.as_u64())
+                    .filter(|n| *n > 0)
+                {
                     Some(n) => Some(n),
                     None => {
                         return Err(Stop::Fail(Failure::runtime(format!(
@@ -616,14 +652,14 @@ impl Runner<'_> {
         input: Value,
         entered: OffsetDateTime,
     ) -> Result<Value, Stop> {
-        let items = match m.items_path.lookup(&input) {
-            Some(Value::Array(a)) => a.clone(),
+        let items = match self.reference(&m.items_path, &input, s, entered) {
+            Some(Value::Array(a)) => a,
             Some(other) => {
                 return Err(Stop::Fail(Failure::new(
                     names::QUERY_EVALUATION_ERROR,
                     format!(
                         "Map state input must be an array but was: {}",
-                        json_type(other)
+                        json_type(&other)
                     ),
                 )));
             }
@@ -638,7 +674,7 @@ impl Runner<'_> {
         let tolerated_count = match &m.tolerated_count {
             None => None,
             Some(Count::Literal(n)) => Some(*n),
-            Some(Count::Path(p)) => Some(p.lookup(&input).and_then(Value::as_u64).ok_or_else(|| {
+            Some(Count::Path(p)) => Some(self.reference(p, &input, s, entered).and_then(|v| v.as_u64()).ok_or_else(|| {
                 Failure::runtime(format!("Invalid path '{}': ToleratedFailureCountPath must reference a non-negative integer", p.text()))
             })?),
         };
@@ -646,8 +682,8 @@ impl Runner<'_> {
             None => None,
             Some(Number::Literal(p)) => Some(*p),
             Some(Number::Path(p)) => Some(
-                p.lookup(&input)
-                    .and_then(Value::as_f64)
+                self.reference(p, &input, s, entered)
+                    .and_then(|v| v.as_f64())
                     .filter(|v| (0.0..=100.0).contains(v))
                     .ok_or_else(|| {
                         Failure::runtime(format!(
@@ -834,7 +870,7 @@ fn find_catcher<'c>(catchers: &'c [Catcher], f: &Failure) -> Option<&'c Catcher>
         .find(|c| c.errors.iter().any(|e| f.matches(e)))
 }
 
-fn eval_rule(rule: &Rule, input: &Value) -> Result<bool, Failure> {
+fn eval_rule(rule: &Rule, input: &Scope<'_>) -> Result<bool, Failure> {
     Ok(match rule {
         Rule::And(rs) => {
             for r in rs {
@@ -858,7 +894,7 @@ fn eval_rule(rule: &Rule, input: &Value) -> Result<bool, Failure> {
             op,
             operand,
         } => {
-            let value = variable.lookup(input);
+            let value = input.lookup(variable);
             if *op == Op::IsPresent {
                 return Ok(value.is_some() == (operand_bool(operand)));
             }
@@ -867,7 +903,7 @@ fn eval_rule(rule: &Rule, input: &Value) -> Result<bool, Failure> {
             };
             let expected = match operand {
                 Operand::Value(v) => v,
-                Operand::Path(p) => p.lookup(input).ok_or_else(|| invalid_choice_path(p))?,
+                Operand::Path(p) => input.lookup(p).ok_or_else(|| invalid_choice_path(p))?,
             };
             compare(*op, value, expected)
         }
