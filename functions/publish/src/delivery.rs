@@ -1,0 +1,317 @@
+//! Delivering a finished scan: the e-mail digest, then every SIEM part in order, then Security
+//! Hub (delivered findings marked NOTIFIED, instances not scanned imported as notices).
+//!
+//! Publishing is at least once: if SNS fails part-way, the error propagates, the state machine
+//! retries the step and everything is published again; receivers deduplicate on run id + part
+//! index (SIEM.md). Security Hub updates are idempotent by id, and their problems never undo
+//! a delivery.
+
+use format::digest::Digest;
+use format::envelope::{digest_attributes, part_attributes, part_subject};
+use format::report;
+use format::siem::clip;
+use scanflow_core::message::Message;
+use scanflow_core::model::{Severity, Uncovered};
+use scanflow_core::ports::{
+    FindingRef, MemberAccount, Notice, NoticeKind, NoticeResource, Notifier, Platform, ReportStore,
+    SECURITY_HUB_BATCH, SecurityHub,
+};
+use scanflow_core::state::{Collected, Formatted, Manifest, Published, Run};
+use scanflow_core::{ScanError, keys};
+
+use crate::problems::Problems;
+
+const MARK: &str = "mark NOTIFIED";
+const IMPORT: &str = "import not-scanned notices";
+/// After this many failed calls in a row, Security Hub is taken to be unavailable for the rest
+/// of the run rather than called once per remaining batch.
+pub const MAX_CONSECUTIVE_FAILURES: u32 = 3;
+
+pub async fn deliver<P: Platform>(
+    platform: &P,
+    run: &Run,
+    collected: &Collected,
+    formatted: &Formatted,
+) -> Result<Published, ScanError> {
+    let store = platform.store();
+    let notifier = platform.notifier();
+
+    let digest = read_digest(store, &formatted.digest_key).await?;
+    let message = Message::new(&digest.subject, digest.body, digest_attributes(run))?;
+    notifier.publish(&message).await?;
+    let mut messages = 1;
+
+    let parts = formatted.siem_parts;
+    for index in 1..=parts {
+        let key = keys::siem_part(run, index, parts);
+        let body = String::from_utf8(store.get(&key).await?).map_err(|e| {
+            ScanError::internal(format!(
+                "SIEM part {key} is not UTF-8 text ({e}); run the format step again"
+            ))
+        })?;
+        let message = Message::new(
+            &part_subject(run, index, parts),
+            body,
+            part_attributes(run, index, parts),
+        )?;
+        notifier.publish(&message).await?;
+        messages += 1;
+    }
+    tracing::info!(account = %run.account_id, region = %run.region, messages, "published the digest and the SIEM parts");
+
+    let mut problems = Problems::default();
+    let (findings_marked, notices_imported) =
+        update_security_hub(platform, run, collected, &mut problems).await;
+    if !problems.is_empty() {
+        tracing::warn!(account = %run.account_id, region = %run.region, "Security Hub was not fully updated; the delivery stands");
+    }
+    Ok(Published {
+        messages,
+        findings_marked,
+        notices_imported,
+        security_hub_problems: problems.into_lines(),
+    })
+}
+
+async fn read_digest<S: ReportStore>(store: &S, key: &str) -> Result<Digest, ScanError> {
+    let bytes = store.get(key).await?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        ScanError::internal(format!(
+            "digest {key} is not a scanflow digest ({e}); run the format step again"
+        ))
+    })
+}
+
+/// Marks the delivered findings and imports the not-scanned notices through the member's role.
+/// Returns (findings marked, notices imported); everything that went wrong is in `problems`.
+async fn update_security_hub<P: Platform>(
+    platform: &P,
+    run: &Run,
+    collected: &Collected,
+    problems: &mut Problems,
+) -> (u64, u64) {
+    let member = match platform
+        .member(&run.account_id, &run.region, &run.execution)
+        .await
+    {
+        Ok(member) => member,
+        Err(e) => {
+            tracing::warn!(account = %run.account_id, error = %e, "cannot enter the member account for Security Hub");
+            problems.record(
+                "Security Hub",
+                &format!("cannot enter account {}: {e}", run.account_id),
+                collected.counts.total() + collected.instances_not_scanned,
+                "",
+            );
+            return (0, 0);
+        }
+    };
+    let manifest = match report::read_manifest(platform.store(), &collected.manifest_key).await {
+        Ok(manifest) => manifest,
+        Err(e) => {
+            problems.record(
+                "Security Hub",
+                &format!("cannot read the manifest: {e}"),
+                collected.counts.total() + collected.instances_not_scanned,
+                &collected.manifest_key,
+            );
+            return (0, 0);
+        }
+    };
+    let hub = member.security_hub();
+    let marked = mark_delivered(
+        platform.store(),
+        hub,
+        run,
+        &manifest,
+        collected.counts.total(),
+        problems,
+    )
+    .await;
+    let notices: Vec<Notice> = manifest
+        .coverage
+        .not_scanned
+        .iter()
+        .map(|u| not_scanned_notice(run, &manifest.collected_at, u))
+        .collect();
+    let imported = import_notices(hub, &notices, problems).await;
+    (marked, imported)
+}
+
+/// Calls Security Hub batch by batch, counting what it did, recording what it did not, and
+/// giving up after [`MAX_CONSECUTIVE_FAILURES`] failed calls in a row.
+struct Batches<'a> {
+    operation: &'static str,
+    problems: &'a mut Problems,
+    done: u64,
+    attempted: u64,
+    failures_in_a_row: u32,
+}
+
+impl<'a> Batches<'a> {
+    fn new(operation: &'static str, problems: &'a mut Problems) -> Self {
+        Self {
+            operation,
+            problems,
+            done: 0,
+            attempted: 0,
+            failures_in_a_row: 0,
+        }
+    }
+
+    /// Accounts for one call over `ids`; false once Security Hub is given up on.
+    fn settle(
+        &mut self,
+        ids: &[&str],
+        result: Result<Vec<scanflow_core::ports::Unprocessed>, ScanError>,
+    ) -> bool {
+        let size = ids.len() as u64;
+        self.attempted += size;
+        match result {
+            Ok(unprocessed) => {
+                self.failures_in_a_row = 0;
+                self.done += size.saturating_sub(unprocessed.len() as u64);
+                self.problems
+                    .record_unprocessed(self.operation, &unprocessed);
+                true
+            }
+            Err(e) => {
+                self.failures_in_a_row += 1;
+                let first = ids.first().copied().unwrap_or_default();
+                tracing::warn!(operation = self.operation, items = size, first, error = %e, "Security Hub call failed");
+                self.problems
+                    .record(self.operation, &e.to_string(), size, first);
+                self.failures_in_a_row < MAX_CONSECUTIVE_FAILURES
+            }
+        }
+    }
+
+    fn give_up(&mut self, total: u64) {
+        let left = total.saturating_sub(self.attempted);
+        if left > 0 {
+            self.problems.record(
+                self.operation,
+                &format!("not attempted after {MAX_CONSECUTIVE_FAILURES} failed calls in a row"),
+                left,
+                "",
+            );
+        }
+    }
+}
+
+/// Marks every finding of the run NOTIFIED, in batches of at most [`SECURITY_HUB_BATCH`] that
+/// run across chunk boundaries, reading one chunk at a time.
+async fn mark_delivered<S: ReportStore, H: SecurityHub>(
+    store: &S,
+    hub: &H,
+    run: &Run,
+    manifest: &Manifest,
+    total: u64,
+    problems: &mut Problems,
+) -> u64 {
+    let note = format!(
+        "scanflow delivered this finding in execution {}, run {}",
+        run.execution, run.run_id
+    );
+    let mut batches = Batches::new(MARK, problems);
+    let mut batch: Vec<FindingRef> = Vec::with_capacity(SECURITY_HUB_BATCH);
+    for key in &manifest.chunks {
+        let findings = match report::read_chunk(store, key).await {
+            Ok(findings) => findings,
+            Err(e) => {
+                batches.problems.record(
+                    MARK,
+                    &format!("cannot read the findings: {e}"),
+                    total.saturating_sub(batches.attempted),
+                    key,
+                );
+                return batches.done;
+            }
+        };
+        for finding in findings {
+            batch.push(FindingRef {
+                id: finding.id,
+                region: finding.region,
+            });
+            if batch.len() == SECURITY_HUB_BATCH {
+                let result = hub.mark_notified(&batch, &note).await;
+                if !batches.settle(&ids(&batch), result) {
+                    batches.give_up(total);
+                    return batches.done;
+                }
+                batch.clear();
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let result = hub.mark_notified(&batch, &note).await;
+        batches.settle(&ids(&batch), result);
+    }
+    batches.done
+}
+
+fn ids(batch: &[FindingRef]) -> Vec<&str> {
+    batch.iter().map(|f| f.id.as_str()).collect()
+}
+
+/// Imports notices in batches of at most [`SECURITY_HUB_BATCH`]; returns how many were taken.
+pub(crate) async fn import_notices<H: SecurityHub>(
+    hub: &H,
+    notices: &[Notice],
+    problems: &mut Problems,
+) -> u64 {
+    let mut batches = Batches::new(IMPORT, problems);
+    for batch in notices.chunks(SECURITY_HUB_BATCH) {
+        let ids: Vec<&str> = batch.iter().map(|n| n.id.as_str()).collect();
+        let result = hub.import_notices(batch).await;
+        if !batches.settle(&ids, result) {
+            batches.give_up(notices.len() as u64);
+            break;
+        }
+    }
+    batches.done
+}
+
+/// The Security Hub notice for an instance in scope that the scan did not cover.
+fn not_scanned_notice(run: &Run, collected_at: &str, uncovered: &Uncovered) -> Notice {
+    Notice {
+        id: Notice::id_for(
+            &run.account_id,
+            &run.region,
+            NoticeKind::NotScanned,
+            &uncovered.instance_id,
+        ),
+        account_id: run.account_id.clone(),
+        region: run.region.clone(),
+        kind: NoticeKind::NotScanned,
+        severity: Severity::Medium,
+        title: clip(
+            &format!(
+                "EC2 instance {} was not scanned for vulnerabilities",
+                uncovered.instance_id
+            ),
+            256,
+        ),
+        description: clip(
+            &format!(
+                "Instance {} in account {} ({}) is in the scope of scanflow's scan ({}) but was \
+                 not scanned: {}. Run {}, execution {}.",
+                uncovered.instance_id,
+                run.account_id,
+                run.region,
+                run.target(),
+                uncovered.reason,
+                run.run_id,
+                run.execution
+            ),
+            1024,
+        ),
+        remedy: clip(&uncovered.remedy, 512),
+        resource: NoticeResource::AwsEc2Instance {
+            id: uncovered.instance_id.clone(),
+        },
+        // The collection time: a retry of this delivery re-sends the same notice unchanged.
+        created_at: collected_at.to_owned(),
+        execution: run.execution.clone(),
+    }
+}

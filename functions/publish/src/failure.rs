@@ -1,0 +1,364 @@
+//! The failure notice: a scan that could not be completed is told to people (e-mail), to the
+//! SIEM (a `failure` document) and to Security Hub (a notice), each saying what went wrong, in
+//! which account and region, and what to do.
+
+use std::fmt::Write as _;
+
+use format::envelope::attributes;
+use format::siem::{FailureSection, clip, failure_document};
+use scanflow_core::ScanError;
+use scanflow_core::error::CaughtError;
+use scanflow_core::input::{validate_account_id, validate_region};
+use scanflow_core::message::{KIND_FAILURE, KIND_SIEM, Message};
+use scanflow_core::model::{Engine, Severity};
+use scanflow_core::ports::{MemberAccount, Notice, NoticeKind, NoticeResource, Notifier, Platform};
+use scanflow_core::state::{ExecutionContext, Published, Run};
+
+use crate::delivery::import_notices;
+use crate::problems::Problems;
+
+/// Long messages and inputs are cut so the notice always fits one SNS message.
+const MESSAGE_CHARS: usize = 8_000;
+const INPUT_CHARS: usize = 4_000;
+
+/// An account id or region as far as the failure lets us know it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Known {
+    Yes(String),
+    /// The execution input had no such field.
+    Missing,
+    /// The execution input had this (JSON) value, which is not valid.
+    Invalid(String),
+}
+
+impl Known {
+    fn value(&self) -> Option<&str> {
+        match self {
+            Self::Yes(v) => Some(v),
+            Self::Missing | Self::Invalid(_) => None,
+        }
+    }
+
+    fn describe(&self, field: &str, what: &str) -> String {
+        match self {
+            Self::Yes(v) => v.clone(),
+            Self::Missing => format!("unknown: the execution input has no {field}"),
+            Self::Invalid(raw) => {
+                format!("unknown: the execution input's {field} {raw} is not {what}")
+            }
+        }
+    }
+}
+
+/// Where the failed scan was meant to run: from the run when it had started, else from the
+/// raw execution input, which may be what was wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub account: Known,
+    pub region: Known,
+}
+
+impl Place {
+    pub fn of(run: Option<&Run>, input: &serde_json::Value) -> Self {
+        if let Some(run) = run {
+            return Self {
+                account: Known::Yes(run.account_id.clone()),
+                region: Known::Yes(run.region.clone()),
+            };
+        }
+        let field = |name: &str, valid: fn(&str, &str) -> Result<(), ScanError>| match input
+            .get(name)
+        {
+            None | Some(serde_json::Value::Null) => Known::Missing,
+            Some(serde_json::Value::String(s)) if valid(name, s).is_ok() => Known::Yes(s.clone()),
+            Some(other) => Known::Invalid(clip(&other.to_string(), 80)),
+        };
+        Self {
+            account: field("accountId", validate_account_id),
+            region: field("region", validate_region),
+        }
+    }
+}
+
+/// What to do about `error`, as specific as what is known allows.
+pub fn remedy(error: &str, place: &Place, execution: &str, run: Option<&Run>) -> String {
+    let account = place.account.value().unwrap_or("<account id>");
+    let region = place.region.value().unwrap_or("<region>");
+    let rerun = format!("{{\"accountId\": \"{account}\", \"region\": \"{region}\"}}");
+    match error {
+        "RoleNotAssumable" => format!(
+            "Deploy the scanflow member stack (its StackSet instance) to account {account} in \
+             {region}, or fix it: its scan role must exist and trust this hub account's scanflow \
+             functions (with the external id, if one is configured). Then start a scan with \
+             {rerun}."
+        ),
+        "AccessDenied" => format!(
+            "Update account {account}'s scanflow member stack (StackSet instance) to the current \
+             template so its scan role grants the action named above. Then start a scan with \
+             {rerun}."
+        ),
+        "InspectorDisabled" => format!(
+            "Enable Amazon Inspector EC2 scanning in account {account}, region {region} (or for \
+             the organization from Inspector's delegated administrator), or set the account's \
+             engine to the other Inspector generation in its member stack. Then start a scan \
+             with {rerun}."
+        ),
+        "NoInstancesMatched" => format!(
+            "Tag the EC2 instances to scan in account {account} ({region}) with the account's \
+             scan tag, or change the member stack's Tagkey/Tagvalue (leave them empty to scan \
+             every instance). Then start a scan with {rerun}."
+        ),
+        "ScanFailed" => format!(
+            "Check the instances' agents in account {account} ({region}): Inspector Classic \
+             needs its agent installed, running and reaching Inspector; Inspector v2 needs the \
+             SSM agent and an instance profile. Look at the run in the Inspector console, then \
+             start a scan with {rerun}."
+        ),
+        "ScanTimedOut" => {
+            let finished = match run {
+                Some(r) => {
+                    let field = match r.engine {
+                        Engine::Classic => "runArn",
+                        Engine::Inspector2 => "reportId",
+                    };
+                    format!(
+                        "{{\"accountId\": \"{account}\", \"region\": \"{region}\", \"{field}\": \"{}\"}}",
+                        r.run_id
+                    )
+                }
+                None => format!(
+                    "{{\"accountId\": \"{account}\", \"region\": \"{region}\", \"runArn\" or \
+                     \"reportId\": \"<the run named above>\"}}"
+                ),
+            };
+            format!(
+                "The scan may still finish. Once it has, collect and deliver it without scanning \
+                 again by starting scanflow with {finished}. If runs keep timing out, give the \
+                 account a shorter duration or the hub a longer evaluation allowance."
+            )
+        }
+        "InvalidInput" => "Fix the execution input and start the scan again; the message above \
+             names the field. The input is a JSON object: {\"accountId\": \"111122223333\", \
+             \"region\": \"eu-west-1\"} is required; optional are \"engine\" (\"classic\" or \
+             \"inspector2\"), \"tagKey\" and \"tagValue\", \"durationSeconds\" (180 to 86400), \
+             and, to deliver a finished run again without scanning, \"runArn\" (Inspector \
+             Classic) or \"reportId\" (Inspector v2)."
+            .to_owned(),
+        "Transient" => format!(
+            "An AWS service kept failing after every retry. Start the scan again later with \
+             {rerun}; if it persists, check the AWS Health Dashboard and execution {execution}'s \
+             history in the Step Functions console."
+        ),
+        e if e.starts_with("States.") || e.starts_with("Lambda.") => format!(
+            "Look at execution {execution} of the scanflow state machine in the Step Functions \
+             console of the hub account: its event history shows which step failed and why, and \
+             that function's CloudWatch logs have the details. Then start a scan with {rerun}."
+        ),
+        _ => format!(
+            "Look at execution {execution} in the Step Functions console of the hub account and \
+             at the scanflow functions' CloudWatch logs, fix the cause, then start a scan with \
+             {rerun}."
+        ),
+    }
+}
+
+/// Publishes the failure to people and to the SIEM, then records it in Security Hub.
+pub async fn notify_failure<P: Platform>(
+    platform: &P,
+    failure: &CaughtError,
+    input: &serde_json::Value,
+    execution: &ExecutionContext,
+    run: Option<&Run>,
+) -> Result<Published, ScanError> {
+    let place = Place::of(run, input);
+    let error = failure.error.as_str();
+    let message = clip(&failure.message(), MESSAGE_CHARS);
+    let remedy = remedy(error, &place, &execution.name, run);
+    let account = place.account.value();
+    let region = place.region.value();
+    let run_id = run.map(|r| r.run_id.as_str());
+    tracing::warn!(error, account = account.unwrap_or("unknown"), region = region.unwrap_or("unknown"), execution = %execution.name, "publishing a failure notice");
+
+    let notifier = platform.notifier();
+    let subject = format!(
+        "scanflow: scan FAILED — {} {} ({error})",
+        account.unwrap_or("unknown account"),
+        region.unwrap_or("unknown region")
+    );
+    let body = human_body(&HumanFacts {
+        error,
+        message: &message,
+        place: &place,
+        execution,
+        run,
+        remedy: &remedy,
+        input,
+    });
+    notifier
+        .publish(&Message::new(
+            &subject,
+            body,
+            attributes(KIND_FAILURE, account, region, run_id),
+        )?)
+        .await?;
+
+    let document = failure_document(
+        run,
+        &FailureSection {
+            error: error.to_owned(),
+            message: message.clone(),
+            account_id: account.map(str::to_owned),
+            region: region.map(str::to_owned),
+            execution: execution.name.clone(),
+            remedy: remedy.clone(),
+        },
+    )?;
+    notifier
+        .publish(&Message::new(
+            &format!(
+                "scanflow SIEM failure {} {}",
+                account.unwrap_or("unknown"),
+                region.unwrap_or("unknown")
+            ),
+            document,
+            attributes(KIND_SIEM, account, region, run_id),
+        )?)
+        .await?;
+
+    let mut problems = Problems::default();
+    let notices_imported = record_in_security_hub(
+        platform,
+        &place,
+        error,
+        &message,
+        &remedy,
+        execution,
+        &mut problems,
+    )
+    .await;
+    Ok(Published {
+        messages: 2,
+        findings_marked: 0,
+        notices_imported,
+        security_hub_problems: problems.into_lines(),
+    })
+}
+
+struct HumanFacts<'a> {
+    error: &'a str,
+    message: &'a str,
+    place: &'a Place,
+    execution: &'a ExecutionContext,
+    run: Option<&'a Run>,
+    remedy: &'a str,
+    input: &'a serde_json::Value,
+}
+
+fn human_body(f: &HumanFacts<'_>) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "scanflow could not complete a vulnerability scan.\n");
+    let _ = writeln!(s, "WHAT WENT WRONG\n{}\n", f.message);
+    let _ = writeln!(
+        s,
+        "Account:    {}",
+        f.place
+            .account
+            .describe("accountId", "a 12-digit account id")
+    );
+    let _ = writeln!(
+        s,
+        "Region:     {}",
+        f.place.region.describe("region", "an AWS region")
+    );
+    let _ = writeln!(s, "Error:      {}", f.error);
+    let _ = writeln!(
+        s,
+        "Execution:  {} (started {})",
+        f.execution.name, f.execution.start_time
+    );
+    if let Some(run) = f.run {
+        let _ = writeln!(
+            s,
+            "Run:        {} ({}, {})",
+            run.run_id,
+            run.engine,
+            run.target()
+        );
+    }
+    let _ = writeln!(s, "\nWHAT TO DO\n{}\n", f.remedy);
+    let input = serde_json::to_string_pretty(f.input).unwrap_or_else(|_| f.input.to_string());
+    let _ = writeln!(s, "THE EXECUTION INPUT\n{}\n", clip(&input, INPUT_CHARS));
+    let _ = writeln!(
+        s,
+        "-- \nSent by scanflow. The failure is also a Security Hub finding and a SIEM \
+         `failure` document."
+    );
+    s
+}
+
+/// Imports the failure notice through the member's role, or into the hub's own Security Hub
+/// when the member cannot be entered (Security Hub only takes findings about the caller's own
+/// account). Returns how many notices were imported (0 or 1).
+async fn record_in_security_hub<P: Platform>(
+    platform: &P,
+    place: &Place,
+    error: &str,
+    message: &str,
+    remedy: &str,
+    execution: &ExecutionContext,
+    problems: &mut Problems,
+) -> u64 {
+    let account = place.account.value();
+    let region = place.region.value();
+    let notice = |owner: &str| Notice {
+        id: Notice::id_for(
+            account.unwrap_or("unknown"),
+            region.unwrap_or("unknown"),
+            NoticeKind::ScanFailed,
+            error,
+        ),
+        account_id: owner.to_owned(),
+        region: region.unwrap_or("unknown").to_owned(),
+        kind: NoticeKind::ScanFailed,
+        severity: Severity::High,
+        title: clip(
+            &format!(
+                "scanflow could not scan account {} ({}): {error}",
+                account.unwrap_or("unknown"),
+                region.unwrap_or("unknown region")
+            ),
+            256,
+        ),
+        description: clip(
+            &format!("{message} (Step Functions execution {})", execution.name),
+            1024,
+        ),
+        remedy: clip(remedy, 512),
+        resource: NoticeResource::AwsAccount {
+            id: account.unwrap_or("unknown").to_owned(),
+        },
+        // The execution's start: a retry re-sends the same notice, a later failure updates it.
+        created_at: execution.start_time.clone(),
+        execution: execution.name.clone(),
+    };
+
+    if let (Some(account), Some(region)) = (account, region)
+        && error != "RoleNotAssumable"
+    {
+        match platform.member(account, region, &execution.name).await {
+            Ok(member) => {
+                return import_notices(member.security_hub(), &[notice(account)], problems).await;
+            }
+            Err(e) => {
+                tracing::warn!(account, error = %e, "cannot enter the member account; recording the failure in the hub account");
+            }
+        }
+    }
+    let hub_account = &platform.config().hub_account_id;
+    import_notices(
+        platform.hub_security_hub(),
+        &[notice(hub_account)],
+        problems,
+    )
+    .await
+}

@@ -1,0 +1,862 @@
+//! The publish step against an in-memory platform: what is published, in which order, with
+//! which attributes; Security Hub batching and its failures; failure notices per error type.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use scanflow_core::error::CaughtError;
+use scanflow_core::message::{
+    ATTR_ACCOUNT, ATTR_KIND, ATTR_PART, ATTR_PARTS, ATTR_REGION, ATTR_RUN, Message,
+    SNS_MESSAGE_LIMIT,
+};
+use scanflow_core::model::{
+    AccountSettings, Coverage, Engine, Finding, Severity, SeverityCounts, Tag, Uncovered,
+};
+use scanflow_core::ports::{
+    FindingRef, FindingsPage, HubConfig, MemberAccount, Notice, NoticeKind, NoticeResource,
+    Notifier, Platform, ReportStore, RunStatus, SecurityHub, Started, Unprocessed,
+};
+use scanflow_core::state::{
+    Collected, ExecutionContext, Formatted, Manifest, PublishInput, Published, Run, StepInput,
+};
+use scanflow_core::{ScanError, keys};
+use serde_json::{Value, json};
+
+use super::*;
+
+#[derive(Default)]
+struct Store(Mutex<BTreeMap<String, Vec<u8>>>);
+
+impl Store {
+    fn insert(&self, key: &str, body: Vec<u8>) {
+        self.0.lock().expect("lock").insert(key.to_owned(), body);
+    }
+    fn object(&self, key: &str) -> Option<Vec<u8>> {
+        self.0.lock().expect("lock").get(key).cloned()
+    }
+}
+
+impl ReportStore for Store {
+    async fn put(&self, key: &str, body: Vec<u8>, _content_type: &str) -> Result<(), ScanError> {
+        self.insert(key, body);
+        Ok(())
+    }
+    async fn get(&self, key: &str) -> Result<Vec<u8>, ScanError> {
+        self.object(key).ok_or_else(|| ScanError::NotFound {
+            account_id: "hub".into(),
+            region: "hub".into(),
+            what: key.to_owned(),
+            detail: "no such key".into(),
+        })
+    }
+}
+
+/// Records every message; fails the `fail_at`-th publish (0-based) with `error` when set.
+#[derive(Default)]
+struct Topic {
+    sent: Mutex<Vec<Message>>,
+    fail_at: Mutex<Option<(usize, ScanError)>>,
+}
+
+impl Topic {
+    fn sent(&self) -> Vec<Message> {
+        self.sent.lock().expect("lock").clone()
+    }
+}
+
+impl Notifier for Topic {
+    async fn publish(&self, message: &Message) -> Result<String, ScanError> {
+        let mut sent = self.sent.lock().expect("lock");
+        if let Some((at, error)) = self.fail_at.lock().expect("lock").clone()
+            && at == sent.len()
+        {
+            return Err(error);
+        }
+        sent.push(message.clone());
+        Ok(format!("msg-{}", sent.len()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Call {
+    Mark { refs: Vec<FindingRef>, note: String },
+    Import(Vec<Notice>),
+}
+
+/// One account's Security Hub: records calls; answers with an error, or leaves the ids in
+/// `unprocessed` unprocessed.
+#[derive(Default)]
+struct Hub {
+    calls: Mutex<Vec<Call>>,
+    error: Mutex<Option<ScanError>>,
+    unprocessed: Mutex<Vec<String>>,
+}
+
+impl Hub {
+    fn calls(&self) -> Vec<Call> {
+        self.calls.lock().expect("lock").clone()
+    }
+    fn marks(&self) -> Vec<Vec<FindingRef>> {
+        self.calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                Call::Mark { refs, .. } => Some(refs),
+                Call::Import(_) => None,
+            })
+            .collect()
+    }
+    fn imports(&self) -> Vec<Vec<Notice>> {
+        self.calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                Call::Import(n) => Some(n),
+                Call::Mark { .. } => None,
+            })
+            .collect()
+    }
+    fn answer(&self, ids: Vec<String>) -> Result<Vec<Unprocessed>, ScanError> {
+        if let Some(e) = self.error.lock().expect("lock").clone() {
+            return Err(e);
+        }
+        let refused = self.unprocessed.lock().expect("lock");
+        Ok(ids
+            .into_iter()
+            .filter(|id| refused.contains(id))
+            .map(|id| Unprocessed {
+                id,
+                reason: "FindingNotFound".into(),
+            })
+            .collect())
+    }
+}
+
+impl SecurityHub for Hub {
+    async fn mark_notified(
+        &self,
+        findings: &[FindingRef],
+        note: &str,
+    ) -> Result<Vec<Unprocessed>, ScanError> {
+        assert!(findings.len() <= scanflow_core::ports::SECURITY_HUB_BATCH);
+        self.calls.lock().expect("lock").push(Call::Mark {
+            refs: findings.to_vec(),
+            note: note.to_owned(),
+        });
+        self.answer(findings.iter().map(|f| f.id.clone()).collect())
+    }
+    async fn import_notices(&self, notices: &[Notice]) -> Result<Vec<Unprocessed>, ScanError> {
+        assert!(notices.len() <= scanflow_core::ports::SECURITY_HUB_BATCH);
+        self.calls
+            .lock()
+            .expect("lock")
+            .push(Call::Import(notices.to_vec()));
+        self.answer(notices.iter().map(|n| n.id.clone()).collect())
+    }
+}
+
+struct Member(Arc<Hub>);
+
+fn unused() -> ScanError {
+    ScanError::internal("publish must not call this")
+}
+
+impl MemberAccount for Member {
+    type SecurityHub = Hub;
+    async fn settings(&self) -> Result<AccountSettings, ScanError> {
+        Err(unused())
+    }
+    async fn start_scan(&self, _s: &AccountSettings, _name: &str) -> Result<Started, ScanError> {
+        Err(unused())
+    }
+    async fn run_status(&self, _run: &Run) -> Result<RunStatus, ScanError> {
+        Err(unused())
+    }
+    async fn findings_page(
+        &self,
+        _run: &Run,
+        _cursor: Option<String>,
+    ) -> Result<FindingsPage, ScanError> {
+        Err(unused())
+    }
+    async fn coverage(&self, _run: &Run) -> Result<Coverage, ScanError> {
+        Err(unused())
+    }
+    fn security_hub(&self) -> &Hub {
+        &self.0
+    }
+}
+
+struct Fake {
+    config: HubConfig,
+    store: Store,
+    topic: Topic,
+    member_hub: Arc<Hub>,
+    hub: Hub,
+    member_error: Option<ScanError>,
+    entered: Mutex<Vec<(String, String, String)>>,
+}
+
+impl Fake {
+    fn new() -> Self {
+        Self {
+            config: HubConfig {
+                hub_account_id: "999999999999".into(),
+                ..HubConfig::default()
+            },
+            store: Store::default(),
+            topic: Topic::default(),
+            member_hub: Arc::new(Hub::default()),
+            hub: Hub::default(),
+            member_error: None,
+            entered: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl Platform for Fake {
+    type Member = Member;
+    type Store = Store;
+    type Notifier = Topic;
+    type SecurityHub = Hub;
+    fn config(&self) -> &HubConfig {
+        &self.config
+    }
+    async fn member(
+        &self,
+        account: &str,
+        region: &str,
+        session: &str,
+    ) -> Result<Member, ScanError> {
+        self.entered
+            .lock()
+            .expect("lock")
+            .push((account.into(), region.into(), session.into()));
+        match &self.member_error {
+            Some(e) => Err(e.clone()),
+            None => Ok(Member(self.member_hub.clone())),
+        }
+    }
+    fn store(&self) -> &Store {
+        &self.store
+    }
+    fn notifier(&self) -> &Topic {
+        &self.topic
+    }
+    fn hub_security_hub(&self) -> &Hub {
+        &self.hub
+    }
+}
+
+fn run() -> Run {
+    Run {
+        account_id: "111122223333".into(),
+        region: "eu-west-1".into(),
+        engine: Engine::Inspector2,
+        run_id: "0b9f-77aa-report".into(),
+        tag: Some(Tag {
+            key: "Patch".into(),
+            value: "yes".into(),
+        }),
+        duration_seconds: 3600,
+        started_at: "2026-11-28T10:00:00Z".into(),
+        deadline: "2026-11-28T12:00:00Z".into(),
+        wait_seconds: 0,
+        rerun: false,
+        execution: "sched-111122223333-eu-west-1-20261128".into(),
+        adopted: false,
+    }
+}
+
+fn finding(i: usize, description_len: usize) -> Finding {
+    Finding {
+        id: format!("arn:aws:inspector2:eu-west-1:111122223333:finding/{i:032x}"),
+        engine: Engine::Inspector2,
+        account_id: "111122223333".into(),
+        region: "eu-west-1".into(),
+        severity: Severity::ALL[i % Severity::ALL.len()],
+        title: format!("CVE-2026-{i:05} - openssl"),
+        instance_id: Some(format!("i-{:017x}", i % 40)),
+        instance_tags: BTreeMap::new(),
+        vulnerability_id: Some(format!("CVE-2026-{i:05}")),
+        description: "d".repeat(description_len),
+        recommendation: "Upgrade.".into(),
+        fix_available: Some(true),
+        score: Some(7.5),
+        first_seen: None,
+        last_seen: None,
+    }
+}
+
+fn uncovered(n: usize) -> Vec<Uncovered> {
+    (0..n)
+        .map(|i| Uncovered {
+            instance_id: format!("i-{:017x}", 90_000 + i),
+            reason: "UNMANAGED_EC2_INSTANCE".into(),
+            remedy: "Install the SSM agent and attach an instance profile.".into(),
+        })
+        .collect()
+}
+
+/// Stores what collect-findings would (chunks of `chunk` findings and the manifest), runs the
+/// real format step, and returns publish's delivery input.
+fn formatted_run(
+    fake: &Fake,
+    findings: usize,
+    description_len: usize,
+    chunk: usize,
+    not_scanned: usize,
+) -> PublishInput {
+    let run = run();
+    let all: Vec<Finding> = (0..findings).map(|i| finding(i, description_len)).collect();
+    let mut counts = SeverityCounts::default();
+    let mut chunks = Vec::new();
+    for (i, part) in all.chunks(chunk).enumerate() {
+        let mut body = Vec::new();
+        for f in part {
+            counts.add(f.severity);
+            serde_json::to_writer(&mut body, f).expect("json");
+            body.push(b'\n');
+        }
+        let key = keys::findings_chunk(&run, i);
+        fake.store.insert(&key, body);
+        chunks.push(key);
+    }
+    let coverage = Coverage {
+        scanned: (0..40).map(|i| format!("i-{i:017x}")).collect(),
+        not_scanned: uncovered(not_scanned),
+    };
+    let collected = Collected {
+        manifest_key: keys::manifest(&run),
+        counts: counts.clone(),
+        instances_scanned: coverage.scanned.len() as u64,
+        instances_not_scanned: coverage.not_scanned.len() as u64,
+    };
+    let manifest = Manifest {
+        chunks,
+        counts,
+        coverage,
+        collected_at: "2026-11-28T11:00:00Z".into(),
+    };
+    fake.store.insert(
+        &collected.manifest_key,
+        serde_json::to_vec(&manifest).expect("json"),
+    );
+    let formatted = pollster::block_on(format::format_run(
+        fake,
+        &StepInput {
+            run: run.clone(),
+            collected: Some(collected.clone()),
+            formatted: None,
+        },
+    ))
+    .expect("format");
+    PublishInput::Delivery {
+        run,
+        collected,
+        formatted,
+    }
+}
+
+fn publish_it(fake: &Fake, input: &PublishInput) -> Result<Published, ScanError> {
+    let event = serde_json::to_value(input).expect("json");
+    pollster::block_on(invoke(fake, event)).map(|v| serde_json::from_value(v).expect("Published"))
+}
+
+fn attrs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn formatted_of(input: &PublishInput) -> Formatted {
+    match input {
+        PublishInput::Delivery { formatted, .. } => formatted.clone(),
+        PublishInput::Failure { .. } => panic!("a delivery"),
+    }
+}
+
+#[test]
+fn delivery_publishes_the_digest_then_every_part_in_order_with_its_attributes() {
+    let fake = Fake::new();
+    let input = formatted_run(&fake, 2_000, 600, 500, 0);
+    let formatted = formatted_of(&input);
+    let n = formatted.siem_parts;
+    assert!(n >= 3, "{n} parts");
+    let published = publish_it(&fake, &input).expect("published");
+    assert_eq!(published.messages, n as u64 + 1);
+
+    let sent = fake.topic.sent();
+    assert_eq!(sent.len(), n + 1);
+    let run = run();
+    let run_attrs = [
+        (ATTR_ACCOUNT, "111122223333"),
+        (ATTR_REGION, "eu-west-1"),
+        (ATTR_RUN, "0b9f-77aa-report"),
+    ];
+    let mut digest_attrs = run_attrs.to_vec();
+    digest_attrs.push((ATTR_KIND, "digest"));
+    assert_eq!(sent[0].attributes, attrs(&digest_attrs));
+    let digest: format::digest::Digest =
+        serde_json::from_slice(&fake.store.object(&formatted.digest_key).expect("digest"))
+            .expect("digest");
+    assert_eq!(
+        (&sent[0].subject, &sent[0].body),
+        (&digest.subject, &digest.body)
+    );
+
+    for (i, message) in sent[1..].iter().enumerate() {
+        let index = (i + 1).to_string();
+        let count = n.to_string();
+        let mut expected = run_attrs.to_vec();
+        expected.extend([
+            (ATTR_KIND, "siem"),
+            (ATTR_PART, index.as_str()),
+            (ATTR_PARTS, count.as_str()),
+        ]);
+        assert_eq!(message.attributes, attrs(&expected));
+        let stored = fake
+            .store
+            .object(&keys::siem_part(&run, i + 1, n))
+            .expect("part");
+        assert_eq!(message.body.as_bytes(), stored.as_slice());
+        assert!(message.size() <= SNS_MESSAGE_LIMIT);
+        let doc: Value = serde_json::from_str(&message.body).expect("json");
+        assert_eq!(doc["part"], json!({"index": i + 1, "count": n}));
+    }
+    assert_eq!(published.findings_marked, 2_000);
+    assert!(published.security_hub_problems.is_empty());
+    assert_eq!(
+        fake.entered.lock().expect("lock").as_slice(),
+        [(
+            "111122223333".to_owned(),
+            "eu-west-1".to_owned(),
+            run.execution.clone()
+        )]
+    );
+}
+
+fn mark_batches(findings: usize) -> (Vec<usize>, Published, Fake) {
+    let fake = Fake::new();
+    // Chunks of 30: batches must run across chunk boundaries.
+    let input = formatted_run(&fake, findings, 10, 30, 0);
+    let published = publish_it(&fake, &input).expect("published");
+    let sizes = fake.member_hub.marks().iter().map(Vec::len).collect();
+    (sizes, published, fake)
+}
+
+#[test]
+fn findings_are_marked_in_batches_of_at_most_one_hundred() {
+    assert_eq!(mark_batches(250).0, [100, 100, 50]);
+    assert_eq!(mark_batches(100).0, [100]);
+    assert_eq!(mark_batches(101).0, [100, 1]);
+    assert!(mark_batches(0).0.is_empty());
+
+    let (_, published, fake) = mark_batches(250);
+    assert_eq!(published.findings_marked, 250);
+    let run = run();
+    let calls = fake.member_hub.calls();
+    let Call::Mark { refs, note } = &calls[0] else {
+        panic!("a mark call")
+    };
+    assert_eq!(
+        note,
+        &format!(
+            "scanflow delivered this finding in execution {}, run {}",
+            run.execution, run.run_id
+        )
+    );
+    assert_eq!(
+        refs[0],
+        FindingRef {
+            id: finding(0, 0).id,
+            region: "eu-west-1".into()
+        }
+    );
+    let mut all: Vec<String> = fake
+        .member_hub
+        .marks()
+        .into_iter()
+        .flatten()
+        .map(|r| r.id)
+        .collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 250, "every finding marked once");
+    assert!(fake.hub.calls().is_empty(), "nothing in the hub account");
+}
+
+#[test]
+fn instances_not_scanned_become_notices_in_batches() {
+    let fake = Fake::new();
+    let input = formatted_run(&fake, 5, 10, 30, 250);
+    let published = publish_it(&fake, &input).expect("published");
+    let imports = fake.member_hub.imports();
+    assert_eq!(
+        imports.iter().map(Vec::len).collect::<Vec<_>>(),
+        [100, 100, 50]
+    );
+    assert_eq!(published.notices_imported, 250);
+    let notice = &imports[0][0];
+    let expected_id = Notice::id_for(
+        "111122223333",
+        "eu-west-1",
+        NoticeKind::NotScanned,
+        "i-00000000000015f90",
+    );
+    assert_eq!(notice.id, expected_id);
+    assert_eq!(notice.kind, NoticeKind::NotScanned);
+    assert_eq!(notice.severity, Severity::Medium);
+    assert_eq!(notice.account_id, "111122223333");
+    assert_eq!(
+        notice.resource,
+        NoticeResource::AwsEc2Instance {
+            id: "i-00000000000015f90".into()
+        }
+    );
+    assert_eq!(
+        notice.remedy,
+        "Install the SSM agent and attach an instance profile."
+    );
+    assert!(notice.description.contains("UNMANAGED_EC2_INSTANCE"));
+    assert_eq!(notice.created_at, "2026-11-28T11:00:00Z");
+}
+
+#[test]
+fn security_hub_failures_are_recorded_and_the_delivery_stands() {
+    let fake = Fake::new();
+    *fake.member_hub.error.lock().expect("lock") = Some(ScanError::Transient {
+        service: "Security Hub".into(),
+        detail: "throttled".into(),
+    });
+    let input = formatted_run(&fake, 1_000, 10, 300, 3);
+    let n = formatted_of(&input).siem_parts;
+    let published = publish_it(&fake, &input).expect("delivery succeeds");
+    assert_eq!(published.messages, n as u64 + 1);
+    assert_eq!(fake.topic.sent().len(), n + 1);
+    assert_eq!(published.findings_marked, 0);
+    assert_eq!(published.notices_imported, 0);
+    // Three failed calls in a row, then Security Hub is given up on for marking.
+    assert_eq!(fake.member_hub.marks().len(), 3);
+    let problems = published.security_hub_problems.join("\n");
+    assert!(
+        problems.contains("mark NOTIFIED: 300 not done: Security Hub did not answer (throttled)"),
+        "{problems}"
+    );
+    assert!(
+        problems
+            .contains("mark NOTIFIED: 700 not done: not attempted after 3 failed calls in a row"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("import not-scanned notices: 3 not done"),
+        "{problems}"
+    );
+}
+
+#[test]
+fn unprocessed_findings_are_counted_not_marked() {
+    let fake = Fake::new();
+    let input = formatted_run(&fake, 150, 10, 30, 0);
+    *fake.member_hub.unprocessed.lock().expect("lock") = vec![finding(3, 0).id, finding(120, 0).id];
+    let published = publish_it(&fake, &input).expect("published");
+    assert_eq!(published.findings_marked, 148);
+    assert_eq!(
+        published.security_hub_problems,
+        [format!(
+            "mark NOTIFIED: 2 not done: FindingNotFound (e.g. {})",
+            finding(3, 0).id
+        )]
+    );
+}
+
+#[test]
+fn a_member_that_cannot_be_entered_only_costs_the_security_hub_updates() {
+    let mut fake = Fake::new();
+    fake.member_error = Some(ScanError::RoleNotAssumable {
+        account_id: "111122223333".into(),
+        role_arn: "arn:aws:iam::111122223333:role/scanflow".into(),
+        detail: "AccessDenied".into(),
+    });
+    let input = formatted_run(&fake, 10, 10, 30, 2);
+    let published = publish_it(&fake, &input).expect("delivered");
+    assert_eq!(published.messages, 2);
+    assert_eq!(published.findings_marked, 0);
+    assert_eq!(published.security_hub_problems.len(), 1);
+    assert!(
+        published.security_hub_problems[0]
+            .contains("12 not done: cannot enter account 111122223333")
+    );
+}
+
+#[test]
+fn a_transient_notifier_error_propagates_for_the_state_machine_to_retry() {
+    let fake = Fake::new();
+    let input = formatted_run(&fake, 2_000, 600, 500, 0);
+    *fake.topic.fail_at.lock().expect("lock") = Some((
+        2,
+        ScanError::Transient {
+            service: "SNS".into(),
+            detail: "Rate exceeded".into(),
+        },
+    ));
+    let err = publish_it(&fake, &input).expect_err("propagates");
+    assert_eq!(err.error_type(), "Transient");
+    assert!(err.is_retryable());
+    assert_eq!(fake.topic.sent().len(), 2);
+    assert!(
+        fake.member_hub.calls().is_empty(),
+        "Security Hub waits for the delivery"
+    );
+}
+
+fn failure_input(error: &str, cause: &str, input: Value, run: Option<Run>) -> PublishInput {
+    PublishInput::Failure {
+        failure: CaughtError {
+            error: error.into(),
+            cause: cause.into(),
+        },
+        input,
+        execution: ExecutionContext {
+            name: "sched-111122223333-eu-west-1-20261128".into(),
+            start_time: "2026-11-28T10:00:00Z".into(),
+        },
+        run,
+    }
+}
+
+fn validator() -> jsonschema::Validator {
+    let schema: Value = serde_json::from_str(format::siem::SCHEMA_JSON).expect("schema");
+    jsonschema::draft202012::new(&schema).expect("schema compiles")
+}
+
+fn assert_valid(doc: &Value) {
+    let validator = validator();
+    let errors: Vec<String> = validator.iter_errors(doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}\n{doc:#}");
+}
+
+#[test]
+fn every_error_type_gets_a_notice_with_place_and_remedy() {
+    let input = json!({"accountId": "111122223333", "region": "eu-west-1"});
+    let cases = [
+        ("RoleNotAssumable", "member stack (its StackSet instance)"),
+        ("AccessDenied", "grants the action named above"),
+        ("InspectorDisabled", "Enable Amazon Inspector EC2 scanning"),
+        ("NoInstancesMatched", "Tagkey/Tagvalue"),
+        ("ScanFailed", "Check the instances' agents"),
+        ("ScanTimedOut", "\"reportId\": \"0b9f-77aa-report\""),
+        ("InvalidInput", "\"durationSeconds\" (180 to 86400)"),
+        ("Transient", "kept failing after every retry"),
+        (
+            "States.Timeout",
+            "in the Step Functions console of the hub account: its event history",
+        ),
+        (
+            "Lambda.Unknown",
+            "in the Step Functions console of the hub account: its event history",
+        ),
+        ("NotFound", "fix the cause"),
+    ];
+    for (error, remedy) in cases {
+        let fake = Fake::new();
+        let cause = ScanError::internal(format!("the {error} detail")).to_cause();
+        let run = (error == "ScanTimedOut").then(run);
+        let published =
+            publish_it(&fake, &failure_input(error, &cause, input.clone(), run)).expect(error);
+        assert_eq!(published.messages, 2);
+        let sent = fake.topic.sent();
+        let (human, siem) = (&sent[0], &sent[1]);
+        assert_eq!(
+            human.subject,
+            format!("scanflow: scan FAILED — 111122223333 eu-west-1 ({error})")
+        );
+        assert_eq!(human.attributes[ATTR_KIND], "failure");
+        assert_eq!(human.attributes[ATTR_ACCOUNT], "111122223333");
+        for needle in [
+            "Account:    111122223333",
+            "Region:     eu-west-1",
+            &format!("Error:      {error}"),
+            "Execution:  sched-111122223333-eu-west-1-20261128",
+            &format!("internal error: the {error} detail"),
+            "WHAT TO DO",
+            remedy,
+        ] {
+            assert!(
+                human.body.contains(needle),
+                "{error}: no {needle:?} in\n{}",
+                human.body
+            );
+        }
+        assert_eq!(siem.attributes[ATTR_KIND], "siem");
+        let doc: Value = serde_json::from_str(&siem.body).expect("json");
+        assert_eq!(doc["kind"], "failure");
+        assert_eq!(doc["failure"]["error"], error);
+        assert_eq!(doc["failure"]["accountId"], "111122223333");
+        assert!(
+            doc["failure"]["remedy"]
+                .as_str()
+                .is_some_and(|r| r.contains(remedy))
+        );
+        assert_valid(&doc);
+
+        let (imports, elsewhere) = if error == "RoleNotAssumable" {
+            (fake.hub.imports(), fake.member_hub.calls())
+        } else {
+            (fake.member_hub.imports(), fake.hub.calls())
+        };
+        assert!(elsewhere.is_empty(), "{error}");
+        assert_eq!(imports.len(), 1, "{error}");
+        let notice = &imports[0][0];
+        assert_eq!(
+            notice.id,
+            Notice::id_for("111122223333", "eu-west-1", NoticeKind::ScanFailed, error)
+        );
+        assert_eq!(notice.severity, Severity::High);
+        assert_eq!(published.notices_imported, 1);
+    }
+}
+
+#[test]
+fn a_role_failure_is_recorded_in_the_hub_account_naming_the_member() {
+    let fake = Fake::new();
+    let err = ScanError::RoleNotAssumable {
+        account_id: "111122223333".into(),
+        role_arn: "arn:aws:iam::111122223333:role/scanflow-scan".into(),
+        detail: "AccessDenied".into(),
+    };
+    let input = failure_input(
+        "RoleNotAssumable",
+        &err.to_cause(),
+        json!({"accountId": "111122223333", "region": "eu-west-1"}),
+        None,
+    );
+    let published = publish_it(&fake, &input).expect("published");
+    assert!(
+        fake.entered.lock().expect("lock").is_empty(),
+        "no attempt to enter the member"
+    );
+    let notice = &fake.hub.imports()[0][0];
+    assert_eq!(notice.account_id, "999999999999");
+    assert_eq!(
+        notice.resource,
+        NoticeResource::AwsAccount {
+            id: "111122223333".into()
+        }
+    );
+    assert!(notice.description.contains("cannot assume role"));
+    assert_eq!(published.notices_imported, 1);
+    let human = &fake.topic.sent()[0];
+    assert!(
+        human
+            .body
+            .contains("cannot assume role arn:aws:iam::111122223333:role/scanflow-scan")
+    );
+}
+
+#[test]
+fn when_the_member_cannot_be_entered_the_notice_goes_to_the_hub() {
+    let mut fake = Fake::new();
+    fake.member_error = Some(ScanError::Transient {
+        service: "STS".into(),
+        detail: "timeout".into(),
+    });
+    let input = failure_input(
+        "ScanFailed",
+        "plain text cause",
+        json!({"accountId": "111122223333", "region": "eu-west-1"}),
+        Some(run()),
+    );
+    let published = publish_it(&fake, &input).expect("published");
+    assert_eq!(fake.entered.lock().expect("lock").len(), 1);
+    assert_eq!(fake.hub.imports()[0][0].account_id, "999999999999");
+    assert_eq!(published.notices_imported, 1);
+    let doc: Value = serde_json::from_str(&fake.topic.sent()[1].body).expect("json");
+    assert_eq!(doc["run"]["runId"], "0b9f-77aa-report");
+    assert!(doc["run"].get("collectedAt").is_none());
+    assert_valid(&doc);
+}
+
+#[test]
+fn an_invalid_input_still_gets_a_notice_that_says_so() {
+    let fake = Fake::new();
+    let err = ScanError::invalid("accountId", "a 12-digit AWS account id", "is missing");
+    // Exactly what the state machine's NotifyFailure state passes: `run` is null.
+    let event = json!({
+        "notice": "failure",
+        "failure": {"Error": "InvalidInput", "Cause": err.to_cause()},
+        "input": {"region": "eu-west-1", "tagKey": "Patch"},
+        "execution": {"name": "manual-1", "startTime": "2026-11-28T10:00:00Z"},
+        "run": null
+    });
+    let out = pollster::block_on(invoke(&fake, event)).expect("published");
+    assert_eq!(out["noticesImported"], 1);
+    let sent = fake.topic.sent();
+    let human = &sent[0];
+    assert_eq!(
+        human.subject,
+        "scanflow: scan FAILED — unknown account eu-west-1 (InvalidInput)"
+    );
+    assert!(
+        human
+            .body
+            .contains("Account:    unknown: the execution input has no accountId")
+    );
+    assert!(human.body.contains("invalid input: `accountId` is missing"));
+    assert!(
+        human.body.contains("\"tagKey\": \"Patch\""),
+        "the input is quoted"
+    );
+    assert!(!human.attributes.contains_key(ATTR_ACCOUNT));
+    assert_eq!(human.attributes[ATTR_REGION], "eu-west-1");
+    let doc: Value = serde_json::from_str(&sent[1].body).expect("json");
+    assert_eq!(doc["failure"]["accountId"], Value::Null);
+    assert_eq!(doc["run"], Value::Null);
+    assert_valid(&doc);
+    let notice = &fake.hub.imports()[0][0];
+    assert_eq!(notice.account_id, "999999999999");
+    assert_eq!(
+        notice.id,
+        Notice::id_for(
+            "unknown",
+            "eu-west-1",
+            NoticeKind::ScanFailed,
+            "InvalidInput"
+        )
+    );
+
+    // An account id of the wrong shape is quoted back.
+    let fake = Fake::new();
+    let input = failure_input("InvalidInput", "bad", json!({"accountId": 12345}), None);
+    publish_it(&fake, &input).expect("published");
+    let body = &fake.topic.sent()[0].body;
+    assert!(
+        body.contains(
+            "unknown: the execution input's accountId 12345 is not a 12-digit account id"
+        ),
+        "{body}"
+    );
+    assert!(body.contains("Region:     unknown: the execution input has no region"));
+}
+
+#[test]
+fn a_huge_cause_still_fits_one_message() {
+    let fake = Fake::new();
+    let input = failure_input(
+        "States.TaskFailed",
+        &"x".repeat(300_000),
+        json!({"accountId": "111122223333", "region": "eu-west-1", "junk": "y".repeat(300_000)}),
+        None,
+    );
+    publish_it(&fake, &input).expect("published");
+    for m in fake.topic.sent() {
+        assert!(m.size() < SNS_MESSAGE_LIMIT / 10, "{}", m.size());
+    }
+}
+
+#[test]
+fn the_handler_future_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let fake = Fake::new();
+    let future = invoke(&fake, json!({}));
+    assert_send(&future);
+}
