@@ -309,12 +309,13 @@ pub(crate) fn findings_page(
     })
 }
 
-/// Parses `{"findings": [...]}`, normalizing each finding as it is read so the raw documents
-/// of a 100,000-finding report are never all in memory.
+/// Parses `{"findings": [...]}`, normalizing each finding as it is read so the parsed raw
+/// documents of a 100,000-finding report are never all in memory.
 fn read_report(path: &Path) -> Result<Vec<Finding>, ScanError> {
-    let file = std::fs::File::open(path)
+    // Read whole: serde_json parses a slice several times faster than a reader.
+    let bytes = std::fs::read(path)
         .map_err(|e| ScanError::internal(format!("reading {}: {e}", path.display())))?;
-    let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::new(file));
+    let mut de = serde_json::Deserializer::from_slice(&bytes);
     let report = NormalizedReport::deserialize(&mut de).map_err(|e| {
         ScanError::invalid(
             "findings",

@@ -10,11 +10,11 @@
 // its allocation and break the signatures the handlers call.
 #![allow(clippy::result_large_err)]
 
-mod classic;
+pub mod classic;
 mod error;
 mod generate;
 mod ids;
-mod inspector2;
+pub mod inspector2;
 mod member;
 mod s3;
 mod scenario;
