@@ -799,7 +799,8 @@ fn parse_map(cx: &mut Cx, name: &str, m: &Map<String, Value>) -> Kind {
         (false, true) => template(cx, name, m, "Parameters"),
         (false, false) => None,
     };
-    let _max_concurrency = count_pair(cx, name, m, "MaxConcurrency");
+    // Iterations run one after another (same results as AWS), so MaxConcurrency is only checked.
+    count_pair(cx, name, m, "MaxConcurrency");
     let tolerated_count = count_pair(cx, name, m, "ToleratedFailureCount");
     let tolerated_percentage = match (
         m.get("ToleratedFailurePercentage"),
@@ -827,8 +828,8 @@ fn parse_map(cx: &mut Cx, name: &str, m: &Map<String, Value>) -> Kind {
         (None, true) => reference(cx, name, m, "ToleratedFailurePercentagePath").map(Number::Path),
         (None, false) => None,
     };
-    let mut handling = handling(cx, name, m, false);
-    handling.parameters = None;
+    // A Map's Parameters is the legacy ItemSelector, read above.
+    let handling = handling(cx, name, m, false);
     let processor = processor.unwrap_or(Machine {
         start_at: String::new(),
         states: HashMap::new(),
