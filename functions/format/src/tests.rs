@@ -576,7 +576,7 @@ fn the_digest_fits_one_message_whatever_the_configured_list_length() {
     let mut fake = Fake::new();
     fake.config.digest_top_findings = 100_000;
     let run = run();
-    let mut all = findings(20_000);
+    let mut all = findings(3_000);
     for f in &mut all {
         f.title = "t".repeat(2_000);
     }
