@@ -26,7 +26,7 @@ pub fn at(seconds: i64) -> OffsetDateTime {
 
 /// A fresh, empty output folder under the target directory.
 pub fn out_dir(name: &str) -> PathBuf {
-    let base = std::env::var_os("CARGO_TARGET_TMPDIR")
+    let base = option_env!("CARGO_TARGET_TMPDIR")
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir);
     let dir = base.join("sandbox-tests").join(name);
