@@ -13,7 +13,7 @@ pub enum Error {
     Usage(String),
 
     #[error("the execution input is invalid: {0}")]
-    Input(#[from] ScanError),
+    Input(Box<ScanError>),
 
     #[error(
         "stack {stack} was not found in {region}: check --stack, and the region the hub is deployed in \
@@ -97,6 +97,12 @@ pub enum Error {
 
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
+}
+
+impl From<ScanError> for Error {
+    fn from(e: ScanError) -> Self {
+        Self::Input(Box::new(e))
+    }
 }
 
 impl Error {

@@ -122,7 +122,7 @@ pub async fn start(
                 writeln!(
                     out,
                     "  resume it from the failed step: scanflow executions redrive {arn}\n  \
-                     or start it again under another name: --name"
+                     or start it again under another name: add --name NAME"
                 )?;
             }
         }
