@@ -1,1 +1,24 @@
-//! AWS SDK adapters (placeholder).
+//! scanflow's AWS path: the domain's ports implemented with the AWS SDK, and the Lambda glue
+//! the five functions' mains call ([`lambda::run`]).
+
+// `ScanError` is the ports' error type and is returned by value everywhere, as the ports do.
+#![allow(clippy::result_large_err)]
+
+pub mod classic;
+pub mod config;
+pub mod error;
+pub mod iam;
+pub mod inspector2;
+pub mod lambda;
+pub mod member;
+pub mod platform;
+pub mod report_stream;
+pub mod s3;
+pub mod securityhub;
+pub mod settings;
+pub mod sns;
+
+pub use config::{Config, ConfigError};
+pub use lambda::HandlerError;
+pub use member::{AwsMember, MemberClients, ReportDestination};
+pub use platform::AwsPlatform;

@@ -1,0 +1,244 @@
+//! The Lambda functions' configuration, read once from environment variables at cold start,
+//! with an error naming the variable when one is missing or malformed.
+
+use crate::iam;
+
+/// Default SSM parameter (in each member account) holding the account's scan settings.
+pub const DEFAULT_SETTINGS_PARAMETER: &str = "/scanflow/settings";
+
+/// A configuration problem found at cold start; the function refuses to serve events.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "environment variable {variable} is not set; the {function} function needs it ({purpose}). \
+         Set it in the SAM template"
+    )]
+    Missing {
+        function: String,
+        variable: &'static str,
+        purpose: &'static str,
+    },
+    #[error("environment variable {variable} is {value:?}: {problem}")]
+    Invalid {
+        variable: &'static str,
+        value: String,
+        problem: String,
+    },
+    #[error(
+        "unknown function {0:?}: expected one of start-run, check-status, collect-findings, \
+         format, publish"
+    )]
+    UnknownFunction(String),
+}
+
+/// Everything the adapters need that is not in the SDK's own configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The function this process serves (`start-run`, ...).
+    pub function: String,
+    /// The member scan role's name (`SCAN_ROLE_NAME`).
+    pub scan_role_name: String,
+    /// `sts:ExternalId` sent when assuming the scan role (`EXTERNAL_ID`).
+    pub external_id: Option<String>,
+    /// SSM parameter in each member account with its scan settings (`SETTINGS_PARAMETER`).
+    pub settings_parameter: String,
+    /// The hub's report bucket (`REPORT_BUCKET`).
+    pub report_bucket: String,
+    /// The KMS key encrypting the bucket's objects and Inspector v2 reports (`REPORT_KMS_KEY_ARN`).
+    pub report_kms_key_arn: String,
+    /// The scanflow SNS topic (`TOPIC_ARN`); only the publish function has one.
+    pub topic_arn: Option<String>,
+    /// The hub (audit) account id (`HUB_ACCOUNT_ID`).
+    pub hub_account_id: String,
+}
+
+impl Config {
+    /// Reads the configuration of `function` from the process environment.
+    pub fn from_env(function: &str) -> Result<Self, ConfigError> {
+        Self::from_lookup(function, |name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration of `function` through `lookup` (the environment, or a map in
+    /// tests). Only the variables `function` uses are required.
+    pub fn from_lookup(
+        function: &str,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let needs = iam::function_env(function)
+            .ok_or_else(|| ConfigError::UnknownFunction(function.to_owned()))?;
+        let get = |variable: &'static str| -> Result<Option<String>, ConfigError> {
+            match lookup(variable).map(|v| v.trim().to_owned()) {
+                Some(v) if !v.is_empty() => Ok(Some(v)),
+                _ if needs.contains(&variable) && !iam::OPTIONAL_ENV.contains(&variable) => {
+                    Err(ConfigError::Missing {
+                        function: function.to_owned(),
+                        variable,
+                        purpose: purpose(variable),
+                    })
+                }
+                _ => Ok(None),
+            }
+        };
+        let hub_account_id = get(iam::ENV_HUB_ACCOUNT_ID)?.unwrap_or_default();
+        if !is_account_id(&hub_account_id) {
+            return Err(ConfigError::Invalid {
+                variable: iam::ENV_HUB_ACCOUNT_ID,
+                value: hub_account_id,
+                problem: "expected a 12-digit AWS account id".into(),
+            });
+        }
+        let scan_role_name = get(iam::ENV_SCAN_ROLE_NAME)?.unwrap_or_default();
+        if !scan_role_name.is_empty() && !is_role_name(&scan_role_name) {
+            return Err(ConfigError::Invalid {
+                variable: iam::ENV_SCAN_ROLE_NAME,
+                value: scan_role_name,
+                problem: "expected an IAM role name: 1-64 of letters, digits and +=,.@_-".into(),
+            });
+        }
+        let report_kms_key_arn = get(iam::ENV_REPORT_KMS_KEY_ARN)?.unwrap_or_default();
+        if !report_kms_key_arn.is_empty() && !report_kms_key_arn.starts_with("arn:") {
+            return Err(ConfigError::Invalid {
+                variable: iam::ENV_REPORT_KMS_KEY_ARN,
+                value: report_kms_key_arn,
+                problem: "expected a KMS key ARN (arn:aws:kms:...); Inspector v2 reports need \
+                          the full ARN"
+                    .into(),
+            });
+        }
+        let topic_arn = get(iam::ENV_TOPIC_ARN)?;
+        if let Some(arn) = topic_arn.as_ref().filter(|a| !a.starts_with("arn:")) {
+            return Err(ConfigError::Invalid {
+                variable: iam::ENV_TOPIC_ARN,
+                value: arn.clone(),
+                problem: "expected an SNS topic ARN (arn:aws:sns:...)".into(),
+            });
+        }
+        Ok(Self {
+            function: function.to_owned(),
+            scan_role_name,
+            external_id: get(iam::ENV_EXTERNAL_ID)?,
+            settings_parameter: get(iam::ENV_SETTINGS_PARAMETER)?
+                .unwrap_or_else(|| DEFAULT_SETTINGS_PARAMETER.to_owned()),
+            report_bucket: get(iam::ENV_REPORT_BUCKET)?.unwrap_or_default(),
+            report_kms_key_arn,
+            topic_arn,
+            hub_account_id,
+        })
+    }
+}
+
+fn purpose(variable: &str) -> &'static str {
+    match variable {
+        iam::ENV_SCAN_ROLE_NAME => "the member accounts' scan role name",
+        iam::ENV_REPORT_BUCKET => "the hub's report bucket",
+        iam::ENV_REPORT_KMS_KEY_ARN => "the KMS key of the report bucket",
+        iam::ENV_TOPIC_ARN => "the scanflow SNS topic",
+        iam::ENV_HUB_ACCOUNT_ID => "the hub (audit) account id",
+        _ => "scanflow configuration",
+    }
+}
+
+pub(crate) fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_role_name(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const FULL: &[(&str, &str)] = &[
+        ("SCAN_ROLE_NAME", "scanflow-scan"),
+        ("REPORT_BUCKET", "hub-reports"),
+        (
+            "REPORT_KMS_KEY_ARN",
+            "arn:aws:kms:eu-west-1:999999999999:key/k",
+        ),
+        ("HUB_ACCOUNT_ID", "999999999999"),
+        ("TOPIC_ARN", "arn:aws:sns:eu-west-1:999999999999:scanflow"),
+    ];
+
+    #[test]
+    fn reads_everything_with_defaults() {
+        let c = Config::from_lookup("publish", env(FULL)).expect("valid");
+        assert_eq!(c.settings_parameter, DEFAULT_SETTINGS_PARAMETER);
+        assert_eq!(c.external_id, None);
+        assert_eq!(
+            c.topic_arn.as_deref(),
+            Some("arn:aws:sns:eu-west-1:999999999999:scanflow")
+        );
+        let mut with = FULL.to_vec();
+        with.push(("EXTERNAL_ID", "ext-1"));
+        with.push(("SETTINGS_PARAMETER", "/custom"));
+        let c = Config::from_lookup("start-run", env(&with)).expect("valid");
+        assert_eq!(c.external_id.as_deref(), Some("ext-1"));
+        assert_eq!(c.settings_parameter, "/custom");
+    }
+
+    #[test]
+    fn only_publish_needs_the_topic() {
+        let without_topic: Vec<_> = FULL
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != "TOPIC_ARN")
+            .collect();
+        for f in ["start-run", "check-status", "collect-findings", "format"] {
+            assert!(Config::from_lookup(f, env(&without_topic)).is_ok(), "{f}");
+        }
+        let err = Config::from_lookup("publish", env(&without_topic)).expect_err("needs topic");
+        assert!(err.to_string().contains("TOPIC_ARN"), "{err}");
+        assert!(err.to_string().contains("publish"), "{err}");
+    }
+
+    #[test]
+    fn each_required_variable_is_named_when_missing_or_blank() {
+        for missing in [
+            "SCAN_ROLE_NAME",
+            "REPORT_BUCKET",
+            "REPORT_KMS_KEY_ARN",
+            "HUB_ACCOUNT_ID",
+        ] {
+            let pairs: Vec<_> = FULL
+                .iter()
+                .map(|&(k, v)| if k == missing { (k, " ") } else { (k, v) })
+                .collect();
+            let err = Config::from_lookup("start-run", env(&pairs)).expect_err(missing);
+            assert!(err.to_string().contains(missing), "{err}");
+        }
+    }
+
+    #[test]
+    fn malformed_values_are_refused() {
+        for (var, bad) in [
+            ("HUB_ACCOUNT_ID", "12345"),
+            ("SCAN_ROLE_NAME", "bad role"),
+            ("REPORT_KMS_KEY_ARN", "alias/reports"),
+            ("TOPIC_ARN", "scanflow"),
+        ] {
+            let pairs: Vec<_> = FULL
+                .iter()
+                .map(|&(k, v)| if k == var { (k, bad) } else { (k, v) })
+                .collect();
+            let err = Config::from_lookup("publish", env(&pairs)).expect_err(var);
+            assert!(matches!(err, ConfigError::Invalid { variable, .. } if variable == var));
+        }
+        assert!(matches!(
+            Config::from_lookup("nope", env(FULL)),
+            Err(ConfigError::UnknownFunction(_))
+        ));
+    }
+}

@@ -1,0 +1,199 @@
+//! What the templates must grant and set: the IAM actions each identity calls and the
+//! environment variables each function reads. The templates' consistency test reads these, so
+//! they list exactly what the adapters call, no more.
+
+/// The member scan role's name; its ARN is `arn:{partition}:iam::{account}:role/{name}`.
+pub const ENV_SCAN_ROLE_NAME: &str = "SCAN_ROLE_NAME";
+/// Optional `sts:ExternalId` for assuming the scan role.
+pub const ENV_EXTERNAL_ID: &str = "EXTERNAL_ID";
+/// Optional SSM parameter name (in each member account) of the scan settings.
+pub const ENV_SETTINGS_PARAMETER: &str = "SETTINGS_PARAMETER";
+/// The hub's report bucket.
+pub const ENV_REPORT_BUCKET: &str = "REPORT_BUCKET";
+/// The KMS key ARN of the report bucket (also used for Inspector v2 findings reports).
+pub const ENV_REPORT_KMS_KEY_ARN: &str = "REPORT_KMS_KEY_ARN";
+/// The scanflow SNS topic ARN.
+pub const ENV_TOPIC_ARN: &str = "TOPIC_ARN";
+/// The hub (audit) account id.
+pub const ENV_HUB_ACCOUNT_ID: &str = "HUB_ACCOUNT_ID";
+
+/// Variables a function may do without.
+pub const OPTIONAL_ENV: &[&str] = &[ENV_EXTERNAL_ID, ENV_SETTINGS_PARAMETER];
+
+/// The five functions, as `lambda::run` names them.
+pub const FUNCTIONS: [&str; 5] = [
+    "start-run",
+    "check-status",
+    "collect-findings",
+    "format",
+    "publish",
+];
+
+/// The variables `function` reads (required ones and those in [`OPTIONAL_ENV`]), or `None`
+/// for an unknown function. Functions that enter member accounts need the role variables.
+pub fn function_env(function: &str) -> Option<&'static [&'static str]> {
+    const MEMBER: &[&str] = &[
+        ENV_SCAN_ROLE_NAME,
+        ENV_EXTERNAL_ID,
+        ENV_SETTINGS_PARAMETER,
+        ENV_REPORT_BUCKET,
+        ENV_REPORT_KMS_KEY_ARN,
+        ENV_HUB_ACCOUNT_ID,
+    ];
+    const FORMAT: &[&str] = &[
+        ENV_REPORT_BUCKET,
+        ENV_REPORT_KMS_KEY_ARN,
+        ENV_HUB_ACCOUNT_ID,
+    ];
+    const PUBLISH: &[&str] = &[
+        ENV_SCAN_ROLE_NAME,
+        ENV_EXTERNAL_ID,
+        ENV_SETTINGS_PARAMETER,
+        ENV_REPORT_BUCKET,
+        ENV_REPORT_KMS_KEY_ARN,
+        ENV_HUB_ACCOUNT_ID,
+        ENV_TOPIC_ARN,
+    ];
+    match function {
+        "start-run" | "check-status" | "collect-findings" => Some(MEMBER),
+        "format" => Some(FORMAT),
+        "publish" => Some(PUBLISH),
+        _ => None,
+    }
+}
+
+/// Actions called with the assumed member scan role (granted by the member template).
+pub const MEMBER_ROLE_ACTIONS: &[&str] = &[
+    // The account's scan settings.
+    "ssm:GetParameter",
+    // Inspector Classic.
+    "inspector:DescribeAssessmentTemplates",
+    "inspector:PreviewAgents",
+    "inspector:StartAssessmentRun",
+    "inspector:DescribeAssessmentRuns",
+    "inspector:ListFindings",
+    "inspector:DescribeFindings",
+    "inspector:ListAssessmentRunAgents",
+    // Inspector v2.
+    "inspector2:ListCoverage",
+    "inspector2:CreateFindingsReport",
+    "inspector2:GetFindingsReportStatus",
+    "inspector2:ListFindings",
+    // The member's own Security Hub: delivered findings marked, notices imported.
+    "securityhub:BatchUpdateFindings",
+    "securityhub:BatchImportFindings",
+];
+
+/// Actions each function's own execution role calls (granted by the hub template), besides
+/// CloudWatch Logs. Empty for an unknown function.
+///
+/// Reading the report bucket needs `s3:ListBucket` too: without it S3 answers a missing key
+/// with AccessDenied instead of NoSuchKey, and collect-findings lists the Inspector v2 report
+/// prefix. Objects are SSE-KMS: writing needs `kms:GenerateDataKey`, reading `kms:Decrypt`;
+/// publishing to the KMS-encrypted topic needs both.
+pub fn function_actions(function: &str) -> &'static [&'static str] {
+    match function {
+        "start-run" | "check-status" => &["sts:AssumeRole"],
+        "collect-findings" => &[
+            "sts:AssumeRole",
+            "s3:ListBucket",
+            "s3:GetObject",
+            "s3:PutObject",
+            "kms:Decrypt",
+            "kms:GenerateDataKey",
+        ],
+        "format" => &[
+            "s3:ListBucket",
+            "s3:GetObject",
+            "s3:PutObject",
+            "kms:Decrypt",
+            "kms:GenerateDataKey",
+        ],
+        "publish" => &[
+            "sts:AssumeRole",
+            "s3:ListBucket",
+            "s3:GetObject",
+            "sns:Publish",
+            "kms:Decrypt",
+            "kms:GenerateDataKey",
+            "securityhub:BatchImportFindings",
+        ],
+        _ => &[],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// Every `"service:Action"` literal the adapters name in their calls.
+    fn actions_in_sources() -> BTreeSet<String> {
+        let sources = [
+            include_str!("platform.rs"),
+            include_str!("settings.rs"),
+            include_str!("classic.rs"),
+            include_str!("inspector2.rs"),
+            include_str!("securityhub.rs"),
+            include_str!("sns.rs"),
+            include_str!("s3.rs"),
+        ];
+        let services = [
+            "sts",
+            "ssm",
+            "inspector",
+            "inspector2",
+            "securityhub",
+            "sns",
+            "s3",
+        ];
+        let mut found = BTreeSet::new();
+        for src in sources {
+            for piece in src.split('"').skip(1).step_by(2) {
+                if let Some((service, op)) = piece.split_once(':')
+                    && services.contains(&service)
+                    && !op.is_empty()
+                    && op.chars().all(|c| c.is_ascii_alphanumeric())
+                    && op.starts_with(|c: char| c.is_ascii_uppercase())
+                {
+                    found.insert(piece.to_owned());
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn every_called_action_is_granted_somewhere_and_every_grant_is_called() {
+        let called = actions_in_sources();
+        let granted: BTreeSet<String> = MEMBER_ROLE_ACTIONS
+            .iter()
+            .chain(FUNCTIONS.iter().flat_map(|f| function_actions(f)))
+            .filter(|a| !a.starts_with("kms:"))
+            .map(|a| (*a).to_owned())
+            .collect();
+        assert!(called.len() > 15, "{called:?}");
+        assert_eq!(called, granted);
+    }
+
+    #[test]
+    fn lists_have_no_duplicates_and_only_publish_reads_the_topic() {
+        let mut all: Vec<&[&str]> = FUNCTIONS.iter().map(|f| function_actions(f)).collect();
+        all.push(MEMBER_ROLE_ACTIONS);
+        for list in all {
+            let set: BTreeSet<_> = list.iter().collect();
+            assert_eq!(set.len(), list.len(), "{list:?}");
+        }
+        for f in FUNCTIONS {
+            let env = function_env(f).expect("known");
+            assert_eq!(env.contains(&ENV_TOPIC_ARN), f == "publish", "{f}");
+            assert_eq!(
+                function_actions(f).contains(&"sts:AssumeRole"),
+                env.contains(&ENV_SCAN_ROLE_NAME),
+                "{f}"
+            );
+        }
+        assert!(function_env("other").is_none());
+        assert!(function_actions("other").is_empty());
+    }
+}

@@ -1,0 +1,313 @@
+//! The hub as the handlers see it in AWS: one SDK configuration loaded at cold start, the hub's
+//! own clients, and member accounts entered by assuming their scan role.
+
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_config::sts::AssumeRoleProvider;
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::ProvideCredentials;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_sdk_sts::error::{DisplayErrorContext, SdkError};
+use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use scanflow_core::ScanError;
+use scanflow_core::ports::{HubConfig, Platform};
+
+use crate::config::{Config, ConfigError, is_account_id};
+use crate::error::Scope;
+use crate::member::{AwsMember, MemberClients, ReportDestination};
+use crate::s3::S3Store;
+use crate::securityhub::AwsSecurityHub;
+use crate::sns::SnsNotifier;
+
+/// Role chaining (a Lambda role assuming another role) caps sessions at one hour.
+const SESSION_LENGTH: Duration = Duration::from_secs(3600);
+
+/// The AWS implementation of [`Platform`].
+#[derive(Debug)]
+pub struct AwsPlatform {
+    sdk: SdkConfig,
+    config: Config,
+    hub: HubConfig,
+    hub_scope: Scope,
+    store: S3Store,
+    notifier: SnsNotifier,
+    hub_security_hub: AwsSecurityHub,
+}
+
+impl AwsPlatform {
+    /// Builds the platform from the SDK configuration loaded once at cold start.
+    pub fn new(sdk: SdkConfig, config: Config) -> Result<Self, ConfigError> {
+        let region = sdk
+            .region()
+            .map(ToString::to_string)
+            .ok_or_else(|| ConfigError::Missing {
+                function: config.function.clone(),
+                variable: "AWS_REGION",
+                purpose: "the hub's region (Lambda sets it)",
+            })?;
+        let hub_scope = Scope::new(config.hub_account_id.clone(), region);
+        let store = S3Store::new(
+            s3_client(&sdk),
+            hub_scope.clone(),
+            config.report_bucket.clone(),
+            config.report_kms_key_arn.clone(),
+        );
+        let notifier = SnsNotifier::new(
+            aws_sdk_sns::Client::new(&sdk),
+            hub_scope.clone(),
+            config.topic_arn.clone(),
+        );
+        let hub_security_hub =
+            AwsSecurityHub::new(aws_sdk_securityhub::Client::new(&sdk), hub_scope.clone());
+        let hub = HubConfig {
+            hub_account_id: config.hub_account_id.clone(),
+            ..HubConfig::default()
+        };
+        Ok(Self {
+            sdk,
+            config,
+            hub,
+            hub_scope,
+            store,
+            notifier,
+            hub_security_hub,
+        })
+    }
+
+    /// The environment configuration this platform was built from.
+    pub fn settings(&self) -> &Config {
+        &self.config
+    }
+
+    /// The member scan role's ARN in `account_id`.
+    pub fn role_arn(&self, account_id: &str, region: &str) -> String {
+        format!(
+            "arn:{}:iam::{account_id}:role/{}",
+            partition(region),
+            self.config.scan_role_name
+        )
+    }
+
+    /// Assumes the scan role once and returns its (static, one-hour) credentials, so a role
+    /// that cannot be assumed fails here, naming the account, not at the first member call.
+    async fn assume(
+        &self,
+        account_id: &str,
+        region: &str,
+        session: &str,
+    ) -> Result<Credentials, ScanError> {
+        let role_arn = self.role_arn(account_id, region);
+        let mut builder = AssumeRoleProvider::builder(role_arn.clone())
+            .session_name(session_name(session))
+            .session_length(SESSION_LENGTH)
+            .configure(&self.sdk);
+        if let Some(external_id) = &self.config.external_id {
+            builder = builder.external_id(external_id);
+        }
+        let provider = builder.build().await;
+        provider
+            .provide_credentials()
+            .await
+            .map_err(|e| assume_error(&self.hub_scope, account_id, &role_arn, &e))
+    }
+}
+
+impl Platform for AwsPlatform {
+    type Member = AwsMember;
+    type Store = S3Store;
+    type Notifier = SnsNotifier;
+    type SecurityHub = AwsSecurityHub;
+
+    fn config(&self) -> &HubConfig {
+        &self.hub
+    }
+
+    async fn member(
+        &self,
+        account_id: &str,
+        region: &str,
+        session: &str,
+    ) -> Result<AwsMember, ScanError> {
+        if self.config.scan_role_name.is_empty() {
+            return Err(ScanError::internal(format!(
+                "the {} function cannot enter member accounts: SCAN_ROLE_NAME is not set for it",
+                self.config.function
+            )));
+        }
+        if !is_account_id(account_id) {
+            return Err(ScanError::invalid(
+                "accountId",
+                "a 12-digit AWS account id",
+                format!("is {account_id:?}"),
+            ));
+        }
+        let credentials = self.assume(account_id, region, session).await?;
+        tracing::debug!(account_id, region, "assumed the scan role");
+        let clients = MemberClients::new(&self.sdk, credentials, region, s3_client(&self.sdk));
+        Ok(AwsMember::new(
+            Scope::new(account_id, region),
+            clients,
+            self.config.settings_parameter.clone(),
+            ReportDestination {
+                hub: self.hub_scope.clone(),
+                bucket: self.config.report_bucket.clone(),
+                kms_key_arn: self.config.report_kms_key_arn.clone(),
+            },
+        ))
+    }
+
+    fn store(&self) -> &S3Store {
+        &self.store
+    }
+
+    fn notifier(&self) -> &SnsNotifier {
+        &self.notifier
+    }
+
+    fn hub_security_hub(&self) -> &AwsSecurityHub {
+        &self.hub_security_hub
+    }
+}
+
+/// The hub's S3 client. A custom endpoint (moto, LocalStack) needs path-style addressing.
+fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::from(sdk)
+        .force_path_style(sdk.endpoint_url().is_some())
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// The ARN partition of a region.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else {
+        "aws"
+    }
+}
+
+/// A role session name STS accepts (2-64 of `[\w+=,.@-]`) derived from the execution name,
+/// so CloudTrail in the member account shows which execution acted.
+pub fn session_name(execution: &str) -> String {
+    let mut name: String = execution
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    if name.len() < 2 {
+        name = format!("scanflow{name}");
+    }
+    name
+}
+
+/// A failed assume: throttling and outages stay `Transient`; anything else means the role is
+/// missing or does not trust the hub, which retrying does not fix.
+fn assume_error(
+    hub: &Scope,
+    account_id: &str,
+    role_arn: &str,
+    err: &CredentialsError,
+) -> ScanError {
+    let classified = std::error::Error::source(err)
+        .and_then(|s| s.downcast_ref::<SdkError<AssumeRoleError, HttpResponse>>())
+        .map(|sdk_err| hub.call("sts:AssumeRole", role_arn).error(sdk_err));
+    match (err, classified) {
+        (_, Some(e @ ScanError::Transient { .. })) => e,
+        (CredentialsError::ProviderTimedOut(_), _) => hub
+            .call("sts:AssumeRole", role_arn)
+            .transient(&DisplayErrorContext(err).to_string()),
+        (_, Some(e)) => ScanError::RoleNotAssumable {
+            account_id: account_id.to_owned(),
+            role_arn: role_arn.to_owned(),
+            detail: match e {
+                ScanError::AccessDenied { detail, .. }
+                | ScanError::NotFound { detail, .. }
+                | ScanError::Internal { detail } => detail,
+                other => other.to_string(),
+            },
+        },
+        (_, None) => ScanError::RoleNotAssumable {
+            account_id: account_id.to_owned(),
+            role_arn: role_arn.to_owned(),
+            detail: DisplayErrorContext(err).to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn sts_error(code: &str, status: u16) -> CredentialsError {
+        let meta = ErrorMetadata::builder().code(code).message("m").build();
+        let raw = HttpResponse::new(
+            StatusCode::try_from(status).expect("status"),
+            SdkBody::empty(),
+        );
+        let err = SdkError::service_error(AssumeRoleError::generic(meta), raw);
+        CredentialsError::provider_error(err)
+    }
+
+    #[test]
+    fn session_names_are_what_sts_accepts() {
+        assert_eq!(session_name("scan-1111-2026 11 28"), "scan-1111-2026-11-28");
+        assert_eq!(session_name("a"), "scanflowa");
+        assert_eq!(session_name(""), "scanflow");
+        let long = "é".repeat(100);
+        let s = session_name(&long);
+        assert_eq!(s.len(), 64);
+        assert!(s.chars().all(|c| c == '-'));
+        assert_eq!(session_name("x:y/z@w"), "x-y-z@w");
+    }
+
+    #[test]
+    fn partitions_follow_the_region() {
+        assert_eq!(partition("eu-west-1"), "aws");
+        assert_eq!(partition("cn-north-1"), "aws-cn");
+        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
+    }
+
+    #[test]
+    fn a_denied_assume_is_not_retried_but_throttling_is() {
+        let hub = Scope::new("999999999999", "eu-west-1");
+        let role = "arn:aws:iam::111122223333:role/scan";
+        let denied = assume_error(&hub, "111122223333", role, &sts_error("AccessDenied", 403));
+        match &denied {
+            ScanError::RoleNotAssumable {
+                account_id,
+                role_arn,
+                detail,
+            } => {
+                assert_eq!(account_id, "111122223333");
+                assert_eq!(role_arn, role);
+                assert!(detail.contains("AccessDenied"), "{detail}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(!denied.is_retryable());
+        let throttled = assume_error(&hub, "111122223333", role, &sts_error("Throttling", 400));
+        assert_eq!(throttled.error_type(), "Transient");
+        let not_loaded = CredentialsError::not_loaded("no base credentials");
+        assert_eq!(
+            assume_error(&hub, "111122223333", role, &not_loaded).error_type(),
+            "RoleNotAssumable"
+        );
+    }
+}

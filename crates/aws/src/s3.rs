@@ -1,0 +1,76 @@
+//! The report store in the hub bucket: objects written with SSE-KMS under the report key,
+//! read back whole.
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ServerSideEncryption;
+use scanflow_core::ScanError;
+use scanflow_core::ports::ReportStore;
+
+use crate::error::Scope;
+
+/// The AWS implementation of [`ReportStore`].
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: Client,
+    scope: Scope,
+    bucket: String,
+    kms_key_arn: String,
+}
+
+impl S3Store {
+    pub fn new(client: Client, scope: Scope, bucket: String, kms_key_arn: String) -> Self {
+        Self {
+            client,
+            scope,
+            bucket,
+            kms_key_arn,
+        }
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    fn location(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
+    }
+}
+
+impl ReportStore for S3Store {
+    async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), ScanError> {
+        let call = self.scope.call("s3:PutObject", self.location(key));
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .ssekms_key_id(&self.kms_key_arn)
+            // One data key per bucket rather than per object: fewer KMS calls, same protection.
+            .bucket_key_enabled(true)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| call.error(&e))?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Vec<u8>, ScanError> {
+        let call = self.scope.call("s3:GetObject", self.location(key));
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| call.error(&e))?;
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| call.transient(&format!("reading the object: {e}")))?;
+        Ok(bytes.into_bytes().to_vec())
+    }
+}
