@@ -1,0 +1,351 @@
+//! The hub's simple adapters and the member's settings: SNS publish, S3 put/get with SSE-KMS,
+//! the SSM settings parameter read through the member.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
+use aws_sdk_s3::operation::put_object::PutObjectOutput;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_sns::Client as Sns;
+use aws_smithy_mocks::{MockResponse, mock};
+use scanflow_aws::error::Scope;
+use scanflow_aws::member::{AwsMember, MemberClients, ReportDestination};
+use scanflow_aws::s3::S3Store;
+use scanflow_aws::sns::SnsNotifier;
+use scanflow_core::message::{ATTR_KIND, Message, SNS_MESSAGE_LIMIT, attributes_size};
+use scanflow_core::model::Engine;
+use scanflow_core::ports::{MemberAccount, Notifier, ReportStore};
+use serde_json::json;
+
+use crate::{ACCOUNT, REGION, Seen, client, json, json_error, query_error, scope, xml};
+
+const TOPIC: &str = "arn:aws:sns:eu-west-1:999999999999:scanflow";
+const KMS: &str = "arn:aws:kms:eu-west-1:999999999999:key/k-1";
+
+fn published() -> String {
+    "<PublishResponse><PublishResult><MessageId>m-1</MessageId></PublishResult>\
+     <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></PublishResponse>"
+        .to_owned()
+}
+
+fn message(body_len: usize) -> Message {
+    let attributes = BTreeMap::from([
+        (ATTR_KIND.to_owned(), "siem".to_owned()),
+        ("scanflow_part".to_owned(), "1".to_owned()),
+    ]);
+    let body = "x".repeat(body_len);
+    Message {
+        subject: "scanflow: 3 findings in 111122223333".into(),
+        body,
+        attributes,
+    }
+}
+
+#[tokio::test]
+async fn publish_sends_subject_body_and_string_attributes() {
+    let seen = Seen::new();
+    let s = seen.clone();
+    let publish = mock!(Sns::publish).then_compute_response(move |r| {
+        let mut attrs: Vec<(String, String, String)> = r
+            .message_attributes()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.data_type().to_owned(),
+                            v.string_value().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        attrs.sort();
+        s.push((
+            r.topic_arn().map(str::to_owned),
+            r.subject().map(str::to_owned),
+            r.message().map(str::len),
+            attrs,
+        ));
+        MockResponse::Http(xml(200, &published()))
+    });
+    let sns = SnsNotifier::new(
+        client!(aws_sdk_sns, [&publish]),
+        scope(),
+        Some(TOPIC.into()),
+    );
+    let id = sns.publish(&message(10)).await.expect("published");
+    assert_eq!(id, "m-1");
+    let (topic, subject, len, attrs) = seen.all().remove(0);
+    assert_eq!(topic.as_deref(), Some(TOPIC));
+    assert_eq!(
+        subject.as_deref(),
+        Some("scanflow: 3 findings in 111122223333")
+    );
+    assert_eq!(len, Some(10));
+    assert_eq!(
+        attrs,
+        [
+            (ATTR_KIND.to_owned(), "String".to_owned(), "siem".to_owned()),
+            (
+                "scanflow_part".to_owned(),
+                "String".to_owned(),
+                "1".to_owned()
+            )
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_size_limit_is_checked_before_calling_at_the_limit_and_one_past() {
+    let publish = mock!(Sns::publish).then_http_response(|| xml(200, &published()));
+    let sns = SnsNotifier::new(
+        client!(aws_sdk_sns, [&publish]),
+        scope(),
+        Some(TOPIC.into()),
+    );
+    let overhead = attributes_size(&message(0).attributes);
+    let at_limit = message(SNS_MESSAGE_LIMIT - overhead);
+    assert_eq!(at_limit.size(), SNS_MESSAGE_LIMIT);
+    sns.publish(&at_limit).await.expect("at the limit");
+    let over = message(SNS_MESSAGE_LIMIT - overhead + 1);
+    let err = sns.publish(&over).await.expect_err("one past");
+    assert_eq!(err.error_type(), "PayloadTooLarge");
+    let mut bad_subject = message(1);
+    bad_subject.subject = "two\nlines".into();
+    assert_eq!(
+        sns.publish(&bad_subject)
+            .await
+            .expect_err("subject")
+            .error_type(),
+        "InvalidInput"
+    );
+    let mut empty_attr = message(1);
+    empty_attr
+        .attributes
+        .insert("scanflow_run".into(), String::new());
+    assert_eq!(
+        sns.publish(&empty_attr)
+            .await
+            .expect_err("attr")
+            .error_type(),
+        "InvalidInput"
+    );
+    assert_eq!(publish.num_calls(), 1, "refused messages never reach SNS");
+
+    let no_topic = SnsNotifier::new(client!(aws_sdk_sns, [&publish]), scope(), None);
+    assert_eq!(
+        no_topic
+            .publish(&message(1))
+            .await
+            .expect_err("no topic")
+            .error_type(),
+        "Internal"
+    );
+}
+
+#[tokio::test]
+async fn publish_retries_throttling_and_classifies_terminal_errors() {
+    let publish = mock!(Sns::publish)
+        .sequence()
+        .http_response(|| query_error(400, "Throttling", "Rate exceeded"))
+        .http_response(|| xml(200, &published()))
+        .build();
+    let sns = SnsNotifier::new(
+        client!(aws_sdk_sns, [&publish]),
+        scope(),
+        Some(TOPIC.into()),
+    );
+    sns.publish(&message(5)).await.expect("recovered");
+    assert_eq!(publish.num_calls(), 2);
+    for (code, status, expected) in [
+        ("NotFound", 404, "NotFound"),
+        ("AuthorizationError", 403, "AccessDenied"),
+        ("KMSAccessDeniedException", 400, "AccessDenied"),
+        ("InvalidParameter", 400, "InvalidInput"),
+    ] {
+        let failing =
+            mock!(Sns::publish).then_http_response(move || query_error(status, code, "no"));
+        let sns = SnsNotifier::new(
+            client!(aws_sdk_sns, [&failing]),
+            scope(),
+            Some(TOPIC.into()),
+        );
+        let err = sns.publish(&message(5)).await.expect_err(code);
+        assert_eq!(err.error_type(), expected, "{code}");
+        assert_eq!(failing.num_calls(), 1, "{code} is not retried");
+    }
+}
+
+fn store(s3: aws_sdk_s3::Client) -> S3Store {
+    S3Store::new(
+        s3,
+        Scope::new("999999999999", REGION),
+        "hub-reports".into(),
+        KMS.into(),
+    )
+}
+
+#[tokio::test]
+async fn put_encrypts_with_the_report_key_and_get_reads_it_back() {
+    let seen = Seen::new();
+    let s = seen.clone();
+    let put = mock!(aws_sdk_s3::Client::put_object).then_compute_output(move |r| {
+        s.push((
+            r.bucket().map(str::to_owned),
+            r.key().map(str::to_owned),
+            r.server_side_encryption().map(|e| e.as_str().to_owned()),
+            r.ssekms_key_id().map(str::to_owned),
+            r.bucket_key_enabled(),
+            r.content_type().map(str::to_owned),
+        ));
+        PutObjectOutput::builder().build()
+    });
+    let get = mock!(aws_sdk_s3::Client::get_object)
+        .match_requests(|r| r.key() == Some("scanflow/a/manifest.json"))
+        .then_output(|| {
+            GetObjectOutput::builder()
+                .body(ByteStream::from_static(b"{\"chunks\":[]}"))
+                .build()
+        });
+    let st = store(client!(aws_sdk_s3, [&put, &get]));
+    st.put(
+        "scanflow/a/manifest.json",
+        b"{}".to_vec(),
+        "application/json",
+    )
+    .await
+    .expect("put");
+    let (bucket, key, sse, kms, bucket_key, content_type) = seen.all().remove(0);
+    assert_eq!(bucket.as_deref(), Some("hub-reports"));
+    assert_eq!(key.as_deref(), Some("scanflow/a/manifest.json"));
+    assert_eq!(sse.as_deref(), Some("aws:kms"));
+    assert_eq!(kms.as_deref(), Some(KMS));
+    assert_eq!(bucket_key, Some(true));
+    assert_eq!(content_type.as_deref(), Some("application/json"));
+    assert_eq!(
+        st.get("scanflow/a/manifest.json").await.expect("get"),
+        b"{\"chunks\":[]}"
+    );
+}
+
+#[tokio::test]
+async fn get_of_a_missing_key_is_not_found_and_outages_are_retried() {
+    let missing = mock!(aws_sdk_s3::Client::get_object).then_http_response(|| {
+        xml(404, "<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>")
+    });
+    let st = store(client!(aws_sdk_s3, [&missing]));
+    let err = st.get("scanflow/none.json").await.expect_err("missing");
+    assert_eq!(err.error_type(), "NotFound");
+    assert!(
+        err.to_string()
+            .contains("s3://hub-reports/scanflow/none.json"),
+        "{err}"
+    );
+
+    let flaky = mock!(aws_sdk_s3::Client::get_object)
+        .sequence()
+        .http_status(503, None)
+        .output(|| {
+            GetObjectOutput::builder()
+                .body(ByteStream::from_static(b"ok"))
+                .build()
+        })
+        .build();
+    let st = store(client!(aws_sdk_s3, [&flaky]));
+    assert_eq!(st.get("k").await.expect("recovered"), b"ok");
+    assert_eq!(flaky.num_calls(), 2);
+
+    let denied = mock!(aws_sdk_s3::Client::put_object).then_http_response(|| {
+        xml(
+            403,
+            "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>",
+        )
+    });
+    let st = store(client!(aws_sdk_s3, [&denied]));
+    let err = st
+        .put("k", vec![1], "application/json")
+        .await
+        .expect_err("denied");
+    match err {
+        scanflow_core::ScanError::AccessDenied {
+            action, account_id, ..
+        } => {
+            assert_eq!(action, "s3:PutObject");
+            assert_eq!(account_id, "999999999999");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+fn member(ssm: aws_sdk_ssm::Client) -> AwsMember {
+    let unused_s3 = client!(aws_sdk_s3, Vec::<&aws_smithy_mocks::Rule>::new());
+    let clients = MemberClients {
+        inspector: client!(aws_sdk_inspector, Vec::<&aws_smithy_mocks::Rule>::new()),
+        inspector2: client!(aws_sdk_inspector2, Vec::<&aws_smithy_mocks::Rule>::new()),
+        securityhub: client!(aws_sdk_securityhub, Vec::<&aws_smithy_mocks::Rule>::new()),
+        ssm,
+        s3: unused_s3,
+    };
+    AwsMember::new(
+        Scope::new(ACCOUNT, REGION),
+        clients,
+        "/scanflow/settings".into(),
+        ReportDestination {
+            hub: Scope::new("999999999999", REGION),
+            bucket: "hub-reports".into(),
+            kms_key_arn: KMS.into(),
+        },
+    )
+}
+
+#[tokio::test]
+async fn settings_are_read_from_the_member_parameter() {
+    let get = mock!(aws_sdk_ssm::Client::get_parameter)
+        .match_requests(|r| r.name() == Some("/scanflow/settings"))
+        .then_http_response(|| {
+            json(
+                json!({"Parameter": {"Name": "/scanflow/settings", "Type": "String",
+                "Value": "{\"engine\":\"classic\",\"tagKey\":\"Patch\",\"tagValue\":\"Scan\",\
+                          \"durationSeconds\":900,\"assessmentTemplateArn\":\
+                          \"arn:aws:inspector:eu-west-1:111122223333:target/0-t/template/0-p\"}"}}),
+            )
+        });
+    let m = member(client!(aws_sdk_ssm, [&get]));
+    let settings = m.settings().await.expect("settings");
+    assert_eq!(settings.engine, Engine::Classic);
+    assert_eq!(settings.duration_seconds, 900);
+    assert_eq!(settings.tag.map(|t| t.key), Some("Patch".to_owned()));
+}
+
+#[tokio::test]
+async fn a_missing_parameter_says_to_deploy_the_member_stack() {
+    let get = mock!(aws_sdk_ssm::Client::get_parameter).then_http_response(|| {
+        json_error(
+            400,
+            "ParameterNotFound",
+            "Parameter /scanflow/settings not found.",
+        )
+    });
+    let m = member(client!(aws_sdk_ssm, [&get]));
+    let err = m.settings().await.expect_err("missing");
+    assert_eq!(err.error_type(), "NotFound");
+    let text = err.to_string();
+    assert!(
+        text.contains("/scanflow/settings") && text.contains("member stack"),
+        "{text}"
+    );
+    assert!(text.contains(ACCOUNT) && text.contains(REGION), "{text}");
+
+    let throttled = mock!(aws_sdk_ssm::Client::get_parameter)
+        .sequence()
+        .http_response(|| json_error(400, "ThrottlingException", "Rate exceeded"))
+        .http_response(|| json(json!({"Parameter": {"Name": "/scanflow/settings", "Value": "{}"}})))
+        .build();
+    let m = member(client!(aws_sdk_ssm, [&throttled]));
+    assert_eq!(
+        m.settings().await.expect("recovered").engine,
+        Engine::Inspector2
+    );
+    assert_eq!(throttled.num_calls(), 2);
+}
