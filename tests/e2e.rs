@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use scanflow_asl::Status;
 use scanflow_core::message::SNS_MESSAGE_LIMIT;
 use scanflow_sandbox::{Scenario, Subscription};
-use scanflow_tests::{run, siem_documents};
+use scanflow_tests::{run, scenario_file, siem_documents};
 use serde_json::json;
 
 fn output_total(output: &serde_json::Value) -> u64 {
@@ -292,4 +292,170 @@ fn transitions_of_a_one_hour_classic_scan_stay_low() {
         "{} transitions",
         ex.execution.transitions
     );
+}
+
+/// Each way a scan cannot complete ends FAILED with its own error, after a notice that names
+/// the account and region.
+#[test]
+fn every_failure_mode_ends_in_its_notice_and_error() {
+    let cases = [
+        ("role-missing.json", "RoleNotAssumable"),
+        ("inspector-disabled.json", "InspectorDisabled"),
+        ("no-matching-instances.json", "NoInstancesMatched"),
+        ("classic-run-fails.json", "ScanFailed"),
+        ("classic-run-hangs.json", "ScanTimedOut"),
+    ];
+    for (file, error) in cases {
+        let local = run(scenario_file(file), vec![], file, None);
+        let failures = failure_emails(&local);
+        assert_eq!(
+            failures.len(),
+            local.executions.len(),
+            "{file}: one notice per execution"
+        );
+        for (ex, (subject, body)) in local.executions.iter().zip(&failures) {
+            assert_eq!(ex.execution.status, Status::Failed, "{file}: {}", ex.name);
+            assert_eq!(
+                ex.execution.error.as_deref(),
+                Some(error),
+                "{file}: {:?}",
+                ex.execution.cause
+            );
+            assert!(ex.reported(), "{file}");
+            let account = ex.input["accountId"].as_str().expect("account");
+            let region = ex.input["region"].as_str().expect("region");
+            assert!(
+                subject.contains(account) && subject.contains(error),
+                "{file}: {subject}"
+            );
+            assert!(
+                body.contains(account) && body.contains(region),
+                "{file}: {body}"
+            );
+            // Security Hub learns of it too: in the member account, or the hub's when the
+            // member cannot be entered.
+            let where_ = if error == "RoleNotAssumable" {
+                local.sandbox.scenario().hub.account_id.clone()
+            } else {
+                account.to_owned()
+            };
+            let notices = local.sandbox.security_hub_state(&where_).notices;
+            assert!(
+                notices
+                    .keys()
+                    .any(|id| id.contains(account) && id.contains("scan-failed")),
+                "{file}: {notices:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_hanging_run_is_given_up_exactly_at_its_deadline() {
+    let local = run(
+        scenario_file("classic-run-hangs.json"),
+        vec![],
+        "hang",
+        None,
+    );
+    let ex = &local.executions[0];
+    let started = scanflow_tests::start_time();
+    let last_check = ex
+        .execution
+        .history
+        .iter()
+        .filter(|e| e.kind == "TaskStateEntered" && e.state_name.as_deref() == Some("CheckStatus"))
+        .last()
+        .expect("checked");
+    let account = &local.sandbox.scenario().accounts[0];
+    let config = local.sandbox.scenario().hub.hub_config();
+    let deadline = started
+        + time::Duration::seconds(i64::from(
+            account.settings.duration_seconds + config.evaluation_allowance_seconds,
+        ));
+    assert_eq!(last_check.timestamp, deadline);
+}
+
+#[test]
+fn agents_missing_is_a_coverage_notice_not_a_clean_bill() {
+    let local = run(scenario_file("agents-missing.json"), vec![], "agents", None);
+    for ex in &local.executions {
+        let account = ex.input["accountId"].as_str().expect("account");
+        let uncovered = ex
+            .execution
+            .output
+            .as_ref()
+            .map(|o| o["instancesNotScanned"].as_u64().unwrap_or(0));
+        match ex.execution.status {
+            Status::Succeeded => assert!(
+                uncovered > Some(0),
+                "{account}: the scenario leaves instances uncovered"
+            ),
+            _ => assert!(ex.reported(), "{account}"),
+        }
+        let notices = local.sandbox.security_hub_state(account).notices;
+        assert!(
+            notices
+                .keys()
+                .any(|id| id.contains("not-scanned") || id.contains("scan-failed")),
+            "{account}: {notices:?}"
+        );
+    }
+    let digests: Vec<_> = local
+        .sandbox
+        .sns_messages()
+        .into_iter()
+        .filter(|m| m.attributes.get("scanflow_kind").map(String::as_str) == Some("digest"))
+        .collect();
+    assert!(
+        digests
+            .iter()
+            .all(|d| d.message.to_lowercase().contains("not scanned")),
+        "the digest lists what was not covered"
+    );
+}
+
+#[test]
+fn one_hundred_thousand_findings_all_arrive_in_messages_that_fit() {
+    let local = run(scenario_file("large.json"), vec![], "large", None);
+    let ex = &local.executions[0];
+    assert_eq!(
+        ex.execution.status,
+        Status::Succeeded,
+        "{:?}",
+        ex.execution.cause
+    );
+    let total = output_total(ex.execution.output.as_ref().expect("output"));
+    assert_eq!(total, 100_000);
+    let messages = local.sandbox.sns_messages();
+    for m in &messages {
+        let size = m.message.len()
+            + m.attributes
+                .iter()
+                .map(|(k, v)| k.len() + 6 + v.len())
+                .sum::<usize>();
+        assert!(size <= SNS_MESSAGE_LIMIT, "a message of {size} bytes");
+    }
+    let account = ex.input["accountId"].as_str().expect("account");
+    let mut ids = HashSet::new();
+    for doc in siem_documents(&messages, account) {
+        for f in doc["findings"].as_array().expect("findings") {
+            assert!(ids.insert(f["id"].as_str().expect("id").to_owned()));
+        }
+    }
+    assert_eq!(
+        ids.len(),
+        100_000,
+        "every finding reached the HTTPS subscription"
+    );
+    for e in &ex.execution.history {
+        for v in [&e.input, &e.output].into_iter().flatten() {
+            assert!(
+                serde_json::to_vec(v).expect("json").len() <= 16 * 1024,
+                "{} {:?}",
+                e.kind,
+                e.state_name
+            );
+        }
+    }
 }

@@ -15,13 +15,29 @@ const LOCAL_ARN_PREFIX: &str = "arn:aws:lambda:us-east-1:000000000000:function:"
 #[derive(Debug, thiserror::Error)]
 pub enum DefinitionError {
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not valid YAML/JSON: {detail}")]
     Parse { path: PathBuf, detail: String },
-    #[error("placeholder ${{{name}}} in {definition} has no value: add it to DefinitionSubstitutions in {template}")]
-    Unresolved { name: String, definition: PathBuf, template: String },
-    #[error("{template}: DefinitionSubstitutions.{key} names function {logical_id}, whose Metadata.BuildProperties.Binary {binary:?} is not one of scanflow's steps")]
-    UnknownFunction { template: PathBuf, key: String, logical_id: String, binary: Option<String> },
+    #[error(
+        "placeholder ${{{name}}} in {definition} has no value: add it to DefinitionSubstitutions in {template}"
+    )]
+    Unresolved {
+        name: String,
+        definition: PathBuf,
+        template: String,
+    },
+    #[error(
+        "{template}: DefinitionSubstitutions.{key} names function {logical_id}, whose Metadata.BuildProperties.Binary {binary:?} is not one of scanflow's steps"
+    )]
+    UnknownFunction {
+        template: PathBuf,
+        key: String,
+        logical_id: String,
+        binary: Option<String>,
+    },
     #[error("{path} is not a valid state machine:\n{errors}")]
     Invalid { path: PathBuf, errors: String },
 }
@@ -37,7 +53,13 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 5] = [Step::StartRun, Step::CheckStatus, Step::CollectFindings, Step::Format, Step::Publish];
+    pub const ALL: [Step; 5] = [
+        Step::StartRun,
+        Step::CheckStatus,
+        Step::CollectFindings,
+        Step::Format,
+        Step::Publish,
+    ];
 
     pub fn binary(self) -> &'static str {
         match self {
@@ -60,7 +82,11 @@ impl Step {
         }
     }
 
-    pub async fn invoke<P: Platform>(self, platform: &P, event: serde_json::Value) -> Result<serde_json::Value, ScanError> {
+    pub async fn invoke<P: Platform>(
+        self,
+        platform: &P,
+        event: serde_json::Value,
+    ) -> Result<serde_json::Value, ScanError> {
         match self {
             Self::StartRun => start_run::invoke(platform, event).await,
             Self::CheckStatus => check_status::invoke(platform, event).await,
@@ -90,10 +116,20 @@ impl Workflow {
         };
         let resolved = substitute(&text, &values, definition, template)?;
         let json: serde_json::Value =
-            serde_json::from_str(&resolved).map_err(|e| DefinitionError::Parse { path: definition.to_owned(), detail: e.to_string() })?;
-        let machine =
-            StateMachine::from_value(&json).map_err(|e| DefinitionError::Invalid { path: definition.to_owned(), errors: e.to_string() })?;
-        Ok(Self { machine, steps, definition_path: definition.to_owned(), template_path: template.filter(|t| t.exists()).map(Path::to_owned) })
+            serde_json::from_str(&resolved).map_err(|e| DefinitionError::Parse {
+                path: definition.to_owned(),
+                detail: e.to_string(),
+            })?;
+        let machine = StateMachine::from_value(&json).map_err(|e| DefinitionError::Invalid {
+            path: definition.to_owned(),
+            errors: e.to_string(),
+        })?;
+        Ok(Self {
+            machine,
+            steps,
+            definition_path: definition.to_owned(),
+            template_path: template.filter(|t| t.exists()).map(Path::to_owned),
+        })
     }
 
     pub fn step_for(&self, resource: &str) -> Option<Step> {
@@ -117,7 +153,10 @@ pub fn find_upwards(rel: &str) -> Option<PathBuf> {
 }
 
 fn read(path: &Path) -> Result<String, DefinitionError> {
-    std::fs::read_to_string(path).map_err(|source| DefinitionError::Read { path: path.to_owned(), source })
+    std::fs::read_to_string(path).map_err(|source| DefinitionError::Read {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 type Substitutions = (BTreeMap<String, String>, BTreeMap<String, Step>);
@@ -134,15 +173,26 @@ fn default_substitutions() -> Substitutions {
 }
 
 fn substitutions_from_template(path: &Path) -> Result<Substitutions, DefinitionError> {
-    let doc: Yaml = serde_yaml::from_str(&read(path)?).map_err(|e| DefinitionError::Parse { path: path.to_owned(), detail: e.to_string() })?;
-    let resources = doc.get("Resources").and_then(Yaml::as_mapping).cloned().unwrap_or_default();
+    let doc: Yaml = serde_yaml::from_str(&read(path)?).map_err(|e| DefinitionError::Parse {
+        path: path.to_owned(),
+        detail: e.to_string(),
+    })?;
+    let resources = doc
+        .get("Resources")
+        .and_then(Yaml::as_mapping)
+        .cloned()
+        .unwrap_or_default();
     let mut values = BTreeMap::new();
     let mut steps = BTreeMap::new();
     for resource in resources.values() {
         if resource.get("Type").and_then(Yaml::as_str) != Some("AWS::Serverless::StateMachine") {
             continue;
         }
-        let Some(subs) = resource.get("Properties").and_then(|p| p.get("DefinitionSubstitutions")).and_then(Yaml::as_mapping) else {
+        let Some(subs) = resource
+            .get("Properties")
+            .and_then(|p| p.get("DefinitionSubstitutions"))
+            .and_then(Yaml::as_mapping)
+        else {
             continue;
         };
         for (key, value) in subs {
@@ -156,9 +206,15 @@ fn substitutions_from_template(path: &Path) -> Result<Substitutions, DefinitionE
                         .and_then(|b| b.get("Binary"))
                         .and_then(Yaml::as_str)
                         .map(str::to_owned);
-                    let step = binary.as_deref().and_then(|b| Step::ALL.into_iter().find(|s| s.binary() == b)).ok_or_else(|| {
-                        DefinitionError::UnknownFunction { template: path.to_owned(), key: key.to_owned(), logical_id: logical_id.clone(), binary }
-                    })?;
+                    let step = binary
+                        .as_deref()
+                        .and_then(|b| Step::ALL.into_iter().find(|s| s.binary() == b))
+                        .ok_or_else(|| DefinitionError::UnknownFunction {
+                            template: path.to_owned(),
+                            key: key.to_owned(),
+                            logical_id: logical_id.clone(),
+                            binary,
+                        })?;
                     let arn = format!("{LOCAL_ARN_PREFIX}{logical_id}");
                     steps.insert(arn.clone(), step);
                     values.insert(key.to_owned(), arn);
@@ -178,7 +234,9 @@ fn get_att_arn(value: &Yaml) -> Option<String> {
     match value {
         Yaml::Tagged(tagged) if tagged.tag == "GetAtt" => match &tagged.value {
             Yaml::String(s) => s.strip_suffix(".Arn").map(str::to_owned),
-            Yaml::Sequence(seq) if seq.get(1).and_then(Yaml::as_str) == Some("Arn") => seq.first().and_then(Yaml::as_str).map(str::to_owned),
+            Yaml::Sequence(seq) if seq.get(1).and_then(Yaml::as_str) == Some("Arn") => {
+                seq.first().and_then(Yaml::as_str).map(str::to_owned)
+            }
             _ => None,
         },
         Yaml::Mapping(m) => {
@@ -189,7 +247,12 @@ fn get_att_arn(value: &Yaml) -> Option<String> {
     }
 }
 
-fn substitute(text: &str, values: &BTreeMap<String, String>, definition: &Path, template: Option<&Path>) -> Result<String, DefinitionError> {
+fn substitute(
+    text: &str,
+    values: &BTreeMap<String, String>,
+    definition: &Path,
+    template: Option<&Path>,
+) -> Result<String, DefinitionError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${") {
@@ -200,11 +263,16 @@ fn substitute(text: &str, values: &BTreeMap<String, String>, definition: &Path, 
             return Ok(out);
         };
         let name = &after[..end];
-        let value = values.get(name).ok_or_else(|| DefinitionError::Unresolved {
-            name: name.to_owned(),
-            definition: definition.to_owned(),
-            template: template.map_or_else(|| "the SAM template".to_owned(), |t| t.display().to_string()),
-        })?;
+        let value = values
+            .get(name)
+            .ok_or_else(|| DefinitionError::Unresolved {
+                name: name.to_owned(),
+                definition: definition.to_owned(),
+                template: template.map_or_else(
+                    || "the SAM template".to_owned(),
+                    |t| t.display().to_string(),
+                ),
+            })?;
         out.push_str(value);
         rest = &after[end + 1..];
     }
@@ -220,7 +288,10 @@ mod tests {
     fn substitutes_and_reports_unknown_placeholders() {
         let values = BTreeMap::from([("A".to_owned(), "x".to_owned())]);
         let p = Path::new("d.json");
-        assert_eq!(substitute("{\"r\": \"${A}\", \"s\": \"${A}\"}", &values, p, None).expect("ok"), "{\"r\": \"x\", \"s\": \"x\"}");
+        assert_eq!(
+            substitute("{\"r\": \"${A}\", \"s\": \"${A}\"}", &values, p, None).expect("ok"),
+            "{\"r\": \"x\", \"s\": \"x\"}"
+        );
         let err = substitute("${B}", &values, p, None).expect_err("unknown");
         assert!(err.to_string().contains("${B}"));
     }
@@ -240,7 +311,10 @@ mod tests {
         assert_eq!(steps.get(&values["PubArn"]), Some(&Step::Publish));
         assert_eq!(values["Bucket"], "local-Bucket");
         std::fs::write(&t, "Resources:\n  SM:\n    Type: AWS::Serverless::StateMachine\n    Properties:\n      DefinitionSubstitutions:\n        X: !GetAtt Nope.Arn\n").expect("write");
-        assert!(matches!(substitutions_from_template(&t), Err(DefinitionError::UnknownFunction { .. })));
+        assert!(matches!(
+            substitutions_from_template(&t),
+            Err(DefinitionError::UnknownFunction { .. })
+        ));
         let _ = std::fs::remove_dir_all(dir);
     }
 }
