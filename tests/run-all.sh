@@ -47,9 +47,9 @@ export SCANFLOW_MOTO_URL=http://127.0.0.1:$port
 echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy"
-cargo clippy --workspace --all-targets --quiet -- -D warnings
+cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
 echo "== cargo nextest"
-cargo nextest run --workspace --no-fail-fast
+cargo nextest run --workspace --all-features --no-fail-fast
 
 echo "== ASL conformance suite against moto's Step Functions interpreter"
 python3 crates/asl/peer/run_moto.py --endpoint "$SCANFLOW_MOTO_URL"
