@@ -2,6 +2,8 @@
 //! OS packages with vulnerable and fixed versions, descriptions of normal length, CVSS vectors
 //! and scores that agree with the severity.
 
+use std::collections::HashSet;
+
 use scanflow_core::model::Severity;
 
 use crate::ids::Rng;
@@ -448,6 +450,12 @@ pub(crate) fn account_vulns(account: &AccountSpec) -> Vec<Vuln> {
     out
 }
 
+/// Inspector reports one finding per instance, vulnerability and package: the identity a
+/// generated finding must not share with another.
+fn identity(v: &Vuln) -> (usize, String, String) {
+    (v.instance, v.cve.clone(), v.package.clone())
+}
+
 fn listed(account: &AccountSpec, instance: usize, f: &FindingSpec) -> Vuln {
     let mut rng = Rng::new(&[
         "listed",
@@ -488,13 +496,21 @@ fn listed(account: &AccountSpec, instance: usize, f: &FindingSpec) -> Vuln {
 
 fn generate(account: &AccountSpec, g: &GeneratorSpec, platforms: &[Platform], out: &mut Vec<Vuln>) {
     let seed = g.seed.to_string();
+    let mut taken: HashSet<(usize, String, String)> = out.iter().map(identity).collect();
     for n in 0..g.count {
         let mut rng = Rng::new(&["finding", &seed, &account.account_id, &n.to_string()]);
         let instance = rng.below(account.instances.len() as u64) as usize;
         let pkg = rng.pick(PACKAGES);
         let severity = pick_severity(&mut rng);
-        let year = rng.between(2019, 2025);
-        let cve = format!("CVE-{year}-{}", rng.between(1000, 52_999));
+        // Redraw the CVE until this instance and package do not have it yet; with millions of
+        // CVE numbers per package a few draws always suffice.
+        let cve = loop {
+            let year = rng.between(2019, 2025);
+            let cve = format!("CVE-{year}-{}", rng.between(1000, 52_999));
+            if taken.insert((instance, cve.clone(), pkg.name.to_owned())) {
+                break cve;
+            }
+        };
         let build = rng.next_u64();
         let platform = platforms
             .get(instance)
@@ -554,6 +570,23 @@ fn describe(w: &Weakness, package: &str, fixed: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_findings_never_repeat_an_instance_cve_and_package() {
+        let account: AccountSpec = serde_json::from_value(serde_json::json!({
+            "accountId": "111122223333", "region": "us-east-1",
+            "settings": {"engine": "inspector2"},
+            "instances": [{"id": "i-0123456789abcdef0"}],
+            "findings": {"generate": {"count": 30000, "seed": 3}, "list": [{
+                "instanceId": "i-0123456789abcdef0", "vulnerabilityId": "CVE-2024-6387",
+                "severity": "HIGH", "packageName": "openssh-server", "packageVersion": "8.7p1"}]}
+        }))
+        .expect("account");
+        let vulns = account_vulns(&account);
+        assert_eq!(vulns.len(), 30_001);
+        let unique: HashSet<_> = vulns.iter().map(identity).collect();
+        assert_eq!(unique.len(), vulns.len());
+    }
 
     #[test]
     fn bump_raises_the_last_number() {

@@ -35,8 +35,9 @@ pub fn report_key(account_id: &str, region: &str, report_id: &str) -> String {
 #[derive(Default)]
 pub(crate) struct Reports {
     reports: Vec<Report>,
-    /// Normalized findings of reports already read, by key: a stateless adapter re-reads the
-    /// object for every page, the sandbox parses it once (and still counts every GetObject).
+    /// Normalized findings of reports being read, by key, until their last page is served: a
+    /// stateless adapter re-reads the object for every page, the sandbox parses it once (and
+    /// still counts every GetObject).
     parsed: HashMap<String, Arc<Vec<Finding>>>,
 }
 
@@ -303,6 +304,10 @@ pub(crate) fn findings_page(
         ));
     }
     let end = (offset + REPORT_PAGE).min(all.len());
+    if end == all.len() {
+        // The last page: a later read (a rerun) parses the object again.
+        lock(&shared.inspector2).parsed.remove(&key);
+    }
     Ok(FindingsPage {
         findings: all[offset..end].to_vec(),
         next: (end < all.len()).then(|| end.to_string()),

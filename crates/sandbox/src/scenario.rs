@@ -493,8 +493,18 @@ impl AccountSpec {
                 ));
             }
         }
+        let mut listed = BTreeSet::new();
         for (j, f) in self.findings.list.iter().enumerate() {
             let here = format!("{at}.findings.list[{j}]");
+            if !listed.insert((&f.instance_id, &f.vulnerability_id, &f.package_name)) {
+                return Err(SandboxError::scenario(
+                    format!("{here}.vulnerabilityId"),
+                    format!(
+                        "{} of {} on {} is listed twice; Inspector reports it once",
+                        f.vulnerability_id, f.package_name, f.instance_id
+                    ),
+                ));
+            }
             if !ids.contains(f.instance_id.as_str()) {
                 return Err(SandboxError::scenario(
                     format!("{here}.instanceId"),
