@@ -38,7 +38,7 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
 pub enum Subscription {
     /// `DestinationEmailAddress`: people get the digest and failure notices.
     Email,
-    /// `HTTPEndpoint`: the SIEM gets every SIEM part and failure notices.
+    /// `HTTPEndpoint`: the SIEM gets every SIEM document (findings parts and failures).
     Https,
 }
 
@@ -49,7 +49,7 @@ impl Subscription {
     pub fn accepted_kinds(self) -> &'static [&'static str] {
         match self {
             Self::Email => &[KIND_DIGEST, KIND_FAILURE],
-            Self::Https => &[KIND_SIEM, KIND_FAILURE],
+            Self::Https => &[KIND_SIEM],
         }
     }
 

@@ -151,7 +151,7 @@ fn messages_at_the_size_limit_pass_and_one_byte_more_is_refused() {
 }
 
 #[test]
-fn filter_policies_route_digests_to_email_siem_parts_to_https_and_failures_to_both() {
+fn filter_policies_route_digests_and_failures_to_email_and_siem_documents_to_https() {
     let sb = sandbox("sns-routing", two_accounts());
     for kind in [Some(KIND_DIGEST), Some(KIND_SIEM), Some(KIND_FAILURE), None] {
         let m = Message::new("subject", "body".into(), attrs(kind)).expect("message");
@@ -167,7 +167,7 @@ fn filter_policies_route_digests_to_email_siem_parts_to_https_and_failures_to_bo
         [
             vec![Subscription::Email],
             vec![Subscription::Https],
-            vec![Subscription::Email, Subscription::Https],
+            vec![Subscription::Email],
             vec![],
         ]
     );
