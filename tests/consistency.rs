@@ -1,1 +1,1108 @@
-//! Consistency between templates, state machine and code (being written).
+//! Consistency between what is deployed and what the code expects: the state machine
+//! definitions, the hub (SAM) and member (StackSet) templates, the function crates, and what the
+//! AWS adapters call, read and parse. Each test fails when one side drifts from the other.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use scanflow_aws::iam;
+use scanflow_core::ScanError;
+use scanflow_core::input::ExecutionInput;
+use scanflow_core::message;
+use scanflow_core::model::Engine;
+use scanflow_sandbox::Subscription;
+use serde_json::Value as Json;
+use serde_yaml::Value as Yaml;
+
+const HUB: &str = "templates/hub.yaml";
+const MEMBER: &str = "templates/member.yaml";
+/// Path of the hub roles the member scan role trusts (hub `RolePath`, member `aws:PrincipalArn`).
+const TRUSTED_ROLE_PATH: &str = "/scanflow/";
+/// Inspector Classic's regions (aws-facts §1.1).
+const CLASSIC_REGIONS: [&str; 14] = [
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "ap-south-1",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-southeast-2",
+    "eu-central-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-north-1",
+    "us-gov-east-1",
+    "us-gov-west-1",
+];
+/// Step Functions' predefined error names (aws-facts §5.5).
+const STATES_ERRORS: [&str; 16] = [
+    "States.ALL",
+    "States.TaskFailed",
+    "States.Timeout",
+    "States.HeartbeatTimeout",
+    "States.Runtime",
+    "States.DataLimitExceeded",
+    "States.Permissions",
+    "States.BranchFailed",
+    "States.NoChoiceMatched",
+    "States.ParameterPathFailure",
+    "States.ResultPathMatchFailure",
+    "States.IntrinsicFailure",
+    "States.ItemReaderFailed",
+    "States.ResultWriterFailed",
+    "States.ExceedToleratedFailureThreshold",
+    "States.QueryEvaluationError",
+];
+/// Errors the Lambda service raises around an invocation (aws-facts §5.5).
+const LAMBDA_ERRORS: [&str; 5] = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.Unknown",
+];
+
+// ------------------------------------------------------------------------------------------
+// Reading the files
+// ------------------------------------------------------------------------------------------
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace root")
+        .to_owned()
+}
+
+fn read(rel: &str) -> String {
+    let path = root().join(rel);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+fn template(rel: &str) -> Yaml {
+    serde_yaml::from_str(&read(rel)).unwrap_or_else(|e| panic!("{rel} is not YAML: {e}"))
+}
+
+/// Every `statemachine/*.asl.json`, as (path relative to the root, text).
+fn definitions() -> Vec<(String, String)> {
+    let dir = root().join("statemachine");
+    let mut found: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|p| p.to_string_lossy().ends_with(".asl.json"))
+        .map(|p| {
+            let rel = format!(
+                "statemachine/{}",
+                p.file_name().expect("file").to_string_lossy()
+            );
+            let text = read(&rel);
+            (rel, text)
+        })
+        .collect();
+    found.sort();
+    assert!(!found.is_empty(), "no statemachine/*.asl.json");
+    found
+}
+
+fn resources(doc: &Yaml) -> Vec<(String, &Yaml)> {
+    doc.get("Resources")
+        .and_then(Yaml::as_mapping)
+        .expect("template has Resources")
+        .iter()
+        .map(|(k, v)| (k.as_str().expect("logical id").to_owned(), v))
+        .collect()
+}
+
+fn resources_of_type<'a>(doc: &'a Yaml, ty: &str) -> Vec<(String, &'a Yaml)> {
+    resources(doc)
+        .into_iter()
+        .filter(|(_, r)| r.get("Type").and_then(Yaml::as_str) == Some(ty))
+        .collect()
+}
+
+fn resource<'a>(doc: &'a Yaml, id: &str) -> &'a Yaml {
+    doc.get("Resources")
+        .and_then(|r| r.get(id))
+        .unwrap_or_else(|| panic!("no resource {id}"))
+}
+
+fn props(resource: &Yaml) -> &Yaml {
+    resource.get("Properties").expect("resource has Properties")
+}
+
+/// A CloudFormation short-form intrinsic (`!Sub x` → ("Sub", x)).
+fn intrinsic(v: &Yaml) -> Option<(String, &Yaml)> {
+    match v {
+        Yaml::Tagged(t) => Some((
+            t.tag.to_string().trim_start_matches('!').to_owned(),
+            &t.value,
+        )),
+        _ => None,
+    }
+}
+
+/// The text of a plain string or a `!Sub` string.
+fn text(v: &Yaml) -> Option<&str> {
+    match intrinsic(v) {
+        Some((tag, inner)) if tag == "Sub" => inner.as_str(),
+        Some(_) => None,
+        None => v.as_str(),
+    }
+}
+
+/// `!Ref X` → X.
+fn ref_name(v: &Yaml) -> Option<&str> {
+    intrinsic(v)
+        .filter(|(t, _)| t == "Ref")
+        .and_then(|(_, inner)| inner.as_str())
+}
+
+/// `!GetAtt X.Arn` → X.
+fn get_att_arn(v: &Yaml) -> Option<&str> {
+    intrinsic(v)
+        .filter(|(t, _)| t == "GetAtt")
+        .and_then(|(_, inner)| inner.as_str())
+        .and_then(|s| s.strip_suffix(".Arn"))
+}
+
+fn strings(v: &Yaml) -> Vec<String> {
+    match v {
+        Yaml::String(s) => vec![s.clone()],
+        Yaml::Sequence(seq) => seq
+            .iter()
+            .filter_map(Yaml::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn parameter_default<'a>(doc: &'a Yaml, name: &str) -> &'a Yaml {
+    doc.get("Parameters")
+        .and_then(|p| p.get(name))
+        .and_then(|p| p.get("Default"))
+        .unwrap_or_else(|| panic!("parameter {name} has a Default"))
+}
+
+/// `${Name}` placeholders in a definition.
+fn placeholders(text: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let end = after.find('}').expect("placeholder is closed");
+        found.insert(after[..end].to_owned());
+        rest = &after[end + 1..];
+    }
+    found
+}
+
+/// Workspace binary targets whose package lives under `functions/`, as `cargo metadata` sees them.
+fn function_bins() -> BTreeSet<String> {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ])
+        .current_dir(root())
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "cargo metadata: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: Json = serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON");
+    let functions_dir = root().join("functions");
+    let mut bins = BTreeSet::new();
+    for package in meta["packages"].as_array().expect("packages") {
+        let manifest = Path::new(package["manifest_path"].as_str().expect("manifest_path"));
+        if !manifest.starts_with(&functions_dir) {
+            continue;
+        }
+        for target in package["targets"].as_array().expect("targets") {
+            let is_bin = strings_json(&target["kind"]).iter().any(|k| k == "bin");
+            if is_bin {
+                bins.insert(target["name"].as_str().expect("target name").to_owned());
+            }
+        }
+    }
+    bins
+}
+
+fn strings_json(v: &Json) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Json::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The hub's functions: logical id → cargo binary (`Metadata.BuildProperties.Binary`).
+fn hub_functions(hub: &Yaml) -> BTreeMap<String, String> {
+    resources_of_type(hub, "AWS::Serverless::Function")
+        .into_iter()
+        .map(|(id, r)| {
+            let binary = r
+                .get("Metadata")
+                .and_then(|m| m.get("BuildProperties"))
+                .and_then(|b| b.get("Binary"))
+                .and_then(Yaml::as_str)
+                .unwrap_or_else(|| panic!("{id} has no Metadata.BuildProperties.Binary"));
+            (id, binary.to_owned())
+        })
+        .collect()
+}
+
+/// A function property, falling back to `Globals.Function` as SAM does.
+fn function_property<'a>(hub: &'a Yaml, function: &'a Yaml, name: &str) -> Option<&'a Yaml> {
+    props(function).get(name).or_else(|| {
+        hub.get("Globals")
+            .and_then(|g| g.get("Function"))
+            .and_then(|f| f.get(name))
+    })
+}
+
+/// Allow statements found anywhere under `v` (policies, key policies, bucket/queue/topic/bus
+/// policies), as (Action list, whole statement).
+fn allow_statements(v: &Yaml) -> Vec<&Yaml> {
+    let mut found = Vec::new();
+    collect_statements(v, &mut found);
+    found
+}
+
+fn collect_statements<'a>(v: &'a Yaml, found: &mut Vec<&'a Yaml>) {
+    match v {
+        Yaml::Mapping(m) => {
+            if m.get("Effect").and_then(Yaml::as_str) == Some("Allow") {
+                found.push(v);
+            }
+            m.values()
+                .for_each(|child| collect_statements(child, found));
+        }
+        Yaml::Sequence(seq) => seq
+            .iter()
+            .for_each(|child| collect_statements(child, found)),
+        Yaml::Tagged(t) => collect_statements(&t.value, found),
+        _ => {}
+    }
+}
+
+fn allowed_actions(v: &Yaml) -> BTreeSet<String> {
+    allow_statements(v)
+        .into_iter()
+        .flat_map(|s| strings(s.get("Action").expect("Allow statement has Action")))
+        .collect()
+}
+
+fn to_set(list: &[&str]) -> BTreeSet<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// The leaves of nested `!If [cond, a, b]` values.
+fn if_leaves(v: &Yaml) -> Vec<&Yaml> {
+    match intrinsic(v) {
+        Some((tag, Yaml::Sequence(args))) if tag == "If" && args.len() == 3 => {
+            let mut leaves = if_leaves(&args[1]);
+            leaves.extend(if_leaves(&args[2]));
+            leaves
+        }
+        _ => vec![v],
+    }
+}
+
+fn is_no_value(v: &Yaml) -> bool {
+    ref_name(v) == Some("AWS::NoValue")
+}
+
+/// `StartRunFunction` for `start-run`: the naming the brief fixes for the five functions.
+fn logical_id_for(bin: &str) -> String {
+    let pascal: String = bin
+        .split('-')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    format!("{pascal}Function")
+}
+
+// ------------------------------------------------------------------------------------------
+// State machine ⇄ hub template
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn every_placeholder_has_a_substitution_and_every_substitution_is_used() {
+    let hub = template(HUB);
+    let machines = resources_of_type(&hub, "AWS::Serverless::StateMachine");
+    assert!(
+        !machines.is_empty(),
+        "{HUB} has no AWS::Serverless::StateMachine"
+    );
+    let mut deployed = BTreeSet::new();
+    for (id, machine) in &machines {
+        let uri = props(machine)
+            .get("DefinitionUri")
+            .and_then(Yaml::as_str)
+            .unwrap_or_else(|| panic!("{id}: DefinitionUri is a local path"));
+        // SAM resolves DefinitionUri relative to the template.
+        let path = root().join("templates").join(uri);
+        let rel = path
+            .canonicalize()
+            .unwrap_or_else(|e| panic!("{id}: DefinitionUri {uri} → {}: {e}", path.display()))
+            .strip_prefix(root().canonicalize().expect("root"))
+            .expect("definition inside the repository")
+            .to_string_lossy()
+            .into_owned();
+        let used = placeholders(&read(&rel));
+        let subs = props(machine)
+            .get("DefinitionSubstitutions")
+            .and_then(Yaml::as_mapping)
+            .unwrap_or_else(|| panic!("{id} has no DefinitionSubstitutions"));
+        let given: BTreeSet<String> = subs
+            .keys()
+            .map(|k| k.as_str().expect("key").to_owned())
+            .collect();
+        assert_eq!(
+            used, given,
+            "{id}: placeholders of {rel} vs DefinitionSubstitutions"
+        );
+
+        // Each substitution names a function of this template; the machine may invoke exactly
+        // those functions.
+        let functions = hub_functions(&hub);
+        let mut invoked = BTreeSet::new();
+        for (key, value) in subs {
+            let target = get_att_arn(value)
+                .unwrap_or_else(|| panic!("{id}: {key:?} is not !GetAtt <Function>.Arn"));
+            assert!(
+                functions.contains_key(target),
+                "{id}: {key:?} names {target}, not a function"
+            );
+            invoked.insert(target.to_owned());
+        }
+        let policy_targets: BTreeSet<String> =
+            allow_statements(props(machine).get("Policies").expect("Policies"))
+                .into_iter()
+                .filter(|s| {
+                    strings(s.get("Action").expect("Action"))
+                        .iter()
+                        .any(|a| a == "lambda:InvokeFunction")
+                })
+                .flat_map(|s| match s.get("Resource") {
+                    Some(Yaml::Sequence(seq)) => seq
+                        .iter()
+                        .filter_map(get_att_arn)
+                        .map(str::to_owned)
+                        .collect(),
+                    Some(one) => get_att_arn(one).map(str::to_owned).into_iter().collect(),
+                    None => Vec::new(),
+                })
+                .collect();
+        assert_eq!(
+            invoked, policy_targets,
+            "{id}: lambda:InvokeFunction resources"
+        );
+        deployed.insert(rel);
+    }
+    let all: BTreeSet<String> = definitions().into_iter().map(|(rel, _)| rel).collect();
+    assert_eq!(
+        all, deployed,
+        "every statemachine/*.asl.json is deployed by {HUB}"
+    );
+}
+
+#[test]
+fn every_error_the_definitions_name_is_known_and_only_transient_errors_are_retried() {
+    let transient = ScanError::Transient {
+        service: String::new(),
+        detail: String::new(),
+    };
+    for (rel, text) in definitions() {
+        let asl: Json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        let mut retried = BTreeSet::new();
+        let mut caught = BTreeSet::new();
+        collect_errors(&asl, &mut retried, &mut caught);
+        assert!(!caught.is_empty(), "{rel} catches nothing");
+        for name in retried.iter().chain(&caught) {
+            let known = if name.starts_with("States.") {
+                STATES_ERRORS.contains(&name.as_str())
+            } else if name.starts_with("Lambda.") {
+                LAMBDA_ERRORS.contains(&name.as_str())
+            } else {
+                ScanError::ERROR_TYPES.contains(&name.as_str())
+            };
+            assert!(
+                known,
+                "{rel}: error {name:?} is neither States.*, Lambda.* nor a ScanError type"
+            );
+        }
+        let retried_own: BTreeSet<&str> = retried
+            .iter()
+            .map(String::as_str)
+            .filter(|n| !n.starts_with("States.") && !n.starts_with("Lambda."))
+            .collect();
+        assert_eq!(
+            retried_own,
+            BTreeSet::from([transient.error_type()]),
+            "{rel}: retried errors"
+        );
+    }
+}
+
+fn collect_errors(v: &Json, retried: &mut BTreeSet<String>, caught: &mut BTreeSet<String>) {
+    match v {
+        Json::Object(map) => {
+            for (key, into) in [("Retry", &mut *retried), ("Catch", &mut *caught)] {
+                if let Some(list) = map.get(key).and_then(Json::as_array) {
+                    for rule in list {
+                        into.extend(strings_json(&rule["ErrorEquals"]));
+                    }
+                }
+            }
+            map.values()
+                .for_each(|child| collect_errors(child, retried, caught));
+        }
+        Json::Array(list) => list
+            .iter()
+            .for_each(|child| collect_errors(child, retried, caught)),
+        _ => {}
+    }
+}
+
+#[test]
+fn lambda_timeouts_fit_inside_their_task_timeouts() {
+    let hub = template(HUB);
+    let machine = &resources_of_type(&hub, "AWS::Serverless::StateMachine")[0].1;
+    let subs = props(machine)
+        .get("DefinitionSubstitutions")
+        .expect("substitutions");
+    for (rel, text) in definitions() {
+        let asl: Json = serde_json::from_str(&text).expect("JSON");
+        let states = asl["States"].as_object().expect("States");
+        for (name, state) in states.iter().filter(|(_, s)| s["Type"] == "Task") {
+            let task_resource = state["Resource"].as_str().expect("Resource");
+            let key = task_resource.trim_start_matches("${").trim_end_matches('}');
+            let function_id = get_att_arn(subs.get(key).expect("substituted")).expect("function");
+            let function = resource(&hub, function_id);
+            let timeout = function_property(&hub, function, "Timeout")
+                .and_then(Yaml::as_u64)
+                .expect("Timeout");
+            let task_timeout = state["TimeoutSeconds"].as_u64().unwrap_or(60);
+            assert!(timeout <= 900, "{function_id}: Lambda allows at most 900 s");
+            assert!(
+                timeout <= task_timeout,
+                "{rel}: {name} gives up after {task_timeout} s but {function_id} may run {timeout} s"
+            );
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Hub functions ⇄ workspace ⇄ adapters
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn every_built_function_is_a_workspace_bin_under_functions() {
+    let hub = template(HUB);
+    let functions = hub_functions(&hub);
+    let bins = function_bins();
+    let built: BTreeSet<String> = functions.values().cloned().collect();
+    assert_eq!(
+        built.len(),
+        functions.len(),
+        "two functions build the same binary"
+    );
+    assert_eq!(
+        built, bins,
+        "functions {HUB} builds vs bins under functions/"
+    );
+    assert_eq!(
+        built,
+        to_set(&iam::FUNCTIONS),
+        "functions {HUB} builds vs scanflow_aws::iam::FUNCTIONS"
+    );
+    for (id, bin) in &functions {
+        assert_eq!(id, &logical_id_for(bin), "logical id of {bin}");
+        let f = resource(&hub, id);
+        let metadata = f.get("Metadata").expect("Metadata");
+        assert_eq!(
+            metadata.get("BuildMethod").and_then(Yaml::as_str),
+            Some("rust-cargolambda"),
+            "{id}"
+        );
+        let prop = |name: &str| function_property(&hub, f, name);
+        assert_eq!(
+            prop("Runtime").and_then(Yaml::as_str),
+            Some("provided.al2023"),
+            "{id}"
+        );
+        assert_eq!(
+            prop("Handler").and_then(Yaml::as_str),
+            Some("bootstrap"),
+            "{id}"
+        );
+        assert_eq!(
+            prop("Architectures").map(strings),
+            Some(vec!["arm64".to_owned()]),
+            "{id}"
+        );
+        assert_eq!(
+            prop("Tracing").and_then(Yaml::as_str),
+            Some("Active"),
+            "{id}"
+        );
+        assert_eq!(
+            prop("LoggingConfig")
+                .and_then(|l| l.get("LogFormat"))
+                .and_then(Yaml::as_str),
+            Some("JSON"),
+            "{id}"
+        );
+        // The workspace root, where the Cargo.toml cargo-lambda builds from.
+        let code_uri = prop("CodeUri").and_then(Yaml::as_str).expect("CodeUri");
+        let code_dir = root().join("templates").join(code_uri);
+        assert!(
+            code_dir.join("Cargo.toml").exists(),
+            "{id}: CodeUri {code_uri} has no Cargo.toml"
+        );
+        assert_eq!(
+            code_dir.canonicalize().expect("CodeUri exists"),
+            root().canonicalize().expect("root"),
+            "{id}: CodeUri is the workspace root"
+        );
+    }
+}
+
+#[test]
+fn each_function_gets_exactly_the_environment_its_adapter_reads() {
+    let hub = template(HUB);
+    let global = hub
+        .get("Globals")
+        .and_then(|g| g.get("Function"))
+        .and_then(|f| f.get("Environment"))
+        .and_then(|e| e.get("Variables"))
+        .and_then(Yaml::as_mapping)
+        .cloned()
+        .unwrap_or_default();
+    for (id, bin) in hub_functions(&hub) {
+        let own = props(resource(&hub, &id))
+            .get("Environment")
+            .and_then(|e| e.get("Variables"))
+            .and_then(Yaml::as_mapping)
+            .cloned()
+            .unwrap_or_default();
+        let mut always = BTreeSet::new();
+        let mut sometimes = BTreeSet::new();
+        for (name, value) in global.iter().chain(own.iter()) {
+            let name = name.as_str().expect("variable name").to_owned();
+            // `!If [c, x, !Ref AWS::NoValue]` leaves the variable out when c is false.
+            if if_leaves(value).into_iter().any(is_no_value) {
+                sometimes.insert(name);
+            } else {
+                always.insert(name);
+            }
+        }
+        let reads =
+            iam::function_env(&bin).unwrap_or_else(|| panic!("scanflow_aws knows no {bin}"));
+        let all: BTreeSet<String> = always.union(&sometimes).cloned().collect();
+        assert_eq!(
+            all,
+            to_set(reads),
+            "{id}: environment vs scanflow_aws::iam::function_env({bin:?})"
+        );
+        for name in &sometimes {
+            assert!(
+                iam::OPTIONAL_ENV.contains(&name.as_str()),
+                "{id}: required {name} may be unset"
+            );
+        }
+    }
+}
+
+#[test]
+fn each_function_is_granted_exactly_what_its_adapter_calls() {
+    let hub = template(HUB);
+    for (id, bin) in hub_functions(&hub) {
+        let f = resource(&hub, &id);
+        let policies = props(f)
+            .get("Policies")
+            .unwrap_or_else(|| panic!("{id} has no Policies"));
+        let seq = policies.as_sequence().expect("Policies is a list");
+        assert_eq!(seq.len(), 1, "{id}: one least-privilege policy");
+        assert!(
+            seq[0].get("Statement").is_some(),
+            "{id}: the policy is an inline statement list"
+        );
+        assert_eq!(
+            allowed_actions(policies),
+            to_set(iam::function_actions(&bin)),
+            "{id}: granted vs scanflow_aws::iam::function_actions({bin:?})"
+        );
+        // The member scan role trusts exactly the roles on this path: the functions that
+        // assume it, and no other.
+        let assumes = iam::function_actions(&bin).contains(&"sts:AssumeRole");
+        let path = props(f).get("RolePath").and_then(Yaml::as_str);
+        assert_eq!(
+            path == Some(TRUSTED_ROLE_PATH),
+            assumes,
+            "{id}: RolePath {path:?}"
+        );
+    }
+}
+
+#[test]
+fn the_member_scan_role_is_granted_exactly_what_the_adapters_call_through_it() {
+    let member = template(MEMBER);
+    let role = resource(&member, "ScanRole");
+    let policies = props(role).get("Policies").expect("Policies");
+    assert_eq!(policies.as_sequence().map(Vec::len), Some(1), "one policy");
+    assert_eq!(allowed_actions(policies), to_set(iam::MEMBER_ROLE_ACTIONS));
+    assert_eq!(
+        ref_name(props(role).get("RoleName").expect("RoleName")),
+        Some("ScanRoleName")
+    );
+}
+
+#[test]
+fn no_template_allows_a_wildcard_action() {
+    for rel in [HUB, MEMBER] {
+        let doc = template(rel);
+        let statements = allow_statements(doc.get("Resources").expect("Resources"));
+        assert!(
+            statements.len() > 5,
+            "{rel}: found only {} Allow statements",
+            statements.len()
+        );
+        for statement in statements {
+            assert!(
+                statement.get("NotAction").is_none(),
+                "{rel}: Allow with NotAction"
+            );
+            let actions = strings(statement.get("Action").expect("Action"));
+            assert!(
+                !actions.is_empty(),
+                "{rel}: Allow statement without actions"
+            );
+            for action in actions {
+                assert!(!action.contains('*'), "{rel}: Allow {action:?}");
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Member ⇄ hub
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn the_member_trusts_the_hub_function_roles_of_the_organization() {
+    let member = template(MEMBER);
+    let trust = props(resource(&member, "ScanRole"))
+        .get("AssumeRolePolicyDocument")
+        .expect("trust");
+    let statements = allow_statements(trust);
+    assert_eq!(statements.len(), 1);
+    let s = statements[0];
+    assert_eq!(
+        strings(s.get("Action").expect("Action")),
+        ["sts:AssumeRole"]
+    );
+    let principal = s
+        .get("Principal")
+        .and_then(|p| p.get("AWS"))
+        .and_then(text)
+        .expect("AWS principal");
+    assert!(
+        principal.ends_with(":iam::${HubAccountId}:root"),
+        "{principal}"
+    );
+    let condition = s.get("Condition").expect("Condition");
+    let principal_arn = condition
+        .get("ArnLike")
+        .and_then(|c| c.get("aws:PrincipalArn"))
+        .and_then(text)
+        .expect("ArnLike aws:PrincipalArn");
+    assert!(
+        principal_arn.ends_with(&format!(":iam::${{HubAccountId}}:role{TRUSTED_ROLE_PATH}*")),
+        "{principal_arn}"
+    );
+    // Every variant (with and without ExternalId) pins the organization.
+    for branch in if_leaves(condition.get("StringEquals").expect("StringEquals")) {
+        assert_eq!(
+            branch.get("aws:PrincipalOrgID").and_then(ref_name),
+            Some("OrganizationId"),
+            "{branch:?}"
+        );
+    }
+
+    let hub = template(HUB);
+    for name in ["ScanRoleName", "SettingsParameterName", "ExternalId"] {
+        assert_eq!(
+            parameter_default(&hub, name),
+            parameter_default(&member, name),
+            "{name} default"
+        );
+    }
+    assert_eq!(
+        parameter_default(&hub, "SettingsParameterName").as_str(),
+        Some(scanflow_aws::config::DEFAULT_SETTINGS_PARAMETER)
+    );
+}
+
+#[test]
+fn member_schedules_reach_the_hub_rule_and_become_valid_execution_input() {
+    let member = template(MEMBER);
+    let schedule = props(resource(&member, "ScanSchedule"));
+    let rule_name = schedule
+        .get("Name")
+        .and_then(Yaml::as_str)
+        .expect("fixed rule Name");
+    let targets = schedule
+        .get("Targets")
+        .and_then(Yaml::as_sequence)
+        .expect("Targets");
+    assert_eq!(targets.len(), 1);
+    assert_eq!(
+        ref_name(targets[0].get("Arn").expect("Arn")),
+        Some("HubEventBusArn")
+    );
+    for field in ["Input", "InputPath", "InputTransformer"] {
+        assert!(
+            targets[0].get(field).is_none(),
+            "cross-account bus targets forward the event unchanged: no {field}"
+        );
+    }
+
+    let hub = template(HUB);
+    let rule = props(resource(&hub, "ScheduledScanRule"));
+    assert_eq!(rule.get("EventBusName").and_then(ref_name), Some("ScanBus"));
+    let pattern = rule.get("EventPattern").expect("EventPattern");
+    assert_eq!(
+        pattern.get("source").map(strings),
+        Some(vec!["aws.events".to_owned()])
+    );
+    assert_eq!(
+        pattern.get("detail-type").map(strings),
+        Some(vec!["Scheduled Event".to_owned()])
+    );
+    let suffix = pattern["resources"][0]
+        .get("suffix")
+        .and_then(Yaml::as_str)
+        .expect("resources suffix");
+    assert_eq!(
+        suffix,
+        format!(":rule/{rule_name}"),
+        "hub pattern vs member rule name"
+    );
+
+    let target = &rule
+        .get("Targets")
+        .and_then(Yaml::as_sequence)
+        .expect("Targets")[0];
+    assert_eq!(
+        ref_name(target.get("Arn").expect("Arn")),
+        Some("ScanStateMachine")
+    );
+    let transformer = target.get("InputTransformer").expect("InputTransformer");
+    let paths = transformer
+        .get("InputPathsMap")
+        .and_then(Yaml::as_mapping)
+        .expect("InputPathsMap");
+    // A scheduled event as it reaches the bus from member 111122223333.
+    let event = serde_json::json!({
+        "version": "0", "id": "89d1a02d-5ec7-412e-82f5-13505f849b41",
+        "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "111122223333", "time": "2026-11-30T03:00:00Z", "region": "eu-west-1",
+        "resources": [format!("arn:aws:events:eu-west-1:111122223333:rule/{rule_name}")],
+        "detail": {}
+    });
+    let mut input = transformer
+        .get("InputTemplate")
+        .and_then(Yaml::as_str)
+        .expect("template")
+        .to_owned();
+    for (placeholder, path) in paths {
+        let field = path
+            .as_str()
+            .and_then(|p| p.strip_prefix("$."))
+            .expect("$.field path");
+        let value = event[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("event has no {field}"));
+        input = input.replace(&format!("<{}>", placeholder.as_str().expect("name")), value);
+    }
+    let request = ExecutionInput::from_json(&input)
+        .unwrap_or_else(|e| panic!("{input} is not an execution input: {e}"))
+        .validate()
+        .unwrap_or_else(|e| panic!("{input} is not a valid execution input: {e}"));
+    assert_eq!(request.account_id, "111122223333");
+    assert_eq!(request.region, "eu-west-1");
+    assert!(request.rerun.is_none());
+
+    // The schedule's role may only put events on the hub bus, for this rule.
+    let role = props(resource(&member, "ScanScheduleRole"));
+    assert_eq!(
+        allowed_actions(role.get("Policies").expect("Policies")),
+        to_set(&["events:PutEvents"])
+    );
+    let source_arn = role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]["ArnEquals"]
+        .get("aws:SourceArn")
+        .and_then(text)
+        .expect("aws:SourceArn");
+    assert!(
+        source_arn.ends_with(&format!(":rule/{rule_name}")),
+        "{source_arn}"
+    );
+}
+
+#[test]
+fn the_hub_bus_accepts_only_the_organization() {
+    let hub = template(HUB);
+    let policy = props(resource(&hub, "ScanBusPolicy"));
+    assert_eq!(
+        policy.get("EventBusName").and_then(ref_name),
+        Some("ScanBus")
+    );
+    let statement = policy.get("Statement").expect("Statement");
+    assert_eq!(
+        strings(statement.get("Action").expect("Action")),
+        ["events:PutEvents"]
+    );
+    assert_eq!(
+        statement["Condition"]["StringEquals"]
+            .get("aws:PrincipalOrgID")
+            .and_then(ref_name),
+        Some("OrganizationId")
+    );
+}
+
+#[test]
+fn member_settings_parse_as_the_adapter_reads_them() {
+    let member = template(MEMBER);
+    let value = props(resource(&member, "ScanSettings"))
+        .get("Value")
+        .expect("Value");
+    let samples = [
+        ("${Tagkey}", "Patch Group"),
+        ("${Tagvalue}", "web"),
+        ("${Duration}", "3600"),
+        (
+            "${ClassicAssessmentTemplate.Arn}",
+            "arn:aws:inspector:eu-west-1:111122223333:target/0-abc/template/0-def",
+        ),
+    ];
+    let mut seen = BTreeSet::new();
+    for leaf in if_leaves(value) {
+        let mut json = text(leaf).expect("each branch is a !Sub string").to_owned();
+        for (placeholder, sample) in samples {
+            json = json.replace(placeholder, sample);
+        }
+        assert!(!json.contains("${"), "unknown placeholder in {json}");
+        let settings = scanflow_aws::settings::parse("/scanflow/settings", &json)
+            .unwrap_or_else(|e| panic!("{json}: {e}"));
+        assert_eq!(settings.duration_seconds, 3600);
+        if let Some(tag) = &settings.tag {
+            assert_eq!(
+                (tag.key.as_str(), tag.value.as_str()),
+                ("Patch Group", "web")
+            );
+        }
+        assert_eq!(
+            settings.assessment_template_arn.is_some(),
+            settings.engine == Engine::Classic,
+            "{json}: the template ARN comes with Classic only"
+        );
+        seen.insert((settings.engine.as_str(), settings.tag.is_some()));
+    }
+    // classic/inspector2 × with/without tag.
+    assert_eq!(seen.len(), 4, "{seen:?}");
+
+    let engine = parameter_default(&member, "Engine")
+        .as_str()
+        .expect("Engine default");
+    assert_eq!(Engine::parse(engine), Some(Engine::default()));
+    let duration = member
+        .get("Parameters")
+        .and_then(|p| p.get("Duration"))
+        .expect("Duration");
+    let range = scanflow_core::input::DURATION_RANGE;
+    assert_eq!(
+        duration.get("MinValue").and_then(Yaml::as_u64),
+        Some(u64::from(*range.start()))
+    );
+    assert_eq!(
+        duration.get("MaxValue").and_then(Yaml::as_u64),
+        Some(u64::from(*range.end()))
+    );
+}
+
+#[test]
+fn classic_rules_packages_are_mapped_for_every_classic_region() {
+    let member = template(MEMBER);
+    let mapping = member
+        .get("Mappings")
+        .and_then(|m| m.get("ClassicRulesPackages"))
+        .and_then(Yaml::as_mapping)
+        .expect("Mappings.ClassicRulesPackages");
+    let regions: BTreeSet<&str> = mapping.keys().filter_map(Yaml::as_str).collect();
+    assert_eq!(regions, CLASSIC_REGIONS.into_iter().collect());
+    for (region, entry) in mapping {
+        let region = region.as_str().expect("region");
+        let arns = strings(entry.get("Arns").expect("Arns"));
+        let gov = region.starts_with("us-gov-");
+        // CVE, CIS, Network Reachability, Security Best Practices; GovCloud lacks Network
+        // Reachability.
+        assert_eq!(arns.len(), if gov { 3 } else { 4 }, "{region}");
+        let owners: BTreeSet<&str> = arns.iter().filter_map(|a| a.split(':').nth(4)).collect();
+        assert_eq!(owners.len(), 1, "{region}: one Inspector service account");
+        for arn in &arns {
+            let parts: Vec<&str> = arn.split(':').collect();
+            assert_eq!(parts.len(), 6, "{arn}");
+            assert_eq!(parts[1], if gov { "aws-us-gov" } else { "aws" }, "{arn}");
+            assert_eq!((parts[2], parts[3]), ("inspector", region), "{arn}");
+            assert!(parts[5].starts_with("rulespackage/0-"), "{arn}");
+        }
+    }
+}
+
+#[test]
+fn the_member_template_is_plain_cloudformation() {
+    let text = read(MEMBER);
+    let member = template(MEMBER);
+    assert!(
+        member.get("Transform").is_none(),
+        "StackSets take no transforms"
+    );
+    assert!(!text.contains("AWS::Serverless"), "no SAM resources");
+    assert!(!text.contains("Fn::ForEach"), "no language extensions");
+    assert!(
+        resources_of_type(&member, "AWS::CloudFormation::Stack").is_empty(),
+        "no nested stacks"
+    );
+    // DEPLOY.md passes it as --template-body, which CloudFormation caps at 51,200 bytes.
+    assert!(text.len() <= 51_200, "{MEMBER} is {} bytes", text.len());
+}
+
+// ------------------------------------------------------------------------------------------
+// Notifications
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn subscriptions_filter_on_the_kinds_publish_sets() {
+    let hub = template(HUB);
+    let filters: BTreeMap<String, (String, Json)> =
+        resources_of_type(&hub, "AWS::SNS::Subscription")
+            .into_iter()
+            .filter(|(_, s)| props(s).get("TopicArn").and_then(ref_name) == Some("ScanTopic"))
+            .map(|(_, s)| {
+                let p = props(s);
+                let protocol = p
+                    .get("Protocol")
+                    .and_then(Yaml::as_str)
+                    .expect("Protocol")
+                    .to_owned();
+                let endpoint = p
+                    .get("Endpoint")
+                    .and_then(ref_name)
+                    .expect("Endpoint")
+                    .to_owned();
+                let filter: Json =
+                    serde_json::to_value(p.get("FilterPolicy").expect("FilterPolicy"))
+                        .expect("FilterPolicy is plain JSON");
+                assert_eq!(
+                    p.get("FilterPolicyScope").and_then(Yaml::as_str),
+                    Some("MessageAttributes"),
+                    "{protocol}"
+                );
+                (protocol, (endpoint, filter))
+            })
+            .collect();
+    // The deployed filters are the ones `scanflow run` simulates.
+    let expect =
+        |sub: Subscription| serde_json::json!({ message::ATTR_KIND: sub.accepted_kinds() });
+    assert_eq!(
+        filters.get("email"),
+        Some(&(
+            "DestinationEmailAddress".to_owned(),
+            expect(Subscription::Email)
+        ))
+    );
+    assert_eq!(
+        filters.get("https"),
+        Some(&("HTTPEndpoint".to_owned(), expect(Subscription::Https)))
+    );
+    // SNS e-mail takes at most 10 messages a second: the SIEM parts never go there.
+    assert!(
+        !Subscription::Email
+            .accepted_kinds()
+            .contains(&message::KIND_SIEM)
+    );
+    assert_eq!(filters.len(), 2, "{filters:?}");
+
+    let siem = resources_of_type(&hub, "AWS::SNS::Subscription")
+        .into_iter()
+        .find(|(_, s)| props(s).get("Protocol").and_then(Yaml::as_str) == Some("https"))
+        .expect("https subscription")
+        .1;
+    let dlq = props(siem)["RedrivePolicy"]
+        .get("deadLetterTargetArn")
+        .and_then(get_att_arn);
+    let queue = resource(&hub, dlq.expect("RedrivePolicy.deadLetterTargetArn"));
+    assert!(
+        props(queue).get("KmsMasterKeyId").is_some(),
+        "the SIEM dead-letter queue is encrypted"
+    );
+
+    // The publish function publishes to the topic it is told about.
+    let publish = props(resource(&hub, "PublishFunction"));
+    assert_eq!(
+        publish["Environment"]["Variables"]
+            .get(iam::ENV_TOPIC_ARN)
+            .and_then(ref_name),
+        Some("ScanTopic")
+    );
+}
+
+// ------------------------------------------------------------------------------------------
+// checkov exceptions
+// ------------------------------------------------------------------------------------------
+
+#[test]
+fn every_checkov_skip_gives_its_reason() {
+    for rel in [HUB, MEMBER] {
+        let doc = template(rel);
+        for (id, r) in resources(&doc) {
+            let Some(skips) = r
+                .get("Metadata")
+                .and_then(|m| m.get("checkov"))
+                .and_then(|c| c.get("skip"))
+            else {
+                continue;
+            };
+            for skip in skips.as_sequence().expect("skip is a list") {
+                let check = skip.get("id").and_then(Yaml::as_str).unwrap_or_default();
+                let reason = skip
+                    .get("comment")
+                    .and_then(Yaml::as_str)
+                    .unwrap_or_default();
+                assert!(
+                    check.starts_with("CKV"),
+                    "{rel}: {id}: skip without a check id"
+                );
+                assert!(
+                    reason.split_whitespace().count() >= 8,
+                    "{rel}: {id}: {check} needs a reason"
+                );
+            }
+        }
+    }
+}
