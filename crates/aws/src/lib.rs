@@ -1,9 +1,6 @@
 //! scanflow's AWS path: the domain's ports implemented with the AWS SDK, and the Lambda glue
 //! the five functions' mains call ([`lambda::run`]).
 
-// `ScanError` is the ports' error type and is returned by value everywhere, as the ports do.
-#![allow(clippy::result_large_err)]
-
 pub mod classic;
 pub mod config;
 pub mod error;

@@ -36,6 +36,27 @@ pub trait Platform: Send + Sync {
     fn hub_security_hub(&self) -> &Self::SecurityHub;
 }
 
+/// The role session name for an execution: STS accepts 2–64 of `[\w+=,.@-]`, Step Functions
+/// execution names run to 80 characters of a wider set. Every adapter derives it here, so
+/// CloudTrail in the member account names the same execution whatever assumed the role.
+pub fn role_session_name(execution: &str) -> String {
+    let mut name: String = execution
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    if name.len() < 2 {
+        name = format!("scanflow{name}");
+    }
+    name
+}
+
 /// One member account and region, entered through its scan role.
 pub trait MemberAccount: Send + Sync {
     type SecurityHub: SecurityHub;
@@ -206,5 +227,23 @@ impl Default for HubConfig {
             digest_top_findings: 25,
             chunk_size: 5000,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_names_are_what_sts_accepts() {
+        assert_eq!(
+            role_session_name("scan-1111-2026 11 28"),
+            "scan-1111-2026-11-28"
+        );
+        assert_eq!(role_session_name("a"), "scanflowa");
+        assert_eq!(role_session_name(""), "scanflow");
+        assert_eq!(role_session_name(&"x".repeat(80)).len(), 64);
+        assert_eq!(role_session_name(&"y".repeat(64)).len(), 64);
+        assert_eq!(role_session_name("x:y/z@w"), "x-y-z@w");
     }
 }

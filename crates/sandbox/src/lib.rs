@@ -8,7 +8,6 @@
 
 // `ScanError` is the ports' error type, fixed by scanflow-core; boxing it here would only move
 // its allocation and break the signatures the handlers call.
-#![allow(clippy::result_large_err)]
 
 pub mod classic;
 mod error;

@@ -62,17 +62,8 @@ pub(crate) fn assume_role(
 ) -> Result<Member, ScanError> {
     shared.count("sts:AssumeRole", 1);
     let hub = &shared.scenario.hub;
-    let session_ok = (2..=64).contains(&session.len())
-        && session
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c));
-    if !session_ok {
-        return Err(ScanError::invalid(
-            "RoleSessionName",
-            "2 to 64 characters of A-Z a-z 0-9 _+=,.@- (STS's rule)",
-            format!("is {session:?} ({} characters)", session.chars().count()),
-        ));
-    }
+    // As the AWS adapter does: the execution name becomes a session name STS accepts.
+    let session = scanflow_core::ports::role_session_name(session);
     let is_account = account_id.len() == 12 && account_id.bytes().all(|b| b.is_ascii_digit());
     let role_arn = format!("arn:aws:iam::{account_id}:role/{}", hub.member_role_name);
     if !is_account {

@@ -6,18 +6,30 @@ use scanflow_core::state::{CheckStatusInput, Run, Status};
 use scanflow_core::{ScanError, step, time};
 
 /// Entry point shared by the Lambda main and the local engine.
-pub async fn invoke<P: Platform>(platform: &P, event: serde_json::Value) -> Result<serde_json::Value, ScanError> {
+pub async fn invoke<P: Platform>(
+    platform: &P,
+    event: serde_json::Value,
+) -> Result<serde_json::Value, ScanError> {
     let input: CheckStatusInput = step::decode(event)?;
     step::encode(&check(platform, &input).await?)
 }
 
-pub async fn check<P: Platform>(platform: &P, input: &CheckStatusInput) -> Result<Status, ScanError> {
+pub async fn check<P: Platform>(
+    platform: &P,
+    input: &CheckStatusInput,
+) -> Result<Status, ScanError> {
     let run = &input.run;
     let now = time::parse("now", &input.now)?;
     let deadline = time::parse("run.deadline", &run.deadline)?;
-    let member = platform.member(&run.account_id, &run.region, &run.execution).await?;
+    let member = platform
+        .member(&run.account_id, &run.region, &run.execution)
+        .await?;
     match member.run_status(run).await? {
-        RunStatus::Succeeded { state } => Ok(Status { done: true, state, wait_seconds: 0 }),
+        RunStatus::Succeeded { state } => Ok(Status {
+            done: true,
+            state,
+            wait_seconds: 0,
+        }),
         RunStatus::Failed { state, detail } => Err(ScanError::ScanFailed {
             account_id: run.account_id.clone(),
             region: run.region.clone(),
@@ -38,8 +50,14 @@ pub async fn check<P: Platform>(platform: &P, input: &CheckStatusInput) -> Resul
             }
             let poll = poll_seconds(platform, run);
             // The last wait lands exactly on the deadline, so a run is never given up early.
-            let wait = u32::try_from(remaining).map_or(poll, |r| poll.min(r)).max(1);
-            Ok(Status { done: false, state, wait_seconds: wait })
+            let wait = u32::try_from(remaining)
+                .map_or(poll, |r| poll.min(r))
+                .max(1);
+            Ok(Status {
+                done: false,
+                state,
+                wait_seconds: wait,
+            })
         }
     }
 }
@@ -47,5 +65,8 @@ pub async fn check<P: Platform>(platform: &P, input: &CheckStatusInput) -> Resul
 /// Long assessments are polled less often: a twelfth of the duration, within the hub's bounds.
 fn poll_seconds<P: Platform>(platform: &P, run: &Run) -> u32 {
     let config = platform.config();
-    (run.duration_seconds / 12).clamp(config.min_poll_seconds, config.max_poll_seconds.max(config.min_poll_seconds))
+    (run.duration_seconds / 12).clamp(
+        config.min_poll_seconds,
+        config.max_poll_seconds.max(config.min_poll_seconds),
+    )
 }

@@ -7,20 +7,32 @@ use scanflow_core::state::{CollectInput, Collected, Manifest, Run};
 use scanflow_core::{ScanError, keys, step, time};
 
 /// Entry point shared by the Lambda main and the local engine.
-pub async fn invoke<P: Platform>(platform: &P, event: serde_json::Value) -> Result<serde_json::Value, ScanError> {
+pub async fn invoke<P: Platform>(
+    platform: &P,
+    event: serde_json::Value,
+) -> Result<serde_json::Value, ScanError> {
     let input: CollectInput = step::decode(event)?;
     step::encode(&collect(platform, &input).await?)
 }
 
-pub async fn collect<P: Platform>(platform: &P, input: &CollectInput) -> Result<Collected, ScanError> {
+pub async fn collect<P: Platform>(
+    platform: &P,
+    input: &CollectInput,
+) -> Result<Collected, ScanError> {
     let run = &input.run;
     let collected_at = time::parse("now", &input.now)?;
-    let member = platform.member(&run.account_id, &run.region, &run.execution).await?;
+    let member = platform
+        .member(&run.account_id, &run.region, &run.execution)
+        .await?;
 
     // Coverage first: a scan that reached no instance must not be reported as "0 findings".
     let coverage = member.coverage(run).await?;
     if coverage.scanned.is_empty() && coverage.not_scanned.is_empty() {
-        return Err(ScanError::NoInstancesMatched { account_id: run.account_id.clone(), region: run.region.clone(), target: run.target() });
+        return Err(ScanError::NoInstancesMatched {
+            account_id: run.account_id.clone(),
+            region: run.region.clone(),
+            target: run.target(),
+        });
     }
 
     let chunk_size = platform.config().chunk_size.max(1);
@@ -57,15 +69,31 @@ pub async fn collect<P: Platform>(platform: &P, input: &CollectInput) -> Result<
         instances_scanned: coverage.scanned.len() as u64,
         instances_not_scanned: coverage.not_scanned.len() as u64,
     };
-    let manifest = Manifest { chunks, counts, coverage, collected_at: time::format(collected_at) };
+    let manifest = Manifest {
+        chunks,
+        counts,
+        coverage,
+        collected_at: time::format(collected_at),
+    };
     let body = serde_json::to_vec(&manifest).map_err(ScanError::internal)?;
-    platform.store().put(&manifest_key, body, "application/json").await?;
+    platform
+        .store()
+        .put(&manifest_key, body, "application/json")
+        .await?;
     tracing::info!(account = %run.account_id, region = %run.region, findings = collected.counts.total(), chunks = manifest.chunks.len(), "findings collected");
     Ok(collected)
 }
 
-async fn flush<P: Platform>(platform: &P, run: &Run, index: usize, buffer: &mut Vec<u8>) -> Result<String, ScanError> {
+async fn flush<P: Platform>(
+    platform: &P,
+    run: &Run,
+    index: usize,
+    buffer: &mut Vec<u8>,
+) -> Result<String, ScanError> {
     let key = keys::findings_chunk(run, index);
-    platform.store().put(&key, std::mem::take(buffer), "application/x-ndjson").await?;
+    platform
+        .store()
+        .put(&key, std::mem::take(buffer), "application/x-ndjson")
+        .await?;
     Ok(key)
 }

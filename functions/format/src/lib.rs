@@ -4,10 +4,6 @@
 //!
 //! Two passes over the chunks: the first counts, ranks and measures every finding; the second,
 //! knowing how many parts there are (their keys and attributes name the count), writes them.
-#![allow(
-    clippy::result_large_err,
-    reason = "ScanError is scanflow's one error contract, returned unboxed by every port"
-)]
 
 pub mod digest;
 pub mod envelope;

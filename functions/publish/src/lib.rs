@@ -3,10 +3,6 @@
 //!
 //! SNS errors propagate so the state machine retries the step (publishing is at least once);
 //! Security Hub problems are recorded in the result and never undo a delivery.
-#![allow(
-    clippy::result_large_err,
-    reason = "ScanError is scanflow's one error contract, returned unboxed by every port"
-)]
 
 pub mod delivery;
 pub mod failure;

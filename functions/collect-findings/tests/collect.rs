@@ -1,0 +1,117 @@
+//! collect-findings against the sandbox: every finding into chunk objects of the configured
+//! size, counts and coverage in the manifest, and no "0 findings" for a scan that reached nothing.
+
+use pollster::block_on;
+use scanflow_core::model::{Engine, Finding, SeverityCounts};
+use scanflow_core::ports::{Platform, ReportStore};
+use scanflow_core::state::{CollectInput, ExecutionContext, Manifest, Run, StartRunInput};
+use scanflow_core::{ScanError, time};
+use scanflow_sandbox::{GeneratorSpec, Sandbox, Scenario};
+use serde_json::json;
+
+const START: &str = "2026-11-28T02:00:00Z";
+
+fn finished_v2_run(findings: u32, chunk_size: usize, label: &str) -> (Sandbox, Run) {
+    let mut scenario = Scenario::default_scenario();
+    scenario
+        .accounts
+        .retain(|a| a.settings.engine == Engine::Inspector2 && a.role_deployed);
+    scenario.accounts.truncate(1);
+    scenario.accounts[0].findings.list.clear();
+    scenario.accounts[0].findings.generate = Some(GeneratorSpec {
+        count: findings,
+        seed: 3,
+    });
+    scenario.hub.config.chunk_size = Some(chunk_size);
+    // Every instance scanned, so every generated finding is in the report.
+    for instance in &mut scenario.accounts[0].instances {
+        instance.managed = true;
+    }
+    let account = scenario.accounts[0].clone();
+    let dir = std::env::temp_dir().join(format!("scanflow-collect-{}-{label}", std::process::id()));
+    let sb = Sandbox::new(scenario, &dir, None).expect("sandbox");
+    let start = time::parse("start", START).expect("time");
+    sb.set_now(start);
+    let input = StartRunInput {
+        input: json!({"accountId": account.account_id, "region": account.region}),
+        execution: ExecutionContext {
+            name: format!("exec-{label}"),
+            start_time: START.into(),
+        },
+    };
+    let run = block_on(start_run::start(&sb, &input)).expect("starts");
+    sb.set_now(time::add_seconds(start, 3600));
+    (sb, run)
+}
+
+fn collect(sb: &Sandbox, run: &Run) -> Result<scanflow_core::state::Collected, ScanError> {
+    block_on(collect_findings::collect(
+        sb,
+        &CollectInput {
+            run: run.clone(),
+            now: "2026-11-28T03:00:00Z".into(),
+        },
+    ))
+}
+
+fn read<T: serde::de::DeserializeOwned>(sb: &Sandbox, key: &str) -> T {
+    serde_json::from_slice(&block_on(sb.store().get(key)).expect("stored")).expect("json")
+}
+
+#[test]
+fn findings_are_chunked_at_the_configured_size_and_counted() {
+    for (findings, chunk, chunks) in [(7, 3, 3), (6, 3, 2), (5, 5, 1), (6, 5, 2)] {
+        let (sb, run) = finished_v2_run(findings, chunk, &format!("chunks-{findings}-{chunk}"));
+        let collected = collect(&sb, &run).expect("collects");
+        let manifest: Manifest = read(&sb, &collected.manifest_key);
+        assert_eq!(
+            manifest.chunks.len(),
+            chunks,
+            "{findings} findings in chunks of {chunk}"
+        );
+        let mut recount = SeverityCounts::default();
+        let mut ids = std::collections::HashSet::new();
+        for key in &manifest.chunks {
+            let body = block_on(sb.store().get(key)).expect("chunk");
+            let lines: Vec<Finding> = body
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| serde_json::from_slice(l).expect("finding"))
+                .collect();
+            assert!(lines.len() <= chunk);
+            for f in lines {
+                recount.add(f.severity);
+                assert!(ids.insert(f.id));
+            }
+        }
+        assert_eq!(recount, collected.counts);
+        assert_eq!(collected.counts.total(), u64::from(findings));
+        assert_eq!(manifest.counts, collected.counts);
+        assert_eq!(manifest.collected_at, "2026-11-28T03:00:00Z");
+        assert_eq!(
+            collected.instances_scanned,
+            manifest.coverage.scanned.len() as u64
+        );
+    }
+}
+
+#[test]
+fn a_clean_scan_writes_no_chunk_but_still_records_coverage() {
+    let (sb, run) = finished_v2_run(0, 10, "clean");
+    let collected = collect(&sb, &run).expect("collects");
+    assert_eq!(collected.counts.total(), 0);
+    assert!(
+        collected.instances_scanned > 0,
+        "clean means scanned and nothing found"
+    );
+    let manifest: Manifest = read(&sb, &collected.manifest_key);
+    assert!(manifest.chunks.is_empty());
+}
+
+#[test]
+fn the_state_carries_counts_and_a_key_not_findings() {
+    let (sb, run) = finished_v2_run(500, 100, "small-state");
+    let collected = collect(&sb, &run).expect("collects");
+    let size = serde_json::to_vec(&collected).expect("json").len();
+    assert!(size < 512, "{size} bytes");
+}
