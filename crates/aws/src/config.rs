@@ -105,6 +105,15 @@ impl Config {
                     .into(),
             });
         }
+        let external_id = get(iam::ENV_EXTERNAL_ID)?;
+        if let Some(id) = external_id.as_ref().filter(|id| !is_external_id(id)) {
+            return Err(ConfigError::Invalid {
+                variable: iam::ENV_EXTERNAL_ID,
+                value: id.clone(),
+                problem: "expected 2-1224 of letters, digits and +=,.@:/-_ (what STS accepts)"
+                    .into(),
+            });
+        }
         let topic_arn = get(iam::ENV_TOPIC_ARN)?;
         if let Some(arn) = topic_arn.as_ref().filter(|a| !a.starts_with("arn:")) {
             return Err(ConfigError::Invalid {
@@ -116,7 +125,7 @@ impl Config {
         Ok(Self {
             function: function.to_owned(),
             scan_role_name,
-            external_id: get(iam::ENV_EXTERNAL_ID)?,
+            external_id,
             settings_parameter: get(iam::ENV_SETTINGS_PARAMETER)?
                 .unwrap_or_else(|| DEFAULT_SETTINGS_PARAMETER.to_owned()),
             report_bucket: get(iam::ENV_REPORT_BUCKET)?.unwrap_or_default(),
@@ -140,6 +149,12 @@ fn purpose(variable: &str) -> &'static str {
 
 pub(crate) fn is_account_id(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_external_id(s: &str) -> bool {
+    (2..=1224).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@:/_-".contains(&b))
 }
 
 fn is_role_name(s: &str) -> bool {
@@ -228,11 +243,16 @@ mod tests {
             ("SCAN_ROLE_NAME", "bad role"),
             ("REPORT_KMS_KEY_ARN", "alias/reports"),
             ("TOPIC_ARN", "scanflow"),
+            ("EXTERNAL_ID", "x"),
+            ("EXTERNAL_ID", "has space"),
         ] {
-            let pairs: Vec<_> = FULL
+            let mut pairs: Vec<_> = FULL
                 .iter()
                 .map(|&(k, v)| if k == var { (k, bad) } else { (k, v) })
                 .collect();
+            if !pairs.iter().any(|(k, _)| *k == var) {
+                pairs.push((var, bad));
+            }
             let err = Config::from_lookup("publish", env(&pairs)).expect_err(var);
             assert!(matches!(err, ConfigError::Invalid { variable, .. } if variable == var));
         }

@@ -302,8 +302,8 @@ impl Inspector2 {
             let chunk = chunk.map_err(|e| call.transient(&format!("reading the report: {e}")))?;
             scanner
                 .feed(&chunk, |bytes, after| {
-                    match serde_json::from_slice::<ReportFinding>(bytes) {
-                        Ok(f) => findings.push(f.into_fields().into_finding(&self.scope)),
+                    match report_finding(bytes, &self.scope) {
+                        Ok(f) => findings.push(f),
                         Err(e) => {
                             parse_error =
                                 Some(format!("a finding ending at byte {} ({e})", after.offset));
@@ -504,6 +504,11 @@ impl Inspector2 {
         }
         call.error(err)
     }
+}
+
+/// One finding object of a JSON report (as [`Scanner`] hands them out), normalized.
+pub fn report_finding(bytes: &[u8], scope: &Scope) -> Result<Finding, serde_json::Error> {
+    serde_json::from_slice::<ReportFinding>(bytes).map(|f| f.into_fields().into_finding(scope))
 }
 
 fn report_shape_error(location: &str, problem: &str) -> ScanError {

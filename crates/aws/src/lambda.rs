@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use scanflow_core::ScanError;
@@ -54,7 +55,16 @@ async fn serve(function: &'static str, handler: BoxedHandler) -> Result<(), lamb
     let config = Config::from_env(function).inspect_err(|e| {
         tracing::error!(function, error = %e, "configuration is incomplete");
     })?;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    // A hung connection becomes a `Transient` error the state machine retries, instead of a
+    // Lambda timeout. Streaming reads (report objects) are outside the attempt timeout.
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(Duration::from_secs(60))
+        .build();
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await;
     let platform = AwsPlatform::new(sdk, config).inspect_err(|e| {
         tracing::error!(function, error = %e, "cannot start");
     })?;

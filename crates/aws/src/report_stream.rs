@@ -6,8 +6,6 @@
 //! top-level keys ignored), a bare array `[ ... ]`, and JSON lines / concatenated objects.
 //! Every finding ends at a known byte offset, the resume point for the next page.
 
-use std::fmt;
-
 /// Where reading resumes: the byte offset just past a finding, and whether findings there sit
 /// inside an array (wrapper or bare) or at top level (JSON lines).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,16 +22,11 @@ impl Resume {
 }
 
 /// The report is not JSON of an accepted shape.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("at byte {offset}: {problem}")]
 pub struct ShapeError {
     pub offset: u64,
     pub problem: String,
-}
-
-impl fmt::Display for ShapeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "at byte {}: {}", self.offset, self.problem)
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
