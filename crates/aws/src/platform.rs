@@ -12,7 +12,7 @@ use aws_sdk_sts::error::{DisplayErrorContext, SdkError};
 use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use scanflow_core::ScanError;
-use scanflow_core::ports::{HubConfig, Platform};
+use scanflow_core::ports::{HubConfig, Platform, role_session_name};
 
 use crate::config::{Config, ConfigError, is_account_id};
 use crate::error::Scope;
@@ -100,7 +100,7 @@ impl AwsPlatform {
     ) -> Result<Credentials, ScanError> {
         let role_arn = self.role_arn(account_id, region);
         let mut builder = AssumeRoleProvider::builder(role_arn.clone())
-            .session_name(session_name(session))
+            .session_name(role_session_name(session))
             .session_length(SESSION_LENGTH)
             .configure(&self.sdk);
         if let Some(external_id) = &self.config.external_id {
@@ -194,26 +194,6 @@ pub fn partition(region: &str) -> &'static str {
     }
 }
 
-/// A role session name STS accepts (2-64 of `[\w+=,.@-]`) derived from the execution name,
-/// so CloudTrail in the member account shows which execution acted.
-pub fn session_name(execution: &str) -> String {
-    let mut name: String = execution
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(64)
-        .collect();
-    if name.len() < 2 {
-        name = format!("scanflow{name}");
-    }
-    name
-}
-
 /// A failed assume: throttling and outages stay `Transient`; anything else means the role is
 /// missing or does not trust the hub, which retrying does not fix.
 fn assume_error(
@@ -263,18 +243,6 @@ mod tests {
         );
         let err = SdkError::service_error(AssumeRoleError::generic(meta), raw);
         CredentialsError::provider_error(err)
-    }
-
-    #[test]
-    fn session_names_are_what_sts_accepts() {
-        assert_eq!(session_name("scan-1111-2026 11 28"), "scan-1111-2026-11-28");
-        assert_eq!(session_name("a"), "scanflowa");
-        assert_eq!(session_name(""), "scanflow");
-        let long = "é".repeat(100);
-        let s = session_name(&long);
-        assert_eq!(s.len(), 64);
-        assert!(s.chars().all(|c| c == '-'));
-        assert_eq!(session_name("x:y/z@w"), "x-y-z@w");
     }
 
     #[test]

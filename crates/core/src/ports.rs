@@ -245,5 +245,8 @@ mod tests {
         assert_eq!(role_session_name(&"x".repeat(80)).len(), 64);
         assert_eq!(role_session_name(&"y".repeat(64)).len(), 64);
         assert_eq!(role_session_name("x:y/z@w"), "x-y-z@w");
+        let accented = role_session_name(&"é".repeat(100));
+        assert_eq!(accented.len(), 64);
+        assert!(accented.chars().all(|c| c == '-'));
     }
 }
