@@ -44,11 +44,6 @@ fi
 cleanup() { [[ -z "$link" ]] || rm -f "$link"; }
 trap cleanup EXIT
 
-# The workspace's default-members is the CLI alone, so `cargo lambda build --bin start-run` (what
-# SAM runs from the workspace root) would not see the functions; cargo-lambda's own setting
-# makes it pass --workspace.
-export CARGO_LAMBDA_BUILD="${CARGO_LAMBDA_BUILD:-{workspace=true\}}"
-
 start=$(date +%s)
 # Settings (template, sequential build) come from samconfig.toml's [default.build.parameters].
 sam build

@@ -364,8 +364,8 @@ fn a_hanging_run_is_given_up_exactly_at_its_deadline() {
         .execution
         .history
         .iter()
-        .filter(|e| e.kind == "TaskStateEntered" && e.state_name.as_deref() == Some("CheckStatus"))
-        .last()
+        .rev()
+        .find(|e| e.kind == "TaskStateEntered" && e.state_name.as_deref() == Some("CheckStatus"))
         .expect("checked");
     let account = &local.sandbox.scenario().accounts[0];
     let config = local.sandbox.scenario().hub.hub_config();
