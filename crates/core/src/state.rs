@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::CaughtError;
-use crate::model::{AccountSettings, Coverage, Engine, SeverityCounts, Tag};
+use crate::model::{Coverage, Engine, SeverityCounts, Tag};
 
 /// The execution's identity, passed from the context object (`$$.Execution`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -50,15 +50,6 @@ pub struct Run {
 }
 
 impl Run {
-    pub fn settings(&self) -> AccountSettings {
-        AccountSettings {
-            engine: self.engine,
-            tag: self.tag.clone(),
-            duration_seconds: self.duration_seconds,
-            assessment_template_arn: None,
-        }
-    }
-
     /// What the scan targeted, for people.
     pub fn target(&self) -> String {
         self.tag
@@ -94,15 +85,12 @@ pub struct CollectInput {
     pub now: String,
 }
 
-/// The input of format: the run, and what earlier steps produced.
+/// format's input: the run and what collect-findings found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct StepInput {
+pub struct FormatInput {
     pub run: Run,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub collected: Option<Collected>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub formatted: Option<Formatted>,
+    pub collected: Collected,
 }
 
 /// collect-findings' result at `$.collected`.

@@ -9,11 +9,19 @@ use crate::ScanError;
 pub fn decode<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ScanError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." {
+        let mut field = if path == "." {
             "$".to_owned()
         } else {
             format!("$.{path}")
         };
+        // serde reports a missing field at its parent; name the field itself.
+        let message = e.inner().to_string();
+        if let Some(missing) = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.split('`').next())
+        {
+            field = format!("{field}.{missing}");
+        }
         ScanError::invalid(
             field,
             format!(
@@ -23,7 +31,7 @@ pub fn decode<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ScanEr
                     .next()
                     .unwrap_or("input")
             ),
-            e.inner().to_string(),
+            message,
         )
     })
 }
@@ -49,6 +57,10 @@ mod tests {
                 assert_eq!(field, "$.run.accountId");
                 assert!(expected.contains("CheckStatusInput"));
             }
+            other => panic!("{other:?}"),
+        }
+        match decode::<CheckStatusInput>(serde_json::json!({"now": "x"})).expect_err("no run") {
+            ScanError::InvalidInput { field, .. } => assert_eq!(field, "$.run"),
             other => panic!("{other:?}"),
         }
     }

@@ -13,7 +13,7 @@ pub mod siem;
 use scanflow_core::message::{SNS_MESSAGE_LIMIT, attributes_size};
 use scanflow_core::model::SeverityCounts;
 use scanflow_core::ports::{Platform, ReportStore};
-use scanflow_core::state::{Formatted, Run, StepInput};
+use scanflow_core::state::{FormatInput, Formatted, Run};
 use scanflow_core::{ScanError, keys, step};
 
 use crate::digest::{DigestFacts, TopFindings};
@@ -25,23 +25,17 @@ pub async fn invoke<P: Platform>(
     platform: &P,
     event: serde_json::Value,
 ) -> Result<serde_json::Value, ScanError> {
-    let input: StepInput = step::decode(event)?;
+    let input: FormatInput = step::decode(event)?;
     step::encode(&format_run(platform, &input).await?)
 }
 
 /// Writes the digest to `keys::digest(run)` and the SIEM parts to `keys::siem_part(run, i, n)`.
 pub async fn format_run<P: Platform>(
     platform: &P,
-    input: &StepInput,
+    input: &FormatInput,
 ) -> Result<Formatted, ScanError> {
     let run = &input.run;
-    let collected = input.collected.as_ref().ok_or_else(|| {
-        ScanError::invalid(
-            "$.collected",
-            "collect-findings' result (manifestKey, counts, instancesScanned, instancesNotScanned)",
-            "is missing",
-        )
-    })?;
+    let collected = &input.collected;
     let store = platform.store();
     let manifest = report::read_manifest(store, &collected.manifest_key).await?;
     let siem_run = SiemRun::new(run, Some(&manifest.collected_at));

@@ -12,7 +12,7 @@ use scanflow_core::ports::{
     FindingRef, FindingsPage, HubConfig, MemberAccount, Notice, Notifier, Platform, ReportStore,
     RunStatus, SecurityHub, Started, Unprocessed,
 };
-use scanflow_core::state::{Collected, Formatted, Manifest, Run, StepInput};
+use scanflow_core::state::{Collected, FormatInput, Formatted, Manifest, Run};
 use scanflow_core::{ScanError, keys};
 use serde_json::{Value, json};
 
@@ -202,7 +202,7 @@ fn coverage(scanned: usize, not_scanned: usize) -> Coverage {
 }
 
 /// Writes the chunks and manifest collect-findings would, and returns format's input.
-fn seed(fake: &Fake, run: &Run, findings: &[Finding], coverage: Coverage) -> StepInput {
+fn seed(fake: &Fake, run: &Run, findings: &[Finding], coverage: Coverage) -> FormatInput {
     let mut counts = SeverityCounts::default();
     let mut chunks = Vec::new();
     let mut map = fake.store.0.lock().expect("lock");
@@ -233,14 +233,13 @@ fn seed(fake: &Fake, run: &Run, findings: &[Finding], coverage: Coverage) -> Ste
         collected.manifest_key.clone(),
         serde_json::to_vec(&manifest).expect("json"),
     );
-    StepInput {
+    FormatInput {
         run: run.clone(),
-        collected: Some(collected),
-        formatted: None,
+        collected,
     }
 }
 
-fn format_it(fake: &Fake, input: &StepInput) -> Formatted {
+fn format_it(fake: &Fake, input: &FormatInput) -> Formatted {
     let event = serde_json::to_value(input).expect("json");
     let out = pollster::block_on(invoke(fake, event)).expect("format");
     serde_json::from_value(out).expect("Formatted")

@@ -17,7 +17,7 @@ use scanflow_core::ports::{
     Notifier, Platform, ReportStore, RunStatus, SecurityHub, Started, Unprocessed,
 };
 use scanflow_core::state::{
-    Collected, ExecutionContext, Formatted, Manifest, PublishInput, Published, Run, StepInput,
+    Collected, ExecutionContext, FormatInput, Formatted, Manifest, PublishInput, Published, Run,
 };
 use scanflow_core::{ScanError, keys};
 use serde_json::{Value, json};
@@ -342,10 +342,9 @@ fn formatted_run(
     );
     let formatted = pollster::block_on(format::format_run(
         fake,
-        &StepInput {
+        &FormatInput {
             run: run.clone(),
-            collected: Some(collected.clone()),
-            formatted: None,
+            collected: collected.clone(),
         },
     ))
     .expect("format");
