@@ -1,0 +1,151 @@
+//! The `scanflow` binary as a user meets it: exit statuses and what `run` and `asl exec` print.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs the binary from the repository root; `run` writes into a folder of its own per test.
+fn scanflow(args: &[&str], label: &str) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_scanflow"));
+    command.current_dir(repo()).args(args);
+    if args.first() == Some(&"run") {
+        command
+            .arg("--out")
+            .arg(std::env::temp_dir().join(format!("scanflow-cli-{}-{label}", std::process::id())));
+    }
+    command.output().expect("scanflow runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn run_on_the_default_scenario_exits_0_with_the_broken_account_reported() {
+    let out = scanflow(&["run", "--start-time", "2026-11-28T02:00:00Z"], "default");
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        stdout.lines().filter(|l| l.contains(" SUCCEEDED ")).count(),
+        3,
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("FAILED, notice sent (RoleNotAssumable)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("== E-mail: scanflow: scan FAILED"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("WaitForScan"), "the trace shows the states");
+}
+
+#[test]
+fn invalid_input_scenario_or_definition_exit_2_naming_the_problem() {
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &[
+                "run",
+                "--input",
+                "{\"accountId\": \"12\", \"region\": \"eu-west-1\"}",
+            ],
+            "accountId",
+        ),
+        (&["run", "--input", "not json"], "JSON"),
+        (
+            &["run", "--scenario", "no/such/file.json"],
+            "no/such/file.json",
+        ),
+        (&["run", "--definition", "Cargo.toml"], "Cargo.toml"),
+    ];
+    for (i, (args, says)) in cases.into_iter().enumerate() {
+        let out = scanflow(args, &format!("invalid-{i}"));
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn an_unreported_failure_exits_1() {
+    // A definition whose failure path is gone: the role failure is no longer reported.
+    let text_def =
+        std::fs::read_to_string(repo().join("statemachine/scan.asl.json")).expect("definition");
+    let mut def: serde_json::Value = serde_json::from_str(&text_def).expect("json");
+    def["States"]["StartRun"]["Catch"] = serde_json::json!([{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "Failed"}]);
+    def["States"]
+        .as_object_mut()
+        .expect("states")
+        .remove("NotifyFailure");
+    for state in ["CheckStatus", "CollectFindings", "Format", "Publish"] {
+        def["States"][state]["Catch"][0]["Next"] = serde_json::json!("Failed");
+    }
+    let path = std::env::temp_dir().join(format!(
+        "scanflow-cli-{}-silent.asl.json",
+        std::process::id()
+    ));
+    std::fs::write(&path, def.to_string()).expect("write");
+    let out = scanflow(
+        &[
+            "run",
+            "--definition",
+            path.to_str().expect("utf-8"),
+            "--account",
+            "123456789012",
+        ],
+        "silent",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("without a published notice"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn asl_exec_prints_the_result_or_exits_2_for_a_bad_definition() {
+    let exec = repo().join("crates/asl/tests/exec");
+    let def = exec.join("poll.asl.json");
+    let mocks = exec.join("mocks.json");
+    let out = scanflow(
+        &[
+            "asl",
+            "exec",
+            def.to_str().expect("utf-8"),
+            "--mocks",
+            mocks.to_str().expect("utf-8"),
+            "--test-case",
+            "happy",
+        ],
+        "exec",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(result["status"], "SUCCEEDED");
+    assert!(result["transitions"].as_u64().is_some_and(|n| n > 0));
+
+    let bad =
+        std::env::temp_dir().join(format!("scanflow-cli-{}-bad.asl.json", std::process::id()));
+    std::fs::write(
+        &bad,
+        r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}}"#,
+    )
+    .expect("write");
+    let out = scanflow(&["asl", "exec", bad.to_str().expect("utf-8")], "exec-bad");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("A") && stderr.contains("Nowhere"),
+        "{stderr}"
+    );
+}
