@@ -34,7 +34,10 @@ fn run_on_the_default_scenario_exits_0_with_the_broken_account_reported() {
         text(&out.stderr)
     );
     assert_eq!(
-        stdout.lines().filter(|l| l.contains(" SUCCEEDED ")).count(),
+        stdout
+            .lines()
+            .filter(|l| l.trim_start().starts_with("SUCCEEDED ·"))
+            .count(),
         3,
         "{stdout}"
     );
