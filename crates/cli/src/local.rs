@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use scanflow_asl::{Execution, ExecutionOptions, Status, TaskCall, TaskHandler, TaskOutcome};
+use scanflow_core::ScanError;
 use scanflow_core::input::ExecutionInput;
 use scanflow_sandbox::{Sandbox, Scenario};
 use time::OffsetDateTime;
@@ -20,8 +21,6 @@ const OUT_MARKER: &str = ".scanflow-out";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("{0}")]
-    Input(String),
     #[error("output folder {path}: {detail}")]
     Output { path: PathBuf, detail: String },
     #[error("sandbox: {0}")]
@@ -78,12 +77,10 @@ pub struct LocalRun {
 }
 
 /// Checks `--input` the way start-run will, so a typo fails before anything runs.
-pub fn parse_input(text: &str) -> Result<serde_json::Value, RunError> {
-    let parsed = ExecutionInput::from_json(text).map_err(|e| RunError::Input(e.to_string()))?;
-    parsed
-        .validate()
-        .map_err(|e| RunError::Input(e.to_string()))?;
-    serde_json::to_value(parsed).map_err(|e| RunError::Input(e.to_string()))
+pub fn parse_input(text: &str) -> Result<serde_json::Value, ScanError> {
+    let parsed = ExecutionInput::from_json(text)?;
+    parsed.validate()?;
+    serde_json::to_value(parsed).map_err(ScanError::internal)
 }
 
 pub fn run(workflow: &Workflow, options: RunOptions) -> Result<LocalRun, RunError> {

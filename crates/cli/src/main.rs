@@ -185,7 +185,8 @@ fn run(args: RunArgs) -> ExitCode {
     };
     let result = match local::run(&workflow, options) {
         Ok(r) => r,
-        Err(local::RunError::Input(e)) => return invalid(e),
+        // The scenario is validated when the sandbox is built: that is bad input too.
+        Err(e @ local::RunError::Sandbox(_)) => return invalid(e.to_string()),
         Err(e) => {
             eprintln!("scanflow run: {e}");
             return ExitCode::FAILURE;
