@@ -4,7 +4,7 @@
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
 use scanflow_core::ScanError;
-use scanflow_core::message::{Message, SNS_MESSAGE_LIMIT, clean_subject};
+use scanflow_core::message::Message;
 use scanflow_core::ports::Notifier;
 
 use crate::error::Scope;
@@ -26,40 +26,6 @@ impl SnsNotifier {
             topic_arn,
         }
     }
-
-    /// What SNS would refuse, found before calling it.
-    fn check(message: &Message) -> Result<(), ScanError> {
-        let size = message.size();
-        if size > SNS_MESSAGE_LIMIT {
-            return Err(ScanError::PayloadTooLarge {
-                what: format!("SNS message {:?}", message.subject),
-                size,
-                limit: SNS_MESSAGE_LIMIT,
-            });
-        }
-        if message.body.is_empty() {
-            return Err(ScanError::invalid(
-                "message body",
-                "a non-empty text",
-                "is empty",
-            ));
-        }
-        if clean_subject(&message.subject) != message.subject || message.subject.is_empty() {
-            return Err(ScanError::invalid(
-                "message subject",
-                "1-99 characters without line breaks or control characters",
-                format!("is {:?}", message.subject),
-            ));
-        }
-        if let Some((name, _)) = message.attributes.iter().find(|(_, v)| v.is_empty()) {
-            return Err(ScanError::invalid(
-                format!("message attribute {name}"),
-                "a non-empty string value",
-                "is empty",
-            ));
-        }
-        Ok(())
-    }
 }
 
 impl Notifier for SnsNotifier {
@@ -67,7 +33,7 @@ impl Notifier for SnsNotifier {
         let topic = self.topic_arn.as_deref().ok_or_else(|| {
             ScanError::internal("this function has no SNS topic: TOPIC_ARN is set for publish only")
         })?;
-        Self::check(message)?;
+        message.check()?;
         let mut attributes = std::collections::HashMap::new();
         for (name, value) in &message.attributes {
             let value = MessageAttributeValue::builder()

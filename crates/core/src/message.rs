@@ -47,15 +47,43 @@ impl Message {
             body,
             attributes,
         };
-        let size = msg.size();
+        msg.check()?;
+        Ok(msg)
+    }
+
+    /// Everything SNS `Publish` would refuse, found before calling it: every notifier checks
+    /// here, so the sandbox refuses exactly what AWS would.
+    pub fn check(&self) -> Result<(), ScanError> {
+        let size = self.size();
         if size > SNS_MESSAGE_LIMIT {
             return Err(ScanError::PayloadTooLarge {
-                what: format!("SNS message {:?}", msg.subject),
+                what: format!("SNS message {:?}", self.subject),
                 size,
                 limit: SNS_MESSAGE_LIMIT,
             });
         }
-        Ok(msg)
+        if self.body.is_empty() {
+            return Err(ScanError::invalid(
+                "Message",
+                "a non-empty message",
+                "is empty",
+            ));
+        }
+        if self.subject.is_empty() || clean_subject(&self.subject) != self.subject {
+            return Err(ScanError::invalid(
+                "Subject",
+                "1 to 99 characters without line breaks or control characters",
+                format!("is {:?}", self.subject),
+            ));
+        }
+        if let Some((name, _)) = self.attributes.iter().find(|(_, v)| v.is_empty()) {
+            return Err(ScanError::invalid(
+                format!("MessageAttributes.{name}"),
+                "a non-empty String value",
+                "is empty",
+            ));
+        }
+        Ok(())
     }
 
     /// The size SNS counts: UTF-8 body bytes plus, for each attribute, its name, data type and value.
@@ -107,6 +135,52 @@ mod tests {
     fn size_is_bytes_not_characters() {
         let body = "é".repeat(SNS_MESSAGE_LIMIT / 2 + 1);
         assert!(Message::new("s", body, BTreeMap::new()).is_err());
+    }
+
+    #[test]
+    fn what_sns_refuses_is_refused_before_sending() {
+        let ok = Message::new("s", "b".into(), attrs()).expect("valid");
+        let field = |m: Message| match m.check() {
+            Err(ScanError::InvalidInput { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            field(Message {
+                body: String::new(),
+                ..ok.clone()
+            }),
+            "Message"
+        );
+        assert_eq!(
+            field(Message {
+                subject: "a\nb".into(),
+                ..ok.clone()
+            }),
+            "Subject"
+        );
+        assert_eq!(
+            field(Message {
+                subject: "x".repeat(100),
+                ..ok.clone()
+            }),
+            "Subject"
+        );
+        assert!(
+            Message {
+                subject: "x".repeat(99),
+                ..ok.clone()
+            }
+            .check()
+            .is_ok()
+        );
+        let empty_attr = BTreeMap::from([(ATTR_KIND.to_owned(), String::new())]);
+        assert_eq!(
+            field(Message {
+                attributes: empty_attr,
+                ..ok
+            }),
+            format!("MessageAttributes.{ATTR_KIND}")
+        );
     }
 
     #[test]

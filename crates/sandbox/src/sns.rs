@@ -16,9 +16,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use scanflow_core::ScanError;
-use scanflow_core::message::{
-    ATTR_KIND, KIND_DIGEST, KIND_FAILURE, KIND_SIEM, Message, SNS_MESSAGE_LIMIT, SUBJECT_MAX_CHARS,
-};
+use scanflow_core::message::{ATTR_KIND, KIND_DIGEST, KIND_FAILURE, KIND_SIEM, Message};
 use scanflow_core::ports::Notifier;
 
 use crate::{SandboxError, Shared, ids, lock};
@@ -163,43 +161,9 @@ impl SnsSim {
         )
     }
 
-    fn check(message: &Message) -> Result<(), ScanError> {
-        let size = message.size();
-        if size > SNS_MESSAGE_LIMIT {
-            return Err(ScanError::PayloadTooLarge {
-                what: format!("SNS message {:?}", message.subject),
-                size,
-                limit: SNS_MESSAGE_LIMIT,
-            });
-        }
-        if message.body.is_empty() {
-            return Err(ScanError::invalid(
-                "Message",
-                "a non-empty message",
-                "is empty",
-            ));
-        }
-        let chars = message.subject.chars().count();
-        if chars > SUBJECT_MAX_CHARS || message.subject.chars().any(char::is_control) {
-            return Err(ScanError::invalid(
-                "Subject",
-                "fewer than 100 characters without line breaks or control characters",
-                format!("has {chars} characters: {:?}", message.subject),
-            ));
-        }
-        if let Some((name, _)) = message.attributes.iter().find(|(_, v)| v.is_empty()) {
-            return Err(ScanError::invalid(
-                format!("MessageAttributes.{name}"),
-                "a non-empty String value",
-                "is empty",
-            ));
-        }
-        Ok(())
-    }
-
     fn publish_now(&self, message: &Message) -> Result<String, ScanError> {
         self.shared.count("sns:Publish", 1);
-        Self::check(message)?;
+        message.check()?;
         let seq = self.sequence.fetch_add(1, Ordering::Relaxed);
         let message_id = ids::uuid(&["sns-message", &self.topic_arn, &seq.to_string()]);
         let timestamp = crate::iso_millis(self.shared.now());
