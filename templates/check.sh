@@ -114,8 +114,7 @@ for definition in "${definitions[@]}"; do
   sed -E 's/\$\{([A-Za-z0-9]+)\}/arn:aws:lambda:us-east-1:123456789012:function:\1/g' \
     "$definition" >"$resolved"
   run "asl-validator $definition" "$asl_validator" --json-path "$resolved"
-  # FLOAT: statelint wants BackoffRate written as 2.0; Step Functions accepts the integer 2.
-  run "statelint (PyPI) $definition" statelint --ignore=FLOAT "$resolved"
+  run "statelint (PyPI) $definition" statelint "$resolved"
   run "@wmfs/statelint $definition" "$wmfs_statelint" "$resolved"
 done
 
