@@ -1,7 +1,7 @@
 //! The 18 JSONPath intrinsic functions (`States.Format(...)` and friends): parsing with AWS's
 //! argument rules and evaluation. Failures become `States.IntrinsicFailure`.
 
-use crate::jsonpath::Path;
+use crate::jsonpath::{Path, keyword_literal};
 use crate::payload::Scope;
 use crate::rng::Rng;
 use base64::Engine as _;
@@ -566,22 +566,15 @@ impl CallParser<'_> {
                     .map(|n| Arg::Literal(Value::Number(n)))
                     .map_err(|_| self.err(&format!("invalid number '{s}'")))
             }
-            _ => {
-                for (word, v) in [
-                    ("true", Value::Bool(true)),
-                    ("false", Value::Bool(false)),
-                    ("null", Value::Null),
-                ] {
-                    let end = self.pos + word.len();
-                    if end <= self.chars.len()
-                        && self.chars[self.pos..end].iter().copied().eq(word.chars())
-                    {
-                        self.pos = end;
-                        return Ok(Arg::Literal(v));
-                    }
+            _ => match keyword_literal(self.chars, self.pos) {
+                Some((v, end)) => {
+                    self.pos = end;
+                    Ok(Arg::Literal(v))
                 }
-                Err(self.err("expected a 'string', a number, true, false, null, a path or a States. function"))
-            }
+                None => Err(self.err(
+                    "expected a 'string', a number, true, false, null, a path or a States. function",
+                )),
+            },
         }
     }
 }

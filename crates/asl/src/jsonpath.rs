@@ -299,6 +299,21 @@ fn select<'v>(segments: &[Segment], root: &'v Value, cur: &'v Value, out: &mut V
     }
 }
 
+/// `true`, `false` or `null` at `pos`, with the position after it: the bare-word literals
+/// both filter expressions and intrinsic arguments accept.
+pub(crate) fn keyword_literal(chars: &[char], pos: usize) -> Option<(Value, usize)> {
+    [
+        ("true", Value::Bool(true)),
+        ("false", Value::Bool(false)),
+        ("null", Value::Null),
+    ]
+    .into_iter()
+    .find_map(|(word, v)| {
+        let end = pos + word.len();
+        (end <= chars.len() && chars[pos..end].iter().copied().eq(word.chars())).then_some((v, end))
+    })
+}
+
 fn index(a: &[Value], i: i64) -> Option<&Value> {
     let len = i64::try_from(a.len()).ok()?;
     let i = if i < 0 { len + i } else { i };
@@ -700,22 +715,13 @@ impl Parser<'_> {
                     .map(|n| Operand::Literal(Value::Number(n)))
                     .map_err(|_| self.error("invalid number"))
             }
-            _ => {
-                for (word, v) in [
-                    ("true", Value::Bool(true)),
-                    ("false", Value::Bool(false)),
-                    ("null", Value::Null),
-                ] {
-                    let end = self.pos + word.len();
-                    if end <= self.chars.len()
-                        && self.chars[self.pos..end].iter().copied().eq(word.chars())
-                    {
-                        self.pos = end;
-                        return Ok(Operand::Literal(v));
-                    }
+            _ => match keyword_literal(&self.chars, self.pos) {
+                Some((v, end)) => {
+                    self.pos = end;
+                    Ok(Operand::Literal(v))
                 }
-                Err(self.error("expected '@', '$' or a literal in the filter"))
-            }
+                None => Err(self.error("expected '@', '$' or a literal in the filter")),
+            },
         }
     }
 }
