@@ -5,4 +5,5 @@ pub mod definition;
 #[cfg(feature = "aws")]
 pub mod executions;
 pub mod local;
+pub mod names;
 pub mod trace;

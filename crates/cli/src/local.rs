@@ -10,6 +10,7 @@ use scanflow_sandbox::{Sandbox, Scenario};
 use time::OffsetDateTime;
 
 use crate::definition::Workflow;
+use crate::names;
 use crate::trace::TraceEvent;
 
 /// The state that publishes the failure notice: a failed execution that passed through it
@@ -155,25 +156,13 @@ impl LocalRun {
     }
 }
 
-/// Readable and deterministic, as `scanflow executions start` names executions in AWS.
+/// The name `scanflow executions start` would give the same input; an input that does not
+/// validate (the run reports it) gets a name saying so.
 fn execution_name(input: &serde_json::Value, start: OffsetDateTime, index: usize) -> String {
-    let field = |k: &str| {
-        input
-            .get(k)
-            .and_then(|v| v.as_str())
-            .unwrap_or("unknown")
-            .to_owned()
-    };
-    format!(
-        "scan-{}-{}-{:04}{:02}{:02}T{:02}{:02}-{index}",
-        field("accountId"),
-        field("region"),
-        start.year(),
-        u8::from(start.month()),
-        start.day(),
-        start.hour(),
-        start.minute()
-    )
+    match ExecutionInput::from_value(input.clone()).and_then(|i| i.validate()) {
+        Ok(request) => names::execution_name(&request, start),
+        Err(_) => format!("invalid-input-{index}"),
+    }
 }
 
 fn prepare_out_dir(dir: &Path) -> Result<(), RunError> {

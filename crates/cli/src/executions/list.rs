@@ -6,9 +6,9 @@ use aws_sdk_sfn::Client;
 use aws_sdk_sfn::types::ExecutionStatus;
 use time::OffsetDateTime;
 
-use super::names::account_in_name;
 use super::watch::to_time;
 use super::{Error, fmt_time, region_of_state_machine};
+use crate::names::account_in_name;
 use crate::trace;
 
 /// What to keep.

@@ -4,7 +4,6 @@
 
 mod error;
 mod list;
-mod names;
 mod redrive;
 mod stack;
 mod start;
@@ -21,9 +20,9 @@ use scanflow_core::input::ExecutionInput;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
+pub use crate::names::{MAX_NAME_LEN, account_in_name, check_name, execution_name};
 pub use error::{Error, INVALID};
 pub use list::{ListOptions, Listed, list, parse_since};
-pub use names::{MAX_NAME_LEN, account_in_name, check_name, execution_name};
 pub use redrive::{REDRIVE_WINDOW, redrive};
 pub use stack::{OUTPUT_KEY, state_machine_arn};
 pub use start::{Started, build_input, start};
@@ -278,7 +277,7 @@ pub async fn run_start(
     let (input, request) = build_input(base, args.rerun_of.as_deref())?;
     let name = match &args.name {
         Some(name) => {
-            check_name(name)?;
+            check_name(name).map_err(Error::Usage)?;
             name.clone()
         }
         None => execution_name(&request, now),

@@ -1,12 +1,11 @@
-//! Execution names: readable and deterministic per account, region and hour, so repeating a
-//! start within the hour finds the execution it already started instead of scanning twice.
+//! Execution names, one scheme for `scanflow run` and `scanflow executions`: readable and
+//! deterministic per account, region and hour, so repeating a start within the hour finds the
+//! execution it already started instead of scanning twice.
 
 use scanflow_core::input::ScanRequest;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::macros::format_description;
-
-use super::Error;
 
 /// Step Functions' limit on execution names.
 pub const MAX_NAME_LEN: usize = 80;
@@ -42,7 +41,7 @@ pub fn execution_name(request: &ScanRequest, now: OffsetDateTime) -> String {
 
 /// A name given with `--name`: 1 to 80 of `0-9 A-Z a-z - _`, the characters that keep the
 /// execution's CloudWatch Logs working (Step Functions itself accepts more).
-pub fn check_name(name: &str) -> Result<(), Error> {
+pub fn check_name(name: &str) -> Result<(), String> {
     let ok = (1..=MAX_NAME_LEN).contains(&name.len())
         && name
             .bytes()
@@ -50,9 +49,9 @@ pub fn check_name(name: &str) -> Result<(), Error> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Usage(format!(
+        Err(format!(
             "--name {name:?}: use 1 to {MAX_NAME_LEN} letters, digits, '-' or '_'"
-        )))
+        ))
     }
 }
 
