@@ -1,7 +1,7 @@
 //! The 18 JSONPath intrinsic functions (`States.Format(...)` and friends): parsing with AWS's
 //! argument rules and evaluation. Failures become `States.IntrinsicFailure`.
 
-use crate::jsonpath::{Path, keyword_literal};
+use crate::jsonpath::{Path, keyword_literal, number_literal};
 use crate::payload::Scope;
 use crate::rng::Rng;
 use base64::Engine as _;
@@ -553,18 +553,11 @@ impl CallParser<'_> {
             }
             Some('S') => Ok(Arg::Call(self.call()?)),
             Some(c) if c == '-' || c.is_ascii_digit() => {
-                let start = self.pos;
-                self.pos += 1;
-                while self
-                    .peek()
-                    .is_some_and(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
-                {
-                    self.pos += 1;
-                }
-                let s: String = self.chars[start..self.pos].iter().collect();
-                serde_json::from_str::<serde_json::Number>(&s)
+                let (number, end) = number_literal(self.chars, self.pos);
+                self.pos = end;
+                number
                     .map(|n| Arg::Literal(Value::Number(n)))
-                    .map_err(|_| self.err(&format!("invalid number '{s}'")))
+                    .map_err(|text| self.err(&format!("invalid number '{text}'")))
             }
             _ => match keyword_literal(self.chars, self.pos) {
                 Some((v, end)) => {

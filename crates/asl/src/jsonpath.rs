@@ -299,6 +299,22 @@ fn select<'v>(segments: &[Segment], root: &'v Value, cur: &'v Value, out: &mut V
     }
 }
 
+/// The number starting at `pos` (a digit or `-`), with the position after it: filters and
+/// intrinsic arguments write numbers the same way. The text is returned when it is no number.
+pub(crate) fn number_literal(
+    chars: &[char],
+    pos: usize,
+) -> (Result<serde_json::Number, String>, usize) {
+    let end = pos
+        + 1
+        + chars[pos + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
+            .count();
+    let text: String = chars[pos..end].iter().collect();
+    (serde_json::from_str(&text).map_err(|_| text), end)
+}
+
 /// `true`, `false` or `null` at `pos`, with the position after it: the bare-word literals
 /// both filter expressions and intrinsic arguments accept.
 pub(crate) fn keyword_literal(chars: &[char], pos: usize) -> Option<(Value, usize)> {
@@ -702,16 +718,9 @@ impl Parser<'_> {
             }
             Some('\'') | Some('"') => Ok(Operand::Literal(Value::String(self.quoted()?))),
             Some(c) if c == '-' || c.is_ascii_digit() => {
-                let start = self.pos;
-                self.pos += 1;
-                while self
-                    .peek()
-                    .is_some_and(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
-                {
-                    self.pos += 1;
-                }
-                let s: String = self.chars[start..self.pos].iter().collect();
-                serde_json::from_str::<serde_json::Number>(&s)
+                let (number, end) = number_literal(&self.chars, self.pos);
+                self.pos = end;
+                number
                     .map(|n| Operand::Literal(Value::Number(n)))
                     .map_err(|_| self.error("invalid number"))
             }
