@@ -8,6 +8,7 @@ use crate::definition::{
 use crate::error::{Failure, names};
 use crate::jsonpath::{Path, Root};
 use crate::payload::{Scope, Template, compact, json_size};
+use crate::redrive::{self, Inner, Point, RedriveError, Resume, Slot};
 use crate::rng::Rng;
 use crate::{
     Execution, ExecutionOptions, HistoryEvent, StateMachine, Status, TaskCall, TaskHandler,
@@ -24,6 +25,8 @@ pub const MAX_PAYLOAD_BYTES: usize = 262_144;
 enum Stop {
     Fail(Failure),
     TimedOut,
+    /// The virtual clock reached `ExecutionOptions::abort_at`.
+    Aborted,
 }
 
 impl From<Failure> for Stop {
@@ -38,15 +41,19 @@ enum Flow {
     End(Value),
 }
 
-/// Everything the context object `$$` is built from.
-struct Info {
+/// Everything the context object `$$` is built from; kept in a [`Resume`] so a redrive
+/// runs as the same execution.
+#[derive(Debug, Clone)]
+pub(crate) struct Info {
     exec_arn: String,
     exec_name: String,
-    exec_input: Value,
+    pub(crate) exec_input: Value,
+    start: OffsetDateTime,
     start_time: String,
     role_arn: String,
     machine_arn: String,
     machine_name: String,
+    redrive_count: u32,
 }
 
 impl Info {
@@ -64,7 +71,7 @@ impl Info {
                 "Name": self.exec_name,
                 "RoleArn": self.role_arn,
                 "StartTime": self.start_time,
-                "RedriveCount": 0
+                "RedriveCount": self.redrive_count
             },
             "State": {"EnteredTime": timestamp(entered), "Name": state, "RetryCount": retry},
             "StateMachine": {"Id": self.machine_arn, "Name": self.machine_name}
@@ -106,6 +113,24 @@ struct Runner<'r> {
     history: Vec<HistoryEvent>,
     max_events: Option<usize>,
     transitions: u64,
+    abort_at: Option<OffsetDateTime>,
+    /// Set by a Map or Parallel body that stops early: which iterations/branches are done.
+    /// Taken by `run_machine` when the state fails, to build the resume point.
+    pending_inner: Option<Inner>,
+    /// The resume point of the innermost machine that just stopped, for its caller to take.
+    last_point: Option<Point>,
+}
+
+/// The deadline of `TimeoutSeconds` counted from `from`.
+fn deadline(def: &Definition, from: OffsetDateTime) -> Option<OffsetDateTime> {
+    def.timeout_seconds
+        .and_then(|s| i64::try_from(s).ok())
+        .and_then(|s| from.checked_add(Duration::seconds(s)))
+}
+
+/// An abort time before the run (re)starts belongs to an earlier run and is ignored.
+fn abort_from(options: &ExecutionOptions, from: OffsetDateTime) -> Option<OffsetDateTime> {
+    options.abort_at.filter(|a| *a >= from)
 }
 
 pub(crate) fn execute(
@@ -129,19 +154,22 @@ pub(crate) fn execute(
             exec_arn,
             exec_name: options.name.clone(),
             exec_input: input.clone(),
+            start: options.start_time,
             start_time: timestamp(options.start_time),
             role_arn: options.role_arn.clone(),
             machine_arn,
             machine_name: options.state_machine_name.clone(),
+            redrive_count: 0,
         },
         now: options.start_time,
-        deadline: def
-            .timeout_seconds
-            .and_then(|s| options.start_time.checked_add(Duration::seconds(s as i64))),
+        deadline: deadline(def, options.start_time),
         rng: Rng::new(options.seed),
         history: Vec::new(),
         max_events: options.max_history_events,
         transitions: 0,
+        abort_at: abort_from(options, options.start_time),
+        pending_inner: None,
+        last_point: None,
     };
     r.event("ExecutionStarted", None, |e| e.input = Some(input.clone()));
     let result = if json_size(&input) > MAX_PAYLOAD_BYTES {
@@ -150,46 +178,125 @@ pub(crate) fn execute(
             format!("The execution input exceeds the maximum size of {MAX_PAYLOAD_BYTES} bytes."),
         )))
     } else {
-        r.run_machine(&def.machine, input)
+        r.run_machine(&def.machine, input, None)
     };
-    let (status, output, error, cause) = match result {
-        Ok(out) => {
-            r.event("ExecutionSucceeded", None, |e| e.output = Some(out.clone()));
-            (Status::Succeeded, Some(out), None, None)
-        }
-        Err(Stop::Fail(f)) => {
-            r.event("ExecutionFailed", None, |e| {
-                e.error = Some(f.error.clone());
-                e.cause = Some(f.cause.clone());
-            });
-            (Status::Failed, None, Some(f.error), Some(f.cause))
-        }
-        Err(Stop::TimedOut) => {
-            let cause = "The execution exceeded the state machine's TimeoutSeconds.".to_string();
-            r.event("ExecutionTimedOut", None, |e| {
-                e.error = Some(names::TIMEOUT.into());
-                e.cause = Some(cause.clone());
-            });
-            (
-                Status::TimedOut,
-                None,
-                Some(names::TIMEOUT.to_string()),
-                Some(cause),
-            )
-        }
+    r.finish(result, 0, None)
+}
+
+/// Resumes `previous` (see [`crate::redrive`] for what AWS allows and what it does).
+pub(crate) fn redrive(
+    machine: &StateMachine,
+    previous: Execution,
+    tasks: &mut dyn TaskHandler,
+    options: &ExecutionOptions,
+    at: OffsetDateTime,
+) -> Result<Execution, RedriveError> {
+    redrive::check(&previous, options.max_history_events, at)?;
+    let Execution {
+        history,
+        transitions,
+        resume,
+        execution_arn,
+        ..
+    } = previous;
+    let Some(Resume {
+        mut info,
+        rng,
+        point,
+    }) = resume
+    else {
+        return Err(RedriveError::NoResumePoint { execution_arn });
     };
-    Execution {
-        status,
-        output,
-        error,
-        cause,
-        history: r.history,
-        transitions: r.transitions,
-        end_time: r.now,
-    }
+    info.redrive_count = info.redrive_count.saturating_add(1);
+    let count = info.redrive_count;
+    let input = info.exec_input.clone();
+    let def: &Definition = &machine.def;
+    let mut r = Runner {
+        tasks,
+        info,
+        now: at,
+        // AWS resets the machine-level timeout on redrive: it counts again from the redrive.
+        deadline: deadline(def, at),
+        rng,
+        history,
+        max_events: options.max_history_events,
+        transitions,
+        abort_at: abort_from(options, at),
+        pending_inner: None,
+        last_point: None,
+    };
+    r.event("ExecutionRedriven", None, |e| {
+        e.output = Some(json!({"redriveCount": count}))
+    });
+    let result = r.run_machine(&def.machine, input, point);
+    Ok(r.finish(result, transitions, Some(at)))
 }
 
 impl Runner<'_> {
+    /// Writes the closing event and builds the `Execution`, with its resume point when the
+    /// run did not succeed. `billed_before` is what earlier runs of the execution billed.
+    fn finish(
+        mut self,
+        result: Result<Value, Stop>,
+        billed_before: u64,
+        redrive_date: Option<OffsetDateTime>,
+    ) -> Execution {
+        let (status, output, error, cause) = match result {
+            Ok(out) => {
+                self.event("ExecutionSucceeded", None, |e| e.output = Some(out.clone()));
+                (Status::Succeeded, Some(out), None, None)
+            }
+            Err(Stop::Fail(f)) => {
+                self.event("ExecutionFailed", None, |e| {
+                    e.error = Some(f.error.clone());
+                    e.cause = Some(f.cause.clone());
+                });
+                (Status::Failed, None, Some(f.error), Some(f.cause))
+            }
+            Err(Stop::TimedOut) => {
+                let cause =
+                    "The execution exceeded the state machine's TimeoutSeconds.".to_string();
+                self.event("ExecutionTimedOut", None, |e| {
+                    e.error = Some(names::TIMEOUT.into());
+                    e.cause = Some(cause.clone());
+                });
+                (
+                    Status::TimedOut,
+                    None,
+                    Some(names::TIMEOUT.to_string()),
+                    Some(cause),
+                )
+            }
+            Err(Stop::Aborted) => {
+                self.event("ExecutionAborted", None, |_| {});
+                (Status::Aborted, None, None, None)
+            }
+        };
+        let resume = (status != Status::Succeeded).then(|| Resume {
+            info: self.info.clone(),
+            rng: self.rng.clone(),
+            point: self.last_point.take(),
+        });
+        Execution {
+            status,
+            output,
+            error,
+            cause,
+            history: self.history,
+            transitions: self.transitions,
+            end_time: self.now,
+            run_transitions: self.transitions.saturating_sub(billed_before),
+            execution_arn: self.info.exec_arn,
+            state_machine_arn: self.info.machine_arn,
+            name: self.info.exec_name,
+            input: self.info.exec_input,
+            start_time: self.info.start,
+            redrive_count: self.info.redrive_count,
+            redrive_date,
+            resume,
+        }
+    }
+
     fn event(&mut self, kind: &str, state: Option<&str>, fill: impl FnOnce(&mut HistoryEvent)) {
         let id = self.history.len() as u64 + 1;
         let mut e = HistoryEvent {
@@ -208,16 +315,27 @@ impl Runner<'_> {
         self.history.push(e);
     }
 
-    /// Moves the virtual clock; reaching the machine's TimeoutSeconds stops the execution.
+    /// Moves the virtual clock; passing the machine's TimeoutSeconds or reaching the abort
+    /// time stops the execution, at whichever of the two comes first.
     fn advance(&mut self, by: Duration) -> Result<(), Stop> {
         // Past the calendar's end the clock stops: no real machine waits that long.
         let target = self.now.checked_add(by).unwrap_or(self.now);
-        match self.deadline {
-            Some(d) if target > d => {
+        let timeout = self.deadline.filter(|d| target > *d);
+        let abort = self.abort_at.filter(|a| target >= *a);
+        match (timeout, abort) {
+            (Some(d), Some(a)) if d < a => {
                 self.now = d;
                 Err(Stop::TimedOut)
             }
-            _ => {
+            (_, Some(a)) => {
+                self.now = a;
+                Err(Stop::Aborted)
+            }
+            (Some(d), None) => {
+                self.now = d;
+                Err(Stop::TimedOut)
+            }
+            (None, None) => {
                 self.now = target;
                 Ok(())
             }
@@ -225,6 +343,9 @@ impl Runner<'_> {
     }
 
     fn check_limits(&self) -> Result<(), Stop> {
+        if self.abort_at.is_some_and(|a| self.now >= a) {
+            return Err(Stop::Aborted);
+        }
         if let Some(max) = self.max_events
             && self.history.len() > max
         {
@@ -235,17 +356,58 @@ impl Runner<'_> {
         Ok(())
     }
 
-    fn run_machine(&mut self, m: &Machine, input: Value) -> Result<Value, Stop> {
-        let mut name = m.start_at.as_str();
-        let mut input = input;
+    /// Runs a machine (top level, Parallel branch or Map iteration) from `StartAt`, or from
+    /// `resume` when redriving. When it stops early, `last_point` says where it stopped.
+    fn run_machine(
+        &mut self,
+        m: &Machine,
+        input: Value,
+        resume: Option<Point>,
+    ) -> Result<Value, Stop> {
+        let (mut name, mut input, mut inner) = match resume {
+            None => (m.start_at.as_str(), input, None),
+            Some(p) => match m.states.get_key_value(p.state.as_str()) {
+                Some((k, _)) => (k.as_str(), p.input, p.inner),
+                // A resume point always names a state of this machine; if not, start over.
+                None => (m.start_at.as_str(), input, None),
+            },
+        };
         loop {
-            self.check_limits()?;
+            self.last_point = None;
+            if let Err(stop) = self.check_limits() {
+                // Stopped between states: a redrive enters the next state.
+                self.last_point = Some(Point {
+                    state: name.to_string(),
+                    input,
+                    inner: None,
+                });
+                return Err(stop);
+            }
             let Some(state) = m.states.get(name) else {
                 return Err(Stop::Fail(Failure::runtime(format!(
                     "State '{name}' does not exist"
                 ))));
             };
-            match self.run_state(state, input)? {
+            let entered_at = self.history.len();
+            let flow = match self.run_state(state, input, inner.take()) {
+                Ok(flow) => flow,
+                Err(stop) => {
+                    // The state re-enters on redrive with the input it was entered with,
+                    // which its Entered event already holds (no clone on the happy path).
+                    let input = self
+                        .history
+                        .get(entered_at)
+                        .and_then(|e| e.input.clone())
+                        .unwrap_or(Value::Null);
+                    self.last_point = Some(Point {
+                        state: name.to_string(),
+                        input,
+                        inner: self.pending_inner.take(),
+                    });
+                    return Err(stop);
+                }
+            };
+            match flow {
                 Flow::End(out) => return Ok(out),
                 Flow::Next(next, out) => {
                     name = m
@@ -263,14 +425,22 @@ impl Runner<'_> {
         }
     }
 
-    fn run_state(&mut self, s: &State, raw: Value) -> Result<Flow, Stop> {
+    fn run_state(&mut self, s: &State, raw: Value, inner: Option<Inner>) -> Result<Flow, Stop> {
         let t = s.kind.type_name();
         self.transitions += 1;
+        self.pending_inner = None;
         self.event(&format!("{t}StateEntered"), Some(&s.name), |e| {
             e.input = Some(raw.clone())
         });
         let entered_id = self.history.len();
-        self.state_body(s, raw).map_err(|stop| match stop {
+        let result = self.state_body(s, raw, inner);
+        if matches!(result, Err(Stop::Aborted))
+            && matches!(s.kind, Kind::Task(_) | Kind::Wait { .. } | Kind::Parallel(_) | Kind::Map(_))
+        {
+            // AWS closes the state that was running when the execution is stopped.
+            self.event(&format!("{t}StateAborted"), Some(&s.name), |_| {});
+        }
+        result.map_err(|stop| match stop {
             Stop::Fail(f)
                 if !f.located
                     && (f.error == names::RUNTIME || f.error == names::QUERY_EVALUATION_ERROR) =>
@@ -289,7 +459,7 @@ impl Runner<'_> {
     }
 
     /// The work of one state after its Entered event.
-    fn state_body(&mut self, s: &State, raw: Value) -> Result<Flow, Stop> {
+    fn state_body(&mut self, s: &State, raw: Value, inner: Option<Inner>) -> Result<Flow, Stop> {
         let entered = self.now;
         match &s.kind {
             Kind::Pass {
@@ -391,12 +561,20 @@ impl Runner<'_> {
                     r.task(s, task, effective, entered, retry)
                 })
             }
-            Kind::Parallel(p) => self.handled(s, &p.handling, raw, entered, |r, effective, _| {
-                r.parallel(s, p, effective)
-            }),
-            Kind::Map(m) => self.handled(s, &m.handling, raw, entered, |r, effective, _| {
-                r.map(s, m, effective, entered)
-            }),
+            // Only the first attempt after a redrive skips the finished branches/iterations; a
+            // Retry of the whole state then runs everything again, as a first run would.
+            Kind::Parallel(p) => {
+                let mut inner = inner;
+                self.handled(s, &p.handling, raw, entered, |r, effective, _| {
+                    r.parallel(s, p, effective, inner.take())
+                })
+            }
+            Kind::Map(m) => {
+                let mut inner = inner;
+                self.handled(s, &m.handling, raw, entered, |r, effective, _| {
+                    r.map(s, m, effective, entered, inner.take())
+                })
+            }
         }
     }
 
@@ -464,11 +642,13 @@ impl Runner<'_> {
         let mut counters = vec![0u64; h.retry.len()];
         let mut retry_count = 0u32;
         loop {
+            // A failed earlier attempt's progress is not where a redrive resumes.
+            self.pending_inner = None;
             let attempt = self.attempt(s, h, &raw, entered, retry_count, &mut body);
             let failure = match attempt {
                 Ok(out) => return self.exit(s, &h.next, out),
-                Err(Stop::TimedOut) => return Err(Stop::TimedOut),
                 Err(Stop::Fail(f)) => f,
+                Err(other) => return Err(other),
             };
             if failure.is_terminal() {
                 return Err(Stop::Fail(failure));
@@ -480,7 +660,10 @@ impl Runner<'_> {
                 continue;
             }
             return match find_catcher(&h.catch, &failure) {
-                Some(c) => self.caught(s, c, raw, failure),
+                Some(c) => {
+                    self.pending_inner = None;
+                    self.caught(s, c, raw, failure)
+                }
                 None => Err(Stop::Fail(failure)),
             };
         }
@@ -622,20 +805,49 @@ impl Runner<'_> {
         }
     }
 
-    fn parallel(&mut self, s: &State, p: &Parallel, input: Value) -> Result<Value, Stop> {
+    fn parallel(
+        &mut self,
+        s: &State,
+        p: &Parallel,
+        input: Value,
+        resume: Option<Inner>,
+    ) -> Result<Value, Stop> {
         self.event("ParallelStateStarted", Some(&s.name), |_| {});
+        let mut slots = match resume {
+            Some(Inner::Parallel(slots)) => slots,
+            _ => Vec::new(),
+        };
+        slots.resize_with(p.branches.len(), || Slot::NotRun);
         let mut outputs = Vec::with_capacity(p.branches.len());
-        for b in &p.branches {
-            match self.run_machine(b, input.clone()) {
+        for (i, b) in p.branches.iter().enumerate() {
+            let run = match std::mem::replace(&mut slots[i], Slot::NotRun) {
+                // A branch that succeeded before a redrive keeps its output.
+                Slot::Done(v) => Ok(v),
+                Slot::Resume(point) => self.run_machine(b, input.clone(), Some(point)),
+                Slot::NotRun => self.run_machine(b, input.clone(), None),
+            };
+            match run {
                 Ok(v) => outputs.push(v),
-                Err(Stop::Fail(f)) => {
-                    self.event("ParallelStateFailed", Some(&s.name), |e| {
-                        e.error = Some(f.error.clone());
-                        e.cause = Some(f.cause.clone());
-                    });
-                    return Err(Stop::Fail(f));
+                Err(stop) => {
+                    if let Stop::Fail(f) = &stop {
+                        self.event("ParallelStateFailed", Some(&s.name), |e| {
+                            e.error = Some(f.error.clone());
+                            e.cause = Some(f.cause.clone());
+                        });
+                    }
+                    // Where a redrive picks up: the branches before this one are done, this
+                    // one resumes where it stopped, the later ones keep what they had.
+                    let this = self.last_point.take().map_or(Slot::NotRun, Slot::Resume);
+                    let later = slots.drain(i + 1..);
+                    let progress = outputs
+                        .into_iter()
+                        .map(Slot::Done)
+                        .chain(std::iter::once(this))
+                        .chain(later)
+                        .collect();
+                    self.pending_inner = Some(Inner::Parallel(progress));
+                    return Err(stop);
                 }
-                Err(Stop::TimedOut) => return Err(Stop::TimedOut),
             }
         }
         let out = Value::Array(outputs);
@@ -651,6 +863,7 @@ impl Runner<'_> {
         m: &MapState,
         input: Value,
         entered: OffsetDateTime,
+        resume: Option<Inner>,
     ) -> Result<Value, Stop> {
         let items = match self.reference(&m.items_path, &input, s, entered) {
             Some(Value::Array(a)) => a,
@@ -698,12 +911,29 @@ impl Runner<'_> {
             e.output = Some(json!({"length": items.len()}))
         });
         let total = items.len();
+        let mut slots = match resume {
+            Some(Inner::Map(slots)) => slots,
+            _ => Vec::new(),
+        };
+        slots.resize_with(total, || Slot::NotRun);
         let mut outputs = Vec::with_capacity(total);
         let mut failed = 0u64;
+        // Where each iteration that failed within the tolerance stopped, for a redrive.
+        let mut failed_at: Vec<(usize, Slot)> = Vec::new();
         for (index, item) in items.into_iter().enumerate() {
-            let iter_input = match &m.item_selector {
-                None => item,
-                Some(t) => {
+            let point = match std::mem::replace(&mut slots[index], Slot::NotRun) {
+                // An iteration that succeeded before a redrive keeps its output.
+                Slot::Done(v) => {
+                    outputs.push(v);
+                    continue;
+                }
+                Slot::Resume(p) => Some(p),
+                Slot::NotRun => None,
+            };
+            let iter_input = match (&m.item_selector, &point) {
+                // A resumed iteration re-enters its state with that state's own input.
+                (_, Some(_)) | (None, None) => item,
+                (Some(t), None) => {
                     let info = &self.info;
                     let ctx =
                         |full: bool| info.context(&s.name, entered, 0, Some((index, &item)), full);
@@ -713,29 +943,43 @@ impl Runner<'_> {
             self.event("MapIterationStarted", Some(&s.name), |e| {
                 e.output = Some(json!({"index": index}))
             });
-            match self.run_machine(&m.processor, iter_input) {
+            match self.run_machine(&m.processor, iter_input, point) {
                 Ok(v) => {
                     self.event("MapIterationSucceeded", Some(&s.name), |e| {
                         e.output = Some(json!({"index": index}))
                     });
                     outputs.push(v);
                 }
-                Err(Stop::TimedOut) => return Err(Stop::TimedOut),
                 Err(Stop::Fail(f)) => {
                     self.event("MapIterationFailed", Some(&s.name), |e| {
                         e.output = Some(json!({"index": index}));
                         e.error = Some(f.error.clone());
                         e.cause = Some(f.cause.clone());
                     });
+                    let this = self.last_point.take().map_or(Slot::NotRun, Slot::Resume);
                     if !tolerant || f.is_terminal() {
                         self.event("MapStateFailed", Some(&s.name), |e| {
                             e.error = Some(f.error.clone());
                             e.cause = Some(f.cause.clone());
                         });
+                        self.pending_inner =
+                            Some(map_progress(outputs, failed_at, Some(this), slots, index));
                         return Err(Stop::Fail(f));
                     }
                     failed += 1;
+                    failed_at.push((index, this));
                     outputs.push(json!({"Error": f.error, "Cause": f.cause}));
+                }
+                Err(stop) => {
+                    if matches!(stop, Stop::Aborted) {
+                        self.event("MapIterationAborted", Some(&s.name), |e| {
+                            e.output = Some(json!({"index": index}))
+                        });
+                    }
+                    let this = self.last_point.take().map_or(Slot::NotRun, Slot::Resume);
+                    self.pending_inner =
+                        Some(map_progress(outputs, failed_at, Some(this), slots, index));
+                    return Err(stop);
                 }
             }
         }
@@ -751,12 +995,42 @@ impl Runner<'_> {
                 e.error = Some(f.error.clone());
                 e.cause = Some(f.cause.clone());
             });
+            // Every iteration ran: the ones that failed resume, the others are done.
+            self.pending_inner = Some(map_progress(outputs, failed_at, None, Vec::new(), 0));
             return Err(Stop::Fail(f));
         }
         let out = Value::Array(outputs);
         self.event("MapStateSucceeded", Some(&s.name), |_| {});
         Ok(out)
     }
+}
+
+/// The progress of a Map that stopped at iteration `index` (whose slot is `this`): the
+/// iterations before it are done unless they failed within the tolerance (`failed_at`), the
+/// ones after it keep the slot they came in with (`slots`). `this` is `None` when every
+/// iteration ran (the tolerance was exceeded at the end).
+fn map_progress(
+    outputs: Vec<Value>,
+    mut failed_at: Vec<(usize, Slot)>,
+    this: Option<Slot>,
+    mut slots: Vec<Slot>,
+    index: usize,
+) -> Inner {
+    failed_at.reverse();
+    let mut progress = Vec::with_capacity(slots.len().max(outputs.len() + 1));
+    for (j, out) in outputs.into_iter().enumerate() {
+        match failed_at.last() {
+            Some((k, _)) if *k == j => {
+                if let Some((_, slot)) = failed_at.pop() {
+                    progress.push(slot);
+                }
+            }
+            _ => progress.push(Slot::Done(out)),
+        }
+    }
+    progress.extend(this);
+    progress.extend(slots.drain(index.saturating_add(1).min(slots.len())..));
+    Inner::Map(progress)
 }
 
 fn json_type(v: &Value) -> &'static str {

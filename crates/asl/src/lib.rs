@@ -19,15 +19,19 @@
 mod definition;
 mod engine;
 mod error;
+mod events;
 pub mod exec;
 mod intrinsics;
 mod jsonpath;
 pub mod mocks;
 mod payload;
+mod redrive;
 mod rng;
 
 pub use engine::MAX_PAYLOAD_BYTES;
 pub use error::{ValidationError, ValidationErrors, names};
+pub use events::EVENT_PAYLOAD_LIMIT_BYTES;
+pub use redrive::{MAX_OPEN_TIME, REDRIVABLE_PERIOD, RedriveError, Resume};
 
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -110,7 +114,13 @@ pub struct ExecutionOptions {
     pub account_id: String,
     pub role_arn: String,
     /// AWS fails a Standard execution whose history passes 25,000 events; `None` lifts it.
+    /// A redrive also refuses an execution with 24,999 events or more under this cap.
     pub max_history_events: Option<usize>,
+    /// Stops the execution (`StopExecution`) when the virtual clock reaches this time: inside a
+    /// Wait, a task's elapsed time, a retry interval, or between states. The execution ends
+    /// ABORTED and can be redriven. A time before the run (re)starts is ignored, so the same
+    /// options can be passed to a later `redrive`.
+    pub abort_at: Option<OffsetDateTime>,
 }
 
 impl Default for ExecutionOptions {
@@ -124,6 +134,7 @@ impl Default for ExecutionOptions {
             account_id: "123456789012".into(),
             role_arn: "arn:aws:iam::123456789012:role/StepFunctionsLocal".into(),
             max_history_events: Some(25_000),
+            abort_at: None,
         }
     }
 }
@@ -134,15 +145,18 @@ pub enum Status {
     Succeeded,
     Failed,
     TimedOut,
+    /// Stopped at `ExecutionOptions::abort_at` (AWS: `StopExecution`).
+    Aborted,
 }
 
 impl Status {
-    /// The `DescribeExecution` spelling: `SUCCEEDED`, `FAILED`, `TIMED_OUT`.
+    /// The `DescribeExecution` spelling: `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`.
     pub fn as_aws(self) -> &'static str {
         match self {
             Status::Succeeded => "SUCCEEDED",
             Status::Failed => "FAILED",
             Status::TimedOut => "TIMED_OUT",
+            Status::Aborted => "ABORTED",
         }
     }
 }
@@ -155,9 +169,26 @@ pub struct Execution {
     pub error: Option<String>,
     pub cause: Option<String>,
     pub history: Vec<HistoryEvent>,
-    /// State transitions as AWS bills them: one per state run, plus one per retry.
+    /// State transitions as AWS bills them: one per state run, plus one per retry. After a
+    /// redrive: the total over the first run and every redrive.
     pub transitions: u64,
     pub end_time: OffsetDateTime,
+    /// The transitions of the latest run alone (the first run, or the latest redrive).
+    pub run_transitions: u64,
+    pub execution_arn: String,
+    pub state_machine_arn: String,
+    /// The execution name.
+    pub name: String,
+    /// The execution input.
+    pub input: Value,
+    /// When the execution first started (`$$.Execution.StartTime`; a redrive keeps it).
+    pub start_time: OffsetDateTime,
+    /// `$$.Execution.RedriveCount`: 0 until the first redrive.
+    pub redrive_count: u32,
+    /// When the latest redrive happened.
+    pub redrive_date: Option<OffsetDateTime>,
+    /// Where a redrive would carry on; `Some` whenever the status is not SUCCEEDED.
+    pub resume: Option<Resume>,
 }
 
 /// One entry of the execution history, named as `GetExecutionHistory` names it.
@@ -184,4 +215,23 @@ pub fn execute(
     options: &ExecutionOptions,
 ) -> Execution {
     engine::execute(machine, input, tasks, options)
+}
+
+/// Redrives (`RedriveExecution`) an execution that failed, timed out or was aborted, at the
+/// virtual time `at`: the same execution (name, ARN, input, start time) carries on from the
+/// state that stopped it, re-entered with its original input; states that succeeded are not
+/// run again, nor are Map iterations and Parallel branches that succeeded. The history and the
+/// billed transitions continue from `previous`, after an `ExecutionRedriven` event at `at`.
+///
+/// From `options` only the run-time settings are read (`max_history_events`, `abort_at`); the
+/// identity of the execution comes from `previous`. Refuses what AWS refuses: a SUCCEEDED
+/// execution, one whose history is too long, and a redrive more than 14 days after the end.
+pub fn redrive(
+    machine: &StateMachine,
+    previous: Execution,
+    tasks: &mut dyn TaskHandler,
+    options: &ExecutionOptions,
+    at: OffsetDateTime,
+) -> Result<Execution, RedriveError> {
+    engine::redrive(machine, previous, tasks, options, at)
 }
