@@ -132,6 +132,8 @@ def skip_reason(case):
     moto = case.get("moto", {})
     if "skip" in moto:
         return moto["skip"]
+    if "redrive" in case or "abort_after_seconds" in case:
+        return "moto has no RedriveExecution and cannot stop an execution at a virtual time"
     steps = case.get("tasks", [])
     if any("throw" in s or "elapsed" in s for s in steps):
         return "the case's task script throws or takes virtual time, which moto's Lambda cannot do"

@@ -1,7 +1,7 @@
 //! Redrive (`RedriveExecution`): the resumable point an unsuccessful execution leaves behind,
 //! the checks AWS makes before it lets an execution be redriven, and the typed refusals.
 
-use crate::engine::Info;
+use crate::engine::{Info, timestamp};
 use crate::rng::Rng;
 use crate::{Execution, Status};
 use serde_json::Value;
@@ -80,7 +80,10 @@ pub enum RedriveError {
     },
     /// More than 14 days since the execution ended.
     #[error(
-        "ExecutionNotRedrivable: the redrivable period of 14 days ended at {deadline} (the execution ended at {ended}, the redrive is at {at}); start a new execution instead"
+        "ExecutionNotRedrivable: the redrivable period of 14 days ended at {} (the execution ended at {}, the redrive is at {}); start a new execution instead",
+        timestamp(*deadline),
+        timestamp(*ended),
+        timestamp(*at)
     )]
     RedrivablePeriodExceeded {
         ended: OffsetDateTime,
@@ -89,7 +92,9 @@ pub enum RedriveError {
     },
     /// More than a year since the execution first started.
     #[error(
-        "ExecutionNotRedrivable: the execution started at {started} and has exceeded the maximum open time of one year at {at}; start a new execution instead"
+        "ExecutionNotRedrivable: the execution started at {} and has exceeded the maximum open time of one year at {}; start a new execution instead",
+        timestamp(*started),
+        timestamp(*at)
     )]
     MaxOpenTimeExceeded {
         started: OffsetDateTime,
@@ -97,7 +102,9 @@ pub enum RedriveError {
     },
     /// The virtual clock only moves forward: a redrive cannot happen before the end.
     #[error(
-        "the redrive time {at} is before the end of the previous run ({ended}); redrive at or after the end time"
+        "the redrive time {} is before the end of the previous run ({}); redrive at or after the end time",
+        timestamp(*at),
+        timestamp(*ended)
     )]
     BeforeEnd {
         ended: OffsetDateTime,

@@ -1,7 +1,10 @@
 //! Runs the conformance suite kept as data in `tests/conformance/*.json` (the same files the
 //! moto peer script runs) and reports every case that differs, not just the first.
 
-use scanflow_asl::{ExecutionOptions, StateMachine, TaskCall, TaskHandler, TaskOutcome, execute};
+use scanflow_asl::{
+    Execution, ExecutionOptions, RedriveError, StateMachine, TaskCall, TaskHandler, TaskOutcome,
+    execute, redrive,
+};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
@@ -12,6 +15,22 @@ struct Script {
     next: usize,
     inputs: Vec<Value>,
     mismatch: Option<String>,
+}
+
+impl Script {
+    /// The script of a case or of one of its redrives (its `tasks` field).
+    fn new(v: &Value) -> Script {
+        Script {
+            steps: v
+                .get("tasks")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default(),
+            next: 0,
+            inputs: Vec::new(),
+            mismatch: None,
+        }
+    }
 }
 
 impl TaskHandler for Script {
@@ -82,28 +101,86 @@ fn check_case(case: &Value) -> Result<(), String> {
         return Ok(());
     }
     let machine = StateMachine::from_value(def).map_err(|e| format!("definition rejected: {e}"))?;
-    let steps = case
-        .get("tasks")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let mut script = Script {
-        steps,
-        next: 0,
-        inputs: Vec::new(),
-        mismatch: None,
-    };
-    let options = ExecutionOptions {
+    let mut options = ExecutionOptions {
         name: "exec-1".into(),
         state_machine_name: "conformance".into(),
         seed: case.get("seed").and_then(Value::as_u64).unwrap_or(0),
         ..ExecutionOptions::default()
     };
-    let run = execute(&machine, case_input(case), &mut script, &options);
+    options.abort_at = abort_at(case, &options);
+    let mut script = Script::new(case);
+    let mut run = execute(&machine, case_input(case), &mut script, &options);
+    let mut diffs = Vec::new();
+    compare(expect, &run, script, &options, 0, &mut diffs)?;
+    // `redrive`: each entry redrives the execution as it stands, `after_seconds` after its end,
+    // with its own task script, abort time and expectations.
+    let redrives = case.get("redrive").and_then(Value::as_array);
+    for (i, step) in redrives.into_iter().flatten().enumerate() {
+        let after = step.get("after_seconds").and_then(Value::as_i64).unwrap_or(0);
+        let at = run.end_time + time::Duration::seconds(after);
+        options.abort_at = abort_at(step, &options);
+        let mut script = Script::new(step);
+        let before = run.history.len();
+        let want = &step["expect"];
+        match redrive(&machine, run.clone(), &mut script, &options, at) {
+            Err(e) => {
+                let got = redrive_error_name(&e);
+                match want.get("redrive_error").and_then(Value::as_str) {
+                    Some(w) if w == got => {}
+                    _ => diffs.push(format!("redrive {i}: refused with {got} ({e})")),
+                }
+                break;
+            }
+            Ok(next) => {
+                if let Some(w) = want.get("redrive_error") {
+                    diffs.push(format!("redrive {i}: expected refusal {w}, but it ran"));
+                }
+                let mut found = Vec::new();
+                compare(want, &next, script, &options, before, &mut found)
+                    .map_err(|e| format!("redrive {i}: {e}"))?;
+                diffs.extend(found.into_iter().map(|d| format!("redrive {i}: {d}")));
+                run = next;
+            }
+        }
+    }
+    if diffs.is_empty() {
+        Ok(())
+    } else {
+        Err(diffs.join("; "))
+    }
+}
+
+/// `abort_after_seconds` (from the execution start) as `ExecutionOptions::abort_at`.
+fn abort_at(v: &Value, options: &ExecutionOptions) -> Option<time::OffsetDateTime> {
+    v.get("abort_after_seconds")
+        .and_then(Value::as_i64)
+        .map(|s| options.start_time + time::Duration::seconds(s))
+}
+
+fn redrive_error_name(e: &RedriveError) -> &'static str {
+    match e {
+        RedriveError::ExecutionNotRedrivable { .. } => "ExecutionNotRedrivable",
+        RedriveError::HistoryLimitExceeded { .. } => "HistoryLimitExceeded",
+        RedriveError::RedrivablePeriodExceeded { .. } => "RedrivablePeriodExceeded",
+        RedriveError::MaxOpenTimeExceeded { .. } => "MaxOpenTimeExceeded",
+        RedriveError::BeforeEnd { .. } => "BeforeEnd",
+        RedriveError::NoResumePoint { .. } => "NoResumePoint",
+    }
+}
+
+/// Compares one run (the first, or a redrive whose history starts at event `before`) with
+/// its expectations, pushing each difference.
+fn compare(
+    expect: &Value,
+    run: &Execution,
+    script: Script,
+    options: &ExecutionOptions,
+    before: usize,
+    diffs: &mut Vec<String>,
+) -> Result<(), String> {
     if let Some(m) = script.mismatch {
         return Err(m);
     }
-    let mut diffs = Vec::new();
     let got = json!({"status": run.status.as_aws(), "output": run.output, "error": run.error, "cause": run.cause});
     for field in ["status", "output", "error", "cause"] {
         if let Some(want) = expect.get(field)
@@ -118,6 +195,14 @@ fn check_case(case: &Value) -> Result<(), String> {
         diffs.push(format!(
             "transitions: expected {want}, got {}",
             run.transitions
+        ));
+    }
+    if let Some(want) = expect.get("run_transitions").and_then(Value::as_u64)
+        && want != run.run_transitions
+    {
+        diffs.push(format!(
+            "run_transitions: expected {want}, got {}",
+            run.run_transitions
         ));
     }
     if let Some(want) = expect.get("task_inputs")
@@ -143,17 +228,26 @@ fn check_case(case: &Value) -> Result<(), String> {
             "elapsed_seconds: expected at most {max}, got {elapsed}"
         ));
     }
-    if let Some(want) = expect.get("history") {
-        let kinds: Vec<&str> = run.history.iter().map(|e| e.kind.as_str()).collect();
-        if want != &json!(kinds) {
-            diffs.push(format!("history: expected {want}, got {}", json!(kinds)));
+    let kinds: Vec<&str> = run.history.iter().map(|e| e.kind.as_str()).collect();
+    if let Some(want) = expect.get("history")
+        && want != &json!(kinds)
+    {
+        diffs.push(format!("history: expected {want}, got {}", json!(kinds)));
+    }
+    let new = kinds.get(before..).unwrap_or_default();
+    if let Some(want) = expect.get("new_history")
+        && want != &json!(new)
+    {
+        diffs.push(format!("new_history: expected {want}, got {}", json!(new)));
+    }
+    // Event ids run 1, 2, 3… across the first run and every redrive.
+    for (i, e) in run.history.iter().enumerate() {
+        if e.id != i as u64 + 1 || e.previous_event_id != i as u64 {
+            diffs.push(format!("history event {i} has id {} / previous {}", e.id, e.previous_event_id));
+            break;
         }
     }
-    if diffs.is_empty() {
-        Ok(())
-    } else {
-        Err(diffs.join("; "))
-    }
+    Ok(())
 }
 
 #[test]
