@@ -27,7 +27,12 @@ fn failure_emails(local: &scanflow_cli::local::LocalRun) -> Vec<(String, String)
 
 #[test]
 fn default_scenario_delivers_every_finding_through_every_channel_and_reports_the_broken_account() {
-    let local = run(Scenario::default_scenario(), vec![], "default", None);
+    let local = run(
+        Scenario::default_scenario().expect("the built-in scenario"),
+        vec![],
+        "default",
+        None,
+    );
     let messages = local.sandbox.sns_messages();
     let mut severities = HashSet::new();
     let mut failed = 0;
@@ -129,7 +134,7 @@ fn default_scenario_delivers_every_finding_through_every_channel_and_reports_the
 #[test]
 fn invalid_input_fails_at_once_with_a_notice_naming_the_field() {
     let local = run(
-        Scenario::default_scenario(),
+        Scenario::default_scenario().expect("the built-in scenario"),
         vec![json!({"accountId": "12345", "region": "eu-west-1"})],
         "invalid",
         None,
@@ -160,7 +165,7 @@ fn invalid_input_fails_at_once_with_a_notice_naming_the_field() {
 
 #[test]
 fn a_rerun_redelivers_the_same_findings_without_scanning_again() {
-    let scenario = Scenario::default_scenario();
+    let scenario = Scenario::default_scenario().expect("the built-in scenario");
     let classic = scenario
         .accounts
         .iter()
@@ -232,7 +237,12 @@ fn a_rerun_redelivers_the_same_findings_without_scanning_again() {
 
 #[test]
 fn state_stays_small_and_every_message_fits_sns() {
-    let local = run(Scenario::default_scenario(), vec![], "sizes", None);
+    let local = run(
+        Scenario::default_scenario().expect("the built-in scenario"),
+        vec![],
+        "sizes",
+        None,
+    );
     for ex in &local.executions {
         for e in &ex.execution.history {
             for v in [&e.input, &e.output].into_iter().flatten() {
@@ -259,7 +269,7 @@ fn state_stays_small_and_every_message_fits_sns() {
 
 #[test]
 fn transitions_of_a_one_hour_classic_scan_stay_low() {
-    let mut scenario = Scenario::default_scenario();
+    let mut scenario = Scenario::default_scenario().expect("the built-in scenario");
     scenario
         .accounts
         .retain(|a| a.settings.engine == scanflow_core::model::Engine::Classic && a.role_deployed);

@@ -32,6 +32,8 @@ const TRANSIENT_CODES: &[&str] = &[
     "RequestTimeout",
     "RequestTimeoutException",
     "PriorRequestNotComplete",
+    // S3: a conditional write raced another one for the same key; asking again settles it.
+    "ConditionalRequestConflict",
     "ExpiredToken",
     "ExpiredTokenException",
 ];

@@ -20,13 +20,16 @@ pub const ENV_HUB_ACCOUNT_ID: &str = "HUB_ACCOUNT_ID";
 /// Variables a function may do without.
 pub const OPTIONAL_ENV: &[&str] = &[ENV_EXTERNAL_ID, ENV_SETTINGS_PARAMETER];
 
-/// The five functions, as `lambda::run` names them.
-pub const FUNCTIONS: [&str; 5] = [
+/// The functions, as `lambda::run` names them: the five steps, and `notify`, publish's
+/// failure mode deployed as its own function (own concurrency) for Step Functions' status
+/// change events.
+pub const FUNCTIONS: [&str; 6] = [
     "start-run",
     "check-status",
     "collect-findings",
     "format",
     "publish",
+    "notify",
 ];
 
 /// The variables `function` reads (required ones and those in [`OPTIONAL_ENV`]), or `None`
@@ -57,7 +60,7 @@ pub fn function_env(function: &str) -> Option<&'static [&'static str]> {
     match function {
         "start-run" | "check-status" | "collect-findings" => Some(MEMBER),
         "format" => Some(FORMAT),
-        "publish" => Some(PUBLISH),
+        "publish" | "notify" => Some(PUBLISH),
         _ => None,
     }
 }
@@ -93,7 +96,16 @@ pub const MEMBER_ROLE_ACTIONS: &[&str] = &[
 /// publishing to the KMS-encrypted topic needs both.
 pub fn function_actions(function: &str) -> &'static [&'static str] {
     match function {
-        "start-run" | "check-status" => &["sts:AssumeRole"],
+        // start-run claims the schedule slot and keeps the run for the notifier.
+        "start-run" => &[
+            "sts:AssumeRole",
+            "s3:ListBucket",
+            "s3:GetObject",
+            "s3:PutObject",
+            "kms:Decrypt",
+            "kms:GenerateDataKey",
+        ],
+        "check-status" => &["sts:AssumeRole"],
         "collect-findings" => &[
             "sts:AssumeRole",
             "s3:ListBucket",
@@ -113,6 +125,17 @@ pub fn function_actions(function: &str) -> &'static [&'static str] {
             "sts:AssumeRole",
             "s3:ListBucket",
             "s3:GetObject",
+            "sns:Publish",
+            "kms:Decrypt",
+            "kms:GenerateDataKey",
+            "securityhub:BatchImportFindings",
+        ],
+        // The notice ledger is written in the bucket, so a repeated event sends nothing twice.
+        "notify" => &[
+            "sts:AssumeRole",
+            "s3:ListBucket",
+            "s3:GetObject",
+            "s3:PutObject",
             "sns:Publish",
             "kms:Decrypt",
             "kms:GenerateDataKey",
@@ -177,7 +200,7 @@ mod tests {
     }
 
     #[test]
-    fn lists_have_no_duplicates_and_only_publish_reads_the_topic() {
+    fn lists_have_no_duplicates_and_only_publish_and_notify_read_the_topic() {
         let mut all: Vec<&[&str]> = FUNCTIONS.iter().map(|f| function_actions(f)).collect();
         all.push(MEMBER_ROLE_ACTIONS);
         for list in all {
@@ -186,7 +209,11 @@ mod tests {
         }
         for f in FUNCTIONS {
             let env = function_env(f).expect("known");
-            assert_eq!(env.contains(&ENV_TOPIC_ARN), f == "publish", "{f}");
+            assert_eq!(
+                env.contains(&ENV_TOPIC_ARN),
+                f == "publish" || f == "notify",
+                "{f}"
+            );
             assert_eq!(
                 function_actions(f).contains(&"sts:AssumeRole"),
                 env.contains(&ENV_SCAN_ROLE_NAME),

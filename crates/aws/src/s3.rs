@@ -1,7 +1,8 @@
 //! The report store in the hub bucket: objects written with SSE-KMS under the report key,
-//! read back whole.
+//! read back whole, and written only-if-absent for idempotency claims.
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use scanflow_core::ScanError;
@@ -35,11 +36,13 @@ impl S3Store {
     fn location(&self, key: &str) -> String {
         format!("s3://{}/{key}", self.bucket)
     }
-}
 
-impl ReportStore for S3Store {
-    async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), ScanError> {
-        let call = self.scope.call("s3:PutObject", self.location(key));
+    fn put_request(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder {
         self.client
             .put_object()
             .bucket(&self.bucket)
@@ -50,10 +53,39 @@ impl ReportStore for S3Store {
             // One data key per bucket rather than per object: fewer KMS calls, same protection.
             .bucket_key_enabled(true)
             .body(ByteStream::from(body))
+    }
+}
+
+impl ReportStore for S3Store {
+    async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> Result<(), ScanError> {
+        let call = self.scope.call("s3:PutObject", self.location(key));
+        self.put_request(key, body, content_type)
             .send()
             .await
             .map_err(|e| call.error(&e))?;
         Ok(())
+    }
+
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<bool, ScanError> {
+        let call = self.scope.call("s3:PutObject", self.location(key));
+        match self
+            .put_request(key, body, content_type)
+            .if_none_match("*")
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            // 412: the key exists. (409 ConditionalRequestConflict, a write racing this one,
+            // is left to the classification: Transient, so the step retries and then sees 412.)
+            Err(e) if e.code() == Some("PreconditionFailed") => Ok(false),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => Ok(false),
+            Err(e) => Err(call.error(&e)),
+        }
     }
 
     async fn get(&self, key: &str) -> Result<Vec<u8>, ScanError> {

@@ -8,8 +8,8 @@
 use aws_sdk_securityhub::Client;
 use aws_sdk_securityhub::types::{
     AwsSecurityFinding, AwsSecurityFindingIdentifier, FindingProviderFields,
-    FindingProviderSeverity, NoteUpdate, Partition, Recommendation, Remediation, Resource,
-    Severity as AsffSeverity, SeverityLabel, WorkflowStatus, WorkflowUpdate,
+    FindingProviderSeverity, NoteUpdate, Partition, Recommendation, RecordState, Remediation,
+    Resource, Severity as AsffSeverity, SeverityLabel, WorkflowStatus, WorkflowUpdate,
 };
 use scanflow_core::ScanError;
 use scanflow_core::model::Severity;
@@ -108,7 +108,12 @@ impl AwsSecurityHub {
             .aws_account_id(&self.scope.account_id)
             .types(NOTICE_TYPE)
             .created_at(&notice.created_at)
-            .updated_at(&notice.created_at)
+            .updated_at(notice.resolved_at.as_ref().unwrap_or(&notice.created_at))
+            .record_state(if notice.resolved_at.is_some() {
+                RecordState::Archived
+            } else {
+                RecordState::Active
+            })
             .severity(
                 AsffSeverity::builder()
                     .label(label.clone())

@@ -212,6 +212,7 @@ async fn notices_imported_through_the_member_role_are_the_members_and_reruns_upd
         resource,
         created_at: "2026-11-28T10:00:00Z".into(),
         execution: "exec-7".into(),
+        resolved_at: None,
     };
     let batch = vec![
         notice(

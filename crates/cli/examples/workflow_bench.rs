@@ -33,7 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for _ in 0..ROUNDS {
         last = Some(local::run(
             &workflow,
-            options(Scenario::default_scenario()),
+            options(Scenario::default_scenario().expect("the built-in scenario")),
         )?);
     }
     let per_round = began.elapsed() / ROUNDS;
@@ -52,7 +52,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    let mut hour = Scenario::default_scenario();
+    let mut hour = Scenario::default_scenario().expect("the built-in scenario");
     hour.accounts
         .retain(|a| a.settings.engine == Engine::Classic && a.role_deployed);
     for a in &mut hour.accounts {

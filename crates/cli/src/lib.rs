@@ -2,6 +2,7 @@
 //! the sandbox, and printing execution traces. `main.rs` only parses arguments.
 
 pub mod definition;
+pub mod duration;
 #[cfg(feature = "aws")]
 pub mod executions;
 pub mod local;

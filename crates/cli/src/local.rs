@@ -3,19 +3,20 @@
 
 use std::path::{Path, PathBuf};
 
+use publish::notify::{self, Notified};
 use scanflow_asl::{Execution, ExecutionOptions, Status, TaskCall, TaskHandler, TaskOutcome};
 use scanflow_core::ScanError;
 use scanflow_core::input::ExecutionInput;
 use scanflow_sandbox::{Sandbox, Scenario};
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 use crate::definition::Workflow;
 use crate::names;
 use crate::trace::TraceEvent;
 
-/// The state that publishes the failure notice: a failed execution that passed through it
-/// was reported.
-pub const NOTICE_STATE: &str = "NotifyFailure";
+/// Lambda retries an asynchronous invocation (EventBridge → the notifier) twice, about one and
+/// then two minutes after a failure.
+const ASYNC_RETRY_DELAYS: [i64; 2] = [60, 120];
 
 /// Marks a folder as scanflow's output, so a rerun may clear it and nothing else.
 const OUT_MARKER: &str = ".scanflow-out";
@@ -26,6 +27,8 @@ pub enum RunError {
     Output { path: PathBuf, detail: String },
     #[error("sandbox: {0}")]
     Sandbox(String),
+    #[error("redrive: {0}")]
+    Redrive(String),
 }
 
 pub struct RunOptions {
@@ -36,6 +39,49 @@ pub struct RunOptions {
     pub http_endpoint: Option<String>,
     pub start_time: OffsetDateTime,
     pub seed: u64,
+    /// Redrive each execution that did not succeed, once, this long after it ended (as an
+    /// operator would, with `scanflow executions redrive`).
+    pub redrive_after: Option<Duration>,
+}
+
+/// What the notifier did with one status change event of an execution.
+#[derive(Debug, Clone)]
+pub struct NoticeOutcome {
+    /// The execution's status in the event (`FAILED`, `SUCCEEDED`, ...).
+    pub status: String,
+    pub redrive_count: u32,
+    pub at: OffsetDateTime,
+    pub result: Result<Notified, ScanError>,
+}
+
+impl NoticeOutcome {
+    /// The trace line: what the notifier did with the event.
+    pub fn line(&self, start: OffsetDateTime) -> String {
+        let at = crate::trace::since(start, self.at);
+        let what = match &self.result {
+            Ok(n) if n.action == "failure" => format!(
+                "failure notice sent ({} message(s){})",
+                n.messages,
+                already(n.already_sent)
+            ),
+            Ok(n) if n.action == "resolved" => format!(
+                "resolved message sent ({} message(s){})",
+                n.messages,
+                already(n.already_sent)
+            ),
+            Ok(n) => format!("nothing to send ({})", n.action),
+            Err(e) => format!("NOTICE NOT SENT: {} {e}", e.error_type()),
+        };
+        format!("{at:>10}  notifier  {} → {what}", self.status)
+    }
+}
+
+fn already(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(", {n} already sent before")
+    }
 }
 
 /// One execution of the workflow, as the engine left it.
@@ -43,18 +89,27 @@ pub struct AccountExecution {
     pub name: String,
     pub input: serde_json::Value,
     pub execution: Execution,
+    /// Every status change the notifier was sent, in order (EventBridge's rule sends FAILED,
+    /// TIMED_OUT, ABORTED, and SUCCEEDED after a redrive).
+    pub notices: Vec<NoticeOutcome>,
 }
 
 impl AccountExecution {
-    /// Succeeded, or failed after its failure notice went out.
+    /// Succeeded, or ended otherwise and the notifier sent (or had sent) its failure notice.
     pub fn reported(&self) -> bool {
         match self.execution.status {
             Status::Succeeded => true,
-            Status::Failed => self.execution.history.iter().any(|e| {
-                e.kind == "TaskStateExited" && e.state_name.as_deref() == Some(NOTICE_STATE)
+            _ => self.notices.last().is_some_and(|n| {
+                n.status == self.execution.status.as_aws()
+                    && n.redrive_count == self.execution.redrive_count
+                    && n.result.as_ref().is_ok_and(|r| r.action == "failure")
             }),
-            _ => false,
         }
+    }
+
+    /// The failure notice of this execution could not be sent, with why.
+    pub fn notice_error(&self) -> Option<&ScanError> {
+        self.notices.last().and_then(|n| n.result.as_ref().err())
     }
 
     pub fn trace_events(&self) -> Vec<TraceEvent> {
@@ -96,13 +151,23 @@ pub fn run(workflow: &Workflow, options: RunOptions) -> Result<LocalRun, RunErro
         options.inputs.clone()
     };
     let mut local = LocalRun::new(options.scenario, &options.out_dir, options.http_endpoint)?;
+    local.sandbox.lambda().set_origin(options.start_time);
     for (i, input) in inputs.into_iter().enumerate() {
         local.execute(
             workflow,
             input,
             options.start_time,
             options.seed.wrapping_add(i as u64),
+            None,
         );
+    }
+    if let Some(after) = options.redrive_after {
+        for i in 0..local.executions.len() {
+            if local.executions[i].execution.status != Status::Succeeded {
+                let at = local.executions[i].execution.end_time.saturating_add(after);
+                local.redrive(workflow, i, at)?;
+            }
+        }
     }
     Ok(local)
 }
@@ -123,13 +188,16 @@ impl LocalRun {
         })
     }
 
-    /// Runs one execution to its end on the same simulated accounts as the earlier ones.
+    /// Runs one execution to its end on the same simulated accounts as the earlier ones, then
+    /// hands its status change to the notifier as EventBridge would. `abort_at` stops it then
+    /// (`StopExecution`).
     pub fn execute(
         &mut self,
         workflow: &Workflow,
         input: serde_json::Value,
         start_time: OffsetDateTime,
         seed: u64,
+        abort_at: Option<OffsetDateTime>,
     ) -> &AccountExecution {
         let name = execution_name(&input, start_time, self.executions.len());
         let options = ExecutionOptions {
@@ -139,6 +207,7 @@ impl LocalRun {
             state_machine_name: "scanflow".to_owned(),
             account_id: self.sandbox.scenario().hub.account_id.clone(),
             region: self.sandbox.scenario().hub.region.clone(),
+            abort_at,
             ..ExecutionOptions::default()
         };
         let mut tasks = Dispatcher {
@@ -147,12 +216,92 @@ impl LocalRun {
         };
         let execution =
             scanflow_asl::execute(&workflow.machine, input.clone(), &mut tasks, &options);
-        self.executions.push(AccountExecution {
+        let mut done = AccountExecution {
             name,
             input,
             execution,
-        });
+            notices: Vec::new(),
+        };
+        self.notify(&mut done);
+        self.executions.push(done);
         &self.executions[self.executions.len() - 1]
+    }
+
+    /// Redrives execution `index` at `at` (`RedriveExecution`): it resumes from the state that
+    /// failed, and its new status change goes to the notifier.
+    pub fn redrive(
+        &mut self,
+        workflow: &Workflow,
+        index: usize,
+        at: OffsetDateTime,
+    ) -> Result<&AccountExecution, RunError> {
+        let Some(mut done) = self.executions.get(index).map(|e| AccountExecution {
+            name: e.name.clone(),
+            input: e.input.clone(),
+            execution: e.execution.clone(),
+            notices: e.notices.clone(),
+        }) else {
+            return Err(RunError::Redrive(format!("there is no execution {index}")));
+        };
+        let mut tasks = Dispatcher {
+            workflow,
+            sandbox: &self.sandbox,
+        };
+        done.execution = scanflow_asl::redrive(
+            &workflow.machine,
+            done.execution,
+            &mut tasks,
+            &ExecutionOptions::default(),
+            at,
+        )
+        .map_err(|e| RunError::Redrive(format!("{}: {e}", done.name)))?;
+        self.notify(&mut done);
+        self.executions[index] = done;
+        Ok(&self.executions[index])
+    }
+
+    /// Delivers the execution's latest status change to the notifier, as the hub's EventBridge
+    /// rule does: only the statuses the rule matches, retried as Lambda retries an
+    /// asynchronous invocation.
+    fn notify(&self, done: &mut AccountExecution) {
+        let e = &done.execution;
+        let status = e.status.as_aws();
+        if !notify::wanted(status, e.redrive_count) {
+            return;
+        }
+        let event = e.status_change_event();
+        let mut at = e.end_time;
+        let mut result = self.notify_at(&event, at);
+        for delay in ASYNC_RETRY_DELAYS {
+            if result.is_ok() {
+                break;
+            }
+            at = at.saturating_add(Duration::seconds(delay));
+            result = self.notify_at(&event, at);
+        }
+        done.notices.push(NoticeOutcome {
+            status: status.to_owned(),
+            redrive_count: e.redrive_count,
+            at,
+            result,
+        });
+    }
+
+    fn notify_at(
+        &self,
+        event: &serde_json::Value,
+        at: OffsetDateTime,
+    ) -> Result<Notified, ScanError> {
+        self.sandbox.set_now(at);
+        self.sandbox
+            .lambda()
+            .invoke("notify", at)
+            .map_err(|refused| ScanError::Transient {
+                service: "Lambda (notify)".into(),
+                detail: format!("{}: {}", refused.error, refused.cause),
+            })?;
+        let out = pollster::block_on(notify::invoke(&self.sandbox, event.clone()))?;
+        serde_json::from_value(out).map_err(ScanError::internal)
     }
 }
 
@@ -204,13 +353,31 @@ impl TaskHandler for Dispatcher<'_> {
                 cause: format!("Function not found: {}", call.resource),
             };
         };
+        // Lambda first: a throttled or failing function never runs the handler.
+        let took = match self.sandbox.lambda().invoke(step.binary(), call.now) {
+            Ok(took) => took,
+            Err(refused) => {
+                return TaskOutcome::Failed {
+                    error: refused.error,
+                    cause: refused.cause,
+                };
+            }
+        };
         self.sandbox.set_now(call.now);
-        match pollster::block_on(step.invoke(self.sandbox, call.input.clone())) {
+        let outcome = match pollster::block_on(step.invoke(self.sandbox, call.input.clone())) {
             Ok(output) => TaskOutcome::Succeeded(output),
             Err(e) => TaskOutcome::Failed {
                 error: e.error_type().to_owned(),
                 cause: e.to_cause(),
             },
+        };
+        if took.is_zero() {
+            outcome
+        } else {
+            TaskOutcome::Elapsed {
+                duration: took,
+                outcome: Box::new(outcome),
+            }
         }
     }
 }

@@ -67,6 +67,10 @@ struct RunArgs {
     /// Virtual start time (RFC 3339) [default: now].
     #[arg(long)]
     start_time: Option<String>,
+    /// Redrive each execution that did not succeed, once, this long (virtual time) after it
+    /// ended, as an operator would: 30m, 2h, 1d (at most 14 days, as in AWS).
+    #[arg(long, value_name = "DURATION")]
+    redrive_after: Option<String>,
     /// Print traces and outcome only, not the digests.
     #[arg(long)]
     quiet: bool,
@@ -144,7 +148,7 @@ fn run(args: RunArgs) -> ExitCode {
     };
     let scenario = match &args.scenario {
         Some(path) => Scenario::from_file(path),
-        None => Ok(Scenario::default_scenario()),
+        None => Scenario::default_scenario(),
     };
     let mut scenario = match scenario {
         Ok(s) => s,
@@ -175,6 +179,16 @@ fn run(args: RunArgs) -> ExitCode {
             .unwrap_or_else(|_| time::OffsetDateTime::now_utc()),
     };
 
+    let redrive_after = match &args.redrive_after {
+        Some(text) => {
+            match scanflow_cli::duration::parse("--redrive-after", text, time::Duration::days(14)) {
+                Ok(d) => Some(d),
+                Err(e) => return invalid(e),
+            }
+        }
+        None => None,
+    };
+
     let options = RunOptions {
         scenario,
         inputs,
@@ -182,6 +196,7 @@ fn run(args: RunArgs) -> ExitCode {
         http_endpoint: args.http_endpoint.clone(),
         start_time,
         seed: 7,
+        redrive_after,
     };
     let result = match local::run(&workflow, options) {
         Ok(r) => r,
@@ -206,6 +221,9 @@ fn run(args: RunArgs) -> ExitCode {
         println!("\n== {}", ex.name);
         for line in trace::lines(&ex.trace_events()) {
             println!("{line}");
+        }
+        for n in &ex.notices {
+            println!("{}", n.line(start_time));
         }
         let took = trace::duration(ex.execution.end_time - start_time);
         println!(
@@ -238,18 +256,20 @@ fn run(args: RunArgs) -> ExitCode {
             .and_then(|o| o.pointer("/counts"))
             .map(count_total)
             .map_or_else(|| "-".to_owned(), |n| n.to_string());
+        let status_name = ex.execution.status.as_aws();
+        let error = ex.execution.error.as_deref().unwrap_or("?");
         let status = match ex.execution.status {
+            Status::Succeeded if out.and_then(|o| o.get("duplicateOf")).is_some() => {
+                "SUCCEEDED, duplicate: not scanned".to_owned()
+            }
+            Status::Succeeded if ex.execution.redrive_count > 0 => {
+                format!("SUCCEEDED after redrive {}", ex.execution.redrive_count)
+            }
             Status::Succeeded => "SUCCEEDED".to_owned(),
-            _ if ex.reported() => format!(
-                "FAILED, notice sent ({})",
-                ex.execution.error.as_deref().unwrap_or("?")
-            ),
-            ref s => {
+            _ if ex.reported() => format!("{status_name}, notice sent ({error})"),
+            _ => {
                 unreported.push(ex.name.clone());
-                format!(
-                    "{s:?}, NOT REPORTED ({})",
-                    ex.execution.error.as_deref().unwrap_or("?")
-                )
+                format!("{status_name}, NOT REPORTED ({error})")
             }
         };
         println!(

@@ -100,6 +100,10 @@ impl Tracer {
                 None
             }
             "ExecutionSucceeded" => Some(format!("{at:>10}  SUCCEEDED")),
+            // The history goes on in the same execution: the failed state is entered again.
+            "ExecutionRedriven" => Some(format!(
+                "{at:>10}  REDRIVEN  resumes at the state that failed, with the same input"
+            )),
             "ExecutionFailed" | "ExecutionTimedOut" | "ExecutionAborted" => {
                 let status = match kind {
                     "ExecutionFailed" => "FAILED",
@@ -151,6 +155,11 @@ pub fn summary(cause: Option<&str>) -> String {
 
 fn offset(d: time::Duration) -> String {
     format!("+{}", duration(d))
+}
+
+/// `+45s`: time since the start.
+pub fn since(start: OffsetDateTime, t: OffsetDateTime) -> String {
+    offset(t - start)
 }
 
 /// `45s`, `3m05s`, `1h01m`.

@@ -32,7 +32,8 @@ pub struct ExecutionInput {
     /// Rerun: a finished Inspector v2 findings report to collect and deliver again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_id: Option<String>,
-    /// When the schedule fired (EventBridge `time`); informational.
+    /// The schedule slot this execution serves (the nominal time the schedule fired): one
+    /// scan per account, Region and slot, however often the event is delivered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_at: Option<String>,
 }
@@ -46,6 +47,10 @@ pub struct ScanRequest {
     pub overrides: Overrides,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerun: Option<Rerun>,
+    /// `scheduledAt`, normalized to whole seconds in UTC (`2026-11-30T03:00:00Z`), so the
+    /// same slot written two ways is still one slot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_at: Option<String>,
 }
 
 /// Settings the input overrides for this execution only.
@@ -252,6 +257,11 @@ impl ExecutionInput {
                 duration_seconds: self.duration_seconds,
             },
             rerun,
+            scheduled_at: self
+                .scheduled_at
+                .as_deref()
+                .map(|t| crate::time::parse("scheduledAt", t).map(crate::time::format))
+                .transpose()?,
         })
     }
 }

@@ -34,3 +34,44 @@ pub fn digest(run: &Run) -> String {
 pub fn siem_part(run: &Run, part: usize, parts: usize) -> String {
     format!("{}/siem/part-{part:05}-of-{parts:05}.json", run_prefix(run))
 }
+
+/// The claim on one schedule slot of one account and Region: the first execution to write it
+/// scans, any other execution for the same slot ends as a duplicate. `scheduled_at` is the
+/// normalized RFC 3339 form (`ScanRequest::scheduled_at`).
+pub fn schedule_claim(account_id: &str, region: &str, scheduled_at: &str) -> String {
+    let slot: String = scheduled_at
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    format!("scanflow/claims/{account_id}/{region}/{slot}.json")
+}
+
+/// The ledger entry of one message the status-change notifier published for one event (an
+/// execution's status after its `redrive_count`-th redrive), so a repeated delivery of the
+/// event publishes nothing twice.
+pub fn notice_ledger(execution: &str, redrive_count: u32, status: &str, part: &str) -> String {
+    let digest = Sha256::digest(execution.as_bytes());
+    format!(
+        "scanflow/notices/{}/{redrive_count}-{status}/{part}.json",
+        &hex::encode(digest)[..24]
+    )
+}
+
+/// The notifier's record of an execution's latest failure notice.
+pub fn execution_failure(execution: &str) -> String {
+    let digest = Sha256::digest(execution.as_bytes());
+    format!(
+        "scanflow/executions/{}/failure.json",
+        &hex::encode(digest)[..24]
+    )
+}
+
+/// What start-run knew of the execution's run, kept so the notifier can name it in a failure
+/// notice (the status change event carries only the execution input).
+pub fn execution_run(execution: &str) -> String {
+    let digest = Sha256::digest(execution.as_bytes());
+    format!(
+        "scanflow/executions/{}/run.json",
+        &hex::encode(digest)[..24]
+    )
+}

@@ -19,12 +19,15 @@ pub const ATTR_RUN: &str = "scanflow_run";
 pub const ATTR_PART: &str = "scanflow_part";
 pub const ATTR_PARTS: &str = "scanflow_parts";
 
-/// The `scanflow_kind` values: the e-mail subscription takes digests and failure notices, the
+/// The `scanflow_kind` values: the e-mail subscription takes digests, failure notices and
+/// their resolutions, the
 /// HTTPS subscription SIEM documents only (a failure reaches it as a SIEM document of kind
 /// `failure`, so it never has to parse the text meant for people).
 pub const KIND_DIGEST: &str = "digest";
 pub const KIND_SIEM: &str = "siem";
 pub const KIND_FAILURE: &str = "failure";
+/// A failed scan that a redrive completed: a short e-mail referring to the failure notice.
+pub const KIND_RESOLVED: &str = "resolved";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {

@@ -119,6 +119,16 @@ pub trait ReportStore: Send + Sync {
         content_type: &str,
     ) -> impl Future<Output = Result<(), ScanError>> + Send;
     fn get(&self, key: &str) -> impl Future<Output = Result<Vec<u8>, ScanError>> + Send;
+
+    /// Writes `key` only if no object has that key yet (S3's `If-None-Match: *`), atomically:
+    /// of two writers racing, exactly one gets `true`. `false` means the key already existed
+    /// and nothing was written. This is how a step claims "first" for an idempotency key.
+    fn put_if_absent(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> impl Future<Output = Result<bool, ScanError>> + Send;
 }
 
 /// Publishes to the scanflow topic (SNS in AWS). Returns the message id.
@@ -173,6 +183,11 @@ pub struct Notice {
     pub resource: NoticeResource,
     pub created_at: String,
     pub execution: String,
+    /// Set when the condition cleared (a redriven scan succeeded, an instance is covered
+    /// again): the notice is re-imported ARCHIVED with this `UpdatedAt`, so Security Hub
+    /// stops showing it as active without anyone having to close it by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

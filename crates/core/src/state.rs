@@ -3,7 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::CaughtError;
 use crate::model::{Coverage, Engine, SeverityCounts, Tag};
 
 /// The execution's identity, passed from the context object (`$$.Execution`).
@@ -47,6 +46,45 @@ pub struct Run {
     /// Classic: the run was already going when asked to start one, and scanflow adopted it.
     #[serde(default)]
     pub adopted: bool,
+}
+
+/// start-run's result for an execution whose schedule slot another execution already
+/// claimed: nothing is scanned or delivered, and the state machine ends at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Duplicate {
+    /// The execution that claimed the slot first and does the scan.
+    pub duplicate_of: String,
+    pub account_id: String,
+    pub region: String,
+    pub scheduled_at: String,
+}
+
+/// What start-run returns at `$.run`: a run to follow, or a duplicate to drop. The state
+/// machine tells them apart by `$.run.duplicateOf`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StartOutcome {
+    Duplicate(Duplicate),
+    Run(Run),
+}
+
+impl StartOutcome {
+    /// The run to follow; `None` for a duplicate.
+    pub fn into_run(self) -> Option<Run> {
+        match self {
+            Self::Run(run) => Some(run),
+            Self::Duplicate(_) => None,
+        }
+    }
+}
+
+/// The claim record of a schedule slot (`keys::schedule_claim`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Claim {
+    pub execution: String,
+    pub claimed_at: String,
 }
 
 impl Run {
@@ -122,27 +160,14 @@ pub struct Formatted {
     pub siem_parts: usize,
 }
 
-/// What publish is asked to send.
+/// What publish is asked to send: a finished scan's digest, SIEM parts and Security Hub
+/// updates. (Failures are told by the `notify` function, from the execution's status change.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "notice", rename_all = "camelCase")]
-pub enum PublishInput {
-    /// A finished scan: the digest, the SIEM parts, and Security Hub updates.
-    Delivery {
-        run: Run,
-        collected: Collected,
-        formatted: Formatted,
-    },
-    /// A scan that could not be completed: one failure notice, to people, the SIEM and
-    /// Security Hub.
-    #[serde(rename_all = "camelCase")]
-    Failure {
-        failure: CaughtError,
-        /// The execution input as received (it may be what was wrong).
-        input: serde_json::Value,
-        execution: ExecutionContext,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        run: Option<Run>,
-    },
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PublishInput {
+    pub run: Run,
+    pub collected: Collected,
+    pub formatted: Formatted,
 }
 
 /// publish's result at `$.published`.

@@ -65,3 +65,8 @@ mod tests {
         }
     }
 }
+
+/// A record as the JSON bytes the report store keeps.
+pub fn to_json_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>, ScanError> {
+    serde_json::to_vec(value).map_err(ScanError::internal)
+}

@@ -14,6 +14,7 @@ mod error;
 mod generate;
 mod ids;
 pub mod inspector2;
+pub mod lambda;
 mod member;
 mod s3;
 mod scenario;
@@ -55,6 +56,7 @@ use generate::Vuln;
 /// The simulated hub and its member accounts. Implements [`Platform`].
 pub struct Sandbox {
     shared: Arc<Shared>,
+    lambda: lambda::LambdaSim,
     store: LocalS3,
     notifier: SnsSim,
     hub_security_hub: SecurityHubSim,
@@ -163,6 +165,7 @@ impl Sandbox {
         let hub_account = shared.scenario.hub.account_id.clone();
         let hub_region = shared.scenario.hub.region.clone();
         Ok(Sandbox {
+            lambda: lambda::LambdaSim::new(shared.scenario.hub.lambda.clone()),
             store: LocalS3::new(shared.clone(), s3_root),
             notifier: SnsSim::new(shared.clone(), http_endpoint)?,
             hub_security_hub: SecurityHubSim::new(shared.clone(), hub_account, hub_region),
@@ -183,6 +186,11 @@ impl Sandbox {
 
     pub fn scenario(&self) -> &Scenario {
         &self.shared.scenario
+    }
+
+    /// The account's Lambda service: concurrency and outages (`hub.lambda` of the scenario).
+    pub fn lambda(&self) -> &lambda::LambdaSim {
+        &self.lambda
     }
 
     pub fn out_dir(&self) -> &Path {

@@ -76,6 +76,28 @@ impl LocalS3 {
         std::fs::write(&path, body).map_err(io)
     }
 
+    /// Creates the file only if it does not exist (`create_new` is atomic, like S3's
+    /// `If-None-Match: *`).
+    fn put_if_absent_now(&self, key: &str, body: &[u8]) -> Result<bool, ScanError> {
+        use std::io::Write as _;
+        self.shared.count("s3:PutObject", 1);
+        let path = self.path_of(key)?;
+        let io =
+            |e: std::io::Error| ScanError::internal(format!("writing {}: {e}", path.display()));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut file) => file.write_all(body).map(|()| true).map_err(io),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(io(e)),
+        }
+    }
+
     fn get_now(&self, key: &str) -> Result<Vec<u8>, ScanError> {
         self.shared.count("s3:GetObject", 1);
         let path = self.path_of(key)?;
@@ -113,5 +135,14 @@ impl ReportStore for LocalS3 {
 
     fn get(&self, key: &str) -> impl Future<Output = Result<Vec<u8>, ScanError>> + Send {
         ready(self.get_now(key))
+    }
+
+    fn put_if_absent(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        _content_type: &str,
+    ) -> impl Future<Output = Result<bool, ScanError>> + Send {
+        ready(self.put_if_absent_now(key, &body))
     }
 }

@@ -12,6 +12,10 @@ use scanflow_core::model::{AccountSettings, Engine, Severity, Tag};
 use scanflow_core::ports::HubConfig;
 
 use crate::SandboxError;
+use crate::lambda::LambdaSpec;
+
+/// The most copies one account entry may stand for (a fleet simulation, not a typo).
+pub const MAX_COPIES: u32 = 10_000;
 
 /// Regions where Inspector Classic is offered, with the id of their CVE rules package and the
 /// Region's Inspector service account (aws-facts §1.11).
@@ -60,6 +64,9 @@ pub struct HubSpec {
     /// Overrides of [`HubConfig`]'s defaults.
     #[serde(default)]
     pub config: HubConfigOverrides,
+    /// Lambda concurrency and outages; absent, Lambda admits everything at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda: Option<LambdaSpec>,
 }
 
 /// Every [`HubConfig`] field but the account id, each optional.
@@ -86,6 +93,10 @@ pub struct HubConfigOverrides {
 pub struct AccountSpec {
     pub account_id: String,
     pub region: String,
+    /// This entry stands for `copies` accounts with consecutive ids from `accountId` (a fleet
+    /// for load scenarios); expanded when the scenario is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copies: Option<u32>,
     /// False: the member stack (and its scan role) is not deployed; AssumeRole is denied.
     #[serde(default = "yes")]
     pub role_deployed: bool,
@@ -315,7 +326,7 @@ impl Scenario {
     /// Parses and validates a scenario document.
     pub fn from_json(text: &str) -> Result<Self, SandboxError> {
         let mut de = serde_json::Deserializer::from_str(text);
-        let scenario: Scenario = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let mut scenario: Scenario = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
             let field = if path == "." || path == "?" {
                 "$".to_owned()
@@ -324,8 +335,52 @@ impl Scenario {
             };
             SandboxError::scenario(field, e.into_inner().to_string())
         })?;
+        scenario.expand_copies()?;
         scenario.validate()?;
         Ok(scenario)
+    }
+
+    /// Replaces every entry with `copies` by that many accounts with consecutive ids.
+    fn expand_copies(&mut self) -> Result<(), SandboxError> {
+        let mut accounts = Vec::with_capacity(self.accounts.len());
+        for (i, a) in std::mem::take(&mut self.accounts).into_iter().enumerate() {
+            let Some(n) = a.copies else {
+                accounts.push(a);
+                continue;
+            };
+            let at = format!("accounts[{i}].copies");
+            if !(1..=MAX_COPIES).contains(&n) {
+                return Err(SandboxError::scenario(
+                    at,
+                    format!("expected 1 to {MAX_COPIES}, got {n}"),
+                ));
+            }
+            check_core(validate_account_id(
+                &format!("accounts[{i}].accountId"),
+                &a.account_id,
+            ))?;
+            let first: u64 = a.account_id.parse().map_err(|_| {
+                SandboxError::scenario(format!("accounts[{i}].accountId"), "expected 12 digits")
+            })?;
+            let last = first + u64::from(n) - 1;
+            if last > 999_999_999_999 {
+                return Err(SandboxError::scenario(
+                    at,
+                    format!(
+                        "{n} copies from {} run past the largest 12-digit account id",
+                        a.account_id
+                    ),
+                ));
+            }
+            for id in first..=last {
+                let mut copy = a.clone();
+                copy.account_id = format!("{id:012}");
+                copy.copies = None;
+                accounts.push(copy);
+            }
+        }
+        self.accounts = accounts;
+        Ok(())
     }
 
     pub fn from_file(path: &Path) -> Result<Self, SandboxError> {
@@ -355,6 +410,9 @@ impl Scenario {
         check_core(validate_region("hub.region", &hub.region))?;
         check_role_name("hub.memberRoleName", &hub.member_role_name)?;
         check_role_name("hub.functionRoleName", &hub.function_role_name)?;
+        if let Some(l) = &hub.lambda {
+            l.validate()?;
+        }
         let cfg = hub.hub_config();
         if cfg.min_poll_seconds == 0 || cfg.min_poll_seconds > cfg.max_poll_seconds {
             return Err(SandboxError::scenario(

@@ -157,7 +157,10 @@ fn each_invalid_field_is_named() {
 fn the_shipped_scenarios_load_and_say_what_their_names_say() {
     let load =
         |n: &str| Scenario::from_file(&scenario_file(n)).unwrap_or_else(|e| panic!("{n}: {e}"));
-    assert_eq!(load("default.json"), Scenario::default_scenario());
+    assert_eq!(
+        load("default.json"),
+        Scenario::default_scenario().expect("the built-in scenario")
+    );
     assert_eq!(
         load("classic-run-fails.json").accounts[0].classic.outcome,
         ClassicOutcome::Fails
@@ -211,7 +214,12 @@ fn the_shipped_scenarios_load_and_say_what_their_names_say() {
 /// Scans every account of the default scenario with its own settings, as the workflow would:
 /// start, wait until done, collect. Returns (account, outcome) with the findings.
 fn scan_everything(name: &str) -> Vec<(String, Result<Vec<Finding>, String>)> {
-    let sb = Sandbox::new(Scenario::default_scenario(), &out_dir(name), None).expect("sandbox");
+    let sb = Sandbox::new(
+        Scenario::default_scenario().expect("the built-in scenario"),
+        &out_dir(name),
+        None,
+    )
+    .expect("sandbox");
     sb.set_now(t0());
     let mut out = Vec::new();
     for a in &sb.scenario().accounts.clone() {
@@ -300,16 +308,19 @@ fn the_default_scenario_is_deterministic_and_realistic() {
             .any(|f| f.vulnerability_id.as_deref() == Some("CVE-2024-6387"))
     );
 
-    let mut other = Scenario::default_scenario();
+    let mut other = Scenario::default_scenario().expect("the built-in scenario");
     if let Some(g) = other.accounts[0].findings.generate.as_mut() {
         g.seed += 1;
     }
-    assert_ne!(Scenario::default_scenario(), other);
+    assert_ne!(
+        Scenario::default_scenario().expect("the built-in scenario"),
+        other
+    );
 }
 
 #[test]
 fn a_scenario_round_trips_through_json() {
-    let s = Scenario::default_scenario();
+    let s = Scenario::default_scenario().expect("the built-in scenario");
     assert_eq!(Scenario::from_json(&s.to_json()).expect("round trip"), s);
     let failing =
         Scenario::from_json(&one_account(json!({"inspector2": {"outcome": "fails"}})).to_string())

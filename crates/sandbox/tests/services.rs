@@ -364,6 +364,7 @@ fn notice(id: &str, account: &str) -> Notice {
         },
         created_at: "2026-11-28T10:00:00Z".into(),
         execution: "exec-1".into(),
+        resolved_at: None,
     }
 }
 

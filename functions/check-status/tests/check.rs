@@ -12,7 +12,7 @@ use serde_json::json;
 const START: &str = "2026-11-28T02:00:00Z";
 
 fn classic(outcome: ClassicOutcome, label: &str) -> (Sandbox, Run) {
-    let mut scenario = Scenario::default_scenario();
+    let mut scenario = Scenario::default_scenario().expect("the built-in scenario");
     scenario
         .accounts
         .retain(|a| a.settings.engine == Engine::Classic && a.role_deployed);
@@ -28,7 +28,10 @@ fn classic(outcome: ClassicOutcome, label: &str) -> (Sandbox, Run) {
             start_time: START.into(),
         },
     };
-    let run = block_on(start_run::start(&sb, &input)).expect("starts");
+    let run = block_on(start_run::start(&sb, &input))
+        .expect("starts")
+        .into_run()
+        .expect("a run, not a duplicate");
     (sb, run)
 }
 
@@ -59,7 +62,10 @@ fn a_running_assessment_is_polled_at_a_twelfth_of_its_duration_and_then_done() {
     let status = check_at(&sb, &run, 60).expect("running");
     assert!(!status.done);
     assert_eq!(status.state, "COLLECTING_DATA");
-    let config = Scenario::default_scenario().hub.hub_config();
+    let config = Scenario::default_scenario()
+        .expect("the built-in scenario")
+        .hub
+        .hub_config();
     assert_eq!(
         status.wait_seconds,
         (run.duration_seconds / 12).clamp(config.min_poll_seconds, config.max_poll_seconds)

@@ -12,7 +12,7 @@ use serde_json::json;
 const START: &str = "2026-11-28T02:00:00Z";
 
 fn finished_v2_run(findings: u32, chunk_size: usize, label: &str) -> (Sandbox, Run) {
-    let mut scenario = Scenario::default_scenario();
+    let mut scenario = Scenario::default_scenario().expect("the built-in scenario");
     scenario
         .accounts
         .retain(|a| a.settings.engine == Engine::Inspector2 && a.role_deployed);
@@ -39,7 +39,10 @@ fn finished_v2_run(findings: u32, chunk_size: usize, label: &str) -> (Sandbox, R
             start_time: START.into(),
         },
     };
-    let run = block_on(start_run::start(&sb, &input)).expect("starts");
+    let run = block_on(start_run::start(&sb, &input))
+        .expect("starts")
+        .into_run()
+        .expect("a run, not a duplicate");
     sb.set_now(time::add_seconds(start, 3600));
     (sb, run)
 }

@@ -50,6 +50,14 @@ impl ReportStore for Store {
             detail: "no such key".into(),
         })
     }
+    async fn put_if_absent(
+        &self,
+        _key: &str,
+        _body: Vec<u8>,
+        _content_type: &str,
+    ) -> Result<bool, ScanError> {
+        Err(ScanError::internal("format claims no key"))
+    }
 }
 
 /// The ports format never uses: every call fails, so a test would notice one.

@@ -313,5 +313,6 @@ fn not_scanned_notice(run: &Run, collected_at: &str, uncovered: &Uncovered) -> N
         // The collection time: a retry of this delivery re-sends the same notice unchanged.
         created_at: collected_at.to_owned(),
         execution: run.execution.clone(),
+        resolved_at: None,
     }
 }

@@ -11,11 +11,29 @@ use scanflow_core::error::CaughtError;
 use scanflow_core::input::{validate_account_id, validate_region};
 use scanflow_core::message::{KIND_FAILURE, KIND_SIEM, Message};
 use scanflow_core::model::{Engine, Severity};
-use scanflow_core::ports::{MemberAccount, Notice, NoticeKind, NoticeResource, Notifier, Platform};
-use scanflow_core::state::{ExecutionContext, Published, Run};
+use scanflow_core::ports::{MemberAccount, Notice, NoticeKind, NoticeResource, Platform};
+use scanflow_core::state::{ExecutionContext, Run};
+use serde::{Deserialize, Serialize};
 
 use crate::delivery::import_notices;
+use crate::notify::{Ledger, Notified};
 use crate::problems::Problems;
+
+/// Whose Security Hub holds a failure notice: the member's own (imported through its role) or
+/// the hub's, when the member could not be entered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SecurityHubHome {
+    Member,
+    Hub,
+}
+
+/// What a failure notice did, and where its Security Hub notice went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureNotice {
+    pub notified: Notified,
+    pub home: SecurityHubHome,
+}
 
 /// Long messages and inputs are cut so the notice always fits one SNS message.
 const MESSAGE_CHARS: usize = 8_000;
@@ -32,7 +50,7 @@ pub enum Known {
 }
 
 impl Known {
-    fn value(&self) -> Option<&str> {
+    pub fn value(&self) -> Option<&str> {
         match self {
             Self::Yes(v) => Some(v),
             Self::Missing | Self::Invalid(_) => None,
@@ -162,14 +180,16 @@ pub fn remedy(error: &str, place: &Place, execution: &str, run: Option<&Run>) ->
     }
 }
 
-/// Publishes the failure to people and to the SIEM, then records it in Security Hub.
+/// Publishes the failure to people and to the SIEM (each message once per event, through
+/// `ledger`), then records it in Security Hub.
 pub async fn notify_failure<P: Platform>(
     platform: &P,
     failure: &CaughtError,
     input: &serde_json::Value,
     execution: &ExecutionContext,
     run: Option<&Run>,
-) -> Result<Published, ScanError> {
+    ledger: &Ledger<'_, P::Store>,
+) -> Result<FailureNotice, ScanError> {
     let place = Place::of(run, input);
     let error = failure.error.as_str();
     let message = clip(&failure.message(), MESSAGE_CHARS);
@@ -194,12 +214,17 @@ pub async fn notify_failure<P: Platform>(
         remedy: &remedy,
         input,
     });
-    notifier
-        .publish(&Message::new(
-            &subject,
-            body,
-            attributes(KIND_FAILURE, account, region, run_id),
-        )?)
+    let mut sent = [false; 2];
+    sent[0] = ledger
+        .publish_once(
+            notifier,
+            "failure",
+            &Message::new(
+                &subject,
+                body,
+                attributes(KIND_FAILURE, account, region, run_id),
+            )?,
+        )
         .await?;
 
     let document = failure_document(
@@ -213,35 +238,76 @@ pub async fn notify_failure<P: Platform>(
             remedy: remedy.clone(),
         },
     )?;
-    notifier
-        .publish(&Message::new(
-            &format!(
-                "scanflow SIEM failure {} {}",
-                account.unwrap_or("unknown"),
-                region.unwrap_or("unknown")
-            ),
-            document,
-            attributes(KIND_SIEM, account, region, run_id),
-        )?)
+    sent[1] = ledger
+        .publish_once(
+            notifier,
+            "siem",
+            &Message::new(
+                &format!(
+                    "scanflow SIEM failure {} {}",
+                    account.unwrap_or("unknown"),
+                    region.unwrap_or("unknown")
+                ),
+                document,
+                attributes(KIND_SIEM, account, region, run_id),
+            )?,
+        )
         .await?;
 
     let mut problems = Problems::default();
-    let notices_imported = record_in_security_hub(
-        platform,
-        &place,
+    let facts = NoticeFacts {
+        place: &place,
         error,
-        &message,
-        &remedy,
+        message: &message,
+        remedy: &remedy,
         execution,
+    };
+    let (notices_imported, home) =
+        record_in_security_hub(platform, &facts, None, None, &mut problems).await;
+    let published = sent.iter().filter(|s| **s).count() as u64;
+    Ok(FailureNotice {
+        notified: Notified {
+            action: "failure".into(),
+            messages: published,
+            already_sent: 2 - published,
+            notices_imported,
+            security_hub_problems: problems.into_lines(),
+        },
+        home,
+    })
+}
+
+/// Archives the failure notice of `error` where it was imported, once a redrive completed the
+/// scan. Returns how many notices were re-imported (0 or 1) and what went wrong, if anything.
+pub async fn archive_notice<P: Platform>(
+    platform: &P,
+    place: &Place,
+    error: &str,
+    execution: &ExecutionContext,
+    home: &SecurityHubHome,
+    resolved_at: &str,
+) -> (u64, Vec<String>) {
+    let mut problems = Problems::default();
+    let message = format!(
+        "Resolved: a redrive of execution {} completed the scan.",
+        execution.name
+    );
+    let facts = NoticeFacts {
+        place,
+        error,
+        message: &message,
+        remedy: "Nothing to do: the scan completed.",
+        execution,
+    };
+    let (n, _) = record_in_security_hub(
+        platform,
+        &facts,
+        Some(*home),
+        Some(resolved_at),
         &mut problems,
     )
     .await;
-    Ok(Published {
-        messages: 2,
-        findings_marked: 0,
-        notices_imported,
-        security_hub_problems: problems.into_lines(),
-    })
+    (n, problems.into_lines())
 }
 
 struct HumanFacts<'a> {
@@ -296,18 +362,33 @@ fn human_body(f: &HumanFacts<'_>) -> String {
     s
 }
 
+/// What a failure notice in Security Hub says.
+struct NoticeFacts<'a> {
+    place: &'a Place,
+    error: &'a str,
+    message: &'a str,
+    remedy: &'a str,
+    execution: &'a ExecutionContext,
+}
+
 /// Imports the failure notice through the member's role, or into the hub's own Security Hub
 /// when the member cannot be entered (Security Hub only takes findings about the caller's own
-/// account). Returns how many notices were imported (0 or 1).
+/// account); `home` forces one of them (archiving goes where the notice is). Returns how many
+/// notices were imported (0 or 1) and where.
 async fn record_in_security_hub<P: Platform>(
     platform: &P,
-    place: &Place,
-    error: &str,
-    message: &str,
-    remedy: &str,
-    execution: &ExecutionContext,
+    facts: &NoticeFacts<'_>,
+    home: Option<SecurityHubHome>,
+    resolved_at: Option<&str>,
     problems: &mut Problems,
-) -> u64 {
+) -> (u64, SecurityHubHome) {
+    let NoticeFacts {
+        place,
+        error,
+        message,
+        remedy,
+        execution,
+    } = *facts;
     let account = place.account.value();
     let region = place.region.value();
     let notice = |owner: &str| Notice {
@@ -340,14 +421,17 @@ async fn record_in_security_hub<P: Platform>(
         // The execution's start: a retry re-sends the same notice, a later failure updates it.
         created_at: execution.start_time.clone(),
         execution: execution.name.clone(),
+        resolved_at: resolved_at.map(str::to_owned),
     };
 
     if let (Some(account), Some(region)) = (account, region)
         && error != "RoleNotAssumable"
+        && home != Some(SecurityHubHome::Hub)
     {
         match platform.member(account, region, &execution.name).await {
             Ok(member) => {
-                return import_notices(member.security_hub(), &[notice(account)], problems).await;
+                let n = import_notices(member.security_hub(), &[notice(account)], problems).await;
+                return (n, SecurityHubHome::Member);
             }
             Err(e) => {
                 tracing::warn!(account, error = %e, "cannot enter the member account; recording the failure in the hub account");
@@ -355,10 +439,11 @@ async fn record_in_security_hub<P: Platform>(
         }
     }
     let hub_account = &platform.config().hub_account_id;
-    import_notices(
+    let n = import_notices(
         platform.hub_security_hub(),
         &[notice(hub_account)],
         problems,
     )
-    .await
+    .await;
+    (n, SecurityHubHome::Hub)
 }

@@ -1,11 +1,13 @@
 //! The publish step: delivers a finished scan (the e-mail digest, every SIEM part, Security
-//! Hub updates) or tells people, the SIEM and Security Hub that a scan could not be completed.
+//! Hub updates); and, as the `notify` function, tells people, the SIEM and Security Hub that a
+//! scan could not be completed (from the execution's status change event).
 //!
 //! SNS errors propagate so the state machine retries the step (publishing is at least once);
 //! Security Hub problems are recorded in the result and never undo a delivery.
 
 pub mod delivery;
 pub mod failure;
+pub mod notify;
 pub mod problems;
 
 use scanflow_core::ports::Platform;
@@ -25,19 +27,7 @@ pub async fn publish<P: Platform>(
     platform: &P,
     input: &PublishInput,
 ) -> Result<Published, ScanError> {
-    match input {
-        PublishInput::Delivery {
-            run,
-            collected,
-            formatted,
-        } => delivery::deliver(platform, run, collected, formatted).await,
-        PublishInput::Failure {
-            failure,
-            input,
-            execution,
-            run,
-        } => failure::notify_failure(platform, failure, input, execution, run.as_ref()).await,
-    }
+    delivery::deliver(platform, &input.run, &input.collected, &input.formatted).await
 }
 
 #[cfg(test)]

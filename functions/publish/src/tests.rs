@@ -49,6 +49,19 @@ impl ReportStore for Store {
             detail: "no such key".into(),
         })
     }
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        _content_type: &str,
+    ) -> Result<bool, ScanError> {
+        let mut map = self.0.lock().expect("lock");
+        if map.contains_key(key) {
+            return Ok(false);
+        }
+        map.insert(key.to_owned(), body);
+        Ok(true)
+    }
 }
 
 /// Records every message; fails the `fail_at`-th publish (0-based) with `error` when set.

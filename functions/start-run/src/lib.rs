@@ -2,11 +2,12 @@
 //! settings and starts the scan (or, for a rerun, names the finished run to deliver again).
 
 use scanflow_core::ScanError;
+use scanflow_core::input::ScanRequest;
 use scanflow_core::input::{ExecutionInput, Overrides};
 use scanflow_core::model::{AccountSettings, Engine};
-use scanflow_core::ports::{HubConfig, MemberAccount, Platform};
-use scanflow_core::state::{Run, StartRunInput};
-use scanflow_core::{step, time};
+use scanflow_core::ports::{HubConfig, MemberAccount, Platform, ReportStore};
+use scanflow_core::state::{Claim, Duplicate, ExecutionContext, Run, StartOutcome, StartRunInput};
+use scanflow_core::{keys, step, time};
 
 /// Inspector Classic caps assessment run names at 140 characters.
 const RUN_NAME_MAX: usize = 140;
@@ -20,12 +21,81 @@ pub async fn invoke<P: Platform>(
     step::encode(&start(platform, &input).await?)
 }
 
-pub async fn start<P: Platform>(platform: &P, input: &StartRunInput) -> Result<Run, ScanError> {
+pub async fn start<P: Platform>(
+    platform: &P,
+    input: &StartRunInput,
+) -> Result<StartOutcome, ScanError> {
     // Validation comes first and needs no AWS call: bad input fails at once, never retried.
     let request = ExecutionInput::from_value(input.input.clone())?.validate()?;
     let started_at = time::parse("execution.startTime", &input.execution.start_time)?;
+    if let Some(duplicate) = claim_slot(platform.store(), &request, &input.execution).await? {
+        tracing::warn!(account = %duplicate.account_id, region = %duplicate.region, scheduled_at = %duplicate.scheduled_at, first = %duplicate.duplicate_of, "the schedule slot was already claimed: this execution is a duplicate and scans nothing");
+        return Ok(StartOutcome::Duplicate(duplicate));
+    }
+    let run = start_scan(platform, &request, started_at, &input.execution).await?;
+    // The status change event that tells the notifier about a failure carries only the
+    // execution input: this record lets the notice name the run (and the rerun to start).
+    platform
+        .store()
+        .put(
+            &keys::execution_run(&run.execution),
+            step::to_json_bytes(&run)?,
+            "application/json",
+        )
+        .await?;
+    Ok(StartOutcome::Run(run))
+}
+
+/// Claims the input's schedule slot for this execution. `Some` when another execution holds
+/// it (EventBridge delivered the schedule's event twice); `None` when this execution may scan:
+/// it won the claim, holds it already (a retry or redrive of the same execution), or the input
+/// names no slot (a manual scan or rerun).
+async fn claim_slot<S: ReportStore>(
+    store: &S,
+    request: &ScanRequest,
+    execution: &ExecutionContext,
+) -> Result<Option<Duplicate>, ScanError> {
+    let Some(slot) = &request.scheduled_at else {
+        return Ok(None);
+    };
+    if request.rerun.is_some() {
+        return Ok(None);
+    }
+    let key = keys::schedule_claim(&request.account_id, &request.region, slot);
+    let claim = Claim {
+        execution: execution.name.clone(),
+        claimed_at: execution.start_time.clone(),
+    };
+    if store
+        .put_if_absent(&key, step::to_json_bytes(&claim)?, "application/json")
+        .await?
+    {
+        return Ok(None);
+    }
+    let held: Claim = serde_json::from_slice(&store.get(&key).await?).map_err(|e| {
+        ScanError::internal(format!(
+            "the schedule claim {key} is not a claim record ({e}); delete it to let the slot be scanned"
+        ))
+    })?;
+    if held.execution == execution.name {
+        return Ok(None);
+    }
+    Ok(Some(Duplicate {
+        duplicate_of: held.execution,
+        account_id: request.account_id.clone(),
+        region: request.region.clone(),
+        scheduled_at: slot.clone(),
+    }))
+}
+
+async fn start_scan<P: Platform>(
+    platform: &P,
+    request: &ScanRequest,
+    started_at: time::Timestamp,
+    execution: &ExecutionContext,
+) -> Result<Run, ScanError> {
     let member = platform
-        .member(&request.account_id, &request.region, &input.execution.name)
+        .member(&request.account_id, &request.region, &execution.name)
         .await?;
     let mut settings = request.overrides.apply(member.settings().await?);
     let config = platform.config();
@@ -39,7 +109,7 @@ pub async fn start<P: Platform>(platform: &P, input: &StartRunInput) -> Result<R
             (rerun.run_id.clone(), true, false)
         }
         None => {
-            let name: String = format!("scanflow-{}", input.execution.name)
+            let name: String = format!("scanflow-{}", execution.name)
                 .chars()
                 .take(RUN_NAME_MAX)
                 .collect();
@@ -51,8 +121,8 @@ pub async fn start<P: Platform>(platform: &P, input: &StartRunInput) -> Result<R
 
     let timing = Timing::for_run(config, &settings, rerun);
     Ok(Run {
-        account_id: request.account_id,
-        region: request.region,
+        account_id: request.account_id.clone(),
+        region: request.region.clone(),
         engine: settings.engine,
         run_id,
         tag: settings.tag,
@@ -64,7 +134,7 @@ pub async fn start<P: Platform>(platform: &P, input: &StartRunInput) -> Result<R
         )),
         wait_seconds: timing.first_wait,
         rerun,
-        execution: input.execution.name.clone(),
+        execution: execution.name.clone(),
         adopted,
     })
 }

@@ -13,11 +13,16 @@ const START: &str = "2026-11-28T02:00:00Z";
 fn sandbox(label: &str) -> Sandbox {
     let dir =
         std::env::temp_dir().join(format!("scanflow-start-run-{}-{label}", std::process::id()));
-    Sandbox::new(Scenario::default_scenario(), &dir, None).expect("sandbox")
+    Sandbox::new(
+        Scenario::default_scenario().expect("the built-in scenario"),
+        &dir,
+        None,
+    )
+    .expect("sandbox")
 }
 
 fn account(engine: Engine) -> (String, String, u32) {
-    let scenario = Scenario::default_scenario();
+    let scenario = Scenario::default_scenario().expect("the built-in scenario");
     let a = scenario
         .accounts
         .iter()
@@ -38,7 +43,7 @@ fn start(sb: &Sandbox, input: Value) -> Result<Run, ScanError> {
             start_time: START.into(),
         },
     };
-    block_on(start_run::start(sb, &input))
+    block_on(start_run::start(sb, &input)).map(|o| o.into_run().expect("not a duplicate"))
 }
 
 fn at(offset: u32) -> String {
@@ -51,7 +56,10 @@ fn classic_waits_the_assessment_duration_and_allows_evaluation_before_the_deadli
     let sb = sandbox("classic");
     let (id, region, duration) = account(Engine::Classic);
     let run = start(&sb, json!({"accountId": id, "region": region})).expect("starts");
-    let config = Scenario::default_scenario().hub.hub_config();
+    let config = Scenario::default_scenario()
+        .expect("the built-in scenario")
+        .hub
+        .hub_config();
     assert_eq!(run.engine, Engine::Classic);
     assert!(run.run_id.contains("/run/"), "{}", run.run_id);
     assert_eq!(
@@ -71,7 +79,10 @@ fn inspector2_has_no_duration_to_wait_for() {
     let sb = sandbox("v2");
     let (id, region, _) = account(Engine::Inspector2);
     let run = start(&sb, json!({"accountId": id, "region": region})).expect("starts");
-    let config = Scenario::default_scenario().hub.hub_config();
+    let config = Scenario::default_scenario()
+        .expect("the built-in scenario")
+        .hub
+        .hub_config();
     assert_eq!(run.engine, Engine::Inspector2);
     assert_eq!(run.wait_seconds, config.first_wait_margin_seconds);
     assert_eq!(run.deadline, at(config.evaluation_allowance_seconds));
@@ -179,6 +190,7 @@ fn bad_input_fails_before_any_call_and_names_the_field() {
 fn a_missing_member_role_is_reported_with_the_account() {
     let sb = sandbox("role");
     let broken = Scenario::default_scenario()
+        .expect("the built-in scenario")
         .accounts
         .into_iter()
         .find(|a| !a.role_deployed)

@@ -32,6 +32,7 @@ fn notice(i: usize, resource: NoticeResource) -> Notice {
         resource,
         created_at: "2026-11-28T10:00:00Z".into(),
         execution: "exec-1".into(),
+        resolved_at: None,
     }
 }
 

@@ -134,41 +134,9 @@ fn print(listed: &[Listed], now: OffsetDateTime, out: &mut impl Write) -> Result
     Ok(())
 }
 
-/// `30m`, `12h`, `7d`: a positive whole number of minutes, hours or days (at most 90 days, the
-/// history Step Functions keeps).
+/// `30m`, `12h`, `7d`: at most 90 days, the history Step Functions keeps.
 pub fn parse_since(text: &str) -> Result<time::Duration, Error> {
-    let bad = || {
-        Error::Usage(format!(
-            "--since {text:?}: use a number of minutes, hours or days such as 30m, 12h or 7d"
-        ))
-    };
-    let Some(unit) = text.chars().last() else {
-        return Err(bad());
-    };
-    let number = &text[..text.len() - unit.len_utf8()];
-    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let n: i64 = number.parse().map_err(|_| bad())?;
-    let too_far = || {
-        Error::Usage(format!(
-            "--since {text:?}: give more than 0 and at most 90 days"
-        ))
-    };
-    // Checked before building the duration, which would overflow on absurd numbers.
-    if n == 0 || n > 90 * 24 * 60 {
-        return Err(too_far());
-    }
-    let since = match unit {
-        'm' => time::Duration::minutes(n),
-        'h' => time::Duration::hours(n),
-        'd' => time::Duration::days(n),
-        _ => return Err(bad()),
-    };
-    if since > time::Duration::days(90) {
-        return Err(too_far());
-    }
-    Ok(since)
+    crate::duration::parse("--since", text, time::Duration::days(90)).map_err(Error::Usage)
 }
 
 #[cfg(test)]
