@@ -435,7 +435,10 @@ impl Runner<'_> {
         let entered_id = self.history.len();
         let result = self.state_body(s, raw, inner);
         if matches!(result, Err(Stop::Aborted))
-            && matches!(s.kind, Kind::Task(_) | Kind::Wait { .. } | Kind::Parallel(_) | Kind::Map(_))
+            && matches!(
+                s.kind,
+                Kind::Task(_) | Kind::Wait { .. } | Kind::Parallel(_) | Kind::Map(_)
+            )
         {
             // AWS closes the state that was running when the execution is stopped.
             self.event(&format!("{t}StateAborted"), Some(&s.name), |_| {});

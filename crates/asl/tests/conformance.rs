@@ -116,7 +116,10 @@ fn check_case(case: &Value) -> Result<(), String> {
     // with its own task script, abort time and expectations.
     let redrives = case.get("redrive").and_then(Value::as_array);
     for (i, step) in redrives.into_iter().flatten().enumerate() {
-        let after = step.get("after_seconds").and_then(Value::as_i64).unwrap_or(0);
+        let after = step
+            .get("after_seconds")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
         let at = run.end_time + time::Duration::seconds(after);
         options.abort_at = abort_at(step, &options);
         let mut script = Script::new(step);
@@ -243,7 +246,10 @@ fn compare(
     // Event ids run 1, 2, 3… across the first run and every redrive.
     for (i, e) in run.history.iter().enumerate() {
         if e.id != i as u64 + 1 || e.previous_event_id != i as u64 {
-            diffs.push(format!("history event {i} has id {} / previous {}", e.id, e.previous_event_id));
+            diffs.push(format!(
+                "history event {i} has id {} / previous {}",
+                e.id, e.previous_event_id
+            ));
             break;
         }
     }
