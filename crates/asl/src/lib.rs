@@ -15,6 +15,10 @@
 //! assert_eq!(run.output, Some(serde_json::json!({"a": 1})));
 //! # Ok::<(), scanflow_asl::ValidationErrors>(())
 //! ```
+//!
+//! An execution that fails, times out or is aborted (`ExecutionOptions::abort_at`) can be
+//! carried on with [`redrive`], as `RedriveExecution` does; [`Execution::running_event`] and
+//! [`Execution::status_change_event`] give the EventBridge events. See `REDRIVE.md`.
 
 mod definition;
 mod engine;
