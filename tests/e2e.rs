@@ -178,7 +178,7 @@ fn a_rerun_redelivers_the_same_findings_without_scanning_again() {
             .expect("sandbox");
     let scan = json!({"accountId": classic.account_id, "region": classic.region});
     let first = local
-        .execute(&workflow, scan, scanflow_tests::start_time(), 1)
+        .execute(&workflow, scan, scanflow_tests::start_time(), 1, None)
         .execution
         .output
         .clone()
@@ -197,6 +197,7 @@ fn a_rerun_redelivers_the_same_findings_without_scanning_again() {
         json!({"accountId": classic.account_id, "region": classic.region, "runArn": run_arn}),
         next_day,
         2,
+        None,
     );
     assert_eq!(
         rerun.execution.status,

@@ -46,6 +46,19 @@ pub fn start_time() -> time::OffsetDateTime {
     time::macros::datetime!(2026-11-28 02:00 UTC)
 }
 
+/// The options `run` uses, for tests that change one of them.
+pub fn options(scenario: Scenario, inputs: Vec<serde_json::Value>, label: &str) -> RunOptions {
+    RunOptions {
+        scenario,
+        inputs,
+        out_dir: out_dir(label),
+        http_endpoint: None,
+        start_time: start_time(),
+        seed: 1,
+        redrive_after: None,
+    }
+}
+
 pub fn run(
     scenario: Scenario,
     inputs: Vec<serde_json::Value>,
@@ -53,14 +66,28 @@ pub fn run(
     http_endpoint: Option<String>,
 ) -> LocalRun {
     let options = RunOptions {
-        scenario,
-        inputs,
-        out_dir: out_dir(label),
         http_endpoint,
-        start_time: start_time(),
-        seed: 1,
+        ..options(scenario, inputs, label)
     };
     local::run(&workflow(), options).expect("the local run starts")
+}
+
+/// The messages of one `scanflow_kind`.
+pub fn of_kind(messages: &[PublishedMessage], kind: &str) -> Vec<PublishedMessage> {
+    messages
+        .iter()
+        .filter(|m| m.attributes.get("scanflow_kind").map(String::as_str) == Some(kind))
+        .cloned()
+        .collect()
+}
+
+/// How often the execution's history entered `state`.
+pub fn entered(execution: &scanflow_asl::Execution, state: &str) -> usize {
+    execution
+        .history
+        .iter()
+        .filter(|e| e.kind.ends_with("StateEntered") && e.state_name.as_deref() == Some(state))
+        .count()
 }
 
 /// The SIEM documents the HTTPS subscription received for one account.

@@ -305,10 +305,24 @@ impl LocalRun {
     }
 }
 
-/// The name `scanflow executions start` would give the same input; an input that does not
-/// validate (the run reports it) gets a name saying so.
+/// The name `scanflow executions start` would give the same input; a scheduled event's input
+/// (it has `scheduledAt`) gets a UUID-shaped name as EventBridge gives, different for each
+/// delivery; an input that does not validate (the run reports it) gets a name saying so.
 fn execution_name(input: &serde_json::Value, start: OffsetDateTime, index: usize) -> String {
     match ExecutionInput::from_value(input.clone()).and_then(|i| i.validate()) {
+        Ok(request) if request.scheduled_at.is_some() => {
+            use sha2::Digest as _;
+            let digest = sha2::Sha256::digest(format!("{input}#{index}").as_bytes());
+            let h = hex::encode(&digest[..16]);
+            format!(
+                "{}-{}-{}-{}-{}",
+                &h[..8],
+                &h[8..12],
+                &h[12..16],
+                &h[16..20],
+                &h[20..32]
+            )
+        }
         Ok(request) => names::execution_name(&request, start),
         Err(_) => format!("invalid-input-{index}"),
     }

@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use scanflow_core::error::CaughtError;
 use scanflow_core::message::{
     ATTR_ACCOUNT, ATTR_KIND, ATTR_PART, ATTR_PARTS, ATTR_REGION, ATTR_RUN, Message,
     SNS_MESSAGE_LIMIT,
@@ -17,7 +16,7 @@ use scanflow_core::ports::{
     Notifier, Platform, ReportStore, RunStatus, SecurityHub, Started, Unprocessed,
 };
 use scanflow_core::state::{
-    Collected, ExecutionContext, FormatInput, Formatted, Manifest, PublishInput, Published, Run,
+    Collected, FormatInput, Formatted, Manifest, PublishInput, Published, Run,
 };
 use scanflow_core::{ScanError, keys};
 use serde_json::{Value, json};
@@ -361,7 +360,7 @@ fn formatted_run(
         },
     ))
     .expect("format");
-    PublishInput::Delivery {
+    PublishInput {
         run,
         collected,
         formatted,
@@ -381,10 +380,7 @@ fn attrs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 }
 
 fn formatted_of(input: &PublishInput) -> Formatted {
-    match input {
-        PublishInput::Delivery { formatted, .. } => formatted.clone(),
-        PublishInput::Failure { .. } => panic!("a delivery"),
-    }
+    input.formatted.clone()
 }
 
 #[test]
@@ -621,19 +617,39 @@ fn a_transient_notifier_error_propagates_for_the_state_machine_to_retry() {
     );
 }
 
-fn failure_input(error: &str, cause: &str, input: Value, run: Option<Run>) -> PublishInput {
-    PublishInput::Failure {
-        failure: CaughtError {
-            error: error.into(),
-            cause: cause.into(),
-        },
-        input,
-        execution: ExecutionContext {
-            name: "sched-111122223333-eu-west-1-20261128".into(),
-            start_time: "2026-11-28T10:00:00Z".into(),
-        },
-        run,
+const EXECUTION: &str = "sched-111122223333-eu-west-1-20261128";
+
+/// The status change event EventBridge hands the notifier for a FAILED execution; `run`, when
+/// given, is recorded as start-run records it.
+fn failure_event(fake: &Fake, error: &str, cause: &str, input: Value, run: Option<Run>) -> Value {
+    if let Some(run) = run {
+        fake.store.insert(
+            &keys::execution_run(EXECUTION),
+            serde_json::to_vec(&run).expect("json"),
+        );
     }
+    json!({
+        "version": "0",
+        "source": "aws.states",
+        "detail-type": "Step Functions Execution Status Change",
+        "detail": {
+            "executionArn": format!("arn:aws:states:eu-west-1:999999999999:execution:scanflow:{EXECUTION}"),
+            "stateMachineArn": "arn:aws:states:eu-west-1:999999999999:stateMachine:scanflow",
+            "name": EXECUTION,
+            "status": "FAILED",
+            "startDate": 1_764_324_000_000_i64,
+            "stopDate": 1_764_324_060_000_i64,
+            "input": input.to_string(),
+            "error": error,
+            "cause": cause,
+            "redriveCount": 0
+        }
+    })
+}
+
+fn notify_it(fake: &Fake, event: Value) -> Result<notify::Notified, ScanError> {
+    pollster::block_on(notify::invoke(fake, event))
+        .map(|v| serde_json::from_value(v).expect("Notified"))
 }
 
 fn validator() -> jsonschema::Validator {
@@ -673,9 +689,10 @@ fn every_error_type_gets_a_notice_with_place_and_remedy() {
         let fake = Fake::new();
         let cause = ScanError::internal(format!("the {error} detail")).to_cause();
         let run = (error == "ScanTimedOut").then(run);
-        let published =
-            publish_it(&fake, &failure_input(error, &cause, input.clone(), run)).expect(error);
+        let event = failure_event(&fake, error, &cause, input.clone(), run);
+        let published = notify_it(&fake, event).expect(error);
         assert_eq!(published.messages, 2);
+        assert_eq!(published.action, "failure");
         let sent = fake.topic.sent();
         let (human, siem) = (&sent[0], &sent[1]);
         assert_eq!(
@@ -736,13 +753,14 @@ fn a_role_failure_is_recorded_in_the_hub_account_naming_the_member() {
         role_arn: "arn:aws:iam::111122223333:role/scanflow-scan".into(),
         detail: "AccessDenied".into(),
     };
-    let input = failure_input(
+    let event = failure_event(
+        &fake,
         "RoleNotAssumable",
         &err.to_cause(),
         json!({"accountId": "111122223333", "region": "eu-west-1"}),
         None,
     );
-    let published = publish_it(&fake, &input).expect("published");
+    let published = notify_it(&fake, event).expect("published");
     assert!(
         fake.entered.lock().expect("lock").is_empty(),
         "no attempt to enter the member"
@@ -772,13 +790,14 @@ fn when_the_member_cannot_be_entered_the_notice_goes_to_the_hub() {
         service: "STS".into(),
         detail: "timeout".into(),
     });
-    let input = failure_input(
+    let event = failure_event(
+        &fake,
         "ScanFailed",
         "plain text cause",
         json!({"accountId": "111122223333", "region": "eu-west-1"}),
         Some(run()),
     );
-    let published = publish_it(&fake, &input).expect("published");
+    let published = notify_it(&fake, event).expect("published");
     assert_eq!(fake.entered.lock().expect("lock").len(), 1);
     assert_eq!(fake.hub.imports()[0][0].account_id, "999999999999");
     assert_eq!(published.notices_imported, 1);
@@ -792,16 +811,16 @@ fn when_the_member_cannot_be_entered_the_notice_goes_to_the_hub() {
 fn an_invalid_input_still_gets_a_notice_that_says_so() {
     let fake = Fake::new();
     let err = ScanError::invalid("accountId", "a 12-digit AWS account id", "is missing");
-    // Exactly what the state machine's NotifyFailure state passes: `run` is null.
-    let event = json!({
-        "notice": "failure",
-        "failure": {"Error": "InvalidInput", "Cause": err.to_cause()},
-        "input": {"region": "eu-west-1", "tagKey": "Patch"},
-        "execution": {"name": "manual-1", "startTime": "2026-11-28T10:00:00Z"},
-        "run": null
-    });
-    let out = pollster::block_on(invoke(&fake, event)).expect("published");
-    assert_eq!(out["noticesImported"], 1);
+    // start-run failed before it recorded a run: the event's input is all there is.
+    let event = failure_event(
+        &fake,
+        "InvalidInput",
+        &err.to_cause(),
+        json!({"region": "eu-west-1", "tagKey": "Patch"}),
+        None,
+    );
+    let out = notify_it(&fake, event).expect("published");
+    assert_eq!(out.notices_imported, 1);
     let sent = fake.topic.sent();
     let human = &sent[0];
     assert_eq!(
@@ -838,8 +857,14 @@ fn an_invalid_input_still_gets_a_notice_that_says_so() {
 
     // An account id of the wrong shape is quoted back.
     let fake = Fake::new();
-    let input = failure_input("InvalidInput", "bad", json!({"accountId": 12345}), None);
-    publish_it(&fake, &input).expect("published");
+    let event = failure_event(
+        &fake,
+        "InvalidInput",
+        "bad",
+        json!({"accountId": 12345}),
+        None,
+    );
+    notify_it(&fake, event).expect("published");
     let body = &fake.topic.sent()[0].body;
     assert!(
         body.contains(
@@ -853,22 +878,104 @@ fn an_invalid_input_still_gets_a_notice_that_says_so() {
 #[test]
 fn a_huge_cause_still_fits_one_message() {
     let fake = Fake::new();
-    let input = failure_input(
+    let event = failure_event(
+        &fake,
         "States.TaskFailed",
         &"x".repeat(300_000),
         json!({"accountId": "111122223333", "region": "eu-west-1", "junk": "y".repeat(300_000)}),
         None,
     );
-    publish_it(&fake, &input).expect("published");
+    notify_it(&fake, event).expect("published");
     for m in fake.topic.sent() {
         assert!(m.size() < SNS_MESSAGE_LIMIT / 10, "{}", m.size());
     }
 }
 
 #[test]
-fn the_handler_future_is_send() {
+fn the_handler_futures_are_send() {
     fn assert_send<T: Send>(_: &T) {}
     let fake = Fake::new();
     let future = invoke(&fake, json!({}));
     assert_send(&future);
+    let future = notify::invoke(&fake, json!({}));
+    assert_send(&future);
+}
+
+#[test]
+fn a_repeated_event_publishes_nothing_twice_and_a_failed_publish_is_resumed() {
+    let fake = Fake::new();
+    let input = json!({"accountId": "111122223333", "region": "eu-west-1"});
+    // The SIEM part fails the first time: the e-mail went out, the invocation fails.
+    *fake.topic.fail_at.lock().expect("lock") = Some((
+        1,
+        ScanError::Transient {
+            service: "SNS".into(),
+            detail: "Rate exceeded".into(),
+        },
+    ));
+    let event = failure_event(&fake, "ScanFailed", "boom", input.clone(), None);
+    let err = notify_it(&fake, event.clone()).expect_err("the SIEM part failed");
+    assert_eq!(err.error_type(), "Transient");
+    assert_eq!(fake.topic.sent().len(), 1);
+    *fake.topic.fail_at.lock().expect("lock") = None;
+    // Lambda's retry sends only what is missing.
+    let retried = notify_it(&fake, event.clone()).expect("retried");
+    assert_eq!((retried.messages, retried.already_sent), (1, 1));
+    let sent = fake.topic.sent();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1].attributes[ATTR_KIND], "siem");
+    // A third delivery of the same event sends nothing.
+    let again = notify_it(&fake, event).expect("again");
+    assert_eq!((again.messages, again.already_sent), (0, 2));
+    assert_eq!(fake.topic.sent().len(), 2);
+}
+
+#[test]
+fn success_after_a_redrive_is_told_once_and_archives_the_notice() {
+    let fake = Fake::new();
+    let input = json!({"accountId": "111122223333", "region": "eu-west-1"});
+    notify_it(
+        &fake,
+        failure_event(&fake, "ScanFailed", "boom", input.clone(), Some(run())),
+    )
+    .expect("failure notice");
+    let mut event = failure_event(&fake, "ScanFailed", "boom", input, None);
+    event["detail"]["status"] = json!("SUCCEEDED");
+    event["detail"]["error"] = Value::Null;
+    event["detail"]["cause"] = Value::Null;
+    event["detail"]["redriveCount"] = json!(1);
+    let resolved = notify_it(&fake, event.clone()).expect("resolved");
+    assert_eq!(resolved.action, "resolved");
+    assert_eq!(resolved.messages, 1);
+    let sent = fake.topic.sent();
+    let last = sent.last().expect("a message");
+    assert_eq!(last.attributes[ATTR_KIND], "resolved");
+    assert!(last.subject.contains("RESOLVED"), "{}", last.subject);
+    assert!(last.body.contains("ScanFailed"), "{}", last.body);
+    let imports = fake.member_hub.imports();
+    let archived = &imports.last().expect("re-imported")[0];
+    assert!(archived.resolved_at.is_some());
+    assert_eq!(
+        archived.id,
+        Notice::id_for(
+            "111122223333",
+            "eu-west-1",
+            NoticeKind::ScanFailed,
+            "ScanFailed"
+        )
+    );
+    // Again: nothing more is sent.
+    let again = notify_it(&fake, event.clone()).expect("again");
+    assert_eq!((again.messages, again.already_sent), (0, 1));
+    // A success without a redrive, and other sources, are not the notifier's business.
+    event["detail"]["redriveCount"] = json!(0);
+    assert_eq!(
+        notify_it(&fake, event.clone()).expect("none").action,
+        "none"
+    );
+    event["source"] = json!("aws.events");
+    assert_eq!(
+        notify_it(&fake, event).expect_err("refused").error_type(),
+        "InvalidInput"
+    );
 }

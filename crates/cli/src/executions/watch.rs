@@ -39,8 +39,6 @@ impl Outcome {
     }
 }
 
-/// The state that sends the failure notice in `statemachine/scan.asl.json`.
-const NOTIFY_FAILURE: &str = "NotifyFailure";
 /// `GetExecutionHistory`'s largest page.
 const PAGE: i32 = 1000;
 
@@ -54,7 +52,6 @@ pub async fn watch(
     let region = region_of(arn)?;
     let mut tracer = Tracer::new();
     let mut seen = 0_i64;
-    let mut notice_sent = false;
     let mut progress_shown = false;
     writeln!(out, "Following {arn}")?;
     loop {
@@ -82,8 +79,6 @@ pub async fn watch(
                 }
                 seen = event.id();
                 let event = trace_event(event);
-                notice_sent |= event.kind.ends_with("StateExited")
-                    && event.state.as_deref() == Some(NOTIFY_FAILURE);
                 if let Some(line) = tracer.feed(&event) {
                     if progress_shown {
                         write!(out, "\r\x1b[2K")?;
@@ -108,7 +103,7 @@ pub async fn watch(
             if progress_shown {
                 write!(out, "\r\x1b[2K")?;
             }
-            report(&described, outcome, notice_sent, out)?;
+            report(&described, outcome, out)?;
             return Ok(outcome);
         }
         if options.live {
@@ -175,7 +170,6 @@ pub(crate) fn to_time(at: &DateTime) -> OffsetDateTime {
 fn report(
     described: &DescribeExecutionOutput,
     outcome: Outcome,
-    notice_sent: bool,
     out: &mut impl Write,
 ) -> Result<(), Error> {
     let arn = described.execution_arn();
@@ -203,19 +197,11 @@ fn report(
             if !cause.is_empty() {
                 writeln!(out, "cause:  {cause}")?;
             }
-            if outcome == Outcome::Failed {
-                if notice_sent {
-                    writeln!(
-                        out,
-                        "notice: the failure notice was published (NotifyFailure ran)"
-                    )?;
-                } else {
-                    writeln!(
-                        out,
-                        "notice: NO failure notice was published; check the publish function's logs"
-                    )?;
-                }
-            }
+            writeln!(
+                out,
+                "notice: the hub's notify function sends the failure notice (e-mail, SIEM, Security \
+                 Hub) from this status change; if it cannot, the NotifierDeadLetters alarm fires"
+            )?;
             let why = match outcome {
                 Outcome::TimedOut => "it ran past the state machine's TimeoutSeconds. ",
                 Outcome::Aborted => "it was stopped (StopExecution or the console's Stop button). ",

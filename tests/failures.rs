@@ -1,0 +1,318 @@
+//! End-to-end: the failure path. A step that fails after its retries fails the execution at
+//! that step; the notifier sends the notice from the execution's status change; a redrive
+//! resumes at the failed step and reruns only what failed; timeouts, aborts, duplicated
+//! schedule events and a throttling storm all end scanned or noticed.
+
+use scanflow_asl::Status;
+use scanflow_cli::local::{self, LocalRun};
+use scanflow_sandbox::Scenario;
+use scanflow_sandbox::lambda::{LambdaSpec, OutageSpec};
+use scanflow_tests::{entered, of_kind, options, start_time, workflow};
+use serde_json::json;
+use time::Duration;
+
+const WEB: &str = "111122223333";
+
+/// The default scenario's first Inspector v2 account alone.
+fn one_account() -> Scenario {
+    let mut s = Scenario::default_scenario().expect("the built-in scenario");
+    s.accounts.retain(|a| a.account_id == WEB);
+    s
+}
+
+fn with_lambda(mut s: Scenario, spec: LambdaSpec) -> Scenario {
+    s.hub.lambda = Some(spec);
+    s
+}
+
+fn publish_outage(until_seconds: u32) -> LambdaSpec {
+    LambdaSpec {
+        concurrency: None,
+        invocation_millis: 1_000,
+        outages: vec![OutageSpec {
+            function: "publish".into(),
+            from_seconds: 0,
+            until_seconds,
+            error: "Lambda.ServiceException".into(),
+        }],
+    }
+}
+
+fn run(options: local::RunOptions) -> LocalRun {
+    local::run(&workflow(), options).expect("the local run starts")
+}
+
+#[test]
+fn a_publish_outage_fails_at_publish_with_a_notice_and_a_redrive_resumes_there() {
+    let scenario = with_lambda(one_account(), publish_outage(3_600));
+    let mut opts = options(scenario, vec![], "publish-outage");
+    opts.redrive_after = Some(Duration::hours(2));
+    let local = run(opts);
+    let ex = &local.executions[0];
+
+    // The redrive succeeded without scanning or collecting again.
+    assert_eq!(
+        ex.execution.status,
+        Status::Succeeded,
+        "{:?}",
+        ex.execution.error
+    );
+    assert_eq!(ex.execution.redrive_count, 1);
+    let h = &ex.execution;
+    assert_eq!(entered(h, "StartRun"), 1);
+    assert_eq!(entered(h, "CollectFindings"), 1);
+    assert_eq!(entered(h, "Format"), 1);
+    assert_eq!(entered(h, "Publish"), 2, "failed once, redriven once");
+    assert_eq!(
+        h.history
+            .iter()
+            .filter(|e| e.kind == "ExecutionRedriven")
+            .count(),
+        1
+    );
+    // It had failed at Publish, after the retries, with Lambda's error.
+    let failed = h
+        .history
+        .iter()
+        .find(|e| e.kind == "ExecutionFailed")
+        .expect("the first run failed");
+    assert_eq!(failed.error.as_deref(), Some("Lambda.ServiceException"));
+    let retries = h
+        .history
+        .iter()
+        .filter(|e| e.kind == "TaskFailed" || e.kind == "LambdaFunctionFailed")
+        .count();
+    assert!(retries >= 7, "6 retries then the failure: {retries}");
+
+    // One failure notice, then one resolved message; the digest once, after the redrive.
+    let messages = local.sandbox.sns_messages();
+    let failures = of_kind(&messages, "failure");
+    assert_eq!(failures.len(), 1, "{failures:#?}");
+    assert!(failures[0].subject.contains("Lambda.ServiceException"));
+    assert!(failures[0].message.contains(WEB));
+    let resolved = of_kind(&messages, "resolved");
+    assert_eq!(resolved.len(), 1);
+    assert!(
+        resolved[0].message.contains("Lambda.ServiceException"),
+        "{}",
+        resolved[0].message
+    );
+    assert!(resolved[0].subject.contains("RESOLVED"));
+    assert_eq!(of_kind(&messages, "digest").len(), 1);
+    assert!(ex.reported());
+    assert_eq!(ex.notices.len(), 2);
+    assert!(
+        ex.notices.iter().all(|n| n.result.is_ok()),
+        "{:?}",
+        ex.notices
+    );
+
+    // The Security Hub notice of the failure is archived once the redrive completed.
+    let hub = local.sandbox.security_hub_state(WEB);
+    let notice = hub
+        .notices
+        .values()
+        .find(|n| n.id.contains("scan-failed"))
+        .expect("the failure notice was imported");
+    assert!(notice.resolved_at.is_some(), "{notice:?}");
+}
+
+#[test]
+fn the_notifier_sends_nothing_twice_for_a_repeated_event() {
+    let scenario = with_lambda(one_account(), publish_outage(3_600));
+    let mut local = run(options(scenario, vec![], "repeated-event"));
+    let event = local.executions[0].execution.status_change_event();
+    let before = local.sandbox.sns_messages().len();
+    // EventBridge delivers at least once: the same event again.
+    let again = pollster::block_on(publish::notify::invoke(&local.sandbox, event))
+        .expect("the repeat is handled");
+    assert_eq!(again["messages"], 0);
+    assert_eq!(again["alreadySent"], 2);
+    assert_eq!(local.sandbox.sns_messages().len(), before);
+    // And a redrive's SUCCEEDED event is a new event: its resolution goes out once.
+    let at = local.executions[0].execution.end_time + Duration::hours(2);
+    local.redrive(&workflow(), 0, at).expect("redrivable");
+    let event = local.executions[0].execution.status_change_event();
+    let again =
+        pollster::block_on(publish::notify::invoke(&local.sandbox, event)).expect("handled");
+    assert_eq!(again["action"], "resolved");
+    assert_eq!(again["messages"], 0);
+    assert_eq!(of_kind(&local.sandbox.sns_messages(), "resolved").len(), 1);
+}
+
+#[test]
+fn a_machine_timeout_ends_timed_out_with_a_notice() {
+    // The same definition with a machine timeout shorter than the Classic assessment.
+    let root = scanflow_tests::repo_root();
+    let mut def: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("statemachine/scan.asl.json")).expect("definition"),
+    )
+    .expect("json");
+    def["TimeoutSeconds"] = json!(600);
+    let dir = scanflow_tests::out_dir("timeout-def");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("scan.asl.json");
+    std::fs::write(&path, def.to_string()).expect("write");
+    let wf =
+        scanflow_cli::definition::Workflow::load(&path, Some(&root.join("templates/hub.yaml")))
+            .expect("loads");
+    let mut scenario = Scenario::default_scenario().expect("built-in");
+    scenario.accounts.retain(|a| a.account_id == "444455556666");
+    let local = local::run(&wf, options(scenario, vec![], "timeout")).expect("runs");
+    let ex = &local.executions[0];
+    assert_eq!(ex.execution.status, Status::TimedOut);
+    assert!(ex.reported(), "{:?}", ex.notices);
+    let failures = of_kind(&local.sandbox.sns_messages(), "failure");
+    assert_eq!(failures.len(), 1);
+    assert!(
+        failures[0].subject.contains("States.Timeout"),
+        "{}",
+        failures[0].subject
+    );
+    assert!(failures[0].message.contains("444455556666"));
+}
+
+#[test]
+fn an_aborted_execution_gets_a_notice_and_can_be_redriven() {
+    let mut local = LocalRun::new(
+        {
+            let mut s = Scenario::default_scenario().expect("built-in");
+            s.accounts.retain(|a| a.account_id == "444455556666");
+            s
+        },
+        &scanflow_tests::out_dir("abort"),
+        None,
+    )
+    .expect("sandbox");
+    let wf = workflow();
+    let input = json!({"accountId": "444455556666", "region": "us-east-1"});
+    let abort_at = start_time() + Duration::minutes(5);
+    local.execute(&wf, input, start_time(), 3, Some(abort_at));
+    let ex = &local.executions[0];
+    assert_eq!(ex.execution.status, Status::Aborted);
+    assert!(ex.reported(), "{:?}", ex.notices);
+    let failures = of_kind(&local.sandbox.sns_messages(), "failure");
+    assert_eq!(failures.len(), 1);
+    assert!(
+        failures[0].subject.contains("ExecutionAborted"),
+        "{}",
+        failures[0].subject
+    );
+    assert!(failures[0].message.contains("was stopped"));
+
+    // Redriven, the Classic run already started is followed, not started again.
+    let at = ex.execution.end_time + Duration::minutes(10);
+    let ex = local.redrive(&wf, 0, at).expect("redrivable");
+    assert_eq!(
+        ex.execution.status,
+        Status::Succeeded,
+        "{:?}",
+        ex.execution.cause
+    );
+    assert_eq!(entered(&ex.execution, "StartRun"), 1);
+    assert_eq!(
+        local
+            .sandbox
+            .api_calls()
+            .get("inspector:StartAssessmentRun"),
+        Some(&1)
+    );
+    assert_eq!(of_kind(&local.sandbox.sns_messages(), "resolved").len(), 1);
+}
+
+#[test]
+fn invalid_input_still_ends_at_once_with_a_notice() {
+    let local = run(options(
+        one_account(),
+        vec![json!({"accountId": "12", "region": "eu-west-1"})],
+        "invalid",
+    ));
+    let ex = &local.executions[0];
+    assert_eq!(ex.execution.status, Status::Failed);
+    assert_eq!(ex.execution.error.as_deref(), Some("InvalidInput"));
+    assert_eq!(entered(&ex.execution, "StartRun"), 1);
+    let attempts = ex
+        .execution
+        .history
+        .iter()
+        .filter(|e| e.kind == "TaskFailed" || e.kind == "LambdaFunctionFailed")
+        .count();
+    assert_eq!(attempts, 1, "bad input is never retried");
+    assert!(ex.reported());
+    let failures = of_kind(&local.sandbox.sns_messages(), "failure");
+    assert_eq!(failures.len(), 1);
+    assert!(failures[0].message.contains("accountId"));
+}
+
+#[test]
+fn a_duplicated_schedule_event_scans_and_delivers_once() {
+    let slot =
+        json!({"accountId": WEB, "region": "eu-west-1", "scheduledAt": "2026-11-28T02:00:00Z"});
+    let local = run(options(
+        one_account(),
+        vec![slot.clone(), slot],
+        "duplicate",
+    ));
+    let (first, second) = (&local.executions[0], &local.executions[1]);
+    assert_ne!(first.name, second.name, "EventBridge names each delivery");
+    assert_eq!(first.execution.status, Status::Succeeded);
+    assert_eq!(second.execution.status, Status::Succeeded);
+    let out = second.execution.output.as_ref().expect("output");
+    assert_eq!(out["duplicate"], true);
+    assert_eq!(out["duplicateOf"], first.name.as_str());
+    assert_eq!(entered(&second.execution, "CheckStatus"), 0);
+    let calls = local.sandbox.api_calls();
+    assert_eq!(
+        calls.get("inspector2:CreateFindingsReport"),
+        Some(&1),
+        "{calls:?}"
+    );
+    assert_eq!(of_kind(&local.sandbox.sns_messages(), "digest").len(), 1);
+    assert!(second.notices.is_empty(), "a duplicate is no failure");
+}
+
+#[test]
+fn a_thousand_executions_in_one_minute_against_a_concurrency_of_100_all_end_scanned_or_noticed() {
+    let s = one_account();
+    let template = s.accounts[0].clone();
+    let mut a = template;
+    a.account_id = "200000000000".into();
+    a.copies = Some(1_000);
+    a.findings.list.clear();
+    a.settings.assessment_template_arn = None;
+    a.findings.generate = Some(scanflow_sandbox::GeneratorSpec { count: 3, seed: 1 });
+    let text = serde_json::json!({"hub": s.hub, "accounts": [a]}).to_string();
+    let mut scenario = Scenario::from_json(&text).expect("the fleet scenario");
+    scenario.hub.lambda = Some(LambdaSpec {
+        concurrency: Some(100),
+        invocation_millis: 2_000,
+        outages: vec![],
+    });
+    assert_eq!(scenario.accounts.len(), 1_000);
+    let local = run(options(scenario, vec![], "storm"));
+    assert_eq!(local.executions.len(), 1_000);
+    let throttled = local.sandbox.lambda().throttled();
+    assert!(throttled > 0, "the storm must throttle");
+    assert!(local.sandbox.lambda().peak_concurrency() <= 100);
+    let mut succeeded = 0;
+    for ex in &local.executions {
+        assert!(
+            ex.reported(),
+            "{}: {:?} {:?}",
+            ex.name,
+            ex.execution.status,
+            ex.notices
+        );
+        if ex.execution.status == Status::Succeeded {
+            succeeded += 1;
+        }
+    }
+    let digests = of_kind(&local.sandbox.sns_messages(), "digest").len();
+    let failures = of_kind(&local.sandbox.sns_messages(), "failure").len();
+    assert_eq!(digests, succeeded);
+    assert_eq!(failures, 1_000 - succeeded);
+    assert!(
+        succeeded > 900,
+        "the retries outlast a one-minute storm: {succeeded}"
+    );
+}
