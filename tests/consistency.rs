@@ -421,7 +421,7 @@ fn every_placeholder_has_a_substitution_and_every_substitution_is_used() {
 }
 
 #[test]
-fn every_error_the_definitions_name_is_known_and_only_transient_errors_are_retried() {
+fn every_error_the_definitions_name_is_known_and_only_transient_errors_are_retried_never_caught() {
     let transient = ScanError::Transient {
         service: String::new(),
         detail: String::new(),
@@ -431,7 +431,10 @@ fn every_error_the_definitions_name_is_known_and_only_transient_errors_are_retri
         let mut retried = BTreeSet::new();
         let mut caught = BTreeSet::new();
         collect_errors(&asl, &mut retried, &mut caught);
-        assert!(!caught.is_empty(), "{rel} catches nothing");
+        // A Catch would end a failure away from the failed task: a redrive resumes at the
+        // unsuccessful state, so it must be the task itself. Notices come from the status
+        // change event instead.
+        assert!(caught.is_empty(), "{rel} catches {caught:?}");
         for name in retried.iter().chain(&caught) {
             let known = if name.starts_with("States.") {
                 STATES_ERRORS.contains(&name.as_str())
@@ -456,6 +459,115 @@ fn every_error_the_definitions_name_is_known_and_only_transient_errors_are_retri
             "{rel}: retried errors"
         );
     }
+}
+
+/// The most time a retrier can spend before its last attempt (full jitter waits at most this).
+fn retry_budget_seconds(rule: &Json) -> f64 {
+    let interval = rule["IntervalSeconds"].as_f64().unwrap_or(1.0);
+    let attempts = rule["MaxAttempts"].as_u64().unwrap_or(3);
+    let rate = rule["BackoffRate"].as_f64().unwrap_or(2.0);
+    let cap = rule["MaxDelaySeconds"].as_f64().unwrap_or(f64::INFINITY);
+    (0..attempts)
+        .map(|i| (interval * rate.powi(i32::try_from(i).unwrap_or(i32::MAX))).min(cap))
+        .sum()
+}
+
+#[test]
+fn every_task_retries_lambda_throttling_for_long_enough_and_its_service_errors() {
+    for (rel, text) in definitions() {
+        let asl: Json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{rel}: {e}"));
+        for (name, state) in asl["States"].as_object().expect("States") {
+            if state["Type"] != "Task" {
+                continue;
+            }
+            let retry = state["Retry"].as_array().cloned().unwrap_or_default();
+            let rule_for = |error: &str| {
+                retry
+                    .iter()
+                    .find(|r| strings_json(&r["ErrorEquals"]).iter().any(|e| e == error))
+                    .unwrap_or_else(|| panic!("{rel}: {name} does not retry {error}"))
+            };
+            for error in LAMBDA_ERRORS.iter().filter(|e| **e != "Lambda.Unknown") {
+                rule_for(error);
+            }
+            // A storm of scheduled starts clears in minutes; half an hour of backed-off,
+            // jittered retries outlasts it without hiding an outage for long.
+            let throttled = rule_for("Lambda.TooManyRequestsException");
+            let budget = retry_budget_seconds(throttled);
+            assert!(
+                (1_800.0..=7_200.0).contains(&budget),
+                "{rel}: {name} retries throttling for {budget} s"
+            );
+            assert_eq!(throttled["JitterStrategy"], "FULL", "{rel}: {name}");
+        }
+    }
+}
+
+#[test]
+fn the_notifier_hears_exactly_the_statuses_it_acts_on() {
+    let hub = template(HUB);
+    let notify = resource(&hub, "NotifyFunction");
+    let event = props(notify)
+        .get("Events")
+        .and_then(|e| e.get("ExecutionStatusChange"))
+        .expect("NotifyFunction has its ExecutionStatusChange event");
+    assert_eq!(
+        event.get("Type").and_then(Yaml::as_str),
+        Some("EventBridgeRule")
+    );
+    let p = event.get("Properties").expect("Properties");
+    assert!(
+        p.get("EventBusName").is_none(),
+        "Step Functions sends to the default bus"
+    );
+    assert!(
+        p.get("DeadLetterConfig").is_some(),
+        "undeliverable events are kept"
+    );
+    let pattern = p.get("Pattern").expect("Pattern");
+    assert_eq!(
+        strings(pattern.get("source").expect("source")),
+        ["aws.states"]
+    );
+    assert_eq!(
+        strings(pattern.get("detail-type").expect("detail-type")),
+        ["Step Functions Execution Status Change"]
+    );
+    let detail = pattern.get("detail").expect("detail");
+    assert_eq!(
+        detail
+            .get("stateMachineArn")
+            .and_then(Yaml::as_sequence)
+            .and_then(|s| s.first())
+            .and_then(ref_name),
+        Some("ScanStateMachine")
+    );
+    // Every status the pattern lets through is one the notifier acts on, and back.
+    let alternatives = detail.get("$or").and_then(Yaml::as_sequence).expect("$or");
+    let mut matched = BTreeSet::new();
+    for alt in alternatives {
+        let after_redrive = alt.get("redriveCount").is_some();
+        for status in strings(alt.get("status").expect("status")) {
+            matched.insert((status, after_redrive));
+        }
+    }
+    let statuses = ["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"];
+    for status in statuses {
+        for redriven in [false, true] {
+            let let_through = matched.contains(&(status.to_owned(), false))
+                || (redriven && matched.contains(&(status.to_owned(), true)));
+            assert_eq!(
+                let_through,
+                publish::notify::wanted(status, u32::from(redriven)),
+                "{status} (redriven: {redriven})"
+            );
+        }
+    }
+    assert!(
+        props(notify).get("ReservedConcurrentExecutions").is_some(),
+        "the notifier has its own concurrency"
+    );
+    assert!(props(notify).get("DeadLetterQueue").is_some());
 }
 
 fn collect_errors(v: &Json, retried: &mut BTreeSet<String>, caught: &mut BTreeSet<String>) {

@@ -25,6 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         http_endpoint: None,
         start_time,
         seed: 1,
+        redrive_after: None,
     };
 
     const ROUNDS: u32 = 5;

@@ -80,27 +80,21 @@ fn invalid_input_scenario_or_definition_exit_2_naming_the_problem() {
 
 #[test]
 fn an_unreported_failure_exits_1() {
-    // A definition whose failure path is gone: the role failure is no longer reported.
-    let text_def =
-        std::fs::read_to_string(repo().join("statemachine/scan.asl.json")).expect("definition");
-    let mut def: serde_json::Value = serde_json::from_str(&text_def).expect("json");
-    def["States"]["StartRun"]["Catch"] = serde_json::json!([{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failure", "Next": "Failed"}]);
-    def["States"]
-        .as_object_mut()
-        .expect("states")
-        .remove("NotifyFailure");
-    for state in ["CheckStatus", "CollectFindings", "Format", "Publish"] {
-        def["States"][state]["Catch"][0]["Next"] = serde_json::json!("Failed");
-    }
-    let path = std::env::temp_dir().join(format!(
-        "scanflow-cli-{}-silent.asl.json",
-        std::process::id()
-    ));
-    std::fs::write(&path, def.to_string()).expect("write");
+    // The notify function is down for the whole run: the role failure's notice cannot go out.
+    let text_scenario =
+        std::fs::read_to_string(repo().join("crates/sandbox/scenarios/default.json"))
+            .expect("scenario");
+    let mut scenario: serde_json::Value = serde_json::from_str(&text_scenario).expect("json");
+    scenario["hub"]["lambda"] = serde_json::json!({
+        "outages": [{"function": "notify", "fromSeconds": 0, "untilSeconds": 864000}]
+    });
+    let path =
+        std::env::temp_dir().join(format!("scanflow-cli-{}-silent.json", std::process::id()));
+    std::fs::write(&path, scenario.to_string()).expect("write");
     let out = scanflow(
         &[
             "run",
-            "--definition",
+            "--scenario",
             path.to_str().expect("utf-8"),
             "--account",
             "123456789012",
@@ -112,6 +106,11 @@ fn an_unreported_failure_exits_1() {
         text(&out.stderr).contains("without a published notice"),
         "{}",
         text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("NOTICE NOT SENT"),
+        "{}",
+        text(&out.stdout)
     );
 }
 
