@@ -1,7 +1,7 @@
 //! The adapters against a real moto server (an implementation no one on this team wrote):
 //! assume-role into a member, settings read through the scan role, SNS delivery to an HTTP
 //! subscriber, Security Hub import read back, Inspector v2 `ListFindings` with seeded
-//! findings, a streamed report object, and a 20 MiB S3 round trip.
+//! findings, a streamed report object, a conditional (claim) write, and a 20 MiB S3 round trip.
 //!
 //! The endpoint comes from `SCANFLOW_MOTO_URL` (tests/run-all.sh starts moto); without it each
 //! test says it is skipped. The server is shared, so nothing is reset: every test works in
@@ -388,6 +388,28 @@ async fn published_messages_reach_an_http_subscriber_in_an_sns_envelope() {
     assert_eq!(envelope["TopicArn"], json!(topic));
     assert_eq!(envelope["Message"], json!(message.body));
     assert_eq!(envelope["Subject"], json!(message.subject));
+}
+
+#[tokio::test]
+async fn a_conditional_write_claims_a_key_once() {
+    let Some(url) = moto() else { return };
+    let region = "eu-west-1";
+    let hub = sdk(&url, region).await;
+    let name = bucket(&hub, region).await;
+    let store = S3Store::new(s3(&hub), Scope::new(HUB, region), name, KMS.into());
+    let key = "scanflow/claims/111122223333/eu-west-1/20261128T020000Z.json";
+    let first = store
+        .put_if_absent(key, b"{\"execution\":\"a\"}".to_vec(), "application/json")
+        .await
+        .expect("first claim");
+    let second = store
+        .put_if_absent(key, b"{\"execution\":\"b\"}".to_vec(), "application/json")
+        .await
+        .expect("second claim answered");
+    assert!(first);
+    assert!(!second, "S3 refuses the second write with 412");
+    let held = store.get(key).await.expect("claim");
+    assert_eq!(held, b"{\"execution\":\"a\"}", "the first claim stands");
 }
 
 #[tokio::test]

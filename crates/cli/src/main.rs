@@ -219,10 +219,23 @@ fn run(args: RunArgs) -> ExitCode {
     );
     for ex in &result.executions {
         println!("\n== {}", ex.name);
-        for line in trace::lines(&ex.trace_events()) {
-            println!("{line}");
+        // Each run (the first, then each redrive) is followed by what the notifier did with
+        // its status change, as they happened.
+        let mut tracer = trace::Tracer::new();
+        let mut run = 0;
+        let notices_of = |run: u32| ex.notices.iter().filter(move |n| n.redrive_count == run);
+        for event in ex.trace_events() {
+            if event.kind == "ExecutionRedriven" {
+                for n in notices_of(run) {
+                    println!("{}", n.line(start_time));
+                }
+                run += 1;
+            }
+            if let Some(line) = tracer.feed(&event) {
+                println!("{line}");
+            }
         }
-        for n in &ex.notices {
+        for n in notices_of(run) {
             println!("{}", n.line(start_time));
         }
         let took = trace::duration(ex.execution.end_time - start_time);
@@ -276,6 +289,17 @@ fn run(args: RunArgs) -> ExitCode {
             "{:<14} {:<16} {engine:<11} {status:<42} {findings:>9}",
             field("accountId"),
             field("region")
+        );
+    }
+
+    if let Some(spec) = &result.sandbox.scenario().hub.lambda {
+        let lambda = result.sandbox.lambda();
+        println!(
+            "\nLambda: {} invocation(s) throttled and retried; peak concurrency {}{}",
+            lambda.throttled(),
+            lambda.peak_concurrency(),
+            spec.concurrency
+                .map_or_else(String::new, |c| format!(" of {c}"))
         );
     }
 

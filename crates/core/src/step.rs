@@ -40,6 +40,11 @@ pub fn encode<T: Serialize>(value: &T) -> Result<serde_json::Value, ScanError> {
     serde_json::to_value(value).map_err(ScanError::internal)
 }
 
+/// A record as the JSON bytes the report store keeps.
+pub fn to_json_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>, ScanError> {
+    serde_json::to_vec(value).map_err(ScanError::internal)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,9 +69,4 @@ mod tests {
             other => panic!("{other:?}"),
         }
     }
-}
-
-/// A record as the JSON bytes the report store keeps.
-pub fn to_json_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>, ScanError> {
-    serde_json::to_vec(value).map_err(ScanError::internal)
 }

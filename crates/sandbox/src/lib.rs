@@ -43,7 +43,7 @@ pub use member::Member;
 pub use s3::LocalS3;
 pub use scenario::{
     AccountSpec, AgentHealth, ClassicOutcome, ClassicSpec, FindingSpec, FindingsSpec,
-    GeneratorSpec, HubConfigOverrides, HubSpec, Inspector2Spec, InstanceSpec,
+    GeneratorSpec, HubConfigOverrides, HubSpec, Inspector2Spec, InstanceSpec, MAX_COPIES,
     MAX_GENERATED_FINDINGS, ReportOutcome, Scenario, SettingsSpec, TagSpec,
 };
 pub use security_hub::{SecurityHubSim, SecurityHubState};

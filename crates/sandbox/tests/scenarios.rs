@@ -205,10 +205,50 @@ fn the_shipped_scenarios_load_and_say_what_their_names_say() {
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
+    let outage = load("publish-outage.json");
+    let lambda = outage
+        .hub
+        .lambda
+        .expect("publish-outage.json has hub.lambda");
+    assert_eq!(lambda.outages[0].function, "publish");
+    let storm = load("storm.json");
+    assert_eq!(storm.accounts.len(), 1_000, "copies expand");
+    assert_eq!(storm.hub.lambda.and_then(|l| l.concurrency), Some(100));
+    // Every shipped scenario loads and is described in the crate README.
+    let readme = std::fs::read_to_string(scenario_file("").join("../README.md")).expect("README");
     for n in &names {
         load(n);
+        assert!(
+            readme.contains(&format!("| `{n}` |")),
+            "{n} is not in README's table"
+        );
     }
-    assert_eq!(names.len(), 8, "{names:?}");
+    assert!(names.len() >= 10, "{names:?}");
+}
+
+#[test]
+fn copies_expand_to_consecutive_accounts_within_the_limits() {
+    let hub = r#""hub": {"accountId": "999988887777"}"#;
+    let at = |first: &str, copies: u64| {
+        format!(
+            r#"{{{hub}, "accounts": [{{"accountId": "{first}", "region": "eu-west-1", "copies": {copies},
+                "settings": {{"engine": "inspector2"}}}}]}}"#
+        )
+    };
+    let s = Scenario::from_json(&at("000000000001", 3)).expect("three");
+    let ids: Vec<&str> = s.accounts.iter().map(|a| a.account_id.as_str()).collect();
+    assert_eq!(ids, ["000000000001", "000000000002", "000000000003"]);
+    assert!(s.accounts.iter().all(|a| a.copies.is_none()));
+    // At the last account id and one past it.
+    assert!(Scenario::from_json(&at("999999999998", 2)).is_ok());
+    let err = Scenario::from_json(&at("999999999998", 3)).expect_err("past the last id");
+    assert_eq!(err.field(), Some("accounts[0].copies"));
+    let err = Scenario::from_json(&at("000000000001", 0)).expect_err("zero");
+    assert_eq!(err.field(), Some("accounts[0].copies"));
+    assert!(Scenario::from_json(&at("000000000001", u64::from(u32::MAX) + 1)).is_err());
+    let limit = u64::from(scanflow_sandbox::MAX_COPIES);
+    assert!(Scenario::from_json(&at("100000000000", limit)).is_ok());
+    assert!(Scenario::from_json(&at("100000000000", limit + 1)).is_err());
 }
 
 /// Scans every account of the default scenario with its own settings, as the workflow would:

@@ -180,6 +180,19 @@ pub fn remedy(error: &str, place: &Place, execution: &str, run: Option<&Run>) ->
     }
 }
 
+/// The remedy, and for every failure but a rejected input (a redrive would reuse it), how to
+/// resume the execution where it stopped instead of scanning again.
+fn with_redrive(remedy: String, error: &str, execution_arn: &str) -> String {
+    if error == "InvalidInput" {
+        return remedy;
+    }
+    format!(
+        "{remedy} Once the cause is fixed you can instead resume this execution at the step \
+         that failed, with the same input and without scanning again (within 14 days): \
+         scanflow executions redrive {execution_arn} (or Redrive in the Step Functions console)."
+    )
+}
+
 /// Publishes the failure to people and to the SIEM (each message once per event, through
 /// `ledger`), then records it in Security Hub.
 pub async fn notify_failure<P: Platform>(
@@ -193,7 +206,11 @@ pub async fn notify_failure<P: Platform>(
     let place = Place::of(run, input);
     let error = failure.error.as_str();
     let message = clip(&failure.message(), MESSAGE_CHARS);
-    let remedy = remedy(error, &place, &execution.name, run);
+    let remedy = with_redrive(
+        remedy(error, &place, &execution.name, run),
+        error,
+        ledger.execution(),
+    );
     let account = place.account.value();
     let region = place.region.value();
     let run_id = run.map(|r| r.run_id.as_str());

@@ -99,6 +99,13 @@ pub struct Ledger<'a, S> {
     status: &'a str,
 }
 
+impl<S> Ledger<'_, S> {
+    /// The execution ARN the ledger is kept for.
+    pub fn execution(&self) -> &str {
+        self.execution
+    }
+}
+
 impl<S: ReportStore> Ledger<'_, S> {
     /// Publishes `message` as `part` unless it was published for this event already; `true`
     /// when this call published it.
@@ -253,7 +260,7 @@ async fn failed<P: Platform>(
         message: failure.message(),
         stopped_at: d.stop_date.map_or_else(String::new, millis_to_rfc3339),
         redrive_count: d.redrive_count,
-        security_hub: out.home.clone(),
+        security_hub: out.home,
     };
     platform
         .store()

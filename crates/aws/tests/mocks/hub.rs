@@ -230,6 +230,57 @@ async fn put_encrypts_with_the_report_key_and_get_reads_it_back() {
 }
 
 #[tokio::test]
+async fn put_if_absent_asks_s3_for_if_none_match_and_tells_an_existing_key() {
+    let seen = Seen::new();
+    let s = seen.clone();
+    let created = mock!(aws_sdk_s3::Client::put_object).then_compute_output(move |r| {
+        s.push((
+            r.if_none_match().map(str::to_owned),
+            r.server_side_encryption().map(|e| e.as_str().to_owned()),
+        ));
+        PutObjectOutput::builder().build()
+    });
+    let st = store(client!(aws_sdk_s3, [&created]));
+    assert!(
+        st.put_if_absent("scanflow/claims/a.json", b"{}".to_vec(), "application/json")
+            .await
+            .expect("created")
+    );
+    assert_eq!(
+        seen.all(),
+        vec![(Some("*".to_owned()), Some("aws:kms".to_owned()))]
+    );
+
+    // 412: another writer got there first; nothing was written and it is no error.
+    let exists = mock!(aws_sdk_s3::Client::put_object).then_http_response(|| {
+        xml(
+            412,
+            "<Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>",
+        )
+    });
+    let st = store(client!(aws_sdk_s3, [&exists]));
+    assert!(
+        !st.put_if_absent("scanflow/claims/a.json", b"{}".to_vec(), "application/json")
+            .await
+            .expect("answered")
+    );
+
+    // 409: a write racing this one; the step retries and then sees 412.
+    let racing = mock!(aws_sdk_s3::Client::put_object).then_http_response(|| {
+        xml(
+            409,
+            "<Error><Code>ConditionalRequestConflict</Code><Message>A conflicting conditional operation is currently in progress</Message></Error>",
+        )
+    });
+    let st = store(client!(aws_sdk_s3, [&racing]));
+    let err = st
+        .put_if_absent("scanflow/claims/a.json", b"{}".to_vec(), "application/json")
+        .await
+        .expect_err("racing");
+    assert_eq!(err.error_type(), "Transient", "{err}");
+}
+
+#[tokio::test]
 async fn get_of_a_missing_key_is_not_found_and_outages_are_retried() {
     let missing = mock!(aws_sdk_s3::Client::get_object).then_http_response(|| {
         xml(404, "<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>")

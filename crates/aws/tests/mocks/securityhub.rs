@@ -213,11 +213,15 @@ async fn notices_are_imported_as_complete_asff_owned_by_the_caller() {
         ))
     });
     let hub = AwsSecurityHub::new(client!(aws_sdk_securityhub, [&import]), scope());
-    let mut batch = notices(99);
+    let mut batch = notices(98);
     batch.push(notice(
-        99,
+        98,
         NoticeResource::AwsAccount { id: ACCOUNT.into() },
     ));
+    // A notice whose condition cleared is re-imported archived, dated when it cleared.
+    let mut cleared = notice(99, NoticeResource::AwsAccount { id: ACCOUNT.into() });
+    cleared.resolved_at = Some("2026-11-28T14:00:00Z".into());
+    batch.push(cleared);
     let refused = hub.import_notices(&batch).await.expect("imported");
     assert!(refused.is_empty());
     let sent = seen.all().remove(0);
@@ -238,6 +242,14 @@ async fn notices_are_imported_as_complete_asff_owned_by_the_caller() {
     );
     assert_eq!(f.created_at(), Some("2026-11-28T10:00:00Z"));
     assert_eq!(f.updated_at(), f.created_at());
+    assert_eq!(f.record_state().map(|r| r.as_str()), Some("ACTIVE"));
+    let archived = &sent[99];
+    assert_eq!(
+        archived.record_state().map(|r| r.as_str()),
+        Some("ARCHIVED")
+    );
+    assert_eq!(archived.updated_at(), Some("2026-11-28T14:00:00Z"));
+    assert_eq!(archived.created_at(), Some("2026-11-28T10:00:00Z"));
     assert_eq!(
         f.severity().and_then(|s| s.label()).map(|l| l.as_str()),
         Some("MEDIUM")
@@ -263,7 +275,7 @@ async fn notices_are_imported_as_complete_asff_owned_by_the_caller() {
             .map(|l| l.as_str()),
         Some("MEDIUM")
     );
-    let account = &sent[99].resources()[0];
+    let account = &sent[98].resources()[0];
     assert_eq!(account.r#type(), Some("AwsAccount"));
     assert_eq!(account.id(), Some("AWS::::Account:111122223333"));
 }
