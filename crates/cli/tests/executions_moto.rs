@@ -15,15 +15,15 @@ use scanflow_cli::executions::{
 };
 use time::OffsetDateTime;
 
-/// Runs with the scan's closing shape (Summary) or its failure path (NotifyFailure, Failed),
-/// using only states moto's interpreter runs.
+/// Runs with the scan's closing shape (Summary) or a failure (Failed), using only states
+/// moto's interpreter runs.
 const DEFINITION: &str = r#"{
   "StartAt": "Init",
   "States": {
     "Init": {"Type": "Pass", "Next": "IsBroken"},
     "IsBroken": {
       "Type": "Choice",
-      "Choices": [{"Variable": "$.accountId", "StringEquals": "999999999999", "Next": "NotifyFailure"}],
+      "Choices": [{"Variable": "$.accountId", "StringEquals": "999999999999", "Next": "Failed"}],
       "Default": "Summary"
     },
     "Summary": {
@@ -35,7 +35,6 @@ const DEFINITION: &str = r#"{
       },
       "End": true
     },
-    "NotifyFailure": {"Type": "Pass", "Next": "Failed"},
     "Failed": {
       "Type": "Fail",
       "Error": "RoleNotAssumable",
@@ -214,7 +213,7 @@ async fn start_watch_list_against_moto() {
         "{out}"
     );
     assert!(
-        out.contains("the failure notice was published")
+        out.contains("notify function sends the failure notice")
             && out.contains("scanflow executions redrive"),
         "{out}"
     );
