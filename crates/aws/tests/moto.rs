@@ -312,38 +312,155 @@ async fn notices_imported_through_the_member_role_are_the_members_and_reruns_upd
     assert_eq!(found.aws_account_id(), Some(HUB));
 }
 
-/// Accepts one HTTP POST on 127.0.0.1 and sends back its body.
+/// Accepts HTTP POSTs on 127.0.0.1 and sends back each body, until the receiver is dropped.
 fn listener() -> (String, mpsc::Receiver<String>) {
     let socket = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}/sns", socket.local_addr().expect("addr"));
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let Ok((stream, _)) = socket.accept() else {
-            return;
-        };
-        stream.set_read_timeout(Some(Duration::from_secs(20))).ok();
-        let mut reader = BufReader::new(stream);
-        let mut length = 0usize;
-        let mut line = String::new();
-        while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
-            if line == "\r\n" {
-                break;
+        while let Ok((stream, _)) = socket.accept() {
+            if !answer(stream, &tx) {
+                return;
             }
-            if let Some((name, value)) = line.split_once(':')
-                && name.eq_ignore_ascii_case("content-length")
-            {
-                length = value.trim().parse().unwrap_or(0);
-            }
-            line.clear();
-        }
-        let mut body = vec![0; length];
-        if reader.read_exact(&mut body).is_ok() {
-            let mut stream = reader.into_inner();
-            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
-            let _ = tx.send(String::from_utf8_lossy(&body).into_owned());
         }
     });
     (url, rx)
+}
+
+/// Reads one request, answers 200, forwards the body; false once nobody listens.
+fn answer(stream: std::net::TcpStream, tx: &mpsc::Sender<String>) -> bool {
+    stream.set_read_timeout(Some(Duration::from_secs(20))).ok();
+    let mut reader = BufReader::new(stream);
+    let mut length = 0usize;
+    let mut line = String::new();
+    while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+        if line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap_or(0);
+        }
+        line.clear();
+    }
+    let mut body = vec![0; length];
+    if reader.read_exact(&mut body).is_ok() {
+        let mut stream = reader.into_inner();
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+        return tx.send(String::from_utf8_lossy(&body).into_owned()).is_ok();
+    }
+    true
+}
+
+#[tokio::test]
+async fn the_notifier_tells_a_failure_once_and_its_resolution_through_aws() {
+    let Some(url) = moto() else { return };
+    let region = "eu-west-1";
+    let hub = sdk(&url, region).await;
+    let name = bucket(&hub, region).await;
+    let sns = aws_sdk_sns::Client::new(&hub);
+    let topic = sns
+        .create_topic()
+        .name(format!("scanflow-notify-{}", unique()))
+        .send()
+        .await
+        .expect("topic")
+        .topic_arn()
+        .expect("arn")
+        .to_owned();
+    let (endpoint, received) = listener();
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("http")
+        .endpoint(&endpoint)
+        .send()
+        .await
+        .expect("subscribed");
+    let member_account = account(11);
+    let member_conf = member_sdk(&hub, &member_account, region).await;
+    let member_hub = aws_sdk_securityhub::Client::new(&member_conf);
+    member_hub
+        .enable_security_hub()
+        .send()
+        .await
+        .expect("enabled");
+    let platform =
+        AwsPlatform::new(hub.clone(), config(&name, Some(topic.clone()))).expect("platform");
+
+    let execution = format!("scan-{member_account}-{region}-20261128T02");
+    let event = |status: &str, redrive: u32| {
+        json!({
+            "version": "0", "source": "aws.states",
+            "detail-type": "Step Functions Execution Status Change",
+            "detail": {
+                "executionArn": format!("arn:aws:states:{region}:{HUB}:execution:scanflow-scan:{execution}"),
+                "stateMachineArn": format!("arn:aws:states:{region}:{HUB}:stateMachine:scanflow-scan"),
+                "name": execution, "status": status,
+                "startDate": 1_764_295_200_000_i64, "stopDate": 1_764_295_300_000_i64,
+                "input": json!({"accountId": member_account, "region": region}).to_string(),
+                "error": if status == "FAILED" { json!("ScanFailed") } else { json!(null) },
+                "cause": if status == "FAILED" { json!("{\"errorType\":\"ScanFailed\",\"errorMessage\":\"the run ended FAILED\"}") } else { json!(null) },
+                "redriveCount": redrive
+            }
+        })
+    };
+    let out = publish::notify::invoke(&platform, event("FAILED", 0))
+        .await
+        .expect("notified");
+    assert_eq!(
+        (out["messages"].clone(), out["noticesImported"].clone()),
+        (json!(2), json!(1))
+    );
+    let subjects: Vec<String> = (0..2)
+        .map(|_| {
+            let body = received
+                .recv_timeout(Duration::from_secs(20))
+                .expect("delivered");
+            let envelope: serde_json::Value = serde_json::from_str(&body).expect("envelope");
+            envelope["Subject"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    assert!(
+        subjects.iter().any(|s| s.contains("scan FAILED")),
+        "{subjects:?}"
+    );
+
+    // EventBridge delivers the same event again: the ledger in S3 sends nothing twice.
+    let again = publish::notify::invoke(&platform, event("FAILED", 0))
+        .await
+        .expect("repeat");
+    assert_eq!(
+        (again["messages"].clone(), again["alreadySent"].clone()),
+        (json!(0), json!(2))
+    );
+    assert!(
+        received.recv_timeout(Duration::from_secs(2)).is_err(),
+        "nothing more sent"
+    );
+
+    // The redrive succeeded: one RESOLVED message and the notice archived in the member.
+    let resolved = publish::notify::invoke(&platform, event("SUCCEEDED", 1))
+        .await
+        .expect("resolved");
+    assert_eq!(resolved["messages"], json!(1));
+    let body = received
+        .recv_timeout(Duration::from_secs(20))
+        .expect("delivered");
+    assert!(body.contains("RESOLVED"), "{body}");
+    let id = Notice::id_for(
+        &member_account,
+        region,
+        NoticeKind::ScanFailed,
+        "ScanFailed",
+    );
+    let stored = member_hub.get_findings().send().await.expect("findings");
+    let notice = stored
+        .findings()
+        .iter()
+        .find(|f| f.id() == Some(id.as_str()))
+        .expect("the failure notice is in the member's Security Hub");
+    assert_eq!(notice.record_state().map(|r| r.as_str()), Some("ARCHIVED"));
 }
 
 #[tokio::test]
