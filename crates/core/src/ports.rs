@@ -119,6 +119,9 @@ pub trait ReportStore: Send + Sync {
         content_type: &str,
     ) -> impl Future<Output = Result<(), ScanError>> + Send;
     fn get(&self, key: &str) -> impl Future<Output = Result<Vec<u8>, ScanError>> + Send;
+    /// Every key starting with `prefix`, in key order (all pages: a partial list would let the
+    /// fleet watch call missing accounts healthy).
+    fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, ScanError>> + Send;
 }
 
 /// Publishes to the scanflow topic (SNS in AWS). Returns the message id.

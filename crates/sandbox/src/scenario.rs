@@ -300,6 +300,7 @@ impl SettingsSpec {
             }),
             duration_seconds: self.duration_seconds,
             assessment_template_arn: self.assessment_template_arn.clone(),
+            schedule: None,
         }
     }
 }
