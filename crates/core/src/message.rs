@@ -25,6 +25,8 @@ pub const ATTR_PARTS: &str = "scanflow_parts";
 pub const KIND_DIGEST: &str = "digest";
 pub const KIND_SIEM: &str = "siem";
 pub const KIND_FAILURE: &str = "failure";
+/// The daily fleet watch's notice (people only: it names accounts, not findings).
+pub const KIND_FLEET_WATCH: &str = "fleet-watch";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {

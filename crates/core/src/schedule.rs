@@ -384,7 +384,7 @@ impl Cron {
     }
 
     fn day_selected(&self, date: Date) -> bool {
-        let last = time::util::days_in_year_month(date.year(), date.month());
+        let last = date.month().length(date.year());
         let day = date.day();
         let dom = match self.day_of_month {
             DayOfMonth::Any => true,

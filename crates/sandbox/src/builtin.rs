@@ -9,7 +9,7 @@ use scanflow_core::model::{Engine, Severity};
 use crate::scenario::{
     AccountSpec, AgentHealth, ClassicOutcome, ClassicSpec, FindingSpec, FindingsSpec,
     GeneratorSpec, HubConfigOverrides, HubSpec, Inspector2Spec, InstanceSpec, ReportOutcome,
-    Scenario, SettingsSpec, TagSpec,
+    Scenario, ScheduleSpec, SettingsSpec, TagSpec,
 };
 
 fn instance(id: &str, tags: &[(&str, &str)], agent: AgentHealth, managed: bool) -> InstanceSpec {
@@ -82,6 +82,8 @@ impl Scenario {
                     account_id: web.into(),
                     region: "eu-west-1".into(),
                     role_deployed: true,
+                    schedule: ScheduleSpec::default(),
+                    scope_change: None,
                     inspector_enabled: true,
                     settings: SettingsSpec {
                         engine: Engine::Inspector2,
@@ -163,6 +165,8 @@ impl Scenario {
                     account_id: data.into(),
                     region: "us-east-1".into(),
                     role_deployed: true,
+                    schedule: ScheduleSpec::default(),
+                    scope_change: None,
                     inspector_enabled: true,
                     settings: SettingsSpec {
                         engine: Engine::Classic,
@@ -219,6 +223,8 @@ impl Scenario {
                     account_id: apac.into(),
                     region: "ap-southeast-2".into(),
                     role_deployed: true,
+                    schedule: ScheduleSpec::default(),
+                    scope_change: None,
                     inspector_enabled: true,
                     settings: SettingsSpec {
                         engine: Engine::Inspector2,
@@ -272,6 +278,8 @@ impl Scenario {
                     account_id: new.into(),
                     region: "eu-central-1".into(),
                     role_deployed: false,
+                    schedule: ScheduleSpec::default(),
+                    scope_change: None,
                     inspector_enabled: true,
                     settings: SettingsSpec {
                         engine: Engine::Inspector2,

@@ -16,7 +16,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use scanflow_core::ScanError;
-use scanflow_core::message::{ATTR_KIND, KIND_DIGEST, KIND_FAILURE, KIND_SIEM, Message};
+use scanflow_core::message::{
+    ATTR_KIND, KIND_DIGEST, KIND_FAILURE, KIND_FLEET_WATCH, KIND_SIEM, Message,
+};
 use scanflow_core::ports::Notifier;
 
 use crate::{SandboxError, Shared, ids, lock};
@@ -46,7 +48,7 @@ impl Subscription {
     /// The `scanflow_kind` values the subscription's filter policy accepts.
     pub fn accepted_kinds(self) -> &'static [&'static str] {
         match self {
-            Self::Email => &[KIND_DIGEST, KIND_FAILURE],
+            Self::Email => &[KIND_DIGEST, KIND_FAILURE, KIND_FLEET_WATCH],
             Self::Https => &[KIND_SIEM],
         }
     }

@@ -50,6 +50,14 @@ impl ReportStore for Store {
             detail: "no such key".into(),
         })
     }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, ScanError> {
+        let map = self.0.lock().expect("lock");
+        Ok(map
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect())
+    }
 }
 
 /// The ports format never uses: every call fails, so a test would notice one.
