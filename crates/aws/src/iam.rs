@@ -20,13 +20,14 @@ pub const ENV_HUB_ACCOUNT_ID: &str = "HUB_ACCOUNT_ID";
 /// Variables a function may do without.
 pub const OPTIONAL_ENV: &[&str] = &[ENV_EXTERNAL_ID, ENV_SETTINGS_PARAMETER];
 
-/// The five functions, as `lambda::run` names them.
-pub const FUNCTIONS: [&str; 5] = [
+/// The functions, as `lambda::run` names them: the five steps, and the fleet watch.
+pub const FUNCTIONS: [&str; 6] = [
     "start-run",
     "check-status",
     "collect-findings",
     "format",
     "publish",
+    "fleet-watch",
 ];
 
 /// The variables `function` reads (required ones and those in [`OPTIONAL_ENV`]), or `None`
@@ -57,7 +58,8 @@ pub fn function_env(function: &str) -> Option<&'static [&'static str]> {
     match function {
         "start-run" | "check-status" | "collect-findings" => Some(MEMBER),
         "format" => Some(FORMAT),
-        "publish" => Some(PUBLISH),
+        // The fleet watch enters members (settings) and publishes its notice: publish's set.
+        "publish" | "fleet-watch" => Some(PUBLISH),
         _ => None,
     }
 }
@@ -109,14 +111,27 @@ pub fn function_actions(function: &str) -> &'static [&'static str] {
             "kms:Decrypt",
             "kms:GenerateDataKey",
         ],
+        // Publish writes the last-delivery record the fleet watch reads.
         "publish" => &[
             "sts:AssumeRole",
             "s3:ListBucket",
             "s3:GetObject",
+            "s3:PutObject",
             "sns:Publish",
             "kms:Decrypt",
             "kms:GenerateDataKey",
             "securityhub:BatchImportFindings",
+        ],
+        // Reads the registry and the delivery records, writes registry entries and its report,
+        // reads member settings through the scan role, publishes the notice.
+        "fleet-watch" => &[
+            "sts:AssumeRole",
+            "s3:ListBucket",
+            "s3:GetObject",
+            "s3:PutObject",
+            "sns:Publish",
+            "kms:Decrypt",
+            "kms:GenerateDataKey",
         ],
         _ => &[],
     }
@@ -186,7 +201,11 @@ mod tests {
         }
         for f in FUNCTIONS {
             let env = function_env(f).expect("known");
-            assert_eq!(env.contains(&ENV_TOPIC_ARN), f == "publish", "{f}");
+            assert_eq!(
+                env.contains(&ENV_TOPIC_ARN),
+                f == "publish" || f == "fleet-watch",
+                "{f}"
+            );
             assert_eq!(
                 function_actions(f).contains(&"sts:AssumeRole"),
                 env.contains(&ENV_SCAN_ROLE_NAME),
