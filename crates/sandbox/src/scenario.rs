@@ -105,7 +105,7 @@ pub struct AccountSpec {
     pub inspector2: Inspector2Spec,
     /// The member's schedule (EventBridge Scheduler in AWS). DISABLED: no scheduled event is
     /// sent, so `scanflow run` starts no scheduled execution for the account.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "ScheduleSpec::is_default")]
     pub schedule: ScheduleSpec,
     /// The member changed its settings after its last scan: applied to the registry once the
     /// executions are done, so the fleet watch sees a scope the last delivery does not show.
@@ -122,6 +122,13 @@ pub struct ScheduleSpec {
     pub expression: String,
     #[serde(default)]
     pub state: ScheduleState,
+}
+
+impl ScheduleSpec {
+    /// The member template's defaults: left out when a scenario is written back.
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 impl Default for ScheduleSpec {
