@@ -870,52 +870,164 @@ fn the_member_trusts_the_hub_function_roles_of_the_organization() {
     );
 }
 
-#[test]
-fn member_schedules_reach_the_hub_rule_and_become_valid_execution_input() {
-    let member = template(MEMBER);
-    let schedule = props(resource(&member, "ScanSchedule"));
-    let rule_name = schedule
+/// A member rule forwarding to the hub bus: its event pattern, after checking that it
+/// targets the bus with the forwarding role and no input transformation.
+fn forwarder<'a>(member: &'a Yaml, id: &str) -> (&'a Yaml, String) {
+    let rule = props(resource(member, id));
+    assert!(
+        rule.get("EventBusName").is_none(),
+        "{id}: on the default bus"
+    );
+    let name = rule
         .get("Name")
         .and_then(Yaml::as_str)
-        .expect("fixed rule Name");
-    let targets = schedule
+        .unwrap_or_else(|| panic!("{id}: fixed rule Name"))
+        .to_owned();
+    let targets = rule
         .get("Targets")
         .and_then(Yaml::as_sequence)
         .expect("Targets");
-    assert_eq!(targets.len(), 1);
+    assert_eq!(targets.len(), 1, "{id}");
     assert_eq!(
         ref_name(targets[0].get("Arn").expect("Arn")),
-        Some("HubEventBusArn")
+        Some("HubEventBusArn"),
+        "{id}"
+    );
+    assert_eq!(
+        get_att_arn(targets[0].get("RoleArn").expect("RoleArn")),
+        Some("ForwardToHubRole"),
+        "{id}"
     );
     for field in ["Input", "InputPath", "InputTransformer"] {
         assert!(
             targets[0].get(field).is_none(),
-            "cross-account bus targets forward the event unchanged: no {field}"
+            "{id}: cross-account bus targets forward the event unchanged: no {field}"
         );
     }
+    (rule.get("EventPattern").expect("EventPattern"), name)
+}
 
-    let hub = template(HUB);
-    let rule = props(resource(&hub, "ScheduledScanRule"));
-    assert_eq!(rule.get("EventBusName").and_then(ref_name), Some("ScanBus"));
-    let pattern = rule.get("EventPattern").expect("EventPattern");
+/// Applies an EventBridge InputTransformer to `event` as EventBridge would for string values.
+fn transform(transformer: &Yaml, event: &Json) -> String {
+    let paths = transformer
+        .get("InputPathsMap")
+        .and_then(Yaml::as_mapping)
+        .expect("InputPathsMap");
+    let mut input = transformer
+        .get("InputTemplate")
+        .and_then(Yaml::as_str)
+        .expect("InputTemplate")
+        .to_owned();
+    for (placeholder, path) in paths {
+        let pointer = path
+            .as_str()
+            .and_then(|p| p.strip_prefix("$."))
+            .expect("$.field path")
+            .split('.')
+            .fold(String::new(), |acc, part| format!("{acc}/{part}"));
+        let value = event
+            .pointer(&pointer)
+            .and_then(Json::as_str)
+            .unwrap_or_else(|| panic!("event has no {pointer}"));
+        input = input.replace(&format!("<{}>", placeholder.as_str().expect("name")), value);
+    }
+    input
+}
+
+#[test]
+fn member_schedules_spread_reach_the_hub_rule_and_become_valid_execution_input() {
+    let member = template(MEMBER);
+    let schedule = props(resource(&member, "ScanSchedule"));
+    assert_eq!(
+        resource(&member, "ScanSchedule")
+            .get("Type")
+            .and_then(Yaml::as_str),
+        Some("AWS::Scheduler::Schedule")
+    );
+    let schedule_name = schedule
+        .get("Name")
+        .and_then(Yaml::as_str)
+        .expect("fixed schedule Name");
+    assert_eq!(
+        schedule.get("ScheduleExpression").and_then(ref_name),
+        Some("AssessmentSchedule"),
+        "AssessmentSchedule keeps its meaning"
+    );
+    assert_eq!(
+        schedule
+            .get("ScheduleExpressionTimezone")
+            .and_then(Yaml::as_str),
+        Some("UTC")
+    );
+    // Spreading: a flexible window unless the member asks for none.
+    let windows = if_leaves(
+        schedule
+            .get("FlexibleTimeWindow")
+            .expect("FlexibleTimeWindow"),
+    );
+    let modes: BTreeSet<&str> = windows
+        .iter()
+        .filter_map(|w| w.get("Mode").and_then(Yaml::as_str))
+        .collect();
+    assert_eq!(modes, BTreeSet::from(["FLEXIBLE", "OFF"]));
+    let flexible = windows
+        .iter()
+        .find(|w| w.get("Mode").and_then(Yaml::as_str) == Some("FLEXIBLE"))
+        .expect("flexible");
+    assert_eq!(
+        flexible.get("MaximumWindowInMinutes").and_then(ref_name),
+        Some("ScheduleWindowMinutes")
+    );
+    let window = member["Parameters"]["ScheduleWindowMinutes"].clone();
+    assert_eq!(window.get("Default").and_then(Yaml::as_u64), Some(60));
+    assert_eq!(window.get("MaxValue").and_then(Yaml::as_u64), Some(1440));
+
+    // The schedule puts a custom event on this account's default bus.
+    let target = schedule.get("Target").expect("Target");
+    assert!(
+        text(target.get("Arn").expect("Arn"))
+            .expect("!Sub")
+            .ends_with(":event-bus/default")
+    );
+    let source = target["EventBridgeParameters"]["Source"]
+        .as_str()
+        .expect("Source");
+    let detail_type = target["EventBridgeParameters"]["DetailType"]
+        .as_str()
+        .expect("DetailType");
+    assert!(
+        !source.starts_with("aws."),
+        "PutEvents refuses aws.* sources"
+    );
+    let detail_text = text(target.get("Input").expect("Input"))
+        .expect("!Sub")
+        .replace("${AWS::AccountId}", "111122223333")
+        .replace("${AWS::Region}", "eu-west-1")
+        .replace("<aws.scheduler.scheduled-time>", "2026-11-30T03:00:00Z");
+    let detail: Json = serde_json::from_str(&detail_text)
+        .unwrap_or_else(|e| panic!("{detail_text} is not JSON: {e}"));
+    assert_eq!(
+        detail["scheduledAt"], "2026-11-30T03:00:00Z",
+        "the nominal time"
+    );
+
+    // The member rule forwards exactly those events to the hub bus.
+    let (pattern, _) = forwarder(&member, "ScheduledScanForwarder");
     assert_eq!(
         pattern.get("source").map(strings),
-        Some(vec!["aws.events".to_owned()])
+        Some(vec![source.to_owned()])
     );
     assert_eq!(
         pattern.get("detail-type").map(strings),
-        Some(vec!["Scheduled Event".to_owned()])
-    );
-    let suffix = pattern["resources"][0]
-        .get("suffix")
-        .and_then(Yaml::as_str)
-        .expect("resources suffix");
-    assert_eq!(
-        suffix,
-        format!(":rule/{rule_name}"),
-        "hub pattern vs member rule name"
+        Some(vec![detail_type.to_owned()])
     );
 
+    // The hub rule matches them and builds the execution input.
+    let hub = template(HUB);
+    let rule = props(resource(&hub, "ScheduledScanRule"));
+    assert_eq!(rule.get("EventBusName").and_then(ref_name), Some("ScanBus"));
+    let hub_pattern = rule.get("EventPattern").expect("EventPattern");
+    assert_eq!(hub_pattern, pattern, "hub pattern vs member forwarder");
     let target = &rule
         .get("Targets")
         .and_then(Yaml::as_sequence)
@@ -924,56 +1036,166 @@ fn member_schedules_reach_the_hub_rule_and_become_valid_execution_input() {
         ref_name(target.get("Arn").expect("Arn")),
         Some("ScanStateMachine")
     );
-    let transformer = target.get("InputTransformer").expect("InputTransformer");
-    let paths = transformer
-        .get("InputPathsMap")
-        .and_then(Yaml::as_mapping)
-        .expect("InputPathsMap");
-    // A scheduled event as it reaches the bus from member 111122223333.
+    // The event as it reaches the hub bus from member 111122223333, half an hour into the
+    // flexible window.
     let event = serde_json::json!({
         "version": "0", "id": "89d1a02d-5ec7-412e-82f5-13505f849b41",
-        "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": "111122223333", "time": "2026-11-30T03:00:00Z", "region": "eu-west-1",
-        "resources": [format!("arn:aws:events:eu-west-1:111122223333:rule/{rule_name}")],
-        "detail": {}
+        "detail-type": detail_type, "source": source,
+        "account": "111122223333", "time": "2026-11-30T03:31:07Z", "region": "eu-west-1",
+        "resources": [], "detail": detail
     });
-    let mut input = transformer
-        .get("InputTemplate")
-        .and_then(Yaml::as_str)
-        .expect("template")
-        .to_owned();
-    for (placeholder, path) in paths {
-        let field = path
-            .as_str()
-            .and_then(|p| p.strip_prefix("$."))
-            .expect("$.field path");
-        let value = event[field]
-            .as_str()
-            .unwrap_or_else(|| panic!("event has no {field}"));
-        input = input.replace(&format!("<{}>", placeholder.as_str().expect("name")), value);
-    }
-    let request = ExecutionInput::from_json(&input)
-        .unwrap_or_else(|e| panic!("{input} is not an execution input: {e}"))
+    let input = transform(
+        target.get("InputTransformer").expect("InputTransformer"),
+        &event,
+    );
+    let parsed = ExecutionInput::from_json(&input)
+        .unwrap_or_else(|e| panic!("{input} is not an execution input: {e}"));
+    assert_eq!(
+        parsed.scheduled_at.as_deref(),
+        Some("2026-11-30T03:00:00Z"),
+        "the nominal scheduled time, not the moment it fired"
+    );
+    let request = parsed
         .validate()
         .unwrap_or_else(|e| panic!("{input} is not a valid execution input: {e}"));
     assert_eq!(request.account_id, "111122223333");
     assert_eq!(request.region, "eu-west-1");
     assert!(request.rerun.is_none());
 
-    // The schedule's role may only put events on the hub bus, for this rule.
+    // The schedule's role may only put events on the default bus, for this schedule.
     let role = props(resource(&member, "ScanScheduleRole"));
     assert_eq!(
         allowed_actions(role.get("Policies").expect("Policies")),
         to_set(&["events:PutEvents"])
     );
-    let source_arn = role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]["ArnEquals"]
+    let trust = &role["AssumeRolePolicyDocument"]["Statement"][0];
+    assert_eq!(
+        trust["Principal"]["Service"].as_str(),
+        Some("scheduler.amazonaws.com")
+    );
+    let source_arn = trust["Condition"]["ArnEquals"]
         .get("aws:SourceArn")
         .and_then(text)
         .expect("aws:SourceArn");
     assert!(
-        source_arn.ends_with(&format!(":rule/{rule_name}")),
+        source_arn.ends_with(&format!(":schedule/default/{schedule_name}")),
         "{source_arn}"
     );
+}
+
+#[test]
+fn the_forwarding_role_serves_exactly_the_forwarding_rules() {
+    let member = template(MEMBER);
+    let names: BTreeSet<String> = ["ScheduledScanForwarder", "SettingsChangeForwarder"]
+        .iter()
+        .map(|id| forwarder(&member, id).1)
+        .collect();
+    let role = props(resource(&member, "ForwardToHubRole"));
+    assert_eq!(
+        allowed_actions(role.get("Policies").expect("Policies")),
+        to_set(&["events:PutEvents"])
+    );
+    let arns: BTreeSet<String> =
+        role["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]["ArnEquals"]["aws:SourceArn"]
+            .as_sequence()
+            .expect("one ARN per rule")
+            .iter()
+            .filter_map(text)
+            .filter_map(|a| a.rsplit_once(":rule/").map(|(_, n)| n.to_owned()))
+            .collect();
+    assert_eq!(arns, names);
+}
+
+#[test]
+fn settings_changes_reach_the_fleet_watch_and_its_schedule_input_is_what_it_reads() {
+    let member = template(MEMBER);
+    let (pattern, _) = forwarder(&member, "SettingsChangeForwarder");
+    assert_eq!(
+        pattern.get("source").map(strings),
+        Some(vec!["aws.ssm".to_owned()])
+    );
+    assert_eq!(
+        pattern.get("detail-type").map(strings),
+        Some(vec![fleet_watch::PARAMETER_STORE_CHANGE.to_owned()])
+    );
+    assert_eq!(
+        pattern["detail"]["name"]
+            .as_sequence()
+            .and_then(|s| s.first())
+            .and_then(ref_name),
+        Some("SettingsParameterName"),
+        "the member's own settings parameter"
+    );
+
+    let hub = template(HUB);
+    let function = props(resource(&hub, "FleetWatchFunction"));
+    let events = function.get("Events").expect("Events");
+    let rule = &events["SettingsChanged"];
+    assert_eq!(rule["Type"].as_str(), Some("EventBridgeRule"));
+    assert_eq!(
+        rule["Properties"].get("EventBusName").and_then(ref_name),
+        Some("ScanBus")
+    );
+    assert_eq!(
+        &rule["Properties"]["Pattern"], pattern,
+        "hub pattern vs member forwarder"
+    );
+
+    let daily = &events["DailyCheck"];
+    assert_eq!(daily["Type"].as_str(), Some("ScheduleV2"));
+    assert_eq!(
+        daily["Properties"]
+            .get("ScheduleExpression")
+            .and_then(ref_name),
+        Some("FleetWatchSchedule")
+    );
+    let schedule = parameter_default(&hub, "FleetWatchSchedule")
+        .as_str()
+        .expect("default");
+    scanflow_core::schedule::Schedule::parse(schedule).expect("the default schedule parses");
+    let grace = parameter_default(&hub, "FleetWatchGraceHours")
+        .as_u64()
+        .expect("default");
+    assert_eq!(
+        grace,
+        u64::from(scanflow_cli::local::FLEET_WATCH_GRACE_HOURS),
+        "scanflow run uses the hub's default grace"
+    );
+    let max = hub["Parameters"]["FleetWatchGraceHours"]["MaxValue"]
+        .as_u64()
+        .expect("MaxValue");
+    assert_eq!(max, u64::from(fleet_watch::MAX_GRACE_HOURS));
+    let input = text(&daily["Properties"]["Input"])
+        .expect("!Sub")
+        .replace("${FleetWatchGraceHours}", &grace.to_string())
+        .replace("<aws.scheduler.scheduled-time>", "2026-12-01T06:00:00Z");
+    let check: fleet_watch::CheckInput = serde_json::from_str(&input)
+        .unwrap_or_else(|e| panic!("{input} is not the check's input: {e}"));
+    assert_eq!(check.check, "fleet");
+    assert_eq!(u64::from(check.grace_hours), grace);
+
+    // Asynchronous invocations: reserved concurrency and a dead-letter queue, both alarmed.
+    assert!(
+        function
+            .get("ReservedConcurrentExecutions")
+            .and_then(Yaml::as_u64)
+            .is_some()
+    );
+    assert_eq!(function.get("MemorySize").and_then(Yaml::as_u64), Some(128));
+    let dlq = function["DeadLetterQueue"]
+        .get("TargetArn")
+        .and_then(get_att_arn)
+        .expect("DeadLetterQueue");
+    for event in ["SettingsChanged", "DailyCheck"] {
+        assert_eq!(
+            events[event]["Properties"]["DeadLetterConfig"]
+                .get("Arn")
+                .and_then(get_att_arn),
+            Some(dlq),
+            "{event}"
+        );
+    }
+    assert!(props(resource(&hub, dlq)).get("KmsMasterKeyId").is_some());
 }
 
 #[test]
@@ -1007,6 +1229,7 @@ fn member_settings_parse_as_the_adapter_reads_them() {
         ("${Tagkey}", "Patch Group"),
         ("${Tagvalue}", "web"),
         ("${Duration}", "3600"),
+        ("${AssessmentSchedule}", "cron(0 3 ? * MON *)"),
         (
             "${ClassicAssessmentTemplate.Arn}",
             "arn:aws:inspector:eu-west-1:111122223333:target/0-abc/template/0-def",
@@ -1022,6 +1245,11 @@ fn member_settings_parse_as_the_adapter_reads_them() {
         let settings = scanflow_aws::settings::parse("/scanflow/settings", &json)
             .unwrap_or_else(|e| panic!("{json}: {e}"));
         assert_eq!(settings.duration_seconds, 3600);
+        assert_eq!(
+            settings.schedule.as_deref(),
+            Some("cron(0 3 ? * MON *)"),
+            "{json}: the fleet watch reads the schedule"
+        );
         if let Some(tag) = &settings.tag {
             assert_eq!(
                 (tag.key.as_str(), tag.value.as_str()),

@@ -123,7 +123,27 @@ fn default_scenario_delivers_every_finding_through_every_channel_and_reports_the
         .iter()
         .filter(|m| m.subscriptions().contains(&Subscription::Email))
         .collect();
+    let (watch, emails): (Vec<_>, Vec<_>) = emails
+        .into_iter()
+        .partition(|m| m.attributes["scanflow_kind"] == "fleet-watch");
     assert_eq!(emails.len(), local.executions.len());
+    // The fleet watch names the account whose member stack is gone, and only it.
+    assert_eq!(watch.len(), 1);
+    assert!(
+        watch[0]
+            .message
+            .contains("123456789012 eu-central-1: lost its member stack"),
+        "{}",
+        watch[0].message
+    );
+    for ex in local
+        .executions
+        .iter()
+        .filter(|e| e.execution.status == Status::Succeeded)
+    {
+        let account = ex.input["accountId"].as_str().expect("account");
+        assert!(!watch[0].message.contains(account), "{account} is healthy");
+    }
     assert!(
         emails
             .iter()
@@ -469,4 +489,55 @@ fn one_hundred_thousand_findings_all_arrive_in_messages_that_fit() {
             );
         }
     }
+}
+
+#[test]
+fn the_fleet_watch_names_the_disabled_schedule_and_the_changed_scope_and_not_the_healthy_account() {
+    let local = run(scenario_file("fleet.json"), vec![], "fleet", None);
+    // The DISABLED schedule sent no event: nothing ran for that account.
+    let started: Vec<&str> = local
+        .executions
+        .iter()
+        .map(|e| e.input["accountId"].as_str().expect("account"))
+        .collect();
+    assert_eq!(started, ["411122223333", "433344445555"]);
+    assert_eq!(
+        local.skipped,
+        [("422233334444".to_owned(), "eu-west-1".to_owned())]
+    );
+    assert!(
+        local
+            .executions
+            .iter()
+            .all(|e| e.execution.status == Status::Succeeded)
+    );
+
+    let watch = local.fleet_watch.as_ref().expect("the watch ran");
+    assert_eq!((watch.checked, watch.attention), (3, 2));
+    let notices: Vec<_> = local
+        .sandbox
+        .sns_messages()
+        .into_iter()
+        .filter(|m| m.attributes.get("scanflow_kind").map(String::as_str) == Some("fleet-watch"))
+        .collect();
+    assert_eq!(notices.len(), 1, "one notice");
+    let notice = &notices[0];
+    assert!(notice.subscriptions().contains(&Subscription::Email));
+    assert!(!notice.subscriptions().contains(&Subscription::Https));
+    let body = &notice.message;
+    assert!(
+        body.contains("422233334444 eu-west-1: missed its schedule"),
+        "{body}"
+    );
+    assert!(body.contains("ENABLED"), "{body}");
+    assert!(
+        body.contains("433344445555 us-east-1: changed scope")
+            && body.contains("tag Scan=true")
+            && body.contains("tag Scan=web"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("411122223333"),
+        "the healthy account is not mentioned: {body}"
+    );
 }

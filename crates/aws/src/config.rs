@@ -26,7 +26,7 @@ pub enum ConfigError {
     },
     #[error(
         "unknown function {0:?}: expected one of start-run, check-status, collect-findings, \
-         format, publish, notify"
+         format, publish, notify, fleet-watch"
     )]
     UnknownFunction(String),
 }

@@ -20,16 +20,17 @@ pub const ENV_HUB_ACCOUNT_ID: &str = "HUB_ACCOUNT_ID";
 /// Variables a function may do without.
 pub const OPTIONAL_ENV: &[&str] = &[ENV_EXTERNAL_ID, ENV_SETTINGS_PARAMETER];
 
-/// The functions, as `lambda::run` names them: the five steps, and `notify`, publish's
-/// failure mode deployed as its own function (own concurrency) for Step Functions' status
-/// change events.
-pub const FUNCTIONS: [&str; 6] = [
+/// The functions, as `lambda::run` names them: the five steps; `notify`, publish's failure
+/// mode deployed as its own function (own concurrency) for Step Functions' status change
+/// events; and the fleet watch.
+pub const FUNCTIONS: [&str; 7] = [
     "start-run",
     "check-status",
     "collect-findings",
     "format",
     "publish",
     "notify",
+    "fleet-watch",
 ];
 
 /// The variables `function` reads (required ones and those in [`OPTIONAL_ENV`]), or `None`
@@ -60,7 +61,9 @@ pub fn function_env(function: &str) -> Option<&'static [&'static str]> {
     match function {
         "start-run" | "check-status" | "collect-findings" => Some(MEMBER),
         "format" => Some(FORMAT),
-        "publish" | "notify" => Some(PUBLISH),
+        // The notifier and the fleet watch enter members (notices, settings) and publish their
+        // notices: publish's set.
+        "publish" | "notify" | "fleet-watch" => Some(PUBLISH),
         _ => None,
     }
 }
@@ -121,10 +124,12 @@ pub fn function_actions(function: &str) -> &'static [&'static str] {
             "kms:Decrypt",
             "kms:GenerateDataKey",
         ],
+        // Publish writes the last-delivery record the fleet watch reads.
         "publish" => &[
             "sts:AssumeRole",
             "s3:ListBucket",
             "s3:GetObject",
+            "s3:PutObject",
             "sns:Publish",
             "kms:Decrypt",
             "kms:GenerateDataKey",
@@ -140,6 +145,17 @@ pub fn function_actions(function: &str) -> &'static [&'static str] {
             "kms:Decrypt",
             "kms:GenerateDataKey",
             "securityhub:BatchImportFindings",
+        ],
+        // Reads the registry and the delivery records, writes registry entries and its report,
+        // reads member settings through the scan role, publishes the notice.
+        "fleet-watch" => &[
+            "sts:AssumeRole",
+            "s3:ListBucket",
+            "s3:GetObject",
+            "s3:PutObject",
+            "sns:Publish",
+            "kms:Decrypt",
+            "kms:GenerateDataKey",
         ],
         _ => &[],
     }
@@ -211,7 +227,7 @@ mod tests {
             let env = function_env(f).expect("known");
             assert_eq!(
                 env.contains(&ENV_TOPIC_ARN),
-                f == "publish" || f == "notify",
+                f == "publish" || f == "notify" || f == "fleet-watch",
                 "{f}"
             );
             assert_eq!(

@@ -1,5 +1,6 @@
 //! The report store in the hub bucket: objects written with SSE-KMS under the report key,
-//! read back whole, and written only-if-absent for idempotency claims.
+//! read back whole, written only-if-absent for idempotency claims, and listed by prefix
+//! (every page).
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::ProvideErrorMetadata;
@@ -104,5 +105,47 @@ impl ReportStore for S3Store {
             .await
             .map_err(|e| call.transient(&format!("reading the object: {e}")))?;
         Ok(bytes.into_bytes().to_vec())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, ScanError> {
+        // ListObjectsV2 is authorised by s3:ListBucket on the bucket.
+        let call = self.scope.call("s3:ListBucket", self.location(prefix));
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| call.error(&e))?;
+            keys.extend(
+                out.contents()
+                    .iter()
+                    .filter_map(|o| o.key())
+                    .map(str::to_owned),
+            );
+            let next = out
+                .next_continuation_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned);
+            match next {
+                // A token that does not move on would loop for ever: report it instead.
+                Some(next) if token.as_deref() == Some(next.as_str()) => {
+                    return Err(call.transient("S3 returned the same continuation token twice"));
+                }
+                Some(next) => token = Some(next),
+                None if out.is_truncated() == Some(true) => {
+                    return Err(call
+                        .transient("the listing is truncated but S3 gave no continuation token"));
+                }
+                None => break,
+            }
+        }
+        keys.sort();
+        Ok(keys)
     }
 }

@@ -127,11 +127,14 @@ pub fn parse(parameter: &str, text: &str) -> Result<AccountSettings, ScanError> 
             format!("is {arn:?}"),
         ));
     }
+    // Checked by the fleet watch, which names a bad expression; here it only has to be text.
+    let schedule = text_of("schedule")?;
     Ok(AccountSettings {
         engine,
         tag,
         duration_seconds,
         assessment_template_arn,
+        schedule,
     })
 }
 
@@ -162,6 +165,7 @@ mod tests {
         );
         assert_eq!(s.duration_seconds, 900);
         assert_eq!(s.assessment_template_arn.as_deref(), Some(TEMPLATE));
+        assert_eq!(s.schedule.as_deref(), Some("cron(0 2 * * ? *)"));
     }
 
     #[test]
@@ -175,6 +179,8 @@ mod tests {
         assert_eq!(s.tag, None);
         assert_eq!(s.duration_seconds, 3600);
         assert_eq!(s.assessment_template_arn, None);
+        // Settings written before the schedule was recorded still parse.
+        assert_eq!(s.schedule, None);
     }
 
     #[test]

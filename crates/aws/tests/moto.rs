@@ -725,3 +725,43 @@ fn http(method: &str, url: &str, body: &str) -> std::io::Result<String> {
     }
     Ok(body.to_owned())
 }
+
+#[tokio::test]
+async fn listing_the_report_store_returns_every_key_under_the_prefix_across_pages() {
+    let Some(url) = moto() else { return };
+    let region = "eu-west-1";
+    let hub = sdk(&url, region).await;
+    let name = bucket(&hub, region).await;
+    let store = S3Store::new(s3(&hub), Scope::new(HUB, region), name.clone(), KMS.into());
+    // More than one ListObjectsV2 page (1,000 keys), plus keys outside the prefix.
+    let mut expected = Vec::new();
+    for i in 0..1_005 {
+        let key = format!(
+            "scanflow/registry/{:012}/eu-west-1.json",
+            100_000_000_000u64 + i
+        );
+        store
+            .put(&key, b"{}".to_vec(), "application/json")
+            .await
+            .expect("put");
+        expected.push(key);
+    }
+    store
+        .put(
+            "scanflow/state/x/eu-west-1/last-delivery.json",
+            b"{}".to_vec(),
+            "application/json",
+        )
+        .await
+        .expect("put");
+    expected.sort();
+    let keys = store.list("scanflow/registry/").await.expect("list");
+    assert_eq!(keys, expected);
+    assert!(
+        store
+            .list("scanflow/nothing/")
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}

@@ -7,7 +7,7 @@ use publish::notify::{self, Notified};
 use scanflow_asl::{Execution, ExecutionOptions, Status, TaskCall, TaskHandler, TaskOutcome};
 use scanflow_core::ScanError;
 use scanflow_core::input::ExecutionInput;
-use scanflow_sandbox::{Sandbox, Scenario};
+use scanflow_sandbox::{Sandbox, Scenario, ScheduleState};
 use time::{Duration, OffsetDateTime};
 
 use crate::definition::Workflow;
@@ -29,7 +29,16 @@ pub enum RunError {
     Sandbox(String),
     #[error("redrive: {0}")]
     Redrive(String),
+    #[error("fleet watch: {0}")]
+    FleetWatch(ScanError),
 }
+
+/// The hub's default `FleetWatchGraceHours` (templates/hub.yaml; a test keeps them equal).
+pub const FLEET_WATCH_GRACE_HOURS: u32 = 6;
+
+/// How long before `--start-time` the scenario's member stacks were created: long enough for
+/// every daily and weekly schedule to have come due once, so the watch has something to check.
+pub const MEMBER_STACKS_AGE: Duration = Duration::days(8);
 
 pub struct RunOptions {
     pub scenario: Scenario,
@@ -130,6 +139,10 @@ impl AccountExecution {
 pub struct LocalRun {
     pub sandbox: Sandbox,
     pub executions: Vec<AccountExecution>,
+    /// Scenario accounts whose schedule is DISABLED: no event, so no execution.
+    pub skipped: Vec<(String, String)>,
+    /// The fleet watch run after the executions (scenario runs only, not `--input`).
+    pub fleet_watch: Option<fleet_watch::CheckResult>,
 }
 
 /// Checks `--input` the way start-run will, so a typo fails before anything runs.
@@ -140,11 +153,21 @@ pub fn parse_input(text: &str) -> Result<serde_json::Value, ScanError> {
 }
 
 pub fn run(workflow: &Workflow, options: RunOptions) -> Result<LocalRun, RunError> {
-    let inputs = if options.inputs.is_empty() {
+    let scheduled = options.inputs.is_empty();
+    // An account whose schedule is DISABLED sends no scheduled event: nothing starts for it.
+    let skipped: Vec<(String, String)> = options
+        .scenario
+        .accounts
+        .iter()
+        .filter(|a| scheduled && a.schedule.state == ScheduleState::Disabled)
+        .map(|a| (a.account_id.clone(), a.region.clone()))
+        .collect();
+    let inputs = if scheduled {
         options
             .scenario
             .accounts
             .iter()
+            .filter(|a| a.schedule.state == ScheduleState::Enabled)
             .map(|a| serde_json::json!({"accountId": a.account_id, "region": a.region}))
             .collect()
     } else {
@@ -152,6 +175,13 @@ pub fn run(workflow: &Workflow, options: RunOptions) -> Result<LocalRun, RunErro
     };
     let mut local = LocalRun::new(options.scenario, &options.out_dir, options.http_endpoint)?;
     local.sandbox.lambda().set_origin(options.start_time);
+    local.skipped = skipped;
+    if scheduled {
+        local
+            .sandbox
+            .seed_registry(options.start_time - MEMBER_STACKS_AGE)
+            .map_err(|e| RunError::Sandbox(e.to_string()))?;
+    }
     for (i, input) in inputs.into_iter().enumerate() {
         local.execute(
             workflow,
@@ -169,6 +199,9 @@ pub fn run(workflow: &Workflow, options: RunOptions) -> Result<LocalRun, RunErro
             }
         }
     }
+    if scheduled {
+        local.watch_fleet(options.start_time)?;
+    }
     Ok(local)
 }
 
@@ -185,7 +218,32 @@ impl LocalRun {
         Ok(Self {
             sandbox,
             executions: Vec::new(),
+            skipped: Vec::new(),
+            fleet_watch: None,
         })
+    }
+
+    /// After the executions: the members' scope changes reach the registry, then the daily
+    /// fleet watch runs, one grace period after the scheduled events (virtual time), so it
+    /// expects exactly the scans this run started.
+    pub fn watch_fleet(&mut self, start_time: OffsetDateTime) -> Result<(), RunError> {
+        let last_end = self
+            .executions
+            .iter()
+            .map(|e| e.execution.end_time)
+            .max()
+            .unwrap_or(start_time);
+        let changed_at = last_end + Duration::minutes(1);
+        self.sandbox
+            .apply_scope_changes(changed_at)
+            .map_err(|e| RunError::Sandbox(e.to_string()))?;
+        let grace = Duration::hours(i64::from(FLEET_WATCH_GRACE_HOURS));
+        let now = (start_time + grace).max(changed_at + Duration::minutes(1));
+        self.sandbox.set_now(now);
+        let result = pollster::block_on(fleet_watch::check(&self.sandbox, now, grace))
+            .map_err(RunError::FleetWatch)?;
+        self.fleet_watch = Some(result);
+        Ok(())
     }
 
     /// Runs one execution to its end on the same simulated accounts as the earlier ones, then

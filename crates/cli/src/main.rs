@@ -292,6 +292,24 @@ fn run(args: RunArgs) -> ExitCode {
         );
     }
 
+    for (account, region) in &result.skipped {
+        println!(
+            "{account:<14} {region:<16} {:<11} schedule DISABLED: no scheduled event, not started",
+            "-"
+        );
+    }
+    if let Some(watch) = &result.fleet_watch {
+        println!(
+            "\n== Fleet watch: {} account-Region(s) checked, {} need attention{}",
+            watch.checked,
+            watch.attention,
+            if watch.attention > 0 {
+                " (notice below)"
+            } else {
+                ""
+            }
+        );
+    }
     if let Some(spec) = &result.sandbox.scenario().hub.lambda {
         let lambda = result.sandbox.lambda();
         println!(

@@ -75,3 +75,22 @@ pub fn execution_run(execution: &str) -> String {
         &hex::encode(digest)[..24]
     )
 }
+
+/// Where the fleet watch's registry lives: one entry per account-Region.
+pub const REGISTRY_PREFIX: &str = "scanflow/registry/";
+
+/// The registry entry of an account-Region (written from its member stack's settings events).
+pub fn registry_entry(account_id: &str, region: &str) -> String {
+    format!("{REGISTRY_PREFIX}{account_id}/{region}.json")
+}
+
+/// Per account-Region state kept between scans.
+pub const STATE_PREFIX: &str = "scanflow/state/";
+
+/// File name of the last-delivery record under an account-Region's state folder.
+pub const LAST_DELIVERY_FILE: &str = "last-delivery.json";
+
+/// What publish last delivered for an account-Region (read by the fleet watch).
+pub fn last_delivery(account_id: &str, region: &str) -> String {
+    format!("{STATE_PREFIX}{account_id}/{region}/{LAST_DELIVERY_FILE}")
+}

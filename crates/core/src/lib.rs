@@ -3,11 +3,13 @@
 //! AWS adapters and the sandbox implement.
 
 pub mod error;
+pub mod fleet;
 pub mod input;
 pub mod keys;
 pub mod message;
 pub mod model;
 pub mod ports;
+pub mod schedule;
 pub mod state;
 pub mod step;
 pub mod time;

@@ -28,6 +28,8 @@ pub const KIND_SIEM: &str = "siem";
 pub const KIND_FAILURE: &str = "failure";
 /// A failed scan that a redrive completed: a short e-mail referring to the failure notice.
 pub const KIND_RESOLVED: &str = "resolved";
+/// The daily fleet watch's notice (people only: it names accounts, not findings).
+pub const KIND_FLEET_WATCH: &str = "fleet-watch";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {

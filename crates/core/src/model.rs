@@ -119,6 +119,10 @@ pub struct AccountSettings {
     /// Classic only: the assessment template the member stack created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assessment_template_arn: Option<String>,
+    /// The member's `AssessmentSchedule` (what the fleet watch checks); absent in settings
+    /// written by member templates that predate it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
 }
 
 /// One vulnerability finding, normalized from either engine.

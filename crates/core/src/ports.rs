@@ -129,6 +129,10 @@ pub trait ReportStore: Send + Sync {
         body: Vec<u8>,
         content_type: &str,
     ) -> impl Future<Output = Result<bool, ScanError>> + Send;
+
+    /// Every key starting with `prefix`, in key order (all pages: a partial list would let the
+    /// fleet watch call missing accounts healthy).
+    fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, ScanError>> + Send;
 }
 
 /// Publishes to the scanflow topic (SNS in AWS). Returns the message id.

@@ -30,8 +30,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use time::OffsetDateTime;
 
-use scanflow_core::ScanError;
+use scanflow_core::fleet::{RegistryEntry, RegistryStatus};
 use scanflow_core::ports::{HubConfig, Platform};
+use scanflow_core::{ScanError, keys};
 
 pub use classic::{
     AssetAttributes, ClassicFinding, ClassicServiceAttributes, KeyValue, RUN_STATES,
@@ -42,9 +43,10 @@ pub use inspector2::{Inspector2Finding, normalize as normalize_inspector2, repor
 pub use member::Member;
 pub use s3::LocalS3;
 pub use scenario::{
-    AccountSpec, AgentHealth, ClassicOutcome, ClassicSpec, FindingSpec, FindingsSpec,
-    GeneratorSpec, HubConfigOverrides, HubSpec, Inspector2Spec, InstanceSpec, MAX_COPIES,
-    MAX_GENERATED_FINDINGS, ReportOutcome, Scenario, SettingsSpec, TagSpec,
+    AccountSpec, AgentHealth, ClassicOutcome, ClassicSpec, DEFAULT_SCHEDULE, FindingSpec,
+    FindingsSpec, GeneratorSpec, HubConfigOverrides, HubSpec, Inspector2Spec, InstanceSpec,
+    MAX_COPIES, MAX_GENERATED_FINDINGS, ReportOutcome, Scenario, ScheduleSpec, ScheduleState,
+    ScopeChange, SettingsSpec, TagSpec,
 };
 pub use security_hub::{SecurityHubSim, SecurityHubState};
 pub use sns::{
@@ -220,6 +222,64 @@ impl Sandbox {
     /// Every message published to the topic, in order, with where it was delivered.
     pub fn sns_messages(&self) -> Vec<PublishedMessage> {
         lock(&self.shared.sns).clone()
+    }
+
+    /// Seeds the fleet registry as if each member stack had been created at `created_at`: an
+    /// active entry per account-Region whose stack is deployed, a deleted one where the scan
+    /// role is missing (the stack was there once and was removed, which is what the hub would
+    /// have recorded).
+    pub fn seed_registry(&self, created_at: OffsetDateTime) -> Result<(), ScanError> {
+        let at = scanflow_core::time::format(created_at);
+        for a in &self.shared.scenario.accounts {
+            let entry = RegistryEntry {
+                account_id: a.account_id.clone(),
+                region: a.region.clone(),
+                status: if a.role_deployed {
+                    RegistryStatus::Active
+                } else {
+                    RegistryStatus::Deleted
+                },
+                scope: Some(a.scope()),
+                schedule: Some(a.schedule.expression.clone()),
+                created_at: at.clone(),
+                updated_at: at.clone(),
+            };
+            self.write_entry(&entry)?;
+        }
+        Ok(())
+    }
+
+    /// Applies each account's `scopeChange` to its registry entry at `at`, as the registry
+    /// writer would on the settings parameter's Update event.
+    pub fn apply_scope_changes(&self, at: OffsetDateTime) -> Result<usize, ScanError> {
+        let mut changed = 0;
+        for a in &self.shared.scenario.accounts {
+            let Some(scope) = a.changed_scope() else {
+                continue;
+            };
+            let key = keys::registry_entry(&a.account_id, &a.region);
+            let path = self.store.path_of(&key)?;
+            let text = std::fs::read(&path).map_err(|e| {
+                ScanError::internal(format!(
+                    "{key}: {e}; seed the registry before applying scope changes"
+                ))
+            })?;
+            let mut entry: RegistryEntry = serde_json::from_slice(&text)
+                .map_err(|e| ScanError::internal(format!("{key}: {e}")))?;
+            entry.scope = Some(scope);
+            entry.updated_at = scanflow_core::time::format(at);
+            self.write_entry(&entry)?;
+            changed += 1;
+        }
+        Ok(changed)
+    }
+
+    fn write_entry(&self, entry: &RegistryEntry) -> Result<(), ScanError> {
+        let body = serde_json::to_vec_pretty(entry).map_err(ScanError::internal)?;
+        self.store.seed(
+            &keys::registry_entry(&entry.account_id, &entry.region),
+            &body,
+        )
     }
 
     /// The simulated topic's ARN (`arn:aws:sns:<hub region>:<hub account>:scanflow`).

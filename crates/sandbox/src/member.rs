@@ -113,7 +113,10 @@ impl Member {
         self.shared.count("ssm:GetParameter", 1);
         self.index
             .and_then(|i| self.shared.account(i))
-            .map(|a| a.settings.to_settings())
+            .map(|a| AccountSettings {
+                schedule: Some(a.schedule.expression.clone()),
+                ..a.settings.to_settings()
+            })
             .ok_or_else(|| ScanError::NotFound {
                 account_id: self.account_id.clone(),
                 region: self.region.clone(),

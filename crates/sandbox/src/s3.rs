@@ -123,6 +123,53 @@ impl LocalS3 {
     }
 }
 
+impl LocalS3 {
+    /// Writes `key` as the world was before the run (seeding), without counting an API call.
+    pub(crate) fn seed(&self, key: &str, body: &[u8]) -> Result<(), ScanError> {
+        let path = self.path_of(key)?;
+        let io =
+            |e: std::io::Error| ScanError::internal(format!("writing {}: {e}", path.display()));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        std::fs::write(&path, body).map_err(io)
+    }
+
+    fn list_now(&self, prefix: &str) -> Result<Vec<String>, ScanError> {
+        let mut keys = Vec::new();
+        let mut folders = vec![self.root.clone()];
+        while let Some(dir) = folders.pop() {
+            let entries = std::fs::read_dir(&dir)
+                .map_err(|e| ScanError::internal(format!("listing {}: {e}", dir.display())))?;
+            for entry in entries {
+                let path = entry
+                    .map_err(|e| ScanError::internal(format!("listing {}: {e}", dir.display())))?
+                    .path();
+                if path.is_dir() {
+                    folders.push(path);
+                } else if let Ok(rel) = path.strip_prefix(&self.root) {
+                    // Keys use '/', whatever the platform's separator.
+                    let key = rel
+                        .components()
+                        .map(|c| c.as_os_str().to_string_lossy())
+                        .collect::<Vec<_>>()
+                        .join("/");
+                    if key.starts_with(prefix) {
+                        keys.push(key);
+                    }
+                }
+            }
+        }
+        keys.sort();
+        // ListObjectsV2 returns at most 1,000 keys a page.
+        self.shared.count(
+            "s3:ListObjectsV2",
+            (keys.len() as u64).div_ceil(1000).max(1),
+        );
+        Ok(keys)
+    }
+}
+
 impl ReportStore for LocalS3 {
     fn put(
         &self,
@@ -144,5 +191,9 @@ impl ReportStore for LocalS3 {
         _content_type: &str,
     ) -> impl Future<Output = Result<bool, ScanError>> + Send {
         ready(self.put_if_absent_now(key, &body))
+    }
+
+    fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, ScanError>> + Send {
+        ready(self.list_now(prefix))
     }
 }

@@ -7,9 +7,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use scanflow_core::fleet::ScanScope;
 use scanflow_core::input::{DURATION_RANGE, validate_account_id, validate_region};
 use scanflow_core::model::{AccountSettings, Engine, Severity, Tag};
 use scanflow_core::ports::HubConfig;
+use scanflow_core::schedule::Schedule;
 
 use crate::SandboxError;
 use crate::lambda::LambdaSpec;
@@ -112,6 +114,107 @@ pub struct AccountSpec {
     pub classic: ClassicSpec,
     #[serde(default)]
     pub inspector2: Inspector2Spec,
+    /// The member's schedule (EventBridge Scheduler in AWS). DISABLED: no scheduled event is
+    /// sent, so `scanflow run` starts no scheduled execution for the account.
+    #[serde(default, skip_serializing_if = "ScheduleSpec::is_default")]
+    pub schedule: ScheduleSpec,
+    /// The member changed its settings after its last scan: applied to the registry once the
+    /// executions are done, so the fleet watch sees a scope the last delivery does not show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope_change: Option<ScopeChange>,
+}
+
+/// The member's schedule as its stack created it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScheduleSpec {
+    /// An EventBridge schedule expression (the member's `AssessmentSchedule`).
+    #[serde(default = "default_schedule")]
+    pub expression: String,
+    #[serde(default)]
+    pub state: ScheduleState,
+}
+
+impl ScheduleSpec {
+    /// The member template's defaults: left out when a scenario is written back.
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl Default for ScheduleSpec {
+    fn default() -> Self {
+        Self {
+            expression: default_schedule(),
+            state: ScheduleState::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ScheduleState {
+    #[default]
+    Enabled,
+    Disabled,
+}
+
+/// Settings the member changes after its last scan; fields left out keep their value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScopeChange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<Engine>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag_value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<u32>,
+}
+
+/// The member template's default `AssessmentSchedule`.
+pub const DEFAULT_SCHEDULE: &str = "cron(0 3 ? * MON *)";
+
+fn default_schedule() -> String {
+    DEFAULT_SCHEDULE.into()
+}
+
+impl AccountSpec {
+    /// The scope the member stack records (what the registry holds at the scenario's start).
+    pub fn scope(&self) -> ScanScope {
+        let s = self.settings.to_settings();
+        ScanScope {
+            engine: s.engine,
+            tag: s.tag,
+            duration_seconds: s.duration_seconds,
+        }
+    }
+
+    /// The scope after [`AccountSpec::scope_change`], if any.
+    pub fn changed_scope(&self) -> Option<ScanScope> {
+        let change = self.scope_change.as_ref()?;
+        let mut scope = self.scope();
+        if let Some(engine) = change.engine {
+            scope.engine = engine;
+        }
+        if let Some(d) = change.duration_seconds {
+            scope.duration_seconds = d;
+        }
+        if change.tag_key.is_some() || change.tag_value.is_some() {
+            let key = change
+                .tag_key
+                .clone()
+                .or_else(|| scope.tag.as_ref().map(|t| t.key.clone()))?;
+            let value = change
+                .tag_value
+                .clone()
+                .or_else(|| scope.tag.as_ref().map(|t| t.value.clone()))
+                .unwrap_or_default();
+            scope.tag = Some(Tag { key, value });
+        }
+        Some(scope)
+    }
 }
 
 /// The settings the member stack records (what `MemberAccount::settings` returns).
@@ -311,6 +414,7 @@ impl SettingsSpec {
             }),
             duration_seconds: self.duration_seconds,
             assessment_template_arn: self.assessment_template_arn.clone(),
+            schedule: None,
         }
     }
 }
@@ -461,6 +565,29 @@ impl AccountSpec {
         ))?;
         check_core(validate_region(&format!("{at}.region"), &self.region))?;
 
+        if let Err(e) = Schedule::parse(&self.schedule.expression) {
+            return Err(SandboxError::scenario(
+                format!("{at}.schedule.expression"),
+                e.to_string(),
+            ));
+        }
+        if let Some(change) = &self.scope_change {
+            if change.tag_value.is_some() && change.tag_key.is_none() && self.settings.tag.is_none()
+            {
+                return Err(SandboxError::scenario(
+                    format!("{at}.scopeChange.tagKey"),
+                    "the account has no tag to change the value of; give tagKey too",
+                ));
+            }
+            if let Some(d) = change.duration_seconds
+                && !DURATION_RANGE.contains(&d)
+            {
+                return Err(SandboxError::scenario(
+                    format!("{at}.scopeChange.durationSeconds"),
+                    format!("expected 180 to 86400 seconds, got {d}"),
+                ));
+            }
+        }
         let s = &self.settings;
         if !DURATION_RANGE.contains(&s.duration_seconds) {
             return Err(SandboxError::scenario(

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use scanflow_core::ScanError;
 use scanflow_core::message::{
-    ATTR_KIND, KIND_DIGEST, KIND_FAILURE, KIND_RESOLVED, KIND_SIEM, Message,
+    ATTR_KIND, KIND_DIGEST, KIND_FAILURE, KIND_FLEET_WATCH, KIND_RESOLVED, KIND_SIEM, Message,
 };
 use scanflow_core::ports::Notifier;
 
@@ -48,7 +48,7 @@ impl Subscription {
     /// The `scanflow_kind` values the subscription's filter policy accepts.
     pub fn accepted_kinds(self) -> &'static [&'static str] {
         match self {
-            Self::Email => &[KIND_DIGEST, KIND_FAILURE, KIND_RESOLVED],
+            Self::Email => &[KIND_DIGEST, KIND_FAILURE, KIND_RESOLVED, KIND_FLEET_WATCH],
             Self::Https => &[KIND_SIEM],
         }
     }

@@ -10,7 +10,7 @@ use common::*;
 use scanflow_core::model::{Engine, Finding, Severity};
 use scanflow_core::ports::{MemberAccount, Platform, RunStatus};
 use scanflow_sandbox::{
-    AgentHealth, ClassicOutcome, ReportOutcome, Sandbox, SandboxError, Scenario,
+    AgentHealth, ClassicOutcome, ReportOutcome, Sandbox, SandboxError, Scenario, ScheduleState,
 };
 use serde_json::json;
 
@@ -199,6 +199,14 @@ fn the_shipped_scenarios_load_and_say_what_their_names_say() {
             .iter()
             .any(|a| a.instances.iter().any(|i| !i.managed))
     );
+    let fleet = load("fleet.json");
+    assert!(
+        fleet
+            .accounts
+            .iter()
+            .any(|a| a.schedule.state == ScheduleState::Disabled)
+    );
+    assert!(fleet.accounts.iter().any(|a| a.scope_change.is_some()));
     assert!(Scenario::from_file(&scenario_file("absent.json")).is_err());
     let mut names: Vec<String> = std::fs::read_dir(scenario_file(""))
         .expect("scenarios folder")
@@ -223,7 +231,7 @@ fn the_shipped_scenarios_load_and_say_what_their_names_say() {
             "{n} is not in README's table"
         );
     }
-    assert!(names.len() >= 10, "{names:?}");
+    assert!(names.len() >= 11, "{names:?}");
 }
 
 #[test]
@@ -369,4 +377,54 @@ fn a_scenario_round_trips_through_json() {
     assert_eq!(failing.accounts[0].inspector2.report_seconds, 20);
     assert!(failing.accounts[0].role_deployed && failing.accounts[0].inspector_enabled);
     assert_eq!(failing.hub.hub_config().hub_account_id, HUB);
+}
+
+#[test]
+fn schedules_and_scope_changes_are_checked_and_named() {
+    let base: serde_json::Value = serde_json::from_str(
+        &Scenario::default_scenario()
+            .expect("the built-in scenario")
+            .to_json(),
+    )
+    .expect("json");
+    let with = |path: &str, value: serde_json::Value| {
+        let mut doc = base.clone();
+        *doc.pointer_mut(path).expect("path exists") = value;
+        Scenario::from_json(&doc.to_string())
+    };
+    let mut doc = base.clone();
+    doc["accounts"][0]["schedule"] = json!({"expression": "cron(0 3 * * MON *)"});
+    let err = Scenario::from_json(&doc.to_string()).expect_err("both day fields");
+    assert!(
+        err.to_string().contains("accounts[0].schedule.expression"),
+        "{err}"
+    );
+    doc["accounts"][0]["schedule"] = json!({"expression": "rate(1 day)", "state": "PAUSED"});
+    assert!(Scenario::from_json(&doc.to_string()).is_err());
+    doc["accounts"][0]["schedule"] = json!({"state": "DISABLED"});
+    let s = Scenario::from_json(&doc.to_string()).expect("default expression");
+    assert_eq!(s.accounts[0].schedule.state, ScheduleState::Disabled);
+    assert_eq!(s.accounts[0].schedule.expression, "cron(0 3 ? * MON *)");
+
+    let untagged = base["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .position(|a| a["settings"].get("tag").is_none());
+    if let Some(i) = untagged {
+        let err = with(&format!("/accounts/{i}"), {
+            let mut a = base["accounts"][i].clone();
+            a["scopeChange"] = json!({"tagValue": "web"});
+            a
+        })
+        .expect_err("no tag to change");
+        assert!(err.to_string().contains("scopeChange.tagKey"), "{err}");
+    }
+    let mut a = base["accounts"][0].clone();
+    a["scopeChange"] = json!({"durationSeconds": 10});
+    let err = with("/accounts/0", a).expect_err("duration");
+    assert!(
+        err.to_string().contains("scopeChange.durationSeconds"),
+        "{err}"
+    );
 }

@@ -476,3 +476,36 @@ fn marking_takes_100_known_findings_refuses_101_and_reports_unknown_ones() {
             .is_empty()
     );
 }
+
+#[test]
+fn the_bucket_lists_keys_by_string_prefix_in_order() {
+    let sb = sandbox("s3-list", two_accounts());
+    let store = sb.store();
+    for key in [
+        "scanflow/registry/222233334444/eu-west-1.json",
+        "scanflow/registry/111122223333/us-east-1.json",
+        "scanflow/state/111122223333/us-east-1/last-delivery.json",
+    ] {
+        pollster::block_on(store.put(key, b"{}".to_vec(), "application/json")).expect("put");
+    }
+    assert_eq!(
+        pollster::block_on(store.list("scanflow/registry/")).expect("list"),
+        [
+            "scanflow/registry/111122223333/us-east-1.json",
+            "scanflow/registry/222233334444/eu-west-1.json",
+        ]
+    );
+    // A prefix is a string prefix, not a folder, as in S3.
+    assert_eq!(
+        pollster::block_on(store.list("scanflow/reg"))
+            .expect("list")
+            .len(),
+        2
+    );
+    assert!(
+        pollster::block_on(store.list("scanflow/none/"))
+            .expect("list")
+            .is_empty()
+    );
+    assert_eq!(calls(&sb, "s3:ListObjectsV2"), 3);
+}

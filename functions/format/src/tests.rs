@@ -58,6 +58,15 @@ impl ReportStore for Store {
     ) -> Result<bool, ScanError> {
         Err(ScanError::internal("format claims no key"))
     }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, ScanError> {
+        let map = self.0.lock().expect("lock");
+        Ok(map
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect())
+    }
 }
 
 /// The ports format never uses: every call fails, so a test would notice one.

@@ -10,6 +10,7 @@ use format::digest::Digest;
 use format::envelope::{digest_attributes, part_attributes, part_subject};
 use format::report;
 use format::siem::clip;
+use scanflow_core::fleet::{LastDelivery, ScanScope};
 use scanflow_core::message::Message;
 use scanflow_core::model::{Severity, Uncovered};
 use scanflow_core::ports::{
@@ -65,12 +66,46 @@ pub async fn deliver<P: Platform>(
     if !problems.is_empty() {
         tracing::warn!(account = %run.account_id, region = %run.region, "Security Hub was not fully updated; the delivery stands");
     }
+    record_delivery(store, run, collected).await;
     Ok(Published {
         messages,
         findings_marked,
         notices_imported,
         security_hub_problems: problems.into_lines(),
     })
+}
+
+/// Records what was delivered for the fleet watch. Its failure does not undo the delivery (a
+/// retry would publish everything again): it is logged, and tomorrow's watch names the
+/// account-Region as having missed its scan, which sends someone to look.
+async fn record_delivery<S: ReportStore>(store: &S, run: &Run, collected: &Collected) {
+    // The manifest's collection time stands for the delivery time: the handlers have no clock
+    // of their own (the local engine's is virtual), and delivery follows collection at once.
+    let delivered_at = match report::read_manifest(store, &collected.manifest_key).await {
+        Ok(manifest) => manifest.collected_at,
+        Err(_) => run.started_at.clone(),
+    };
+    let record = LastDelivery {
+        account_id: run.account_id.clone(),
+        region: run.region.clone(),
+        execution: run.execution.clone(),
+        started_at: run.started_at.clone(),
+        delivered_at,
+        scheduled_at: None,
+        scope: ScanScope {
+            engine: run.engine,
+            tag: run.tag.clone(),
+            duration_seconds: run.duration_seconds,
+        },
+    };
+    let key = keys::last_delivery(&run.account_id, &run.region);
+    let written = match serde_json::to_vec(&record) {
+        Ok(body) => store.put(&key, body, "application/json").await,
+        Err(e) => Err(ScanError::internal(e)),
+    };
+    if let Err(e) = written {
+        tracing::warn!(account = %run.account_id, region = %run.region, key, error = %e, "could not record the delivery for the fleet watch");
+    }
 }
 
 async fn read_digest<S: ReportStore>(store: &S, key: &str) -> Result<Digest, ScanError> {

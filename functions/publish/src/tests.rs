@@ -61,6 +61,15 @@ impl ReportStore for Store {
         map.insert(key.to_owned(), body);
         Ok(true)
     }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, ScanError> {
+        let map = self.0.lock().expect("lock");
+        Ok(map
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect())
+    }
 }
 
 /// Records every message; fails the `fail_at`-th publish (0-based) with `error` when set.
@@ -978,4 +987,36 @@ fn success_after_a_redrive_is_told_once_and_archives_the_notice() {
         notify_it(&fake, event).expect_err("refused").error_type(),
         "InvalidInput"
     );
+}
+
+#[test]
+fn a_delivery_records_what_was_scanned_for_the_fleet_watch() {
+    let fake = Fake::new();
+    let input = formatted_run(&fake, 3, 100, 500, 0);
+    let run = run();
+    let key = keys::last_delivery(&run.account_id, &run.region);
+    assert!(fake.store.object(&key).is_none());
+    publish_it(&fake, &input).expect("published");
+    let record: scanflow_core::fleet::LastDelivery =
+        serde_json::from_slice(&fake.store.object(&key).expect("recorded")).expect("parses");
+    assert_eq!(record.account_id, run.account_id);
+    assert_eq!(record.execution, run.execution);
+    assert_eq!(record.started_at, run.started_at);
+    // The manifest's collection time.
+    assert_eq!(record.delivered_at, "2026-11-28T11:00:00Z");
+    assert_eq!(record.scope.engine, run.engine);
+    assert_eq!(record.scope.tag, run.tag);
+    assert_eq!(record.scope.duration_seconds, run.duration_seconds);
+
+    // A failure notice is not a delivery: nothing is recorded for it.
+    let failed = Fake::new();
+    let event = failure_event(
+        &failed,
+        "RoleNotAssumable",
+        "denied",
+        json!({}),
+        Some(run.clone()),
+    );
+    notify_it(&failed, event).expect("notice published");
+    assert!(failed.store.object(&key).is_none());
 }

@@ -400,3 +400,102 @@ async fn a_missing_parameter_says_to_deploy_the_member_stack() {
     );
     assert_eq!(throttled.num_calls(), 2);
 }
+
+fn listing(
+    keys: &[&str],
+    next: Option<&str>,
+) -> aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output {
+    let mut out = aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output::builder()
+        .set_contents(Some(
+            keys.iter()
+                .map(|k| aws_sdk_s3::types::Object::builder().key(*k).build())
+                .collect(),
+        ))
+        .is_truncated(next.is_some());
+    if let Some(token) = next {
+        out = out.next_continuation_token(token);
+    }
+    out.build()
+}
+
+#[tokio::test]
+async fn list_follows_every_continuation_token_under_the_prefix() {
+    let seen = Seen::new();
+    let s = seen.clone();
+    let pages = mock!(aws_sdk_s3::Client::list_objects_v2).then_compute_output(move |r| {
+        s.push((
+            r.bucket().map(str::to_owned),
+            r.prefix().map(str::to_owned),
+            r.continuation_token().map(str::to_owned),
+        ));
+        match r.continuation_token() {
+            None => listing(&["scanflow/registry/b/eu-west-1.json"], Some("t1")),
+            Some("t1") => listing(&["scanflow/registry/a/eu-west-1.json"], Some("t2")),
+            _ => listing(&["scanflow/registry/c/us-east-1.json"], None),
+        }
+    });
+    let st = store(client!(aws_sdk_s3, [&pages]));
+    let keys = st.list("scanflow/registry/").await.expect("listed");
+    assert_eq!(
+        keys,
+        [
+            "scanflow/registry/a/eu-west-1.json",
+            "scanflow/registry/b/eu-west-1.json",
+            "scanflow/registry/c/us-east-1.json",
+        ]
+    );
+    let calls = seen.all();
+    assert_eq!(calls.len(), 3);
+    for (bucket, prefix, _) in &calls {
+        assert_eq!(bucket.as_deref(), Some("hub-reports"));
+        assert_eq!(prefix.as_deref(), Some("scanflow/registry/"));
+    }
+    assert_eq!(
+        calls.iter().map(|c| c.2.clone()).collect::<Vec<_>>(),
+        [None, Some("t1".to_owned()), Some("t2".to_owned())]
+    );
+}
+
+#[tokio::test]
+async fn a_listing_that_cannot_complete_is_an_error_not_a_short_list() {
+    // The same token twice would loop for ever.
+    let stuck = mock!(aws_sdk_s3::Client::list_objects_v2)
+        .then_output(|| listing(&["scanflow/registry/a/eu-west-1.json"], Some("same")));
+    let st = store(client!(aws_sdk_s3, [&stuck]));
+    let err = st.list("scanflow/registry/").await.expect_err("stuck");
+    assert_eq!(err.error_type(), "Transient");
+    assert!(err.to_string().contains("continuation token"), "{err}");
+
+    // Truncated without a token.
+    let truncated = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
+        aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output::builder()
+            .is_truncated(true)
+            .build()
+    });
+    let st = store(client!(aws_sdk_s3, [&truncated]));
+    assert!(st.list("scanflow/").await.is_err());
+
+    // Access denied names the action to grant.
+    let denied = mock!(aws_sdk_s3::Client::list_objects_v2).then_http_response(|| {
+        xml(
+            403,
+            "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>",
+        )
+    });
+    let st = store(client!(aws_sdk_s3, [&denied]));
+    let err = st.list("scanflow/registry/").await.expect_err("denied");
+    assert_eq!(err.error_type(), "AccessDenied");
+    assert!(err.to_string().contains("s3:ListBucket"), "{err}");
+
+    // An empty bucket is an empty list.
+    let empty = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
+        aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output::builder().build()
+    });
+    let st = store(client!(aws_sdk_s3, [&empty]));
+    assert!(
+        st.list("scanflow/registry/")
+            .await
+            .expect("empty")
+            .is_empty()
+    );
+}

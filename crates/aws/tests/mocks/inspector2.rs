@@ -95,6 +95,7 @@ async fn start_checks_coverage_then_requests_a_kms_encrypted_json_report_filtere
         tag: Some(tag()),
         duration_seconds: 3600,
         assessment_template_arn: None,
+        schedule: None,
     };
     let started = c.start_scan(&settings).await.expect("started");
     assert_eq!(started.run_id, REPORT);
@@ -146,6 +147,7 @@ async fn nothing_covered_after_every_page_is_no_instances_matched() {
         tag: None,
         duration_seconds: 3600,
         assessment_template_arn: None,
+        schedule: None,
     };
     let err = c.start_scan(&settings).await.expect_err("nothing");
     assert_eq!(err.error_type(), "NoInstancesMatched");
@@ -184,6 +186,7 @@ async fn inspector_switched_off_is_inspector_disabled_and_other_denials_are_acce
             tag: None,
             duration_seconds: 3600,
             assessment_template_arn: None,
+            schedule: None,
         };
         let err = c.start_scan(&settings).await.expect_err(message);
         assert_eq!(err.error_type(), expected, "{message}");

@@ -1,0 +1,352 @@
+//! The fleet watch: once a day, compares what the registry says should have been scanned with
+//! what publish last delivered, and sends ONE notice naming every account-Region that missed
+//! its schedule, lost its member stack or changed scope since its last scan (nothing when all
+//! is well). Its second entry point is the registry writer, fed by the member stacks' settings
+//! parameter events (Create/Update: the settings are read through the scan role; Delete: the
+//! entry is marked deleted).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::{Duration, OffsetDateTime};
+
+use scanflow_core::fleet::{
+    self, FleetFinding, LastDelivery, Problem, RegistryEntry, RegistryStatus, ScanScope,
+};
+use scanflow_core::input::{validate_account_id, validate_region};
+use scanflow_core::message::{ATTR_KIND, KIND_FLEET_WATCH, Message, SNS_MESSAGE_LIMIT};
+use scanflow_core::ports::{MemberAccount, Notifier, Platform, ReportStore};
+use scanflow_core::{ScanError, keys, step, time as ts};
+
+/// The `detail-type` of the settings parameter's events (source `aws.ssm`).
+pub const PARAMETER_STORE_CHANGE: &str = "Parameter Store Change";
+/// The role session the registry writer opens in member accounts.
+pub const REGISTRY_SESSION: &str = "scanflow-fleet-registry";
+/// The longest grace period accepted: a week, the usual scan interval.
+pub const MAX_GRACE_HOURS: u32 = 168;
+/// Room kept in the notice for the subject and attributes, under SNS's message limit.
+const NOTICE_MARGIN: usize = 4096;
+
+/// The daily check's input (the hub schedule's `Input`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CheckInput {
+    /// Always `"fleet"`: tells the check from a forwarded parameter event.
+    pub check: String,
+    /// The nominal time of the check (`<aws.scheduler.scheduled-time>`).
+    pub now: String,
+    /// Hours allowed after a scheduled time before its scan counts as missed.
+    pub grace_hours: u32,
+}
+
+/// What the daily check did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckResult {
+    /// Account-Regions in the registry.
+    pub checked: usize,
+    /// Account-Regions in the notice.
+    pub attention: usize,
+    pub findings: Vec<FleetFinding>,
+    /// The notice's message id, when one was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// The full list of findings in the report store (the notice may be clipped to fit SNS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_key: Option<String>,
+}
+
+/// What the registry writer did with one event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "camelCase")]
+pub enum RegistryOutcome {
+    Recorded {
+        key: String,
+        status: RegistryStatus,
+    },
+    /// An older event than the entry already holds (EventBridge does not keep order).
+    #[serde(rename_all = "camelCase")]
+    Stale {
+        key: String,
+        entry_updated_at: String,
+    },
+    /// An operation that does not change the settings (`LabelParameterVersion`).
+    Ignored {
+        operation: String,
+    },
+}
+
+/// Entry point shared by the Lambda main and the local run: a forwarded Parameter Store
+/// Change event goes to the registry writer, `{"check": "fleet", ...}` to the daily check.
+pub async fn invoke<P: Platform>(platform: &P, event: Value) -> Result<Value, ScanError> {
+    if event.get("detail-type").and_then(Value::as_str) == Some(PARAMETER_STORE_CHANGE) {
+        return step::encode(&record_change(platform, &event).await?);
+    }
+    if event.get("check").is_some() {
+        let input: CheckInput = step::decode(event)?;
+        if input.check != "fleet" {
+            return Err(ScanError::invalid(
+                "check",
+                "\"fleet\"",
+                format!("is {:?}", input.check),
+            ));
+        }
+        if input.grace_hours > MAX_GRACE_HOURS {
+            return Err(ScanError::invalid(
+                "graceHours",
+                format!("0 to {MAX_GRACE_HOURS} hours"),
+                format!("is {}", input.grace_hours),
+            ));
+        }
+        let now = ts::parse("now", &input.now)?;
+        let grace = Duration::hours(i64::from(input.grace_hours));
+        return step::encode(&check(platform, now, grace).await?);
+    }
+    Err(ScanError::invalid(
+        "$",
+        "a Parameter Store Change event or {\"check\": \"fleet\", \"now\": ..., \"graceHours\": ...}",
+        "is neither",
+    ))
+}
+
+/// The daily check at `now`. Fails (and says so) when the registry or the delivery records
+/// cannot be listed: an unlisted fleet is not a healthy one.
+pub async fn check<P: Platform>(
+    platform: &P,
+    now: OffsetDateTime,
+    grace: Duration,
+) -> Result<CheckResult, ScanError> {
+    let store = platform.store();
+    let mut findings = Vec::new();
+    let registry: Vec<RegistryEntry> = read_all(
+        store,
+        keys::REGISTRY_PREFIX,
+        |k| k.ends_with(".json"),
+        &mut findings,
+    )
+    .await?;
+    let deliveries: Vec<LastDelivery> = read_all(
+        store,
+        keys::STATE_PREFIX,
+        |k| k.ends_with(&format!("/{}", keys::LAST_DELIVERY_FILE)),
+        &mut findings,
+    )
+    .await?;
+    findings.extend(fleet::compare(&registry, &deliveries, now, grace));
+    findings.sort_by(|a, b| (&a.account_id, &a.region).cmp(&(&b.account_id, &b.region)));
+    let attention = {
+        let mut places: Vec<(&str, &str)> = findings
+            .iter()
+            .map(|f| (f.account_id.as_str(), f.region.as_str()))
+            .collect();
+        places.dedup();
+        places.len()
+    };
+    tracing::info!(
+        checked = registry.len(),
+        deliveries = deliveries.len(),
+        attention,
+        "fleet watch checked the registry"
+    );
+    if registry.is_empty() {
+        tracing::warn!(
+            "the fleet registry is empty: no member stack has been recorded yet (the member \
+             stacks' settings events reach the hub bus only from the current member template)"
+        );
+    }
+    let mut result = CheckResult {
+        checked: registry.len(),
+        attention,
+        findings,
+        message_id: None,
+        report_key: None,
+    };
+    let Some((subject, body)) = fleet::notice(&result.findings, result.checked, now) else {
+        return Ok(result);
+    };
+    // The whole list goes to the report store first, so a clipped notice can point at it.
+    let report_key = format!("scanflow/fleet-watch/{}.json", ts::format(now));
+    let report = serde_json::to_vec_pretty(&result.findings).map_err(ScanError::internal)?;
+    store.put(&report_key, report, "application/json").await?;
+    let body = clip(body, &report_key, result.findings.len());
+    let attributes = BTreeMap::from([(ATTR_KIND.to_owned(), KIND_FLEET_WATCH.to_owned())]);
+    let message = Message::new(&subject, body, attributes)?;
+    result.message_id = Some(platform.notifier().publish(&message).await?);
+    result.report_key = Some(report_key);
+    Ok(result)
+}
+
+/// Keeps the notice under SNS's limit: whole lines up to the limit, then where the rest is.
+fn clip(body: String, report_key: &str, count: usize) -> String {
+    let limit = SNS_MESSAGE_LIMIT - NOTICE_MARGIN;
+    if body.len() <= limit {
+        return body;
+    }
+    let mut end = limit;
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    // Line starts are ASCII, so `cut` is a character boundary.
+    let cut = body[..end].rfind("\n- ").unwrap_or(end);
+    let shown = body[..cut].matches("\n- ").count();
+    format!(
+        "{}\n\n... and {} more. The full list of {count} is in the report bucket at {report_key}.\n",
+        &body[..cut],
+        count.saturating_sub(shown)
+    )
+}
+
+/// Reads and parses every object under `prefix` whose key `wanted` accepts. An object that
+/// does not parse becomes an `Unreadable` finding (named, not skipped); listing or reading
+/// errors propagate.
+async fn read_all<S: ReportStore, T: serde::de::DeserializeOwned>(
+    store: &S,
+    prefix: &str,
+    wanted: impl Fn(&str) -> bool,
+    findings: &mut Vec<FleetFinding>,
+) -> Result<Vec<T>, ScanError> {
+    let mut out = Vec::new();
+    for key in store.list(prefix).await? {
+        if !wanted(&key) {
+            continue;
+        }
+        let body = store.get(&key).await?;
+        match serde_json::from_slice::<T>(&body) {
+            Ok(record) => out.push(record),
+            Err(e) => {
+                let mut parts = key.trim_start_matches(prefix).split('/');
+                let account = parts.next().unwrap_or_default().to_owned();
+                let region = parts
+                    .next()
+                    .unwrap_or_default()
+                    .trim_end_matches(".json")
+                    .to_owned();
+                findings.push(FleetFinding {
+                    account_id: account,
+                    region,
+                    problem: Problem::Unreadable {
+                        key: key.clone(),
+                        error: e.to_string(),
+                    },
+                    action: "Delete the object; the next settings change or delivery writes it \
+                             again"
+                        .into(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A Parameter Store Change event as it reaches the hub bus (forwarded unchanged from the
+/// member's default bus, so `account` and `region` are the member's).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChangeEvent {
+    account: String,
+    region: String,
+    time: String,
+    detail: ChangeDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+struct ChangeDetail {
+    operation: String,
+    name: String,
+}
+
+/// The registry writer: records the member stack's settings as its parameter changes.
+pub async fn record_change<P: Platform>(
+    platform: &P,
+    event: &Value,
+) -> Result<RegistryOutcome, ScanError> {
+    let e: ChangeEvent = step::decode(event.clone())?;
+    validate_account_id("account", &e.account)?;
+    validate_region("region", &e.region)?;
+    let at = ts::parse("time", &e.time)?;
+    let key = keys::registry_entry(&e.account, &e.region);
+    let existing = read_entry(platform.store(), &key).await?;
+    if let Some(entry) = &existing
+        && ts::parse("updatedAt", &entry.updated_at).is_ok_and(|u| u > at)
+    {
+        tracing::info!(account = %e.account, region = %e.region, operation = %e.detail.operation, "older than the registry entry; left as is");
+        return Ok(RegistryOutcome::Stale {
+            key,
+            entry_updated_at: entry.updated_at.clone(),
+        });
+    }
+    let time = ts::format(at);
+    let entry = match e.detail.operation.as_str() {
+        "Create" | "Update" => {
+            let member = platform
+                .member(&e.account, &e.region, REGISTRY_SESSION)
+                .await?;
+            let settings = member.settings().await?;
+            // A stack created again after a deletion starts afresh; an update keeps the date
+            // the stack first appeared (rate schedules count from it).
+            let created_at = existing
+                .as_ref()
+                .filter(|x| x.status == RegistryStatus::Active && e.detail.operation != "Create")
+                .map_or_else(|| time.clone(), |x| x.created_at.clone());
+            RegistryEntry {
+                account_id: e.account.clone(),
+                region: e.region.clone(),
+                status: RegistryStatus::Active,
+                scope: Some(ScanScope {
+                    engine: settings.engine,
+                    tag: settings.tag,
+                    duration_seconds: settings.duration_seconds,
+                }),
+                schedule: settings.schedule,
+                created_at,
+                updated_at: time,
+            }
+        }
+        "Delete" => match existing {
+            Some(x) => RegistryEntry {
+                status: RegistryStatus::Deleted,
+                updated_at: time,
+                ..x
+            },
+            None => RegistryEntry {
+                account_id: e.account.clone(),
+                region: e.region.clone(),
+                status: RegistryStatus::Deleted,
+                scope: None,
+                schedule: None,
+                created_at: time.clone(),
+                updated_at: time,
+            },
+        },
+        other => {
+            tracing::info!(account = %e.account, region = %e.region, operation = other, "not a settings change; ignored");
+            return Ok(RegistryOutcome::Ignored {
+                operation: other.to_owned(),
+            });
+        }
+    };
+    let body = serde_json::to_vec_pretty(&entry).map_err(ScanError::internal)?;
+    platform.store().put(&key, body, "application/json").await?;
+    tracing::info!(account = %e.account, region = %e.region, parameter = %e.detail.name, status = ?entry.status, "registry entry recorded");
+    Ok(RegistryOutcome::Recorded {
+        key,
+        status: entry.status,
+    })
+}
+
+/// The current entry, `None` when there is none; an entry that does not parse is replaced
+/// (the event carries the truth).
+async fn read_entry<S: ReportStore>(
+    store: &S,
+    key: &str,
+) -> Result<Option<RegistryEntry>, ScanError> {
+    match store.get(key).await {
+        Ok(body) => Ok(serde_json::from_slice(&body).ok()),
+        Err(ScanError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests;
