@@ -5,6 +5,8 @@
 
 use scanflow_asl::Status;
 use scanflow_cli::local::{self, LocalRun};
+use scanflow_core::keys;
+use scanflow_core::ports::{Platform, ReportStore};
 use scanflow_sandbox::Scenario;
 use scanflow_sandbox::lambda::{LambdaSpec, OutageSpec};
 use scanflow_tests::{entered, of_kind, options, start_time, workflow};
@@ -269,6 +271,17 @@ fn a_duplicated_schedule_event_scans_and_delivers_once() {
     );
     assert_eq!(of_kind(&local.sandbox.sns_messages(), "digest").len(), 1);
     assert!(second.notices.is_empty(), "a duplicate is no failure");
+    // The delivery names the slot it served, for the fleet watch.
+    let record = pollster::block_on(
+        local
+            .sandbox
+            .store()
+            .get(&keys::last_delivery(WEB, "eu-west-1")),
+    )
+    .expect("the last delivery is recorded");
+    let record: serde_json::Value = serde_json::from_slice(&record).expect("json");
+    assert_eq!(record["scheduledAt"], "2026-11-28T02:00:00Z");
+    assert_eq!(record["execution"], first.name.as_str());
 }
 
 #[test]

@@ -598,6 +598,7 @@ fn run(account: &str, region: &str, report: &str) -> Run {
         rerun: false,
         execution: "exec".into(),
         adopted: false,
+        scheduled_at: None,
     }
 }
 

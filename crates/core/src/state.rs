@@ -46,6 +46,9 @@ pub struct Run {
     /// Classic: the run was already going when asked to start one, and scanflow adopted it.
     #[serde(default)]
     pub adopted: bool,
+    /// The schedule slot this scan serves (`scheduledAt` of the input), when it was scheduled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_at: Option<String>,
 }
 
 /// start-run's result for an execution whose schedule slot another execution already

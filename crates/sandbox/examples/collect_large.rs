@@ -44,6 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             rerun: false,
             execution: "bench".into(),
             adopted: false,
+            scheduled_at: None,
         };
         sandbox.set_now(t0 + time::Duration::hours(3));
         let ready = Instant::now();

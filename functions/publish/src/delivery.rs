@@ -91,7 +91,7 @@ async fn record_delivery<S: ReportStore>(store: &S, run: &Run, collected: &Colle
         execution: run.execution.clone(),
         started_at: run.started_at.clone(),
         delivered_at,
-        scheduled_at: None,
+        scheduled_at: run.scheduled_at.clone(),
         scope: ScanScope {
             engine: run.engine,
             tag: run.tag.clone(),

@@ -284,6 +284,7 @@ fn run() -> Run {
         rerun: false,
         execution: "sched-111122223333-eu-west-1-20261128".into(),
         adopted: false,
+        scheduled_at: None,
     }
 }
 

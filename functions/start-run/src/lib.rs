@@ -136,6 +136,7 @@ async fn start_scan<P: Platform>(
         rerun,
         execution: execution.name.clone(),
         adopted,
+        scheduled_at: request.scheduled_at.clone(),
     })
 }
 

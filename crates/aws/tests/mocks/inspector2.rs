@@ -62,6 +62,7 @@ fn run(tag: Option<Tag>) -> Run {
         rerun: false,
         execution: "exec-1".into(),
         adopted: false,
+        scheduled_at: None,
     }
 }
 

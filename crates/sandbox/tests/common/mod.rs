@@ -91,6 +91,7 @@ pub fn run_for(engine: Engine, run_id: &str, tag: Option<Tag>) -> Run {
         rerun: false,
         execution: "exec-1".into(),
         adopted: false,
+        scheduled_at: None,
     }
 }
 
