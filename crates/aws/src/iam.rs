@@ -20,18 +20,8 @@ pub const ENV_HUB_ACCOUNT_ID: &str = "HUB_ACCOUNT_ID";
 /// Variables a function may do without.
 pub const OPTIONAL_ENV: &[&str] = &[ENV_EXTERNAL_ID, ENV_SETTINGS_PARAMETER];
 
-/// The functions, as `lambda::run` names them: the five steps; `notify`, publish's failure
-/// mode deployed as its own function (own concurrency) for Step Functions' status change
-/// events; and the fleet watch.
-pub const FUNCTIONS: [&str; 7] = [
-    "start-run",
-    "check-status",
-    "collect-findings",
-    "format",
-    "publish",
-    "notify",
-    "fleet-watch",
-];
+/// The functions, as `lambda::run` names them (one list, in the domain).
+pub use scanflow_core::step::FUNCTIONS;
 
 /// The variables `function` reads (required ones and those in [`OPTIONAL_ENV`]), or `None`
 /// for an unknown function. Functions that enter member accounts need the role variables.

@@ -312,6 +312,29 @@ async fn notices_imported_through_the_member_role_are_the_members_and_reruns_upd
     assert_eq!(found.aws_account_id(), Some(HUB));
 }
 
+/// A new topic with an HTTP subscription to a local listener: what the topic delivers.
+async fn topic_with_subscriber(hub: &SdkConfig) -> (String, mpsc::Receiver<String>) {
+    let sns = aws_sdk_sns::Client::new(hub);
+    let topic = sns
+        .create_topic()
+        .name(format!("scanflow-{}", unique()))
+        .send()
+        .await
+        .expect("topic")
+        .topic_arn()
+        .expect("arn")
+        .to_owned();
+    let (endpoint, received) = listener();
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("http")
+        .endpoint(&endpoint)
+        .send()
+        .await
+        .expect("subscribed");
+    (topic, received)
+}
+
 /// Accepts HTTP POSTs on 127.0.0.1 and sends back each body, until the receiver is dropped.
 fn listener() -> (String, mpsc::Receiver<String>) {
     let socket = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -359,24 +382,7 @@ async fn the_notifier_tells_a_failure_once_and_its_resolution_through_aws() {
     let region = "eu-west-1";
     let hub = sdk(&url, region).await;
     let name = bucket(&hub, region).await;
-    let sns = aws_sdk_sns::Client::new(&hub);
-    let topic = sns
-        .create_topic()
-        .name(format!("scanflow-notify-{}", unique()))
-        .send()
-        .await
-        .expect("topic")
-        .topic_arn()
-        .expect("arn")
-        .to_owned();
-    let (endpoint, received) = listener();
-    sns.subscribe()
-        .topic_arn(&topic)
-        .protocol("http")
-        .endpoint(&endpoint)
-        .send()
-        .await
-        .expect("subscribed");
+    let (topic, received) = topic_with_subscriber(&hub).await;
     let member_account = account(11);
     let member_conf = member_sdk(&hub, &member_account, region).await;
     let member_hub = aws_sdk_securityhub::Client::new(&member_conf);
@@ -469,23 +475,7 @@ async fn published_messages_reach_an_http_subscriber_in_an_sns_envelope() {
     let region = "eu-west-1";
     let hub = sdk(&url, region).await;
     let sns = aws_sdk_sns::Client::new(&hub);
-    let topic = sns
-        .create_topic()
-        .name(format!("scanflow-{}", unique()))
-        .send()
-        .await
-        .expect("topic")
-        .topic_arn()
-        .expect("arn")
-        .to_owned();
-    let (endpoint, received) = listener();
-    sns.subscribe()
-        .topic_arn(&topic)
-        .protocol("http")
-        .endpoint(&endpoint)
-        .send()
-        .await
-        .expect("subscribed");
+    let (topic, received) = topic_with_subscriber(&hub).await;
 
     let notifier = SnsNotifier::new(sns.clone(), Scope::new(HUB, region), Some(topic.clone()));
     let message = Message::new(

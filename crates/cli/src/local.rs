@@ -369,17 +369,7 @@ impl LocalRun {
 fn execution_name(input: &serde_json::Value, start: OffsetDateTime, index: usize) -> String {
     match ExecutionInput::from_value(input.clone()).and_then(|i| i.validate()) {
         Ok(request) if request.scheduled_at.is_some() => {
-            use sha2::Digest as _;
-            let digest = sha2::Sha256::digest(format!("{input}#{index}").as_bytes());
-            let h = hex::encode(&digest[..16]);
-            format!(
-                "{}-{}-{}-{}-{}",
-                &h[..8],
-                &h[8..12],
-                &h[12..16],
-                &h[16..20],
-                &h[20..32]
-            )
+            scanflow_sandbox::uuid(&[&input.to_string(), &index.to_string()])
         }
         Ok(request) => names::execution_name(&request, start),
         Err(_) => format!("invalid-input-{index}"),

@@ -5,6 +5,20 @@ use serde::de::DeserializeOwned;
 
 use crate::ScanError;
 
+/// The hub's functions, as their binaries are named (the template's `BuildProperties.Binary`
+/// and `lambda::run`'s name): the five steps; `notify`, publish's failure mode deployed as its
+/// own function (own concurrency) for Step Functions' status change events; and the fleet
+/// watch.
+pub const FUNCTIONS: [&str; 7] = [
+    "start-run",
+    "check-status",
+    "collect-findings",
+    "format",
+    "publish",
+    "notify",
+    "fleet-watch",
+];
+
 /// Decodes a step's input; a mismatch names the JSON path of the offending field.
 pub fn decode<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ScanError> {
     serde_path_to_error::deserialize(value).map_err(|e| {

@@ -29,8 +29,9 @@ pub(crate) fn base62_id(parts: &[&str], len: usize) -> String {
         .collect()
 }
 
-/// A version-4-shaped UUID (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`).
-pub(crate) fn uuid(parts: &[&str]) -> String {
+/// A version-4-shaped UUID (`xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`) derived from `parts`: the
+/// same parts give the same id (ids in simulated accounts, names EventBridge would give).
+pub fn uuid(parts: &[&str]) -> String {
     let mut b = digest(parts);
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;

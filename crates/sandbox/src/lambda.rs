@@ -13,6 +13,8 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
+use scanflow_core::step::FUNCTIONS;
+
 use crate::SandboxError;
 use crate::lock;
 
@@ -42,7 +44,7 @@ pub struct LambdaSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OutageSpec {
-    /// The function as the template names its binary: `start-run`, ..., `publish`, `notify`.
+    /// The function as the template names its binary (`scanflow_core::step::FUNCTIONS`).
     pub function: String,
     #[serde(default)]
     pub from_seconds: u32,
@@ -59,15 +61,6 @@ fn default_invocation_millis() -> u32 {
 fn default_outage_error() -> String {
     "Lambda.ServiceException".into()
 }
-
-const FUNCTIONS: [&str; 6] = [
-    "start-run",
-    "check-status",
-    "collect-findings",
-    "format",
-    "publish",
-    "notify",
-];
 
 impl LambdaSpec {
     pub(crate) fn validate(&self) -> Result<(), SandboxError> {

@@ -39,6 +39,7 @@ pub use classic::{
     normalize as normalize_classic, run_status_from_state,
 };
 pub use error::SandboxError;
+pub use ids::uuid;
 pub use inspector2::{Inspector2Finding, normalize as normalize_inspector2, report_key};
 pub use member::Member;
 pub use s3::LocalS3;
