@@ -329,3 +329,73 @@ fn a_thousand_executions_in_one_minute_against_a_concurrency_of_100_all_end_scan
         "the retries outlast a one-minute storm: {succeeded}"
     );
 }
+
+/// A published message as a receiver tells it apart: subject, body and attributes.
+type Sent = (String, String, Vec<(String, String)>);
+
+/// Every message of the run's delivery, by content and attributes, for comparing runs.
+fn delivered(local: &LocalRun) -> Vec<Sent> {
+    let mut all: Vec<_> = local
+        .sandbox
+        .sns_messages()
+        .into_iter()
+        .filter(|m| {
+            matches!(
+                m.attributes.get("scanflow_kind").map(String::as_str),
+                Some("digest" | "siem")
+            )
+        })
+        .map(|m| {
+            (
+                m.subject,
+                m.message,
+                m.attributes.into_iter().collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+#[test]
+fn a_publish_that_dies_part_way_resumes_and_sends_every_message_once() {
+    // 4,000 findings: the digest and several SIEM parts.
+    let mut base = one_account();
+    base.accounts[0].findings.generate = Some(scanflow_sandbox::GeneratorSpec {
+        count: 4_000,
+        seed: 5,
+    });
+    let reference = run(options(base.clone(), vec![], "crash-none"));
+    let expected = delivered(&reference);
+    let total = u32::try_from(expected.len()).expect("few messages");
+    assert!(total >= 3, "{total} messages");
+
+    for crash_after in [1, total - 1, total, total + 1] {
+        let mut s = base.clone();
+        s.accounts[0].crash_after_messages = Some(crash_after);
+        let local = run(options(s, vec![], &format!("crash-{crash_after}")));
+        let ex = &local.executions[0];
+        assert_eq!(
+            ex.execution.status,
+            Status::Succeeded,
+            "{crash_after}: {:?}",
+            ex.execution.cause
+        );
+        let crashed = ex
+            .execution
+            .history
+            .iter()
+            .any(|e| e.error.as_deref() == Some("Lambda.Unknown"));
+        assert_eq!(crashed, crash_after <= total, "{crash_after}");
+        // Every message exactly once, none lost: the same as without the crash.
+        assert_eq!(delivered(&local), expected, "crash after {crash_after}");
+        let published = &ex.execution.output.as_ref().expect("output")["messages"];
+        if crash_after < total {
+            assert_eq!(
+                published,
+                &json!(total - crash_after),
+                "the retry sent the rest"
+            );
+        }
+    }
+}

@@ -426,12 +426,27 @@ impl TaskHandler for Dispatcher<'_> {
             }
         };
         self.sandbox.set_now(call.now);
-        let outcome = match pollster::block_on(step.invoke(self.sandbox, call.input.clone())) {
-            Ok(output) => TaskOutcome::Succeeded(output),
-            Err(e) => TaskOutcome::Failed {
-                error: e.error_type().to_owned(),
-                cause: e.to_cause(),
-            },
+        let publishing = step.binary() == "publish";
+        if publishing {
+            self.sandbox.begin_publish_invocation();
+        }
+        let result = pollster::block_on(step.invoke(self.sandbox, call.input.clone()));
+        let outcome = if publishing && self.sandbox.end_publish_invocation() {
+            // What Step Functions sees when the runtime is killed mid-invocation.
+            TaskOutcome::Failed {
+                error: "Lambda.Unknown".to_owned(),
+                cause: "{\"errorType\":\"Runtime.ExitError\",\"errorMessage\":\"Runtime exited \
+                        with error: signal: killed (crashAfterMessages)\"}"
+                    .to_owned(),
+            }
+        } else {
+            match result {
+                Ok(output) => TaskOutcome::Succeeded(output),
+                Err(e) => TaskOutcome::Failed {
+                    error: e.error_type().to_owned(),
+                    cause: e.to_cause(),
+                },
+            }
         };
         if took.is_zero() {
             outcome

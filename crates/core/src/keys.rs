@@ -46,13 +46,25 @@ pub fn schedule_claim(account_id: &str, region: &str, scheduled_at: &str) -> Str
     format!("scanflow/claims/{account_id}/{region}/{slot}.json")
 }
 
-/// The ledger entry of one message the status-change notifier published for one event (an
-/// execution's status after its `redrive_count`-th redrive), so a repeated delivery of the
-/// event publishes nothing twice.
-pub fn notice_ledger(execution: &str, redrive_count: u32, status: &str, part: &str) -> String {
+/// The ledger of the messages the status-change notifier published for one event (an
+/// execution's status after its `redrive_count`-th redrive): a repeated delivery of the event
+/// publishes nothing twice.
+pub fn notice_ledger(execution: &str, redrive_count: u32, status: &str) -> String {
     let digest = Sha256::digest(execution.as_bytes());
     format!(
-        "scanflow/notices/{}/{redrive_count}-{status}/{part}.json",
+        "scanflow/notices/{}/{redrive_count}-{status}",
+        &hex::encode(digest)[..24]
+    )
+}
+
+/// The ledger of one delivery of `run`: the messages publish has published for the execution
+/// `execution`. A retry or redrive of that execution resumes it; another execution (a rerun by
+/// `runArn`/`reportId`) is a new delivery with a ledger of its own.
+pub fn delivery_ledger(run: &Run, execution: &str) -> String {
+    let digest = Sha256::digest(execution.as_bytes());
+    format!(
+        "{}/deliveries/{}",
+        run_prefix(run),
         &hex::encode(digest)[..24]
     )
 }

@@ -177,7 +177,14 @@ pub struct PublishInput {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Published {
+    /// Messages this invocation published.
     pub messages: u64,
+    /// Messages an earlier attempt of the same delivery had published (skipped now).
+    #[serde(default)]
+    pub already_sent: u64,
+    /// The delivery: the execution that published it (a rerun is a new delivery).
+    #[serde(default)]
+    pub delivery: String,
     pub findings_marked: u64,
     pub notices_imported: u64,
     /// Security Hub updates that could not be made, with why (delivery is not undone for them).

@@ -10,6 +10,7 @@
 // its allocation and break the signatures the handlers call.
 
 pub mod classic;
+mod crash;
 mod error;
 mod generate;
 mod ids;
@@ -78,6 +79,7 @@ pub(crate) struct Shared {
     pub inspector2: Mutex<inspector2::Reports>,
     pub security_hubs: Mutex<BTreeMap<String, security_hub::Account>>,
     pub sns: Mutex<Vec<PublishedMessage>>,
+    pub crashes: Mutex<crash::Crashes>,
 }
 
 /// ISO 8601 with milliseconds in UTC, as SNS and Inspector v2 write timestamps.
@@ -164,6 +166,7 @@ impl Sandbox {
             inspector2: Mutex::new(inspector2::Reports::default()),
             security_hubs: Mutex::new(BTreeMap::new()),
             sns: Mutex::new(Vec::new()),
+            crashes: Mutex::new(crash::Crashes::default()),
         });
         let hub_account = shared.scenario.hub.account_id.clone();
         let hub_region = shared.scenario.hub.region.clone();
@@ -189,6 +192,25 @@ impl Sandbox {
 
     pub fn scenario(&self) -> &Scenario {
         &self.shared.scenario
+    }
+
+    /// A publish invocation starts: `crashAfterMessages` counts its messages.
+    pub fn begin_publish_invocation(&self) {
+        lock(&self.shared.crashes).begin();
+    }
+
+    /// The publish invocation is over: `true` when its process died (`crashAfterMessages`),
+    /// whatever the handler returned.
+    pub fn end_publish_invocation(&self) -> bool {
+        let limit_of = |account: &str| {
+            self.shared
+                .scenario
+                .accounts
+                .iter()
+                .find(|a| a.account_id == account)
+                .and_then(|a| a.crash_after_messages)
+        };
+        lock(&self.shared.crashes).end(limit_of)
     }
 
     /// The account's Lambda service: concurrency and outages (`hub.lambda` of the scenario).

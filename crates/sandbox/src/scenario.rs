@@ -105,6 +105,11 @@ pub struct AccountSpec {
     /// False: the account's scan engine is not enabled in this region.
     #[serde(default = "yes")]
     pub inspector_enabled: bool,
+    /// Fault injection: the publish Lambda dies after publishing this many messages of this
+    /// account's delivery (once; the retry goes on), as an out-of-memory kill or a timeout
+    /// would. 0 dies before the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash_after_messages: Option<u32>,
     pub settings: SettingsSpec,
     #[serde(default)]
     pub instances: Vec<InstanceSpec>,

@@ -17,7 +17,8 @@ use serde::Serialize;
 
 use scanflow_core::ScanError;
 use scanflow_core::message::{
-    ATTR_KIND, KIND_DIGEST, KIND_FAILURE, KIND_FLEET_WATCH, KIND_RESOLVED, KIND_SIEM, Message,
+    ATTR_ACCOUNT, ATTR_KIND, KIND_DIGEST, KIND_FAILURE, KIND_FLEET_WATCH, KIND_RESOLVED, KIND_SIEM,
+    Message,
 };
 use scanflow_core::ports::Notifier;
 
@@ -164,6 +165,21 @@ impl SnsSim {
     }
 
     fn publish_now(&self, message: &Message) -> Result<String, ScanError> {
+        if let Some(account) = message.attributes.get(ATTR_ACCOUNT) {
+            let limit = self
+                .shared
+                .scenario
+                .accounts
+                .iter()
+                .find(|a| &a.account_id == account)
+                .and_then(|a| a.crash_after_messages);
+            if crate::lock(&self.shared.crashes).dies_before_publish(account, limit) {
+                // The process is gone: nothing more happens in this invocation.
+                return Err(ScanError::internal(
+                    "the publish process died (crashAfterMessages)",
+                ));
+            }
+        }
         self.shared.count("sns:Publish", 1);
         message.check()?;
         let seq = self.sequence.fetch_add(1, Ordering::Relaxed);

@@ -1,10 +1,10 @@
 //! Delivering a finished scan: the e-mail digest, then every SIEM part in order, then Security
 //! Hub (delivered findings marked NOTIFIED, instances not scanned imported as notices).
 //!
-//! Publishing is at least once: if SNS fails part-way, the error propagates, the state machine
-//! retries the step and everything is published again; receivers deduplicate on run id + part
-//! index (SIEM.md). Security Hub updates are idempotent by id, and their problems never undo
-//! a delivery.
+//! Each message is published once per delivery (one execution): a ledger in the bucket records
+//! every message as it goes out, so when SNS or the Lambda fails part-way and the state
+//! machine retries (or an operator redrives) the step, it publishes only what is missing.
+//! Security Hub updates are idempotent by id, and their problems never undo a delivery.
 
 use format::digest::Digest;
 use format::envelope::{digest_attributes, part_attributes, part_subject};
@@ -14,12 +14,13 @@ use scanflow_core::fleet::{LastDelivery, ScanScope};
 use scanflow_core::message::Message;
 use scanflow_core::model::{Severity, Uncovered};
 use scanflow_core::ports::{
-    FindingRef, MemberAccount, Notice, NoticeKind, NoticeResource, Notifier, Platform, ReportStore,
+    FindingRef, MemberAccount, Notice, NoticeKind, NoticeResource, Platform, ReportStore,
     SECURITY_HUB_BATCH, SecurityHub,
 };
 use scanflow_core::state::{Collected, Formatted, Manifest, Published, Run};
 use scanflow_core::{ScanError, keys};
 
+use crate::ledger::Ledger;
 use crate::problems::Problems;
 
 const MARK: &str = "mark NOTIFIED";
@@ -36,11 +37,19 @@ pub async fn deliver<P: Platform>(
 ) -> Result<Published, ScanError> {
     let store = platform.store();
     let notifier = platform.notifier();
+    let ledger = Ledger::new(store, keys::delivery_ledger(run, &run.execution));
+    let (mut messages, mut already_sent) = (0, 0);
+    let mut count = |sent: bool| {
+        if sent {
+            messages += 1;
+        } else {
+            already_sent += 1;
+        }
+    };
 
     let digest = read_digest(store, &formatted.digest_key).await?;
     let message = Message::new(&digest.subject, digest.body, digest_attributes(run))?;
-    notifier.publish(&message).await?;
-    let mut messages = 1;
+    count(ledger.publish_once(notifier, "digest", &message).await?);
 
     let parts = formatted.siem_parts;
     for index in 1..=parts {
@@ -55,10 +64,10 @@ pub async fn deliver<P: Platform>(
             body,
             part_attributes(run, index, parts),
         )?;
-        notifier.publish(&message).await?;
-        messages += 1;
+        let part = format!("siem-{index:05}-of-{parts:05}");
+        count(ledger.publish_once(notifier, &part, &message).await?);
     }
-    tracing::info!(account = %run.account_id, region = %run.region, messages, "published the digest and the SIEM parts");
+    tracing::info!(account = %run.account_id, region = %run.region, messages, already_sent, delivery = %run.execution, "published the digest and the SIEM parts");
 
     let mut problems = Problems::default();
     let (findings_marked, notices_imported) =
@@ -69,6 +78,8 @@ pub async fn deliver<P: Platform>(
     record_delivery(store, run, collected).await;
     Ok(Published {
         messages,
+        already_sent,
+        delivery: run.execution.clone(),
         findings_marked,
         notices_imported,
         security_hub_problems: problems.into_lines(),

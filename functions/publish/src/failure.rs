@@ -16,7 +16,8 @@ use scanflow_core::state::{ExecutionContext, Run};
 use serde::{Deserialize, Serialize};
 
 use crate::delivery::import_notices;
-use crate::notify::{Ledger, Notified};
+use crate::ledger::Ledger;
+use crate::notify::Notified;
 use crate::problems::Problems;
 
 /// Whose Security Hub holds a failure notice: the member's own (imported through its role) or
@@ -200,6 +201,7 @@ pub async fn notify_failure<P: Platform>(
     failure: &CaughtError,
     input: &serde_json::Value,
     execution: &ExecutionContext,
+    execution_arn: &str,
     run: Option<&Run>,
     ledger: &Ledger<'_, P::Store>,
 ) -> Result<FailureNotice, ScanError> {
@@ -209,7 +211,7 @@ pub async fn notify_failure<P: Platform>(
     let remedy = with_redrive(
         remedy(error, &place, &execution.name, run),
         error,
-        ledger.execution(),
+        execution_arn,
     );
     let account = place.account.value();
     let region = place.region.value();

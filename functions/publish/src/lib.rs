@@ -7,6 +7,7 @@
 
 pub mod delivery;
 pub mod failure;
+pub mod ledger;
 pub mod notify;
 pub mod problems;
 

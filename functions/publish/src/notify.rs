@@ -11,11 +11,12 @@ use serde::{Deserialize, Serialize};
 use format::envelope::attributes;
 use scanflow_core::error::CaughtError;
 use scanflow_core::message::{KIND_RESOLVED, Message};
-use scanflow_core::ports::{Notifier, Platform, ReportStore};
+use scanflow_core::ports::{Platform, ReportStore};
 use scanflow_core::state::{ExecutionContext, Run};
 use scanflow_core::{ScanError, keys, step};
 
 use crate::failure::{self, Place, SecurityHubHome};
+use crate::ledger::Ledger;
 
 /// What EventBridge calls Step Functions' events (aws-facts: `source`, `detail-type`).
 pub const SOURCE: &str = "aws.states";
@@ -88,48 +89,6 @@ pub struct FailureRecord {
     pub security_hub: SecurityHubHome,
 }
 
-/// Messages published once per event: each part is looked up in the ledger before it is
-/// published and recorded after, so a repeated event (EventBridge and Lambda both deliver at
-/// least once) skips what went out. A crash between publishing and recording can repeat that
-/// one message; it can never lose one.
-pub struct Ledger<'a, S> {
-    store: &'a S,
-    execution: &'a str,
-    redrive_count: u32,
-    status: &'a str,
-}
-
-impl<S> Ledger<'_, S> {
-    /// The execution ARN the ledger is kept for.
-    pub fn execution(&self) -> &str {
-        self.execution
-    }
-}
-
-impl<S: ReportStore> Ledger<'_, S> {
-    /// Publishes `message` as `part` unless it was published for this event already; `true`
-    /// when this call published it.
-    pub async fn publish_once<N: Notifier>(
-        &self,
-        notifier: &N,
-        part: &str,
-        message: &Message,
-    ) -> Result<bool, ScanError> {
-        let key = keys::notice_ledger(self.execution, self.redrive_count, self.status, part);
-        match self.store.get(&key).await {
-            Ok(_) => return Ok(false),
-            Err(ScanError::NotFound { .. }) => {}
-            Err(e) => return Err(e),
-        }
-        let message_id = notifier.publish(message).await?;
-        let record = serde_json::json!({"messageId": message_id, "subject": message.subject});
-        self.store
-            .put(&key, step::to_json_bytes(&record)?, "application/json")
-            .await?;
-        Ok(true)
-    }
-}
-
 /// Entry point shared by the Lambda main and the local engine.
 pub async fn invoke<P: Platform>(
     platform: &P,
@@ -158,12 +117,10 @@ pub async fn notify<P: Platform>(
         ));
     }
     let d = &event.detail;
-    let ledger = Ledger {
-        store: platform.store(),
-        execution: &d.execution_arn,
-        redrive_count: d.redrive_count,
-        status: &d.status,
-    };
+    let ledger = Ledger::new(
+        platform.store(),
+        keys::notice_ledger(&d.execution_arn, d.redrive_count, &d.status),
+    );
     match d.status.as_str() {
         "FAILED" | "TIMED_OUT" | "ABORTED" => failed(platform, d, &ledger).await,
         "SUCCEEDED" if d.redrive_count > 0 => resolved(platform, d, &ledger).await,
@@ -251,9 +208,16 @@ async fn failed<P: Platform>(
     let run = recorded_run(platform.store(), &d.name).await?;
     let input = input_of(d);
     let execution = context(d);
-    let mut out =
-        failure::notify_failure(platform, &failure, &input, &execution, run.as_ref(), ledger)
-            .await?;
+    let mut out = failure::notify_failure(
+        platform,
+        &failure,
+        &input,
+        &execution,
+        &d.execution_arn,
+        run.as_ref(),
+        ledger,
+    )
+    .await?;
     let record = FailureRecord {
         status: d.status.clone(),
         error: failure.error.clone(),
