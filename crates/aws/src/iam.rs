@@ -75,7 +75,9 @@ pub const MEMBER_ROLE_ACTIONS: &[&str] = &[
     "inspector2:CreateFindingsReport",
     "inspector2:GetFindingsReportStatus",
     "inspector2:ListFindings",
-    // The member's own Security Hub: delivered findings marked, notices imported.
+    // The member's own Security Hub: which findings are still NEW, delivered ones marked,
+    // notices imported.
+    "securityhub:GetFindings",
     "securityhub:BatchUpdateFindings",
     "securityhub:BatchImportFindings",
 ];

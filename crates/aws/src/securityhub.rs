@@ -1,20 +1,25 @@
-//! Security Hub in one account (the hub's own, or a member's through its scan role): marks
-//! delivered Inspector findings NOTIFIED and imports scanflow's own notices as ASFF findings.
+//! Security Hub in one account (the hub's own, or a member's through its scan role): finds the
+//! Inspector findings still NEW, marks delivered ones NOTIFIED (recording the run in their
+//! user-defined fields, never in a note), and imports scanflow's own notices as ASFF findings.
 //!
 //! Batches: both calls take at most [`SECURITY_HUB_BATCH`] items; more is refused before any
 //! call (the caller splits). Throttling is retried by the SDK's standard retry; items the
 //! service refuses come back as [`Unprocessed`].
 
 use aws_sdk_securityhub::Client;
+use std::collections::{BTreeMap, HashMap};
+
 use aws_sdk_securityhub::types::{
-    AwsSecurityFinding, AwsSecurityFindingIdentifier, FindingProviderFields,
-    FindingProviderSeverity, NoteUpdate, Partition, Recommendation, RecordState, Remediation,
-    Resource, Severity as AsffSeverity, SeverityLabel, WorkflowStatus, WorkflowUpdate,
+    AwsSecurityFinding, AwsSecurityFindingFilters, AwsSecurityFindingIdentifier,
+    FindingProviderFields, FindingProviderSeverity, Partition, Recommendation, RecordState,
+    Remediation, Resource, Severity as AsffSeverity, SeverityLabel, StringFilter,
+    StringFilterComparison, WorkflowStatus, WorkflowUpdate,
 };
 use scanflow_core::ScanError;
 use scanflow_core::model::Severity;
 use scanflow_core::ports::{
-    FindingRef, Notice, NoticeKind, NoticeResource, SECURITY_HUB_BATCH, SecurityHub, Unprocessed,
+    FindingRef, NewFinding, NewFindingsPage, Notice, NoticeKind, NoticeResource,
+    SECURITY_HUB_BATCH, SecurityHub, Unprocessed,
 };
 
 use crate::error::Scope;
@@ -38,7 +43,8 @@ const RETRYABLE_UPDATE_CODES: &[&str] = &[
 const TITLE_MAX: usize = 256;
 const DESCRIPTION_MAX: usize = 1024;
 const REMEDY_MAX: usize = 512;
-const NOTE_MAX: usize = 512;
+/// `GetFindings` page size (its maximum).
+const FINDINGS_PAGE: i32 = 100;
 
 /// The AWS implementation of [`SecurityHub`] for one account and region.
 #[derive(Debug, Clone)]
@@ -154,10 +160,61 @@ impl AwsSecurityHub {
 }
 
 impl SecurityHub for AwsSecurityHub {
+    async fn new_findings(&self, cursor: Option<String>) -> Result<NewFindingsPage, ScanError> {
+        let Scope { account_id, region } = &self.scope;
+        let call = self.scope.call(
+            "securityhub:GetFindings",
+            format!("NEW Inspector findings of {account_id} ({region})"),
+        );
+        let equals = |value: &str| {
+            vec![
+                StringFilter::builder()
+                    .value(value)
+                    .comparison(StringFilterComparison::Equals)
+                    .build(),
+            ]
+        };
+        let filters = AwsSecurityFindingFilters::builder()
+            .set_product_arn(Some(equals(&inspector_product(region))))
+            .set_aws_account_id(Some(equals(account_id)))
+            .set_region(Some(equals(region)))
+            .set_workflow_status(Some(equals("NEW")))
+            .set_record_state(Some(equals("ACTIVE")))
+            .build();
+        let out = self
+            .client
+            .get_findings()
+            .filters(filters)
+            .max_results(FINDINGS_PAGE)
+            .set_next_token(cursor)
+            .send()
+            .await
+            .map_err(|e| call.error(&e))?;
+        Ok(NewFindingsPage {
+            findings: out
+                .findings()
+                .iter()
+                .filter_map(|f| {
+                    Some(NewFinding {
+                        id: f.id()?.to_owned(),
+                        user_defined_fields: f
+                            .user_defined_fields()
+                            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                            .unwrap_or_default(),
+                    })
+                })
+                .collect(),
+            next: out
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned),
+        })
+    }
+
     async fn mark_notified(
         &self,
         findings: &[FindingRef],
-        note: &str,
+        user_defined_fields: &BTreeMap<String, String>,
     ) -> Result<Vec<Unprocessed>, ScanError> {
         self.refuse_oversized("findings", findings.len())?;
         if findings.is_empty() {
@@ -167,16 +224,16 @@ impl SecurityHub for AwsSecurityHub {
             "securityhub:BatchUpdateFindings",
             format!("{} Inspector findings", findings.len()),
         );
+        let fields: HashMap<String, String> = user_defined_fields
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let mut pending: Vec<AwsSecurityFindingIdentifier> = findings
             .iter()
             .map(|f| {
                 AwsSecurityFindingIdentifier::builder()
                     .id(&f.id)
-                    .product_arn(format!(
-                        "arn:{}:securityhub:{}::product/aws/inspector",
-                        partition(&f.region),
-                        f.region
-                    ))
+                    .product_arn(inspector_product(&f.region))
                     .build()
             })
             .collect();
@@ -191,12 +248,7 @@ impl SecurityHub for AwsSecurityHub {
                         .status(WorkflowStatus::Notified)
                         .build(),
                 )
-                .note(
-                    NoteUpdate::builder()
-                        .text(truncate(note, NOTE_MAX))
-                        .updated_by(GENERATOR)
-                        .build(),
-                )
+                .set_user_defined_fields(Some(fields.clone()))
                 .send()
                 .await
                 .map_err(|e| call.error(&e))?;
@@ -254,6 +306,14 @@ impl SecurityHub for AwsSecurityHub {
             })
             .collect())
     }
+}
+
+/// The product both Inspector generations send their findings under.
+fn inspector_product(region: &str) -> String {
+    format!(
+        "arn:{}:securityhub:{region}::product/aws/inspector",
+        partition(region)
+    )
 }
 
 /// ASFF has no UNTRIAGED label: it becomes INFORMATIONAL, the original kept.

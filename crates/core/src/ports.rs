@@ -1,6 +1,7 @@
 //! The ports: what the handlers need from the world. The AWS adapters implement them for
 //! Lambda, the sandbox for `scanflow run`; handlers are generic over [`Platform`].
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use serde::{Deserialize, Serialize};
@@ -142,11 +143,22 @@ pub trait Notifier: Send + Sync {
 
 /// Security Hub in one account. Callers pass at most [`SECURITY_HUB_BATCH`] items a call.
 pub trait SecurityHub: Send + Sync {
-    /// Marks Inspector findings NOTIFIED with `note`; returns those it could not update.
+    /// One page of the account-Region's active Inspector findings whose workflow status is
+    /// NEW, with their user-defined fields: the only findings scanflow marks. NOTIFIED,
+    /// SUPPRESSED and RESOLVED are people's (or another tool's) decisions and are left alone.
+    fn new_findings(
+        &self,
+        cursor: Option<String>,
+    ) -> impl Future<Output = Result<NewFindingsPage, ScanError>> + Send;
+
+    /// Sets workflow NOTIFIED and `user_defined_fields` on Inspector findings the caller read
+    /// as NEW. The map replaces the findings' own, so the caller passes each finding's existing
+    /// fields with scanflow's added. No note is written: notes are people's. Returns those it
+    /// could not update.
     fn mark_notified(
         &self,
         findings: &[FindingRef],
-        note: &str,
+        user_defined_fields: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<Vec<Unprocessed>, ScanError>> + Send;
 
     /// Imports scanflow's own notices (created or updated by id); returns those refused.
@@ -154,6 +166,31 @@ pub trait SecurityHub: Send + Sync {
         &self,
         notices: &[Notice],
     ) -> impl Future<Output = Result<Vec<Unprocessed>, ScanError>> + Send;
+}
+
+/// Security Hub's workflow status of a finding: where people are in triaging it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum WorkflowStatus {
+    New,
+    Notified,
+    Resolved,
+    Suppressed,
+}
+
+/// An Inspector finding Security Hub holds as NEW, with the user-defined fields it has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewFinding {
+    pub id: String,
+    #[serde(default)]
+    pub user_defined_fields: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewFindingsPage {
+    pub findings: Vec<NewFinding>,
+    pub next: Option<String>,
 }
 
 /// An Inspector finding as Security Hub knows it: its id is the finding ARN.

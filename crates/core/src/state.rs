@@ -185,7 +185,11 @@ pub struct Published {
     /// The delivery: the execution that published it (a rerun is a new delivery).
     #[serde(default)]
     pub delivery: String,
+    /// Delivered findings Security Hub marked NOTIFIED (they were NEW).
     pub findings_marked: u64,
+    /// Delivered findings left alone: people (or tools) had triaged them already.
+    #[serde(default)]
+    pub findings_triaged: u64,
     pub notices_imported: u64,
     /// Security Hub updates that could not be made, with why (delivery is not undone for them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

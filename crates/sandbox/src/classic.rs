@@ -372,7 +372,13 @@ pub(crate) fn findings_page(
             findings.push(normalize(&raw)?);
         }
     }
-    security_hub::register_findings(shared, &m.account_id, findings.iter().map(|f| f.id.clone()));
+    security_hub::register_findings(
+        shared,
+        &m.account_id,
+        findings
+            .iter()
+            .map(|f| (f.id.clone(), f.vulnerability_id.as_deref())),
+    );
     Ok(FindingsPage {
         findings,
         next: (end < listed.len()).then(|| end.to_string()),

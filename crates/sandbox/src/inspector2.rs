@@ -246,12 +246,20 @@ fn write_report(shared: &Shared, m: &Member, report: &Report) -> Result<usize, S
             out.write_all(b",").map_err(io)?;
         }
         serde_json::to_writer(&mut out, &finding).map_err(ScanError::internal)?;
-        arns.push(finding.finding_arn);
+        let vulnerability = finding
+            .package_vulnerability_details
+            .as_ref()
+            .map(|p| p.vulnerability_id.clone());
+        arns.push((finding.finding_arn, vulnerability));
     }
     out.write_all(b"]}").map_err(io)?;
     out.flush().map_err(io)?;
     // Inspector sends its findings to Security Hub by itself.
-    security_hub::register_findings(shared, &m.account_id, arns.iter().cloned());
+    security_hub::register_findings(
+        shared,
+        &m.account_id,
+        arns.iter().map(|(arn, v)| (arn.clone(), v.as_deref())),
+    );
     tracing::info!(key, findings = arns.len(), "findings report written");
     Ok(arns.len())
 }

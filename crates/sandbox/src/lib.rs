@@ -45,12 +45,12 @@ pub use inspector2::{Inspector2Finding, normalize as normalize_inspector2, repor
 pub use member::Member;
 pub use s3::LocalS3;
 pub use scenario::{
-    AccountSpec, AgentHealth, ClassicOutcome, ClassicSpec, DEFAULT_SCHEDULE, FindingSpec,
-    FindingsSpec, GeneratorSpec, HubConfigOverrides, HubSpec, Inspector2Spec, InstanceSpec,
-    MAX_COPIES, MAX_GENERATED_FINDINGS, ReportOutcome, Scenario, ScheduleSpec, ScheduleState,
-    ScopeChange, SettingsSpec, TagSpec,
+    AccountSpec, AgentHealth, AnalystMark, ClassicOutcome, ClassicSpec, DEFAULT_SCHEDULE,
+    FindingSpec, FindingsSpec, GeneratorSpec, HubConfigOverrides, HubSpec, Inspector2Spec,
+    InstanceSpec, MAX_COPIES, MAX_GENERATED_FINDINGS, ReportOutcome, Scenario, ScheduleSpec,
+    ScheduleState, ScopeChange, SettingsSpec, TagSpec,
 };
-pub use security_hub::{SecurityHubSim, SecurityHubState};
+pub use security_hub::{SecurityHubSim, SecurityHubState, Triage};
 pub use sns::{
     Delivery, DeliveryOutcome, HTTP_ATTEMPTS, PublishedMessage, SnsSim, Subscription, TOPIC_NAME,
 };

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use scanflow_core::fleet::ScanScope;
 use scanflow_core::input::{DURATION_RANGE, validate_account_id, validate_region};
 use scanflow_core::model::{AccountSettings, Engine, Severity, Tag};
-use scanflow_core::ports::HubConfig;
+use scanflow_core::ports::{HubConfig, WorkflowStatus};
 use scanflow_core::schedule::Schedule;
 
 use crate::SandboxError;
@@ -110,6 +110,10 @@ pub struct AccountSpec {
     /// would. 0 dies before the first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crash_after_messages: Option<u32>,
+    /// Findings an analyst has triaged in the account's Security Hub before scanflow sees them
+    /// (by vulnerability): scanflow must leave them as they are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub analyst: Vec<AnalystMark>,
     pub settings: SettingsSpec,
     #[serde(default)]
     pub instances: Vec<InstanceSpec>,
@@ -220,6 +224,17 @@ impl AccountSpec {
         }
         Some(scope)
     }
+}
+
+/// One analyst decision in the simulated Security Hub.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AnalystMark {
+    /// Every finding of this vulnerability (a CVE id such as `CVE-2024-6387`).
+    pub vulnerability_id: String,
+    pub workflow: WorkflowStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// The settings the member stack records (what `MemberAccount::settings` returns).

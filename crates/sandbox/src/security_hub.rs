@@ -1,49 +1,83 @@
 //! Security Hub in each account: the Inspector findings it already has (Inspector sends them
-//! natively), which of them were marked NOTIFIED and with what note, and scanflow's own imported
-//! notices, with AWS's batch limit and its own-account rule for imports.
+//! natively) with their triage (workflow status, analysts' notes, user-defined fields, some
+//! set by an analyst in the scenario), which of them scanflow marked NOTIFIED, and scanflow's
+//! own imported notices, with AWS's batch limits and its own-account rule for imports.
 
 use std::collections::{BTreeMap, HashSet};
 use std::future::{Future, ready};
 use std::sync::Arc;
 
 use scanflow_core::ScanError;
-use scanflow_core::ports::{FindingRef, Notice, SECURITY_HUB_BATCH, SecurityHub, Unprocessed};
+use scanflow_core::ports::{
+    FindingRef, NewFinding, NewFindingsPage, Notice, SECURITY_HUB_BATCH, SecurityHub, Unprocessed,
+    WorkflowStatus,
+};
 
 use crate::{Shared, lock};
 
-/// `Note.Text` of `BatchUpdateFindings` holds at most 512 characters.
-const NOTE_MAX: usize = 512;
 /// ASFF limits on imported findings (partner guide).
 const TITLE_MAX: usize = 256;
 const DESCRIPTION_MAX: usize = 1024;
+/// `GetFindings` returns at most 100 findings a page.
+const PAGE: usize = 100;
 
-/// What one account's Security Hub holds of what scanflow sent it.
+/// An Inspector finding in Security Hub, as people triage it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Triage {
+    pub workflow: WorkflowStatus,
+    pub note: Option<String>,
+    pub user_defined_fields: BTreeMap<String, String>,
+}
+
+/// What one account's Security Hub holds of what scanflow and the analysts did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SecurityHubState {
     /// Imported notices by id (the latest import of each id wins).
     pub notices: BTreeMap<String, Notice>,
-    /// Inspector finding ids marked NOTIFIED, with the note of the latest update.
-    pub notified: BTreeMap<String, String>,
+    /// Inspector findings scanflow marked NOTIFIED, with the user-defined fields it set.
+    pub notified: BTreeMap<String, BTreeMap<String, String>>,
+    /// Every Inspector finding Security Hub has, with its triage.
+    pub findings: BTreeMap<String, Triage>,
 }
 
 #[derive(Default)]
 pub(crate) struct Account {
     pub state: SecurityHubState,
-    /// Inspector findings Security Hub knows (only these can be updated).
-    known: HashSet<String>,
 }
 
-/// Inspector delivered these findings to the account's Security Hub.
-pub(crate) fn register_findings(
+/// Inspector delivered these findings (id, vulnerability id) to the account's Security Hub.
+/// A finding it already has keeps its triage; a new one is NEW, unless the scenario's analyst
+/// has triaged its vulnerability.
+pub(crate) fn register_findings<'a>(
     shared: &Shared,
     account_id: &str,
-    ids: impl Iterator<Item = String>,
+    findings: impl Iterator<Item = (String, Option<&'a str>)>,
 ) {
+    let analyst = shared
+        .scenario
+        .accounts
+        .iter()
+        .find(|a| a.account_id == account_id)
+        .map(|a| a.analyst.as_slice())
+        .unwrap_or_default();
     let mut hubs = lock(&shared.security_hubs);
-    hubs.entry(account_id.to_owned())
+    let known = &mut hubs
+        .entry(account_id.to_owned())
         .or_default()
-        .known
-        .extend(ids);
+        .state
+        .findings;
+    for (id, vulnerability) in findings {
+        known.entry(id).or_insert_with(|| {
+            let mark = analyst
+                .iter()
+                .find(|m| Some(m.vulnerability_id.as_str()) == vulnerability);
+            Triage {
+                workflow: mark.map_or(WorkflowStatus::New, |m| m.workflow),
+                note: mark.and_then(|m| m.note.clone()),
+                user_defined_fields: BTreeMap::new(),
+            }
+        });
+    }
 }
 
 /// Security Hub of one account, as the caller's credentials reach it.
@@ -81,19 +115,60 @@ impl SecurityHubSim {
         Ok(())
     }
 
-    /// `BatchUpdateFindings` with Workflow NOTIFIED and a note.
-    fn mark_now(&self, findings: &[FindingRef], note: &str) -> Result<Vec<Unprocessed>, ScanError> {
+    /// `GetFindings` filtered on workflow NEW, a page at a time.
+    fn new_now(&self, cursor: Option<String>) -> Result<NewFindingsPage, ScanError> {
+        self.shared.count("securityhub:GetFindings", 1);
+        let skip: usize = match cursor.as_deref() {
+            None => 0,
+            Some(c) => c.parse().map_err(|_| {
+                ScanError::invalid(
+                    "NextToken",
+                    "a token GetFindings returned",
+                    format!("is {c:?}"),
+                )
+            })?,
+        };
+        let hubs = lock(&self.shared.security_hubs);
+        let Some(account) = hubs.get(&self.account_id) else {
+            return Ok(NewFindingsPage::default());
+        };
+        let new: Vec<NewFinding> = account
+            .state
+            .findings
+            .iter()
+            .filter(|(_, t)| t.workflow == WorkflowStatus::New)
+            .skip(skip)
+            .take(PAGE + 1)
+            .map(|(id, t)| NewFinding {
+                id: id.clone(),
+                user_defined_fields: t.user_defined_fields.clone(),
+            })
+            .collect();
+        let more = new.len() > PAGE;
+        Ok(NewFindingsPage {
+            findings: new.into_iter().take(PAGE).collect(),
+            next: more.then(|| (skip + PAGE).to_string()),
+        })
+    }
+
+    /// `BatchUpdateFindings` with Workflow NOTIFIED and user-defined fields (which replace the
+    /// finding's). Like AWS, it updates whatever it is given: keeping triage is the caller's
+    /// job.
+    fn mark_now(
+        &self,
+        findings: &[FindingRef],
+        fields: &BTreeMap<String, String>,
+    ) -> Result<Vec<Unprocessed>, ScanError> {
         if findings.is_empty() {
             return Ok(Vec::new());
         }
         self.shared.count("securityhub:BatchUpdateFindings", 1);
         self.batch_limit("FindingIdentifiers", findings.len())?;
-        let note_len = note.chars().count();
-        if note_len == 0 || note_len > NOTE_MAX {
+        if fields.len() > 50 {
             return Err(ScanError::invalid(
-                "Note.Text",
-                format!("1 to {NOTE_MAX} characters"),
-                format!("has {note_len}"),
+                "UserDefinedFields",
+                "at most 50 fields",
+                format!("has {}", fields.len()),
             ));
         }
         let mut hubs = lock(&self.shared.security_hubs);
@@ -107,7 +182,7 @@ impl SecurityHubSim {
                     reason: "DuplicatedFindingIdentifier: the finding is listed twice in this call"
                         .into(),
                 });
-            } else if !account.known.contains(&f.id) || f.region != self.region {
+            } else if f.region != self.region {
                 unprocessed.push(Unprocessed {
                     id: f.id.clone(),
                     reason: format!(
@@ -115,8 +190,18 @@ impl SecurityHubSim {
                         self.account_id, self.region
                     ),
                 });
+            } else if let Some(t) = account.state.findings.get_mut(&f.id) {
+                t.workflow = WorkflowStatus::Notified;
+                t.user_defined_fields = fields.clone();
+                account.state.notified.insert(f.id.clone(), fields.clone());
             } else {
-                account.state.notified.insert(f.id.clone(), note.to_owned());
+                unprocessed.push(Unprocessed {
+                    id: f.id.clone(),
+                    reason: format!(
+                        "FindingNotFound: Security Hub in account {} ({}) has no finding with this id",
+                        self.account_id, self.region
+                    ),
+                });
             }
         }
         Ok(unprocessed)
@@ -174,12 +259,19 @@ impl SecurityHubSim {
 }
 
 impl SecurityHub for SecurityHubSim {
+    fn new_findings(
+        &self,
+        cursor: Option<String>,
+    ) -> impl Future<Output = Result<NewFindingsPage, ScanError>> + Send {
+        ready(self.new_now(cursor))
+    }
+
     fn mark_notified(
         &self,
         findings: &[FindingRef],
-        note: &str,
+        user_defined_fields: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<Vec<Unprocessed>, ScanError>> + Send {
-        ready(self.mark_now(findings, note))
+        ready(self.mark_now(findings, user_defined_fields))
     }
 
     fn import_notices(

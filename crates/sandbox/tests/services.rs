@@ -436,10 +436,17 @@ fn marking_takes_100_known_findings_refuses_101_and_reports_unknown_ones() {
         })
         .collect();
     let hub = m.security_hub();
+    let fields = |v: &str| BTreeMap::from([("scanflow_execution".to_owned(), v.to_owned())]);
+    // Security Hub holds every reported finding as NEW, a page of 100 at a time.
+    let first = pollster::block_on(hub.new_findings(None)).expect("page");
+    assert_eq!(first.findings.len(), 100);
+    let second = pollster::block_on(hub.new_findings(first.next.clone())).expect("page");
+    assert_eq!(second.findings.len(), 20);
+    assert!(second.next.is_none());
     let out =
-        pollster::block_on(hub.mark_notified(&refs[..100], "scanflow exec-1")).expect("100 pass");
+        pollster::block_on(hub.mark_notified(&refs[..100], &fields("exec-1"))).expect("100 pass");
     assert!(out.is_empty());
-    let err = pollster::block_on(hub.mark_notified(&refs[..101], "n")).expect_err("101");
+    let err = pollster::block_on(hub.mark_notified(&refs[..101], &fields("n"))).expect_err("101");
     assert!(
         matches!(err, ScanError::InvalidInput { ref field, .. } if field == "FindingIdentifiers")
     );
@@ -449,7 +456,7 @@ fn marking_takes_100_known_findings_refuses_101_and_reports_unknown_ones() {
     };
     let out = pollster::block_on(hub.mark_notified(
         &[refs[100].clone(), unknown.clone(), refs[100].clone()],
-        "again",
+        &fields("again"),
     ))
     .expect("call");
     let reasons: Vec<(&str, &str)> = out
@@ -465,16 +472,11 @@ fn marking_takes_100_known_findings_refuses_101_and_reports_unknown_ones() {
     );
     let state = sb.security_hub_state(ACCT);
     assert_eq!(state.notified.len(), 101);
-    assert_eq!(state.notified[&refs[0].id], "scanflow exec-1");
-    assert_eq!(state.notified[&refs[100].id], "again");
-    let err =
-        pollster::block_on(hub.mark_notified(&refs[..1], &"n".repeat(513))).expect_err("long note");
-    assert!(matches!(err, ScanError::InvalidInput { ref field, .. } if field == "Note.Text"));
-    assert!(
-        pollster::block_on(hub.mark_notified(&refs[..1], &"n".repeat(512)))
-            .expect("512")
-            .is_empty()
-    );
+    assert_eq!(state.notified[&refs[0].id], fields("exec-1"));
+    assert_eq!(state.notified[&refs[100].id], fields("again"));
+    // Marked findings are no longer NEW.
+    let left = pollster::block_on(hub.new_findings(None)).expect("page");
+    assert_eq!(left.findings.len(), 19);
 }
 
 #[test]

@@ -9,8 +9,8 @@ use scanflow_core::model::{
     AccountSettings, Coverage, Engine, Finding, Severity, SeverityCounts, Tag, Uncovered,
 };
 use scanflow_core::ports::{
-    FindingRef, FindingsPage, HubConfig, MemberAccount, Notice, Notifier, Platform, ReportStore,
-    RunStatus, SecurityHub, Started, Unprocessed,
+    FindingRef, FindingsPage, HubConfig, MemberAccount, NewFindingsPage, Notice, Notifier,
+    Platform, ReportStore, RunStatus, SecurityHub, Started, Unprocessed,
 };
 use scanflow_core::state::{Collected, FormatInput, Formatted, Manifest, Run};
 use scanflow_core::{ScanError, keys};
@@ -83,10 +83,13 @@ impl Notifier for Unused {
 }
 
 impl SecurityHub for Unused {
+    async fn new_findings(&self, _cursor: Option<String>) -> Result<NewFindingsPage, ScanError> {
+        Err(unused())
+    }
     async fn mark_notified(
         &self,
         _findings: &[FindingRef],
-        _note: &str,
+        _fields: &std::collections::BTreeMap<String, String>,
     ) -> Result<Vec<Unprocessed>, ScanError> {
         Err(unused())
     }

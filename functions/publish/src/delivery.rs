@@ -1,5 +1,6 @@
 //! Delivering a finished scan: the e-mail digest, then every SIEM part in order, then Security
-//! Hub (delivered findings marked NOTIFIED, instances not scanned imported as notices).
+//! Hub (delivered findings that are still NEW marked NOTIFIED, with the run in their
+//! user-defined fields; instances not scanned imported as notices).
 //!
 //! Each message is published once per delivery (one execution): a ledger in the bucket records
 //! every message as it goes out, so when SNS or the Lambda fails part-way and the state
@@ -19,6 +20,7 @@ use scanflow_core::ports::{
 };
 use scanflow_core::state::{Collected, Formatted, Manifest, Published, Run};
 use scanflow_core::{ScanError, keys};
+use std::collections::{BTreeMap, HashMap};
 
 use crate::ledger::Ledger;
 use crate::problems::Problems;
@@ -70,7 +72,7 @@ pub async fn deliver<P: Platform>(
     tracing::info!(account = %run.account_id, region = %run.region, messages, already_sent, delivery = %run.execution, "published the digest and the SIEM parts");
 
     let mut problems = Problems::default();
-    let (findings_marked, notices_imported) =
+    let (findings_marked, findings_triaged, notices_imported) =
         update_security_hub(platform, run, collected, &mut problems).await;
     if !problems.is_empty() {
         tracing::warn!(account = %run.account_id, region = %run.region, "Security Hub was not fully updated; the delivery stands");
@@ -81,6 +83,7 @@ pub async fn deliver<P: Platform>(
         already_sent,
         delivery: run.execution.clone(),
         findings_marked,
+        findings_triaged,
         notices_imported,
         security_hub_problems: problems.into_lines(),
     })
@@ -129,13 +132,14 @@ async fn read_digest<S: ReportStore>(store: &S, key: &str) -> Result<Digest, Sca
 }
 
 /// Marks the delivered findings and imports the not-scanned notices through the member's role.
-/// Returns (findings marked, notices imported); everything that went wrong is in `problems`.
+/// Returns (findings marked, findings left alone as already triaged, notices imported);
+/// everything that went wrong is in `problems`.
 async fn update_security_hub<P: Platform>(
     platform: &P,
     run: &Run,
     collected: &Collected,
     problems: &mut Problems,
-) -> (u64, u64) {
+) -> (u64, u64, u64) {
     let member = match platform
         .member(&run.account_id, &run.region, &run.execution)
         .await
@@ -149,7 +153,7 @@ async fn update_security_hub<P: Platform>(
                 collected.counts.total() + collected.instances_not_scanned,
                 "",
             );
-            return (0, 0);
+            return (0, 0, 0);
         }
     };
     let manifest = match report::read_manifest(platform.store(), &collected.manifest_key).await {
@@ -161,11 +165,11 @@ async fn update_security_hub<P: Platform>(
                 collected.counts.total() + collected.instances_not_scanned,
                 &collected.manifest_key,
             );
-            return (0, 0);
+            return (0, 0, 0);
         }
     };
     let hub = member.security_hub();
-    let marked = mark_delivered(
+    let (marked, triaged) = mark_delivered(
         platform.store(),
         hub,
         run,
@@ -181,7 +185,7 @@ async fn update_security_hub<P: Platform>(
         .map(|u| not_scanned_notice(run, &manifest.collected_at, u))
         .collect();
     let imported = import_notices(hub, &notices, problems).await;
-    (marked, imported)
+    (marked, triaged, imported)
 }
 
 /// Calls Security Hub batch by batch, counting what it did, recording what it did not, and
@@ -245,8 +249,14 @@ impl<'a> Batches<'a> {
     }
 }
 
-/// Marks every finding of the run NOTIFIED, in batches of at most [`SECURITY_HUB_BATCH`] that
-/// run across chunk boundaries, reading one chunk at a time.
+/// The user-defined fields scanflow adds to a finding it marks (people's notes stay theirs).
+pub const FIELD_EXECUTION: &str = "scanflow_execution";
+pub const FIELD_RUN: &str = "scanflow_run";
+
+/// Marks NOTIFIED the delivered findings that Security Hub holds as NEW, in batches of at most
+/// [`SECURITY_HUB_BATCH`], reading one chunk at a time. Findings people have triaged
+/// (NOTIFIED, SUPPRESSED, RESOLVED) are left exactly as they are, and no note is written.
+/// Returns (marked, left alone because already triaged).
 async fn mark_delivered<S: ReportStore, H: SecurityHub>(
     store: &S,
     hub: &H,
@@ -254,13 +264,44 @@ async fn mark_delivered<S: ReportStore, H: SecurityHub>(
     manifest: &Manifest,
     total: u64,
     problems: &mut Problems,
-) -> u64 {
-    let note = format!(
-        "scanflow delivered this finding in execution {}, run {}",
-        run.execution, run.run_id
-    );
+) -> (u64, u64) {
+    // What is NEW now. Without it nothing is marked: marking blind could undo triage.
+    let mut new: HashMap<String, BTreeMap<String, String>> = HashMap::new();
+    let mut cursor = None;
+    loop {
+        match hub.new_findings(cursor).await {
+            Ok(page) => {
+                new.extend(
+                    page.findings
+                        .into_iter()
+                        .map(|f| (f.id, f.user_defined_fields)),
+                );
+                cursor = page.next;
+                if cursor.is_none() {
+                    break;
+                }
+            }
+            Err(e) => {
+                problems.record(
+                    MARK,
+                    &format!("cannot read which findings are still NEW ({e}); none was marked"),
+                    total,
+                    "",
+                );
+                return (0, 0);
+            }
+        }
+    }
+    let mark = |existing: &BTreeMap<String, String>| {
+        let mut fields = existing.clone();
+        fields.insert(FIELD_EXECUTION.to_owned(), run.execution.clone());
+        fields.insert(FIELD_RUN.to_owned(), clip(&run.run_id, 512));
+        fields
+    };
     let mut batches = Batches::new(MARK, problems);
-    let mut batch: Vec<FindingRef> = Vec::with_capacity(SECURITY_HUB_BATCH);
+    let mut triaged = 0_u64;
+    // One call sets one map of fields: findings are grouped by the fields they will have.
+    let mut groups: BTreeMap<BTreeMap<String, String>, Vec<FindingRef>> = BTreeMap::new();
     for key in &manifest.chunks {
         let findings = match report::read_chunk(store, key).await {
             Ok(findings) => findings,
@@ -271,29 +312,41 @@ async fn mark_delivered<S: ReportStore, H: SecurityHub>(
                     total.saturating_sub(batches.attempted),
                     key,
                 );
-                return batches.done;
+                return (batches.done, triaged);
             }
         };
         for finding in findings {
-            batch.push(FindingRef {
+            let Some(existing) = new.get(&finding.id) else {
+                triaged += 1;
+                continue;
+            };
+            let fields = mark(existing);
+            let group = groups.entry(fields.clone()).or_default();
+            group.push(FindingRef {
                 id: finding.id,
                 region: finding.region,
             });
-            if batch.len() == SECURITY_HUB_BATCH {
-                let result = hub.mark_notified(&batch, &note).await;
+            if group.len() == SECURITY_HUB_BATCH {
+                let batch = std::mem::take(group);
+                let result = hub.mark_notified(&batch, &fields).await;
                 if !batches.settle(&ids(&batch), result) {
-                    batches.give_up(total);
-                    return batches.done;
+                    batches.give_up(total.saturating_sub(triaged));
+                    return (batches.done, triaged);
                 }
-                batch.clear();
             }
         }
     }
-    if !batch.is_empty() {
-        let result = hub.mark_notified(&batch, &note).await;
-        batches.settle(&ids(&batch), result);
+    for (fields, batch) in groups {
+        if batch.is_empty() {
+            continue;
+        }
+        let result = hub.mark_notified(&batch, &fields).await;
+        if !batches.settle(&ids(&batch), result) {
+            batches.give_up(total.saturating_sub(triaged));
+            break;
+        }
     }
-    batches.done
+    (batches.done, triaged)
 }
 
 fn ids(batch: &[FindingRef]) -> Vec<&str> {

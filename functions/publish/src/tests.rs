@@ -12,8 +12,9 @@ use scanflow_core::model::{
     AccountSettings, Coverage, Engine, Finding, Severity, SeverityCounts, Tag, Uncovered,
 };
 use scanflow_core::ports::{
-    FindingRef, FindingsPage, HubConfig, MemberAccount, Notice, NoticeKind, NoticeResource,
-    Notifier, Platform, ReportStore, RunStatus, SecurityHub, Started, Unprocessed,
+    FindingRef, FindingsPage, HubConfig, MemberAccount, NewFinding, NewFindingsPage, Notice,
+    NoticeKind, NoticeResource, Notifier, Platform, ReportStore, RunStatus, SecurityHub, Started,
+    Unprocessed,
 };
 use scanflow_core::state::{
     Collected, FormatInput, Formatted, Manifest, PublishInput, Published, Run,
@@ -100,7 +101,10 @@ impl Notifier for Topic {
 
 #[derive(Debug, Clone, PartialEq)]
 enum Call {
-    Mark { refs: Vec<FindingRef>, note: String },
+    Mark {
+        refs: Vec<FindingRef>,
+        fields: BTreeMap<String, String>,
+    },
     Import(Vec<Notice>),
 }
 
@@ -111,6 +115,10 @@ struct Hub {
     calls: Mutex<Vec<Call>>,
     error: Mutex<Option<ScanError>>,
     unprocessed: Mutex<Vec<String>>,
+    /// The Inspector findings Security Hub holds as NEW (the rest are triaged).
+    new: Mutex<Vec<NewFinding>>,
+    /// `new_findings` fails with this.
+    new_error: Mutex<Option<ScanError>>,
 }
 
 impl Hub {
@@ -152,15 +160,28 @@ impl Hub {
 }
 
 impl SecurityHub for Hub {
+    async fn new_findings(&self, cursor: Option<String>) -> Result<NewFindingsPage, ScanError> {
+        if let Some(e) = self.new_error.lock().expect("lock").clone() {
+            return Err(e);
+        }
+        let skip: usize = cursor.map_or(0, |c| c.parse().expect("our cursor"));
+        let new = self.new.lock().expect("lock");
+        let page: Vec<NewFinding> = new.iter().skip(skip).take(100).cloned().collect();
+        let next = (skip + page.len() < new.len()).then(|| (skip + page.len()).to_string());
+        Ok(NewFindingsPage {
+            findings: page,
+            next,
+        })
+    }
     async fn mark_notified(
         &self,
         findings: &[FindingRef],
-        note: &str,
+        fields: &BTreeMap<String, String>,
     ) -> Result<Vec<Unprocessed>, ScanError> {
         assert!(findings.len() <= scanflow_core::ports::SECURITY_HUB_BATCH);
         self.calls.lock().expect("lock").push(Call::Mark {
             refs: findings.to_vec(),
-            note: note.to_owned(),
+            fields: fields.clone(),
         });
         self.answer(findings.iter().map(|f| f.id.clone()).collect())
     }
@@ -329,6 +350,15 @@ fn formatted_run(
 ) -> PublishInput {
     let run = run();
     let all: Vec<Finding> = (0..findings).map(|i| finding(i, description_len)).collect();
+    // Inspector sent them to Security Hub, where nobody has triaged them yet.
+    fake.member_hub
+        .new
+        .lock()
+        .expect("lock")
+        .extend(all.iter().map(|f| NewFinding {
+            id: f.id.clone(),
+            user_defined_fields: BTreeMap::new(),
+        }));
     let mut counts = SeverityCounts::default();
     let mut chunks = Vec::new();
     for (i, part) in all.chunks(chunk).enumerate() {
@@ -473,16 +503,11 @@ fn findings_are_marked_in_batches_of_at_most_one_hundred() {
     assert_eq!(published.findings_marked, 250);
     let run = run();
     let calls = fake.member_hub.calls();
-    let Call::Mark { refs, note } = &calls[0] else {
+    let Call::Mark { refs, fields } = &calls[0] else {
         panic!("a mark call")
     };
-    assert_eq!(
-        note,
-        &format!(
-            "scanflow delivered this finding in execution {}, run {}",
-            run.execution, run.run_id
-        )
-    );
+    assert_eq!(fields["scanflow_execution"], run.execution);
+    assert_eq!(fields["scanflow_run"], run.run_id);
     assert_eq!(
         refs[0],
         FindingRef {
@@ -567,6 +592,76 @@ fn security_hub_failures_are_recorded_and_the_delivery_stands() {
     );
     assert!(
         problems.contains("import not-scanned notices: 3 not done"),
+        "{problems}"
+    );
+}
+
+#[test]
+fn only_new_findings_are_marked_and_their_own_fields_kept() {
+    let fake = Fake::new();
+    let input = formatted_run(&fake, 300, 10, 100, 0);
+    {
+        // People triaged the first 120 (SUPPRESSED, RESOLVED or NOTIFIED: no longer NEW), and
+        // a ticketing tool put a field on finding 200.
+        let mut new = fake.member_hub.new.lock().expect("lock");
+        new.drain(..120);
+        let f = new
+            .iter_mut()
+            .find(|f| f.id == finding(200, 0).id)
+            .expect("still NEW");
+        f.user_defined_fields
+            .insert("ticket".into(), "SEC-7".into());
+    }
+    let published = publish_it(&fake, &input).expect("published");
+    assert_eq!(published.findings_marked, 180);
+    assert_eq!(published.findings_triaged, 120);
+    let marked: Vec<(String, BTreeMap<String, String>)> = fake
+        .member_hub
+        .calls()
+        .into_iter()
+        .filter_map(|c| match c {
+            Call::Mark { refs, fields } => {
+                Some(refs.into_iter().map(move |r| (r.id, fields.clone())))
+            }
+            Call::Import(_) => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(marked.len(), 180);
+    for i in 0..120 {
+        assert!(
+            marked.iter().all(|(id, _)| *id != finding(i, 0).id),
+            "{i} was triaged"
+        );
+    }
+    let (_, fields) = marked
+        .iter()
+        .find(|(id, _)| *id == finding(200, 0).id)
+        .expect("marked");
+    assert_eq!(fields["ticket"], "SEC-7", "the tool's field is kept");
+    assert_eq!(fields["scanflow_execution"], run().execution);
+    assert!(
+        marked
+            .iter()
+            .filter(|(id, _)| *id != finding(200, 0).id)
+            .all(|(_, f)| !f.contains_key("ticket"))
+    );
+}
+
+#[test]
+fn nothing_is_marked_when_security_hub_cannot_say_what_is_new() {
+    let fake = Fake::new();
+    *fake.member_hub.new_error.lock().expect("lock") = Some(ScanError::Transient {
+        service: "Security Hub".into(),
+        detail: "throttled".into(),
+    });
+    let input = formatted_run(&fake, 50, 10, 100, 0);
+    let published = publish_it(&fake, &input).expect("the delivery stands");
+    assert_eq!(published.findings_marked, 0);
+    assert!(fake.member_hub.marks().is_empty());
+    let problems = published.security_hub_problems.join("\n");
+    assert!(
+        problems.contains("cannot read which findings are still NEW"),
         "{problems}"
     );
 }

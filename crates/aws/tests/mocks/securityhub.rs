@@ -1,5 +1,8 @@
-//! Security Hub: marking delivered findings (≤ 100 a call, unprocessed ones retried once when
+//! Security Hub: reading which Inspector findings are still NEW (every page), marking delivered
+//! ones (≤ 100 a call, user-defined fields and never a note, unprocessed ones retried once when
 //! retryable) and importing notices as complete ASFF (≤ 100 a call, failures reported).
+
+use std::collections::BTreeMap;
 
 use aws_sdk_securityhub::Client;
 use aws_smithy_mocks::{MockResponse, mock};
@@ -49,13 +52,21 @@ fn notices(n: usize) -> Vec<Notice> {
         .collect()
 }
 
+/// The fields scanflow sets on a finding it marks.
+fn fields() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("scanflow_execution".to_owned(), "exec-1".to_owned()),
+        ("analyst_ticket".to_owned(), "SEC-42".to_owned()),
+    ])
+}
+
 fn ok_update() -> aws_smithy_mocks::Rule {
     mock!(Client::batch_update_findings)
         .then_http_response(|| json(json!({"ProcessedFindings": [], "UnprocessedFindings": []})))
 }
 
 #[tokio::test]
-async fn mark_notified_sends_up_to_100_inspector_identifiers_with_workflow_and_note() {
+async fn mark_notified_sends_up_to_100_inspector_identifiers_with_workflow_and_fields_no_note() {
     let seen = Seen::new();
     let s = seen.clone();
     let update = mock!(Client::batch_update_findings).then_compute_response(move |r| {
@@ -64,11 +75,11 @@ async fn mark_notified_sends_up_to_100_inspector_identifiers_with_workflow_and_n
             r.workflow()
                 .and_then(|w| w.status())
                 .map(|s| s.as_str().to_owned()),
-            r.note().map(|n| {
-                (
-                    n.text().unwrap_or_default().to_owned(),
-                    n.updated_by().unwrap_or_default().to_owned(),
-                )
+            r.note().is_some(),
+            r.user_defined_fields().map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect::<BTreeMap<_, _>>()
             }),
         ));
         MockResponse::Http(json(
@@ -77,13 +88,13 @@ async fn mark_notified_sends_up_to_100_inspector_identifiers_with_workflow_and_n
     });
     let hub = AwsSecurityHub::new(client!(aws_sdk_securityhub, [&update]), scope());
     let refused = hub
-        .mark_notified(&refs(100), "delivered by scanflow execution exec-1")
+        .mark_notified(&refs(100), &fields())
         .await
         .expect("marked");
     assert!(refused.is_empty());
     let calls = seen.all();
     assert_eq!(calls.len(), 1);
-    let (ids, status, note) = &calls[0];
+    let (ids, status, note, user_fields) = &calls[0];
     assert_eq!(ids.len(), 100);
     assert_eq!(
         ids[0].product_arn(),
@@ -91,13 +102,64 @@ async fn mark_notified_sends_up_to_100_inspector_identifiers_with_workflow_and_n
     );
     assert_eq!(ids[0].id(), Some(refs(1)[0].id.as_str()));
     assert_eq!(status.as_deref(), Some("NOTIFIED"));
+    assert!(!note, "an analyst's note is never overwritten");
+    assert_eq!(user_fields.as_ref(), Some(&fields()));
+}
+
+#[tokio::test]
+async fn new_findings_asks_for_new_active_inspector_findings_and_follows_pages() {
+    let seen = Seen::new();
+    let s = seen.clone();
+    let pages = mock!(Client::get_findings).then_compute_response(move |r| {
+        let f = r.filters().expect("filters");
+        let one = |v: &[aws_sdk_securityhub::types::StringFilter]| {
+            (
+                v.len(),
+                v[0].value().unwrap_or_default().to_owned(),
+                v[0].comparison().map(|c| c.as_str().to_owned()),
+            )
+        };
+        s.push((
+            one(f.workflow_status()),
+            one(f.record_state()),
+            one(f.product_arn()),
+            one(f.aws_account_id()),
+            one(f.region()),
+            r.max_results(),
+            r.next_token().map(str::to_owned),
+        ));
+        let body = match r.next_token() {
+            None => json!({"Findings": [{"Id": "f-1", "UserDefinedFields": {"ticket": "SEC-1"}}, {"Id": "f-2"}], "NextToken": "p2"}),
+            Some(_) => json!({"Findings": [{"Id": "f-3"}]}),
+        };
+        MockResponse::Http(json(body))
+    });
+    let hub = AwsSecurityHub::new(client!(aws_sdk_securityhub, [&pages]), scope());
+    let first = hub.new_findings(None).await.expect("page 1");
+    assert_eq!(first.next.as_deref(), Some("p2"));
+    assert_eq!(first.findings[0].user_defined_fields["ticket"], "SEC-1");
+    assert!(first.findings[1].user_defined_fields.is_empty());
+    let second = hub.new_findings(first.next).await.expect("page 2");
+    assert_eq!(second.findings.len(), 1);
+    assert!(second.next.is_none());
+    let calls = seen.all();
+    let eq = Some("EQUALS".to_owned());
+    let (workflow, record, product, account, region, max, token) = &calls[0];
+    assert_eq!(workflow, &(1, "NEW".to_owned(), eq.clone()));
+    assert_eq!(record, &(1, "ACTIVE".to_owned(), eq.clone()));
     assert_eq!(
-        note.clone(),
-        Some((
-            "delivered by scanflow execution exec-1".to_owned(),
-            "scanflow".to_owned()
-        ))
+        product,
+        &(
+            1,
+            "arn:aws:securityhub:eu-west-1::product/aws/inspector".to_owned(),
+            eq.clone()
+        )
     );
+    assert_eq!(account, &(1, ACCOUNT.to_owned(), eq.clone()));
+    assert_eq!(region, &(1, REGION.to_owned(), eq));
+    assert_eq!(*max, Some(100));
+    assert!(token.is_none());
+    assert_eq!(calls[1].6.as_deref(), Some("p2"));
 }
 
 #[tokio::test]
@@ -106,14 +168,17 @@ async fn more_than_100_is_refused_before_calling() {
     let import = mock!(Client::batch_import_findings)
         .then_http_response(|| json(json!({"FailedCount": 0, "SuccessCount": 0})));
     let hub = AwsSecurityHub::new(client!(aws_sdk_securityhub, [&update, &import]), scope());
-    let err = hub.mark_notified(&refs(101), "n").await.expect_err("101");
+    let err = hub
+        .mark_notified(&refs(101), &fields())
+        .await
+        .expect_err("101");
     assert_eq!(err.error_type(), "InvalidInput");
     assert!(err.to_string().contains("101"), "{err}");
     let err = hub.import_notices(&notices(101)).await.expect_err("101");
     assert_eq!(err.error_type(), "InvalidInput");
     assert_eq!((update.num_calls(), import.num_calls()), (0, 0));
     assert!(
-        hub.mark_notified(&[], "n")
+        hub.mark_notified(&[], &fields())
             .await
             .expect("nothing")
             .is_empty()
@@ -150,7 +215,7 @@ async fn unprocessed_findings_are_retried_once_when_retryable_then_reported() {
         }))
     });
     let hub = AwsSecurityHub::new(client!(aws_sdk_securityhub, [&update]), scope());
-    let refused = hub.mark_notified(&all, "n").await.expect("partial");
+    let refused = hub.mark_notified(&all, &fields()).await.expect("partial");
     assert_eq!(
         batches.all(),
         [3, 1],
@@ -183,7 +248,7 @@ async fn mark_notified_recovers_from_throttling_and_reports_denial() {
         .build();
     let hub = AwsSecurityHub::new(client!(aws_sdk_securityhub, [&update]), scope());
     assert!(
-        hub.mark_notified(&refs(2), "n")
+        hub.mark_notified(&refs(2), &fields())
             .await
             .expect("recovered")
             .is_empty()
@@ -194,7 +259,10 @@ async fn mark_notified_recovers_from_throttling_and_reports_denial() {
         json_error(401, "InvalidAccessException", "Security Hub is not enabled")
     });
     let hub = AwsSecurityHub::new(client!(aws_sdk_securityhub, [&denied]), scope());
-    let err = hub.mark_notified(&refs(2), "n").await.expect_err("denied");
+    let err = hub
+        .mark_notified(&refs(2), &fields())
+        .await
+        .expect_err("denied");
     assert_eq!(err.error_type(), "AccessDenied", "{err}");
     assert!(
         err.to_string().contains("securityhub:BatchUpdateFindings"),
