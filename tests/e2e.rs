@@ -83,14 +83,38 @@ fn default_scenario_delivers_every_finding_through_every_channel_and_reports_the
         }
         assert_eq!(ids.len() as u64, total, "{account}: SIEM feed vs counts");
 
-        // Security Hub: every delivered Inspector finding marked NOTIFIED, in the member account.
+        // Security Hub: every delivered Inspector finding that was NEW marked NOTIFIED, in the
+        // member account; what an analyst had triaged left exactly as it was.
         let hub = local.sandbox.security_hub_state(&account);
+        let triaged: Vec<&String> = ids
+            .iter()
+            .filter(|id| {
+                hub.findings
+                    .get(*id)
+                    .is_some_and(|t| t.workflow != scanflow_core::ports::WorkflowStatus::Notified)
+            })
+            .collect();
         assert_eq!(
-            hub.notified.len() as u64,
-            total,
+            hub.notified.len() + triaged.len(),
+            ids.len(),
             "{account}: NOTIFIED marks"
         );
-        assert!(ids.iter().all(|id| hub.notified.contains_key(id)));
+        assert_eq!(output["findingsTriaged"], json!(triaged.len()), "{account}");
+        for id in &triaged {
+            let t = &hub.findings[*id];
+            assert_eq!(t.workflow, scanflow_core::ports::WorkflowStatus::Suppressed, "{id}");
+            assert!(t.note.as_deref().is_some_and(|n| n.contains("SEC-1042")), "the note stays");
+            assert!(!hub.notified.contains_key(*id));
+        }
+        if account == "111122223333" {
+            assert!(!triaged.is_empty(), "the scenario's analyst suppressed CVE-2024-6387");
+        }
+        assert!(
+            hub.notified
+                .values()
+                .all(|f| f.get("scanflow_execution") == Some(&ex.name)),
+            "the run is in the user-defined fields"
+        );
         assert_eq!(
             hub.notices.len() as u64,
             output["instancesNotScanned"].as_u64().expect("count"),
