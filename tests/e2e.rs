@@ -102,12 +102,22 @@ fn default_scenario_delivers_every_finding_through_every_channel_and_reports_the
         assert_eq!(output["findingsTriaged"], json!(triaged.len()), "{account}");
         for id in &triaged {
             let t = &hub.findings[*id];
-            assert_eq!(t.workflow, scanflow_core::ports::WorkflowStatus::Suppressed, "{id}");
-            assert!(t.note.as_deref().is_some_and(|n| n.contains("SEC-1042")), "the note stays");
+            assert_eq!(
+                t.workflow,
+                scanflow_core::ports::WorkflowStatus::Suppressed,
+                "{id}"
+            );
+            assert!(
+                t.note.as_deref().is_some_and(|n| n.contains("SEC-1042")),
+                "the note stays"
+            );
             assert!(!hub.notified.contains_key(*id));
         }
         if account == "111122223333" {
-            assert!(!triaged.is_empty(), "the scenario's analyst suppressed CVE-2024-6387");
+            assert!(
+                !triaged.is_empty(),
+                "the scenario's analyst suppressed CVE-2024-6387"
+            );
         }
         assert!(
             hub.notified

@@ -399,3 +399,51 @@ fn a_publish_that_dies_part_way_resumes_and_sends_every_message_once() {
         }
     }
 }
+
+#[test]
+fn a_later_scan_archives_the_notices_it_shows_cleared() {
+    // A failure nobody redrives: its Security Hub notice stays open until a scan succeeds.
+    let scenario = with_lambda(one_account(), publish_outage(3_600));
+    let mut local =
+        LocalRun::new(scenario, &scanflow_tests::out_dir("cleared"), None).expect("sandbox");
+    local.sandbox.lambda().set_origin(start_time());
+    let wf = workflow();
+    let input = json!({"accountId": WEB, "region": "eu-west-1"});
+    local.execute(&wf, input.clone(), start_time(), 1, None);
+    assert_eq!(local.executions[0].execution.status, Status::Failed);
+    let failed_notice = |local: &LocalRun| {
+        local
+            .sandbox
+            .security_hub_state(WEB)
+            .notices
+            .values()
+            .find(|n| n.id.contains("/scan-failed/"))
+            .cloned()
+            .expect("the failure notice")
+    };
+    assert!(failed_notice(&local).resolved_at.is_none());
+    // The next week's scan (the outage is long over) succeeds and archives it.
+    let week = start_time() + Duration::days(7);
+    local.execute(&wf, input, week, 2, None);
+    let ex = &local.executions[1];
+    assert_eq!(
+        ex.execution.status,
+        Status::Succeeded,
+        "{:?}",
+        ex.execution.cause
+    );
+    assert!(failed_notice(&local).resolved_at.is_some());
+    assert_eq!(
+        ex.execution.output.as_ref().expect("output")["noticesResolved"],
+        1
+    );
+    // The uncovered instance's notice stays open: it is still not scanned.
+    let hub = local.sandbox.security_hub_state(WEB);
+    let not_scanned: Vec<_> = hub
+        .notices
+        .values()
+        .filter(|n| n.id.contains("/not-scanned/"))
+        .collect();
+    assert!(!not_scanned.is_empty());
+    assert!(not_scanned.iter().all(|n| n.resolved_at.is_none()));
+}

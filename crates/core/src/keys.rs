@@ -96,6 +96,11 @@ pub fn registry_entry(account_id: &str, region: &str) -> String {
     format!("{REGISTRY_PREFIX}{account_id}/{region}.json")
 }
 
+/// scanflow's notices still open in Security Hub for an account-Region.
+pub fn open_notices(account_id: &str, region: &str) -> String {
+    format!("{STATE_PREFIX}{account_id}/{region}/open-notices.json")
+}
+
 /// Per account-Region state kept between scans.
 pub const STATE_PREFIX: &str = "scanflow/state/";
 

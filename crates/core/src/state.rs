@@ -191,6 +191,9 @@ pub struct Published {
     #[serde(default)]
     pub findings_triaged: u64,
     pub notices_imported: u64,
+    /// scanflow's notices archived because this delivery shows them cleared.
+    #[serde(default)]
+    pub notices_resolved: u64,
     /// Security Hub updates that could not be made, with why (delivery is not undone for them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_hub_problems: Vec<String>,

@@ -23,6 +23,7 @@ use scanflow_core::{ScanError, keys};
 use std::collections::{BTreeMap, HashMap};
 
 use crate::ledger::Ledger;
+use crate::open_notices::{self, OpenNotice, SecurityHubHome};
 use crate::problems::Problems;
 
 const MARK: &str = "mark NOTIFIED";
@@ -72,7 +73,7 @@ pub async fn deliver<P: Platform>(
     tracing::info!(account = %run.account_id, region = %run.region, messages, already_sent, delivery = %run.execution, "published the digest and the SIEM parts");
 
     let mut problems = Problems::default();
-    let (findings_marked, findings_triaged, notices_imported) =
+    let (findings_marked, findings_triaged, notices_imported, notices_resolved) =
         update_security_hub(platform, run, collected, &mut problems).await;
     if !problems.is_empty() {
         tracing::warn!(account = %run.account_id, region = %run.region, "Security Hub was not fully updated; the delivery stands");
@@ -85,6 +86,7 @@ pub async fn deliver<P: Platform>(
         findings_marked,
         findings_triaged,
         notices_imported,
+        notices_resolved,
         security_hub_problems: problems.into_lines(),
     })
 }
@@ -132,14 +134,14 @@ async fn read_digest<S: ReportStore>(store: &S, key: &str) -> Result<Digest, Sca
 }
 
 /// Marks the delivered findings and imports the not-scanned notices through the member's role.
-/// Returns (findings marked, findings left alone as already triaged, notices imported);
-/// everything that went wrong is in `problems`.
+/// Returns (findings marked, findings left alone as already triaged, notices imported,
+/// notices archived as cleared); everything that went wrong is in `problems`.
 async fn update_security_hub<P: Platform>(
     platform: &P,
     run: &Run,
     collected: &Collected,
     problems: &mut Problems,
-) -> (u64, u64, u64) {
+) -> (u64, u64, u64, u64) {
     let member = match platform
         .member(&run.account_id, &run.region, &run.execution)
         .await
@@ -153,7 +155,7 @@ async fn update_security_hub<P: Platform>(
                 collected.counts.total() + collected.instances_not_scanned,
                 "",
             );
-            return (0, 0, 0);
+            return (0, 0, 0, 0);
         }
     };
     let manifest = match report::read_manifest(platform.store(), &collected.manifest_key).await {
@@ -165,7 +167,7 @@ async fn update_security_hub<P: Platform>(
                 collected.counts.total() + collected.instances_not_scanned,
                 &collected.manifest_key,
             );
-            return (0, 0, 0);
+            return (0, 0, 0, 0);
         }
     };
     let hub = member.security_hub();
@@ -185,7 +187,65 @@ async fn update_security_hub<P: Platform>(
         .map(|u| not_scanned_notice(run, &manifest.collected_at, u))
         .collect();
     let imported = import_notices(hub, &notices, problems).await;
-    (marked, triaged, imported)
+    let resolved = archive_cleared(platform, run, &manifest.collected_at, &notices, problems).await;
+    (marked, triaged, imported, resolved)
+}
+
+/// Archives the notices this delivery shows cleared: every open "scan failed" notice of the
+/// account-Region (it was scanned), and every "not scanned" notice of an instance that is
+/// covered now. Then the open notices are the not-scanned ones just imported. Returns how many
+/// were archived.
+async fn archive_cleared<P: Platform>(
+    platform: &P,
+    run: &Run,
+    cleared_at: &str,
+    current: &[Notice],
+    problems: &mut Problems,
+) -> u64 {
+    const ARCHIVE: &str = "archive cleared notices";
+    let store = platform.store();
+    let open = match open_notices::read(store, &run.account_id, &run.region).await {
+        Ok(open) => open,
+        Err(e) => {
+            problems.record(ARCHIVE, &e.to_string(), 1, "");
+            return 0;
+        }
+    };
+    let (mut member, mut hub) = (Vec::new(), Vec::new());
+    for o in open {
+        if current.iter().any(|n| n.id == o.notice.id) {
+            continue;
+        }
+        let mut notice = o.notice;
+        notice.resolved_at = Some(cleared_at.to_owned());
+        notice.execution = run.execution.clone();
+        match o.home {
+            SecurityHubHome::Member => member.push(notice),
+            SecurityHubHome::Hub => hub.push(notice),
+        }
+    }
+    let mut archived = 0;
+    if !member.is_empty() {
+        match platform
+            .member(&run.account_id, &run.region, &run.execution)
+            .await
+        {
+            Ok(m) => archived += import_notices(m.security_hub(), &member, problems).await,
+            Err(e) => problems.record(ARCHIVE, &e.to_string(), member.len() as u64, ""),
+        }
+    }
+    archived += import_notices(platform.hub_security_hub(), &hub, problems).await;
+    let still_open: Vec<OpenNotice> = current
+        .iter()
+        .map(|n| OpenNotice {
+            notice: n.clone(),
+            home: SecurityHubHome::Member,
+        })
+        .collect();
+    if let Err(e) = open_notices::write(store, &run.account_id, &run.region, &still_open).await {
+        problems.record(ARCHIVE, &e.to_string(), still_open.len() as u64, "");
+    }
+    archived
 }
 
 /// Calls Security Hub batch by batch, counting what it did, recording what it did not, and

@@ -4,6 +4,11 @@
 
 use std::fmt::Write as _;
 
+use crate::delivery::import_notices;
+use crate::ledger::Ledger;
+use crate::notify::Notified;
+use crate::open_notices::{OpenNotice, SecurityHubHome};
+use crate::problems::Problems;
 use format::envelope::attributes;
 use format::siem::{FailureSection, clip, failure_document};
 use scanflow_core::ScanError;
@@ -13,27 +18,12 @@ use scanflow_core::message::{KIND_FAILURE, KIND_SIEM, Message};
 use scanflow_core::model::{Engine, Severity};
 use scanflow_core::ports::{MemberAccount, Notice, NoticeKind, NoticeResource, Platform};
 use scanflow_core::state::{ExecutionContext, Run};
-use serde::{Deserialize, Serialize};
 
-use crate::delivery::import_notices;
-use crate::ledger::Ledger;
-use crate::notify::Notified;
-use crate::problems::Problems;
-
-/// Whose Security Hub holds a failure notice: the member's own (imported through its role) or
-/// the hub's, when the member could not be entered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SecurityHubHome {
-    Member,
-    Hub,
-}
-
-/// What a failure notice did, and where its Security Hub notice went.
+/// What a failure notice did, and the Security Hub notice it imported (and where).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailureNotice {
     pub notified: Notified,
-    pub home: SecurityHubHome,
+    pub open: OpenNotice,
 }
 
 /// Long messages and inputs are cut so the notice always fits one SNS message.
@@ -281,7 +271,7 @@ pub async fn notify_failure<P: Platform>(
         remedy: &remedy,
         execution,
     };
-    let (notices_imported, home) =
+    let (notices_imported, open) =
         record_in_security_hub(platform, &facts, None, None, &mut problems).await;
     let published = sent.iter().filter(|s| **s).count() as u64;
     Ok(FailureNotice {
@@ -292,7 +282,7 @@ pub async fn notify_failure<P: Platform>(
             notices_imported,
             security_hub_problems: problems.into_lines(),
         },
-        home,
+        open,
     })
 }
 
@@ -393,14 +383,14 @@ struct NoticeFacts<'a> {
 /// Imports the failure notice through the member's role, or into the hub's own Security Hub
 /// when the member cannot be entered (Security Hub only takes findings about the caller's own
 /// account); `home` forces one of them (archiving goes where the notice is). Returns how many
-/// notices were imported (0 or 1) and where.
+/// notices were imported (0 or 1), and the notice with where it went.
 async fn record_in_security_hub<P: Platform>(
     platform: &P,
     facts: &NoticeFacts<'_>,
     home: Option<SecurityHubHome>,
     resolved_at: Option<&str>,
     problems: &mut Problems,
-) -> (u64, SecurityHubHome) {
+) -> (u64, OpenNotice) {
     let NoticeFacts {
         place,
         error,
@@ -449,20 +439,18 @@ async fn record_in_security_hub<P: Platform>(
     {
         match platform.member(account, region, &execution.name).await {
             Ok(member) => {
-                let n = import_notices(member.security_hub(), &[notice(account)], problems).await;
-                return (n, SecurityHubHome::Member);
+                let notice = notice(account);
+                let n = import_notices(member.security_hub(), &[notice.clone()], problems).await;
+                let home = SecurityHubHome::Member;
+                return (n, OpenNotice { notice, home });
             }
             Err(e) => {
                 tracing::warn!(account, error = %e, "cannot enter the member account; recording the failure in the hub account");
             }
         }
     }
-    let hub_account = &platform.config().hub_account_id;
-    let n = import_notices(
-        platform.hub_security_hub(),
-        &[notice(hub_account)],
-        problems,
-    )
-    .await;
-    (n, SecurityHubHome::Hub)
+    let notice = notice(&platform.config().hub_account_id);
+    let n = import_notices(platform.hub_security_hub(), &[notice.clone()], problems).await;
+    let home = SecurityHubHome::Hub;
+    (n, OpenNotice { notice, home })
 }

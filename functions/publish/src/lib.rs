@@ -9,6 +9,7 @@ pub mod delivery;
 pub mod failure;
 pub mod ledger;
 pub mod notify;
+pub mod open_notices;
 pub mod problems;
 
 use scanflow_core::ports::Platform;

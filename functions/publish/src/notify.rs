@@ -15,8 +15,9 @@ use scanflow_core::ports::{Platform, ReportStore};
 use scanflow_core::state::{ExecutionContext, Run};
 use scanflow_core::{ScanError, keys, step};
 
-use crate::failure::{self, Place, SecurityHubHome};
+use crate::failure::{self, Place};
 use crate::ledger::Ledger;
+use crate::open_notices::{self, SecurityHubHome};
 
 /// What EventBridge calls Step Functions' events (aws-facts: `source`, `detail-type`).
 pub const SOURCE: &str = "aws.states";
@@ -224,7 +225,7 @@ async fn failed<P: Platform>(
         message: failure.message(),
         stopped_at: d.stop_date.map_or_else(String::new, millis_to_rfc3339),
         redrive_count: d.redrive_count,
-        security_hub: out.home,
+        security_hub: out.open.home,
     };
     platform
         .store()
@@ -234,6 +235,13 @@ async fn failed<P: Platform>(
             "application/json",
         )
         .await?;
+    // So a later scan that succeeds archives the notice even if nobody redrives this one.
+    let place = Place::of(run.as_ref(), &input);
+    if let (Some(account), Some(region)) = (place.account.value(), place.region.value())
+        && let Err(e) = open_notices::add(platform, account, region, out.open.clone()).await
+    {
+        tracing::warn!(account, region, error = %e, "could not record the open notice; archive it by hand once the scan runs");
+    }
     out.notified.action = "failure".into();
     Ok(out.notified)
 }
@@ -331,6 +339,17 @@ async fn resolved<P: Platform>(
         .await;
         notified.notices_imported = imported;
         notified.security_hub_problems = problems;
+        if let (Some(account), Some(region)) = (account, region) {
+            let id = scanflow_core::ports::Notice::id_for(
+                account,
+                region,
+                scanflow_core::ports::NoticeKind::ScanFailed,
+                &r.error,
+            );
+            if let Err(e) = open_notices::remove(platform, account, region, &id).await {
+                tracing::warn!(account, region, error = %e, "could not update the open notices");
+            }
+        }
     }
     Ok(notified)
 }

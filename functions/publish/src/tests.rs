@@ -1116,3 +1116,32 @@ fn a_delivery_records_what_was_scanned_for_the_fleet_watch() {
     notify_it(&failed, event).expect("notice published");
     assert!(failed.store.object(&key).is_none());
 }
+
+#[test]
+fn instances_covered_again_get_their_notices_archived() {
+    let fake = Fake::new();
+    let first = formatted_run(&fake, 10, 10, 100, 3);
+    assert_eq!(
+        publish_it(&fake, &first).expect("first").notices_resolved,
+        0
+    );
+    // The next scan covers two of the three instances.
+    let second = formatted_run(&fake, 10, 10, 100, 1);
+    let published = publish_it(&fake, &second).expect("second");
+    assert_eq!(published.notices_resolved, 2);
+    let imports = fake.member_hub.imports();
+    let archived: Vec<&Notice> = imports
+        .iter()
+        .flatten()
+        .filter(|n| n.resolved_at.is_some())
+        .collect();
+    assert_eq!(archived.len(), 2);
+    let still = &uncovered(1)[0].instance_id;
+    assert!(archived.iter().all(|n| !n.id.ends_with(still.as_str())));
+    // A third scan with the same coverage archives nothing more.
+    let third = formatted_run(&fake, 10, 10, 100, 1);
+    assert_eq!(
+        publish_it(&fake, &third).expect("third").notices_resolved,
+        0
+    );
+}
