@@ -440,7 +440,12 @@ async fn record_in_security_hub<P: Platform>(
         match platform.member(account, region, &execution.name).await {
             Ok(member) => {
                 let notice = notice(account);
-                let n = import_notices(member.security_hub(), &[notice.clone()], problems).await;
+                let n = import_notices(
+                    member.security_hub(),
+                    std::slice::from_ref(&notice),
+                    problems,
+                )
+                .await;
                 let home = SecurityHubHome::Member;
                 return (n, OpenNotice { notice, home });
             }
@@ -450,7 +455,12 @@ async fn record_in_security_hub<P: Platform>(
         }
     }
     let notice = notice(&platform.config().hub_account_id);
-    let n = import_notices(platform.hub_security_hub(), &[notice.clone()], problems).await;
+    let n = import_notices(
+        platform.hub_security_hub(),
+        std::slice::from_ref(&notice),
+        problems,
+    )
+    .await;
     let home = SecurityHubHome::Hub;
     (n, OpenNotice { notice, home })
 }
