@@ -589,6 +589,7 @@ fn run(account: &str, region: &str, report: &str) -> Run {
         execution: "exec".into(),
         adopted: false,
         scheduled_at: None,
+        sla_days: None,
     }
 }
 

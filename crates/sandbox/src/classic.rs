@@ -647,5 +647,9 @@ pub fn normalize(f: &ClassicFinding) -> Result<Finding, ScanError> {
             .filter(|_| severity != Severity::Untriaged),
         first_seen: epoch_to_rfc3339(f.created_at),
         last_seen: epoch_to_rfc3339(f.updated_at),
+        rules_package_arn: f
+            .service_attributes
+            .as_ref()
+            .and_then(|a| a.rules_package_arn.clone()),
     })
 }

@@ -691,5 +691,6 @@ pub fn normalize(f: &Inspector2Finding) -> Result<Finding, ScanError> {
         score: f.inspector_score,
         first_seen: Some(f.first_observed_at.clone()),
         last_seen: Some(f.last_observed_at.clone()),
+        rules_package_arn: None,
     })
 }

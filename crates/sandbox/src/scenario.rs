@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use scanflow_core::fleet::ScanScope;
 use scanflow_core::input::{DURATION_RANGE, validate_account_id, validate_region};
+use scanflow_core::lifecycle::SlaOverrides;
 use scanflow_core::model::{AccountSettings, Engine, Severity, Tag};
 use scanflow_core::ports::HubConfig;
 use scanflow_core::schedule::Schedule;
@@ -87,6 +88,9 @@ pub struct HubConfigOverrides {
     pub digest_top_findings: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunk_size: Option<usize>,
+    /// Hub-wide SLA days per severity (the hub's `SlaDays` parameter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla_days: Option<SlaOverrides>,
 }
 
 /// One member account in one region.
@@ -230,6 +234,9 @@ pub struct SettingsSpec {
     /// Classic: the template the member stack created. Absent: no template exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assessment_template_arn: Option<String>,
+    /// The member's SLA days per severity (`slaDays` of its settings), over the hub's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla_days: Option<SlaOverrides>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -400,6 +407,7 @@ impl HubSpec {
             max_poll_seconds: o.max_poll_seconds.unwrap_or(d.max_poll_seconds),
             digest_top_findings: o.digest_top_findings.unwrap_or(d.digest_top_findings),
             chunk_size: o.chunk_size.unwrap_or(d.chunk_size),
+            sla_days: o.sla_days.unwrap_or(d.sla_days),
         }
     }
 }
@@ -415,6 +423,7 @@ impl SettingsSpec {
             duration_seconds: self.duration_seconds,
             assessment_template_arn: self.assessment_template_arn.clone(),
             schedule: None,
+            sla_days: self.sla_days,
         }
     }
 }
@@ -527,6 +536,9 @@ impl Scenario {
                 ),
             ));
         }
+        if let Some(sla) = &hub.config.sla_days {
+            check_core(sla.validate("hub.config.slaDays"))?;
+        }
         if cfg.chunk_size == 0 {
             return Err(SandboxError::scenario(
                 "hub.config.chunkSize",
@@ -589,6 +601,9 @@ impl AccountSpec {
             }
         }
         let s = &self.settings;
+        if let Some(sla) = &s.sla_days {
+            check_core(sla.validate(&format!("{at}.settings.slaDays")))?;
+        }
         if !DURATION_RANGE.contains(&s.duration_seconds) {
             return Err(SandboxError::scenario(
                 format!("{at}.settings.durationSeconds"),
