@@ -561,29 +561,18 @@ impl StateWriter {
     }
 }
 
-/// Streams the previous state's records that this scan did not find, in their order.
-pub async fn for_each_gone<S, F>(
+/// The records of one chunk of the previous state that this scan did not find, in order.
+pub async fn gone_in_chunk<S: ReportStore>(
     store: &S,
-    previous: &Previous,
+    key: &str,
     seen: &Seen,
     collected_at: &str,
-    mut each: F,
-) -> Result<(), ScanError>
-where
-    S: ReportStore,
-    F: FnMut(Gone) -> Result<(), ScanError>,
-{
-    let Some(p) = previous.pointer() else {
-        return Ok(());
-    };
-    for key in &p.chunks {
-        for record in read_chunk(store, key).await? {
-            if let Some(g) = seen.gone(record, collected_at) {
-                each(g)?;
-            }
-        }
-    }
-    Ok(())
+) -> Result<Vec<Gone>, ScanError> {
+    Ok(read_chunk(store, key)
+        .await?
+        .into_iter()
+        .filter_map(|r| seen.gone(r, collected_at))
+        .collect())
 }
 
 /// Makes the pending state of `run`'s delivery the account-Region's current state. Called by
