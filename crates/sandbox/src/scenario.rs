@@ -41,6 +41,11 @@ pub(crate) const CLASSIC_REGIONS: [(&str, &str, &str); 14] = [
 
 /// The most findings one account may generate (100,000 is the large benchmark).
 pub const MAX_GENERATED_FINDINGS: u32 = 1_000_000;
+/// The most scans of one account a scenario describes (`scanflow run --repeat` goes to 52:
+/// a year of weekly scans).
+pub const MAX_SCANS: u32 = 52;
+/// The most findings churn may fix or introduce per scan.
+pub const MAX_CHURN_PER_SCAN: u32 = 10_000;
 
 /// A whole simulated organisation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -259,6 +264,10 @@ pub struct InstanceSpec {
     /// Inspector v2: an SSM managed instance (scanned); unmanaged ones are not scanned.
     #[serde(default = "yes")]
     pub managed: bool,
+    /// Scans (1-based) in which the instance is in scope but not scanned: its Classic agent
+    /// reports unhealthy, or it is not SSM-managed for Inspector v2.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missed_scans: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -278,6 +287,21 @@ pub struct FindingsSpec {
     pub generate: Option<GeneratorSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub list: Vec<FindingSpec>,
+    /// How the generated findings change from one scan to the next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub churn: Option<ChurnSpec>,
+}
+
+/// From scan 2 on, before each scan, `fixedPerScan` of the generated findings still present
+/// are fixed and `introducedPerScan` new ones appear; which ones follows from the generator's
+/// seed, so every run of the scenario sees the same history.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChurnSpec {
+    #[serde(default)]
+    pub fixed_per_scan: u32,
+    #[serde(default)]
+    pub introduced_per_scan: u32,
 }
 
 /// `count` findings spread over the account's instances, reproducible from `seed`. Findings on
@@ -309,6 +333,12 @@ pub struct FindingSpec {
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The first scan (1-based) that finds it; absent: from the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introduced_at_scan: Option<u32>,
+    /// The first scan that no longer finds it (it was fixed before that scan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_at_scan: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -432,6 +462,20 @@ impl InstanceSpec {
     /// Whether the instance is selected by `tag` (no tag selects every instance).
     pub fn matches(&self, tag: Option<&Tag>) -> bool {
         tag.is_none_or(|t| self.tags.get(&t.key) == Some(&t.value))
+    }
+
+    /// The Classic agent's health in scan `scan` (1-based).
+    pub fn agent_at(&self, scan: u32) -> AgentHealth {
+        if self.agent != AgentHealth::None && self.missed_scans.contains(&scan) {
+            AgentHealth::Unhealthy
+        } else {
+            self.agent
+        }
+    }
+
+    /// Whether Inspector v2 scans it in scan `scan` (1-based).
+    pub fn managed_at(&self, scan: u32) -> bool {
+        self.managed && !self.missed_scans.contains(&scan)
     }
 }
 
@@ -668,6 +712,14 @@ impl AccountSpec {
                     format!("{} is listed twice", inst.id),
                 ));
             }
+            for (k, &scan) in inst.missed_scans.iter().enumerate() {
+                if !(1..=MAX_SCANS).contains(&scan) {
+                    return Err(SandboxError::scenario(
+                        format!("{at}.instances[{j}].missedScans[{k}]"),
+                        format!("expected a scan number from 1 to {MAX_SCANS}, got {scan}"),
+                    ));
+                }
+            }
             for k in inst.tags.keys() {
                 let len = k.chars().count();
                 if len == 0 || len > 128 {
@@ -690,6 +742,38 @@ impl AccountSpec {
                 return Err(SandboxError::scenario(
                     format!("{at}.findings.generate"),
                     "findings need instances to be on; add instances or set count to 0",
+                ));
+            }
+        }
+        if let Some(c) = &self.findings.churn {
+            let Some(g) = &self.findings.generate else {
+                return Err(SandboxError::scenario(
+                    format!("{at}.findings.churn"),
+                    "churn changes generated findings; add findings.generate (or list the \
+                     findings with introducedAtScan / fixedAtScan instead)",
+                ));
+            };
+            for (name, n) in [
+                ("fixedPerScan", c.fixed_per_scan),
+                ("introducedPerScan", c.introduced_per_scan),
+            ] {
+                if n > MAX_CHURN_PER_SCAN {
+                    return Err(SandboxError::scenario(
+                        format!("{at}.findings.churn.{name}"),
+                        format!("expected 0 to {MAX_CHURN_PER_SCAN}, got {n}"),
+                    ));
+                }
+            }
+            let total =
+                u64::from(g.count) + u64::from(c.introduced_per_scan) * u64::from(MAX_SCANS - 1);
+            if total > u64::from(MAX_GENERATED_FINDINGS) {
+                return Err(SandboxError::scenario(
+                    format!("{at}.findings.churn.introducedPerScan"),
+                    format!(
+                        "{} findings plus {} per scan over {MAX_SCANS} scans make {total}, over \
+                         the {MAX_GENERATED_FINDINGS} an account may have",
+                        g.count, c.introduced_per_scan
+                    ),
                 ));
             }
         }
@@ -724,6 +808,30 @@ impl AccountSpec {
                 return Err(SandboxError::scenario(
                     format!("{here}.packageName"),
                     "expected a package name and version",
+                ));
+            }
+            for (name, scan) in [
+                ("introducedAtScan", f.introduced_at_scan),
+                ("fixedAtScan", f.fixed_at_scan),
+            ] {
+                if let Some(s) = scan
+                    && !(1..=MAX_SCANS).contains(&s)
+                {
+                    return Err(SandboxError::scenario(
+                        format!("{here}.{name}"),
+                        format!("expected a scan number from 1 to {MAX_SCANS}, got {s}"),
+                    ));
+                }
+            }
+            if let Some(fixed) = f.fixed_at_scan
+                && fixed <= f.introduced_at_scan.unwrap_or(1)
+            {
+                return Err(SandboxError::scenario(
+                    format!("{here}.fixedAtScan"),
+                    format!(
+                        "expected a scan after the one that introduces it ({}), got {fixed}",
+                        f.introduced_at_scan.unwrap_or(1)
+                    ),
                 ));
             }
             if let Some(score) = f.score
