@@ -80,6 +80,7 @@ fn config(bucket: &str, topic: Option<String>) -> Config {
         report_kms_key_arn: KMS.into(),
         topic_arn: topic,
         hub_account_id: HUB.into(),
+        sla_days: Default::default(),
     }
 }
 
