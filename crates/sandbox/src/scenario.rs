@@ -945,3 +945,99 @@ pub(crate) fn is_template_arn(arn: &str, account_id: &str, region: &str) -> bool
     let parts: Vec<&str> = rest.split('/').collect();
     parts.len() == 3 && is_classic_id(parts[0]) && parts[1] == "template" && is_classic_id(parts[2])
 }
+
+#[cfg(test)]
+mod churn_tests {
+    use super::*;
+
+    fn with(
+        findings: serde_json::Value,
+        instance: serde_json::Value,
+    ) -> Result<Scenario, SandboxError> {
+        let mut inst = serde_json::json!({"id": "i-0123456789abcdef0"});
+        if let (Some(i), Some(extra)) = (inst.as_object_mut(), instance.as_object()) {
+            i.extend(extra.clone());
+        }
+        Scenario::from_json(
+            &serde_json::json!({
+                "hub": {"accountId": "999999999999"},
+                "accounts": [{"accountId": "111122223333", "region": "eu-west-1",
+                    "settings": {"engine": "inspector2"}, "instances": [inst],
+                    "findings": findings}]
+            })
+            .to_string(),
+        )
+    }
+
+    fn field_of(r: Result<Scenario, SandboxError>) -> String {
+        r.err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn churn_and_scan_numbers_are_checked_at_their_limits() {
+        let generated = |count: u32, fixed: u32, introduced: u32| {
+            serde_json::json!({"generate": {"count": count},
+                "churn": {"fixedPerScan": fixed, "introducedPerScan": introduced}})
+        };
+        let none = serde_json::json!({});
+        assert!(
+            with(
+                generated(10, MAX_CHURN_PER_SCAN, MAX_CHURN_PER_SCAN),
+                none.clone()
+            )
+            .is_ok()
+        );
+        let e = field_of(with(generated(10, MAX_CHURN_PER_SCAN + 1, 0), none.clone()));
+        assert!(e.contains("accounts[0].findings.churn.fixedPerScan"), "{e}");
+        let e = field_of(with(generated(10, 0, MAX_CHURN_PER_SCAN + 1), none.clone()));
+        assert!(
+            e.contains("accounts[0].findings.churn.introducedPerScan"),
+            "{e}"
+        );
+        // The account's ceiling counts every finding churn introduces over 52 scans.
+        let most = MAX_GENERATED_FINDINGS - 51 * MAX_CHURN_PER_SCAN;
+        assert!(with(generated(most, 0, MAX_CHURN_PER_SCAN), none.clone()).is_ok());
+        let e = field_of(with(
+            generated(most + 1, 0, MAX_CHURN_PER_SCAN),
+            none.clone(),
+        ));
+        assert!(
+            e.contains("churn.introducedPerScan") && e.contains("1000001"),
+            "{e}"
+        );
+        let e = field_of(with(
+            serde_json::json!({"churn": {"fixedPerScan": 1}}),
+            none.clone(),
+        ));
+        assert!(e.contains("accounts[0].findings.churn"), "{e}");
+
+        let listed = |introduced: u32, fixed: u32| {
+            serde_json::json!({"list": [{"instanceId": "i-0123456789abcdef0",
+                "vulnerabilityId": "CVE-2024-6387", "severity": "HIGH",
+                "packageName": "openssh-server", "packageVersion": "8.7p1",
+                "introducedAtScan": introduced, "fixedAtScan": fixed}]})
+        };
+        assert!(with(listed(1, MAX_SCANS), none.clone()).is_ok());
+        let e = field_of(with(listed(1, MAX_SCANS + 1), none.clone()));
+        assert!(e.contains("findings.list[0].fixedAtScan"), "{e}");
+        let e = field_of(with(listed(0, 2), none.clone()));
+        assert!(e.contains("findings.list[0].introducedAtScan"), "{e}");
+        let e = field_of(with(listed(3, 3), none.clone()));
+        assert!(e.contains("findings.list[0].fixedAtScan"), "{e}");
+
+        assert!(
+            with(
+                none.clone(),
+                serde_json::json!({"missedScans": [1, MAX_SCANS]})
+            )
+            .is_ok()
+        );
+        let e = field_of(with(none.clone(), serde_json::json!({"missedScans": [0]})));
+        assert!(e.contains("accounts[0].instances[0].missedScans[0]"), "{e}");
+        let e = field_of(with(
+            none,
+            serde_json::json!({"missedScans": [MAX_SCANS + 1]}),
+        ));
+        assert!(e.contains("missedScans[0]"), "{e}");
+    }
+}
