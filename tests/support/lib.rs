@@ -56,6 +56,8 @@ pub fn options(scenario: Scenario, inputs: Vec<serde_json::Value>, label: &str) 
         start_time: start_time(),
         seed: 1,
         redrive_after: None,
+        repeat: 1,
+        every: local::DEFAULT_EVERY,
     }
 }
 

@@ -390,6 +390,10 @@ impl Classic {
             score: (numeric > 0.0).then_some(numeric),
             first_seen: f.created_at().fmt(Format::DateTime).ok(),
             last_seen: f.updated_at().fmt(Format::DateTime).ok(),
+            rules_package_arn: f
+                .service_attributes()
+                .and_then(|a| a.rules_package_arn())
+                .map(str::to_owned),
         }
     }
 

@@ -1,6 +1,9 @@
 //! The Lambda functions' configuration, read once from environment variables at cold start,
 //! with an error naming the variable when one is missing or malformed.
 
+use scanflow_core::ScanError;
+use scanflow_core::lifecycle::SlaOverrides;
+
 use crate::iam;
 
 /// Default SSM parameter (in each member account) holding the account's scan settings.
@@ -50,6 +53,8 @@ pub struct Config {
     pub topic_arn: Option<String>,
     /// The hub (audit) account id (`HUB_ACCOUNT_ID`).
     pub hub_account_id: String,
+    /// Hub-wide SLA days per severity over the defaults (`SLA_DAYS`; format only).
+    pub sla_days: SlaOverrides,
 }
 
 impl Config {
@@ -122,7 +127,26 @@ impl Config {
                 problem: "expected an SNS topic ARN (arn:aws:sns:...)".into(),
             });
         }
+        let sla_days = match get(iam::ENV_SLA_DAYS)? {
+            None => SlaOverrides::default(),
+            Some(text) => SlaOverrides::parse_spec(iam::ENV_SLA_DAYS, &text).map_err(|e| {
+                let problem = match e {
+                    ScanError::InvalidInput {
+                        field,
+                        expected,
+                        problem,
+                    } => format!("`{field}` {problem}; expected {expected}"),
+                    other => other.to_string(),
+                };
+                ConfigError::Invalid {
+                    variable: iam::ENV_SLA_DAYS,
+                    value: text.clone(),
+                    problem,
+                }
+            })?,
+        };
         Ok(Self {
+            sla_days,
             function: function.to_owned(),
             scan_role_name,
             external_id,
@@ -245,6 +269,8 @@ mod tests {
             ("TOPIC_ARN", "scanflow"),
             ("EXTERNAL_ID", "x"),
             ("EXTERNAL_ID", "has space"),
+            ("SLA_DAYS", "critical=0"),
+            ("SLA_DAYS", "urgent=3"),
         ] {
             let mut pairs: Vec<_> = FULL
                 .iter()

@@ -673,6 +673,7 @@ impl V2Fields {
             score: self.score,
             first_seen: self.first_seen,
             last_seen: self.last_seen,
+            rules_package_arn: None,
         }
     }
 }

@@ -63,6 +63,7 @@ impl AwsPlatform {
             AwsSecurityHub::new(aws_sdk_securityhub::Client::new(&sdk), hub_scope.clone());
         let hub = HubConfig {
             hub_account_id: config.hub_account_id.clone(),
+            sla_days: config.sla_days,
             ..HubConfig::default()
         };
         Ok(Self {

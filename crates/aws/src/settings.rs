@@ -2,6 +2,7 @@
 //! read through the scan role and checked field by field.
 
 use scanflow_core::ScanError;
+use scanflow_core::lifecycle::SlaOverrides;
 use scanflow_core::model::{AccountSettings, Engine, Tag};
 use serde_json::{Map, Value};
 
@@ -129,12 +130,27 @@ pub fn parse(parameter: &str, text: &str) -> Result<AccountSettings, ScanError> 
     }
     // Checked by the fleet watch, which names a bad expression; here it only has to be text.
     let schedule = text_of("schedule")?;
+    let sla_days = match doc.get("slaDays") {
+        None | Some(Value::Null) => None,
+        Some(v) => {
+            let o: SlaOverrides = serde_json::from_value(v.clone()).map_err(|e| {
+                ScanError::invalid(
+                    field("slaDays"),
+                    "an object of whole days per severity, e.g. {\"critical\":15,\"high\":30}",
+                    format!("is {v} ({e})"),
+                )
+            })?;
+            o.validate(&field("slaDays"))?;
+            Some(o)
+        }
+    };
     Ok(AccountSettings {
         engine,
         tag,
         duration_seconds,
         assessment_template_arn,
         schedule,
+        sla_days,
     })
 }
 

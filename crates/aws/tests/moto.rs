@@ -80,6 +80,7 @@ fn config(bucket: &str, topic: Option<String>) -> Config {
         report_kms_key_arn: KMS.into(),
         topic_arn: topic,
         hub_account_id: HUB.into(),
+        sla_days: Default::default(),
     }
 }
 
@@ -589,6 +590,7 @@ fn run(account: &str, region: &str, report: &str) -> Run {
         execution: "exec".into(),
         adopted: false,
         scheduled_at: None,
+        sla_days: None,
     }
 }
 

@@ -26,6 +26,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         start_time,
         seed: 1,
         redrive_after: None,
+        repeat: 1,
+        every: local::DEFAULT_EVERY,
     };
 
     const ROUNDS: u32 = 5;

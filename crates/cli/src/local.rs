@@ -51,7 +51,16 @@ pub struct RunOptions {
     /// Redrive each execution that did not succeed, once, this long after it ended (as an
     /// operator would, with `scanflow executions redrive`).
     pub redrive_after: Option<Duration>,
+    /// Scan each account this many times (1 to [`MAX_REPEAT`]), `every` apart on the virtual
+    /// clock, keeping the bucket (and so each account-Region's run state) between scans.
+    pub repeat: u32,
+    pub every: Duration,
 }
+
+/// `--repeat`'s ceiling: a year of weekly scans (the scenario's churn describes as many).
+pub const MAX_REPEAT: u32 = scanflow_sandbox::MAX_SCANS;
+/// `--every`'s default: the member template's weekly schedule.
+pub const DEFAULT_EVERY: Duration = Duration::days(7);
 
 /// What the notifier did with one status change event of an execution.
 #[derive(Debug, Clone)]
@@ -182,25 +191,37 @@ pub fn run(workflow: &Workflow, options: RunOptions) -> Result<LocalRun, RunErro
             .seed_registry(options.start_time - MEMBER_STACKS_AGE)
             .map_err(|e| RunError::Sandbox(e.to_string()))?;
     }
-    for (i, input) in inputs.into_iter().enumerate() {
-        local.execute(
-            workflow,
-            input,
-            options.start_time,
-            options.seed.wrapping_add(i as u64),
-            None,
-        );
+    if !(1..=MAX_REPEAT).contains(&options.repeat) {
+        return Err(RunError::Sandbox(format!(
+            "--repeat {}: give 1 to {MAX_REPEAT} scans",
+            options.repeat
+        )));
     }
-    if let Some(after) = options.redrive_after {
-        for i in 0..local.executions.len() {
-            if local.executions[i].execution.status != Status::Succeeded {
-                let at = local.executions[i].execution.end_time.saturating_add(after);
-                local.redrive(workflow, i, at)?;
+    let mut start = options.start_time;
+    for round in 0..options.repeat {
+        if round > 0 {
+            start = start.checked_add(options.every).ok_or_else(|| {
+                RunError::Sandbox("--repeat × --every runs past the end of time".into())
+            })?;
+        }
+        let first = local.executions.len();
+        for (i, input) in inputs.iter().enumerate() {
+            let seed = options
+                .seed
+                .wrapping_add(u64::from(round) * inputs.len() as u64 + i as u64);
+            local.execute(workflow, input.clone(), start, seed, None);
+        }
+        if let Some(after) = options.redrive_after {
+            for i in first..local.executions.len() {
+                if local.executions[i].execution.status != Status::Succeeded {
+                    let at = local.executions[i].execution.end_time.saturating_add(after);
+                    local.redrive(workflow, i, at)?;
+                }
             }
         }
     }
     if scheduled {
-        local.watch_fleet(options.start_time)?;
+        local.watch_fleet(start)?;
     }
     Ok(local)
 }

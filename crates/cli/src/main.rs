@@ -71,6 +71,13 @@ struct RunArgs {
     /// ended, as an operator would: 30m, 2h, 1d (at most 14 days, as in AWS).
     #[arg(long, value_name = "DURATION")]
     redrive_after: Option<String>,
+    /// Scan each account N times (1 to 52), keeping each account-Region's run state between
+    /// scans, so later digests and SIEM documents say what is new and what was resolved.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    repeat: u32,
+    /// Virtual time between repeated scans: 12h, 7d, ... (at most 365 days) [default: 7d].
+    #[arg(long, value_name = "DURATION", requires = "repeat")]
+    every: Option<String>,
     /// Print traces and outcome only, not the digests.
     #[arg(long)]
     quiet: bool,
@@ -189,7 +196,25 @@ fn run(args: RunArgs) -> ExitCode {
         None => None,
     };
 
+    if !(1..=local::MAX_REPEAT).contains(&args.repeat) {
+        return invalid(format!(
+            "--repeat {}: give 1 to {} scans",
+            args.repeat,
+            local::MAX_REPEAT
+        ));
+    }
+    let every = match &args.every {
+        Some(text) => {
+            match scanflow_cli::duration::parse("--every", text, time::Duration::days(365)) {
+                Ok(d) => d,
+                Err(e) => return invalid(e),
+            }
+        }
+        None => local::DEFAULT_EVERY,
+    };
     let options = RunOptions {
+        repeat: args.repeat,
+        every,
         scenario,
         inputs,
         out_dir: args.out.clone(),
@@ -227,7 +252,7 @@ fn run(args: RunArgs) -> ExitCode {
         for event in ex.trace_events() {
             if event.kind == "ExecutionRedriven" {
                 for n in notices_of(run) {
-                    println!("{}", n.line(start_time));
+                    println!("{}", n.line(ex.execution.start_time));
                 }
                 run += 1;
             }
@@ -236,9 +261,9 @@ fn run(args: RunArgs) -> ExitCode {
             }
         }
         for n in notices_of(run) {
-            println!("{}", n.line(start_time));
+            println!("{}", n.line(ex.execution.start_time));
         }
-        let took = trace::duration(ex.execution.end_time - start_time);
+        let took = trace::duration(ex.execution.end_time - ex.execution.start_time);
         println!(
             "   {} · {} transitions · {took} virtual",
             ex.execution.status.as_aws(),

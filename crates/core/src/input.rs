@@ -468,6 +468,7 @@ mod tests {
             duration_seconds: 3600,
             assessment_template_arn: None,
             schedule: None,
+            sla_days: None,
         };
         let r = parse(json!({"accountId": "111122223333", "region": "us-gov-west-1", "tagKey": "scan", "tagValue": "yes"})).expect("valid");
         let s = r.overrides.apply(base.clone());

@@ -111,3 +111,27 @@ pub const LAST_DELIVERY_FILE: &str = "last-delivery.json";
 pub fn last_delivery(account_id: &str, region: &str) -> String {
     format!("{STATE_PREFIX}{account_id}/{region}/{LAST_DELIVERY_FILE}")
 }
+
+/// File name of the account-Region's current lifecycle state pointer (under its state folder).
+pub const LIFECYCLE_CURRENT_FILE: &str = "findings-state.json";
+
+/// The account-Region's current run state: the pointer of the last completed delivery's state.
+pub fn lifecycle_current(account_id: &str, region: &str) -> String {
+    format!("{STATE_PREFIX}{account_id}/{region}/{LIFECYCLE_CURRENT_FILE}")
+}
+
+/// Where format writes the next state's chunks for one delivery of a run: keyed by the
+/// execution too, so a re-delivery never rewrites chunks the current state still names.
+pub fn lifecycle_pending_prefix(run: &Run) -> String {
+    let digest = Sha256::digest(run.execution.as_bytes());
+    format!(
+        "{}/lifecycle/{}",
+        run_prefix(run),
+        &hex::encode(digest)[..16]
+    )
+}
+
+/// The pending state pointer of one delivery of a run, promoted by publish once delivered.
+pub fn lifecycle_pending(run: &Run) -> String {
+    format!("{}/pending.json", lifecycle_pending_prefix(run))
+}

@@ -6,6 +6,7 @@ pub mod error;
 pub mod fleet;
 pub mod input;
 pub mod keys;
+pub mod lifecycle;
 pub mod message;
 pub mod model;
 pub mod ports;

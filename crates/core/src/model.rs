@@ -123,6 +123,9 @@ pub struct AccountSettings {
     /// written by member templates that predate it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
+    /// The member's SLA days per severity, over the hub's (`slaDays` in the settings JSON).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla_days: Option<crate::lifecycle::SlaOverrides>,
 }
 
 /// One vulnerability finding, normalized from either engine.
@@ -155,6 +158,10 @@ pub struct Finding {
     pub first_seen: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen: Option<String>,
+    /// Inspector Classic: the rules package that produced the finding, part of its identity
+    /// across runs (`lifecycle::identity`). `None` for Inspector v2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules_package_arn: Option<String>,
 }
 
 /// Why an instance in scope was not scanned.

@@ -270,6 +270,12 @@ pub struct HubConfig {
     pub digest_top_findings: usize,
     /// Findings per chunk object in the report store.
     pub chunk_size: usize,
+    /// Hub-wide SLA days per severity over the defaults (`SLA_DAYS`, the `SlaDays` parameter).
+    #[serde(
+        default,
+        skip_serializing_if = "crate::lifecycle::SlaOverrides::is_empty"
+    )]
+    pub sla_days: crate::lifecycle::SlaOverrides,
 }
 
 impl Default for HubConfig {
@@ -282,6 +288,7 @@ impl Default for HubConfig {
             max_poll_seconds: 300,
             digest_top_findings: 25,
             chunk_size: 5000,
+            sla_days: crate::lifecycle::SlaOverrides::default(),
         }
     }
 }

@@ -49,6 +49,9 @@ pub struct Run {
     /// The schedule slot this scan serves (`scheduledAt` of the input), when it was scheduled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_at: Option<String>,
+    /// The member's SLA overrides from its settings (format applies them over the hub's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla_days: Option<crate::lifecycle::SlaOverrides>,
 }
 
 /// start-run's result for an execution whose schedule slot another execution already

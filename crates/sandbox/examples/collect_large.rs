@@ -45,6 +45,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             execution: "bench".into(),
             adopted: false,
             scheduled_at: None,
+            sla_days: None,
         };
         sandbox.set_now(t0 + time::Duration::hours(3));
         let ready = Instant::now();

@@ -91,6 +91,8 @@ struct ClassicRun {
     in_target: Vec<usize>,
     /// Indexes of the account's vulnerabilities this run reports, once computed.
     listed: Option<Arc<Vec<usize>>>,
+    /// Which scan of the account this is (1-based): what the scenario's churn shows.
+    scan: u32,
 }
 
 impl ClassicRun {
@@ -249,9 +251,15 @@ pub(crate) fn start(
         "{template_arn}/run/0-{}",
         ids::base62_id(&[&template_arn, name, &seq], 8)
     );
+    // Runs started before (of any template of the account) make this the next scan.
+    let scan = 1 + runs
+        .runs
+        .iter()
+        .filter(|r| r.account_index == account_index)
+        .count() as u32;
     let with_errors = in_target
         .iter()
-        .any(|&n| account.instances[n].agent == AgentHealth::Unhealthy);
+        .any(|&n| account.instances[n].agent_at(scan) == AgentHealth::Unhealthy);
     runs.runs.push(ClassicRun {
         arn: arn.clone(),
         template_arn,
@@ -263,6 +271,7 @@ pub(crate) fn start(
         with_errors,
         in_target,
         listed: None,
+        scan,
     });
     tracing::info!(run = %arn, account_id = %m.account_id, region = %m.region, "assessment run started");
     Ok(Started {
@@ -328,13 +337,13 @@ pub(crate) fn findings_page(
                 .in_target
                 .iter()
                 .copied()
-                .filter(|&n| account.instances[n].agent == AgentHealth::Healthy)
+                .filter(|&n| account.instances[n].agent_at(r.scan) == AgentHealth::Healthy)
                 .collect();
             let l: Arc<Vec<usize>> = Arc::new(
                 vulns
                     .iter()
                     .enumerate()
-                    .filter(|(_, v)| scanned.contains(&v.instance))
+                    .filter(|(_, v)| scanned.contains(&v.instance) && v.present_at(r.scan))
                     .map(|(i, _)| i)
                     .collect(),
             );
@@ -409,7 +418,7 @@ pub(crate) fn coverage(m: &Member, run: &Run) -> Result<Coverage, ScanError> {
     let mut cov = Coverage::default();
     for &n in &r.in_target {
         let inst = &account.instances[n];
-        match inst.agent {
+        match inst.agent_at(r.scan) {
             AgentHealth::Healthy => cov.scanned.push(inst.id.clone()),
             AgentHealth::Unhealthy => cov.not_scanned.push(Uncovered {
                 instance_id: inst.id.clone(),
@@ -653,5 +662,9 @@ pub fn normalize(f: &ClassicFinding) -> Result<Finding, ScanError> {
             .filter(|_| severity != Severity::Untriaged),
         first_seen: epoch_to_rfc3339(f.created_at),
         last_seen: epoch_to_rfc3339(f.updated_at),
+        rules_package_arn: f
+            .service_attributes
+            .as_ref()
+            .and_then(|a| a.rules_package_arn.clone()),
     })
 }

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use scanflow_core::model::Severity;
 
 use crate::ids::Rng;
-use crate::scenario::{AccountSpec, FindingSpec, GeneratorSpec, InstanceSpec};
+use crate::scenario::{AccountSpec, FindingSpec, GeneratorSpec, InstanceSpec, MAX_SCANS};
 
 /// One vulnerability of one package on one instance, before either engine shapes it.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +28,17 @@ pub(crate) struct Vuln {
     pub epss: f64,
     pub exploit_available: bool,
     pub first_seen_days_ago: u32,
+    /// The first scan (1-based) that finds it.
+    pub from_scan: u32,
+    /// The first scan that no longer finds it (fixed before it); `None`: never fixed.
+    pub until_scan: Option<u32>,
+}
+
+impl Vuln {
+    /// Whether scan `scan` (1-based) finds it.
+    pub fn present_at(&self, scan: u32) -> bool {
+        scan >= self.from_scan && self.until_scan.is_none_or(|u| scan < u)
+    }
 }
 
 /// Facts about an instance that the scenario does not spell out, derived from its id.
@@ -445,9 +456,47 @@ pub(crate) fn account_vulns(account: &AccountSpec) -> Vec<Vuln> {
         .collect();
     if let Some(g) = &account.findings.generate {
         out.reserve(g.count as usize);
-        generate(account, g, &platforms, &mut out);
+        let mut taken: HashSet<(usize, String, String)> = out.iter().map(identity).collect();
+        let first = out.len();
+        generate(account, g, 0..g.count, 1, &platforms, &mut taken, &mut out);
+        if let Some(c) = account.findings.churn {
+            churn(account, g, c, first, &platforms, &mut taken, &mut out);
+        }
     }
     out
+}
+
+/// The history of the generated findings over [`MAX_SCANS`] scans: before each scan from the
+/// second on, `fixedPerScan` findings still present are fixed (drawn from the seed) and
+/// `introducedPerScan` new ones are generated, numbered on from the initial `count`.
+fn churn(
+    account: &AccountSpec,
+    g: &GeneratorSpec,
+    c: crate::scenario::ChurnSpec,
+    first: usize,
+    platforms: &[Platform],
+    taken: &mut HashSet<(usize, String, String)>,
+    out: &mut Vec<Vuln>,
+) {
+    let seed = g.seed.to_string();
+    let mut alive: Vec<usize> = (first..out.len()).collect();
+    let mut next = g.count;
+    for scan in 2..=MAX_SCANS {
+        let mut rng = Rng::new(&["churn", &seed, &account.account_id, &scan.to_string()]);
+        for _ in 0..c.fixed_per_scan {
+            if alive.is_empty() {
+                break;
+            }
+            let pick = rng.below(alive.len() as u64) as usize;
+            let vi = alive.swap_remove(pick);
+            out[vi].until_scan = Some(scan);
+        }
+        let end = next.saturating_add(c.introduced_per_scan);
+        let before = out.len();
+        generate(account, g, next..end, scan, platforms, taken, out);
+        alive.extend(before..out.len());
+        next = end;
+    }
 }
 
 /// Inspector reports one finding per instance, vulnerability and package: the identity a
@@ -491,13 +540,23 @@ fn listed(account: &AccountSpec, instance: usize, f: &FindingSpec) -> Vuln {
         epss: 0.01 + rng.below(900) as f64 / 1000.0,
         exploit_available: rng.chance(40),
         first_seen_days_ago: rng.between(1, 60) as u32,
+        from_scan: f.introduced_at_scan.unwrap_or(1),
+        until_scan: f.fixed_at_scan,
     }
 }
 
-fn generate(account: &AccountSpec, g: &GeneratorSpec, platforms: &[Platform], out: &mut Vec<Vuln>) {
+/// Generates findings number `range` of the account's generator, found from scan `from_scan`.
+fn generate(
+    account: &AccountSpec,
+    g: &GeneratorSpec,
+    range: std::ops::Range<u32>,
+    from_scan: u32,
+    platforms: &[Platform],
+    taken: &mut HashSet<(usize, String, String)>,
+    out: &mut Vec<Vuln>,
+) {
     let seed = g.seed.to_string();
-    let mut taken: HashSet<(usize, String, String)> = out.iter().map(identity).collect();
-    for n in 0..g.count {
+    for n in range {
         let mut rng = Rng::new(&["finding", &seed, &account.account_id, &n.to_string()]);
         let instance = rng.below(account.instances.len() as u64) as usize;
         let pkg = rng.pick(PACKAGES);
@@ -552,7 +611,14 @@ fn generate(account: &AccountSpec, g: &GeneratorSpec, platforms: &[Platform], ou
             epss: (epss * 10_000.0).round() / 10_000.0,
             exploit_available: matches!(severity, Severity::Critical | Severity::High)
                 && rng.chance(15),
-            first_seen_days_ago: rng.between(1, 120) as u32,
+            // A finding introduced later was first observed just before that scan.
+            first_seen_days_ago: if from_scan == 1 {
+                rng.between(1, 120) as u32
+            } else {
+                0
+            },
+            from_scan,
+            until_scan: None,
         });
     }
 }

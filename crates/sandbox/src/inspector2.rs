@@ -50,6 +50,8 @@ struct Report {
     /// Managed instances matching the tag: what the report covers.
     scanned: Vec<usize>,
     result: Option<ReportResult>,
+    /// Which scan of the account this is (1-based): what the scenario's churn shows.
+    scan: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +115,11 @@ pub(crate) fn start(
     let now = shared.now();
     let mut reports = lock(&shared.inspector2);
     let seq = reports.reports.len().to_string();
+    let scan = 1 + reports
+        .reports
+        .iter()
+        .filter(|r| r.account_index == account_index)
+        .count() as u32;
     let id = ids::uuid(&["report", &m.account_id, &m.region, name, &seq]);
     reports.reports.push(Report {
         id: id.clone(),
@@ -121,9 +128,10 @@ pub(crate) fn start(
         outcome: account.inspector2.outcome,
         scanned: scope
             .into_iter()
-            .filter(|&n| account.instances[n].managed)
+            .filter(|&n| account.instances[n].managed_at(scan))
             .collect(),
         result: None,
+        scan,
     });
     tracing::info!(report_id = %id, account_id = %m.account_id, region = %m.region, "findings report requested");
     Ok(Started {
@@ -212,7 +220,7 @@ fn write_report(shared: &Shared, m: &Member, report: &Report) -> Result<usize, S
     let scanned: HashSet<usize> = report.scanned.iter().copied().collect();
     let chosen: Vec<&Vuln> = vulns
         .iter()
-        .filter(|v| scanned.contains(&v.instance))
+        .filter(|v| scanned.contains(&v.instance) && v.present_at(report.scan))
         .collect();
     if chosen.is_empty() {
         return Ok(0);
@@ -400,9 +408,15 @@ pub(crate) fn coverage(m: &Member, run: &Run) -> Result<Coverage, ScanError> {
     let Some(account) = shared.account(index) else {
         return Ok(cov);
     };
+    // A report written by an earlier sandbox is taken to be its first scan.
+    let scan = lock(&shared.inspector2)
+        .reports
+        .iter()
+        .find(|r| r.id == run.run_id)
+        .map_or(1, |r| r.scan);
     for n in scope {
         let inst = &account.instances[n];
-        if inst.managed {
+        if inst.managed_at(scan) {
             cov.scanned.push(inst.id.clone());
         } else {
             cov.not_scanned.push(Uncovered {
@@ -699,5 +713,6 @@ pub fn normalize(f: &Inspector2Finding) -> Result<Finding, ScanError> {
         score: f.inspector_score,
         first_seen: Some(f.first_observed_at.clone()),
         last_seen: Some(f.last_observed_at.clone()),
+        rules_package_arn: None,
     })
 }

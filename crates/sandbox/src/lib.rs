@@ -45,10 +45,11 @@ pub use inspector2::{Inspector2Finding, normalize as normalize_inspector2, repor
 pub use member::Member;
 pub use s3::LocalS3;
 pub use scenario::{
-    AccountSpec, AgentHealth, AnalystMark, ClassicOutcome, ClassicSpec, DEFAULT_SCHEDULE,
-    FindingSpec, FindingsSpec, GeneratorSpec, HubConfigOverrides, HubSpec, Inspector2Spec,
-    InstanceSpec, MAX_COPIES, MAX_GENERATED_FINDINGS, ReportOutcome, Scenario, ScheduleSpec,
-    ScheduleState, ScopeChange, SettingsSpec, TagSpec,
+    AccountSpec, AgentHealth, AnalystMark, ChurnSpec, ClassicOutcome, ClassicSpec,
+    DEFAULT_SCHEDULE, FindingSpec, FindingsSpec, GeneratorSpec, HubConfigOverrides, HubSpec,
+    Inspector2Spec, InstanceSpec, MAX_CHURN_PER_SCAN, MAX_COPIES, MAX_GENERATED_FINDINGS,
+    MAX_SCANS, ReportOutcome, Scenario, ScheduleSpec, ScheduleState, ScopeChange, SettingsSpec,
+    TagSpec,
 };
 pub use security_hub::{SecurityHubSim, SecurityHubState, Triage};
 pub use sns::{

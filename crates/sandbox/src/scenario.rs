@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use scanflow_core::fleet::ScanScope;
 use scanflow_core::input::{DURATION_RANGE, validate_account_id, validate_region};
+use scanflow_core::lifecycle::SlaOverrides;
 use scanflow_core::model::{AccountSettings, Engine, Severity, Tag};
 use scanflow_core::ports::{HubConfig, WorkflowStatus};
 use scanflow_core::schedule::Schedule;
@@ -40,6 +41,11 @@ pub(crate) const CLASSIC_REGIONS: [(&str, &str, &str); 14] = [
 
 /// The most findings one account may generate (100,000 is the large benchmark).
 pub const MAX_GENERATED_FINDINGS: u32 = 1_000_000;
+/// The most scans of one account a scenario describes (`scanflow run --repeat` goes to 52:
+/// a year of weekly scans).
+pub const MAX_SCANS: u32 = 52;
+/// The most findings churn may fix or introduce per scan.
+pub const MAX_CHURN_PER_SCAN: u32 = 10_000;
 
 /// A whole simulated organisation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -87,6 +93,9 @@ pub struct HubConfigOverrides {
     pub digest_top_findings: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunk_size: Option<usize>,
+    /// Hub-wide SLA days per severity (the hub's `SlaDays` parameter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla_days: Option<SlaOverrides>,
 }
 
 /// One member account in one region.
@@ -250,6 +259,9 @@ pub struct SettingsSpec {
     /// Classic: the template the member stack created. Absent: no template exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assessment_template_arn: Option<String>,
+    /// The member's SLA days per severity (`slaDays` of its settings), over the hub's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla_days: Option<SlaOverrides>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -272,6 +284,10 @@ pub struct InstanceSpec {
     /// Inspector v2: an SSM managed instance (scanned); unmanaged ones are not scanned.
     #[serde(default = "yes")]
     pub managed: bool,
+    /// Scans (1-based) in which the instance is in scope but not scanned: its Classic agent
+    /// reports unhealthy, or it is not SSM-managed for Inspector v2.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missed_scans: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -291,6 +307,21 @@ pub struct FindingsSpec {
     pub generate: Option<GeneratorSpec>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub list: Vec<FindingSpec>,
+    /// How the generated findings change from one scan to the next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub churn: Option<ChurnSpec>,
+}
+
+/// From scan 2 on, before each scan, `fixedPerScan` of the generated findings still present
+/// are fixed and `introducedPerScan` new ones appear; which ones follows from the generator's
+/// seed, so every run of the scenario sees the same history.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChurnSpec {
+    #[serde(default)]
+    pub fixed_per_scan: u32,
+    #[serde(default)]
+    pub introduced_per_scan: u32,
 }
 
 /// `count` findings spread over the account's instances, reproducible from `seed`. Findings on
@@ -322,6 +353,12 @@ pub struct FindingSpec {
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The first scan (1-based) that finds it; absent: from the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introduced_at_scan: Option<u32>,
+    /// The first scan that no longer finds it (it was fixed before that scan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_at_scan: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -420,6 +457,7 @@ impl HubSpec {
             max_poll_seconds: o.max_poll_seconds.unwrap_or(d.max_poll_seconds),
             digest_top_findings: o.digest_top_findings.unwrap_or(d.digest_top_findings),
             chunk_size: o.chunk_size.unwrap_or(d.chunk_size),
+            sla_days: o.sla_days.unwrap_or(d.sla_days),
         }
     }
 }
@@ -435,6 +473,7 @@ impl SettingsSpec {
             duration_seconds: self.duration_seconds,
             assessment_template_arn: self.assessment_template_arn.clone(),
             schedule: None,
+            sla_days: self.sla_days,
         }
     }
 }
@@ -443,6 +482,20 @@ impl InstanceSpec {
     /// Whether the instance is selected by `tag` (no tag selects every instance).
     pub fn matches(&self, tag: Option<&Tag>) -> bool {
         tag.is_none_or(|t| self.tags.get(&t.key) == Some(&t.value))
+    }
+
+    /// The Classic agent's health in scan `scan` (1-based).
+    pub fn agent_at(&self, scan: u32) -> AgentHealth {
+        if self.agent != AgentHealth::None && self.missed_scans.contains(&scan) {
+            AgentHealth::Unhealthy
+        } else {
+            self.agent
+        }
+    }
+
+    /// Whether Inspector v2 scans it in scan `scan` (1-based).
+    pub fn managed_at(&self, scan: u32) -> bool {
+        self.managed && !self.missed_scans.contains(&scan)
     }
 }
 
@@ -547,6 +600,9 @@ impl Scenario {
                 ),
             ));
         }
+        if let Some(sla) = &hub.config.sla_days {
+            check_core(sla.validate("hub.config.slaDays"))?;
+        }
         if cfg.chunk_size == 0 {
             return Err(SandboxError::scenario(
                 "hub.config.chunkSize",
@@ -609,6 +665,9 @@ impl AccountSpec {
             }
         }
         let s = &self.settings;
+        if let Some(sla) = &s.sla_days {
+            check_core(sla.validate(&format!("{at}.settings.slaDays")))?;
+        }
         if !DURATION_RANGE.contains(&s.duration_seconds) {
             return Err(SandboxError::scenario(
                 format!("{at}.settings.durationSeconds"),
@@ -673,6 +732,14 @@ impl AccountSpec {
                     format!("{} is listed twice", inst.id),
                 ));
             }
+            for (k, &scan) in inst.missed_scans.iter().enumerate() {
+                if !(1..=MAX_SCANS).contains(&scan) {
+                    return Err(SandboxError::scenario(
+                        format!("{at}.instances[{j}].missedScans[{k}]"),
+                        format!("expected a scan number from 1 to {MAX_SCANS}, got {scan}"),
+                    ));
+                }
+            }
             for k in inst.tags.keys() {
                 let len = k.chars().count();
                 if len == 0 || len > 128 {
@@ -695,6 +762,38 @@ impl AccountSpec {
                 return Err(SandboxError::scenario(
                     format!("{at}.findings.generate"),
                     "findings need instances to be on; add instances or set count to 0",
+                ));
+            }
+        }
+        if let Some(c) = &self.findings.churn {
+            let Some(g) = &self.findings.generate else {
+                return Err(SandboxError::scenario(
+                    format!("{at}.findings.churn"),
+                    "churn changes generated findings; add findings.generate (or list the \
+                     findings with introducedAtScan / fixedAtScan instead)",
+                ));
+            };
+            for (name, n) in [
+                ("fixedPerScan", c.fixed_per_scan),
+                ("introducedPerScan", c.introduced_per_scan),
+            ] {
+                if n > MAX_CHURN_PER_SCAN {
+                    return Err(SandboxError::scenario(
+                        format!("{at}.findings.churn.{name}"),
+                        format!("expected 0 to {MAX_CHURN_PER_SCAN}, got {n}"),
+                    ));
+                }
+            }
+            let total =
+                u64::from(g.count) + u64::from(c.introduced_per_scan) * u64::from(MAX_SCANS - 1);
+            if total > u64::from(MAX_GENERATED_FINDINGS) {
+                return Err(SandboxError::scenario(
+                    format!("{at}.findings.churn.introducedPerScan"),
+                    format!(
+                        "{} findings plus {} per scan over {MAX_SCANS} scans make {total}, over \
+                         the {MAX_GENERATED_FINDINGS} an account may have",
+                        g.count, c.introduced_per_scan
+                    ),
                 ));
             }
         }
@@ -729,6 +828,30 @@ impl AccountSpec {
                 return Err(SandboxError::scenario(
                     format!("{here}.packageName"),
                     "expected a package name and version",
+                ));
+            }
+            for (name, scan) in [
+                ("introducedAtScan", f.introduced_at_scan),
+                ("fixedAtScan", f.fixed_at_scan),
+            ] {
+                if let Some(s) = scan
+                    && !(1..=MAX_SCANS).contains(&s)
+                {
+                    return Err(SandboxError::scenario(
+                        format!("{here}.{name}"),
+                        format!("expected a scan number from 1 to {MAX_SCANS}, got {s}"),
+                    ));
+                }
+            }
+            if let Some(fixed) = f.fixed_at_scan
+                && fixed <= f.introduced_at_scan.unwrap_or(1)
+            {
+                return Err(SandboxError::scenario(
+                    format!("{here}.fixedAtScan"),
+                    format!(
+                        "expected a scan after the one that introduces it ({}), got {fixed}",
+                        f.introduced_at_scan.unwrap_or(1)
+                    ),
                 ));
             }
             if let Some(score) = f.score
@@ -841,4 +964,100 @@ pub(crate) fn is_template_arn(arn: &str, account_id: &str, region: &str) -> bool
     };
     let parts: Vec<&str> = rest.split('/').collect();
     parts.len() == 3 && is_classic_id(parts[0]) && parts[1] == "template" && is_classic_id(parts[2])
+}
+
+#[cfg(test)]
+mod churn_tests {
+    use super::*;
+
+    fn with(
+        findings: serde_json::Value,
+        instance: serde_json::Value,
+    ) -> Result<Scenario, SandboxError> {
+        let mut inst = serde_json::json!({"id": "i-0123456789abcdef0"});
+        if let (Some(i), Some(extra)) = (inst.as_object_mut(), instance.as_object()) {
+            i.extend(extra.clone());
+        }
+        Scenario::from_json(
+            &serde_json::json!({
+                "hub": {"accountId": "999999999999"},
+                "accounts": [{"accountId": "111122223333", "region": "eu-west-1",
+                    "settings": {"engine": "inspector2"}, "instances": [inst],
+                    "findings": findings}]
+            })
+            .to_string(),
+        )
+    }
+
+    fn field_of(r: Result<Scenario, SandboxError>) -> String {
+        r.err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn churn_and_scan_numbers_are_checked_at_their_limits() {
+        let generated = |count: u32, fixed: u32, introduced: u32| {
+            serde_json::json!({"generate": {"count": count},
+                "churn": {"fixedPerScan": fixed, "introducedPerScan": introduced}})
+        };
+        let none = serde_json::json!({});
+        assert!(
+            with(
+                generated(10, MAX_CHURN_PER_SCAN, MAX_CHURN_PER_SCAN),
+                none.clone()
+            )
+            .is_ok()
+        );
+        let e = field_of(with(generated(10, MAX_CHURN_PER_SCAN + 1, 0), none.clone()));
+        assert!(e.contains("accounts[0].findings.churn.fixedPerScan"), "{e}");
+        let e = field_of(with(generated(10, 0, MAX_CHURN_PER_SCAN + 1), none.clone()));
+        assert!(
+            e.contains("accounts[0].findings.churn.introducedPerScan"),
+            "{e}"
+        );
+        // The account's ceiling counts every finding churn introduces over 52 scans.
+        let most = MAX_GENERATED_FINDINGS - 51 * MAX_CHURN_PER_SCAN;
+        assert!(with(generated(most, 0, MAX_CHURN_PER_SCAN), none.clone()).is_ok());
+        let e = field_of(with(
+            generated(most + 1, 0, MAX_CHURN_PER_SCAN),
+            none.clone(),
+        ));
+        assert!(
+            e.contains("churn.introducedPerScan") && e.contains("1000001"),
+            "{e}"
+        );
+        let e = field_of(with(
+            serde_json::json!({"churn": {"fixedPerScan": 1}}),
+            none.clone(),
+        ));
+        assert!(e.contains("accounts[0].findings.churn"), "{e}");
+
+        let listed = |introduced: u32, fixed: u32| {
+            serde_json::json!({"list": [{"instanceId": "i-0123456789abcdef0",
+                "vulnerabilityId": "CVE-2024-6387", "severity": "HIGH",
+                "packageName": "openssh-server", "packageVersion": "8.7p1",
+                "introducedAtScan": introduced, "fixedAtScan": fixed}]})
+        };
+        assert!(with(listed(1, MAX_SCANS), none.clone()).is_ok());
+        let e = field_of(with(listed(1, MAX_SCANS + 1), none.clone()));
+        assert!(e.contains("findings.list[0].fixedAtScan"), "{e}");
+        let e = field_of(with(listed(0, 2), none.clone()));
+        assert!(e.contains("findings.list[0].introducedAtScan"), "{e}");
+        let e = field_of(with(listed(3, 3), none.clone()));
+        assert!(e.contains("findings.list[0].fixedAtScan"), "{e}");
+
+        assert!(
+            with(
+                none.clone(),
+                serde_json::json!({"missedScans": [1, MAX_SCANS]})
+            )
+            .is_ok()
+        );
+        let e = field_of(with(none.clone(), serde_json::json!({"missedScans": [0]})));
+        assert!(e.contains("accounts[0].instances[0].missedScans[0]"), "{e}");
+        let e = field_of(with(
+            none,
+            serde_json::json!({"missedScans": [MAX_SCANS + 1]}),
+        ));
+        assert!(e.contains("missedScans[0]"), "{e}");
+    }
 }

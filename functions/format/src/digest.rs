@@ -1,10 +1,13 @@
-//! The e-mail digest: one plain-text message for people with the counts, the most severe
-//! findings, what the scan covered and where to look next. It always fits one SNS message.
+//! The e-mail digest: one plain-text message for people. It leads with what changed since the
+//! last delivered scan (new critical/high findings, what was resolved, what is overdue against
+//! the SLA), then the counts, the most severe findings, what the scan covered and where to look
+//! next. It always fits one SNS message.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::fmt::Write as _;
 
+use scanflow_core::lifecycle::{Annotation, Resolved, Sla, Status};
 use scanflow_core::message::{SNS_MESSAGE_LIMIT, attributes_size};
 use scanflow_core::model::{Coverage, Engine, Finding, Severity, SeverityCounts};
 use scanflow_core::state::Run;
@@ -17,6 +20,8 @@ use crate::siem::clip;
 pub const COVERAGE_LINES: usize = 50;
 /// Titles and coverage lines are cut to this many characters so a line stays a line.
 const LINE_CHARS: usize = 240;
+/// How many findings each list of "what changed" names before "and N more".
+pub const CHANGE_LINES: usize = 10;
 
 /// The digest as format stores it and publish sends it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,11 +40,14 @@ pub struct Brief {
     pub vulnerability_id: Option<String>,
     pub title: String,
     pub fix_available: Option<bool>,
+    /// Days since first seen, for the overdue list.
+    pub age_days: Option<u64>,
 }
 
 impl Brief {
     fn of(finding: &Finding) -> Self {
         Self {
+            age_days: None,
             id: finding.id.clone(),
             severity: finding.severity,
             score: finding.score,
@@ -97,6 +105,12 @@ impl TopFindings {
     }
 
     pub fn offer(&mut self, finding: &Finding) {
+        if self.cap > 0 {
+            self.offer_brief(Brief::of(finding));
+        }
+    }
+
+    fn offer_brief(&mut self, brief: Brief) {
         if self.cap == 0 {
             return;
         }
@@ -104,14 +118,29 @@ impl TopFindings {
             let Some(least) = self.heap.peek() else {
                 return;
             };
-            let brief = Brief::of(finding);
             if brief.rank(&least.0) == Ordering::Less {
                 self.heap.pop();
                 self.heap.push(Ranked(brief));
             }
             return;
         }
-        self.heap.push(Ranked(Brief::of(finding)));
+        self.heap.push(Ranked(brief));
+    }
+
+    /// Offers a finding with its age in days (shown in the overdue list).
+    pub fn offer_aged(&mut self, finding: &Finding, age_days: u64) {
+        let mut brief = Brief::of(finding);
+        brief.age_days = Some(age_days);
+        self.offer_brief(brief);
+    }
+
+    /// How many are kept.
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
     }
 
     /// The kept findings, most severe first.
@@ -124,8 +153,102 @@ impl TopFindings {
     }
 }
 
+/// A resolved finding as the digest names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedBrief {
+    pub identity: String,
+    pub severity: Severity,
+    pub instance_id: Option<String>,
+    pub vulnerability_id: Option<String>,
+    pub title: String,
+    pub first_seen: String,
+}
+
+/// What changed since the last delivered scan, gathered while format reads the findings:
+/// counts of everything, and bounded lists of what the digest names.
+pub struct Changes {
+    /// When the scan compared against was collected; `None` on the first delivered scan.
+    pub since: Option<String>,
+    pub sla: Sla,
+    pub new: SeverityCounts,
+    pub open: u64,
+    pub overdue: SeverityCounts,
+    pub resolved: SeverityCounts,
+    pub carried_over: u64,
+    new_top: TopFindings,
+    overdue_top: TopFindings,
+    resolved_top: Vec<ResolvedBrief>,
+}
+
+impl Changes {
+    pub fn new(since: Option<String>, sla: Sla) -> Self {
+        Self {
+            since,
+            sla,
+            new: SeverityCounts::default(),
+            open: 0,
+            overdue: SeverityCounts::default(),
+            resolved: SeverityCounts::default(),
+            carried_over: 0,
+            new_top: TopFindings::new(CHANGE_LINES),
+            overdue_top: TopFindings::new(CHANGE_LINES),
+            resolved_top: Vec::new(),
+        }
+    }
+
+    pub fn offer(&mut self, finding: &Finding, a: &Annotation) {
+        match a.lifecycle {
+            Status::New => {
+                self.new.add(finding.severity);
+                if matches!(finding.severity, Severity::Critical | Severity::High) {
+                    self.new_top.offer(finding);
+                }
+            }
+            Status::Open => self.open += 1,
+        }
+        if a.overdue {
+            self.overdue.add(finding.severity);
+            self.overdue_top.offer_aged(finding, a.age_days);
+        }
+    }
+
+    pub fn offer_resolved(&mut self, r: &Resolved) {
+        self.resolved.add(r.record.severity);
+        self.resolved_top.push(ResolvedBrief {
+            identity: r.record.identity.clone(),
+            severity: r.record.severity,
+            instance_id: r.record.instance_id.as_deref().map(|s| one_line(s, 64)),
+            vulnerability_id: r
+                .record
+                .vulnerability_id
+                .as_deref()
+                .map(|s| one_line(s, 64)),
+            title: one_line(&r.record.title, LINE_CHARS),
+            first_seen: r.record.first_seen.clone(),
+        });
+        // Keep the most severe few; sorting a bounded buffer now and then keeps memory flat.
+        if self.resolved_top.len() >= 4 * CHANGE_LINES {
+            self.trim_resolved();
+        }
+    }
+
+    fn trim_resolved(&mut self) {
+        self.resolved_top.sort_by(|a, b| {
+            a.severity
+                .cmp(&b.severity)
+                .then_with(|| a.identity.cmp(&b.identity))
+        });
+        self.resolved_top.truncate(CHANGE_LINES);
+    }
+
+    pub fn carried_over(&mut self) {
+        self.carried_over += 1;
+    }
+}
+
 /// Everything the digest is written from.
 pub struct DigestFacts<'a> {
+    pub changes: &'a mut Changes,
     pub run: &'a Run,
     pub counts: &'a SeverityCounts,
     pub coverage: &'a Coverage,
@@ -136,7 +259,9 @@ pub struct DigestFacts<'a> {
 
 /// Writes the digest. Its body never exceeds what one SNS message holds beside its
 /// attributes: when the findings list would not fit, it is shortened.
-pub fn render(facts: &DigestFacts<'_>) -> Digest {
+pub fn render(facts: &mut DigestFacts<'_>) -> Digest {
+    facts.changes.trim_resolved();
+    let facts = &*facts;
     let budget = SNS_MESSAGE_LIMIT - attributes_size(&digest_attributes(facts.run));
     let head = head_section(facts);
     let tail = tail_section(facts);
@@ -227,6 +352,7 @@ fn head_section(facts: &DigestFacts<'_>) -> String {
              followed it instead of starting another."
         );
     }
+    s.push_str(&changes_section(facts));
     let _ = writeln!(s, "\nSUMMARY");
     if total > 0 {
         let _ = writeln!(
@@ -255,6 +381,99 @@ fn head_section(facts: &DigestFacts<'_>) -> String {
         let _ = writeln!(s, "  {:<14}{:>8}", severity.as_str(), counts.get(severity));
     }
     s
+}
+
+fn critical_high(c: &SeverityCounts) -> u64 {
+    c.critical + c.high
+}
+
+/// "What changed": new critical/high, resolved, overdue. Each list is at most
+/// [`CHANGE_LINES`] lines, so the section stays a few KiB whatever the scan found.
+fn changes_section(facts: &DigestFacts<'_>) -> String {
+    let c = &*facts.changes;
+    let mut s = String::new();
+    match &c.since {
+        Some(since) => {
+            let _ = writeln!(s, "\nWHAT CHANGED SINCE THE LAST SCAN (collected {since})");
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "\nWHAT CHANGED\nThis is the first delivered scan of this account and Region: \
+                 every finding is new, and nothing can be resolved yet."
+            );
+        }
+    }
+    let new_ch = critical_high(&c.new);
+    let _ = writeln!(
+        s,
+        "New critical/high:  {new_ch} ({} new in all)",
+        c.new.total()
+    );
+    let new_top = clone_sorted(&c.new_top);
+    for (i, b) in new_top.iter().enumerate() {
+        s.push_str(&brief_line(i + 1, b));
+    }
+    more(&mut s, new_ch, new_top.len());
+    let resolved = c.resolved.total();
+    let _ = writeln!(
+        s,
+        "Resolved:           {resolved} ({} critical/high) — gone from instances this scan covered",
+        critical_high(&c.resolved)
+    );
+    for r in &c.resolved_top {
+        let what = match &r.vulnerability_id {
+            Some(v) if !r.title.contains(v.as_str()) => format!("{v}: {}", r.title),
+            _ => r.title.clone(),
+        };
+        let _ = writeln!(
+            s,
+            "   - {:<13} {}  {what} (first seen {})",
+            r.severity.as_str(),
+            r.instance_id.as_deref().unwrap_or("(no instance)"),
+            r.first_seen
+        );
+    }
+    more(&mut s, resolved, c.resolved_top.len());
+    let overdue = c.overdue.total();
+    let _ = writeln!(
+        s,
+        "Overdue (SLA):      {overdue} (SLA critical {} d, high {} d, medium {} d, low {} d)",
+        c.sla.critical, c.sla.high, c.sla.medium, c.sla.low
+    );
+    let overdue_top = clone_sorted(&c.overdue_top);
+    for (i, b) in overdue_top.iter().enumerate() {
+        let mut line = brief_line(i + 1, b);
+        if let Some(age) = b.age_days {
+            line.pop();
+            let _ = writeln!(line, " open {age} days");
+        }
+        s.push_str(&line);
+    }
+    more(&mut s, overdue, overdue_top.len());
+    let _ = writeln!(s, "Still open:         {}", c.open);
+    if c.carried_over > 0 {
+        let _ = writeln!(
+            s,
+            "Not re-checked:     {} earlier finding(s) on instances this scan did not cover \
+             (kept open, not resolved; see COVERAGE)",
+            c.carried_over
+        );
+    }
+    s
+}
+
+fn clone_sorted(top: &TopFindings) -> Vec<Brief> {
+    let mut v: Vec<Brief> = top.heap.iter().map(|r| r.0.clone()).collect();
+    v.sort_by(|a, b| a.rank(b));
+    v
+}
+
+fn more(s: &mut String, total: u64, listed: usize) {
+    let rest = total.saturating_sub(listed as u64);
+    if rest > 0 && listed > 0 {
+        let _ = writeln!(s, "  ... and {rest} more: see the SIEM delivery");
+    }
 }
 
 fn brief_line(rank: usize, b: &Brief) -> String {

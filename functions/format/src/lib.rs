@@ -2,23 +2,27 @@
 //! parts, reading the findings one chunk at a time, and returns only the digest key and the
 //! part count.
 //!
-//! Two passes over the chunks: the first counts, ranks and measures every finding; the second,
-//! knowing how many parts there are (their keys and attributes name the count), writes them.
+//! Two passes over the chunks: the first counts, ranks and measures every finding, gives each
+//! its lifecycle against the account-Region's run state and writes the next state (pending
+//! until publish has delivered); the second, knowing how many parts there are (their keys and
+//! attributes name the count), writes them. Findings of the last scan that are gone come after
+//! the findings, as `resolved` entries, measured and packed the same way.
 
 pub mod digest;
 pub mod envelope;
 pub mod report;
 pub mod siem;
 
+use scanflow_core::lifecycle::{self, Gone, Previous, Seen, Sla, StateWriter};
 use scanflow_core::message::{SNS_MESSAGE_LIMIT, attributes_size};
 use scanflow_core::model::SeverityCounts;
 use scanflow_core::ports::{Platform, ReportStore};
 use scanflow_core::state::{FormatInput, Formatted, Run};
 use scanflow_core::{ScanError, keys, step};
 
-use crate::digest::{DigestFacts, TopFindings};
+use crate::digest::{Changes, DigestFacts, TopFindings};
 use crate::envelope::part_attributes;
-use crate::siem::{CoverageSection, Layout, SiemRun, Summary};
+use crate::siem::{CoverageSection, Layout, LifecycleSummary, SiemRun, Summary};
 
 /// Entry point shared by the Lambda main and the local engine.
 pub async fn invoke<P: Platform>(
@@ -40,19 +44,60 @@ pub async fn format_run<P: Platform>(
     let manifest = report::read_manifest(store, &collected.manifest_key).await?;
     let siem_run = SiemRun::new(run, Some(&manifest.collected_at));
     let budget = siem::finding_budget(&siem_run, run)?;
+    let config = platform.config();
+    let collected_at = scanflow_core::time::parse("collectedAt", &manifest.collected_at)?;
+    let sla = Sla::resolve(&config.sla_days, run.sla_days.as_ref());
+    let current = lifecycle::read_pointer(
+        store,
+        &keys::lifecycle_current(&run.account_id, &run.region),
+    )
+    .await?;
+    let previous = Previous::load(store, lifecycle::previous_for(current, run)).await?;
+    let mut seen = Seen::new(&manifest.coverage.scanned);
+    let mut state = StateWriter::new(keys::lifecycle_pending_prefix(run), config.chunk_size);
+    let mut changes = Changes::new(previous.pointer().map(|p| p.collected_at.clone()), sla);
 
-    // Pass 1: counts, the digest's most severe findings, and every finding's size in the SIEM.
+    // Pass 1: counts, the digest's most severe findings and what changed, the next run state,
+    // and every finding's size in the SIEM.
     let mut counts = SeverityCounts::default();
-    let mut top = TopFindings::new(platform.config().digest_top_findings);
+    let mut top = TopFindings::new(config.digest_top_findings);
     let mut sizes: Vec<u32> = Vec::new();
     for key in &manifest.chunks {
         for finding in report::read_chunk(store, key).await? {
             counts.add(finding.severity);
             top.offer(&finding);
-            let size = siem::finding_json(finding, budget)?.len();
+            let annotation = lifecycle::annotate(&finding, &previous, &sla, collected_at);
+            changes.offer(&finding, &annotation);
+            if seen.insert(&annotation.identity) {
+                let record = lifecycle::record_of(&finding, &annotation, &manifest.collected_at);
+                state.push(store, &record).await?;
+            }
+            let size = siem::annotated_json(finding, Some(&annotation), budget)?.len();
             sizes.push(u32::try_from(size).map_err(ScanError::internal)?);
         }
     }
+    // The last scan's findings not found now: resolved where the instance was scanned, kept
+    // unchanged where it was not (nothing is known about them).
+    if let Some(p) = previous.pointer() {
+        for key in &p.chunks {
+            for gone in lifecycle::gone_in_chunk(store, key, &seen, &manifest.collected_at).await? {
+                match gone {
+                    Gone::Resolved(r) => {
+                        changes.offer_resolved(&r);
+                        let size = siem::resolved_json(&r)?.len();
+                        sizes.push(u32::try_from(size).map_err(ScanError::internal)?);
+                    }
+                    Gone::CarriedOver(record) => {
+                        changes.carried_over();
+                        state.push(store, &record).await?;
+                    }
+                }
+            }
+        }
+    }
+    let pending = state
+        .finish(store, run, &manifest.collected_at, previous.pointer())
+        .await?;
     if counts != manifest.counts {
         tracing::warn!(
             manifest = manifest.counts.total(),
@@ -61,7 +106,15 @@ pub async fn format_run<P: Platform>(
         );
     }
 
-    let summary = Summary::new(counts.clone(), &manifest.coverage);
+    let mut summary = Summary::new(counts.clone(), &manifest.coverage);
+    summary.lifecycle = Some(LifecycleSummary {
+        since: changes.since.clone(),
+        new: changes.new.total(),
+        open: changes.open,
+        resolved: changes.resolved.total(),
+        overdue: changes.overdue.total(),
+        carried_over: changes.carried_over,
+    });
     let coverage = CoverageSection::capped(&manifest.coverage)?;
     let layout = Layout::new(run, &siem_run, &summary, &coverage)?;
     let plan = layout.plan(&sizes)?;
@@ -71,15 +124,30 @@ pub async fn format_run<P: Platform>(
     let mut writer = PartWriter::new(run, &layout, plan);
     for key in &manifest.chunks {
         for finding in report::read_chunk(store, key).await? {
+            let annotation = lifecycle::annotate(&finding, &previous, &sla, collected_at);
             writer
-                .push(store, siem::finding_json(finding, budget)?)
+                .push(
+                    store,
+                    siem::annotated_json(finding, Some(&annotation), budget)?,
+                    false,
+                )
                 .await?;
+        }
+    }
+    if let Some(p) = previous.pointer() {
+        for key in &p.chunks {
+            for gone in lifecycle::gone_in_chunk(store, key, &seen, &manifest.collected_at).await? {
+                if let Gone::Resolved(r) = gone {
+                    writer.push(store, siem::resolved_json(&r)?, true).await?;
+                }
+            }
         }
     }
     let siem_parts = writer.finish(store).await?;
 
     let top = top.into_sorted();
-    let digest = digest::render(&DigestFacts {
+    let digest = digest::render(&mut DigestFacts {
+        changes: &mut changes,
         run,
         counts: &counts,
         coverage: &manifest.coverage,
@@ -95,6 +163,10 @@ pub async fn format_run<P: Platform>(
         account = %run.account_id,
         region = %run.region,
         findings = counts.total(),
+        new = changes.new.total(),
+        resolved = changes.resolved.total(),
+        overdue = changes.overdue.total(),
+        state_records = pending.findings,
         siem_parts,
         "formatted the digest and the SIEM parts"
     );
@@ -112,6 +184,7 @@ struct PartWriter<'a> {
     /// 0-based index of the part being filled.
     current: usize,
     items: Vec<String>,
+    resolved: Vec<String>,
 }
 
 impl<'a> PartWriter<'a> {
@@ -122,23 +195,38 @@ impl<'a> PartWriter<'a> {
             plan,
             current: 0,
             items: Vec::new(),
+            resolved: Vec::new(),
         }
     }
 
-    async fn push<S: ReportStore>(&mut self, store: &S, item: String) -> Result<(), ScanError> {
-        while self.plan.get(self.current) == Some(&self.items.len()) {
+    fn in_part(&self) -> usize {
+        self.items.len() + self.resolved.len()
+    }
+
+    /// Adds a finding, or (`resolved`) a resolved entry: every finding comes before them.
+    async fn push<S: ReportStore>(
+        &mut self,
+        store: &S,
+        item: String,
+        resolved: bool,
+    ) -> Result<(), ScanError> {
+        while self.plan.get(self.current) == Some(&self.in_part()) {
             self.write_current(store).await?;
         }
         if self.current >= self.plan.len() {
             return Err(changed_between_passes());
         }
-        self.items.push(item);
+        if resolved {
+            self.resolved.push(item);
+        } else {
+            self.items.push(item);
+        }
         Ok(())
     }
 
     async fn finish<S: ReportStore>(mut self, store: &S) -> Result<usize, ScanError> {
         while self.current < self.plan.len() {
-            if self.items.len() != self.plan[self.current] {
+            if self.in_part() != self.plan[self.current] {
                 return Err(changed_between_passes());
             }
             self.write_current(store).await?;
@@ -148,7 +236,9 @@ impl<'a> PartWriter<'a> {
 
     async fn write_current<S: ReportStore>(&mut self, store: &S) -> Result<(), ScanError> {
         let (index, count) = (self.current + 1, self.plan.len());
-        let body = self.layout.body(index, count, &self.items)?;
+        let body = self
+            .layout
+            .body(index, count, &self.items, &self.resolved)?;
         let size = body.len() + attributes_size(&part_attributes(self.run, index, count));
         if size > SNS_MESSAGE_LIMIT {
             return Err(changed_between_passes());
@@ -161,6 +251,7 @@ impl<'a> PartWriter<'a> {
             )
             .await?;
         self.items.clear();
+        self.resolved.clear();
         self.current += 1;
         Ok(())
     }

@@ -1,8 +1,9 @@
-//! The SIEM document (`scanflow.siem` 1.0, see `siem.schema.json` and `SIEM.md`): its parts,
+//! The SIEM document (`scanflow.siem` 1.1, see `siem.schema.json` and `SIEM.md`): its parts,
 //! how findings are packed into parts that each fit one SNS message with its attributes, and
 //! the failure document publish sends when a scan could not be completed.
 
 use scanflow_core::ScanError;
+use scanflow_core::lifecycle::{Annotation, Resolved};
 use scanflow_core::message::{SNS_MESSAGE_LIMIT, attributes_size};
 use scanflow_core::model::{Coverage, Engine, Finding, SeverityCounts, Uncovered};
 use scanflow_core::state::Run;
@@ -11,7 +12,7 @@ use serde::Serialize;
 use crate::envelope::part_attributes;
 
 pub const SCHEMA: &str = "scanflow.siem";
-pub const SCHEMA_VERSION: &str = "1.0";
+pub const SCHEMA_VERSION: &str = "1.1";
 pub const KIND_FINDINGS: &str = "findings";
 pub const KIND_FAILURE: &str = "failure";
 
@@ -25,7 +26,9 @@ pub const COVERAGE_BUDGET: usize = SNS_MESSAGE_LIMIT / 2;
 /// Marks where long text was cut to make a finding fit one message.
 const CUT_MARK: &str = "…";
 const FINDINGS_OPEN: &str = ",\"findings\":[";
-const FINDINGS_CLOSE: &str = "]}";
+/// 1.1: every findings part also has a `resolved` array after `findings` (often empty).
+const FINDINGS_CLOSE: &str = "],\"resolved\":[";
+const RESOLVED_CLOSE: &str = "]}";
 
 /// The run a document is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -68,6 +71,37 @@ pub struct Summary {
     pub total: u64,
     pub instances_scanned: u64,
     pub instances_not_scanned: u64,
+    /// 1.1: what changed since the last delivered scan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<LifecycleSummary>,
+}
+
+/// The whole run's lifecycle figures (1.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LifecycleSummary {
+    /// When the scan compared against was collected; `null` on the first delivered scan.
+    pub since: Option<String>,
+    pub new: u64,
+    pub open: u64,
+    pub resolved: u64,
+    pub overdue: u64,
+    /// Findings of the last scan on instances this scan did not cover: kept, not resolved.
+    pub carried_over: u64,
+}
+
+impl LifecycleSummary {
+    /// The widest figures, for sizing (`since` is always a 20-character timestamp).
+    fn widest() -> Self {
+        Self {
+            since: Some("9999-12-31T23:59:59Z".to_owned()),
+            new: u64::MAX,
+            open: u64::MAX,
+            resolved: u64::MAX,
+            overdue: u64::MAX,
+            carried_over: u64::MAX,
+        }
+    }
 }
 
 impl Summary {
@@ -77,6 +111,7 @@ impl Summary {
             counts,
             instances_scanned: coverage.scanned.len() as u64,
             instances_not_scanned: coverage.not_scanned.len() as u64,
+            lifecycle: None,
         }
     }
 }
@@ -140,13 +175,30 @@ struct Header<'a> {
     coverage: Option<&'a CoverageSection>,
 }
 
-/// A finding as the SIEM receives it: the normalized finding, flagged when text was cut.
+/// A finding as the SIEM receives it: the normalized finding with its lifecycle (1.1), flagged
+/// when text was cut.
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct SiemFinding<'a> {
     #[serde(flatten)]
     finding: &'a Finding,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    identity: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lifecycle: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    age_days: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sla_due_at: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    overdue: Option<bool>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     truncated: bool,
+}
+
+/// Serializes a resolved entry (1.1). Its texts are bounded by the run state, so it always fits.
+pub fn resolved_json(resolved: &Resolved) -> Result<String, ScanError> {
+    serde_json::to_string(resolved).map_err(ScanError::internal)
 }
 
 /// The most bytes one finding may take: what is left in a part holding only that finding,
@@ -166,11 +218,13 @@ pub fn finding_budget(siem_run: &SiemRun, run: &Run) -> Result<usize, ScanError>
         total: u64::MAX,
         instances_scanned: u64::MAX,
         instances_not_scanned: u64::MAX,
+        lifecycle: Some(LifecycleSummary::widest()),
     };
     let header = header_json(siem_run, &summary, None, usize::MAX, usize::MAX)?;
     let overhead = header.len() - 1
         + FINDINGS_OPEN.len()
         + FINDINGS_CLOSE.len()
+        + RESOLVED_CLOSE.len()
         + attributes_size(&part_attributes(run, usize::MAX, usize::MAX));
     SNS_MESSAGE_LIMIT.checked_sub(overhead).ok_or_else(|| {
         ScanError::internal(format!(
@@ -182,11 +236,29 @@ pub fn finding_budget(siem_run: &SiemRun, run: &Run) -> Result<usize, ScanError>
 /// Serializes a finding for the SIEM, cutting its longest text fields (description,
 /// recommendation, title; then its tags) until it fits `budget`. It is never dropped: one that
 /// cannot be made to fit fails the step.
-pub fn finding_json(mut finding: Finding, budget: usize) -> Result<String, ScanError> {
+pub fn finding_json(finding: Finding, budget: usize) -> Result<String, ScanError> {
+    annotated_json(finding, None, budget)
+}
+
+/// [`finding_json`] with the finding's lifecycle (1.1): `firstSeen` becomes the lifecycle's
+/// first sighting (the earlier of the engine's and scanflow's).
+pub fn annotated_json(
+    mut finding: Finding,
+    annotation: Option<&Annotation>,
+    budget: usize,
+) -> Result<String, ScanError> {
+    if let Some(a) = annotation {
+        finding.first_seen = Some(a.first_seen.clone());
+    }
     let mut truncated = false;
     loop {
         let text = serde_json::to_string(&SiemFinding {
             finding: &finding,
+            identity: annotation.map(|a| a.identity.as_str()),
+            lifecycle: annotation.map(|a| a.lifecycle.as_str()),
+            age_days: annotation.map(|a| a.age_days),
+            sla_due_at: annotation.and_then(|a| a.sla_due_at.as_deref()),
+            overdue: annotation.map(|a| a.overdue),
             truncated,
         })
         .map_err(ScanError::internal)?;
@@ -306,10 +378,13 @@ impl<'a> Layout<'a> {
         base - 2 + digits(index) + digits(count) - 1
             + FINDINGS_OPEN.len()
             + FINDINGS_CLOSE.len()
+            + RESOLVED_CLOSE.len()
             + attributes_size(&part_attributes(self.run, index, count))
     }
 
-    /// How many findings go into each part, given every finding's serialized size in order.
+    /// How many items go into each part, given every item's serialized size in order: the
+    /// findings, then the resolved entries. (A part holding both has one comma fewer than
+    /// counted, so the count errs by a byte on the safe side.)
     /// The part count is only known at the end, and its digits change the sizes, so packing is
     /// repeated until the count it assumed has as many digits as the count it produced; from
     /// one digit up, that only grows, so it ends.
@@ -350,19 +425,23 @@ impl<'a> Layout<'a> {
         Ok(parts)
     }
 
-    /// Part `index` of `count` with `items` (serialized findings) as its findings.
-    pub fn body(&self, index: usize, count: usize, items: &[String]) -> Result<String, ScanError> {
+    /// Part `index` of `count` with `items` (serialized findings) as its findings and
+    /// `resolved` (serialized resolved entries) as its resolved entries.
+    pub fn body(
+        &self,
+        index: usize,
+        count: usize,
+        items: &[String],
+        resolved: &[String],
+    ) -> Result<String, ScanError> {
         let coverage = (index == 1).then_some(self.coverage);
         let mut body = header_json(self.siem_run, self.summary, coverage, index, count)?;
         body.pop();
         body.push_str(FINDINGS_OPEN);
-        for (i, item) in items.iter().enumerate() {
-            if i > 0 {
-                body.push(',');
-            }
-            body.push_str(item);
-        }
+        body.push_str(&items.join(","));
         body.push_str(FINDINGS_CLOSE);
+        body.push_str(&resolved.join(","));
+        body.push_str(RESOLVED_CLOSE);
         Ok(body)
     }
 }

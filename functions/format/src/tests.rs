@@ -178,6 +178,7 @@ fn run() -> Run {
         execution: "sched-111122223333-eu-west-1-20261128".into(),
         adopted: false,
         scheduled_at: None,
+        sla_days: None,
     }
 }
 
@@ -200,6 +201,7 @@ fn finding(i: usize, description: String) -> Finding {
         score: Some((i % 100) as f64 / 10.0),
         first_seen: Some("2026-11-01T00:00:00Z".into()),
         last_seen: Some("2026-11-28T09:00:00Z".into()),
+        rules_package_arn: None,
     }
 }
 

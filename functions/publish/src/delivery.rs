@@ -79,6 +79,10 @@ pub async fn deliver<P: Platform>(
         tracing::warn!(account = %run.account_id, region = %run.region, "Security Hub was not fully updated; the delivery stands");
     }
     record_delivery(store, run, collected).await;
+    // Only now, with everything published, does this scan become the one the next compares
+    // against. A failure here fails the step (retried): a lost promotion would report the
+    // same findings as new again and never report what this scan resolved.
+    scanflow_core::lifecycle::promote(store, run).await?;
     Ok(Published {
         messages,
         already_sent,

@@ -306,6 +306,7 @@ fn run() -> Run {
         execution: "sched-111122223333-eu-west-1-20261128".into(),
         adopted: false,
         scheduled_at: None,
+        sla_days: None,
     }
 }
 
@@ -326,6 +327,7 @@ fn finding(i: usize, description_len: usize) -> Finding {
         score: Some(7.5),
         first_seen: None,
         last_seen: None,
+        rules_package_arn: None,
     }
 }
 

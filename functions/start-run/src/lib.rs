@@ -137,6 +137,7 @@ async fn start_scan<P: Platform>(
         execution: execution.name.clone(),
         adopted,
         scheduled_at: request.scheduled_at.clone(),
+        sla_days: settings.sla_days,
     })
 }
 

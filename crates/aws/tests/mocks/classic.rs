@@ -32,6 +32,7 @@ fn settings(template: Option<&str>) -> AccountSettings {
         duration_seconds: 3600,
         assessment_template_arn: template.map(str::to_owned),
         schedule: None,
+        sla_days: None,
     }
 }
 

@@ -63,6 +63,7 @@ fn run(tag: Option<Tag>) -> Run {
         execution: "exec-1".into(),
         adopted: false,
         scheduled_at: None,
+        sla_days: None,
     }
 }
 
@@ -97,6 +98,7 @@ async fn start_checks_coverage_then_requests_a_kms_encrypted_json_report_filtere
         duration_seconds: 3600,
         assessment_template_arn: None,
         schedule: None,
+        sla_days: None,
     };
     let started = c.start_scan(&settings).await.expect("started");
     assert_eq!(started.run_id, REPORT);
@@ -149,6 +151,7 @@ async fn nothing_covered_after_every_page_is_no_instances_matched() {
         duration_seconds: 3600,
         assessment_template_arn: None,
         schedule: None,
+        sla_days: None,
     };
     let err = c.start_scan(&settings).await.expect_err("nothing");
     assert_eq!(err.error_type(), "NoInstancesMatched");
@@ -188,6 +191,7 @@ async fn inspector_switched_off_is_inspector_disabled_and_other_denials_are_acce
             duration_seconds: 3600,
             assessment_template_arn: None,
             schedule: None,
+            sla_days: None,
         };
         let err = c.start_scan(&settings).await.expect_err(message);
         assert_eq!(err.error_type(), expected, "{message}");

@@ -92,6 +92,7 @@ pub fn run_for(engine: Engine, run_id: &str, tag: Option<Tag>) -> Run {
         execution: "exec-1".into(),
         adopted: false,
         scheduled_at: None,
+        sla_days: None,
     }
 }
 
