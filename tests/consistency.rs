@@ -1446,3 +1446,144 @@ fn every_checkov_skip_gives_its_reason() {
         }
     }
 }
+
+/// An S3 resource pattern (`*` matches anything, `/` included) against a key.
+fn glob(pattern: &str, key: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = key.strip_prefix(first) else {
+        return false;
+    };
+    let pieces: Vec<&str> = parts.collect();
+    for (i, piece) in pieces.iter().enumerate() {
+        if i == pieces.len() - 1 {
+            return rest.ends_with(piece);
+        }
+        match rest.find(piece) {
+            Some(at) => rest = &rest[at + piece.len()..],
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
+/// The bucket key patterns `function`'s role may call `action` on (`${ReportBucket.Arn}/…`).
+fn bucket_grants(hub: &Yaml, function: &str, action: &str) -> Vec<String> {
+    let f = resource(hub, &logical_id_for(function));
+    let policies = props(f).get("Policies").expect("Policies");
+    allow_statements(policies)
+        .into_iter()
+        .filter(|s| {
+            strings(s.get("Action").expect("Action"))
+                .iter()
+                .any(|a| a == action)
+        })
+        .flat_map(|s| {
+            let resources = s.get("Resource").expect("Resource");
+            let list: Vec<&Yaml> = match resources {
+                Yaml::Sequence(seq) => seq.iter().collect(),
+                one => vec![one],
+            };
+            list.into_iter()
+                .filter_map(|r| match intrinsic(r) {
+                    Some((tag, inner)) if tag == "Sub" => inner.as_str().map(str::to_owned),
+                    _ => None,
+                })
+                .filter_map(|p| p.strip_prefix("${ReportBucket.Arn}/").map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn each_function_may_read_and_write_the_bucket_keys_it_uses() {
+    use scanflow_core::keys;
+    let run = scanflow_core::state::Run {
+        account_id: "111122223333".into(),
+        region: "eu-west-1".into(),
+        engine: Engine::Inspector2,
+        run_id: "0b9f-77aa-report".into(),
+        tag: None,
+        duration_seconds: 3600,
+        started_at: "2026-11-28T02:00:00Z".into(),
+        deadline: "2026-11-28T03:00:00Z".into(),
+        wait_seconds: 60,
+        rerun: false,
+        execution: "scan-111122223333-eu-west-1-20261128T02".into(),
+        adopted: false,
+        scheduled_at: None,
+        sla_days: None,
+    };
+    let (a, r, exec) = (&run.account_id, &run.region, run.execution.as_str());
+    let arn = format!("arn:aws:states:eu-west-1:999999999999:execution:scanflow-scan:{exec}");
+    let (get, put) = ("s3:GetObject", "s3:PutObject");
+    let uses: Vec<(&str, &str, String)> = vec![
+        (
+            "start-run",
+            put,
+            keys::schedule_claim(a, r, "2026-11-28T02:00:00Z"),
+        ),
+        (
+            "start-run",
+            get,
+            keys::schedule_claim(a, r, "2026-11-28T02:00:00Z"),
+        ),
+        ("start-run", put, keys::execution_run(exec)),
+        ("collect-findings", put, keys::manifest(&run)),
+        ("collect-findings", put, keys::findings_chunk(&run, 0)),
+        ("format", get, keys::manifest(&run)),
+        ("format", get, keys::lifecycle_current(a, r)),
+        ("format", put, keys::digest(&run)),
+        ("format", put, keys::siem_part(&run, 1, 2)),
+        ("format", put, keys::lifecycle_pending(&run)),
+        ("publish", get, keys::digest(&run)),
+        ("publish", get, keys::siem_part(&run, 1, 2)),
+        ("publish", get, keys::findings_chunk(&run, 0)),
+        (
+            "publish",
+            get,
+            format!("{}/digest.json", keys::delivery_ledger(&run, exec)),
+        ),
+        (
+            "publish",
+            put,
+            format!("{}/digest.json", keys::delivery_ledger(&run, exec)),
+        ),
+        ("publish", get, keys::lifecycle_pending(&run)),
+        ("publish", put, keys::lifecycle_current(a, r)),
+        ("publish", put, keys::last_delivery(a, r)),
+        ("publish", get, keys::open_notices(a, r)),
+        ("publish", put, keys::open_notices(a, r)),
+        ("notify", get, keys::execution_run(exec)),
+        (
+            "notify",
+            get,
+            format!("{}/failure.json", keys::notice_ledger(&arn, 0, "FAILED")),
+        ),
+        (
+            "notify",
+            put,
+            format!("{}/failure.json", keys::notice_ledger(&arn, 0, "FAILED")),
+        ),
+        ("notify", put, keys::execution_failure(exec)),
+        ("notify", get, keys::execution_failure(exec)),
+        ("notify", get, keys::open_notices(a, r)),
+        ("notify", put, keys::open_notices(a, r)),
+        ("fleet-watch", get, keys::registry_entry(a, r)),
+        ("fleet-watch", put, keys::registry_entry(a, r)),
+        ("fleet-watch", get, keys::last_delivery(a, r)),
+    ];
+    let hub = template(HUB);
+    for (function, action, key) in uses {
+        let grants = bucket_grants(&hub, function, action);
+        assert!(
+            grants.iter().any(|g| glob(g, &key)),
+            "{function} calls {action} on {key}, but its role grants it only on {grants:?}"
+        );
+    }
+    assert!(glob(
+        "scanflow/*/deliveries/*",
+        "scanflow/a/b/c/deliveries/d.json"
+    ));
+    assert!(!glob("scanflow/state/*", "scanflow/111/deliveries/x"));
+}
