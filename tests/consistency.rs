@@ -1587,3 +1587,41 @@ fn each_function_may_read_and_write_the_bucket_keys_it_uses() {
     ));
     assert!(!glob("scanflow/state/*", "scanflow/111/deliveries/x"));
 }
+
+#[test]
+fn the_functions_are_equals_no_step_depends_on_another() {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ])
+        .current_dir(root())
+        .output()
+        .expect("cargo metadata runs");
+    let meta: Json = serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON");
+    let functions_dir = root().join("functions");
+    let packages = meta["packages"].as_array().expect("packages");
+    let is_function = |p: &Json| {
+        Path::new(p["manifest_path"].as_str().unwrap_or_default()).starts_with(&functions_dir)
+    };
+    let functions: BTreeSet<&str> = packages
+        .iter()
+        .filter(|p| is_function(p))
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert!(functions.len() >= 6, "{functions:?}");
+    for p in packages.iter().filter(|p| is_function(p)) {
+        let name = p["name"].as_str().unwrap_or_default();
+        for d in p["dependencies"].as_array().expect("dependencies") {
+            let dep = d["name"].as_str().unwrap_or_default();
+            let normal = d["kind"].is_null();
+            assert!(
+                !(normal && functions.contains(dep)),
+                "{name} depends on the {dep} function: what they share belongs in crates/core or crates/documents"
+            );
+        }
+    }
+}

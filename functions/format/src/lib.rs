@@ -8,11 +8,6 @@
 //! attributes name the count), writes them. Findings of the last scan that are gone come after
 //! the findings, as `resolved` entries, measured and packed the same way.
 
-pub mod digest;
-pub mod envelope;
-pub mod report;
-pub mod siem;
-
 use scanflow_core::lifecycle::{self, Gone, Previous, Seen, Sla, StateWriter};
 use scanflow_core::message::{SNS_MESSAGE_LIMIT, attributes_size};
 use scanflow_core::model::SeverityCounts;
@@ -20,9 +15,9 @@ use scanflow_core::ports::{Platform, ReportStore};
 use scanflow_core::state::{FormatInput, Formatted, Run};
 use scanflow_core::{ScanError, keys, step};
 
-use crate::digest::{Changes, DigestFacts, TopFindings};
-use crate::envelope::part_attributes;
-use crate::siem::{CoverageSection, Layout, LifecycleSummary, SiemRun, Summary};
+use scanflow_documents::digest::{Changes, DigestFacts, TopFindings};
+use scanflow_documents::envelope::part_attributes;
+use scanflow_documents::siem::{CoverageSection, Layout, LifecycleSummary, SiemRun, Summary};
 
 /// Entry point shared by the Lambda main and the local engine.
 pub async fn invoke<P: Platform>(
@@ -41,9 +36,10 @@ pub async fn format_run<P: Platform>(
     let run = &input.run;
     let collected = &input.collected;
     let store = platform.store();
-    let manifest = report::read_manifest(store, &collected.manifest_key).await?;
+    let manifest =
+        scanflow_documents::report::read_manifest(store, &collected.manifest_key).await?;
     let siem_run = SiemRun::new(run, Some(&manifest.collected_at));
-    let budget = siem::finding_budget(&siem_run, run)?;
+    let budget = scanflow_documents::siem::finding_budget(&siem_run, run)?;
     let config = platform.config();
     let collected_at = scanflow_core::time::parse("collectedAt", &manifest.collected_at)?;
     let sla = Sla::resolve(&config.sla_days, run.sla_days.as_ref());
@@ -63,7 +59,7 @@ pub async fn format_run<P: Platform>(
     let mut top = TopFindings::new(config.digest_top_findings);
     let mut sizes: Vec<u32> = Vec::new();
     for key in &manifest.chunks {
-        for finding in report::read_chunk(store, key).await? {
+        for finding in scanflow_documents::report::read_chunk(store, key).await? {
             counts.add(finding.severity);
             top.offer(&finding);
             let annotation = lifecycle::annotate(&finding, &previous, &sla, collected_at);
@@ -72,7 +68,8 @@ pub async fn format_run<P: Platform>(
                 let record = lifecycle::record_of(&finding, &annotation, &manifest.collected_at);
                 state.push(store, &record).await?;
             }
-            let size = siem::annotated_json(finding, Some(&annotation), budget)?.len();
+            let size =
+                scanflow_documents::siem::annotated_json(finding, Some(&annotation), budget)?.len();
             sizes.push(u32::try_from(size).map_err(ScanError::internal)?);
         }
     }
@@ -84,7 +81,7 @@ pub async fn format_run<P: Platform>(
                 match gone {
                     Gone::Resolved(r) => {
                         changes.offer_resolved(&r);
-                        let size = siem::resolved_json(&r)?.len();
+                        let size = scanflow_documents::siem::resolved_json(&r)?.len();
                         sizes.push(u32::try_from(size).map_err(ScanError::internal)?);
                     }
                     Gone::CarriedOver(record) => {
@@ -123,12 +120,12 @@ pub async fn format_run<P: Platform>(
     // Pass 2: the same findings, serialized the same way, into the planned parts.
     let mut writer = PartWriter::new(run, &layout, plan);
     for key in &manifest.chunks {
-        for finding in report::read_chunk(store, key).await? {
+        for finding in scanflow_documents::report::read_chunk(store, key).await? {
             let annotation = lifecycle::annotate(&finding, &previous, &sla, collected_at);
             writer
                 .push(
                     store,
-                    siem::annotated_json(finding, Some(&annotation), budget)?,
+                    scanflow_documents::siem::annotated_json(finding, Some(&annotation), budget)?,
                     false,
                 )
                 .await?;
@@ -138,7 +135,9 @@ pub async fn format_run<P: Platform>(
         for key in &p.chunks {
             for gone in lifecycle::gone_in_chunk(store, key, &seen, &manifest.collected_at).await? {
                 if let Gone::Resolved(r) = gone {
-                    writer.push(store, siem::resolved_json(&r)?, true).await?;
+                    writer
+                        .push(store, scanflow_documents::siem::resolved_json(&r)?, true)
+                        .await?;
                 }
             }
         }
@@ -146,7 +145,7 @@ pub async fn format_run<P: Platform>(
     let siem_parts = writer.finish(store).await?;
 
     let top = top.into_sorted();
-    let digest = digest::render(&mut DigestFacts {
+    let digest = scanflow_documents::digest::render(&mut DigestFacts {
         changes: &mut changes,
         run,
         counts: &counts,

@@ -17,8 +17,8 @@ use scanflow_core::{ScanError, keys};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::digest::Digest;
-use crate::envelope::digest_attributes;
+use scanflow_documents::digest::Digest;
+use scanflow_documents::envelope::digest_attributes;
 
 /// A report store in memory; format needs nothing else from the platform.
 #[derive(Default)]
@@ -280,7 +280,7 @@ fn messages(fake: &Fake, run: &Run, formatted: &Formatted) -> Vec<(Message, Valu
             let body = String::from_utf8(bytes).expect("utf-8");
             let doc: Value = serde_json::from_str(&body).expect("part is JSON");
             let msg = Message::new(
-                &envelope::part_subject(run, i, n),
+                &scanflow_documents::envelope::part_subject(run, i, n),
                 body,
                 part_attributes(run, i, n),
             )
@@ -296,7 +296,8 @@ fn digest(fake: &Fake, formatted: &Formatted) -> Digest {
 }
 
 fn validator() -> jsonschema::Validator {
-    let schema: Value = serde_json::from_str(siem::SCHEMA_JSON).expect("schema is JSON");
+    let schema: Value =
+        serde_json::from_str(scanflow_documents::siem::SCHEMA_JSON).expect("schema is JSON");
     jsonschema::draft202012::new(&schema).expect("schema compiles")
 }
 
@@ -458,7 +459,7 @@ fn the_digest_lists_the_most_severe_findings_and_coverage() {
     );
     assert_eq!(
         body.lines().filter(|l| l.starts_with("  - i-")).count(),
-        digest::COVERAGE_LINES
+        scanflow_documents::digest::COVERAGE_LINES
     );
     assert!(!body.contains("re-delivery"));
 }

@@ -7,10 +7,6 @@
 //! machine retries (or an operator redrives) the step, it publishes only what is missing.
 //! Security Hub updates are idempotent by id, and their problems never undo a delivery.
 
-use format::digest::Digest;
-use format::envelope::{digest_attributes, part_attributes, part_subject};
-use format::report;
-use format::siem::clip;
 use scanflow_core::fleet::{LastDelivery, ScanScope};
 use scanflow_core::message::Message;
 use scanflow_core::model::{Severity, Uncovered};
@@ -20,6 +16,10 @@ use scanflow_core::ports::{
 };
 use scanflow_core::state::{Collected, Formatted, Manifest, Published, Run};
 use scanflow_core::{ScanError, keys};
+use scanflow_documents::digest::Digest;
+use scanflow_documents::envelope::{digest_attributes, part_attributes, part_subject};
+use scanflow_documents::report;
+use scanflow_documents::siem::clip;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::ledger::Ledger;

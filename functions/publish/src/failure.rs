@@ -9,8 +9,6 @@ use crate::ledger::Ledger;
 use crate::notify::Notified;
 use crate::open_notices::{OpenNotice, SecurityHubHome};
 use crate::problems::Problems;
-use format::envelope::attributes;
-use format::siem::{FailureSection, clip, failure_document};
 use scanflow_core::ScanError;
 use scanflow_core::error::CaughtError;
 use scanflow_core::input::{validate_account_id, validate_region};
@@ -18,6 +16,8 @@ use scanflow_core::message::{KIND_FAILURE, KIND_SIEM, Message};
 use scanflow_core::model::{Engine, Severity};
 use scanflow_core::ports::{MemberAccount, Notice, NoticeKind, NoticeResource, Platform};
 use scanflow_core::state::{ExecutionContext, Run};
+use scanflow_documents::envelope::attributes;
+use scanflow_documents::siem::{FailureSection, clip, failure_document};
 
 /// What a failure notice did, and the Security Hub notice it imported (and where).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,12 +8,12 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use format::envelope::attributes;
 use scanflow_core::error::CaughtError;
 use scanflow_core::message::{KIND_RESOLVED, Message};
 use scanflow_core::ports::{Platform, ReportStore};
 use scanflow_core::state::{ExecutionContext, Run};
 use scanflow_core::{ScanError, keys, step};
+use scanflow_documents::envelope::attributes;
 
 use crate::failure::{self, Place};
 use crate::ledger::Ledger;

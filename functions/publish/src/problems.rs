@@ -98,7 +98,7 @@ impl Problems {
 }
 
 fn clip(s: &str, max: usize) -> String {
-    format::siem::clip(s, max)
+    scanflow_documents::siem::clip(s, max)
 }
 
 #[cfg(test)]

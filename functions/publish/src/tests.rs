@@ -446,7 +446,7 @@ fn delivery_publishes_the_digest_then_every_part_in_order_with_its_attributes() 
     let mut digest_attrs = run_attrs.to_vec();
     digest_attrs.push((ATTR_KIND, "digest"));
     assert_eq!(sent[0].attributes, attrs(&digest_attrs));
-    let digest: format::digest::Digest =
+    let digest: scanflow_documents::digest::Digest =
         serde_json::from_slice(&fake.store.object(&formatted.digest_key).expect("digest"))
             .expect("digest");
     assert_eq!(
@@ -760,7 +760,8 @@ fn notify_it(fake: &Fake, event: Value) -> Result<notify::Notified, ScanError> {
 }
 
 fn validator() -> jsonschema::Validator {
-    let schema: Value = serde_json::from_str(format::siem::SCHEMA_JSON).expect("schema");
+    let schema: Value =
+        serde_json::from_str(scanflow_documents::siem::SCHEMA_JSON).expect("schema");
     jsonschema::draft202012::new(&schema).expect("schema compiles")
 }
 

@@ -1,0 +1,10 @@
+//! The documents the scan steps exchange, below the functions so that each step depends only
+//! on the domain and on these: the findings chunks and manifest collect-findings writes
+//! ([`report`]), the e-mail digest ([`digest`]) and the SIEM document with its schema
+//! ([`siem`]) that format writes and publish sends, and the SNS message attributes and
+//! subjects both use ([`envelope`]).
+
+pub mod digest;
+pub mod envelope;
+pub mod report;
+pub mod siem;
