@@ -447,3 +447,54 @@ fn a_later_scan_archives_the_notices_it_shows_cleared() {
     assert!(!not_scanned.is_empty());
     assert!(not_scanned.iter().all(|n| n.resolved_at.is_none()));
 }
+
+#[test]
+fn a_hostile_tag_cannot_forge_or_hide_text_in_what_people_read() {
+    let hostile = json!({
+        "accountId": WEB,
+        "region": "eu-west-1",
+        "tagKey": "Env\u{202E}",
+        "tagValue": "x\n\nAccount:    999999999999\u{1b}[2J\u{7}"
+    });
+    let local = run(options(one_account(), vec![hostile], "hostile-tag"));
+    let ex = &local.executions[0];
+    assert_ne!(
+        ex.execution.status,
+        Status::Succeeded,
+        "no instance has that tag"
+    );
+    assert!(ex.reported());
+    let emails: Vec<_> = local
+        .sandbox
+        .sns_messages()
+        .into_iter()
+        .filter(|m| m.attributes.get("scanflow_kind").map(String::as_str) != Some("siem"))
+        .collect();
+    assert!(!emails.is_empty());
+    for m in &emails {
+        for text in [&m.subject, &m.message] {
+            assert!(
+                !text.chars().any(|c| (c.is_control() && c != '\n')
+                    || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')),
+                "{text}"
+            );
+        }
+        assert!(
+            !m.message
+                .lines()
+                .any(|l| l.starts_with("Account:    999999999999")),
+            "a forged line: {}",
+            m.message
+        );
+    }
+    let notice = emails
+        .iter()
+        .find(|m| m.attributes.get("scanflow_kind").map(String::as_str) == Some("failure"))
+        .expect("the failure notice");
+    // The value is still there for the reader, made visible where it was hiding something.
+    assert!(
+        notice.message.contains("Env<U+202E>") && notice.message.contains("<U+001B>[2J"),
+        "{}",
+        notice.message
+    );
+}

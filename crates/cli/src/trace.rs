@@ -79,6 +79,8 @@ impl Tracer {
                 ),
                 None => ("ok".to_owned(), String::new()),
             };
+            let state = scanflow_core::text::line(&state);
+            let verdict = scanflow_core::text::line(&verdict);
             return Some(format!(
                 "{at:>10}  {state:<18} {kind_name:<8} {verdict}{took}{note}"
             ));
@@ -87,11 +89,13 @@ impl Tracer {
             "TaskFailed" | "TaskTimedOut" | "LambdaFunctionFailed" | "LambdaFunctionTimedOut" => {
                 self.failures_in_state += 1;
                 self.last_error = event.error.clone().or_else(|| Some("error".to_owned()));
-                let state = self.entered.as_ref().map_or("", |(s, _)| s.as_str());
+                let state = scanflow_core::text::line(
+                    self.entered.as_ref().map_or("", |(s, _)| s.as_str()),
+                );
                 Some(format!(
                     "{at:>10}  {state:<18} {:<8} {} {}",
                     "error",
-                    event.error.as_deref().unwrap_or("?"),
+                    scanflow_core::text::line(event.error.as_deref().unwrap_or("?")),
                     summary(event.cause.as_deref())
                 ))
             }
@@ -113,7 +117,7 @@ impl Tracer {
                 Some(
                     format!(
                         "{at:>10}  {status}  {} {}",
-                        event.error.as_deref().unwrap_or(""),
+                        scanflow_core::text::line(event.error.as_deref().unwrap_or("")),
                         summary(event.cause.as_deref())
                     )
                     .trim_end()
@@ -144,12 +148,14 @@ pub fn summary(cause: Option<&str>) -> String {
                 .map(str::to_owned)
         })
         .unwrap_or_else(|| cause.to_owned());
-    let first = message.lines().next().unwrap_or_default();
+    // The cause may come from anywhere (a tag, an input): no escape sequence reaches the
+    // terminal, no line is forged.
+    let first = scanflow_core::text::line(message.lines().next().unwrap_or_default());
     const MAX: usize = 160;
     if first.chars().count() > MAX {
         format!("{}…", first.chars().take(MAX).collect::<String>())
     } else {
-        first.to_owned()
+        first
     }
 }
 
@@ -226,6 +232,27 @@ mod tests {
         assert!(
             out[1].contains("caught ScanFailed") && !out[1].contains(" ok"),
             "{out:#?}"
+        );
+    }
+
+    #[test]
+    fn hostile_causes_and_names_cannot_reach_the_terminal_raw() {
+        let mut failed = ev(1, "TaskFailed", None);
+        failed.error = Some("Bad\u{1b}[31m".into());
+        failed.cause = Some(
+            r#"{"errorType":"InvalidInput","errorMessage":"tag \u001b]0;pwned\u0007 \u202Efdp.exe\nAccount: 1"}"#
+                .into(),
+        );
+        let out = lines(&[ev(0, "TaskStateEntered", Some("Start\u{202E}Run")), failed]);
+        let line = &out[0];
+        assert!(!line.contains('\u{1b}') && !line.contains('\u{7}') && !line.contains('\u{202E}'));
+        assert!(
+            line.contains("<U+001B>") && line.contains("<U+202E>"),
+            "{line}"
+        );
+        assert!(
+            !line.contains("Account: 1"),
+            "the forged second line is cut: {line}"
         );
     }
 

@@ -13,6 +13,7 @@ pub mod ports;
 pub mod schedule;
 pub mod state;
 pub mod step;
+pub mod text;
 pub mod time;
 
 pub use error::ScanError;

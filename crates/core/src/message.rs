@@ -56,6 +56,21 @@ impl Message {
         Ok(msg)
     }
 
+    /// A message for people (e-mail): the subject and body pass through the one sanitiser
+    /// ([`crate::text`]), so nothing in them can forge a line or hide what they say. Machine
+    /// documents (SIEM JSON) use [`Message::new`] and keep their exact text.
+    pub fn for_people(
+        subject: &str,
+        body: &str,
+        attributes: BTreeMap<String, String>,
+    ) -> Result<Self, ScanError> {
+        Self::new(
+            &crate::text::line(subject),
+            crate::text::block(body),
+            attributes,
+        )
+    }
+
     /// Everything SNS `Publish` would refuse, found before calling it: every notifier checks
     /// here, so the sandbox refuses exactly what AWS would.
     pub fn check(&self) -> Result<(), ScanError> {

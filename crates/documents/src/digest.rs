@@ -283,12 +283,9 @@ fn plural(n: u64, one: &str) -> String {
     }
 }
 
+/// A value on one line of the digest: the sanitiser for people, then cut to `max`.
 fn one_line(s: &str, max: usize) -> String {
-    let flat: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    clip(flat.trim(), max)
+    clip(scanflow_core::text::line(s).trim(), max)
 }
 
 fn engine_name(engine: Engine) -> &'static str {

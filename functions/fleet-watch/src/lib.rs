@@ -171,7 +171,7 @@ pub async fn check<P: Platform>(
     store.put(&report_key, report, "application/json").await?;
     let body = clip(body, &report_key, result.findings.len());
     let attributes = BTreeMap::from([(ATTR_KIND.to_owned(), KIND_FLEET_WATCH.to_owned())]);
-    let message = Message::new(&subject, body, attributes)?;
+    let message = Message::for_people(&subject, &body, attributes)?;
     result.message_id = Some(platform.notifier().publish(&message).await?);
     result.report_key = Some(report_key);
     Ok(result)

@@ -51,7 +51,7 @@ pub async fn deliver<P: Platform>(
     };
 
     let digest = read_digest(store, &formatted.digest_key).await?;
-    let message = Message::new(&digest.subject, digest.body, digest_attributes(run))?;
+    let message = Message::for_people(&digest.subject, &digest.body, digest_attributes(run))?;
     count(ledger.publish_once(notifier, "digest", &message).await?);
 
     let parts = formatted.siem_parts;

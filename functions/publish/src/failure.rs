@@ -9,13 +9,13 @@ use crate::ledger::Ledger;
 use crate::notify::Notified;
 use crate::open_notices::{OpenNotice, SecurityHubHome};
 use crate::problems::Problems;
-use scanflow_core::ScanError;
 use scanflow_core::error::CaughtError;
 use scanflow_core::input::{validate_account_id, validate_region};
 use scanflow_core::message::{KIND_FAILURE, KIND_SIEM, Message};
 use scanflow_core::model::{Engine, Severity};
 use scanflow_core::ports::{MemberAccount, Notice, NoticeKind, NoticeResource, Platform};
 use scanflow_core::state::{ExecutionContext, Run};
+use scanflow_core::{ScanError, text};
 use scanflow_documents::envelope::attributes;
 use scanflow_documents::siem::{FailureSection, clip, failure_document};
 
@@ -228,9 +228,9 @@ pub async fn notify_failure<P: Platform>(
         .publish_once(
             notifier,
             "failure",
-            &Message::new(
+            &Message::for_people(
                 &subject,
-                body,
+                &body,
                 attributes(KIND_FAILURE, account, region, run_id),
             )?,
         )
@@ -329,38 +329,44 @@ struct HumanFacts<'a> {
     input: &'a serde_json::Value,
 }
 
+/// The e-mail. Every value from outside (the error message, the input, tags, names) goes
+/// through the sanitiser for people on its own line, so none can forge a line of the notice;
+/// `Message::for_people` then sanitises the whole.
 fn human_body(f: &HumanFacts<'_>) -> String {
+    let v = text::line;
     let mut s = String::new();
     let _ = writeln!(s, "scanflow could not complete a vulnerability scan.\n");
-    let _ = writeln!(s, "WHAT WENT WRONG\n{}\n", f.message);
+    let _ = writeln!(s, "WHAT WENT WRONG\n{}\n", v(f.message));
     let _ = writeln!(
         s,
         "Account:    {}",
-        f.place
+        v(&f.place
             .account
-            .describe("accountId", "a 12-digit account id")
+            .describe("accountId", "a 12-digit account id"))
     );
     let _ = writeln!(
         s,
         "Region:     {}",
-        f.place.region.describe("region", "an AWS region")
+        v(&f.place.region.describe("region", "an AWS region"))
     );
-    let _ = writeln!(s, "Error:      {}", f.error);
+    let _ = writeln!(s, "Error:      {}", v(f.error));
     let _ = writeln!(
         s,
         "Execution:  {} (started {})",
-        f.execution.name, f.execution.start_time
+        v(&f.execution.name),
+        v(&f.execution.start_time)
     );
     if let Some(run) = f.run {
         let _ = writeln!(
             s,
             "Run:        {} ({}, {})",
-            run.run_id,
+            v(&run.run_id),
             run.engine,
-            run.target()
+            v(&run.target())
         );
     }
-    let _ = writeln!(s, "\nWHAT TO DO\n{}\n", f.remedy);
+    let _ = writeln!(s, "\nWHAT TO DO\n{}\n", v(f.remedy));
+    // Pretty JSON escapes control characters itself; its line breaks are its own layout.
     let input = serde_json::to_string_pretty(f.input).unwrap_or_else(|_| f.input.to_string());
     let _ = writeln!(s, "THE EXECUTION INPUT\n{}\n", clip(&input, INPUT_CHARS));
     let _ = writeln!(

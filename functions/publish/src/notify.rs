@@ -307,9 +307,9 @@ async fn resolved<P: Platform>(
         "\nIts findings were delivered in the usual digest and SIEM documents; the Security Hub \
          notice of the failure is archived. Nothing else to do.\n\n-- \nSent by scanflow."
     );
-    let message = Message::new(
+    let message = Message::for_people(
         &subject,
-        body,
+        &body,
         attributes(
             KIND_RESOLVED,
             account,
