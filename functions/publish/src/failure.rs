@@ -417,19 +417,23 @@ async fn record_in_security_hub<P: Platform>(
         region: region.unwrap_or("unknown").to_owned(),
         kind: NoticeKind::ScanFailed,
         severity: Severity::High,
+        // Security Hub shows these to people: the same sanitiser as the e-mail.
         title: clip(
-            &format!(
+            &text::line(&format!(
                 "scanflow could not scan account {} ({}): {error}",
                 account.unwrap_or("unknown"),
                 region.unwrap_or("unknown region")
-            ),
+            )),
             256,
         ),
         description: clip(
-            &format!("{message} (Step Functions execution {})", execution.name),
+            &text::line(&format!(
+                "{message} (Step Functions execution {})",
+                execution.name
+            )),
             1024,
         ),
-        remedy: clip(remedy, 512),
+        remedy: clip(&text::line(remedy), 512),
         resource: NoticeResource::AwsAccount {
             id: account.unwrap_or("unknown").to_owned(),
         },
