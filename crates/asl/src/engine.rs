@@ -7,7 +7,7 @@ use crate::definition::{
 };
 use crate::error::{Failure, names};
 use crate::jsonpath::{Path, Root};
-use crate::payload::{Scope, Template, compact, json_size};
+use crate::payload::{MAX_VALUE_DEPTH, Scope, Template, compact, deeper_than, json_size};
 use crate::redrive::{self, Inner, Point, RedriveError, Resume, Slot};
 use crate::rng::Rng;
 use crate::{
@@ -148,12 +148,16 @@ pub(crate) fn execute(
         "arn:aws:states:{}:{}:execution:{}:{}",
         options.region, options.account_id, options.state_machine_name, options.name
     );
+    // An input nested past the budget is not cloned (cloning recurses once per level): the
+    // execution fails at once and keeps the input only in `Execution::input`.
+    let too_deep = deeper_than(&input, MAX_VALUE_DEPTH);
+    let started_with = (!too_deep).then(|| input.clone());
     let mut r = Runner {
         tasks,
         info: Info {
             exec_arn,
             exec_name: options.name.clone(),
-            exec_input: input.clone(),
+            exec_input: input,
             start: options.start_time,
             start_time: timestamp(options.start_time),
             role_arn: options.role_arn.clone(),
@@ -171,14 +175,20 @@ pub(crate) fn execute(
         pending_inner: None,
         last_point: None,
     };
-    r.event("ExecutionStarted", None, |e| e.input = Some(input.clone()));
-    let result = if json_size(&input) > MAX_PAYLOAD_BYTES {
-        Err(Stop::Fail(Failure::new(
-            names::DATA_LIMIT_EXCEEDED,
-            format!("The execution input exceeds the maximum size of {MAX_PAYLOAD_BYTES} bytes."),
-        )))
-    } else {
-        r.run_machine(&def.machine, input, None)
+    r.event("ExecutionStarted", None, |e| e.input = started_with.clone());
+    let result = match started_with {
+        None => Err(Stop::Fail(Failure::runtime(format!(
+            "The execution input nests more than {MAX_VALUE_DEPTH} levels deep."
+        )))),
+        Some(_) if json_size(&r.info.exec_input) > MAX_PAYLOAD_BYTES => {
+            Err(Stop::Fail(Failure::new(
+                names::DATA_LIMIT_EXCEEDED,
+                format!(
+                    "The execution input exceeds the maximum size of {MAX_PAYLOAD_BYTES} bytes."
+                ),
+            )))
+        }
+        Some(input) => r.run_machine(&def.machine, input, None),
     };
     r.finish(result, 0, None)
 }
@@ -594,7 +604,14 @@ impl Runner<'_> {
         })
     }
 
+    /// The payload cap, and first the depth budget: measuring the size recurses once per
+    /// level, so a value nested too deep must be refused before it is measured.
     fn check_size(&self, state: &str, v: &Value) -> Result<(), Failure> {
+        if deeper_than(v, MAX_VALUE_DEPTH) {
+            return Err(Failure::runtime(format!(
+                "The state/task '{state}' returned a result nested more than {MAX_VALUE_DEPTH} levels deep."
+            )));
+        }
         if json_size(v) > MAX_PAYLOAD_BYTES {
             return Err(Failure::new(
                 names::DATA_LIMIT_EXCEEDED,
@@ -804,11 +821,13 @@ impl Runner<'_> {
         }
         match outcome {
             TaskOutcome::Succeeded(v) => {
+                // Checked before the event clones it: a handler's value may nest any depth.
+                let checked = self.check_size(&s.name, &v);
                 self.event("TaskSucceeded", Some(&s.name), |e| {
                     e.resource = Some(task.resource.clone());
-                    e.output = Some(v.clone());
+                    e.output = checked.is_ok().then(|| v.clone());
                 });
-                self.check_size(&s.name, &v)?;
+                checked?;
                 Ok(v)
             }
             TaskOutcome::Failed { error, cause } => {
@@ -1106,7 +1125,7 @@ fn json_type(v: &Value) -> &'static str {
 fn select_io(p: &IoPath, v: &Value) -> Result<Value, Failure> {
     match p {
         IoPath::Null => Ok(Value::Object(Map::new())),
-        IoPath::Path(p) => p.eval(v).ok_or_else(|| {
+        IoPath::Path(p) => p.eval(v).map_err(Failure::runtime)?.ok_or_else(|| {
             Failure::runtime(format!(
                 "Invalid path '{}' : No results for path: {}",
                 p.text(),
@@ -1163,10 +1182,9 @@ fn fail_text(
                 ))));
             }
         },
-        Some(Text::Call(c)) => match c.eval(scope, rng) {
-            Ok(Value::String(s)) => Some(s),
-            Ok(other) => Some(other.to_string()),
-            Err(cause) => return Err(Stop::Fail(Failure::new(names::INTRINSIC_FAILURE, cause))),
+        Some(Text::Call(c)) => match c.eval(scope, rng)? {
+            Value::String(s) => Some(s),
+            other => Some(other.to_string()),
         },
     })
 }
