@@ -7,7 +7,7 @@ use crate::definition::{
 };
 use crate::error::{Failure, names};
 use crate::jsonpath::{Path, Root};
-use crate::payload::{MAX_VALUE_DEPTH, Scope, Template, compact, deeper_than, json_size};
+use crate::payload::{MAX_VALUE_DEPTH, Scope, Template, compact, deeper_than, dispose, json_size};
 use crate::redrive::{self, Inner, Point, RedriveError, Resume, Slot};
 use crate::rng::Rng;
 use crate::{
@@ -827,7 +827,10 @@ impl Runner<'_> {
                     e.resource = Some(task.resource.clone());
                     e.output = checked.is_ok().then(|| v.clone());
                 });
-                checked?;
+                if let Err(f) = checked {
+                    dispose(v);
+                    return Err(f.into());
+                }
                 Ok(v)
             }
             TaskOutcome::Failed { error, cause } => {
@@ -856,7 +859,8 @@ impl Runner<'_> {
         };
         slots.resize_with(p.branches.len(), || Slot::NotRun);
         let mut outputs = Vec::with_capacity(p.branches.len());
-        let mut aggregate = 2usize;
+        // Brackets, less the comma the first item does not have.
+        let mut aggregate = 1usize;
         for (i, b) in p.branches.iter().enumerate() {
             // A branch that starts past the history cap (or the abort time) stops here, as
             // the states inside it would; the later branches keep what they had.
@@ -976,7 +980,8 @@ impl Runner<'_> {
         let mut failed = 0u64;
         // Where each iteration that failed within the tolerance stopped, for a redrive.
         let mut failed_at: Vec<(usize, Slot)> = Vec::new();
-        let mut aggregate = 2usize;
+        // Brackets, less the comma the first item does not have.
+        let mut aggregate = 1usize;
         for (index, item) in items.into_iter().enumerate() {
             if let Err(stop) = self.check_limits() {
                 // Past the history cap (or the abort time) before this iteration started: it

@@ -379,10 +379,8 @@ impl<'a> Walk<'a> {
                         }
                     }
                 }
-                Value::Object(_) => {
-                    if self.filter_matches(f, cur)? {
-                        self.select(rest, cur, out)?;
-                    }
+                Value::Object(_) if self.filter_matches(f, cur)? => {
+                    self.select(rest, cur, out)?;
                 }
                 _ => {}
             },
