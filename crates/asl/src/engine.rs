@@ -841,7 +841,11 @@ impl Runner<'_> {
                 });
                 Err(Stop::Fail(Failure::new(error, cause)))
             }
-            TaskOutcome::Elapsed { .. } => unreachable!("unwrapped above"),
+            // The loop above unwrapped every `Elapsed`; answered rather than panicked on.
+            TaskOutcome::Elapsed { .. } => Err(Stop::Fail(Failure::runtime(format!(
+                "The task handler's outcome for the state '{}' could not be read",
+                s.name
+            )))),
         }
     }
 
