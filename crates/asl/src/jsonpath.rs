@@ -957,6 +957,49 @@ mod tests {
     }
 
     #[test]
+    fn evaluation_budgets_name_the_path() {
+        // Deeper than the recursion budget: `..` reports it instead of overflowing the stack.
+        let mut deep = json!({"x": 1});
+        for _ in 0..MAX_PATH_DEPTH {
+            deep = Value::Array(vec![deep]);
+        }
+        let err = Path::parse("$..x").expect("path").eval(&deep);
+        assert_eq!(
+            err,
+            Err(
+                "The JSONPath '$..x' nests more than 1000 levels deep while it is evaluated".into()
+            )
+        );
+        // 2,000 items nested 10 deep: `$..*` selects 20,000 values, `$..*..*..*` would
+        // select about 330,000.
+        let item = |i: i32| (0..10).fold(json!(i), |v, _| Value::Array(vec![v]));
+        let wide = Value::Array((0..2_000).map(item).collect());
+        assert!(Path::parse("$..*").expect("path").eval(&wide).is_ok());
+        let err = Path::parse("$..*..*..*").expect("path").eval(&wide);
+        assert!(
+            err.as_ref()
+                .is_err_and(|e| e.contains("selects more than 100000 values")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn deeply_nested_path_text_is_refused_not_overflowed() {
+        for text in [
+            format!("$[?({}@.a{})]", "(".repeat(50_000), ")".repeat(50_000)),
+            format!("$[?({}@.a)]", "!".repeat(50_000)),
+            format!("${}", "[?(@".repeat(50_000)),
+        ] {
+            let err = Path::parse(&text).expect_err("too deep");
+            assert!(err.0.contains("nests too deeply"), "{}", err.0);
+        }
+        let long = format!("${}", ".a".repeat(MAX_PATH_SEGMENTS + 1));
+        assert!(Path::parse(&long).is_err());
+        let ok = format!("${}", ".a".repeat(MAX_PATH_SEGMENTS));
+        assert!(Path::parse(&ok).is_ok());
+    }
+
+    #[test]
     fn normalized_form_matches_jayway() {
         assert_eq!(
             Path::parse("$.a[0].b").expect("path").normalized(),

@@ -476,3 +476,40 @@ fn string_matches_on_long_values_answers() {
     );
     assert_eq!(run.status, Status::Succeeded);
 }
+
+#[test]
+fn deeply_nested_text_is_refused_not_overflowed() {
+    // A definition nested 50,000 deep: serde_json's recursion limit refuses it.
+    let text = format!(
+        r#"{{"StartAt":"P","States":{{"P":{{"Type":"Pass","End":true,"Result":{}{}}}}}}}"#,
+        "[".repeat(50_000),
+        "]".repeat(50_000)
+    );
+    assert!(StateMachine::from_json(&text).is_err());
+    // `States.StringToJson` of text nested past serde_json's limit: an intrinsic failure.
+    let m = pass_with(json!({"v.$": "States.StringToJson($.t)"}));
+    let run = execute(
+        &m,
+        json!({"t": format!("{}{}", "[".repeat(5_000), "]".repeat(5_000))}),
+        &mut AlwaysFails,
+        &ExecutionOptions::default(),
+    );
+    assert_eq!(run.error.as_deref(), Some("States.IntrinsicFailure"));
+    // At serde_json's limit it parses.
+    let run = execute(
+        &m,
+        json!({"t": format!("{}{}", "[".repeat(127), "]".repeat(127))}),
+        &mut AlwaysFails,
+        &ExecutionOptions::default(),
+    );
+    assert_eq!(run.status, Status::Succeeded, "{:?}", run.cause);
+    // A path whose filter nests 20,000 parentheses deep: a validation error.
+    let deep_path = format!("$[?({}@.a{})]", "(".repeat(20_000), ")".repeat(20_000));
+    assert!(pass_with_path(&deep_path).is_err());
+}
+
+fn pass_with_path(path: &str) -> Result<StateMachine, scanflow_asl::ValidationErrors> {
+    StateMachine::from_value(&json!({"StartAt": "P", "States": {"P": {
+        "Type": "Pass", "End": true, "Parameters": {"v.$": path}
+    }}}))
+}
