@@ -866,17 +866,22 @@ impl Runner<'_> {
         // Brackets, less the comma the first item does not have.
         let mut aggregate = 1usize;
         for (i, b) in p.branches.iter().enumerate() {
-            // A branch that starts past the history cap (or the abort time) stops here, as
-            // the states inside it would; the later branches keep what they had.
-            let run = if let Err(stop) = self.check_limits() {
-                Err(stop)
-            } else {
-                match std::mem::replace(&mut slots[i], Slot::NotRun) {
-                    // A branch that succeeded before a redrive keeps its output.
-                    Slot::Done(v) => Ok(v),
-                    Slot::Resume(point) => self.run_machine(b, input.clone(), Some(point)),
-                    Slot::NotRun => self.run_machine(b, input.clone(), None),
-                }
+            if let Err(stop) = self.check_limits() {
+                // Past the history cap (or the abort time) before this branch started: it
+                // keeps its slot (and so its resume point) for a redrive, as do the later ones.
+                let progress = outputs
+                    .into_iter()
+                    .map(Slot::Done)
+                    .chain(slots.drain(i..))
+                    .collect();
+                self.pending_inner = Some(Inner::Parallel(progress));
+                return Err(stop);
+            }
+            let run = match std::mem::replace(&mut slots[i], Slot::NotRun) {
+                // A branch that succeeded before a redrive keeps its output.
+                Slot::Done(v) => Ok(v),
+                Slot::Resume(point) => self.run_machine(b, input.clone(), Some(point)),
+                Slot::NotRun => self.run_machine(b, input.clone(), None),
             };
             // The outputs are one array: counted as it grows, so it never holds more than
             // the payload cap (plus one branch) in memory.

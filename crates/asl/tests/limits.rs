@@ -513,3 +513,33 @@ fn pass_with_path(path: &str) -> Result<StateMachine, scanflow_asl::ValidationEr
         "Type": "Pass", "End": true, "Parameters": {"v.$": path}
     }}}))
 }
+
+#[test]
+fn a_map_or_parallel_stopped_at_the_cap_redrives_to_the_end() {
+    let branches: Vec<Value> = (0..200)
+        .map(|i| json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": i, "End": true}}}))
+        .collect();
+    let par = machine(json!({"StartAt": "Par", "States": {"Par": {
+        "Type": "Parallel", "End": true, "Branches": branches
+    }}}));
+    let items: Vec<u32> = (0..200).collect();
+    let map = machine(json!({"StartAt": "M", "States": {"M": {
+        "Type": "Map", "End": true, "ItemsPath": "$.items",
+        "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}
+    }}}));
+    for (m, input) in [(par, json!({})), (map, json!({"items": items}))] {
+        let run = execute(&m, input, &mut AlwaysFails, &capped(100));
+        assert_history_cap(&run, 100);
+        let at = run.end_time + time::Duration::hours(1);
+        let again = scanflow_asl::redrive(&m, run, &mut AlwaysFails, &capped(100_000), at)
+            .expect("redrivable");
+        assert_eq!(again.status, Status::Succeeded, "{:?}", again.cause);
+        let out: Vec<u64> = again
+            .output
+            .as_ref()
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_u64).collect())
+            .unwrap_or_default();
+        assert_eq!(out, (0..200).collect::<Vec<u64>>());
+    }
+}
