@@ -373,12 +373,27 @@ impl Cx {
     }
 }
 
+/// How many Map/Parallel machines may sit inside one another (a budget of our own; AWS
+/// documents none): the engine recurses once per level.
+pub(crate) const MAX_NESTED_MACHINES: usize = 16;
+/// How deeply the definition's JSON may nest: what `StateMachine::from_json` accepts (serde_json's
+/// recursion limit), so `from_value` cannot be given more. Parsing recurses once per level.
+pub(crate) const MAX_DEFINITION_DEPTH: usize = 128;
+
 /// Parses and validates a whole definition.
 pub(crate) fn parse(v: &Value) -> Result<Definition, Vec<ValidationError>> {
     let mut cx = Cx {
         errors: Vec::new(),
         location: Vec::new(),
     };
+    if crate::payload::deeper_than(v, MAX_DEFINITION_DEPTH) {
+        cx.err(
+            None,
+            "(definition)",
+            format!("the definition nests more than {MAX_DEFINITION_DEPTH} levels deep"),
+        );
+        return Err(cx.errors);
+    }
     let Some(top) = v.as_object() else {
         cx.err(
             None,
@@ -879,6 +894,16 @@ fn nested_with_extra(
                 format!("unknown field '{k}'"),
             );
         }
+    }
+    if cx.location.len() >= MAX_NESTED_MACHINES {
+        // Each nested machine is a level of recursion when the execution runs: bounded so a
+        // hostile definition cannot exhaust the stack.
+        cx.err(
+            Some(state),
+            field,
+            format!("Map and Parallel states nest more than {MAX_NESTED_MACHINES} machines deep"),
+        );
+        return None;
     }
     cx.location.push(format!("{field} of '{state}'"));
     let before = cx.errors.len();

@@ -7,7 +7,7 @@ use crate::definition::{
 };
 use crate::error::{Failure, names};
 use crate::jsonpath::{Path, Root};
-use crate::payload::{Scope, Template, compact, json_size};
+use crate::payload::{MAX_VALUE_DEPTH, Scope, Template, compact, deeper_than, dispose, json_size};
 use crate::redrive::{self, Inner, Point, RedriveError, Resume, Slot};
 use crate::rng::Rng;
 use crate::{
@@ -148,12 +148,16 @@ pub(crate) fn execute(
         "arn:aws:states:{}:{}:execution:{}:{}",
         options.region, options.account_id, options.state_machine_name, options.name
     );
+    // An input nested past the budget is not cloned (cloning recurses once per level): the
+    // execution fails at once and keeps the input only in `Execution::input`.
+    let too_deep = deeper_than(&input, MAX_VALUE_DEPTH);
+    let started_with = (!too_deep).then(|| input.clone());
     let mut r = Runner {
         tasks,
         info: Info {
             exec_arn,
             exec_name: options.name.clone(),
-            exec_input: input.clone(),
+            exec_input: input,
             start: options.start_time,
             start_time: timestamp(options.start_time),
             role_arn: options.role_arn.clone(),
@@ -171,14 +175,20 @@ pub(crate) fn execute(
         pending_inner: None,
         last_point: None,
     };
-    r.event("ExecutionStarted", None, |e| e.input = Some(input.clone()));
-    let result = if json_size(&input) > MAX_PAYLOAD_BYTES {
-        Err(Stop::Fail(Failure::new(
-            names::DATA_LIMIT_EXCEEDED,
-            format!("The execution input exceeds the maximum size of {MAX_PAYLOAD_BYTES} bytes."),
-        )))
-    } else {
-        r.run_machine(&def.machine, input, None)
+    r.event("ExecutionStarted", None, |e| e.input = started_with.clone());
+    let result = match started_with {
+        None => Err(Stop::Fail(Failure::runtime(format!(
+            "The execution input nests more than {MAX_VALUE_DEPTH} levels deep."
+        )))),
+        Some(_) if json_size(&r.info.exec_input) > MAX_PAYLOAD_BYTES => {
+            Err(Stop::Fail(Failure::new(
+                names::DATA_LIMIT_EXCEEDED,
+                format!(
+                    "The execution input exceeds the maximum size of {MAX_PAYLOAD_BYTES} bytes."
+                ),
+            )))
+        }
+        Some(input) => r.run_machine(&def.machine, input, None),
     };
     r.finish(result, 0, None)
 }
@@ -594,7 +604,14 @@ impl Runner<'_> {
         })
     }
 
+    /// The payload cap, and first the depth budget: measuring the size recurses once per
+    /// level, so a value nested too deep must be refused before it is measured.
     fn check_size(&self, state: &str, v: &Value) -> Result<(), Failure> {
+        if deeper_than(v, MAX_VALUE_DEPTH) {
+            return Err(Failure::runtime(format!(
+                "The state/task '{state}' returned a result nested more than {MAX_VALUE_DEPTH} levels deep."
+            )));
+        }
         if json_size(v) > MAX_PAYLOAD_BYTES {
             return Err(Failure::new(
                 names::DATA_LIMIT_EXCEEDED,
@@ -604,6 +621,16 @@ impl Runner<'_> {
             ));
         }
         Ok(())
+    }
+
+    /// The failure for an aggregate (`what`) growing past the payload cap.
+    fn too_large(&self, state: &str, what: &str) -> Failure {
+        Failure::new(
+            names::DATA_LIMIT_EXCEEDED,
+            format!(
+                "The state/task '{state}' returned a result with a size exceeding the maximum number of bytes service limit: the {what} exceed {MAX_PAYLOAD_BYTES} bytes."
+            ),
+        )
     }
 
     fn input_path(&self, s: &State, raw: &Value) -> Result<Value, Failure> {
@@ -658,8 +685,11 @@ impl Runner<'_> {
             }
             if let Some(delay) = retry_delay(&h.retry, &mut counters, &failure, &mut self.rng) {
                 self.advance(delay)?;
-                self.transitions += 1;
-                retry_count += 1;
+                // Each attempt writes events without passing through `run_machine`, so a
+                // huge MaxAttempts would otherwise grow the history past AWS's cap.
+                self.check_limits()?;
+                self.transitions = self.transitions.saturating_add(1);
+                retry_count = retry_count.saturating_add(1);
                 continue;
             }
             return match find_catcher(&h.catch, &failure) {
@@ -689,7 +719,9 @@ impl Runner<'_> {
             Some(t) => {
                 let info = &self.info;
                 let ctx = |full: bool| info.context(&s.name, entered, retry, None, full);
-                t.eval(&Scope::new(&result, &ctx), &mut self.rng)?
+                let selected = t.eval(&Scope::new(&result, &ctx), &mut self.rng)?;
+                self.check_size(&s.name, &selected)?;
+                selected
             }
         };
         let out = apply_result_path(&h.result_path, raw.clone(), selected)?;
@@ -789,11 +821,16 @@ impl Runner<'_> {
         }
         match outcome {
             TaskOutcome::Succeeded(v) => {
+                // Checked before the event clones it: a handler's value may nest any depth.
+                let checked = self.check_size(&s.name, &v);
                 self.event("TaskSucceeded", Some(&s.name), |e| {
                     e.resource = Some(task.resource.clone());
-                    e.output = Some(v.clone());
+                    e.output = checked.is_ok().then(|| v.clone());
                 });
-                self.check_size(&s.name, &v)?;
+                if let Err(f) = checked {
+                    dispose(v);
+                    return Err(f.into());
+                }
                 Ok(v)
             }
             TaskOutcome::Failed { error, cause } => {
@@ -804,7 +841,11 @@ impl Runner<'_> {
                 });
                 Err(Stop::Fail(Failure::new(error, cause)))
             }
-            TaskOutcome::Elapsed { .. } => unreachable!("unwrapped above"),
+            // The loop above unwrapped every `Elapsed`; answered rather than panicked on.
+            TaskOutcome::Elapsed { .. } => Err(Stop::Fail(Failure::runtime(format!(
+                "The task handler's outcome for the state '{}' could not be read",
+                s.name
+            )))),
         }
     }
 
@@ -822,13 +863,38 @@ impl Runner<'_> {
         };
         slots.resize_with(p.branches.len(), || Slot::NotRun);
         let mut outputs = Vec::with_capacity(p.branches.len());
+        // Brackets, less the comma the first item does not have.
+        let mut aggregate = 1usize;
         for (i, b) in p.branches.iter().enumerate() {
+            if let Err(stop) = self.check_limits() {
+                // Past the history cap (or the abort time) before this branch started: it
+                // keeps its slot (and so its resume point) for a redrive, as do the later ones.
+                let progress = outputs
+                    .into_iter()
+                    .map(Slot::Done)
+                    .chain(slots.drain(i..))
+                    .collect();
+                self.pending_inner = Some(Inner::Parallel(progress));
+                return Err(stop);
+            }
             let run = match std::mem::replace(&mut slots[i], Slot::NotRun) {
                 // A branch that succeeded before a redrive keeps its output.
                 Slot::Done(v) => Ok(v),
                 Slot::Resume(point) => self.run_machine(b, input.clone(), Some(point)),
                 Slot::NotRun => self.run_machine(b, input.clone(), None),
             };
+            // The outputs are one array: counted as it grows, so it never holds more than
+            // the payload cap (plus one branch) in memory.
+            let run = run.and_then(|v| {
+                aggregate = aggregate.saturating_add(json_size(&v)).saturating_add(1);
+                if aggregate > MAX_PAYLOAD_BYTES {
+                    Err(Stop::Fail(
+                        self.too_large(&s.name, "Parallel branches' outputs"),
+                    ))
+                } else {
+                    Ok(v)
+                }
+            });
             match run {
                 Ok(v) => outputs.push(v),
                 Err(stop) => {
@@ -923,7 +989,17 @@ impl Runner<'_> {
         let mut failed = 0u64;
         // Where each iteration that failed within the tolerance stopped, for a redrive.
         let mut failed_at: Vec<(usize, Slot)> = Vec::new();
+        // Brackets, less the comma the first item does not have.
+        let mut aggregate = 1usize;
         for (index, item) in items.into_iter().enumerate() {
+            if let Err(stop) = self.check_limits() {
+                // Past the history cap (or the abort time) before this iteration started: it
+                // and the later ones keep their slots for a redrive.
+                let this = std::mem::replace(&mut slots[index], Slot::NotRun);
+                self.pending_inner =
+                    Some(map_progress(outputs, failed_at, Some(this), slots, index));
+                return Err(stop);
+            }
             let point = match std::mem::replace(&mut slots[index], Slot::NotRun) {
                 // An iteration that succeeded before a redrive keeps its output.
                 Slot::Done(v) => {
@@ -946,7 +1022,20 @@ impl Runner<'_> {
             self.event("MapIterationStarted", Some(&s.name), |e| {
                 e.output = Some(json!({"index": index}))
             });
-            match self.run_machine(&m.processor, iter_input, point) {
+            let run = self.run_machine(&m.processor, iter_input, point);
+            // The iterations' outputs make one array: counted as it grows, so a Map of many
+            // items each returning a large result stops at the payload cap, not out of memory.
+            let run = run.and_then(|v| {
+                aggregate = aggregate.saturating_add(json_size(&v)).saturating_add(1);
+                if aggregate > MAX_PAYLOAD_BYTES {
+                    Err(Stop::Fail(
+                        self.too_large(&s.name, "Map iterations' outputs"),
+                    ))
+                } else {
+                    Ok(v)
+                }
+            });
+            match run {
                 Ok(v) => {
                     self.event("MapIterationSucceeded", Some(&s.name), |e| {
                         e.output = Some(json!({"index": index}))
@@ -1050,7 +1139,7 @@ fn json_type(v: &Value) -> &'static str {
 fn select_io(p: &IoPath, v: &Value) -> Result<Value, Failure> {
     match p {
         IoPath::Null => Ok(Value::Object(Map::new())),
-        IoPath::Path(p) => p.eval(v).ok_or_else(|| {
+        IoPath::Path(p) => p.eval(v).map_err(Failure::runtime)?.ok_or_else(|| {
             Failure::runtime(format!(
                 "Invalid path '{}' : No results for path: {}",
                 p.text(),
@@ -1107,10 +1196,9 @@ fn fail_text(
                 ))));
             }
         },
-        Some(Text::Call(c)) => match c.eval(scope, rng) {
-            Ok(Value::String(s)) => Some(s),
-            Ok(other) => Some(other.to_string()),
-            Err(cause) => return Err(Stop::Fail(Failure::new(names::INTRINSIC_FAILURE, cause))),
+        Some(Text::Call(c)) => match c.eval(scope, rng)? {
+            Value::String(s) => Some(s),
+            other => Some(other.to_string()),
         },
     })
 }
@@ -1269,47 +1357,52 @@ fn ordering_holds(op: Op, o: std::cmp::Ordering) -> bool {
     }
 }
 
-/// `StringMatches`: `*` matches any run of characters; `\*` and `\\` are literal.
+/// `StringMatches`: `*` matches any run of characters; `\*` and `\\` are literal (a `\`
+/// before any other character stands for that character).
+///
+/// Linear in the value and the pattern: the pattern is split at its stars into literal
+/// pieces; the first must be a prefix, the last a suffix, and each one between is taken at
+/// its leftmost place after the previous one (leftmost is always safe, since a star can
+/// absorb whatever lies between). `str::find` is the two-way algorithm, linear per search,
+/// and each search starts where the previous one ended.
 fn string_matches(value: &str, pattern: &str) -> bool {
-    #[derive(PartialEq)]
-    enum Tok {
-        Star,
-        Char(char),
-    }
-    let mut toks = Vec::new();
+    let mut pieces: Vec<String> = vec![String::new()];
     let mut it = pattern.chars();
     while let Some(c) = it.next() {
-        match c {
-            '\\' => toks.push(Tok::Char(it.next().unwrap_or('\\'))),
-            '*' => toks.push(Tok::Star),
-            c => toks.push(Tok::Char(c)),
+        let literal = match c {
+            '\\' => it.next().unwrap_or('\\'),
+            '*' => {
+                pieces.push(String::new());
+                continue;
+            }
+            c => c,
+        };
+        if let Some(last) = pieces.last_mut() {
+            last.push(literal);
         }
     }
-    let v: Vec<char> = value.chars().collect();
-    // Greedy matching with backtracking to the last star: linear in practice.
-    let (mut vi, mut ti) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while vi < v.len() {
-        match toks.get(ti) {
-            Some(Tok::Char(c)) if *c == v[vi] => {
-                vi += 1;
-                ti += 1;
-            }
-            Some(Tok::Star) => {
-                star = Some((ti, vi));
-                ti += 1;
-            }
-            _ => match star {
-                Some((st, sv)) => {
-                    ti = st + 1;
-                    vi = sv + 1;
-                    star = Some((st, sv + 1));
-                }
-                None => return false,
-            },
+    let (first, rest) = match pieces.split_first() {
+        Some(split) => split,
+        None => return value.is_empty(),
+    };
+    let Some((last, middle)) = rest.split_last() else {
+        // No star: the whole value must equal the pattern.
+        return value == first;
+    };
+    if value.len() < first.len().saturating_add(last.len())
+        || !value.starts_with(first.as_str())
+        || !value.ends_with(last.as_str())
+    {
+        return false;
+    }
+    let mut window = &value[first.len()..value.len() - last.len()];
+    for piece in middle {
+        match window.find(piece.as_str()) {
+            Some(at) => window = &window[at + piece.len()..],
+            None => return false,
         }
     }
-    toks[ti..].iter().all(|t| *t == Tok::Star)
+    true
 }
 
 #[cfg(test)]
@@ -1327,6 +1420,32 @@ mod tests {
         assert!(string_matches("a\\b", "a\\\\b"));
         assert!(string_matches("aXbYc", "a*b*c"));
         assert!(!string_matches("aXbY", "a*b*c"));
+        assert!(string_matches("aXbc", "a*b*c"));
+        assert!(!string_matches("ab", "ab*b"));
+        assert!(string_matches("abb", "ab*b"));
+        assert!(string_matches("a\\", "a\\"));
+        assert!(string_matches("ax", "a\\x"));
+        assert!(string_matches("", ""));
+        assert!(!string_matches("a", ""));
+        assert!(string_matches("abcabc", "*abc"));
+        assert!(string_matches("xx", "**x**x**"));
+    }
+
+    /// The matcher is linear: a long value against a pattern of many stars whose last
+    /// piece never occurs (the worst case of backtracking matchers) answers at once.
+    #[test]
+    fn string_matches_is_linear_on_hostile_patterns() {
+        let value = "a".repeat(100_000);
+        let pattern = format!("{}b", "*a".repeat(5_000));
+        assert!(!string_matches(&value, &pattern));
+        let pattern = format!("{}*", "*a".repeat(5_000));
+        assert!(string_matches(&value, &pattern));
+        let pattern = format!("{}*a", "a*".repeat(50_000));
+        assert!(string_matches(&value, &pattern));
+        assert!(!string_matches(
+            &value,
+            &format!("{}*a", "a*".repeat(100_000))
+        ));
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! The 18 JSONPath intrinsic functions (`States.Format(...)` and friends): parsing with AWS's
 //! argument rules and evaluation. Failures become `States.IntrinsicFailure`.
 
+use crate::engine::MAX_PAYLOAD_BYTES;
+use crate::error::{Failure, names};
 use crate::jsonpath::{Path, keyword_literal, number_literal};
-use crate::payload::Scope;
+use crate::payload::{MAX_VALUE_DEPTH, Scope, deeper_than, json_size};
 use crate::rng::Rng;
 use base64::Engine as _;
 use serde_json::{Map, Value};
@@ -128,22 +130,55 @@ impl Call {
         Ok(call)
     }
 
-    pub(crate) fn eval(&self, scope: &Scope<'_>, rng: &mut Rng) -> Result<Value, String> {
+    /// Evaluates the call and its nested calls. A function's own failure is
+    /// `States.IntrinsicFailure`; a result (nested or not) over the payload cap is
+    /// `States.DataLimitExceeded`, checked at every call so nesting cannot multiply sizes
+    /// (`States.Array($, $, ...)` ten levels deep) past what memory holds.
+    pub(crate) fn eval(&self, scope: &Scope<'_>, rng: &mut Rng) -> Result<Value, Failure> {
         let mut args = Vec::with_capacity(self.args.len());
         for a in &self.args {
             args.push(match a {
                 Arg::Str { value, .. } => Value::String(value.clone()),
                 Arg::Literal(v) => v.clone(),
-                Arg::Path(p) => scope.resolve(p).ok_or_else(|| {
-                    format!(
-                        "The JsonPath {} could not be found in the input of {}",
-                        p.text(),
-                        self.name
+                Arg::Path(p) => scope.resolve(p)?.ok_or_else(|| {
+                    Failure::new(
+                        names::INTRINSIC_FAILURE,
+                        format!(
+                            "The JsonPath {} could not be found in the input of {}",
+                            p.text(),
+                            self.name
+                        ),
                     )
                 })?,
                 Arg::Call(c) => c.eval(scope, rng)?,
             });
         }
+        let out = self
+            .apply(args, rng)
+            .map_err(|cause| Failure::new(names::INTRINSIC_FAILURE, cause))?;
+        if deeper_than(&out, MAX_VALUE_DEPTH) {
+            return Err(Failure::new(
+                names::INTRINSIC_FAILURE,
+                format!(
+                    "The intrinsic function {} returned a value nested more than {MAX_VALUE_DEPTH} levels deep",
+                    self.name
+                ),
+            ));
+        }
+        if json_size(&out) > MAX_PAYLOAD_BYTES {
+            return Err(Failure::new(
+                names::DATA_LIMIT_EXCEEDED,
+                format!(
+                    "The intrinsic function {} returned a result larger than {MAX_PAYLOAD_BYTES} bytes",
+                    self.name
+                ),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The function itself, on evaluated arguments.
+    fn apply(&self, args: Vec<Value>, rng: &mut Rng) -> Result<Value, String> {
         let f = self.name.as_str();
         match self.func {
             Func::Format => {
@@ -581,7 +616,7 @@ mod tests {
         let call = Call::parse(expr)?;
         let ctx = |_: bool| json!({"Execution": {"Name": "exec"}});
         let scope = Scope::new(&input, &ctx);
-        call.eval(&scope, &mut Rng::new(1))
+        call.eval(&scope, &mut Rng::new(1)).map_err(|f| f.cause)
     }
 
     #[test]

@@ -92,6 +92,12 @@ impl Path {
             depth: 0,
         };
         let segments = parser.segments(false)?;
+        if segments.len() > MAX_PATH_SEGMENTS {
+            return Err(PathSyntaxError(format!(
+                "invalid JSONPath: it has {} segments, more than the {MAX_PATH_SEGMENTS} allowed",
+                segments.len()
+            )));
+        }
         if parser.pos != parser.chars.len() {
             return Err(parser.error("unexpected character"));
         }
@@ -153,15 +159,29 @@ impl Path {
         out
     }
 
-    /// Evaluates against `doc`. `None` means "no results" for a definite path; an
-    /// indefinite path always yields an array (possibly empty).
-    pub(crate) fn eval(&self, doc: &Value) -> Option<Value> {
+    /// Evaluates against `doc`. `Ok(None)` means "no results" for a definite path; an
+    /// indefinite path always yields an array (possibly empty). `Err` says which budget
+    /// (results, steps, depth) the evaluation ran out of, naming the path.
+    pub(crate) fn eval(&self, doc: &Value) -> Result<Option<Value>, String> {
         if self.is_definite() {
-            self.lookup(doc).cloned()
-        } else {
-            let mut out = Vec::new();
-            select(&self.segments, doc, doc, &mut out);
-            Some(Value::Array(out.into_iter().cloned().collect()))
+            return Ok(self.lookup(doc).cloned());
+        }
+        let mut walk = Walk::new(doc);
+        let mut out = Vec::new();
+        match walk.select(&self.segments, doc, &mut out) {
+            Ok(()) => Ok(Some(Value::Array(out.into_iter().cloned().collect()))),
+            Err(over) => Err(format!(
+                "The JSONPath '{}' {}",
+                self.text,
+                match over {
+                    Over::Results => format!("selects more than {MAX_PATH_RESULTS} values"),
+                    Over::Steps =>
+                        format!("visits more than {MAX_PATH_STEPS} nodes while it is evaluated"),
+                    Over::Depth => format!(
+                        "nests more than {MAX_PATH_DEPTH} levels deep while it is evaluated"
+                    ),
+                }
+            )),
         }
     }
 
@@ -232,70 +252,216 @@ impl Path {
     }
 }
 
-fn select<'v>(segments: &[Segment], root: &'v Value, cur: &'v Value, out: &mut Vec<&'v Value>) {
-    let Some((seg, rest)) = segments.split_first() else {
-        out.push(cur);
-        return;
-    };
-    match seg {
-        Segment::Child(n) => {
-            if let Some(v) = cur.as_object().and_then(|m| m.get(n)) {
-                select(rest, root, v, out);
-            }
+/// Budgets of our own, where AWS documents none, so that no path makes evaluation grow
+/// without bound: chained recursive descent (`$..*..*`) multiplies its results by the
+/// document's size at every `..`, and deep documents or long paths deepen the recursion.
+pub(crate) const MAX_PATH_RESULTS: usize = 100_000;
+/// Nodes visited by one evaluation, filters included: bounds the work of paths that visit
+/// much and select little (`$..*..*..nothing`).
+pub(crate) const MAX_PATH_STEPS: usize = 5_000_000;
+/// How deep evaluation may recurse (one level per segment and per level of the document
+/// under `..`): far below what the stack holds, far above any real document.
+pub(crate) const MAX_PATH_DEPTH: usize = 1_000;
+/// Segments a path may have, checked when it is parsed.
+pub(crate) const MAX_PATH_SEGMENTS: usize = 256;
+
+/// Which budget an evaluation ran out of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Over {
+    Results,
+    Steps,
+    Depth,
+}
+
+/// One evaluation: the root document, the budgets spent so far, and the values of filter
+/// operands that read from the root, which do not depend on the candidate and so are
+/// evaluated once per evaluation rather than once per candidate (else `[?(@.a == $..x)]`
+/// over a large array is quadratic).
+struct Walk<'a> {
+    root: &'a Value,
+    steps: usize,
+    depth: usize,
+    memo: Vec<(*const Operand, Option<&'a Value>)>,
+}
+
+impl<'a> Walk<'a> {
+    fn new(root: &'a Value) -> Walk<'a> {
+        Walk {
+            root,
+            steps: 0,
+            depth: 0,
+            memo: Vec::new(),
         }
-        Segment::Index(i) => {
-            if let Some(v) = cur.as_array().and_then(|a| index(a, *i)) {
-                select(rest, root, v, out);
-            }
+    }
+
+    fn select(
+        &mut self,
+        segments: &'a [Segment],
+        cur: &'a Value,
+        out: &mut Vec<&'a Value>,
+    ) -> Result<(), Over> {
+        self.steps = self.steps.saturating_add(1);
+        if self.steps > MAX_PATH_STEPS {
+            return Err(Over::Steps);
         }
-        Segment::Wildcard => match cur {
-            Value::Object(m) => m.values().for_each(|v| select(rest, root, v, out)),
-            Value::Array(a) => a.iter().for_each(|v| select(rest, root, v, out)),
-            _ => {}
-        },
-        Segment::Slice(start, end, step) => {
-            if let Some(a) = cur.as_array() {
-                for i in slice_indices(a.len(), *start, *end, *step) {
-                    select(rest, root, &a[i], out);
+        if self.depth >= MAX_PATH_DEPTH {
+            return Err(Over::Depth);
+        }
+        self.depth += 1;
+        let r = self.step(segments, cur, out);
+        self.depth -= 1;
+        r
+    }
+
+    fn step(
+        &mut self,
+        segments: &'a [Segment],
+        cur: &'a Value,
+        out: &mut Vec<&'a Value>,
+    ) -> Result<(), Over> {
+        let Some((seg, rest)) = segments.split_first() else {
+            if out.len() >= MAX_PATH_RESULTS {
+                return Err(Over::Results);
+            }
+            out.push(cur);
+            return Ok(());
+        };
+        match seg {
+            Segment::Child(n) => {
+                if let Some(v) = cur.as_object().and_then(|m| m.get(n)) {
+                    self.select(rest, v, out)?;
                 }
             }
-        }
-        Segment::Union(sels) => {
-            for sel in sels {
-                let v = match (sel, cur) {
-                    (Selector::Name(n), Value::Object(m)) => m.get(n),
-                    (Selector::Index(i), Value::Array(a)) => index(a, *i),
-                    _ => None,
-                };
-                if let Some(v) = v {
-                    select(rest, root, v, out);
+            Segment::Index(i) => {
+                if let Some(v) = cur.as_array().and_then(|a| index(a, *i)) {
+                    self.select(rest, v, out)?;
                 }
             }
-        }
-        Segment::Filter(f) => match cur {
-            Value::Array(a) => {
-                for v in a {
-                    if filter_matches(f, root, v) {
-                        select(rest, root, v, out);
+            Segment::Wildcard => match cur {
+                Value::Object(m) => {
+                    for v in m.values() {
+                        self.select(rest, v, out)?;
+                    }
+                }
+                Value::Array(a) => {
+                    for v in a {
+                        self.select(rest, v, out)?;
+                    }
+                }
+                _ => {}
+            },
+            Segment::Slice(start, end, step) => {
+                if let Some(a) = cur.as_array() {
+                    for i in slice_indices(a.len(), *start, *end, *step) {
+                        if let Some(v) = a.get(i) {
+                            self.select(rest, v, out)?;
+                        }
                     }
                 }
             }
-            Value::Object(_) if filter_matches(f, root, cur) => select(rest, root, cur, out),
-            _ => {}
-        },
-        Segment::Descend(inner) => {
-            let one = std::slice::from_ref(inner.as_ref());
-            let mut here = Vec::new();
-            select(one, root, cur, &mut here);
-            for v in here {
-                select(rest, root, v, out);
+            Segment::Union(sels) => {
+                for sel in sels {
+                    let v = match (sel, cur) {
+                        (Selector::Name(n), Value::Object(m)) => m.get(n),
+                        (Selector::Index(i), Value::Array(a)) => index(a, *i),
+                        _ => None,
+                    };
+                    if let Some(v) = v {
+                        self.select(rest, v, out)?;
+                    }
+                }
             }
-            match cur {
-                Value::Object(m) => m.values().for_each(|v| select(segments, root, v, out)),
-                Value::Array(a) => a.iter().for_each(|v| select(segments, root, v, out)),
+            Segment::Filter(f) => match cur {
+                Value::Array(a) => {
+                    for v in a {
+                        if self.filter_matches(f, v)? {
+                            self.select(rest, v, out)?;
+                        }
+                    }
+                }
+                Value::Object(_) if self.filter_matches(f, cur)? => {
+                    self.select(rest, cur, out)?;
+                }
                 _ => {}
+            },
+            Segment::Descend(inner) => {
+                let one = std::slice::from_ref(inner.as_ref());
+                let mut here = Vec::new();
+                self.select(one, cur, &mut here)?;
+                for v in here {
+                    self.select(rest, v, out)?;
+                }
+                match cur {
+                    Value::Object(m) => {
+                        for v in m.values() {
+                            self.select(segments, v, out)?;
+                        }
+                    }
+                    Value::Array(a) => {
+                        for v in a {
+                            self.select(segments, v, out)?;
+                        }
+                    }
+                    _ => {}
+                }
             }
         }
+        Ok(())
+    }
+
+    fn operand_value(
+        &mut self,
+        op: &'a Operand,
+        cur: &'a Value,
+    ) -> Result<Option<&'a Value>, Over> {
+        let (segs, base) = match op {
+            Operand::Literal(v) => return Ok(Some(v)),
+            Operand::Current(s) => (s, cur),
+            Operand::Root(s) => {
+                let key: *const Operand = op;
+                if let Some((_, v)) = self.memo.iter().find(|(k, _)| *k == key) {
+                    return Ok(*v);
+                }
+                (s, self.root)
+            }
+        };
+        let mut out = Vec::new();
+        self.select(segs, base, &mut out)?;
+        let first = out.into_iter().next();
+        if matches!(op, Operand::Root(_)) {
+            self.memo.push((op, first));
+        }
+        Ok(first)
+    }
+
+    fn filter_matches(&mut self, f: &'a Filter, cur: &'a Value) -> Result<bool, Over> {
+        Ok(match f {
+            Filter::Or(fs) => {
+                for f in fs {
+                    if self.filter_matches(f, cur)? {
+                        return Ok(true);
+                    }
+                }
+                false
+            }
+            Filter::And(fs) => {
+                for f in fs {
+                    if !self.filter_matches(f, cur)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            Filter::Not(f) => !self.filter_matches(f, cur)?,
+            Filter::Exists(op) => self.operand_value(op, cur)?.is_some(),
+            Filter::Cmp(a, op, b) => {
+                let (Some(a), Some(b)) = (self.operand_value(a, cur)?, self.operand_value(b, cur)?)
+                else {
+                    return Ok(false);
+                };
+                compare(a, *op, b)
+            }
+        })
     }
 }
 
@@ -359,33 +525,6 @@ fn slice_indices(
         i = i.saturating_add(step);
     }
     out
-}
-
-fn operand_value<'v>(op: &'v Operand, root: &'v Value, cur: &'v Value) -> Option<&'v Value> {
-    let (segs, base) = match op {
-        Operand::Literal(v) => return Some(v),
-        Operand::Current(s) => (s, cur),
-        Operand::Root(s) => (s, root),
-    };
-    let mut out = Vec::new();
-    select(segs, root, base, &mut out);
-    out.into_iter().next()
-}
-
-fn filter_matches(f: &Filter, root: &Value, cur: &Value) -> bool {
-    match f {
-        Filter::Or(fs) => fs.iter().any(|f| filter_matches(f, root, cur)),
-        Filter::And(fs) => fs.iter().all(|f| filter_matches(f, root, cur)),
-        Filter::Not(f) => !filter_matches(f, root, cur),
-        Filter::Exists(op) => operand_value(op, root, cur).is_some(),
-        Filter::Cmp(a, op, b) => {
-            let (Some(a), Some(b)) = (operand_value(a, root, cur), operand_value(b, root, cur))
-            else {
-                return false;
-            };
-            compare(a, *op, b)
-        }
-    }
 }
 
 fn compare(a: &Value, op: CmpOp, b: &Value) -> bool {
@@ -741,7 +880,10 @@ mod tests {
     use serde_json::json;
 
     fn eval(p: &str, doc: &Value) -> Option<Value> {
-        Path::parse(p).expect("valid path").eval(doc)
+        Path::parse(p)
+            .expect("valid path")
+            .eval(doc)
+            .expect("within the budgets")
     }
 
     #[test]
@@ -812,6 +954,49 @@ mod tests {
             Ok(json!({"l": [0, 7]}))
         );
         assert!(idx.set(json!({"l": [0]}), json!(7)).is_err());
+    }
+
+    #[test]
+    fn evaluation_budgets_name_the_path() {
+        // Deeper than the recursion budget: `..` reports it instead of overflowing the stack.
+        let mut deep = json!({"x": 1});
+        for _ in 0..MAX_PATH_DEPTH {
+            deep = Value::Array(vec![deep]);
+        }
+        let err = Path::parse("$..x").expect("path").eval(&deep);
+        assert_eq!(
+            err,
+            Err(
+                "The JSONPath '$..x' nests more than 1000 levels deep while it is evaluated".into()
+            )
+        );
+        // 2,000 items nested 10 deep: `$..*` selects 20,000 values, `$..*..*..*` would
+        // select about 330,000.
+        let item = |i: i32| (0..10).fold(json!(i), |v, _| Value::Array(vec![v]));
+        let wide = Value::Array((0..2_000).map(item).collect());
+        assert!(Path::parse("$..*").expect("path").eval(&wide).is_ok());
+        let err = Path::parse("$..*..*..*").expect("path").eval(&wide);
+        assert!(
+            err.as_ref()
+                .is_err_and(|e| e.contains("selects more than 100000 values")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn deeply_nested_path_text_is_refused_not_overflowed() {
+        for text in [
+            format!("$[?({}@.a{})]", "(".repeat(50_000), ")".repeat(50_000)),
+            format!("$[?({}@.a)]", "!".repeat(50_000)),
+            format!("${}", "[?(@".repeat(50_000)),
+        ] {
+            let err = Path::parse(&text).expect_err("too deep");
+            assert!(err.0.contains("nests too deeply"), "{}", err.0);
+        }
+        let long = format!("${}", ".a".repeat(MAX_PATH_SEGMENTS + 1));
+        assert!(Path::parse(&long).is_err());
+        let ok = format!("${}", ".a".repeat(MAX_PATH_SEGMENTS));
+        assert!(Path::parse(&ok).is_ok());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Payload templates (`Parameters`, `ResultSelector`, `ItemSelector`): `.$` keys resolved
 //! against the state input or the context object `$$`, or computed by intrinsic functions.
 
-use crate::error::{Failure, names};
+use crate::error::Failure;
 use crate::intrinsics::{self, Call};
 use crate::jsonpath::{Path, Root};
 use crate::rng::Rng;
@@ -41,8 +41,10 @@ impl<'a> Scope<'a> {
         }
     }
 
-    pub(crate) fn resolve(&self, path: &Path) -> Option<Value> {
-        path.eval(self.doc(path))
+    /// The value `path` selects (`Ok(None)`: no results); a path past its evaluation
+    /// budgets is a `States.Runtime` failure naming the path.
+    pub(crate) fn resolve(&self, path: &Path) -> Result<Option<Value>, Failure> {
+        path.eval(self.doc(path)).map_err(Failure::runtime)
     }
 
     pub(crate) fn lookup(&self, path: &Path) -> Option<&Value> {
@@ -131,17 +133,53 @@ impl Template {
                 }
                 Value::Object(m)
             }
-            Template::Path { field, path } => scope.resolve(path).ok_or_else(|| {
+            Template::Path { field, path } => scope.resolve(path)?.ok_or_else(|| {
                 Failure::runtime(format!(
                     "The JSONPath '{}' specified for the field '{field}' could not be found in the input '{}'",
                     path.text(),
                     compact(scope.doc(path))
                 ))
             })?,
-            Template::Intrinsic { call, .. } => {
-                call.eval(scope, rng).map_err(|cause| Failure::new(names::INTRINSIC_FAILURE, cause))?
-            }
+            Template::Intrinsic { call, .. } => call.eval(scope, rng)?,
         })
+    }
+}
+
+/// How deeply a value built during an execution may nest (arrays and objects inside one
+/// another). AWS documents no such limit; serde_json refuses to parse text nested more than
+/// 128 deep, but values also come from task handlers and grow inside an execution (a
+/// `ResultPath` of many segments nests the input deeper at every state), and cloning,
+/// measuring or dropping a value recurses once per level.
+pub(crate) const MAX_VALUE_DEPTH: usize = 512;
+
+/// Whether `v` nests more than `max` arrays/objects deep; iterative, so it is safe on any
+/// value, and it stops at the first level past `max`.
+pub(crate) fn deeper_than(v: &Value, max: usize) -> bool {
+    let mut stack: Vec<(&Value, usize)> = vec![(v, 1)];
+    while let Some((v, level)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match v {
+            Value::Array(a) => Box::new(a.iter()),
+            Value::Object(m) => Box::new(m.values()),
+            _ => continue,
+        };
+        if level > max {
+            return true;
+        }
+        stack.extend(children.map(|c| (c, level.saturating_add(1))));
+    }
+    false
+}
+
+/// Drops `v` one level at a time: dropping a value nested deeper than the stack holds
+/// (a task handler may return one) would otherwise overflow it.
+pub(crate) fn dispose(v: Value) {
+    let mut stack = vec![v];
+    while let Some(mut v) = stack.pop() {
+        match &mut v {
+            Value::Array(a) => stack.extend(std::mem::take(a)),
+            Value::Object(m) => stack.extend(std::mem::take(m).into_iter().map(|(_, c)| c)),
+            _ => {}
+        }
     }
 }
 
@@ -221,6 +259,20 @@ mod tests {
             fields,
             vec!["Parameters.a.$", "Parameters.b.c.$", "Parameters.d.$"]
         );
+    }
+
+    #[test]
+    fn depth_counts_nested_containers() {
+        assert!(!deeper_than(&json!(1), 0));
+        assert!(deeper_than(&json!([]), 0));
+        assert!(!deeper_than(&json!([[1], {"a": []}]), 3));
+        assert!(deeper_than(&json!([[1], {"a": [[]]}]), 3));
+        let mut deep = json!(0);
+        for _ in 0..MAX_VALUE_DEPTH {
+            deep = Value::Array(vec![deep]);
+        }
+        assert!(!deeper_than(&deep, MAX_VALUE_DEPTH));
+        assert!(deeper_than(&Value::Array(vec![deep]), MAX_VALUE_DEPTH));
     }
 
     #[test]
