@@ -66,6 +66,7 @@ impl AwsPlatform {
             sla_days: config.sla_days,
             ..HubConfig::default()
         };
+        hub.validate("").map_err(ConfigError::Hub)?;
         Ok(Self {
             sdk,
             config,

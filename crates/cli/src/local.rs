@@ -161,6 +161,37 @@ pub fn parse_input(text: &str) -> Result<serde_json::Value, ScanError> {
     serde_json::to_value(parsed).map_err(ScanError::internal)
 }
 
+/// Room kept after the last scheduled scan for its execution (at most a day's assessment plus
+/// the hub's evaluation allowance and polls), the notifier's retries and the fleet watch's
+/// grace period: generous, since it only has to keep virtual time inside the calendar.
+pub const RUN_MARGIN: Duration = Duration::days(30);
+
+/// Checks that a run starting at `start` (`repeat` scans `every` apart, each redriven
+/// `redrive_after` later) ends before the last second `time` represents (9999-12-31), so the
+/// virtual clock never overflows: a start time that near the end is refused as bad input.
+pub fn check_horizon(
+    start: OffsetDateTime,
+    repeat: u32,
+    every: Duration,
+    redrive_after: Option<Duration>,
+) -> Result<(), String> {
+    let span = i32::try_from(repeat.saturating_sub(1))
+        .ok()
+        .and_then(|n| every.checked_mul(n))
+        .and_then(|d| d.checked_add(redrive_after.unwrap_or(Duration::ZERO)))
+        .and_then(|d| d.checked_add(RUN_MARGIN));
+    match span.and_then(|d| start.checked_add(d)) {
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "--start-time {}: the virtual run ({repeat} scan(s) {every} apart, plus {} days for \
+             the executions, redrives and the fleet watch) would end after 9999-12-31T23:59:59Z; \
+             give an earlier start time",
+            scanflow_core::time::format(start),
+            RUN_MARGIN.whole_days()
+        )),
+    }
+}
+
 pub fn run(workflow: &Workflow, options: RunOptions) -> Result<LocalRun, RunError> {
     let scheduled = options.inputs.is_empty();
     // An account whose schedule is DISABLED sends no scheduled event: nothing starts for it.
@@ -254,12 +285,16 @@ impl LocalRun {
             .map(|e| e.execution.end_time)
             .max()
             .unwrap_or(start_time);
-        let changed_at = last_end + Duration::minutes(1);
+        // Saturating: `check_horizon` keeps the run inside the calendar, this keeps a bug from
+        // turning into a panic.
+        let changed_at = last_end.saturating_add(Duration::minutes(1));
         self.sandbox
             .apply_scope_changes(changed_at)
             .map_err(|e| RunError::Sandbox(e.to_string()))?;
         let grace = Duration::hours(i64::from(FLEET_WATCH_GRACE_HOURS));
-        let now = (start_time + grace).max(changed_at + Duration::minutes(1));
+        let now = start_time
+            .saturating_add(grace)
+            .max(changed_at.saturating_add(Duration::minutes(1)));
         self.sandbox.set_now(now);
         let result = pollster::block_on(fleet_watch::check(&self.sandbox, now, grace))
             .map_err(RunError::FleetWatch)?;

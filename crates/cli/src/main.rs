@@ -212,6 +212,9 @@ fn run(args: RunArgs) -> ExitCode {
         }
         None => local::DEFAULT_EVERY,
     };
+    if let Err(e) = local::check_horizon(start_time, args.repeat, every, redrive_after) {
+        return invalid(e);
+    }
     let options = RunOptions {
         repeat: args.repeat,
         every,

@@ -151,3 +151,38 @@ fn asl_exec_prints_the_result_or_exits_2_for_a_bad_definition() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_start_time_near_the_end_of_year_9999_is_refused_with_exit_2_not_a_panic() {
+    // At the limit: the run and its 30-day margin end on the last day of year 9999.
+    let out = scanflow(
+        &["run", "--quiet", "--start-time", "9999-12-01T23:59:59Z"],
+        "year-9999-limit",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // One second past it, and a start one minute before the calendar ends.
+    for (start, label) in [
+        ("9999-12-02T00:00:00Z", "year-9999-past"),
+        ("9999-12-31T23:59:00Z", "year-9999-end"),
+    ] {
+        let out = scanflow(&["run", "--quiet", "--start-time", start], label);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{start}: {stderr}");
+        assert!(stderr.contains("--start-time"), "{stderr}");
+        assert!(stderr.contains("earlier start time"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    // --repeat stretches the run: 52 weekly scans must end before 9999 too.
+    let out = scanflow(
+        &[
+            "run",
+            "--quiet",
+            "--repeat",
+            "52",
+            "--start-time",
+            "9999-06-01T00:00:00Z",
+        ],
+        "year-9999-repeat",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}

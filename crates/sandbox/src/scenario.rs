@@ -590,25 +590,8 @@ impl Scenario {
         if let Some(l) = &hub.lambda {
             l.validate()?;
         }
-        let cfg = hub.hub_config();
-        if cfg.min_poll_seconds == 0 || cfg.min_poll_seconds > cfg.max_poll_seconds {
-            return Err(SandboxError::scenario(
-                "hub.config.minPollSeconds",
-                format!(
-                    "expected 1 to maxPollSeconds ({}), got {}",
-                    cfg.max_poll_seconds, cfg.min_poll_seconds
-                ),
-            ));
-        }
-        if let Some(sla) = &hub.config.sla_days {
-            check_core(sla.validate("hub.config.slaDays"))?;
-        }
-        if cfg.chunk_size == 0 {
-            return Err(SandboxError::scenario(
-                "hub.config.chunkSize",
-                "expected at least 1 finding per chunk, got 0",
-            ));
-        }
+        // The same ranges the hub's own parameters are held to (scanflow_core::ports::hub_ranges).
+        check_core(hub.hub_config().validate("hub.config."))?;
         if self.accounts.is_empty() {
             return Err(SandboxError::scenario(
                 "accounts",
