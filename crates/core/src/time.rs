@@ -13,7 +13,7 @@ pub fn parse(field: &str, value: &str) -> Result<Timestamp, ScanError> {
         ScanError::invalid(
             field,
             "an RFC 3339 timestamp such as 2026-11-28T10:00:00Z",
-            format!("is {value:?} ({e})"),
+            format!("is {} ({e})", crate::error::quote(value)),
         )
     })
 }
