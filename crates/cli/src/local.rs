@@ -155,6 +155,50 @@ pub struct LocalRun {
 }
 
 /// Checks `--input` the way start-run will, so a typo fails before anything runs.
+/// Step Functions' limit on an execution's input (256 KiB of UTF-8), the same as the engine's
+/// payload limit: a bigger `--input` could never start a real execution.
+pub const EXECUTION_INPUT_MAX_BYTES: usize = scanflow_asl::MAX_PAYLOAD_BYTES;
+
+/// The text of an `--input` argument: the JSON itself, `@FILE` for a file's content, or `-` for
+/// standard input (so inputs longer than the argument limit can be given). Reads at most one
+/// byte past [`EXECUTION_INPUT_MAX_BYTES`], so a huge file or endless pipe is refused without
+/// being read whole.
+pub fn read_input_arg(arg: &str, stdin: impl std::io::Read) -> Result<String, String> {
+    use std::io::Read;
+    let (source, reader): (String, Box<dyn Read + '_>) = if arg == "-" {
+        ("standard input".to_owned(), Box::new(stdin))
+    } else if let Some(path) = arg.strip_prefix('@') {
+        let file = std::fs::File::open(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        (path.to_owned(), Box::new(file))
+    } else {
+        if arg.len() > EXECUTION_INPUT_MAX_BYTES {
+            return Err(too_large("the argument", arg.len()));
+        }
+        return Ok(arg.to_owned());
+    };
+    let mut bytes = Vec::new();
+    reader
+        .take(EXECUTION_INPUT_MAX_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {source}: {e}"))?;
+    if bytes.len() > EXECUTION_INPUT_MAX_BYTES {
+        return Err(too_large(&source, bytes.len()));
+    }
+    String::from_utf8(bytes).map_err(|e| format!("{source} is not UTF-8 text ({e})"))
+}
+
+fn too_large(source: &str, size: usize) -> String {
+    let size = if size > EXECUTION_INPUT_MAX_BYTES {
+        format!("over {EXECUTION_INPUT_MAX_BYTES}")
+    } else {
+        size.to_string()
+    };
+    format!(
+        "{source} is {size} bytes, over Step Functions' execution input limit of \
+         {EXECUTION_INPUT_MAX_BYTES} bytes (256 KiB); give a smaller input"
+    )
+}
+
 pub fn parse_input(text: &str) -> Result<serde_json::Value, ScanError> {
     let parsed = ExecutionInput::from_json(text)?;
     parsed.validate()?;
