@@ -142,7 +142,7 @@ impl Platform for AwsPlatform {
             return Err(ScanError::invalid(
                 "accountId",
                 "a 12-digit AWS account id",
-                format!("is {account_id:?}"),
+                format!("is {}", scanflow_core::error::quote(account_id)),
             ));
         }
         let credentials = self.assume(account_id, region, session).await?;
