@@ -27,6 +27,9 @@ pub enum ConfigError {
         value: String,
         problem: String,
     },
+    /// A hub setting outside its documented range (`scanflow_core::ports::hub_ranges`).
+    #[error("hub setting out of range: {0}")]
+    Hub(ScanError),
     #[error(
         "unknown function {0:?}: expected one of start-run, check-status, collect-findings, \
          format, publish, notify, fleet-watch"
@@ -171,8 +174,9 @@ fn purpose(variable: &str) -> &'static str {
     }
 }
 
+/// The one account-id rule, core's, as a yes/no for the messages this module writes.
 pub(crate) fn is_account_id(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+    scanflow_core::input::validate_account_id("", s).is_ok()
 }
 
 fn is_external_id(s: &str) -> bool {

@@ -71,7 +71,7 @@ impl Cursor {
             ScanError::invalid(
                 "cursor",
                 "a cursor returned by the previous findings page",
-                format!("is {text:?}"),
+                format!("is {}", scanflow_core::error::quote(text)),
             )
         };
         if let Some(token) = text.strip_prefix("api:") {

@@ -66,6 +66,7 @@ impl AwsPlatform {
             sla_days: config.sla_days,
             ..HubConfig::default()
         };
+        hub.validate("").map_err(ConfigError::Hub)?;
         Ok(Self {
             sdk,
             config,
@@ -141,7 +142,7 @@ impl Platform for AwsPlatform {
             return Err(ScanError::invalid(
                 "accountId",
                 "a 12-digit AWS account id",
-                format!("is {account_id:?}"),
+                format!("is {}", scanflow_core::error::quote(account_id)),
             ));
         }
         let credentials = self.assume(account_id, region, session).await?;

@@ -2,6 +2,8 @@
 //! read through the scan role and checked field by field.
 
 use scanflow_core::ScanError;
+use scanflow_core::error::quote;
+use scanflow_core::input::{DURATION_RANGE, validate_tag};
 use scanflow_core::lifecycle::SlaOverrides;
 use scanflow_core::model::{AccountSettings, Engine, Tag};
 use serde_json::{Map, Value};
@@ -10,8 +12,6 @@ use crate::error::Scope;
 
 /// Inspector Classic's documented default assessment duration.
 const DEFAULT_DURATION_SECONDS: u32 = 3600;
-/// Inspector Classic's accepted durations.
-const DURATION_RANGE: std::ops::RangeInclusive<u32> = 180..=86_400;
 
 /// Reads and checks the settings parameter in the member account.
 pub(crate) async fn read(
@@ -65,7 +65,7 @@ pub fn parse(parameter: &str, text: &str) -> Result<AccountSettings, ScanError> 
             Some(other) => Err(ScanError::invalid(
                 field(name),
                 "a string",
-                format!("is {other}"),
+                format!("is {}", quote(&other.to_string())),
             )),
         }
     };
@@ -75,13 +75,17 @@ pub fn parse(parameter: &str, text: &str) -> Result<AccountSettings, ScanError> 
             ScanError::invalid(
                 field("engine"),
                 "\"classic\" or \"inspector2\"",
-                format!("is {name:?}"),
+                format!("is {}", quote(&name)),
             )
         })?,
     };
     let tag = match (text_of("tagKey")?, text_of("tagValue")?) {
         (None, None) => None,
-        (Some(key), Some(value)) => Some(Tag { key, value }),
+        (Some(key), Some(value)) => {
+            let tag = Tag { key, value };
+            validate_tag(&field("tagKey"), &field("tagValue"), &tag)?;
+            Some(tag)
+        }
         (Some(_), None) => {
             return Err(ScanError::invalid(
                 field("tagValue"),
@@ -112,7 +116,7 @@ pub fn parse(parameter: &str, text: &str) -> Result<AccountSettings, ScanError> 
                     ScanError::invalid(
                         field("durationSeconds"),
                         "whole seconds from 180 to 86400",
-                        format!("is {v}"),
+                        format!("is {}", quote(&v.to_string())),
                     )
                 })?
         }
@@ -125,7 +129,7 @@ pub fn parse(parameter: &str, text: &str) -> Result<AccountSettings, ScanError> 
         return Err(ScanError::invalid(
             field("assessmentTemplateArn"),
             "an Inspector Classic template ARN (arn:aws:inspector:...)",
-            format!("is {arn:?}"),
+            format!("is {}", quote(arn)),
         ));
     }
     // Checked by the fleet watch, which names a bad expression; here it only has to be text.
@@ -137,7 +141,7 @@ pub fn parse(parameter: &str, text: &str) -> Result<AccountSettings, ScanError> 
                 ScanError::invalid(
                     field("slaDays"),
                     "an object of whole days per severity, e.g. {\"critical\":15,\"high\":30}",
-                    format!("is {v} ({e})"),
+                    format!("is {} ({e})", quote(&v.to_string())),
                 )
             })?;
             o.validate(&field("slaDays"))?;
@@ -209,6 +213,9 @@ mod tests {
             (r#"{"durationSeconds":86401}"#, "durationSeconds"),
             (r#"{"durationSeconds":"1h"}"#, "durationSeconds"),
             (r#"{"tagKey":5,"tagValue":"x"}"#, "tagKey"),
+            (r#"{"tagKey":"Pa\u0000tch","tagValue":"x"}"#, "tagKey"),
+            (r#"{"tagKey":"Patch","tagValue":"x\u001b[2J"}"#, "tagValue"),
+            (r#"{"tagKey":"Patch","tagValue":"x\u202ey"}"#, "tagValue"),
             (
                 r#"{"assessmentTemplateArn":"template-1"}"#,
                 "assessmentTemplateArn",
@@ -218,6 +225,18 @@ mod tests {
             let text = err.to_string();
             assert_eq!(err.error_type(), "InvalidInput");
             assert!(text.contains(field) && text.contains(P), "{doc}: {text}");
+        }
+        let at_limit = format!(
+            r#"{{"tagKey":"{}","tagValue":"{}"}}"#,
+            "k".repeat(128),
+            "v".repeat(256)
+        );
+        assert!(parse(P, &at_limit).is_ok());
+        for past in [
+            format!(r#"{{"tagKey":"{}","tagValue":"v"}}"#, "k".repeat(129)),
+            format!(r#"{{"tagKey":"k","tagValue":"{}"}}"#, "v".repeat(257)),
+        ] {
+            assert!(parse(P, &past).is_err(), "{past}");
         }
         assert!(parse(P, r#"{"durationSeconds":180}"#).is_ok());
         assert!(parse(P, r#"{"durationSeconds":86400}"#).is_ok());

@@ -155,10 +155,85 @@ pub struct LocalRun {
 }
 
 /// Checks `--input` the way start-run will, so a typo fails before anything runs.
+/// Step Functions' limit on an execution's input (256 KiB of UTF-8), the same as the engine's
+/// payload limit: a bigger `--input` could never start a real execution.
+pub const EXECUTION_INPUT_MAX_BYTES: usize = scanflow_asl::MAX_PAYLOAD_BYTES;
+
+/// The text of an `--input` argument: the JSON itself, `@FILE` for a file's content, or `-` for
+/// standard input (so inputs longer than the argument limit can be given). Reads at most one
+/// byte past [`EXECUTION_INPUT_MAX_BYTES`], so a huge file or endless pipe is refused without
+/// being read whole.
+pub fn read_input_arg(arg: &str, stdin: impl std::io::Read) -> Result<String, String> {
+    use std::io::Read;
+    let (source, reader): (String, Box<dyn Read + '_>) = if arg == "-" {
+        ("standard input".to_owned(), Box::new(stdin))
+    } else if let Some(path) = arg.strip_prefix('@') {
+        let file = std::fs::File::open(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        (path.to_owned(), Box::new(file))
+    } else {
+        if arg.len() > EXECUTION_INPUT_MAX_BYTES {
+            return Err(too_large("the argument", arg.len()));
+        }
+        return Ok(arg.to_owned());
+    };
+    let mut bytes = Vec::new();
+    reader
+        .take(EXECUTION_INPUT_MAX_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {source}: {e}"))?;
+    if bytes.len() > EXECUTION_INPUT_MAX_BYTES {
+        return Err(too_large(&source, bytes.len()));
+    }
+    String::from_utf8(bytes).map_err(|e| format!("{source} is not UTF-8 text ({e})"))
+}
+
+fn too_large(source: &str, size: usize) -> String {
+    let size = if size > EXECUTION_INPUT_MAX_BYTES {
+        format!("over {EXECUTION_INPUT_MAX_BYTES}")
+    } else {
+        size.to_string()
+    };
+    format!(
+        "{source} is {size} bytes, over Step Functions' execution input limit of \
+         {EXECUTION_INPUT_MAX_BYTES} bytes (256 KiB); give a smaller input"
+    )
+}
+
 pub fn parse_input(text: &str) -> Result<serde_json::Value, ScanError> {
     let parsed = ExecutionInput::from_json(text)?;
     parsed.validate()?;
     serde_json::to_value(parsed).map_err(ScanError::internal)
+}
+
+/// Room kept after the last scheduled scan for its execution (at most a day's assessment plus
+/// the hub's evaluation allowance and polls), the notifier's retries and the fleet watch's
+/// grace period: generous, since it only has to keep virtual time inside the calendar.
+pub const RUN_MARGIN: Duration = Duration::days(30);
+
+/// Checks that a run starting at `start` (`repeat` scans `every` apart, each redriven
+/// `redrive_after` later) ends before the last second `time` represents (9999-12-31), so the
+/// virtual clock never overflows: a start time that near the end is refused as bad input.
+pub fn check_horizon(
+    start: OffsetDateTime,
+    repeat: u32,
+    every: Duration,
+    redrive_after: Option<Duration>,
+) -> Result<(), String> {
+    let span = i32::try_from(repeat.saturating_sub(1))
+        .ok()
+        .and_then(|n| every.checked_mul(n))
+        .and_then(|d| d.checked_add(redrive_after.unwrap_or(Duration::ZERO)))
+        .and_then(|d| d.checked_add(RUN_MARGIN));
+    match span.and_then(|d| start.checked_add(d)) {
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "--start-time {}: the virtual run ({repeat} scan(s) {every} apart, plus {} days for \
+             the executions, redrives and the fleet watch) would end after 9999-12-31T23:59:59Z; \
+             give an earlier start time",
+            scanflow_core::time::format(start),
+            RUN_MARGIN.whole_days()
+        )),
+    }
 }
 
 pub fn run(workflow: &Workflow, options: RunOptions) -> Result<LocalRun, RunError> {
@@ -254,12 +329,16 @@ impl LocalRun {
             .map(|e| e.execution.end_time)
             .max()
             .unwrap_or(start_time);
-        let changed_at = last_end + Duration::minutes(1);
+        // Saturating: `check_horizon` keeps the run inside the calendar, this keeps a bug from
+        // turning into a panic.
+        let changed_at = last_end.saturating_add(Duration::minutes(1));
         self.sandbox
             .apply_scope_changes(changed_at)
             .map_err(|e| RunError::Sandbox(e.to_string()))?;
         let grace = Duration::hours(i64::from(FLEET_WATCH_GRACE_HOURS));
-        let now = (start_time + grace).max(changed_at + Duration::minutes(1));
+        let now = start_time
+            .saturating_add(grace)
+            .max(changed_at.saturating_add(Duration::minutes(1)));
         self.sandbox.set_now(now);
         let result = pollster::block_on(fleet_watch::check(&self.sandbox, now, grace))
             .map_err(RunError::FleetWatch)?;

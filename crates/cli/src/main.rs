@@ -45,7 +45,8 @@ struct RunArgs {
     /// Scenario file (JSON); default: the built-in scenario.
     #[arg(long)]
     scenario: Option<PathBuf>,
-    /// One execution input (JSON), instead of one execution per scenario account.
+    /// One execution input (JSON, @FILE or - for standard input; at most 256 KiB), instead of
+    /// one execution per scenario account.
     #[arg(long)]
     input: Option<String>,
     /// Only the scenario's executions for this account id.
@@ -88,7 +89,7 @@ enum AslCommand {
     /// Execute a definition and print {"status", "output", "error", "cause", "transitions"}.
     Exec {
         definition: PathBuf,
-        /// Execution input (JSON) [default: {}].
+        /// Execution input (JSON, @FILE or - for standard input; at most 256 KiB) [default: {}].
         #[arg(long)]
         input: Option<String>,
         /// AWS Step Functions Local mock configuration file.
@@ -118,6 +119,17 @@ fn main() -> ExitCode {
                 },
         } => {
             let mocks = mocks.as_deref().zip(test_case.as_deref());
+            let input = match input
+                .as_deref()
+                .map(|arg| local::read_input_arg(arg, std::io::stdin().lock()))
+                .transpose()
+            {
+                Ok(input) => input,
+                Err(e) => {
+                    eprintln!("scanflow asl exec: --input: {e}");
+                    return ExitCode::from(INVALID);
+                }
+            };
             match scanflow_asl::exec::run(&definition, input.as_deref(), mocks) {
                 Ok(result) => {
                     println!("{result}");
@@ -170,7 +182,9 @@ fn run(args: RunArgs) -> ExitCode {
         }
     }
     let inputs = match &args.input {
-        Some(text) => match local::parse_input(text) {
+        Some(arg) => match local::read_input_arg(arg, std::io::stdin().lock())
+            .and_then(|text| local::parse_input(&text).map_err(|e| e.to_string()))
+        {
             Ok(v) => vec![v],
             Err(e) => return invalid(format!("--input: {e}")),
         },
@@ -212,6 +226,9 @@ fn run(args: RunArgs) -> ExitCode {
         }
         None => local::DEFAULT_EVERY,
     };
+    if let Err(e) = local::check_horizon(start_time, args.repeat, every, redrive_after) {
+        return invalid(e);
+    }
     let options = RunOptions {
         repeat: args.repeat,
         every,

@@ -121,15 +121,30 @@ mod tests {
         let run_in = |region: &str| {
             format!("arn:aws:inspector:{region}:111122223333:target/0-a/template/0-b/run/0-c")
         };
+        // Built directly, not validated: the input accepts only known Regions (the longest
+        // has 14 characters), but names must stay safe for any region a request carries.
         let name_for = |region: &str| {
-            execution_name(
-                &request(region, Some(&run_in(region))),
-                OffsetDateTime::UNIX_EPOCH,
-            )
+            let request = ScanRequest {
+                account_id: "111122223333".into(),
+                region: region.into(),
+                overrides: scanflow_core::input::Overrides::default(),
+                rerun: Some(scanflow_core::input::Rerun {
+                    engine: scanflow_core::model::Engine::Classic,
+                    run_id: run_in(region),
+                }),
+                scheduled_at: None,
+            };
+            execution_name(&request, OffsetDateTime::UNIX_EPOCH)
         };
+        assert_eq!(
+            name_for("ap-southeast-5"),
+            execution_name(
+                &request("ap-southeast-5", Some(&run_in("ap-southeast-5"))),
+                OffsetDateTime::UNIX_EPOCH
+            )
+        );
         assert_eq!(name_for("ap-southeast-5").len(), 54);
-        // The validation accepts regions of any length; 40 characters fill a rerun name exactly,
-        // one more is cut.
+        // 40 characters fill a rerun name exactly, one more is cut.
         let fits = format!("{}-b-1", "a".repeat(36));
         let over = format!("{}-b-1", "a".repeat(37));
         assert_eq!(name_for(&fits).len(), MAX_NAME_LEN);

@@ -151,3 +151,183 @@ fn asl_exec_prints_the_result_or_exits_2_for_a_bad_definition() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_start_time_near_the_end_of_year_9999_is_refused_with_exit_2_not_a_panic() {
+    // At the limit: the run and its 30-day margin end on the last day of year 9999.
+    let out = scanflow(
+        &["run", "--quiet", "--start-time", "9999-12-01T23:59:59Z"],
+        "year-9999-limit",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // One second past it, and a start one minute before the calendar ends.
+    for (start, label) in [
+        ("9999-12-02T00:00:00Z", "year-9999-past"),
+        ("9999-12-31T23:59:00Z", "year-9999-end"),
+    ] {
+        let out = scanflow(&["run", "--quiet", "--start-time", start], label);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{start}: {stderr}");
+        assert!(stderr.contains("--start-time"), "{stderr}");
+        assert!(stderr.contains("earlier start time"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    // --repeat stretches the run: 52 weekly scans must end before 9999 too.
+    let out = scanflow(
+        &[
+            "run",
+            "--quiet",
+            "--repeat",
+            "52",
+            "--start-time",
+            "9999-06-01T00:00:00Z",
+        ],
+        "year-9999-repeat",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}
+
+/// Runs the binary with `stdin` as its standard input.
+fn scanflow_with_stdin(args: &[&str], label: &str, stdin: &[u8]) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let out_dir = std::env::temp_dir().join(format!("scanflow-cli-{}-{label}", std::process::id()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scanflow"))
+        .current_dir(repo())
+        .args(args)
+        .arg("--out")
+        .arg(out_dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("scanflow starts");
+    let mut pipe = child.stdin.take().expect("stdin");
+    // The binary may stop reading early (the size cap): a broken pipe is its answer.
+    let _ = pipe.write_all(stdin);
+    drop(pipe);
+    child.wait_with_output().expect("scanflow runs")
+}
+
+const INPUT: &str = r#"{"accountId": "123456789012", "region": "eu-west-1"}"#;
+
+#[test]
+fn input_is_read_from_a_file_or_standard_input_up_to_256_kib() {
+    let dir = std::env::temp_dir();
+    let file = dir.join(format!("scanflow-cli-{}-input.json", std::process::id()));
+    std::fs::write(&file, INPUT).expect("write");
+    let at_file = format!("@{}", file.display());
+    let out = scanflow(
+        &[
+            "run",
+            "--quiet",
+            "--start-time",
+            "2026-11-28T02:00:00Z",
+            "--input",
+            &at_file,
+        ],
+        "input-file",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("123456789012"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = scanflow_with_stdin(
+        &[
+            "run",
+            "--quiet",
+            "--start-time",
+            "2026-11-28T02:00:00Z",
+            "--input",
+            "-",
+        ],
+        "input-stdin",
+        INPUT.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // At the limit: 262,144 bytes (padded with spaces) is read and parsed.
+    let limit = 262_144;
+    let padded = format!("{INPUT}{}", " ".repeat(limit - INPUT.len()));
+    std::fs::write(&file, &padded).expect("write");
+    let out = scanflow(
+        &[
+            "run",
+            "--quiet",
+            "--start-time",
+            "2026-11-28T02:00:00Z",
+            "--input",
+            &at_file,
+        ],
+        "input-limit",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // One byte past it, from a file and from standard input.
+    let over = format!("{padded} ");
+    std::fs::write(&file, &over).expect("write");
+    let out = scanflow(&["run", "--quiet", "--input", &at_file], "input-over");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("262144 bytes (256 KiB)"), "{stderr}");
+    let out = scanflow_with_stdin(
+        &["run", "--quiet", "--input", "-"],
+        "input-stdin-over",
+        over.as_bytes(),
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("standard input") && stderr.contains("256 KiB"),
+        "{stderr}"
+    );
+
+    // A missing file and a duplicate key are clear errors too.
+    let out = scanflow(&["run", "--input", "@no/such/input.json"], "input-missing");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no/such/input.json"), "{stderr}");
+    let dup = r#"{"accountId": "123456789012", "region": "eu-west-1", "region": "us-east-1"}"#;
+    let out = scanflow(&["run", "--input", dup], "input-dup");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("`region` is given more than once"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn asl_exec_reads_its_input_from_a_file() {
+    let def = repo().join("crates/asl/tests/exec/poll.asl.json");
+    let file = std::env::temp_dir().join(format!(
+        "scanflow-cli-{}-asl-input.json",
+        std::process::id()
+    ));
+    std::fs::write(&file, "{}").expect("write");
+    let at_file = format!("@{}", file.display());
+    let out = scanflow(
+        &[
+            "asl",
+            "exec",
+            def.to_str().expect("utf-8"),
+            "--input",
+            &at_file,
+        ],
+        "asl-input",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = scanflow(
+        &[
+            "asl",
+            "exec",
+            def.to_str().expect("utf-8"),
+            "--input",
+            "@no/such.json",
+        ],
+        "asl-missing",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+}

@@ -166,6 +166,22 @@ impl ScanError {
     }
 }
 
+/// How many characters of a bad value an error message quotes: enough to recognise it, never
+/// the whole of a 256 KiB input echoed into a notice, a log line or an e-mail.
+pub const QUOTE_MAX_CHARS: usize = 100;
+
+/// A bad value as error messages quote it: Rust-escaped (so control characters show as `\u{..}`
+/// escapes, never raw) and cut to [`QUOTE_MAX_CHARS`] characters, saying how long it was.
+/// Every `ScanError::invalid` that echoes input quotes it through here.
+pub fn quote(value: &str) -> String {
+    let total = value.chars().count();
+    if total <= QUOTE_MAX_CHARS {
+        return format!("{value:?}");
+    }
+    let head: String = value.chars().take(QUOTE_MAX_CHARS).collect();
+    format!("{head:?}... ({total} characters)")
+}
+
 /// A caught error as Step Functions hands it to a `Catch` target: `{"Error", "Cause"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaughtError {
@@ -193,6 +209,17 @@ impl CaughtError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quotes_are_cut_at_100_characters_and_escaped() {
+        let at = "é".repeat(QUOTE_MAX_CHARS);
+        assert_eq!(quote(&at), format!("{at:?}"));
+        let past = "é".repeat(QUOTE_MAX_CHARS + 1);
+        assert_eq!(quote(&past), format!("{at:?}... (101 characters)"));
+        let huge = quote(&"x".repeat(127 * 1024));
+        assert!(huge.len() < 140, "{huge}");
+        assert_eq!(quote("a\u{1b}[31m\0"), "\"a\\u{1b}[31m\\0\"");
+    }
 
     #[test]
     fn every_variant_has_a_listed_error_type_and_only_transient_is_retried() {

@@ -1,13 +1,75 @@
 //! The execution input contract: what EventBridge, the console and `scanflow executions start`
 //! send, validated once here for every caller.
 
-use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::ops::RangeInclusive;
+
+use serde::de::{IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::ScanError;
+use crate::error::{QUOTE_MAX_CHARS, quote};
 use crate::model::{AccountSettings, Engine, Tag};
 
 /// Shortest and longest assessment durations Inspector Classic accepts.
-pub const DURATION_RANGE: std::ops::RangeInclusive<u32> = 180..=86_400;
+pub const DURATION_RANGE: RangeInclusive<u32> = 180..=86_400;
+
+/// Every AWS Region of the commercial (`aws`), GovCloud (`aws-us-gov`) and China (`aws-cn`)
+/// partitions, from botocore 1.43.11's `data/endpoints.json` (its `partitions[].regions`).
+/// Inspector v2 is offered in most of them, Inspector Classic in the few of
+/// `templates/member.yaml`'s `ClassicRulesPackages` (the sandbox's `CLASSIC_REGIONS`), which
+/// are all in this list. The isolated partitions (`aws-iso*`, `aws-eusc`) are left out: the
+/// templates do not deploy there. A new Region is one line here.
+pub const AWS_REGIONS: [&str; 38] = [
+    // aws
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    // aws-us-gov
+    "us-gov-east-1",
+    "us-gov-west-1",
+    // aws-cn
+    "cn-north-1",
+    "cn-northwest-1",
+];
+
+/// Tag key length in characters, as EC2 and Inspector accept it.
+pub const TAG_KEY_CHARS: RangeInclusive<usize> = 1..=128;
+/// Tag value length in characters (an empty value is a valid tag).
+pub const TAG_VALUE_CHARS: RangeInclusive<usize> = 0..=256;
+/// What `validate_tag` expects of each character, for messages.
+const TAG_CHARS: &str = "Unicode letters, digits, spaces and _ . : / = + - @";
 
 /// The raw execution input. Only `accountId` and `region` are required; the rest override the
 /// account's settings or name a finished run to deliver again.
@@ -90,10 +152,25 @@ pub struct Rerun {
 
 impl ExecutionInput {
     /// Parses JSON text, naming the offending field when it is not an object of known fields.
+    /// A key given twice is refused: `serde_json::Value` would keep the last silently, so
+    /// `{"accountId": "a", ..., "accountId": "b"}` would scan an account the reader did not see
+    /// first.
     pub fn from_json(text: &str) -> Result<Self, ScanError> {
         let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
             ScanError::invalid("$", "a JSON object", format!("is not valid JSON ({e})"))
         })?;
+        if value.is_object() {
+            let FirstDuplicate(duplicate) = serde_json::from_str(text).map_err(|e| {
+                ScanError::invalid("$", "a JSON object", format!("is not valid JSON ({e})"))
+            })?;
+            if let Some(key) = duplicate {
+                return Err(ScanError::invalid(
+                    field_name(&key),
+                    "each field at most once",
+                    "is given more than once",
+                ));
+            }
+        }
         Self::from_value(value)
     }
 
@@ -114,7 +191,7 @@ impl ExecutionInput {
         ];
         if let Some(unknown) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
             return Err(ScanError::invalid(
-                unknown.clone(),
+                field_name(unknown),
                 format!("one of {}", KNOWN.join(", ")),
                 "is not a known field",
             ));
@@ -125,16 +202,14 @@ impl ExecutionInput {
                 _ => v.is_string(),
             };
             if !ok {
-                let expected = if field == "durationSeconds" {
-                    "a whole number of seconds"
-                } else {
-                    "a string"
+                let (expected, problem) = match (field.as_str(), v) {
+                    ("durationSeconds", serde_json::Value::Number(n)) => {
+                        (duration_expected(), format!("is {}", quote(&n.to_string())))
+                    }
+                    ("durationSeconds", _) => (duration_expected(), format!("is {}", kind(v))),
+                    _ => ("a string".to_owned(), format!("is {}", kind(v))),
                 };
-                return Err(ScanError::invalid(
-                    field.clone(),
-                    expected,
-                    format!("is {}", kind(v)),
-                ));
+                return Err(ScanError::invalid(field.clone(), expected, problem));
             }
         }
         serde_json::from_value(value)
@@ -156,7 +231,7 @@ impl ExecutionInput {
                     ScanError::invalid(
                         "engine",
                         "\"classic\" or \"inspector2\"",
-                        format!("is {e:?}"),
+                        format!("is {}", quote(e)),
                     )
                 })
             })
@@ -165,26 +240,12 @@ impl ExecutionInput {
         let tag = match (&self.tag_key, &self.tag_value) {
             (None, None) => None,
             (Some(key), value) => {
-                let len = key.chars().count();
-                if len == 0 || len > 128 {
-                    return Err(ScanError::invalid(
-                        "tagKey",
-                        "1 to 128 characters",
-                        format!("has {len}"),
-                    ));
-                }
-                let value = value.clone().unwrap_or_default();
-                if value.chars().count() > 256 {
-                    return Err(ScanError::invalid(
-                        "tagValue",
-                        "at most 256 characters",
-                        "is longer",
-                    ));
-                }
-                Some(Tag {
+                let tag = Tag {
                     key: key.clone(),
-                    value,
-                })
+                    value: value.clone().unwrap_or_default(),
+                };
+                validate_tag("tagKey", "tagValue", &tag)?;
+                Some(tag)
             }
             (None, Some(_)) => {
                 return Err(ScanError::invalid(
@@ -200,7 +261,7 @@ impl ExecutionInput {
         {
             return Err(ScanError::invalid(
                 "durationSeconds",
-                "180 to 86400 seconds",
+                duration_expected(),
                 format!("is {d}"),
             ));
         }
@@ -228,7 +289,7 @@ impl ExecutionInput {
                     return Err(ScanError::invalid(
                         "reportId",
                         "the report id CreateFindingsReport returned (letters, digits, '-')",
-                        format!("is {id:?}"),
+                        format!("is {}", quote(id)),
                     ));
                 }
                 Some(Rerun {
@@ -298,29 +359,114 @@ pub fn validate_account_id(field: &str, id: &str) -> Result<(), ScanError> {
         Err(ScanError::invalid(
             field,
             "a 12-digit AWS account id",
-            format!("is {id:?}"),
+            format!("is {}", quote(id)),
         ))
     }
 }
 
-/// Accepts the shape of every AWS region name (`eu-west-1`, `us-gov-west-1`, `ap-southeast-5`).
+/// Accepts the Regions of [`AWS_REGIONS`], naming them all when `region` is not one.
 pub fn validate_region(field: &str, region: &str) -> Result<(), ScanError> {
-    let parts: Vec<&str> = region.split('-').collect();
-    let ok = (3..=4).contains(&parts.len())
-        && parts[..parts.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts.last().is_some_and(|n| {
-            !n.is_empty() && n.len() <= 2 && n.bytes().all(|b| b.is_ascii_digit())
-        });
-    if ok {
+    if AWS_REGIONS.contains(&region) {
         Ok(())
     } else {
         Err(ScanError::invalid(
             field,
-            "an AWS region such as eu-west-1",
-            format!("is {region:?}"),
+            format!("an AWS Region code, one of {}", AWS_REGIONS.join(", ")),
+            format!("is {}", quote(region)),
         ))
+    }
+}
+
+/// Checks a tag as EC2 and Inspector do: a key of 1 to 128 and a value of 0 to 256 Unicode
+/// characters, each a letter, digit, space or one of `_ . : / = + - @` (AWS's
+/// `[\p{L}\p{Z}\p{N}_.:/=+\-@]`). Stricter than AWS on one point: of the separators only
+/// those that do not break a line are accepted (no U+2028/U+2029), and no control character,
+/// since tags are printed in notices and traces people read.
+pub fn validate_tag(key_field: &str, value_field: &str, tag: &Tag) -> Result<(), ScanError> {
+    for (field, text, range) in [
+        (key_field, &tag.key, &TAG_KEY_CHARS),
+        (value_field, &tag.value, &TAG_VALUE_CHARS),
+    ] {
+        let len = text.chars().count();
+        let expected = || {
+            format!(
+                "{} to {} characters: {TAG_CHARS}",
+                range.start(),
+                range.end()
+            )
+        };
+        if !range.contains(&len) {
+            return Err(ScanError::invalid(
+                field,
+                expected(),
+                format!("has {len} characters"),
+            ));
+        }
+        if let Some(bad) = text.chars().find(|&c| !is_tag_char(c)) {
+            return Err(ScanError::invalid(
+                field,
+                expected(),
+                format!(
+                    "contains {} (U+{:04X}) in {}",
+                    quote(&bad.to_string()),
+                    u32::from(bad),
+                    quote(text)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn is_tag_char(c: char) -> bool {
+    if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
+        return false;
+    }
+    c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c)
+}
+
+fn duration_expected() -> String {
+    format!(
+        "a whole number of seconds from {} to {}",
+        DURATION_RANGE.start(),
+        DURATION_RANGE.end()
+    )
+}
+
+/// A key from the input as a field name: as given when short and printable, else quoted
+/// (cut and escaped), so a hostile key cannot fill or forge the message.
+fn field_name(key: &str) -> String {
+    if key.chars().count() <= QUOTE_MAX_CHARS && !key.chars().any(char::is_control) {
+        key.to_owned()
+    } else {
+        quote(key)
+    }
+}
+
+/// Reads a JSON object's keys only, remembering the first one given twice.
+struct FirstDuplicate(Option<String>);
+
+impl<'de> Deserialize<'de> for FirstDuplicate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> Visitor<'de> for Keys {
+            type Value = FirstDuplicate;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut seen = BTreeSet::new();
+                let mut duplicate = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    map.next_value::<IgnoredAny>()?;
+                    if duplicate.is_none() && !seen.insert(key.clone()) {
+                        duplicate = Some(key);
+                    }
+                }
+                Ok(FirstDuplicate(duplicate))
+            }
+        }
+        deserializer.deserialize_map(Keys)
     }
 }
 
@@ -338,7 +484,7 @@ fn validate_run_arn(arn: &str, account_id: &str, region: &str) -> Result<(), Sca
             format!(
                 "an assessment run ARN of this account and region ({expected}.../template/.../run/...)"
             ),
-            format!("is {arn:?}"),
+            format!("is {}", quote(arn)),
         ))
     }
 }
@@ -425,6 +571,184 @@ mod tests {
             field_of(ExecutionInput::from_json("{").expect_err("bad json")),
             "$"
         );
+    }
+
+    const MIN: &str = r#""accountId": "111122223333", "region": "eu-west-1""#;
+
+    #[test]
+    fn a_key_given_twice_is_refused_naming_it() {
+        let text = format!(r#"{{{MIN}, "accountId": "444455556666"}}"#);
+        let err = ExecutionInput::from_json(&text).expect_err("duplicate");
+        assert!(err.to_string().contains("more than once"), "{err}");
+        assert_eq!(field_of(err), "accountId");
+        // The same key in different case is two keys (and the second is unknown).
+        let text = format!(r#"{{{MIN}, "AccountId": "444455556666"}}"#);
+        assert_eq!(
+            field_of(ExecutionInput::from_json(&text).expect_err("unknown")),
+            "AccountId"
+        );
+        // Each key once still parses.
+        let text = format!(r#"{{{MIN}, "tagKey": "scan", "tagValue": "yes"}}"#);
+        ExecutionInput::from_json(&text)
+            .expect("valid")
+            .validate()
+            .expect("valid");
+    }
+
+    #[test]
+    fn scheduled_at_is_rfc_3339_or_absent_and_normalized() {
+        let r = parse(json!({"accountId": "111122223333", "region": "eu-west-1"})).expect("absent");
+        assert_eq!(r.scheduled_at, None);
+        let r = parse(json!({"accountId": "111122223333", "region": "eu-west-1", "scheduledAt": "2026-11-30T04:00:00.5+01:00"})).expect("valid");
+        assert_eq!(r.scheduled_at.as_deref(), Some("2026-11-30T03:00:00Z"));
+        for bad in ["", "2026-11-30", "yesterday", "2026-13-01T00:00:00Z"] {
+            let e = parse(
+                json!({"accountId": "111122223333", "region": "eu-west-1", "scheduledAt": bad}),
+            );
+            assert_eq!(field_of(e.expect_err(bad)), "scheduledAt", "{bad}");
+        }
+        let e =
+            parse(json!({"accountId": "111122223333", "region": "eu-west-1", "scheduledAt": 5}));
+        assert_eq!(field_of(e.expect_err("number")), "scheduledAt");
+    }
+
+    #[test]
+    fn the_region_is_one_of_the_known_list_shown_in_the_error() {
+        for ok in [
+            "us-east-1",
+            "ap-southeast-7",
+            "us-gov-west-1",
+            "cn-northwest-1",
+            "mx-central-1",
+        ] {
+            parse(json!({"accountId": "111122223333", "region": ok})).expect(ok);
+        }
+        for bad in ["eu-west-9", "moon-base-1", "us-iso-east-1", "EU-WEST-1", ""] {
+            let err = parse(json!({"accountId": "111122223333", "region": bad})).expect_err(bad);
+            let text = err.to_string();
+            assert!(text.contains("eu-west-1, eu-west-2"), "{text}");
+            assert_eq!(field_of(err), "region");
+        }
+        let mut sorted = AWS_REGIONS.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted.len(), AWS_REGIONS.len(), "no Region twice");
+    }
+
+    #[test]
+    fn every_region_the_templates_name_is_known() {
+        let member = include_str!("../../../templates/member.yaml");
+        let mut named = 0;
+        for word in member.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
+            let parts: Vec<&str> = word.split('-').collect();
+            let region_shaped = (3..=4).contains(&parts.len())
+                && parts
+                    .last()
+                    .is_some_and(|n| n.len() == 1 && n.bytes().all(|b| b.is_ascii_digit()))
+                && parts[..parts.len() - 1]
+                    .iter()
+                    .all(|p| p.len() >= 2 && p.bytes().all(|b| b.is_ascii_lowercase()))
+                && ["us", "eu", "ap", "sa", "ca", "me", "af", "il", "mx", "cn"].contains(&parts[0]);
+            if region_shaped {
+                named += 1;
+                assert!(
+                    AWS_REGIONS.contains(&word),
+                    "{word} is in templates/member.yaml"
+                );
+            }
+        }
+        assert!(
+            named >= 10,
+            "found {named} Regions in templates/member.yaml"
+        );
+    }
+
+    #[test]
+    fn duration_out_of_range_names_the_field_and_the_range() {
+        for bad in [
+            json!(179),
+            json!(86_401),
+            json!(4_294_967_296u64),
+            json!(1e300),
+            json!(-1),
+            json!(1.5),
+        ] {
+            let err = parse(
+                json!({"accountId": "111122223333", "region": "eu-west-1", "durationSeconds": bad}),
+            )
+            .expect_err(&bad.to_string());
+            let text = err.to_string();
+            assert!(text.contains("from 180 to 86400"), "{bad}: {text}");
+            assert_eq!(field_of(err), "durationSeconds", "{bad}");
+        }
+    }
+
+    #[test]
+    fn messages_quote_at_most_100_characters_of_a_bad_value() {
+        let huge = "x".repeat(127 * 1024);
+        let cases = [
+            json!({"accountId": huge, "region": "eu-west-1"}),
+            json!({"accountId": "111122223333", "region": huge}),
+            json!({"accountId": "111122223333", "region": "eu-west-1", "tagKey": "k", "tagValue": format!("{huge}\u{0}")}),
+            json!({"accountId": "111122223333", "region": "eu-west-1", "reportId": huge}),
+            json!({"accountId": "111122223333", "region": "eu-west-1", "engine": huge}),
+            json!({"accountId": "111122223333", "region": "eu-west-1", "scheduledAt": huge}),
+            json!({"accountId": "111122223333", "region": "eu-west-1", "runArn": huge}),
+            json!({"accountId": "111122223333", "region": "eu-west-1", huge.clone(): 1}),
+        ];
+        for input in cases {
+            let err = parse(input).expect_err("huge");
+            let text = err.to_string();
+            // The Region list is the longest fixed part of any message.
+            assert!(
+                text.len() < 1_200,
+                "{} characters: {}",
+                text.len(),
+                &text[..200]
+            );
+        }
+    }
+
+    #[test]
+    fn tags_are_checked_like_aws_at_their_limits_and_one_past() {
+        let tag = |k: &str, v: &str| Tag {
+            key: k.into(),
+            value: v.into(),
+        };
+        let ok = [
+            tag(&"k".repeat(128), &"v".repeat(256)),
+            tag("k", ""),
+            tag("Name", "web 01"),
+            tag("a_b.c:d/e=f+g-h@i", "ünïcødé 日本 ٣"),
+        ];
+        for t in ok {
+            validate_tag("tagKey", "tagValue", &t).expect(&t.key);
+        }
+        let bad = [
+            (tag(&"k".repeat(129), "v"), "tagKey"),
+            (tag("", "v"), "tagKey"),
+            (tag("k", &"v".repeat(257)), "tagValue"),
+            (tag("k\u{0}", "v"), "tagKey"),
+            (tag("k", "v\u{1b}[31m"), "tagValue"),
+            (tag("k", "line\nSubject: forged"), "tagValue"),
+            (tag("k", "abc\u{202e}def"), "tagValue"),
+            (tag("k", "zero\u{200b}width"), "tagValue"),
+            (tag("k", "para\u{2029}graph"), "tagValue"),
+            (tag("k*", "v"), "tagKey"),
+        ];
+        for (t, field) in bad {
+            let err = validate_tag("tagKey", "tagValue", &t).expect_err(&t.value);
+            let text = err.to_string();
+            assert!(
+                !text.contains('\u{1b}') && !text.contains('\u{202e}') && !text.contains('\n'),
+                "{text:?}"
+            );
+            assert_eq!(field_of(err), field, "{t:?}");
+        }
+        let e = parse(
+            json!({"accountId": "111122223333", "region": "eu-west-1", "tagKey": "k", "tagValue": "a\u{7}"}),
+        );
+        assert_eq!(field_of(e.expect_err("bell")), "tagValue");
     }
 
     #[test]

@@ -93,7 +93,7 @@ impl Message {
             return Err(ScanError::invalid(
                 "Subject",
                 "1 to 99 characters without line breaks or control characters",
-                format!("is {:?}", self.subject),
+                format!("is {}", crate::error::quote(&self.subject)),
             ));
         }
         if let Some((name, _)) = self.attributes.iter().find(|(_, v)| v.is_empty()) {

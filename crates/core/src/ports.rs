@@ -278,6 +278,104 @@ pub struct HubConfig {
     pub sla_days: crate::lifecycle::SlaOverrides,
 }
 
+/// The documented range of each [`HubConfig`] setting. The bounds are generous for any real
+/// hub and keep every sum the steps compute (a Classic duration of at most 86,400 s plus the
+/// allowance or margin) far inside `u32` and inside Step Functions' own limits: a `Wait` of at
+/// most 99,999,999 s and an execution of at most one year.
+pub mod hub_ranges {
+    use std::ops::RangeInclusive;
+    /// Rule evaluation after a Classic assessment takes minutes; a day is ample, and at least a
+    /// minute keeps an Inspector v2 report (which has no duration) from timing out at once.
+    pub const EVALUATION_ALLOWANCE_SECONDS: RangeInclusive<u32> = 60..=86_400;
+    /// Zero is allowed (the first wait is then the duration itself, plus one second).
+    pub const FIRST_WAIT_MARGIN_SECONDS: RangeInclusive<u32> = 0..=3_600;
+    /// Polling faster than once a second only burns Inspector's API quota.
+    pub const MIN_POLL_SECONDS: RangeInclusive<u32> = 1..=3_600;
+    /// Polling less often than daily would let a finished run sit a day undelivered.
+    pub const MAX_POLL_SECONDS: RangeInclusive<u32> = 1..=86_400;
+    /// The digest is an e-mail people read and must fit SNS's 256 KiB message.
+    pub const DIGEST_TOP_FINDINGS: RangeInclusive<usize> = 1..=500;
+    /// A chunk is held in a Lambda's memory; 50,000 findings of a few KiB each stay well
+    /// under its memory size.
+    pub const CHUNK_SIZE: RangeInclusive<usize> = 1..=50_000;
+}
+
+impl HubConfig {
+    /// Checks every setting against [`hub_ranges`], naming the setting as `prefix` + its
+    /// camelCase name (`hub.config.` for a scenario, empty for the hub's own parameters), so
+    /// every caller applies the same rule. The hub account id is checked where it is read.
+    pub fn validate(&self, prefix: &str) -> Result<(), ScanError> {
+        use hub_ranges as r;
+        fn check<T: PartialOrd + std::fmt::Display + Copy>(
+            prefix: &str,
+            name: &str,
+            value: T,
+            range: &std::ops::RangeInclusive<T>,
+            unit: &str,
+        ) -> Result<(), ScanError> {
+            if range.contains(&value) {
+                Ok(())
+            } else {
+                Err(ScanError::invalid(
+                    format!("{prefix}{name}"),
+                    format!("{} to {} {unit}", range.start(), range.end()),
+                    format!("is {value}"),
+                ))
+            }
+        }
+        check(
+            prefix,
+            "evaluationAllowanceSeconds",
+            self.evaluation_allowance_seconds,
+            &r::EVALUATION_ALLOWANCE_SECONDS,
+            "seconds",
+        )?;
+        check(
+            prefix,
+            "firstWaitMarginSeconds",
+            self.first_wait_margin_seconds,
+            &r::FIRST_WAIT_MARGIN_SECONDS,
+            "seconds",
+        )?;
+        check(
+            prefix,
+            "minPollSeconds",
+            self.min_poll_seconds,
+            &r::MIN_POLL_SECONDS,
+            "seconds",
+        )?;
+        check(
+            prefix,
+            "maxPollSeconds",
+            self.max_poll_seconds,
+            &r::MAX_POLL_SECONDS,
+            "seconds",
+        )?;
+        if self.min_poll_seconds > self.max_poll_seconds {
+            return Err(ScanError::invalid(
+                format!("{prefix}minPollSeconds"),
+                format!("at most maxPollSeconds ({})", self.max_poll_seconds),
+                format!("is {}", self.min_poll_seconds),
+            ));
+        }
+        check(
+            prefix,
+            "digestTopFindings",
+            self.digest_top_findings,
+            &r::DIGEST_TOP_FINDINGS,
+            "findings",
+        )?;
+        check(
+            prefix,
+            "chunkSize",
+            self.chunk_size,
+            &r::CHUNK_SIZE,
+            "findings per chunk",
+        )?;
+        self.sla_days.validate(&format!("{prefix}slaDays"))
+    }
+}
+
 impl Default for HubConfig {
     fn default() -> Self {
         Self {
@@ -296,6 +394,69 @@ impl Default for HubConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn field_of(e: ScanError) -> String {
+        match e {
+            ScanError::InvalidInput { field, .. } => field,
+            other => panic!("expected InvalidInput, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn hub_settings_are_checked_at_their_limits_and_one_past() {
+        assert_eq!(HubConfig::default().validate("hub.config."), Ok(()));
+        type Set = fn(&mut HubConfig, u64);
+        let cases: [(&str, u64, u64, Set); 6] = [
+            ("evaluationAllowanceSeconds", 60, 86_400, |c, v| {
+                c.evaluation_allowance_seconds = v as u32
+            }),
+            ("firstWaitMarginSeconds", 0, 3_600, |c, v| {
+                c.first_wait_margin_seconds = v as u32
+            }),
+            ("minPollSeconds", 1, 3_600, |c, v| {
+                c.max_poll_seconds = 86_400;
+                c.min_poll_seconds = v as u32
+            }),
+            ("maxPollSeconds", 1, 86_400, |c, v| {
+                c.min_poll_seconds = 1;
+                c.max_poll_seconds = v as u32
+            }),
+            ("digestTopFindings", 1, 500, |c, v| {
+                c.digest_top_findings = v as usize
+            }),
+            ("chunkSize", 1, 50_000, |c, v| c.chunk_size = v as usize),
+        ];
+        for (name, low, high, set) in cases {
+            for ok in [low, high] {
+                let mut c = HubConfig::default();
+                set(&mut c, ok);
+                assert_eq!(c.validate("hub.config."), Ok(()), "{name} = {ok}");
+            }
+            for bad in [
+                low.checked_sub(1),
+                Some(high + 1),
+                Some(u64::from(u32::MAX)),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let mut c = HubConfig::default();
+                set(&mut c, bad);
+                let err = c.validate("hub.config.").expect_err(name);
+                let text = err.to_string();
+                assert_eq!(field_of(err), format!("hub.config.{name}"), "{bad}");
+                assert!(text.contains(&format!("{low} to")), "{text}");
+            }
+        }
+        let c = HubConfig {
+            min_poll_seconds: 301,
+            ..HubConfig::default()
+        };
+        assert_eq!(
+            field_of(c.validate("").expect_err("min > max")),
+            "minPollSeconds"
+        );
+    }
 
     #[test]
     fn session_names_are_what_sts_accepts() {

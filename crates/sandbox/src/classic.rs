@@ -623,7 +623,7 @@ pub fn normalize(f: &ClassicFinding) -> Result<Finding, ScanError> {
             return Err(ScanError::invalid(
                 "arn",
                 "an Inspector Classic finding ARN (arn:aws:inspector:<region>:<account>:target/.../finding/...)",
-                format!("is {:?}", f.arn),
+                format!("is {}", scanflow_core::error::quote(&f.arn)),
             ));
         }
     };

@@ -681,7 +681,7 @@ pub fn normalize(f: &Inspector2Finding) -> Result<Finding, ScanError> {
             ScanError::invalid(
                 "findingArn",
                 "arn:aws:inspector2:<region>:<account>:finding/<id>",
-                format!("is {:?}", f.finding_arn),
+                format!("is {}", scanflow_core::error::quote(&f.finding_arn)),
             )
         })?;
     let resource = f.resources.iter().find(|r| r.kind == "AWS_EC2_INSTANCE");

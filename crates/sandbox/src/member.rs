@@ -64,13 +64,13 @@ pub(crate) fn assume_role(
     let hub = &shared.scenario.hub;
     // As the AWS adapter does: the execution name becomes a session name STS accepts.
     let session = scanflow_core::ports::role_session_name(session);
-    let is_account = account_id.len() == 12 && account_id.bytes().all(|b| b.is_ascii_digit());
+    let is_account = scanflow_core::input::validate_account_id("RoleArn", account_id).is_ok();
     let role_arn = format!("arn:aws:iam::{account_id}:role/{}", hub.member_role_name);
     if !is_account {
         return Err(ScanError::invalid(
             "RoleArn",
             "the ARN of a role in a 12-digit account",
-            format!("is {role_arn:?}"),
+            format!("is {}", scanflow_core::error::quote(&role_arn)),
         ));
     }
     let deployed = shared
@@ -187,7 +187,10 @@ pub(crate) fn parse_cursor(cursor: Option<&str>, field: &str) -> Result<usize, S
             ScanError::invalid(
                 field,
                 "the token the previous page returned",
-                format!("is {c:?}, which this API did not issue"),
+                format!(
+                    "is {}, which this API did not issue",
+                    scanflow_core::error::quote(c)
+                ),
             )
         }),
     }

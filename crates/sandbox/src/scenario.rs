@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use scanflow_core::fleet::ScanScope;
-use scanflow_core::input::{DURATION_RANGE, validate_account_id, validate_region};
+use scanflow_core::input::{DURATION_RANGE, validate_account_id, validate_region, validate_tag};
 use scanflow_core::lifecycle::SlaOverrides;
 use scanflow_core::model::{AccountSettings, Engine, Severity, Tag};
 use scanflow_core::ports::{HubConfig, WorkflowStatus};
@@ -590,25 +590,8 @@ impl Scenario {
         if let Some(l) = &hub.lambda {
             l.validate()?;
         }
-        let cfg = hub.hub_config();
-        if cfg.min_poll_seconds == 0 || cfg.min_poll_seconds > cfg.max_poll_seconds {
-            return Err(SandboxError::scenario(
-                "hub.config.minPollSeconds",
-                format!(
-                    "expected 1 to maxPollSeconds ({}), got {}",
-                    cfg.max_poll_seconds, cfg.min_poll_seconds
-                ),
-            ));
-        }
-        if let Some(sla) = &hub.config.sla_days {
-            check_core(sla.validate("hub.config.slaDays"))?;
-        }
-        if cfg.chunk_size == 0 {
-            return Err(SandboxError::scenario(
-                "hub.config.chunkSize",
-                "expected at least 1 finding per chunk, got 0",
-            ));
-        }
+        // The same ranges the hub's own parameters are held to (scanflow_core::ports::hub_ranges).
+        check_core(hub.hub_config().validate("hub.config."))?;
         if self.accounts.is_empty() {
             return Err(SandboxError::scenario(
                 "accounts",
@@ -655,6 +638,17 @@ impl AccountSpec {
                     "the account has no tag to change the value of; give tagKey too",
                 ));
             }
+            if change.tag_key.is_some() || change.tag_value.is_some() {
+                let tag = Tag {
+                    key: change.tag_key.clone().unwrap_or_else(|| "key".into()),
+                    value: change.tag_value.clone().unwrap_or_default(),
+                };
+                check_core(validate_tag(
+                    &format!("{at}.scopeChange.tagKey"),
+                    &format!("{at}.scopeChange.tagValue"),
+                    &tag,
+                ))?;
+            }
             if let Some(d) = change.duration_seconds
                 && !DURATION_RANGE.contains(&d)
             {
@@ -678,19 +672,14 @@ impl AccountSpec {
             ));
         }
         if let Some(tag) = &s.tag {
-            let len = tag.key.chars().count();
-            if len == 0 || len > 128 {
-                return Err(SandboxError::scenario(
-                    format!("{at}.settings.tag.key"),
-                    format!("expected 1 to 128 characters, got {len}"),
-                ));
-            }
-            if tag.value.chars().count() > 256 {
-                return Err(SandboxError::scenario(
-                    format!("{at}.settings.tag.value"),
-                    "expected at most 256 characters",
-                ));
-            }
+            check_core(validate_tag(
+                &format!("{at}.settings.tag.key"),
+                &format!("{at}.settings.tag.value"),
+                &Tag {
+                    key: tag.key.clone(),
+                    value: tag.value.clone(),
+                },
+            ))?;
         }
         if let Some(arn) = &s.assessment_template_arn
             && !is_template_arn(arn, &self.account_id, &self.region)
@@ -969,6 +958,7 @@ pub(crate) fn is_template_arn(arn: &str, account_id: &str, region: &str) -> bool
 #[cfg(test)]
 mod churn_tests {
     use super::*;
+    use serde_json::json;
 
     fn with(
         findings: serde_json::Value,
@@ -991,6 +981,66 @@ mod churn_tests {
 
     fn field_of(r: Result<Scenario, SandboxError>) -> String {
         r.err().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn classic_regions_are_known_aws_regions() {
+        for (region, _, _) in CLASSIC_REGIONS {
+            assert!(
+                scanflow_core::input::AWS_REGIONS.contains(&region),
+                "{region}"
+            );
+        }
+    }
+
+    #[test]
+    fn tags_and_hub_settings_are_checked_at_their_limits_and_one_past() {
+        let hub = |config: serde_json::Value| json!({"hub": {"accountId": "999999999999", "config": config}, "accounts": [{"accountId": "111122223333", "region": "eu-west-1", "settings": {"engine": "inspector2"}}]});
+        let parse = |v: serde_json::Value| Scenario::from_json(&v.to_string());
+        let r = parse(hub(json!({"chunkSize": 50_000, "digestTopFindings": 500})));
+        assert!(r.is_ok(), "{:?}", r.err());
+        for (config, field) in [
+            (json!({"chunkSize": 50_001}), "hub.config.chunkSize"),
+            (
+                json!({"digestTopFindings": 0}),
+                "hub.config.digestTopFindings",
+            ),
+            (
+                json!({"evaluationAllowanceSeconds": 4_294_967_295u64}),
+                "hub.config.evaluationAllowanceSeconds",
+            ),
+            (
+                json!({"firstWaitMarginSeconds": 3_601}),
+                "hub.config.firstWaitMarginSeconds",
+            ),
+            (
+                json!({"maxPollSeconds": 86_401}),
+                "hub.config.maxPollSeconds",
+            ),
+        ] {
+            let e = field_of(parse(hub(config.clone())));
+            assert!(e.contains(field), "{config}: {e}");
+        }
+        let account = |settings: serde_json::Value| json!({"hub": {"accountId": "999999999999"}, "accounts": [{"accountId": "111122223333", "region": "eu-west-1", "settings": settings}]});
+        let at_limit = json!({"engine": "inspector2", "tag": {"key": "k".repeat(128), "value": "v".repeat(256)}});
+        assert!(parse(account(at_limit)).is_ok());
+        for (tag, field) in [
+            (
+                json!({"key": "k".repeat(129), "value": "v"}),
+                "accounts[0].settings.tag.key",
+            ),
+            (
+                json!({"key": "k", "value": "v".repeat(257)}),
+                "accounts[0].settings.tag.value",
+            ),
+            (
+                json!({"key": "k", "value": "a\u{1b}[0m"}),
+                "accounts[0].settings.tag.value",
+            ),
+        ] {
+            let e = field_of(parse(account(json!({"engine": "inspector2", "tag": tag}))));
+            assert!(e.contains(field) && !e.contains('\u{1b}'), "{e}");
+        }
     }
 
     #[test]

@@ -124,7 +124,7 @@ impl SecurityHubSim {
                 ScanError::invalid(
                     "NextToken",
                     "a token GetFindings returned",
-                    format!("is {c:?}"),
+                    format!("is {}", scanflow_core::error::quote(c)),
                 )
             })?,
         };

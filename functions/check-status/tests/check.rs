@@ -40,7 +40,8 @@ fn check_at(
     run: &Run,
     seconds: i64,
 ) -> Result<scanflow_core::state::Status, ScanError> {
-    let now = time::add_seconds(time::parse("start", START).expect("time"), seconds);
+    let now = time::add_seconds("now", time::parse("start", START).expect("time"), seconds)
+        .expect("in range");
     sb.set_now(now);
     block_on(check_status::check(
         sb,

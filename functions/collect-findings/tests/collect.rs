@@ -43,7 +43,7 @@ fn finished_v2_run(findings: u32, chunk_size: usize, label: &str) -> (Sandbox, R
         .expect("starts")
         .into_run()
         .expect("a run, not a duplicate");
-    sb.set_now(time::add_seconds(start, 3600));
+    sb.set_now(time::add_seconds("now", start, 3600).expect("in range"));
     (sb, run)
 }
 

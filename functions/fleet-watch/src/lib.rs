@@ -89,7 +89,7 @@ pub async fn invoke<P: Platform>(platform: &P, event: Value) -> Result<Value, Sc
             return Err(ScanError::invalid(
                 "check",
                 "\"fleet\"",
-                format!("is {:?}", input.check),
+                format!("is {}", scanflow_core::error::quote(&input.check)),
             ));
         }
         if input.grace_hours > MAX_GRACE_HOURS {

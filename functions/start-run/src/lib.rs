@@ -119,7 +119,7 @@ async fn start_scan<P: Platform>(
         }
     };
 
-    let timing = Timing::for_run(config, &settings, rerun);
+    let timing = Timing::for_run(config, &settings, rerun)?;
     Ok(Run {
         account_id: request.account_id.clone(),
         region: request.region.clone(),
@@ -129,9 +129,10 @@ async fn start_scan<P: Platform>(
         duration_seconds: settings.duration_seconds,
         started_at: time::format(started_at),
         deadline: time::format(time::add_seconds(
+            "execution.startTime",
             started_at,
             i64::from(timing.deadline_after),
-        )),
+        )?),
         wait_seconds: timing.first_wait,
         rerun,
         execution: execution.name.clone(),
@@ -170,20 +171,99 @@ struct Timing {
 }
 
 impl Timing {
-    fn for_run(config: &HubConfig, settings: &AccountSettings, rerun: bool) -> Self {
+    /// Sums the duration and the hub's settings with checked arithmetic: the hub validates its
+    /// settings against their ranges, but a value that slipped past (or a future range) must
+    /// give an error naming the setting, never a panic or a wrapped, wrong wait.
+    fn for_run(
+        config: &HubConfig,
+        settings: &AccountSettings,
+        rerun: bool,
+    ) -> Result<Self, ScanError> {
         let scan = match settings.engine {
             // Nothing can be collected before the assessment's own duration has passed.
             Engine::Classic if !rerun => settings.duration_seconds,
             // A findings report (or a finished run) takes seconds to minutes, not a duration.
             _ => 0,
         };
-        Self {
+        let sum = |setting: &str, value: u32| {
+            scan.checked_add(value).ok_or_else(|| {
+                ScanError::invalid(
+                    setting,
+                    format!(
+                        "a hub setting that, added to the {scan}-second assessment duration, \
+                         fits {} seconds (see scanflow_core::ports::hub_ranges)",
+                        u32::MAX
+                    ),
+                    format!("is {value}"),
+                )
+            })
+        };
+        Ok(Self {
             first_wait: if rerun {
                 0
             } else {
-                scan + config.first_wait_margin_seconds.max(1)
+                sum(
+                    "firstWaitMarginSeconds",
+                    config.first_wait_margin_seconds.max(1),
+                )?
             },
-            deadline_after: scan + config.evaluation_allowance_seconds,
+            deadline_after: sum(
+                "evaluationAllowanceSeconds",
+                config.evaluation_allowance_seconds,
+            )?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classic(duration_seconds: u32) -> AccountSettings {
+        AccountSettings {
+            engine: Engine::Classic,
+            tag: None,
+            duration_seconds,
+            assessment_template_arn: None,
+            schedule: None,
+            sla_days: None,
         }
+    }
+
+    fn field_of(e: ScanError) -> String {
+        match e {
+            ScanError::InvalidInput { field, .. } => field,
+            other => panic!("expected InvalidInput, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn timing_sums_are_checked_at_u32_max_and_one_past() {
+        let at_limit = HubConfig {
+            first_wait_margin_seconds: u32::MAX - 3600,
+            evaluation_allowance_seconds: u32::MAX - 3600,
+            ..HubConfig::default()
+        };
+        let t = Timing::for_run(&at_limit, &classic(3600), false).expect("fits exactly");
+        assert_eq!((t.first_wait, t.deadline_after), (u32::MAX, u32::MAX));
+
+        let past = HubConfig {
+            first_wait_margin_seconds: u32::MAX - 3599,
+            ..HubConfig::default()
+        };
+        let e = Timing::for_run(&past, &classic(3600), false).err();
+        assert_eq!(field_of(e.expect("overflow")), "firstWaitMarginSeconds");
+        let past = HubConfig {
+            evaluation_allowance_seconds: u32::MAX - 3599,
+            ..HubConfig::default()
+        };
+        let e = Timing::for_run(&past, &classic(3600), false).err();
+        assert_eq!(field_of(e.expect("overflow")), "evaluationAllowanceSeconds");
+        // A rerun waits no duration, so even u32::MAX fits.
+        let max = HubConfig {
+            evaluation_allowance_seconds: u32::MAX,
+            ..HubConfig::default()
+        };
+        assert!(Timing::for_run(&max, &classic(3600), true).is_ok());
     }
 }

@@ -48,7 +48,9 @@ fn start(sb: &Sandbox, input: Value) -> Result<Run, ScanError> {
 
 fn at(offset: u32) -> String {
     let t = scanflow_core::time::parse("t", START).expect("time");
-    scanflow_core::time::format(scanflow_core::time::add_seconds(t, i64::from(offset)))
+    scanflow_core::time::format(
+        scanflow_core::time::add_seconds("t", t, i64::from(offset)).expect("in range"),
+    )
 }
 
 #[test]
