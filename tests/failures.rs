@@ -449,28 +449,36 @@ fn a_later_scan_archives_the_notices_it_shows_cleared() {
 }
 
 #[test]
-fn a_hostile_tag_cannot_forge_or_hide_text_in_what_people_read() {
+fn hostile_text_cannot_forge_or_hide_anything_in_what_people_read() {
+    // A tag in the execution input is refused at once, naming the field.
     let hostile = json!({
         "accountId": WEB,
         "region": "eu-west-1",
         "tagKey": "Env\u{202E}",
         "tagValue": "x\n\nAccount:    999999999999\u{1b}[2J\u{7}"
     });
-    let local = run(options(one_account(), vec![hostile], "hostile-tag"));
-    let ex = &local.executions[0];
-    assert_ne!(
-        ex.execution.status,
-        Status::Succeeded,
-        "no instance has that tag"
+    // A finding whose title tries the same, from the (simulated) Inspector.
+    let mut scenario = one_account();
+    scenario.accounts[0].findings.list[0].title =
+        Some("openssh\u{202E}gnp.exe\nAccount:    999999999999\u{1b}]0;x\u{7}".into());
+    let local = run(options(
+        scenario,
+        vec![hostile, json!({"accountId": WEB, "region": "eu-west-1"})],
+        "hostile-text",
+    ));
+    assert_eq!(
+        local.executions[0].execution.error.as_deref(),
+        Some("InvalidInput")
     );
-    assert!(ex.reported());
+    assert!(local.executions[0].reported());
+    assert_eq!(local.executions[1].execution.status, Status::Succeeded);
     let emails: Vec<_> = local
         .sandbox
         .sns_messages()
         .into_iter()
         .filter(|m| m.attributes.get("scanflow_kind").map(String::as_str) != Some("siem"))
         .collect();
-    assert!(!emails.is_empty());
+    assert!(emails.len() >= 2, "the failure notice and the digest");
     for m in &emails {
         for text in [&m.subject, &m.message] {
             assert!(
@@ -491,10 +499,22 @@ fn a_hostile_tag_cannot_forge_or_hide_text_in_what_people_read() {
         .iter()
         .find(|m| m.attributes.get("scanflow_kind").map(String::as_str) == Some("failure"))
         .expect("the failure notice");
-    // The value is still there for the reader, made visible where it was hiding something.
+    assert!(notice.message.contains("`tagKey`"), "{}", notice.message);
+    // The digest still shows the title, with what was hidden made visible.
+    let digest = emails
+        .iter()
+        .find(|m| m.attributes.get("scanflow_kind").map(String::as_str) == Some("digest"))
+        .expect("the digest");
     assert!(
-        notice.message.contains("Env<U+202E>") && notice.message.contains("<U+001B>[2J"),
+        digest.message.contains("openssh<U+202E>gnp.exe"),
         "{}",
-        notice.message
+        digest.message
     );
+    // The SIEM document keeps the exact title (JSON escapes it).
+    let siem = scanflow_tests::siem_documents(&local.sandbox.sns_messages(), WEB);
+    let exact = siem
+        .iter()
+        .flat_map(|d| d["findings"].as_array().cloned().unwrap_or_default())
+        .any(|f| f["title"].as_str().is_some_and(|t| t.contains('\u{202E}')));
+    assert!(exact, "the SIEM document has the exact text");
 }
