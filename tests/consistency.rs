@@ -198,7 +198,8 @@ fn placeholders(text: &str) -> BTreeSet<String> {
 }
 
 /// Workspace binary targets whose package lives under `functions/`, as `cargo metadata` sees them.
-fn function_bins() -> BTreeSet<String> {
+/// The workspace's own packages, as `cargo metadata --no-deps` describes them.
+fn cargo_metadata() -> Json {
     let out = std::process::Command::new(env!("CARGO"))
         .args([
             "metadata",
@@ -215,7 +216,11 @@ fn function_bins() -> BTreeSet<String> {
         "cargo metadata: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let meta: Json = serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON");
+    serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON")
+}
+
+fn function_bins() -> BTreeSet<String> {
+    let meta = cargo_metadata();
     let functions_dir = root().join("functions");
     let mut bins = BTreeSet::new();
     for package in meta["packages"].as_array().expect("packages") {
@@ -1590,18 +1595,7 @@ fn each_function_may_read_and_write_the_bucket_keys_it_uses() {
 
 #[test]
 fn the_functions_are_equals_no_step_depends_on_another() {
-    let out = std::process::Command::new(env!("CARGO"))
-        .args([
-            "metadata",
-            "--no-deps",
-            "--format-version",
-            "1",
-            "--offline",
-        ])
-        .current_dir(root())
-        .output()
-        .expect("cargo metadata runs");
-    let meta: Json = serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON");
+    let meta = cargo_metadata();
     let functions_dir = root().join("functions");
     let packages = meta["packages"].as_array().expect("packages");
     let is_function = |p: &Json| {

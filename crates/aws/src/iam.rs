@@ -120,19 +120,10 @@ pub fn function_actions(function: &str) -> &'static [&'static str] {
             "kms:Decrypt",
             "kms:GenerateDataKey",
         ],
-        // Publish writes the last-delivery record the fleet watch reads.
-        "publish" => &[
-            "sts:AssumeRole",
-            "s3:ListBucket",
-            "s3:GetObject",
-            "s3:PutObject",
-            "sns:Publish",
-            "kms:Decrypt",
-            "kms:GenerateDataKey",
-            "securityhub:BatchImportFindings",
-        ],
-        // The notice ledger is written in the bucket, so a repeated event sends nothing twice.
-        "notify" => &[
+        // Publish writes its delivery ledger, the run state and the last-delivery record; the
+        // notifier (publish's failure mode) its notice ledger and the open notices: the same
+        // actions on different keys (the template scopes the keys).
+        "publish" | "notify" => &[
             "sts:AssumeRole",
             "s3:ListBucket",
             "s3:GetObject",

@@ -65,15 +65,18 @@ impl LocalS3 {
         }
     }
 
+    /// The file for `key`, its folder created.
+    fn writable(&self, key: &str) -> Result<PathBuf, ScanError> {
+        let path = self.path_of(key)?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| write_error(&path, &e))?;
+        }
+        Ok(path)
+    }
+
     fn put_now(&self, key: &str, body: Vec<u8>) -> Result<(), ScanError> {
         self.shared.count("s3:PutObject", 1);
-        let path = self.path_of(key)?;
-        let io =
-            |e: std::io::Error| ScanError::internal(format!("writing {}: {e}", path.display()));
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        std::fs::write(&path, body).map_err(io)
+        self.seed(key, &body)
     }
 
     /// Creates the file only if it does not exist (`create_new` is atomic, like S3's
@@ -81,12 +84,8 @@ impl LocalS3 {
     fn put_if_absent_now(&self, key: &str, body: &[u8]) -> Result<bool, ScanError> {
         use std::io::Write as _;
         self.shared.count("s3:PutObject", 1);
-        let path = self.path_of(key)?;
-        let io =
-            |e: std::io::Error| ScanError::internal(format!("writing {}: {e}", path.display()));
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
+        let path = self.writable(key)?;
+        let io = |e: std::io::Error| write_error(&path, &e);
         match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -126,13 +125,8 @@ impl LocalS3 {
 impl LocalS3 {
     /// Writes `key` as the world was before the run (seeding), without counting an API call.
     pub(crate) fn seed(&self, key: &str, body: &[u8]) -> Result<(), ScanError> {
-        let path = self.path_of(key)?;
-        let io =
-            |e: std::io::Error| ScanError::internal(format!("writing {}: {e}", path.display()));
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io)?;
-        }
-        std::fs::write(&path, body).map_err(io)
+        let path = self.writable(key)?;
+        std::fs::write(&path, body).map_err(|e| write_error(&path, &e))
     }
 
     fn list_now(&self, prefix: &str) -> Result<Vec<String>, ScanError> {
@@ -196,4 +190,8 @@ impl ReportStore for LocalS3 {
     fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, ScanError>> + Send {
         ready(self.list_now(prefix))
     }
+}
+
+fn write_error(path: &std::path::Path, e: &std::io::Error) -> ScanError {
+    ScanError::internal(format!("writing {}: {e}", path.display()))
 }
