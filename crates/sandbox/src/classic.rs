@@ -97,21 +97,24 @@ struct ClassicRun {
 
 impl ClassicRun {
     /// Each state the run enters, with when.
+    ///
+    /// Saturating: a state that would begin after the end of representable time never begins,
+    /// which is what a caller asking "where is the run now" must see, rather than a panic.
     fn timeline(&self) -> Vec<(&'static str, OffsetDateTime)> {
         let mut t = self.created_at;
         let mut out = Vec::with_capacity(10);
         for (state, secs) in BEFORE_COLLECTING {
             out.push((state, t));
-            t += time::Duration::seconds(secs);
+            t = t.saturating_add(time::Duration::seconds(secs));
         }
         out.push(("COLLECTING_DATA", t));
-        t += time::Duration::seconds(self.duration);
+        t = t.saturating_add(time::Duration::seconds(self.duration));
         for (state, secs) in AFTER_COLLECTING {
             out.push((state, t));
-            t += time::Duration::seconds(secs);
+            t = t.saturating_add(time::Duration::seconds(secs));
         }
         out.push(("EVALUATING_RULES", t));
-        t += time::Duration::seconds(self.evaluation);
+        t = t.saturating_add(time::Duration::seconds(self.evaluation));
         match self.outcome {
             ClassicOutcome::Completes if self.with_errors => out.push(("COMPLETED_WITH_ERRORS", t)),
             ClassicOutcome::Completes => out.push(("COMPLETED", t)),
@@ -667,4 +670,47 @@ pub fn normalize(f: &ClassicFinding) -> Result<Finding, ScanError> {
             .as_ref()
             .and_then(|a| a.rules_package_arn.clone()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_created_at(created_at: OffsetDateTime) -> ClassicRun {
+        ClassicRun {
+            arn: "arn:aws:inspector:us-east-1:111122223333:target/0-x/template/0-y/run/0-z".into(),
+            template_arn: "arn:aws:inspector:us-east-1:111122223333:target/0-x/template/0-y"
+                .into(),
+            account_index: 0,
+            created_at,
+            duration: 3_600,
+            evaluation: 86_400,
+            outcome: ClassicOutcome::Completes,
+            with_errors: false,
+            in_target: Vec::new(),
+            listed: None,
+            scan: 1,
+        }
+    }
+
+    #[test]
+    fn a_run_near_the_end_of_time_never_completes_instead_of_panicking() {
+        let end = time::PrimitiveDateTime::MAX.assume_utc();
+        let run = run_created_at(end - time::Duration::hours(2));
+        let timeline = run.timeline();
+        // Collection starts before the end; evaluation would end a day past it: saturated.
+        let collecting = timeline.iter().find(|(s, _)| *s == "COLLECTING_DATA");
+        assert!(collecting.is_some_and(|(_, at)| *at < end));
+        assert_eq!(timeline.last().map(|(s, at)| (*s, *at)), Some(("COMPLETED", end)));
+        assert_eq!(run.state_at(end - time::Duration::hours(1)).0, "COLLECTING_DATA");
+    }
+
+    #[test]
+    fn a_run_well_before_the_end_of_time_completes_after_its_duration_and_evaluation() {
+        let start = time::macros::datetime!(2026-12-01 00:00 UTC);
+        let run = run_created_at(start);
+        let (state, at) = run.state_at(start + time::Duration::days(3));
+        assert_eq!(state, "COMPLETED");
+        assert!(at > start + time::Duration::seconds(3_600 + 86_400));
+    }
 }

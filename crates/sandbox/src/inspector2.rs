@@ -124,7 +124,10 @@ pub(crate) fn start(
     reports.reports.push(Report {
         id: id.clone(),
         account_index,
-        ready_at: now + time::Duration::seconds(i64::from(account.inspector2.report_seconds)),
+        // Saturating: near the end of representable time the report is simply never ready.
+        ready_at: now.saturating_add(time::Duration::seconds(i64::from(
+            account.inspector2.report_seconds,
+        ))),
         outcome: account.inspector2.outcome,
         scanned: scope
             .into_iter()
@@ -580,8 +583,9 @@ fn shape(
     observed: OffsetDateTime,
 ) -> Inspector2Finding {
     let arn_id = ids::hex_id(&[account_id, region, instance_id, &v.cve, &v.package], 32);
-    let first = observed - time::Duration::days(i64::from(v.first_seen_days_ago));
-    let last = observed - time::Duration::minutes(17);
+    // Saturating, so a clock near the start of representable time cannot panic.
+    let first = observed.saturating_sub(time::Duration::days(i64::from(v.first_seen_days_ago)));
+    let last = observed.saturating_sub(time::Duration::minutes(17));
     let fix = match (&v.fixed_in, v.partial_fix) {
         (None, _) => "NO",
         (Some(_), true) => "PARTIAL",
@@ -627,7 +631,7 @@ fn shape(
                     vpc_id: Some(facts.vpc_id.clone()),
                     subnet_id: Some(facts.subnet_id.clone()),
                     launched_at: Some(crate::iso_millis(
-                        observed - time::Duration::days(i64::from(facts.launched_days_ago)),
+                        observed.saturating_sub(time::Duration::days(i64::from(facts.launched_days_ago))),
                     )),
                     platform: Some(facts.platform.name().to_owned()),
                 }),
