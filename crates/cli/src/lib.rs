@@ -1,5 +1,5 @@
 //! The `scanflow` command's library: loading the workflow definition, running it locally on
-//! the sandbox, and printing execution traces. `main.rs` only parses arguments.
+//! the sandbox, printing execution traces, and the reference SIEM receiver. `main.rs` only parses arguments.
 
 pub mod definition;
 pub mod duration;
@@ -7,4 +7,5 @@ pub mod duration;
 pub mod executions;
 pub mod local;
 pub mod names;
+pub mod siem;
 pub mod trace;

@@ -1,5 +1,5 @@
 //! The `scanflow` command: `run` the workflow locally on simulated accounts, `asl exec` any
-//! state machine definition offline.
+//! state machine definition offline, `siem receive` SIEM documents as an integrator would.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +31,11 @@ enum Command {
     Asl {
         #[command(subcommand)]
         command: AslCommand,
+    },
+    /// Tools for the SIEM side: the reference receiver.
+    Siem {
+        #[command(subcommand)]
+        command: SiemCommand,
     },
     /// Start, watch, list and redrive scans of a deployed hub stack.
     #[cfg(feature = "aws")]
@@ -101,12 +106,45 @@ enum AslCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum SiemCommand {
+    /// Receive scanflow's SIEM documents from SNS over HTTP: verify SNS's signature, confirm
+    /// the subscription, drop repeats and write each complete run as
+    /// OUT/<accountId>/<region>/<runId>.ndjson. Basic authentication: set
+    /// SCANFLOW_SIEM_BASIC_AUTH=user:password (the credentials in the endpoint URL).
+    Receive {
+        /// Address to listen on, e.g. 127.0.0.1:8080 (put TLS in front of it for SNS's HTTPS).
+        #[arg(long)]
+        listen: String,
+        /// Where complete runs and failure documents are written.
+        #[arg(long, default_value = "siem-received")]
+        out: PathBuf,
+        /// Trust this PEM certificate for every message instead of downloading SNS's (for
+        /// `scanflow run --http-endpoint`: crates/sandbox/signing/cert.pem).
+        #[arg(long)]
+        trust_cert: Option<PathBuf>,
+        /// Refuse messages sent longer ago than this (replays): 30m, 1h, ... or `off` for
+        /// `scanflow run`, whose clock is virtual [default: 1h].
+        #[arg(long, value_name = "DURATION|off")]
+        max_age: Option<String>,
+    },
+}
+
 /// Exit status for invalid input, scenario or definition.
 const INVALID: u8 = 2;
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Run(args) => run(args),
+        Command::Siem {
+            command:
+                SiemCommand::Receive {
+                    listen,
+                    out,
+                    trust_cert,
+                    max_age,
+                },
+        } => receive(listen, out, trust_cert, max_age.as_deref()),
         #[cfg(feature = "aws")]
         Command::Executions { command } => scanflow_cli::executions::main(command),
         Command::Asl {
@@ -140,6 +178,45 @@ fn main() -> ExitCode {
                     ExitCode::from(INVALID)
                 }
             }
+        }
+    }
+}
+
+fn receive(
+    listen: String,
+    out_dir: PathBuf,
+    trust_cert: Option<PathBuf>,
+    max_age: Option<&str>,
+) -> ExitCode {
+    use scanflow_cli::siem::{self, verify::Freshness};
+    let freshness = match max_age {
+        None => Freshness::DEFAULT,
+        Some("off") => Freshness::Off,
+        Some(text) => {
+            match scanflow_cli::duration::parse("--max-age", text, time::Duration::days(14)) {
+                Ok(d) => Freshness::Window {
+                    max_age_seconds: d.whole_seconds(),
+                    max_ahead_seconds: 300,
+                },
+                Err(e) => {
+                    eprintln!("scanflow siem receive: {e}, or off");
+                    return ExitCode::from(INVALID);
+                }
+            }
+        }
+    };
+    let options = siem::ReceiveOptions {
+        listen,
+        out_dir,
+        trust_cert,
+        freshness,
+        basic_auth: std::env::var(siem::BASIC_AUTH_ENV).ok(),
+    };
+    match siem::receive(options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("scanflow siem receive: {e}");
+            ExitCode::from(INVALID)
         }
     }
 }

@@ -1,11 +1,9 @@
 //! The execution input contract: what EventBridge, the console and `scanflow executions start`
 //! send, validated once here for every caller.
 
-use std::collections::BTreeSet;
 use std::ops::RangeInclusive;
 
-use serde::de::{IgnoredAny, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::ScanError;
 use crate::error::{QUOTE_MAX_CHARS, quote};
@@ -159,17 +157,12 @@ impl ExecutionInput {
         let value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
             ScanError::invalid("$", "a JSON object", format!("is not valid JSON ({e})"))
         })?;
-        if value.is_object() {
-            let FirstDuplicate(duplicate) = serde_json::from_str(text).map_err(|e| {
-                ScanError::invalid("$", "a JSON object", format!("is not valid JSON ({e})"))
-            })?;
-            if let Some(key) = duplicate {
-                return Err(ScanError::invalid(
-                    field_name(&key),
-                    "each field at most once",
-                    "is given more than once",
-                ));
-            }
+        if let Some(key) = crate::json::first_duplicate_key(text) {
+            return Err(ScanError::invalid(
+                field_name(&key),
+                "each field at most once",
+                "is given more than once",
+            ));
         }
         Self::from_value(value)
     }
@@ -440,33 +433,6 @@ fn field_name(key: &str) -> String {
         key.to_owned()
     } else {
         quote(key)
-    }
-}
-
-/// Reads a JSON object's keys only, remembering the first one given twice.
-struct FirstDuplicate(Option<String>);
-
-impl<'de> Deserialize<'de> for FirstDuplicate {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Keys;
-        impl<'de> Visitor<'de> for Keys {
-            type Value = FirstDuplicate;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut seen = BTreeSet::new();
-                let mut duplicate = None;
-                while let Some(key) = map.next_key::<String>()? {
-                    map.next_value::<IgnoredAny>()?;
-                    if duplicate.is_none() && !seen.insert(key.clone()) {
-                        duplicate = Some(key);
-                    }
-                }
-                Ok(FirstDuplicate(duplicate))
-            }
-        }
-        deserializer.deserialize_map(Keys)
     }
 }
 

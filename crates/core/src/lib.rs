@@ -5,6 +5,7 @@
 pub mod error;
 pub mod fleet;
 pub mod input;
+pub mod json;
 pub mod keys;
 pub mod lifecycle;
 pub mod message;

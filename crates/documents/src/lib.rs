@@ -2,9 +2,11 @@
 //! on the domain and on these: the findings chunks and manifest collect-findings writes
 //! ([`report`]), the e-mail digest ([`digest`]) and the SIEM document with its schema
 //! ([`siem`]) that format writes and publish sends, and the SNS message attributes and
-//! subjects both use ([`envelope`]).
+//! subjects both use ([`envelope`]), and the body SNS posts to the SIEM's HTTPS endpoint with
+//! the text SNS signs in it ([`sns_http`]).
 
 pub mod digest;
 pub mod envelope;
 pub mod report;
 pub mod siem;
+pub mod sns_http;

@@ -679,8 +679,7 @@ mod tests {
     fn run_created_at(created_at: OffsetDateTime) -> ClassicRun {
         ClassicRun {
             arn: "arn:aws:inspector:us-east-1:111122223333:target/0-x/template/0-y/run/0-z".into(),
-            template_arn: "arn:aws:inspector:us-east-1:111122223333:target/0-x/template/0-y"
-                .into(),
+            template_arn: "arn:aws:inspector:us-east-1:111122223333:target/0-x/template/0-y".into(),
             account_index: 0,
             created_at,
             duration: 3_600,
@@ -701,8 +700,14 @@ mod tests {
         // Collection starts before the end; evaluation would end a day past it: saturated.
         let collecting = timeline.iter().find(|(s, _)| *s == "COLLECTING_DATA");
         assert!(collecting.is_some_and(|(_, at)| *at < end));
-        assert_eq!(timeline.last().map(|(s, at)| (*s, *at)), Some(("COMPLETED", end)));
-        assert_eq!(run.state_at(end - time::Duration::hours(1)).0, "COLLECTING_DATA");
+        assert_eq!(
+            timeline.last().map(|(s, at)| (*s, *at)),
+            Some(("COMPLETED", end))
+        );
+        assert_eq!(
+            run.state_at(end - time::Duration::hours(1)).0,
+            "COLLECTING_DATA"
+        );
     }
 
     #[test]

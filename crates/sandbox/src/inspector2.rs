@@ -631,7 +631,9 @@ fn shape(
                     vpc_id: Some(facts.vpc_id.clone()),
                     subnet_id: Some(facts.subnet_id.clone()),
                     launched_at: Some(crate::iso_millis(
-                        observed.saturating_sub(time::Duration::days(i64::from(facts.launched_days_ago))),
+                        observed.saturating_sub(time::Duration::days(i64::from(
+                            facts.launched_days_ago,
+                        ))),
                     )),
                     platform: Some(facts.platform.name().to_owned()),
                 }),

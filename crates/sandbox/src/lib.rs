@@ -20,6 +20,7 @@ mod member;
 mod s3;
 mod scenario;
 mod security_hub;
+pub mod signing;
 mod sns;
 
 mod builtin;

@@ -3,8 +3,9 @@
 //! envelope with SNS's retries. Every message is kept in memory and appended to
 //! `<out>/sns-messages.jsonl`.
 //!
-//! The sandbox cannot sign as SNS: `Signature` is the fixed text [`UNSIGNED`], so a receiver
-//! that verifies signatures must have that check off for sandbox runs.
+//! Deliveries are signed as SNS signs them, with the sandbox's test key ([`crate::signing`]), so
+//! a receiver that verifies signatures works against the sandbox once told to trust its
+//! certificate.
 
 use std::collections::BTreeMap;
 use std::future::{Future, ready};
@@ -22,14 +23,15 @@ use scanflow_core::message::{
 };
 use scanflow_core::ports::Notifier;
 
+use scanflow_documents::sns_http::{self, HttpMessage};
+
+use crate::signing::{self, Signer};
 use crate::{SandboxError, Shared, ids, lock};
 
 /// The topic's name in the hub account.
 pub const TOPIC_NAME: &str = "scanflow";
 /// SNS's default HTTP/S delivery policy: the first attempt and 3 retries.
 pub const HTTP_ATTEMPTS: u32 = 4;
-/// What the envelope carries as `Signature`.
-pub const UNSIGNED: &str = "SANDBOX-UNSIGNED";
 /// SNS gives an endpoint 15 seconds to answer.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -106,8 +108,15 @@ pub enum DeliveryOutcome {
 pub struct SnsSim {
     shared: Arc<Shared>,
     topic_arn: String,
-    endpoint: Option<(String, ureq::Agent)>,
+    endpoint: Option<Endpoint>,
     sequence: AtomicU64,
+}
+
+/// The HTTP subscriber and what posts to it.
+struct Endpoint {
+    url: String,
+    agent: ureq::Agent,
+    signer: Signer,
 }
 
 impl SnsSim {
@@ -137,7 +146,15 @@ impl SnsSim {
                     .max_redirects(0)
                     .user_agent("Amazon Simple Notification Service Agent")
                     .build();
-                Some((url, ureq::Agent::new_with_config(config)))
+                let signer = Signer::new().map_err(|e| SandboxError::Endpoint {
+                    endpoint: url.clone(),
+                    problem: e.to_string(),
+                })?;
+                Some(Endpoint {
+                    url,
+                    agent: ureq::Agent::new_with_config(config),
+                    signer,
+                })
             }
         };
         Ok(Self {
@@ -231,30 +248,47 @@ impl SnsSim {
             .map_err(|e| ScanError::internal(format!("appending to {}: {e}", path.display())))
     }
 
-    /// The body SNS posts to an HTTP/S subscriber (aws-facts §4.3).
-    fn envelope(&self, message: &Message, message_id: &str, timestamp: &str) -> serde_json::Value {
+    /// The body SNS posts to an HTTP/S subscriber (aws-facts §4.3), signed.
+    fn envelope(
+        &self,
+        signer: &Signer,
+        message: &Message,
+        message_id: &str,
+        timestamp: &str,
+    ) -> Result<HttpMessage, ScanError> {
         let region = &self.shared.scenario.hub.region;
-        let mut env = serde_json::json!({
-            "Type": "Notification",
-            "MessageId": message_id,
-            "TopicArn": self.topic_arn,
-            "Message": message.body,
-            "Timestamp": timestamp,
-            "SignatureVersion": "2",
-            "Signature": UNSIGNED,
-            "SigningCertURL": format!("https://sns.{region}.amazonaws.com/SimpleNotificationService-sandbox-unsigned.pem"),
-            "UnsubscribeURL": format!(
+        let mut envelope = HttpMessage {
+            kind: sns_http::NOTIFICATION.into(),
+            message_id: message_id.to_owned(),
+            topic_arn: self.topic_arn.clone(),
+            subject: (!message.subject.is_empty()).then(|| message.subject.clone()),
+            message: message.body.clone(),
+            timestamp: timestamp.to_owned(),
+            signature_version: String::new(),
+            signature: String::new(),
+            signing_cert_url: signing::cert_url(region),
+            unsubscribe_url: Some(format!(
                 "https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={}",
                 self.subscription_arn(Subscription::Https)
+            )),
+            subscribe_url: None,
+            token: None,
+            message_attributes: Some(
+                message
+                    .attributes
+                    .iter()
+                    .map(|(k, v)| {
+                        let attribute = sns_http::Attribute {
+                            data_type: "String".into(),
+                            value: v.clone(),
+                        };
+                        (k.clone(), attribute)
+                    })
+                    .collect(),
             ),
-            "MessageAttributes": message.attributes.iter()
-                .map(|(k, v)| (k.clone(), serde_json::json!({"Type": "String", "Value": v})))
-                .collect::<serde_json::Map<_, _>>(),
-        });
-        if !message.subject.is_empty() {
-            env["Subject"] = serde_json::Value::String(message.subject.clone());
-        }
-        env
+        };
+        signer.sign(&mut envelope)?;
+        Ok(envelope)
     }
 
     /// Posts with SNS's retries (without waiting between them: time is virtual).
@@ -264,10 +298,21 @@ impl SnsSim {
         message_id: &str,
         timestamp: &str,
     ) -> DeliveryOutcome {
-        let Some((url, agent)) = &self.endpoint else {
+        let Some(Endpoint { url, agent, signer }) = &self.endpoint else {
             return DeliveryOutcome::NoEndpoint;
         };
-        let body = self.envelope(message, message_id, timestamp).to_string();
+        let body = match self
+            .envelope(signer, message, message_id, timestamp)
+            .and_then(|e| serde_json::to_string(&e).map_err(ScanError::internal))
+        {
+            Ok(body) => body,
+            Err(e) => {
+                return DeliveryOutcome::Failed {
+                    attempts: 0,
+                    error: e.to_string(),
+                };
+            }
+        };
         let subscription_arn = self.subscription_arn(Subscription::Https);
         let mut error = String::new();
         for attempt in 1..=HTTP_ATTEMPTS {

@@ -259,12 +259,18 @@ fn the_http_endpoint_gets_the_sns_envelope_and_headers() {
     assert_eq!(env["Message"], "{\"findings\":[]}");
     assert_eq!(env["Timestamp"], "2026-11-28T10:00:00.000Z");
     assert_eq!(env["SignatureVersion"], "2");
-    assert_eq!(env["Signature"], "SANDBOX-UNSIGNED");
-    assert!(
-        env["SigningCertURL"]
-            .as_str()
-            .expect("url")
-            .starts_with("https://sns.eu-west-1.amazonaws.com/")
+    // Signed with the 2,048-bit test key (the receiver's tests verify it against the
+    // certificate); the URL is on SNS's host for the hub's Region, as receivers check.
+    let signature = env["Signature"].as_str().expect("signature");
+    assert_eq!(
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, signature)
+            .map(|s| s.len())
+            .ok(),
+        Some(256)
+    );
+    assert_eq!(
+        env["SigningCertURL"],
+        scanflow_sandbox::signing::cert_url("eu-west-1").as_str()
     );
     assert!(
         env["UnsubscribeURL"]
