@@ -1619,3 +1619,39 @@ fn the_functions_are_equals_no_step_depends_on_another() {
         }
     }
 }
+
+#[test]
+fn the_siem_endpoint_may_carry_basic_auth_credentials_and_is_never_echoed() {
+    let hub = template("templates/hub.yaml");
+    let param = hub
+        .get("Parameters")
+        .and_then(|p| p.get("HTTPEndpoint"))
+        .expect("HTTPEndpoint parameter");
+    assert_eq!(
+        param.get("NoEcho").and_then(Yaml::as_bool),
+        Some(true),
+        "credentials in the URL must not show in DescribeStacks"
+    );
+    let pattern = param
+        .get("AllowedPattern")
+        .and_then(Yaml::as_str)
+        .expect("AllowedPattern");
+    let re = regex::Regex::new(pattern).expect("the pattern is a regular expression");
+    for good in [
+        "https://siem.example.com/sns",
+        "https://siem.example.com:8443/sns?tenant=1",
+        "https://siem:s3cr%40t@siem.example.com/sns",
+        "https://siem@siem.example.com/sns",
+    ] {
+        assert!(re.is_match(good), "{good} must be accepted");
+    }
+    for bad in [
+        "http://siem.example.com/sns",
+        "https://siem:pass@/sns",
+        "https://si em:pass@siem.example.com/sns",
+        "https://a:b@c@siem.example.com/sns",
+        "https://siem.example.com/sns with space",
+    ] {
+        assert!(!re.is_match(bad), "{bad} must be refused");
+    }
+}

@@ -359,9 +359,15 @@ fn answer(mut stream: &TcpStream, response: &Response) {
         _ => "Internal Server Error",
     };
     let body = format!("{}\n", response.text);
+    // SNS sends the credentials of its endpoint URL only after a 401 challenge.
+    let challenge = if response.status == 401 {
+        "WWW-Authenticate: Basic realm=\"scanflow\"\r\n"
+    } else {
+        ""
+    };
     let _ = write!(
         stream,
-        "HTTP/1.1 {} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {} {reason}\r\n{challenge}Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         response.status,
         body.len()
     );
