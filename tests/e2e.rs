@@ -575,3 +575,43 @@ fn the_fleet_watch_names_the_disabled_schedule_and_the_changed_scope_and_not_the
         "the healthy account is not mentioned: {body}"
     );
 }
+
+/// Every digest of the shipped scenarios keeps the plain-text layout: lines of at most 78
+/// characters broken at spaces (only a URL or an ARN may be longer). `large.json` (100,000
+/// findings) and `storm.json` (300 accounts) are left out for time: their digests are written
+/// by the same code, which the documents crate checks with thousand-character texts.
+#[test]
+fn every_digest_of_the_shipped_scenarios_fits_78_columns() {
+    let mut digests = 0;
+    for name in [
+        "agents-missing",
+        "classic-run-fails",
+        "classic-run-hangs",
+        "default",
+        "fleet",
+        "inspector-disabled",
+        "no-matching-instances",
+        "publish-outage",
+        "role-missing",
+    ] {
+        let local = run(
+            scenario_file(&format!("{name}.json")),
+            Vec::new(),
+            &format!("width-{name}"),
+            None,
+        );
+        for m in local.sandbox.sns_messages() {
+            if m.attributes.get("scanflow_kind").map(String::as_str) != Some("digest") {
+                continue;
+            }
+            digests += 1;
+            let long: Vec<&str> = m
+                .message
+                .lines()
+                .filter(|l| !scanflow_documents::digest::fits_width(l))
+                .collect();
+            assert!(long.is_empty(), "{name}: {long:#?}");
+        }
+    }
+    assert!(digests >= 5, "the scenarios send digests ({digests})");
+}

@@ -57,9 +57,123 @@ pub fn block(s: &str) -> String {
     out
 }
 
+/// The width of plain text for people: RFC 5322's recommended 78 characters per line.
+pub const WIDTH: usize = 78;
+
+/// Whether `word` must stay whole however long it is, so it can be copied or clicked: a URL
+/// or an ARN. Such a word gets a line of its own when it does not fit.
+pub fn unbreakable(word: &str) -> bool {
+    word.starts_with("https://") || word.starts_with("http://") || word.starts_with("arn:")
+}
+
+/// `text` (one paragraph: it should have been through [`line`]) filled into lines of at most
+/// `width` characters, broken at spaces: the first line starts with `first`, the others with
+/// `rest`. A word longer than a line is cut into line-long pieces, except an [`unbreakable`]
+/// one, which is put alone on its line at full length. Every line ends with `\n`.
+pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = first.to_owned();
+    let mut len = first.chars().count();
+    let mut has_word = false;
+    for mut word in text.split(' ').filter(|w| !w.is_empty()) {
+        loop {
+            let word_len = word.chars().count();
+            let need = word_len + usize::from(has_word);
+            if len + need <= width || (!has_word && unbreakable(word)) {
+                if has_word {
+                    line.push(' ');
+                }
+                line.push_str(word);
+                len += need;
+                has_word = true;
+                break;
+            }
+            if has_word {
+                lines.push(std::mem::replace(&mut line, rest.to_owned()));
+                len = rest.chars().count();
+                has_word = false;
+                continue;
+            }
+            // Alone on its line and still too long: cut it at the line's end (at least one
+            // character, so this always ends).
+            let room = width.saturating_sub(len).max(1);
+            let cut = word.char_indices().nth(room).map_or(word.len(), |(i, _)| i);
+            line.push_str(&word[..cut]);
+            lines.push(std::mem::replace(&mut line, rest.to_owned()));
+            len = rest.chars().count();
+            word = &word[cut..];
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    if has_word || lines.is_empty() {
+        lines.push(if has_word {
+            line
+        } else {
+            first.trim_end().to_owned()
+        });
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn widths(text: &str) -> Vec<usize> {
+        text.lines().map(|l| l.chars().count()).collect()
+    }
+
+    #[test]
+    fn wrapping_breaks_at_spaces_within_the_width_and_indents_continuations() {
+        let text = "CVE-2024-6387 - openssh-server: a signal handler race condition in sshd \
+                    allows unauthenticated remote code execution as root";
+        let out = wrap(text, 40, "  - ", "    ");
+        assert_eq!(
+            out,
+            "  - CVE-2024-6387 - openssh-server: a\n    signal handler race condition in\n    \
+             sshd allows unauthenticated remote\n    code execution as root\n"
+        );
+        // Every word is kept whole and in order.
+        let words: Vec<&str> = out.split_whitespace().filter(|w| *w != "-").collect();
+        let given: Vec<&str> = text.split_whitespace().filter(|w| *w != "-").collect();
+        assert_eq!(words, given);
+        // A line exactly at the width stays one line; one character more wraps.
+        assert_eq!(wrap("aaaa bbbb", 9, "", ""), "aaaa bbbb\n");
+        assert_eq!(wrap("aaaa bbbbb", 9, "", ""), "aaaa\nbbbbb\n");
+        assert_eq!(wrap("", 9, "x: ", ""), "x:\n");
+    }
+
+    #[test]
+    fn urls_and_arns_stay_whole_and_other_overlong_words_are_cut_at_the_width() {
+        let url = format!("https://example.com/{}", "p".repeat(100));
+        assert_eq!(
+            wrap(&format!("see {url} now"), 20, "", "  "),
+            format!("see\n  {url}\n  now\n")
+        );
+        let arn = format!(
+            "arn:aws:inspector:us-east-1:111122223333:target/{}",
+            "x".repeat(60)
+        );
+        assert_eq!(widths(&wrap(&arn, 30, "Run: ", "  ")), vec![5 + arn.len()]);
+        let long = "y".repeat(95);
+        let out = wrap(&long, 40, "", "");
+        assert_eq!(widths(&out), vec![40, 40, 15]);
+        assert_eq!(out.replace('\n', ""), long);
+        // A thousand-character title of ordinary words never passes the width.
+        let title = "word ".repeat(200);
+        assert!(
+            widths(&wrap(&title, WIDTH, "      ", "      "))
+                .iter()
+                .all(|&w| w <= WIDTH)
+        );
+        // Multi-byte characters are counted as characters and never split.
+        let cjk = "東".repeat(50);
+        assert_eq!(widths(&wrap(&cjk, 20, "", "")), vec![20, 20, 10]);
+    }
 
     #[test]
     fn controls_and_invisible_formatting_are_made_visible() {

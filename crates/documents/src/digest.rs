@@ -1,7 +1,9 @@
 //! The e-mail digest: one plain-text message for people. It leads with what changed since the
 //! last delivered scan (new critical/high findings, what was resolved, what is overdue against
 //! the SLA), then the counts, the most severe findings, what the scan covered and where to look
-//! next. It always fits one SNS message.
+//! next. It always fits one SNS message, and every line fits [`WIDTH`] (78) characters,
+//! broken at spaces; only a URL or an ARN, which must stay whole to be used, may be longer, on
+//! a line of its own.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -11,15 +13,22 @@ use scanflow_core::lifecycle::{Annotation, Resolved, Sla, Status};
 use scanflow_core::message::{SNS_MESSAGE_LIMIT, attributes_size};
 use scanflow_core::model::{Coverage, Engine, Finding, Severity, SeverityCounts};
 use scanflow_core::state::Run;
+use scanflow_core::text::{WIDTH, wrap};
 use serde::{Deserialize, Serialize};
 
 use crate::envelope::digest_attributes;
-use crate::siem::clip;
+use crate::siem::{CUT_MARK, clip};
 
 /// How many not-scanned instances the digest lists by name before "and N more".
 pub const COVERAGE_LINES: usize = 50;
-/// Titles and coverage lines are cut to this many characters so a line stays a line.
+/// Titles and coverage lines are cut to this many characters (then wrapped to
+/// [`WIDTH`]), so one finding never takes more than a few lines.
 const LINE_CHARS: usize = 240;
+/// An instance's Name tag is cut to this many characters: it shares a line with the rank,
+/// severity, score and instance id.
+const NAME_CHARS: usize = 24;
+/// Continuation lines of a listed finding start under its title.
+const ITEM_INDENT: &str = "      ";
 /// How many findings each list of "what changed" names before "and N more".
 pub const CHANGE_LINES: usize = 10;
 
@@ -37,6 +46,8 @@ pub struct Brief {
     pub severity: Severity,
     pub score: Option<f64>,
     pub instance_id: Option<String>,
+    /// The instance's `Name` tag, which is what people call it.
+    pub instance_name: Option<String>,
     pub vulnerability_id: Option<String>,
     pub title: String,
     pub fix_available: Option<bool>,
@@ -52,6 +63,11 @@ impl Brief {
             severity: finding.severity,
             score: finding.score,
             instance_id: finding.instance_id.as_deref().map(|s| one_line(s, 64)),
+            instance_name: finding
+                .instance_tags
+                .get("Name")
+                .map(|s| one_line(s, NAME_CHARS))
+                .filter(|s| !s.is_empty()),
             vulnerability_id: finding.vulnerability_id.as_deref().map(|s| one_line(s, 64)),
             title: one_line(&finding.title, LINE_CHARS),
             fix_available: finding.fix_available,
@@ -283,9 +299,22 @@ fn plural(n: u64, one: &str) -> String {
     }
 }
 
-/// A value on one line of the digest: the sanitiser for people, then cut to `max`.
+/// A value on one line of the digest: the sanitiser for people, then cut to `max`
+/// characters, at a space when there is one in the last quarter, so no word is cut.
 fn one_line(s: &str, max: usize) -> String {
-    clip(scanflow_core::text::line(s).trim(), max)
+    let clean = scanflow_core::text::line(s);
+    let clean = clean.trim();
+    if clean.chars().count() <= max {
+        return clean.to_owned();
+    }
+    let head: String = clean.chars().take(max.saturating_sub(1)).collect();
+    let keep = head.chars().count();
+    match head.rfind(' ') {
+        Some(space) if head[..space].chars().count() >= keep - keep / 4 => {
+            format!("{}{CUT_MARK}", head[..space].trim_end())
+        }
+        _ => clip(clean, max),
+    }
 }
 
 fn engine_name(engine: Engine) -> &'static str {
@@ -319,6 +348,35 @@ fn subject(facts: &DigestFacts<'_>) -> String {
     format!("{prefix}: {} {} — {what}", run.account_id, run.region)
 }
 
+/// Whether a line of the digest keeps the layout rule: at most [`WIDTH`] characters, or longer
+/// only by one URL or ARN that must stay whole.
+pub fn fits_width(line: &str) -> bool {
+    let chars = line.chars().count();
+    if chars <= WIDTH {
+        return true;
+    }
+    line.split(' ')
+        .filter(|w| scanflow_core::text::unbreakable(w))
+        .any(|w| chars - w.chars().count() <= WIDTH)
+}
+
+/// A labelled value, `Label:     value`, wrapped under the value.
+fn field(s: &mut String, label: &str, value: &str) {
+    labelled(s, 12, label, value);
+}
+
+/// [`field`] with the values at column `column` (at least one space after the label).
+fn labelled(s: &mut String, column: usize, label: &str, value: &str) {
+    let first = format!("{:<column$}", format!("{label} "));
+    let rest = " ".repeat(first.len());
+    s.push_str(&wrap(value, WIDTH, &first, &rest));
+}
+
+/// A paragraph of scanflow's own words, wrapped.
+fn para(s: &mut String, text: &str) {
+    s.push_str(&wrap(text, WIDTH, "", ""));
+}
+
 fn head_section(facts: &DigestFacts<'_>) -> String {
     let run = facts.run;
     let counts = facts.counts;
@@ -327,51 +385,60 @@ fn head_section(facts: &DigestFacts<'_>) -> String {
     let not_scanned = facts.coverage.not_scanned.len() as u64;
     let mut s = String::new();
     let _ = writeln!(s, "scanflow vulnerability scan report\n");
-    let _ = writeln!(s, "Account:    {}", run.account_id);
-    let _ = writeln!(s, "Region:     {}", run.region);
-    let _ = writeln!(s, "Engine:     {}", engine_name(run.engine));
-    let _ = writeln!(s, "Target:     {}", one_line(&run.target(), LINE_CHARS));
-    let _ = writeln!(s, "Run:        {}", run.run_id);
-    let _ = writeln!(s, "Execution:  {}", run.execution);
-    let _ = writeln!(s, "Started:    {}", run.started_at);
-    let _ = writeln!(s, "Collected:  {}", facts.collected_at);
+    field(&mut s, "Account:", &run.account_id);
+    field(&mut s, "Region:", &run.region);
+    field(&mut s, "Engine:", engine_name(run.engine));
+    field(&mut s, "Target:", &one_line(&run.target(), LINE_CHARS));
+    field(&mut s, "Run:", &run.run_id);
+    field(&mut s, "Execution:", &run.execution);
+    field(&mut s, "Started:", &run.started_at);
+    field(&mut s, "Collected:", facts.collected_at);
     if run.rerun {
-        let _ = writeln!(
-            s,
-            "\nThis is a re-delivery: the run had already finished and was collected and sent \
-             again on request, so you may have received these findings before."
+        s.push('\n');
+        para(
+            &mut s,
+            "This is a re-delivery: the run had already finished and was collected and sent \
+             again on request, so you may have received these findings before.",
         );
     }
     if run.adopted {
-        let _ = writeln!(
-            s,
-            "\nThe assessment was already running when this execution started; scanflow \
-             followed it instead of starting another."
+        s.push('\n');
+        para(
+            &mut s,
+            "The assessment was already running when this execution started; scanflow \
+             followed it instead of starting another.",
         );
     }
     s.push_str(&changes_section(facts));
     let _ = writeln!(s, "\nSUMMARY");
     if total > 0 {
-        let _ = writeln!(
-            s,
-            "{} on {} ({} in scope not scanned).",
-            plural(total, "finding"),
-            plural(scanned, "scanned instance"),
-            not_scanned
+        para(
+            &mut s,
+            &format!(
+                "{} on {} ({} in scope not scanned).",
+                plural(total, "finding"),
+                plural(scanned, "scanned instance"),
+                not_scanned
+            ),
         );
     } else if scanned > 0 {
-        let _ = writeln!(
-            s,
-            "No findings on {} ({} in scope not scanned).",
-            plural(scanned, "scanned instance"),
-            not_scanned
+        para(
+            &mut s,
+            &format!(
+                "No findings on {} ({} in scope not scanned).",
+                plural(scanned, "scanned instance"),
+                not_scanned
+            ),
         );
     } else {
-        let _ = writeln!(
-            s,
-            "Nothing was scanned: none of the {} in scope was covered, so this run says \
-             nothing about their vulnerabilities. See COVERAGE below for why and what to do.",
-            plural(not_scanned, "instance")
+        para(
+            &mut s,
+            &format!(
+                "Nothing was scanned: none of the {} in scope was covered, so this run says \
+                 nothing about their vulnerabilities. See COVERAGE below for why and what to \
+                 do.",
+                plural(not_scanned, "instance")
+            ),
         );
     }
     for severity in Severity::ALL {
@@ -384,8 +451,14 @@ fn critical_high(c: &SeverityCounts) -> u64 {
     c.critical + c.high
 }
 
+/// A figure of "what changed": `Label:  N (detail)`, the detail wrapped under the figure.
+fn figure(s: &mut String, label: &str, text: &str) {
+    let first = format!("{label:<20}");
+    s.push_str(&wrap(text, WIDTH, &first, &" ".repeat(20)));
+}
+
 /// "What changed": new critical/high, resolved, overdue. Each list is at most
-/// [`CHANGE_LINES`] lines, so the section stays a few KiB whatever the scan found.
+/// [`CHANGE_LINES`] entries, so the section stays a few KiB whatever the scan found.
 fn changes_section(facts: &DigestFacts<'_>) -> String {
     let c = &*facts.changes;
     let mut s = String::new();
@@ -394,29 +467,33 @@ fn changes_section(facts: &DigestFacts<'_>) -> String {
             let _ = writeln!(s, "\nWHAT CHANGED SINCE THE LAST SCAN (collected {since})");
         }
         None => {
-            let _ = writeln!(
-                s,
-                "\nWHAT CHANGED\nThis is the first delivered scan of this account and Region: \
-                 every finding is new, and nothing can be resolved yet."
+            let _ = writeln!(s, "\nWHAT CHANGED");
+            para(
+                &mut s,
+                "This is the first delivered scan of this account and Region: every finding \
+                 is new, and nothing can be resolved yet.",
             );
         }
     }
     let new_ch = critical_high(&c.new);
-    let _ = writeln!(
-        s,
-        "New critical/high:  {new_ch} ({} new in all)",
-        c.new.total()
+    figure(
+        &mut s,
+        "New critical/high:",
+        &format!("{new_ch} ({} new in all)", c.new.total()),
     );
     let new_top = clone_sorted(&c.new_top);
     for (i, b) in new_top.iter().enumerate() {
-        s.push_str(&brief_line(i + 1, b));
+        s.push_str(&brief_lines(i + 1, b, None));
     }
     more(&mut s, new_ch, new_top.len());
     let resolved = c.resolved.total();
-    let _ = writeln!(
-        s,
-        "Resolved:           {resolved} ({} critical/high) — gone from instances this scan covered",
-        critical_high(&c.resolved)
+    figure(
+        &mut s,
+        "Resolved:",
+        &format!(
+            "{resolved} ({} critical/high), gone from instances this scan covered",
+            critical_high(&c.resolved)
+        ),
     );
     for r in &c.resolved_top {
         let what = match &r.vulnerability_id {
@@ -425,36 +502,42 @@ fn changes_section(facts: &DigestFacts<'_>) -> String {
         };
         let _ = writeln!(
             s,
-            "   - {:<13} {}  {what} (first seen {})",
+            "   - {:<13} {}",
             r.severity.as_str(),
-            r.instance_id.as_deref().unwrap_or("(no instance)"),
-            r.first_seen
+            r.instance_id.as_deref().unwrap_or("(no instance)")
         );
+        s.push_str(&wrap(
+            &format!("{what} (first seen {})", r.first_seen),
+            WIDTH,
+            ITEM_INDENT,
+            ITEM_INDENT,
+        ));
     }
     more(&mut s, resolved, c.resolved_top.len());
     let overdue = c.overdue.total();
-    let _ = writeln!(
-        s,
-        "Overdue (SLA):      {overdue} (SLA critical {} d, high {} d, medium {} d, low {} d)",
-        c.sla.critical, c.sla.high, c.sla.medium, c.sla.low
+    figure(
+        &mut s,
+        "Overdue (SLA):",
+        &format!(
+            "{overdue} (SLA critical {} d, high {} d, medium {} d, low {} d)",
+            c.sla.critical, c.sla.high, c.sla.medium, c.sla.low
+        ),
     );
     let overdue_top = clone_sorted(&c.overdue_top);
     for (i, b) in overdue_top.iter().enumerate() {
-        let mut line = brief_line(i + 1, b);
-        if let Some(age) = b.age_days {
-            line.pop();
-            let _ = writeln!(line, " open {age} days");
-        }
-        s.push_str(&line);
+        s.push_str(&brief_lines(i + 1, b, b.age_days));
     }
     more(&mut s, overdue, overdue_top.len());
-    let _ = writeln!(s, "Still open:         {}", c.open);
+    figure(&mut s, "Still open:", &c.open.to_string());
     if c.carried_over > 0 {
-        let _ = writeln!(
-            s,
-            "Not re-checked:     {} earlier finding(s) on instances this scan did not cover \
-             (kept open, not resolved; see COVERAGE)",
-            c.carried_over
+        figure(
+            &mut s,
+            "Not re-checked:",
+            &format!(
+                "{} earlier finding(s) on instances this scan did not cover (kept open, not \
+                 resolved; see COVERAGE)",
+                c.carried_over
+            ),
         );
     }
     s
@@ -473,11 +556,18 @@ fn more(s: &mut String, total: u64, listed: usize) {
     }
 }
 
-fn brief_line(rank: usize, b: &Brief) -> String {
+/// One listed finding: rank, severity, score, instance id and Name on the first line (in
+/// columns), then its title, whether a fix exists and, for overdue findings, its age,
+/// wrapped under it.
+fn brief_lines(rank: usize, b: &Brief, open_days: Option<u64>) -> String {
     let score = b
         .score
-        .map_or_else(|| "  -  ".to_owned(), |v| format!("{v:>5.1}"));
+        .map_or_else(|| "  - ".to_owned(), |v| format!("{v:>4.1}"));
     let instance = b.instance_id.as_deref().unwrap_or("(no instance)");
+    let mut first = format!("{rank:>4}. {:<13} {score}  {instance}", b.severity.as_str());
+    if let Some(name) = &b.instance_name {
+        let _ = write!(first, " ({name})");
+    }
     let what = match &b.vulnerability_id {
         Some(v) if !b.title.contains(v.as_str()) => format!("{v}: {}", b.title),
         _ => b.title.clone(),
@@ -487,10 +577,18 @@ fn brief_line(rank: usize, b: &Brief) -> String {
         Some(false) => "no fix yet",
         None => "fix unknown",
     };
-    format!(
-        "{rank:>4}. {:<13} {score}  {instance}  {what} [{fix}]\n",
-        b.severity.as_str()
-    )
+    let detail = match open_days {
+        Some(days) => format!("{what} [{fix}; open {days} days]"),
+        None => format!("{what} [{fix}]"),
+    };
+    // The columns keep their spacing; only an overlong id or name makes the line wrap.
+    let mut out = if first.chars().count() <= WIDTH {
+        first + "\n"
+    } else {
+        wrap(&first, WIDTH, "", ITEM_INDENT)
+    };
+    out.push_str(&wrap(&detail, WIDTH, ITEM_INDENT, ITEM_INDENT));
+    out
 }
 
 fn top_section(facts: &DigestFacts<'_>, room: usize) -> String {
@@ -509,11 +607,11 @@ fn top_section(facts: &DigestFacts<'_>, room: usize) -> String {
     let mut lines = String::new();
     let mut listed = 0;
     for (i, brief) in facts.top.iter().enumerate() {
-        let line = brief_line(i + 1, brief);
-        if heading.len() + lines.len() + line.len() + more_reserve > room {
+        let entry = brief_lines(i + 1, brief, None);
+        if heading.len() + lines.len() + entry.len() + more_reserve > room {
             break;
         }
-        lines.push_str(&line);
+        lines.push_str(&entry);
         listed += 1;
     }
     if listed == 0 {
@@ -569,49 +667,63 @@ fn tail_section(facts: &DigestFacts<'_>) -> String {
     let coverage = facts.coverage;
     let mut s = String::new();
     let _ = writeln!(s, "\nCOVERAGE");
-    let _ = writeln!(
-        s,
-        "Scanned:     {}",
-        plural(coverage.scanned.len() as u64, "instance")
+    // The values line up after the longer label, "Not scanned:".
+    labelled(
+        &mut s,
+        13,
+        "Scanned:",
+        &plural(coverage.scanned.len() as u64, "instance"),
     );
     let not_scanned = coverage.not_scanned.len();
     if not_scanned == 0 {
-        let _ = writeln!(s, "Not scanned: none of the instances in scope");
+        labelled(&mut s, 13, "Not scanned:", "none of the instances in scope");
     } else {
-        let _ = writeln!(
-            s,
-            "Not scanned: {} in scope (each is also a Security Hub finding):",
-            plural(not_scanned as u64, "instance")
+        labelled(
+            &mut s,
+            13,
+            "Not scanned:",
+            &format!(
+                "{} in scope (each is also a Security Hub finding):",
+                plural(not_scanned as u64, "instance")
+            ),
         );
         for u in coverage.not_scanned.iter().take(COVERAGE_LINES) {
             let line = format!("{}: {}. {}", u.instance_id, u.reason, u.remedy);
-            let _ = writeln!(s, "  - {}", one_line(&line, LINE_CHARS));
+            s.push_str(&wrap(&one_line(&line, LINE_CHARS), WIDTH, "  - ", "    "));
         }
         if not_scanned > COVERAGE_LINES {
             let _ = writeln!(s, "  ... and {} more", not_scanned - COVERAGE_LINES);
         }
     }
     let _ = writeln!(s, "\nWHERE TO LOOK");
-    let _ = writeln!(
-        s,
-        "Security Hub, findings of account {}:\n  {}",
-        run.account_id,
-        security_hub_link(&run.account_id, &run.region)
+    para(
+        &mut s,
+        &format!("Security Hub, findings of account {}:", run.account_id),
     );
-    let _ = writeln!(
-        s,
-        "{} (signed in to account {}):\n  {}",
-        engine_name(run.engine),
-        run.account_id,
-        inspector_link(run.engine, &run.region)
+    let _ = writeln!(s, "  {}", security_hub_link(&run.account_id, &run.region));
+    para(
+        &mut s,
+        &format!(
+            "{} (signed in to account {}):",
+            engine_name(run.engine),
+            run.account_id
+        ),
     );
-    let _ = writeln!(
-        s,
-        "\nEvery finding went to the SIEM endpoint as JSON in {} for run {}.",
-        plural(facts.siem_parts as u64, "part"),
-        run.run_id
+    let _ = writeln!(s, "  {}", inspector_link(run.engine, &run.region));
+    s.push('\n');
+    para(
+        &mut s,
+        &format!(
+            "Every finding went to the SIEM endpoint as JSON in {} for run {}.",
+            plural(facts.siem_parts as u64, "part"),
+            run.run_id
+        ),
     );
-    let _ = writeln!(s, "\n-- \nSent by scanflow, execution {}.", run.execution);
+    let _ = writeln!(s, "\n-- ");
+    para(
+        &mut s,
+        &format!("Sent by scanflow, execution {}.", run.execution),
+    );
     s
 }
 
@@ -633,6 +745,127 @@ mod tests {
             f
         })
         .expect("finding")
+    }
+
+    /// A digest of findings whose title, Name tag, instance id and coverage remedy are a
+    /// thousand characters of words, on a Classic run (whose id is an ARN).
+    fn long_text_digest(word: &str) -> Digest {
+        let title: String = (0..200).map(|i| format!("{word}{i} ")).collect();
+        let mut findings: Vec<Finding> = (0..30)
+            .map(|i| {
+                let mut f = finding(&format!("f{i}"), Severity::ALL[i % 6], Some(7.5));
+                f.title = title.clone();
+                f.vulnerability_id = Some(format!("CVE-2026-{i:05}"));
+                f.instance_id = Some(format!("i-{i:017x}"));
+                f.instance_tags.insert("Name".into(), title.clone());
+                f
+            })
+            .collect();
+        findings[0].instance_id = Some("i-".to_owned() + &"0".repeat(100));
+        let mut top = TopFindings::new(25);
+        let mut counts = SeverityCounts::default();
+        let mut changes = Changes::new(Some("2026-11-21T00:00:00Z".into()), Sla::default());
+        for (i, f) in findings.iter().enumerate() {
+            top.offer(f);
+            counts.add(f.severity);
+            let a = Annotation {
+                identity: f.id.clone(),
+                lifecycle: if i % 2 == 0 {
+                    Status::New
+                } else {
+                    Status::Open
+                },
+                first_seen: "2026-01-01T00:00:00Z".into(),
+                age_days: 300,
+                sla_due_at: Some("2026-01-16T00:00:00Z".into()),
+                overdue: true,
+            };
+            changes.offer(f, &a);
+        }
+        let run: Run = serde_json::from_value(serde_json::json!({
+            "accountId": "111122223333", "region": "ap-southeast-2", "engine": "classic",
+            "runId": "arn:aws:inspector:ap-southeast-2:111122223333:target/0-abcdefgh/template/0-ijklmnop/run/0-qrstuvwx",
+            "tag": {"key": title.clone(), "value": title.clone()},
+            "durationSeconds": 3600, "startedAt": "2026-11-28T10:00:00Z",
+            "deadline": "2026-11-28T12:00:00Z", "waitSeconds": 0, "rerun": true,
+            "execution": "sched-111122223333-ap-southeast-2-20261128", "adopted": true
+        }))
+        .expect("run");
+        let coverage = Coverage {
+            scanned: vec!["i-1".into()],
+            not_scanned: (0..3)
+                .map(|i| scanflow_core::model::Uncovered {
+                    instance_id: format!("i-{i:017x}"),
+                    reason: "AGENT_NOT_INSTALLED".into(),
+                    remedy: title.clone(),
+                })
+                .collect(),
+        };
+        let top = top.into_sorted();
+        render(&mut DigestFacts {
+            changes: &mut changes,
+            run: &run,
+            counts: &counts,
+            coverage: &coverage,
+            collected_at: "2026-11-28T11:00:00Z",
+            top: &top,
+            siem_parts: 3,
+        })
+    }
+
+    #[test]
+    fn every_line_fits_78_characters_and_no_word_is_cut_with_thousand_character_texts() {
+        let digest = long_text_digest("word");
+        let long: Vec<&str> = digest.body.lines().filter(|l| !fits_width(l)).collect();
+        assert!(long.is_empty(), "lines over 78 characters: {long:#?}");
+        // Every word of the long texts appears whole: "word17", never "wor" or "d17".
+        for w in digest.body.split_whitespace() {
+            let w = w.trim_end_matches(['…', ')', ']', ':', '.', ';', ',']);
+            let w = w.trim_start_matches(['(', '[']);
+            if w.starts_with("wor") {
+                assert!(
+                    w.strip_prefix("word")
+                        .is_some_and(|n| n.parse::<u32>().is_ok()),
+                    "cut word {w:?}"
+                );
+            }
+            // The tail of a cut word: "rd17", "d17", "17" right after a line break.
+            let digits = w.trim_start_matches(|c: char| !c.is_ascii_digit());
+            if !digits.is_empty() && digits.len() < w.len() && w != format!("word{digits}") {
+                assert!(!format!("word{digits}").ends_with(w), "cut word {w:?}");
+            }
+        }
+        assert!(digest.body.contains("word0 word1 word2"));
+        // The ARN and the console URLs are whole, each on its own line or after its label.
+        assert!(digest.body.contains("arn:aws:inspector:ap-southeast-2:111122223333:target/0-abcdefgh/template/0-ijklmnop/run/0-qrstuvwx"));
+        assert!(
+            digest
+                .body
+                .contains(&security_hub_link("111122223333", "ap-southeast-2"))
+        );
+        assert!(digest.body.len() <= SNS_MESSAGE_LIMIT);
+    }
+
+    #[test]
+    fn a_word_longer_than_a_line_is_cut_at_the_width_and_nothing_passes_it() {
+        let digest = long_text_digest(&"x".repeat(120));
+        let long: Vec<&str> = digest.body.lines().filter(|l| !fits_width(l)).collect();
+        assert!(long.is_empty(), "lines over 78 characters: {long:#?}");
+    }
+
+    #[test]
+    fn the_layout_rule_allows_only_urls_and_arns_past_the_width() {
+        assert!(fits_width(&"a".repeat(78)));
+        assert!(!fits_width(&"a".repeat(79)));
+        assert!(fits_width(&format!(
+            "  https://example.com/{}",
+            "p".repeat(100)
+        )));
+        assert!(fits_width(&format!(
+            "Run:        arn:aws:x:{}",
+            "p".repeat(100)
+        )));
+        assert!(!fits_width(&format!("{} https://e.com/x", "a".repeat(80))));
     }
 
     #[test]

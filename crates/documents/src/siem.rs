@@ -24,7 +24,7 @@ pub const SCHEMA_JSON: &str = include_str!("../siem.schema.json");
 pub const COVERAGE_BUDGET: usize = SNS_MESSAGE_LIMIT / 2;
 
 /// Marks where long text was cut to make a finding fit one message.
-const CUT_MARK: &str = "…";
+pub(crate) const CUT_MARK: &str = "…";
 const FINDINGS_OPEN: &str = ",\"findings\":[";
 /// 1.1: every findings part also has a `resolved` array after `findings` (often empty).
 const FINDINGS_CLOSE: &str = "],\"resolved\":[";

@@ -445,17 +445,22 @@ fn the_digest_lists_the_most_severe_findings_and_coverage() {
     ] {
         assert!(body.contains(needle), "missing {needle:?} in\n{body}");
     }
-    let first = body
-        .lines()
-        .find(|l| l.starts_with("   1. "))
+    // Each listed finding: rank, severity, score and instance in columns, then its title.
+    let lines: Vec<&str> = body.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("   1. "))
         .expect("a first finding");
+    let first = lines[at];
     assert!(
-        first.contains("CRITICAL") && first.contains("9.9") && first.contains("the worst one"),
+        first.contains("CRITICAL")
+            && first.contains("9.9")
+            && first.contains("i-00000000000000007"),
         "{first}"
     );
-    assert!(
-        first.contains("CVE-2026-00007: the worst one [fix available]"),
-        "{first}"
+    assert_eq!(
+        lines.get(at + 1).copied(),
+        Some("      CVE-2026-00007: the worst one [fix available]")
     );
     assert_eq!(
         body.lines().filter(|l| l.starts_with("  - i-")).count(),
