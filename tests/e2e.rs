@@ -558,7 +558,13 @@ fn the_fleet_watch_names_the_disabled_schedule_and_the_changed_scope_and_not_the
     let notice = &notices[0];
     assert!(notice.subscriptions().contains(&Subscription::Email));
     assert!(!notice.subscriptions().contains(&Subscription::Https));
-    let body = &notice.message;
+    // The notice is wrapped at 78 columns: read it with line breaks as spaces.
+    assert!(notice.message.lines().all(|l| l.chars().count() <= 78));
+    let body = &notice
+        .message
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     assert!(
         body.contains("422233334444 eu-west-1: missed its schedule"),
         "{body}"

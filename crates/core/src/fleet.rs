@@ -5,7 +5,6 @@
 //! Healthy account-Regions produce nothing: the notice lists only problems.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -332,20 +331,26 @@ pub fn notice(
         "scanflow fleet watch: {} account-Region(s) need attention",
         places.len()
     );
-    let mut body = format!(
-        "The fleet watch of {} checked {checked} account-Region(s) in the registry; these need \
-         attention:\n",
-        ts::format(now)
+    let mut body = crate::text::wrap(
+        &format!(
+            "The fleet watch of {} checked {checked} account-Region(s) in the registry; these \
+             need attention:",
+            ts::format(now)
+        ),
+        crate::text::WIDTH,
+        "",
+        "",
     );
     for f in findings {
-        let _ = write!(
-            body,
-            "\n- {} {}: {}\n  What to do: {}\n",
-            f.account_id,
-            f.region,
-            f.summary(),
-            f.action
-        );
+        body.push('\n');
+        let what = format!("{} {}: {}", f.account_id, f.region, f.summary());
+        body.push_str(&crate::text::wrap(&what, crate::text::WIDTH, "- ", "  "));
+        body.push_str(&crate::text::wrap(
+            &f.action,
+            crate::text::WIDTH,
+            "  What to do: ",
+            "  ",
+        ));
     }
     body.push_str("\nAccount-Regions not listed are healthy.\n");
     Some((subject, body))
@@ -507,8 +512,10 @@ mod tests {
             ]
         );
         let (_, body) = notice(&findings, 4, NOW).expect("notice");
-        assert!(body.contains("lost its member stack"), "{body}");
-        assert!(body.contains("tag Scan=web"), "{body}");
+        assert!(body.lines().all(|l| l.chars().count() <= 78), "{body}");
+        let flat = body.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains("lost its member stack"), "{body}");
+        assert!(flat.contains("tag Scan=web"), "{body}");
     }
 
     #[test]

@@ -336,7 +336,9 @@ fn human_body(f: &HumanFacts<'_>) -> String {
     let v = text::line;
     let mut s = String::new();
     let _ = writeln!(s, "scanflow could not complete a vulnerability scan.\n");
-    let _ = writeln!(s, "WHAT WENT WRONG\n{}\n", v(f.message));
+    let _ = writeln!(s, "WHAT WENT WRONG");
+    s.push_str(&text::wrap(&v(f.message), text::WIDTH, "", ""));
+    s.push('\n');
     let _ = writeln!(
         s,
         "Account:    {}",
@@ -365,7 +367,9 @@ fn human_body(f: &HumanFacts<'_>) -> String {
             v(&run.target())
         );
     }
-    let _ = writeln!(s, "\nWHAT TO DO\n{}\n", v(f.remedy));
+    let _ = writeln!(s, "\nWHAT TO DO");
+    s.push_str(&text::wrap(&v(f.remedy), text::WIDTH, "", ""));
+    s.push('\n');
     // Pretty JSON escapes control characters itself; its line breaks are its own layout.
     let input = serde_json::to_string_pretty(f.input).unwrap_or_else(|_| f.input.to_string());
     let _ = writeln!(s, "THE EXECUTION INPUT\n{}\n", clip(&input, INPUT_CHARS));
