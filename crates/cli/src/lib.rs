@@ -7,4 +7,5 @@ pub mod duration;
 pub mod executions;
 pub mod local;
 pub mod names;
+pub mod simulate;
 pub mod trace;

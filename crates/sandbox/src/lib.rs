@@ -313,6 +313,12 @@ impl Sandbox {
         self.shared.quotas.as_deref()
     }
 
+    /// Drops the generated vulnerabilities of scenario account `index` (regenerated if asked
+    /// for again), so a fleet simulation holds only the accounts still scanning.
+    pub fn release_account(&self, index: usize) {
+        lock(&self.shared.vulns).remove(&index);
+    }
+
     /// Seeds the fleet registry as if each member stack had been created at `created_at`: an
     /// active entry per account-Region whose stack is deployed, a deleted one where the scan
     /// role is missing (the stack was there once and was removed, which is what the hub would

@@ -248,6 +248,8 @@ thread_local! {
 pub struct Invocation {
     pub start: OffsetDateTime,
     pub elapsed: Duration,
+    /// Actions whose throttling error this invocation's handler was given.
+    pub surfaced: Vec<String>,
     rng: u64,
 }
 
@@ -258,14 +260,16 @@ pub fn begin_invocation(start: OffsetDateTime, seed: u64) {
         *i.borrow_mut() = Some(Invocation {
             start,
             elapsed: Duration::ZERO,
+            surfaced: Vec::new(),
             rng: seed | 1,
         });
     });
 }
 
-/// Ends this thread's invocation: the virtual time its API calls and backoffs took.
-pub fn end_invocation() -> Duration {
-    INVOCATION.with(|i| i.borrow_mut().take().map_or(Duration::ZERO, |i| i.elapsed))
+/// Ends this thread's invocation: the virtual time its API calls and backoffs took, and the
+/// throttles it was handed.
+pub fn end_invocation() -> Option<Invocation> {
+    INVOCATION.with(|i| i.borrow_mut().take())
 }
 
 /// The start of this thread's invocation, if one is running.
@@ -396,6 +400,7 @@ impl Quotas {
             });
         }
         self.record_surfaced(action);
+        with_invocation(|i| i.surfaced.push(action.to_owned()));
         let service = action.split(':').next().unwrap_or(action);
         Err(ScanError::Transient {
             service: service.to_owned(),
@@ -525,9 +530,10 @@ mod tests {
             .expect_err("throttled three times");
         assert_eq!(e.error_type(), "Transient");
         assert!(e.to_string().contains("ThrottlingException"), "{e}");
-        let waited = end_invocation();
-        // Two backoffs: at most 1 s and 2 s.
-        assert!(waited <= Duration::seconds(3), "{waited}");
+        let end = end_invocation().expect("an invocation");
+        // Two backoffs (at most 1 s and 2 s) and two calls' time.
+        assert!(end.elapsed <= Duration::seconds(3), "{}", end.elapsed);
+        assert_eq!(end.surfaced, ["sns:Publish"]);
         let s = &q.stats().throttles["sns:Publish"];
         assert_eq!((s.refused, s.retried, s.surfaced), (3, 2, 1));
     }
