@@ -119,7 +119,7 @@ struct SimulateArgs {
     #[arg(long)]
     start_time: Option<String>,
     /// Invocations run at once in real time; 1 keeps every request in exact virtual-time order.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 1)]
     slots: usize,
     /// Where the simulated bucket is written (cleared first if the simulation wrote it).
     #[arg(long, default_value = "scanflow-simulate-out")]
@@ -447,10 +447,15 @@ fn simulate(args: SimulateArgs) -> ExitCode {
         ExitCode::from(INVALID)
     };
     let found = |rel: &str| {
-        find_upwards(rel).ok_or_else(|| format!("{rel} not found here or above; run from the repository"))
+        find_upwards(rel)
+            .ok_or_else(|| format!("{rel} not found here or above; run from the repository"))
     };
     let paths = found("statemachine/scan.asl.json").and_then(|d| {
-        Ok((d, found("templates/hub.yaml")?, found("templates/member.yaml")?))
+        Ok((
+            d,
+            found("templates/hub.yaml")?,
+            found("templates/member.yaml")?,
+        ))
     });
     let (definition, hub, member) = match paths {
         Ok(p) => p,
@@ -496,7 +501,10 @@ fn simulate(args: SimulateArgs) -> ExitCode {
         same_minute: args.same_minute,
         quotas,
         prices,
-        schedule: args.schedule.clone().unwrap_or_else(|| facts.schedule.clone()),
+        schedule: args
+            .schedule
+            .clone()
+            .unwrap_or_else(|| facts.schedule.clone()),
         facts,
         start_time,
         out_dir: args.out.clone(),

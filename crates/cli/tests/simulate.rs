@@ -73,7 +73,12 @@ fn a_throttled_fleet_loses_nothing_and_its_counts_add_up() {
     // Every execution: scanned and delivered (none needed a notice here), none lost.
     assert_eq!(ex.len(), 24);
     assert_eq!(r.executions.total, 24);
-    assert_eq!(r.lost, 0, "{:?}", ex.iter().filter(|e| !e.scanned).collect::<Vec<_>>());
+    assert_eq!(
+        r.lost,
+        0,
+        "{:?}",
+        ex.iter().filter(|e| !e.scanned).collect::<Vec<_>>()
+    );
     assert!(ex.iter().all(|e| e.scanned && e.status == "SUCCEEDED"));
     assert_eq!(
         r.executions.scanned + r.executions.noticed + r.executions.lost,
@@ -120,7 +125,10 @@ fn a_throttled_fleet_loses_nothing_and_its_counts_add_up() {
     for e in ex {
         assert_eq!(e.delivery_messages, 1 + e.siem_parts, "{e:?}");
     }
-    let delivered: u64 = ex.iter().map(|e| e.delivery_messages + e.notice_messages).sum();
+    let delivered: u64 = ex
+        .iter()
+        .map(|e| e.delivery_messages + e.notice_messages)
+        .sum();
     assert_eq!(r.api_calls["sns:Publish"], delivered);
     assert_eq!(r.sns.messages, delivered);
     assert_eq!(r.sns.email_deliveries, 24, "one digest each");
@@ -173,7 +181,14 @@ fn a_start_that_never_gets_a_token_is_lost_to_the_dead_letter_queue() {
 fn memory_sizes_come_from_the_template() {
     let facts = facts();
     let text = std::fs::read_to_string(repo().join("templates/hub.yaml")).expect("hub.yaml");
-    for f in ["start-run", "check-status", "collect-findings", "format", "publish", "notify"] {
+    for f in [
+        "start-run",
+        "check-status",
+        "collect-findings",
+        "format",
+        "publish",
+        "notify",
+    ] {
         let mb = facts.memory_mb[f];
         assert!((128..=10_240).contains(&mb), "{f}: {mb}");
         // The figure appears in the template (as the function's or the Globals' MemorySize).

@@ -196,8 +196,11 @@ fn settle(m: &Member, report_id: &str) -> Result<Option<ReportResult>, ScanError
 /// `GetFindingsReportStatus`. The API answers FAILED + `NO_FINDINGS_FOUND` for a clean filter;
 /// the adapter reports that as success with state `NO_FINDINGS_FOUND`.
 pub(crate) fn status(m: &Member, run: &Run) -> Result<RunStatus, ScanError> {
-    m.shared
-        .admit("inspector2:GetFindingsReportStatus", &m.account_id, &m.region)?;
+    m.shared.admit(
+        "inspector2:GetFindingsReportStatus",
+        &m.account_id,
+        &m.region,
+    )?;
     m.shared.count("inspector2:GetFindingsReportStatus", 1);
     Ok(match settle(m, &run.run_id)? {
         None => RunStatus::Running {

@@ -67,8 +67,7 @@ pub struct QuotaSpec {
 const SECURITY_HUB_SOURCE: &str = "https://docs.aws.amazon.com/securityhub/1.0/APIReference/Welcome.html (throttling limits per operation); BatchImportFindings: https://docs.aws.amazon.com/securityhub/latest/partnerguide/guidelines-batchimportfindings.html";
 const SNS_SOURCE: &str = "https://docs.aws.amazon.com/general/latest/gr/sns.html (Publish, standard topics, per account and Region)";
 const SFN_SOURCE: &str = "https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html (API action throttling, StartExecution, Standard)";
-const LAMBDA_SOURCE: &str =
-    "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html (concurrent executions)";
+const LAMBDA_SOURCE: &str = "https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html (concurrent executions)";
 const INSPECTOR_SOURCE: &str = "not published (https://docs.aws.amazon.com/general/latest/gr/inspector2.html lists none): an assumed 10 a second, burst 20, per member account and Region";
 
 /// Lambda's default concurrency quota per account and Region.
@@ -281,7 +280,9 @@ pub(crate) fn invocation_start() -> Option<OffsetDateTime> {
 pub(crate) fn spend_calls(n: u64) {
     INVOCATION.with(|i| {
         if let Some(inv) = i.borrow_mut().as_mut() {
-            let ms = i64::try_from(n).unwrap_or(i64::MAX).saturating_mul(API_CALL_MILLIS);
+            let ms = i64::try_from(n)
+                .unwrap_or(i64::MAX)
+                .saturating_mul(API_CALL_MILLIS);
             inv.elapsed = inv.elapsed.saturating_add(Duration::milliseconds(ms));
         }
     });
@@ -543,7 +544,10 @@ mod tests {
         let q = Quotas::new(spec(1.0, 1.0, 2), "9", "r");
         let a = q.lambda_start(t(0)).expect("first");
         let b = q.lambda_start(t(0)).expect("second");
-        assert!(q.lambda_start(t(0)).is_none(), "a third is one past the limit");
+        assert!(
+            q.lambda_start(t(0)).is_none(),
+            "a third is one past the limit"
+        );
         q.lambda_end(a, t(1_000));
         q.lambda_end(b, t(2_000));
         assert!(q.lambda_start(t(999)).is_none(), "both still running");
@@ -560,7 +564,10 @@ mod tests {
         assert!(d.validate().is_ok());
         assert_eq!(d.rates["sns:Publish"].rate, 9_000.0);
         assert_eq!(d.rates[START_EXECUTION].burst, 1_300.0);
-        assert_eq!(QuotaSpec::aws_defaults("ap-southeast-2").rates[START_EXECUTION].rate, 150.0);
+        assert_eq!(
+            QuotaSpec::aws_defaults("ap-southeast-2").rates[START_EXECUTION].rate,
+            150.0
+        );
         assert!(d.rates.values().all(|q| !q.source.is_empty()));
         let mut bad = d.clone();
         bad.lambda_concurrency = 0;

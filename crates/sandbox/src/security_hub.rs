@@ -164,8 +164,11 @@ impl SecurityHubSim {
         if findings.is_empty() {
             return Ok(Vec::new());
         }
-        self.shared
-            .admit("securityhub:BatchUpdateFindings", &self.account_id, &self.region)?;
+        self.shared.admit(
+            "securityhub:BatchUpdateFindings",
+            &self.account_id,
+            &self.region,
+        )?;
         self.shared.count("securityhub:BatchUpdateFindings", 1);
         self.batch_limit("FindingIdentifiers", findings.len())?;
         if fields.len() > 50 {
@@ -216,8 +219,11 @@ impl SecurityHubSim {
         if notices.is_empty() {
             return Ok(Vec::new());
         }
-        self.shared
-            .admit("securityhub:BatchImportFindings", &self.account_id, &self.region)?;
+        self.shared.admit(
+            "securityhub:BatchImportFindings",
+            &self.account_id,
+            &self.region,
+        )?;
         self.shared.count("securityhub:BatchImportFindings", 1);
         self.batch_limit("Findings", notices.len())?;
         let mut hubs = lock(&self.shared.security_hubs);

@@ -84,8 +84,8 @@ pub fn default_prices() -> BTreeMap<String, Price> {
 /// Replaces the prices a JSON file names (`{"lambdaGbSecondArm": 0.0000133334, ...}`); an
 /// unknown key or a negative price is refused naming it.
 pub fn load_overrides(prices: &mut BTreeMap<String, Price>, path: &Path) -> Result<(), String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("--prices {}: {e}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("--prices {}: {e}", path.display()))?;
     let map: BTreeMap<String, f64> = serde_json::from_str(&text).map_err(|e| {
         format!(
             "--prices {}: expected an object of price names to USD numbers ({e})",
@@ -156,18 +156,54 @@ pub fn estimate(
     // Each scan's objects stay for the retention period: so many GB-months per scan.
     let stored_gb_months = usage.s3_bytes_stored as f64 / 1e9 * (retention_days / DAYS_A_MONTH);
     let items: [(&str, &str, f64); 12] = [
-        ("Lambda compute", "lambdaGbSecondArm", usage.lambda_gb_seconds),
-        ("Lambda requests", "lambdaRequest", usage.lambda_requests as f64),
-        ("Step Functions transitions", "stateTransition", usage.transitions as f64),
-        ("SNS publishes", "snsPublish", usage.sns_publish_requests as f64),
-        ("SNS HTTPS deliveries", "snsHttpsDelivery", usage.sns_https_deliveries as f64),
-        ("SNS e-mail deliveries", "snsEmailDelivery", usage.sns_email_deliveries as f64),
+        (
+            "Lambda compute",
+            "lambdaGbSecondArm",
+            usage.lambda_gb_seconds,
+        ),
+        (
+            "Lambda requests",
+            "lambdaRequest",
+            usage.lambda_requests as f64,
+        ),
+        (
+            "Step Functions transitions",
+            "stateTransition",
+            usage.transitions as f64,
+        ),
+        (
+            "SNS publishes",
+            "snsPublish",
+            usage.sns_publish_requests as f64,
+        ),
+        (
+            "SNS HTTPS deliveries",
+            "snsHttpsDelivery",
+            usage.sns_https_deliveries as f64,
+        ),
+        (
+            "SNS e-mail deliveries",
+            "snsEmailDelivery",
+            usage.sns_email_deliveries as f64,
+        ),
         ("S3 PUT/LIST", "s3Put", usage.s3_puts as f64),
         ("S3 GET", "s3Get", usage.s3_gets as f64),
         ("S3 storage", "s3GbMonth", stored_gb_months),
-        ("Security Hub imports", "securityHubIngestion", usage.security_hub_imports as f64),
-        ("Security Hub updates", "securityHubUpdate", usage.security_hub_updates as f64),
-        ("EventBridge events", "eventBridgeEvent", usage.event_bridge_events as f64),
+        (
+            "Security Hub imports",
+            "securityHubIngestion",
+            usage.security_hub_imports as f64,
+        ),
+        (
+            "Security Hub updates",
+            "securityHubUpdate",
+            usage.security_hub_updates as f64,
+        ),
+        (
+            "EventBridge events",
+            "eventBridgeEvent",
+            usage.event_bridge_events as f64,
+        ),
     ];
     items
         .into_iter()
@@ -230,7 +266,10 @@ mod tests {
         assert_eq!(prices["stateTransition"].usd, 0.000_03);
         std::fs::write(&file, r#"{"stateTransitions": 1}"#).expect("write");
         let e = load_overrides(&mut prices, &file).expect_err("typo");
-        assert!(e.contains("stateTransitions") && e.contains("stateTransition,"), "{e}");
+        assert!(
+            e.contains("stateTransitions") && e.contains("stateTransition,"),
+            "{e}"
+        );
         std::fs::write(&file, r#"{"s3Get": -1}"#).expect("write");
         assert!(load_overrides(&mut prices, &file).is_err());
     }

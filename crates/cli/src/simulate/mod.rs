@@ -144,13 +144,20 @@ impl TemplateFacts {
                 }
             }
         }
-        for f in ["start-run", "check-status", "collect-findings", "format", "publish", "notify"] {
+        for f in [
+            "start-run",
+            "check-status",
+            "collect-findings",
+            "format",
+            "publish",
+            "notify",
+        ] {
             if !memory_mb.contains_key(f) {
                 return Err(missing(&format!("the {f} function's MemorySize"), hub));
             }
         }
-        let (start_retry_attempts, start_retry_max_age_seconds) =
-            retry.ok_or_else(|| missing("the scheduled-scan rule's ScanStateMachine target", hub))?;
+        let (start_retry_attempts, start_retry_max_age_seconds) = retry
+            .ok_or_else(|| missing("the scheduled-scan rule's ScanStateMachine target", hub))?;
         let default = |doc: &Yaml, name: &str| {
             doc.get("Parameters")
                 .and_then(|p| p.get(name))
@@ -320,13 +327,20 @@ pub struct SnsReport {
     pub billed_publish_requests: u64,
     pub email_deliveries: u64,
     pub https_deliveries: u64,
+    /// The most messages published in one second of virtual time (against the Publish quota).
+    pub peak_publish_per_second: u64,
     /// The most e-mail deliveries in one second of virtual time, against SNS's e-mail rate.
     pub peak_email_per_second: u64,
     pub seconds_over_email_rate: u64,
+    /// When the e-mail subscription went over [`SNS_EMAIL_RATE`] first: SNS suspends it then
+    /// (back to PendingConfirmation), so every later e-mail is lost until someone confirms it.
+    pub email_suspended_at: Option<String>,
+    pub email_deliveries_lost: u64,
 }
 
-/// SNS delivers e-mail to a subscription at 10 messages a second.
-/// <https://docs.aws.amazon.com/general/latest/gr/sns.html>
+/// An e-mail subscription takes 10 messages a second; more suspends it ("placing it in a
+/// pending confirmation status", deleted after 48 hours unless confirmed again).
+/// <https://docs.aws.amazon.com/sns/latest/dg/sns-email-notifications.html>
 pub const SNS_EMAIL_RATE: u64 = 10;
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -496,7 +510,9 @@ struct Ctx {
 #[derive(Default)]
 struct SnsTally {
     report: SnsReport,
-    email_per_second: HashMap<String, u64>,
+    /// Keyed by the second of the message's SNS timestamp (`2026-11-30T03:01:02`).
+    email_per_second: BTreeMap<String, u64>,
+    publish_per_second: HashMap<String, u64>,
 }
 
 impl Ctx {
@@ -531,9 +547,10 @@ impl Ctx {
     /// `RetryPolicy` allows, after which the event goes to the dead-letter queue.
     fn start(self: &Arc<Self>, q: &mut Queue, id: usize, attempt: u32, at: OffsetDateTime) {
         let (account, region) = self.account_region(id);
-        let admitted = self.sandbox.quotas().is_none_or(|quotas| {
-            quotas.try_take(START_EXECUTION, &account, &region, at)
-        });
+        let admitted = self
+            .sandbox
+            .quotas()
+            .is_none_or(|quotas| quotas.try_take(START_EXECUTION, &account, &region, at));
         if !admitted {
             let age = at - self.first_start[id];
             let mut rng = self.seed ^ (id as u64).wrapping_mul(0x9E37) ^ u64::from(attempt);
@@ -549,7 +566,14 @@ impl Ctx {
             if within && age >= Duration::ZERO {
                 refused.0 += 1;
                 drop(refused);
-                self.push(q, next, Turn::Start { id, attempt: attempt + 1 });
+                self.push(
+                    q,
+                    next,
+                    Turn::Start {
+                        id,
+                        attempt: attempt + 1,
+                    },
+                );
             } else {
                 refused.1 += 1;
                 drop(refused);
@@ -686,11 +710,13 @@ impl Ctx {
                 .and_then(|f| f.set_len(0));
         }
         for m in messages {
-            let size = (m.message.len() + scanflow_core::message::attributes_size(&m.attributes))
-                as u64;
+            let size =
+                (m.message.len() + scanflow_core::message::attributes_size(&m.attributes)) as u64;
             t.report.messages += 1;
             t.report.bytes += size;
             t.report.billed_publish_requests += size.div_ceil(64 * 1024).max(1);
+            let second = m.timestamp.get(..19).unwrap_or_default().to_owned();
+            *t.publish_per_second.entry(second).or_default() += 1;
             for s in m.subscriptions() {
                 match s {
                     Subscription::Email => {
@@ -892,8 +918,7 @@ fn summarize(
                 .to_owned();
             *task_attempts.entry(function).or_default() += 1;
         }
-        if e.kind == "TaskFailed" && e.error.as_deref() == Some("Lambda.TooManyRequestsException")
-        {
+        if e.kind == "TaskFailed" && e.error.as_deref() == Some("Lambda.TooManyRequestsException") {
             lambda_throttled += 1;
         }
         let n = |k: &str| {
@@ -915,12 +940,14 @@ fn summarize(
     let duplicate = out.and_then(|o| o.get("duplicate")).is_some();
     let scanned = execution.status == Status::Succeeded && !duplicate;
     let notified = notice.and_then(|n| n.as_ref().ok());
-    let noticed = execution.status != Status::Succeeded
-        && notified.is_some_and(|n| n.action == "failure");
+    let noticed =
+        execution.status != Status::Succeeded && notified.is_some_and(|n| n.action == "failure");
     let findings = out
         .and_then(|o| o.get("counts"))
         .and_then(serde_json::Value::as_object)
-        .map_or(0, |c| c.values().filter_map(serde_json::Value::as_u64).sum());
+        .map_or(0, |c| {
+            c.values().filter_map(serde_json::Value::as_u64).sum()
+        });
     ExecutionSummary {
         account_id,
         region,
@@ -985,7 +1012,11 @@ pub fn run(workflow: Workflow, options: SimulateOptions) -> Result<Simulation, S
             } else {
                 (quota::unit(&mut rng) * f64::from(options.facts.window_minutes) * 60_000.0) as i64
             };
-            first_start.push(options.start_time.saturating_add(Duration::milliseconds(offset)));
+            first_start.push(
+                options
+                    .start_time
+                    .saturating_add(Duration::milliseconds(offset)),
+            );
         }
     }
     let n = inputs.len();
@@ -1127,9 +1158,7 @@ fn build_report(
         by_quota.insert(action.clone(), entry);
     }
     // A step that failed for good on a surfaced API throttle counts too.
-    let api_failed = failed_on(&|e| {
-        e.error.as_deref() == Some("Transient")
-    });
+    let api_failed = failed_on(&|e| e.error.as_deref() == Some("Transient"));
     let mut throttles = ThrottleReport {
         by_quota,
         ..ThrottleReport::default()
@@ -1157,6 +1186,18 @@ fn build_report(
             .values()
             .filter(|n| **n > SNS_EMAIL_RATE)
             .count() as u64;
+        r.peak_publish_per_second = t.publish_per_second.values().copied().max().unwrap_or(0);
+        // In time order: from the first second over the rate, the subscription is suspended.
+        let mut suspended = false;
+        for (second, n) in &t.email_per_second {
+            if suspended {
+                r.email_deliveries_lost += n;
+            } else if *n > SNS_EMAIL_RATE {
+                suspended = true;
+                r.email_suspended_at = Some(format!("{second}Z"));
+                r.email_deliveries_lost += n - SNS_EMAIL_RATE;
+            }
+        }
         r
     };
     // What the scans left (counted as each ended) and what stays besides (state, claims).
@@ -1357,7 +1398,11 @@ pub fn render(r: &Report) -> String {
             "starts spread over the schedule's flexible window"
         }
     );
-    let statuses: Vec<String> = e.by_status.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let statuses: Vec<String> = e
+        .by_status
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
     let _ = writeln!(
         s,
         "\nExecutions: {} — {} scanned and delivered, {} failed with their notice sent, {} LOST ({})",
@@ -1410,17 +1455,32 @@ pub fn render(r: &Report) -> String {
     let sns = &r.sns;
     let _ = writeln!(
         s,
-        "SNS: {} message(s), {:.1} MB, {} billed publish requests, {} e-mail and {} HTTPS deliveries; \
-         e-mail peak {} a second ({} second(s) over SNS's {} a second)",
+        "SNS: {} message(s), {:.1} MB, {} billed publish requests (peak {} a second), {} e-mail \
+         and {} HTTPS deliveries",
         sns.messages,
         sns.bytes as f64 / 1e6,
         sns.billed_publish_requests,
+        sns.peak_publish_per_second,
         sns.email_deliveries,
         sns.https_deliveries,
-        sns.peak_email_per_second,
-        sns.seconds_over_email_rate,
-        SNS_EMAIL_RATE
     );
+    let _ = match &sns.email_suspended_at {
+        Some(at) => writeln!(
+            s,
+            "  E-MAIL SUBSCRIPTION SUSPENDED at {at}: {} e-mail(s) in one second, over SNS's {} a \
+             second; {} of {} e-mail deliveries lost ({} second(s) over the rate)",
+            sns.peak_email_per_second,
+            SNS_EMAIL_RATE,
+            sns.email_deliveries_lost,
+            sns.email_deliveries,
+            sns.seconds_over_email_rate
+        ),
+        None => writeln!(
+            s,
+            "  e-mail peak {} a second (SNS suspends an e-mail subscription over {} a second)",
+            sns.peak_email_per_second, SNS_EMAIL_RATE
+        ),
+    };
     let _ = writeln!(
         s,
         "S3: {:.1} MB stored by this scan; notices sent: {}",
@@ -1440,6 +1500,11 @@ pub fn render(r: &Report) -> String {
             l.item, l.per_month, l.unit_usd, l.monthly_usd
         );
     }
-    let _ = writeln!(s, "  {:<28} {:>47}", "total", format!("${:.2}", r.monthly_cost_usd));
+    let _ = writeln!(
+        s,
+        "  {:<28} {:>47}",
+        "total",
+        format!("${:.2}", r.monthly_cost_usd)
+    );
     s
 }
