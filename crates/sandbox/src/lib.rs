@@ -107,10 +107,10 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    /// The virtual clock: the start of the invocation running on this thread under quotas
+    /// The virtual clock: under quotas, the clock of the invocation running on this thread
     /// (`quota::begin_invocation`), else what [`Sandbox::set_now`] set.
     pub fn now(&self) -> OffsetDateTime {
-        quota::invocation_start().unwrap_or_else(|| *lock(&self.now))
+        quota::invocation_now().unwrap_or_else(|| *lock(&self.now))
     }
 
     /// Records `n` calls of `action` (`service:Operation`); under quotas each takes its time.

@@ -4,7 +4,7 @@
 //!
 //! `scanflow run` builds its sandbox without quotas and nothing here applies. With quotas
 //! ([`crate::Sandbox::with_quotas`]), each invocation runs on the calling thread's own
-//! [`Invocation`] clock: every API call takes [`API_CALL_MILLIS`] of virtual time and a
+//! [`Invocation`] clock (the sandbox's clock reads it): every API call takes [`API_CALL_MILLIS`] of virtual time and a
 //! throttled one waits the SDK's backoff before its next attempt, so an invocation's duration
 //! (billed as GB-seconds, holding its Lambda slot) grows with what it waits for.
 //!
@@ -252,7 +252,7 @@ pub struct Invocation {
     rng: u64,
 }
 
-/// Starts an invocation at `start` on this thread: the sandbox's clock reads `start` for it and
+/// Starts an invocation at `start` on this thread: the sandbox's clock reads its time and
 /// its API calls add to its elapsed time.
 pub fn begin_invocation(start: OffsetDateTime, seed: u64) {
     INVOCATION.with(|i| {
@@ -271,9 +271,14 @@ pub fn end_invocation() -> Option<Invocation> {
     INVOCATION.with(|i| i.borrow_mut().take())
 }
 
-/// The start of this thread's invocation, if one is running.
-pub(crate) fn invocation_start() -> Option<OffsetDateTime> {
-    INVOCATION.with(|i| i.borrow().as_ref().map(|i| i.start))
+/// The virtual time in this thread's invocation, if one is running: its start plus what its
+/// calls and backoffs have taken so far (SNS stamps a message when it accepts it).
+pub(crate) fn invocation_now() -> Option<OffsetDateTime> {
+    INVOCATION.with(|i| {
+        i.borrow()
+            .as_ref()
+            .map(|i| i.start.saturating_add(i.elapsed))
+    })
 }
 
 /// Adds `n` API calls' time to this thread's invocation.

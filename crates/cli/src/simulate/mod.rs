@@ -249,6 +249,13 @@ pub struct ExecutionSummary {
     /// `SUCCEEDED`, `FAILED`, ...; `NOT_STARTED` when EventBridge gave up on `StartExecution`.
     pub status: String,
     pub error: Option<String>,
+    /// The quota whose throttling error ended the execution, if one did (`sns:Publish`).
+    pub throttled_by: Option<String>,
+    /// Why the notifier could not send the failure notice (after Lambda's two retries the
+    /// event goes to its dead-letter queue and the alarm fires).
+    pub notice_error: Option<String>,
+    /// The quota whose throttling error the notifier's last attempt met, if one did.
+    pub notice_throttled_by: Option<String>,
     /// Delivered (succeeded, not a duplicate) or its failure notice was sent.
     pub scanned: bool,
     pub noticed: bool,
@@ -736,6 +743,9 @@ fn not_started(account_id: String, region: String, attempts: u32) -> ExecutionSu
         account_id,
         region,
         status: "NOT_STARTED".into(),
+        throttled_by: Some(START_EXECUTION.to_owned()),
+        notice_error: None,
+        notice_throttled_by: None,
         error: Some(format!(
             "StartExecution was throttled {attempts} time(s); EventBridge sent the event to the \
              dead-letter queue"
@@ -953,6 +963,13 @@ fn summarize(
         region,
         status: execution.status.as_aws().to_owned(),
         error: execution.error.clone(),
+        throttled_by: throttled_by(execution),
+        notice_error: notice
+            .and_then(|n| n.as_ref().err())
+            .map(ToString::to_string),
+        notice_throttled_by: notice
+            .and_then(|n| n.as_ref().err())
+            .and_then(|e| throttled_action(&e.to_string())),
         scanned,
         noticed,
         start_attempts,
@@ -967,6 +984,25 @@ fn summarize(
         started_at: Some(execution.start_time),
         ended_at: Some(execution.end_time),
     }
+}
+
+/// The quota a failed execution's last error names: Lambda's concurrency, or the action of a
+/// `ThrottlingException` the SDK gave up on (`... calling sns:Publish in account ...`).
+fn throttled_by(execution: &scanflow_asl::Execution) -> Option<String> {
+    if execution.status == Status::Succeeded {
+        return None;
+    }
+    if execution.error.as_deref() == Some("Lambda.TooManyRequestsException") {
+        return Some(LAMBDA_INVOKE.to_owned());
+    }
+    throttled_action(execution.cause.as_deref()?)
+}
+
+fn throttled_action(text: &str) -> Option<String> {
+    let rest = text
+        .split("ThrottlingException: Rate exceeded calling ")
+        .nth(1)?;
+    rest.split_whitespace().next().map(str::to_owned)
 }
 
 /// The function a state of scan.asl.json runs.
@@ -1102,10 +1138,10 @@ fn build_report(
     let (start_retried, start_dropped) = *lock(&ctx.start_refused);
     let mut by_quota = BTreeMap::new();
     // Executions that failed on a throttle: its last refusal was not retried.
-    let failed_on = |pred: &dyn Fn(&ExecutionSummary) -> bool| {
+    let failed_on = |action: &str| {
         executions
             .iter()
-            .filter(|e| e.status != "SUCCEEDED" && e.status != "NOT_STARTED" && pred(e))
+            .filter(|e| e.status != "NOT_STARTED" && e.throttled_by.as_deref() == Some(action))
             .count() as u64
     };
     let quota_source = |action: &str| {
@@ -1118,7 +1154,7 @@ fn build_report(
     };
     for (action, t) in &stats.throttles {
         let entry = if action == LAMBDA_INVOKE {
-            let not = failed_on(&|e| e.error.as_deref() == Some("Lambda.TooManyRequestsException"));
+            let not = failed_on(action);
             QuotaThrottles {
                 refused: t.refused,
                 retried: t.refused.saturating_sub(not),
@@ -1142,10 +1178,15 @@ fn build_report(
                 quota: quota_source(action),
             }
         } else {
-            let swallowed = absorbed.get(action).copied().unwrap_or(0);
-            // A surfaced throttle fails the step: Step Functions retries it (Transient), unless
-            // the execution ended failing on it.
-            let not = swallowed.min(t.surfaced);
+            // A throttle the SDK gave up on fails the step, which Step Functions retries
+            // (Transient) — unless the execution ended on it, or the handler carried on
+            // without the call (Security Hub updates, reported as problems).
+            let notices_failed = executions
+                .iter()
+                .filter(|e| e.notice_throttled_by.as_deref() == Some(action.as_str()))
+                .count() as u64;
+            let not =
+                absorbed.get(action).copied().unwrap_or(0) + failed_on(action) + notices_failed;
             QuotaThrottles {
                 refused: t.refused,
                 retried: t.refused.saturating_sub(not),
@@ -1157,8 +1198,6 @@ fn build_report(
         };
         by_quota.insert(action.clone(), entry);
     }
-    // A step that failed for good on a surfaced API throttle counts too.
-    let api_failed = failed_on(&|e| e.error.as_deref() == Some("Transient"));
     let mut throttles = ThrottleReport {
         by_quota,
         ..ThrottleReport::default()
@@ -1167,7 +1206,6 @@ fn build_report(
         throttles.met += q.refused;
         throttles.not_retried += q.not_retried;
     }
-    throttles.not_retried += api_failed;
     throttles.retried = throttles.met.saturating_sub(throttles.not_retried);
 
     let functions = lock(&ctx.functions).clone();
