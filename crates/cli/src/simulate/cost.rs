@@ -267,7 +267,7 @@ mod tests {
         std::fs::write(&file, r#"{"stateTransitions": 1}"#).expect("write");
         let e = load_overrides(&mut prices, &file).expect_err("typo");
         assert!(
-            e.contains("stateTransitions") && e.contains("stateTransition,"),
+            e.contains("\"stateTransitions\" is not") && e.contains("snsPublish, stateTransition"),
             "{e}"
         );
         std::fs::write(&file, r#"{"s3Get": -1}"#).expect("write");
