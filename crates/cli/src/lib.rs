@@ -8,4 +8,5 @@ pub mod executions;
 pub mod local;
 pub mod names;
 pub mod siem;
+pub mod simulate;
 pub mod trace;

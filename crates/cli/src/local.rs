@@ -16,7 +16,7 @@ use crate::trace::TraceEvent;
 
 /// Lambda retries an asynchronous invocation (EventBridge → the notifier) twice, about one and
 /// then two minutes after a failure.
-const ASYNC_RETRY_DELAYS: [i64; 2] = [60, 120];
+pub const ASYNC_RETRY_DELAYS: [i64; 2] = [60, 120];
 
 /// Marks a folder as scanflow's output, so a rerun may clear it and nothing else.
 const OUT_MARKER: &str = ".scanflow-out";

@@ -1,5 +1,6 @@
-//! The `scanflow` command: `run` the workflow locally on simulated accounts, `asl exec` any
-//! state machine definition offline, `siem receive` SIEM documents as an integrator would.
+//! The `scanflow` command: `run` the workflow locally on simulated accounts, `simulate` a fleet
+//! under AWS's quotas, `asl exec` any state machine definition offline, `siem receive` SIEM
+//! documents as an integrator would.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +28,9 @@ struct Cli {
 enum Command {
     /// Run the scan workflow (statemachine/scan.asl.json) locally on simulated accounts.
     Run(RunArgs),
+    /// Simulate a fleet scan (accounts × Regions at once) under AWS's quotas: outcomes,
+    /// throttles, transitions, Lambda GB-seconds, API calls and a monthly cost.
+    Simulate(SimulateArgs),
     /// Amazon States Language tools.
     Asl {
         #[command(subcommand)]
@@ -89,6 +93,52 @@ struct RunArgs {
     quiet: bool,
 }
 
+#[derive(clap::Args)]
+struct SimulateArgs {
+    /// Member accounts (1 to 10,000).
+    #[arg(long)]
+    accounts: u32,
+    /// Regions each account is scanned in (1 to 12).
+    #[arg(long, default_value_t = 1)]
+    regions: u32,
+    /// Findings per account and Region (at most 100,000).
+    #[arg(long, default_value_t = 1_000)]
+    findings: u32,
+    /// Every schedule fires in the same minute, as without a flexible window [default: spread
+    /// over the member template's ScheduleWindowMinutes].
+    #[arg(long)]
+    same_minute: bool,
+    /// The scan functions' Lambda concurrency [default: 1,000, the account default].
+    #[arg(long, value_name = "C")]
+    lambda_concurrency: Option<u32>,
+    /// JSON quotas replacing the defaults: {"lambdaConcurrency": 100, "rates": {"sns:Publish":
+    /// {"rate": 5, "burst": 5}}}.
+    #[arg(long, value_name = "FILE")]
+    quotas: Option<PathBuf>,
+    /// JSON prices replacing the defaults: {"stateTransition": 0.000025, ...}.
+    #[arg(long, value_name = "FILE")]
+    prices: Option<PathBuf>,
+    /// The schedule the monthly cost assumes [default: the member template's AssessmentSchedule].
+    #[arg(long, value_name = "EXPRESSION")]
+    schedule: Option<String>,
+    /// The scheduled time (RFC 3339) [default: 2026-11-30T03:00:00Z, a Monday].
+    #[arg(long)]
+    start_time: Option<String>,
+    /// Invocations run at once in real time; 1 keeps every request in exact virtual-time order.
+    #[arg(long, default_value_t = 1)]
+    slots: usize,
+    /// Where the simulated bucket is written (cleared first if the simulation wrote it).
+    #[arg(long, default_value = "scanflow-simulate-out")]
+    out: PathBuf,
+    /// Keep every object and SNS message in --out (by default each execution's are counted,
+    /// then removed once it has ended: a fleet's reports would fill the disk).
+    #[arg(long)]
+    keep: bool,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Subcommand)]
 enum AslCommand {
     /// Execute a definition and print {"status", "output", "error", "cause", "transitions"}.
@@ -145,6 +195,7 @@ fn main() -> ExitCode {
                     max_age,
                 },
         } => receive(listen, out, trust_cert, max_age.as_deref()),
+        Command::Simulate(args) => simulate(args),
         #[cfg(feature = "aws")]
         Command::Executions { command } => scanflow_cli::executions::main(command),
         Command::Asl {
@@ -462,6 +513,108 @@ fn run(args: RunArgs) -> ExitCode {
             "scanflow run: {} execution(s) ended without a published notice: {}",
             unreported.len(),
             unreported.join(", ")
+        );
+        ExitCode::FAILURE
+    }
+}
+
+fn simulate(args: SimulateArgs) -> ExitCode {
+    use scanflow_cli::simulate::{self, SimulateOptions, TemplateFacts, cost};
+    let invalid = |msg: String| {
+        eprintln!("scanflow simulate: {msg}");
+        ExitCode::from(INVALID)
+    };
+    let found = |rel: &str| {
+        find_upwards(rel)
+            .ok_or_else(|| format!("{rel} not found here or above; run from the repository"))
+    };
+    let paths = found("statemachine/scan.asl.json").and_then(|d| {
+        Ok((
+            d,
+            found("templates/hub.yaml")?,
+            found("templates/member.yaml")?,
+        ))
+    });
+    let (definition, hub, member) = match paths {
+        Ok(p) => p,
+        Err(e) => return invalid(e),
+    };
+    let workflow = match Workflow::load(&definition, Some(&hub)) {
+        Ok(w) => w,
+        Err(e) => return invalid(e.to_string()),
+    };
+    let facts = match TemplateFacts::read(&hub, &member) {
+        Ok(f) => f,
+        Err(e) => return invalid(e.to_string()),
+    };
+    let mut quotas = scanflow_sandbox::quota::QuotaSpec::aws_defaults(simulate::REGIONS[0]);
+    if let Some(path) = &args.quotas
+        && let Err(e) = simulate::load_quota_overrides(&mut quotas, path)
+    {
+        return invalid(e.to_string());
+    }
+    if let Some(c) = args.lambda_concurrency {
+        quotas.lambda_concurrency = c;
+        if let Err(e) = quotas.validate() {
+            return invalid(format!("--lambda-concurrency: {e}"));
+        }
+    }
+    let mut prices = cost::default_prices();
+    if let Some(path) = &args.prices
+        && let Err(e) = cost::load_overrides(&mut prices, path)
+    {
+        return invalid(e);
+    }
+    let start_time = match &args.start_time {
+        Some(t) => match scanflow_core::time::parse("--start-time", t) {
+            Ok(t) => t,
+            Err(e) => return invalid(e.to_string()),
+        },
+        None => time::macros::datetime!(2026-11-30 03:00 UTC),
+    };
+    let options = SimulateOptions {
+        accounts: args.accounts,
+        regions: args.regions,
+        findings: args.findings,
+        same_minute: args.same_minute,
+        quotas,
+        prices,
+        schedule: args
+            .schedule
+            .clone()
+            .unwrap_or_else(|| facts.schedule.clone()),
+        facts,
+        start_time,
+        out_dir: args.out.clone(),
+        seed: 7,
+        slots: args.slots,
+        keep: args.keep,
+    };
+    let sim = match simulate::run(workflow, options) {
+        Ok(s) => s,
+        Err(e @ simulate::SimulateError::Invalid(_)) => return invalid(e.to_string()),
+        Err(e) => {
+            eprintln!("scanflow simulate: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if args.json {
+        match serde_json::to_string_pretty(&sim.report) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("scanflow simulate: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        print!("{}", simulate::render(&sim.report));
+    }
+    if sim.report.lost == 0 {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "scanflow simulate: {} execution(s) ended neither delivered nor noticed",
+            sim.report.lost
         );
         ExitCode::FAILURE
     }

@@ -235,6 +235,7 @@ pub(crate) fn start(
         });
     }
 
+    shared.admit("inspector:StartAssessmentRun", &m.account_id, &m.region)?;
     shared.count("inspector:StartAssessmentRun", 1);
     let now = shared.now();
     let mut runs = lock(&shared.classic);
@@ -300,6 +301,8 @@ fn find_run(m: &Member, arn: &str) -> Result<ClassicRun, ScanError> {
 
 /// `DescribeAssessmentRuns`.
 pub(crate) fn status(m: &Member, run: &Run) -> Result<RunStatus, ScanError> {
+    m.shared
+        .admit("inspector:DescribeAssessmentRuns", &m.account_id, &m.region)?;
     m.shared.count("inspector:DescribeAssessmentRuns", 1);
     let r = find_run(m, &run.run_id)?;
     let (state, since) = r.state_at(m.shared.now());
@@ -322,6 +325,7 @@ pub(crate) fn findings_page(
     cursor: Option<&str>,
 ) -> Result<FindingsPage, ScanError> {
     let shared = &m.shared;
+    shared.admit("inspector:ListFindings", &m.account_id, &m.region)?;
     shared.count("inspector:ListFindings", 1);
     let r = find_run(m, &run.run_id)?;
     let offset = parse_cursor(cursor, "nextToken")?;
@@ -373,6 +377,7 @@ pub(crate) fn findings_page(
     let mut facts: BTreeMap<usize, InstanceFacts> = BTreeMap::new();
     let mut findings = Vec::with_capacity(page.len());
     for batch in page.chunks(DESCRIBE_BATCH) {
+        shared.admit("inspector:DescribeFindings", &m.account_id, &m.region)?;
         shared.count("inspector:DescribeFindings", 1);
         for &vi in batch {
             let v = &vulns[vi];

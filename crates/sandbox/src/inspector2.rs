@@ -100,7 +100,9 @@ pub(crate) fn start(
         });
     };
     let scope = in_scope(m, account_index, settings.tag.as_ref());
-    shared.count("inspector2:ListCoverage", pages(scope.len(), COVERAGE_PAGE));
+    let n = pages(scope.len(), COVERAGE_PAGE);
+    shared.admit_n("inspector2:ListCoverage", &m.account_id, &m.region, n)?;
+    shared.count("inspector2:ListCoverage", n);
     if scope.is_empty() {
         return Err(ScanError::NoInstancesMatched {
             account_id: m.account_id.clone(),
@@ -111,6 +113,7 @@ pub(crate) fn start(
                 .map_or_else(|| "any EC2 instance".to_owned(), ToString::to_string),
         });
     }
+    shared.admit("inspector2:CreateFindingsReport", &m.account_id, &m.region)?;
     shared.count("inspector2:CreateFindingsReport", 1);
     let now = shared.now();
     let mut reports = lock(&shared.inspector2);
@@ -196,6 +199,11 @@ fn settle(m: &Member, report_id: &str) -> Result<Option<ReportResult>, ScanError
 /// `GetFindingsReportStatus`. The API answers FAILED + `NO_FINDINGS_FOUND` for a clean filter;
 /// the adapter reports that as success with state `NO_FINDINGS_FOUND`.
 pub(crate) fn status(m: &Member, run: &Run) -> Result<RunStatus, ScanError> {
+    m.shared.admit(
+        "inspector2:GetFindingsReportStatus",
+        &m.account_id,
+        &m.region,
+    )?;
     m.shared.count("inspector2:GetFindingsReportStatus", 1);
     Ok(match settle(m, &run.run_id)? {
         None => RunStatus::Running {
@@ -406,7 +414,9 @@ pub(crate) fn coverage(m: &Member, run: &Run) -> Result<Coverage, ScanError> {
         return Ok(Coverage::default());
     };
     let scope = in_scope(m, index, run.tag.as_ref());
-    shared.count("inspector2:ListCoverage", pages(scope.len(), COVERAGE_PAGE));
+    let n = pages(scope.len(), COVERAGE_PAGE);
+    shared.admit_n("inspector2:ListCoverage", &m.account_id, &m.region, n)?;
+    shared.count("inspector2:ListCoverage", n);
     let mut cov = Coverage::default();
     let Some(account) = shared.account(index) else {
         return Ok(cov);

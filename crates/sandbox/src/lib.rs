@@ -17,6 +17,7 @@ mod ids;
 pub mod inspector2;
 pub mod lambda;
 mod member;
+pub mod quota;
 mod s3;
 mod scenario;
 mod security_hub;
@@ -82,6 +83,8 @@ pub(crate) struct Shared {
     pub security_hubs: Mutex<BTreeMap<String, security_hub::Account>>,
     pub sns: Mutex<Vec<PublishedMessage>>,
     pub crashes: Mutex<crash::Crashes>,
+    /// AWS's request quotas (`scanflow simulate`); `None` admits everything at once.
+    pub quotas: Option<Arc<quota::Quotas>>,
 }
 
 /// ISO 8601 with milliseconds in UTC, as SNS and Inspector v2 write timestamps.
@@ -105,15 +108,43 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    /// The virtual clock: under quotas, the clock of the invocation running on this thread
+    /// (`quota::begin_invocation`), else what [`Sandbox::set_now`] set.
     pub fn now(&self) -> OffsetDateTime {
-        *lock(&self.now)
+        quota::invocation_now().unwrap_or_else(|| *lock(&self.now))
     }
 
-    /// Records `n` calls of `action` (`service:Operation`).
+    /// Records `n` calls of `action` (`service:Operation`); under quotas each takes its time.
     pub fn count(&self, action: &str, n: u64) {
         if n > 0 {
             *lock(&self.calls).entry(action.to_owned()).or_default() += n;
+            if self.quotas.is_some() {
+                quota::spend_calls(n);
+            }
         }
+    }
+
+    /// Under quotas, the call to `action` by `account` in `region` waits for its token as the
+    /// SDK would, or fails with the service's throttling error (`Transient`).
+    pub fn admit(&self, action: &str, account: &str, region: &str) -> Result<(), ScanError> {
+        self.admit_n(action, account, region, 1)
+    }
+
+    /// [`Shared::admit`] for `n` calls in a row (pages of one listing).
+    pub fn admit_n(
+        &self,
+        action: &str,
+        account: &str,
+        region: &str,
+        n: u64,
+    ) -> Result<(), ScanError> {
+        let Some(q) = &self.quotas else {
+            return Ok(());
+        };
+        for _ in 0..n {
+            q.admit(action, account, region, self.now())?;
+        }
+        Ok(())
     }
 
     /// The account's vulnerabilities, generated once and shared.
@@ -147,6 +178,28 @@ impl Sandbox {
         out_dir: &Path,
         http_endpoint: Option<String>,
     ) -> Result<Sandbox, SandboxError> {
+        Self::build(scenario, out_dir, http_endpoint, None)
+    }
+
+    /// A sandbox that refuses and throttles what AWS would under `quotas` (see [`quota`]).
+    pub fn with_quotas(
+        scenario: Scenario,
+        out_dir: &Path,
+        quotas: quota::QuotaSpec,
+    ) -> Result<Sandbox, SandboxError> {
+        quotas
+            .validate()
+            .map_err(|e| SandboxError::scenario("quotas", e))?;
+        let q = quota::Quotas::new(quotas, &scenario.hub.account_id, &scenario.hub.region);
+        Self::build(scenario, out_dir, None, Some(Arc::new(q)))
+    }
+
+    fn build(
+        scenario: Scenario,
+        out_dir: &Path,
+        http_endpoint: Option<String>,
+        quotas: Option<Arc<quota::Quotas>>,
+    ) -> Result<Sandbox, SandboxError> {
         scenario.validate()?;
         let s3_root = out_dir.join("s3");
         std::fs::create_dir_all(&s3_root).map_err(|source| SandboxError::Write {
@@ -169,6 +222,7 @@ impl Sandbox {
             security_hubs: Mutex::new(BTreeMap::new()),
             sns: Mutex::new(Vec::new()),
             crashes: Mutex::new(crash::Crashes::default()),
+            quotas,
         });
         let hub_account = shared.scenario.hub.account_id.clone();
         let hub_region = shared.scenario.hub.region.clone();
@@ -247,6 +301,23 @@ impl Sandbox {
     /// Every message published to the topic, in order, with where it was delivered.
     pub fn sns_messages(&self) -> Vec<PublishedMessage> {
         lock(&self.shared.sns).clone()
+    }
+
+    /// The messages published since the last call, handed over and no longer kept (a fleet
+    /// simulation counts them as it goes instead of holding every body).
+    pub fn take_sns_messages(&self) -> Vec<PublishedMessage> {
+        std::mem::take(&mut *lock(&self.shared.sns))
+    }
+
+    /// The quota models, when the sandbox was built [`Sandbox::with_quotas`].
+    pub fn quotas(&self) -> Option<&quota::Quotas> {
+        self.shared.quotas.as_deref()
+    }
+
+    /// Drops the generated vulnerabilities of scenario account `index` (regenerated if asked
+    /// for again), so a fleet simulation holds only the accounts still scanning.
+    pub fn release_account(&self, index: usize) {
+        lock(&self.shared.vulns).remove(&index);
     }
 
     /// Seeds the fleet registry as if each member stack had been created at `created_at`: an

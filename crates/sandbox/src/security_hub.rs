@@ -117,6 +117,8 @@ impl SecurityHubSim {
 
     /// `GetFindings` filtered on workflow NEW, a page at a time.
     fn new_now(&self, cursor: Option<String>) -> Result<NewFindingsPage, ScanError> {
+        self.shared
+            .admit("securityhub:GetFindings", &self.account_id, &self.region)?;
         self.shared.count("securityhub:GetFindings", 1);
         let skip: usize = match cursor.as_deref() {
             None => 0,
@@ -162,6 +164,11 @@ impl SecurityHubSim {
         if findings.is_empty() {
             return Ok(Vec::new());
         }
+        self.shared.admit(
+            "securityhub:BatchUpdateFindings",
+            &self.account_id,
+            &self.region,
+        )?;
         self.shared.count("securityhub:BatchUpdateFindings", 1);
         self.batch_limit("FindingIdentifiers", findings.len())?;
         if fields.len() > 50 {
@@ -212,6 +219,11 @@ impl SecurityHubSim {
         if notices.is_empty() {
             return Ok(Vec::new());
         }
+        self.shared.admit(
+            "securityhub:BatchImportFindings",
+            &self.account_id,
+            &self.region,
+        )?;
         self.shared.count("securityhub:BatchImportFindings", 1);
         self.batch_limit("Findings", notices.len())?;
         let mut hubs = lock(&self.shared.security_hubs);

@@ -197,6 +197,9 @@ impl SnsSim {
                 ));
             }
         }
+        let hub = &self.shared.scenario.hub;
+        self.shared
+            .admit("sns:Publish", &hub.account_id, &hub.region)?;
         self.shared.count("sns:Publish", 1);
         message.check()?;
         let seq = self.sequence.fetch_add(1, Ordering::Relaxed);
