@@ -7,7 +7,9 @@ use crate::definition::{
 };
 use crate::error::{Failure, names};
 use crate::jsonpath::{Path, Root};
-use crate::payload::{MAX_VALUE_DEPTH, Scope, Template, compact, deeper_than, dispose, json_size};
+use crate::payload::{
+    MAX_VALUE_DEPTH, Scope, Template, compact, deeper_than, dispose, json_size, json_size_within,
+};
 use crate::redrive::{self, Inner, Point, RedriveError, Resume, Slot};
 use crate::rng::Rng;
 use crate::{
@@ -20,6 +22,12 @@ use time::{Duration, OffsetDateTime};
 
 /// Step Functions' payload cap: 256 KiB of compact UTF-8 JSON.
 pub const MAX_PAYLOAD_BYTES: usize = 262_144;
+
+/// The default `ExecutionOptions::max_history_data_bytes`: 8 MiB, 32 payloads at the cap.
+/// AWS keeps every event's data; a local history that did so would need up to
+/// 25,000 × 2 × 256 KiB ≈ 12.5 GiB. Counted as compact JSON bytes (input, output) and UTF-8
+/// bytes (error, cause), like the payload cap.
+pub const HISTORY_DATA_BUDGET_BYTES: usize = 8 * 1024 * 1024;
 
 /// Why a machine stopped early.
 enum Stop {
@@ -112,6 +120,9 @@ struct Runner<'r> {
     rng: Rng,
     history: Vec<HistoryEvent>,
     max_events: Option<usize>,
+    /// `ExecutionOptions::max_history_data_bytes`, and how much of it the history holds.
+    data_budget: Option<usize>,
+    data_used: usize,
     transitions: u64,
     abort_at: Option<OffsetDateTime>,
     /// Set by a Map or Parallel body that stops early: which iterations/branches are done.
@@ -170,12 +181,18 @@ pub(crate) fn execute(
         rng: Rng::new(options.seed),
         history: Vec::new(),
         max_events: options.max_history_events,
+        data_budget: options.max_history_data_bytes,
+        data_used: 0,
         transitions: 0,
         abort_at: abort_from(options, options.start_time),
         pending_inner: None,
         last_point: None,
     };
-    r.event("ExecutionStarted", None, |e| e.input = started_with.clone());
+    let fits = started_with.as_ref().is_some_and(|v| r.fits(v));
+    r.event("ExecutionStarted", None, |e| {
+        e.input = started_with.clone().filter(|_| fits);
+        e.truncated = started_with.is_some() && !fits;
+    });
     let result = match started_with {
         None => Err(Stop::Fail(Failure::runtime(format!(
             "The execution input nests more than {MAX_VALUE_DEPTH} levels deep."
@@ -221,6 +238,10 @@ pub(crate) fn redrive(
     let count = info.redrive_count;
     let input = info.exec_input.clone();
     let def: &Definition = &machine.def;
+    let data_used = history
+        .iter()
+        .map(event_data_size)
+        .fold(0, usize::saturating_add);
     let mut r = Runner {
         tasks,
         info,
@@ -230,6 +251,8 @@ pub(crate) fn redrive(
         rng,
         history,
         max_events: options.max_history_events,
+        data_budget: options.max_history_data_bytes,
+        data_used,
         transitions,
         abort_at: abort_from(options, at),
         pending_inner: None,
@@ -253,7 +276,11 @@ impl Runner<'_> {
     ) -> Execution {
         let (status, output, error, cause) = match result {
             Ok(out) => {
-                self.event("ExecutionSucceeded", None, |e| e.output = Some(out.clone()));
+                let fits = self.fits(&out);
+                self.event("ExecutionSucceeded", None, |e| {
+                    e.output = fits.then(|| out.clone());
+                    e.truncated = !fits;
+                });
                 (Status::Succeeded, Some(out), None, None)
             }
             Err(Stop::Fail(f)) => {
@@ -320,9 +347,55 @@ impl Runner<'_> {
             error: None,
             cause: None,
             resource: None,
+            truncated: false,
         };
         fill(&mut e);
+        self.keep_within_budget(&mut e);
         self.history.push(e);
+    }
+
+    /// Keeps each piece of the event's data while the history's data budget lasts; a piece
+    /// that does not fit is left out and the event marked truncated. Later, smaller pieces
+    /// may still fit.
+    fn keep_within_budget(&mut self, e: &mut HistoryEvent) {
+        let Some(budget) = self.data_budget else {
+            return;
+        };
+        let mut used = self.data_used;
+        let mut truncated = false;
+        for v in [&mut e.input, &mut e.output] {
+            if let Some(value) = v {
+                match json_size_within(value, budget.saturating_sub(used)) {
+                    Some(n) => used = used.saturating_add(n),
+                    None => {
+                        *v = None;
+                        truncated = true;
+                    }
+                }
+            }
+        }
+        for t in [&mut e.error, &mut e.cause] {
+            if let Some(text) = t {
+                match used.checked_add(text.len()).filter(|n| *n <= budget) {
+                    Some(n) => used = n,
+                    None => {
+                        *t = None;
+                        truncated = true;
+                    }
+                }
+            }
+        }
+        self.data_used = used;
+        e.truncated |= truncated;
+    }
+
+    /// Whether `v` still fits the history's data budget: asked before an event clones a
+    /// payload, so that an event past the budget costs no clone.
+    fn fits(&self, v: &Value) -> bool {
+        match self.data_budget {
+            None => true,
+            Some(budget) => json_size_within(v, budget.saturating_sub(self.data_used)).is_some(),
+        }
     }
 
     /// Moves the virtual clock; passing the machine's TimeoutSeconds or reaching the abort
@@ -399,15 +472,15 @@ impl Runner<'_> {
                 ))));
             };
             let entered_at = self.history.len();
-            let flow = match self.run_state(state, input, inner.take()) {
+            let mut kept = None;
+            let flow = match self.run_state(state, input, inner.take(), &mut kept) {
                 Ok(flow) => flow,
                 Err(stop) => {
                     // The state re-enters on redrive with the input it was entered with,
-                    // which its Entered event already holds (no clone on the happy path).
-                    let input = self
-                        .history
-                        .get(entered_at)
-                        .and_then(|e| e.input.clone())
+                    // which its Entered event holds (no clone on the happy path), or, when
+                    // the event's data did not fit the history's budget, `kept`.
+                    let input = kept
+                        .or_else(|| self.history.get(entered_at).and_then(|e| e.input.clone()))
                         .unwrap_or(Value::Null);
                     self.last_point = Some(Point {
                         state: name.to_string(),
@@ -435,13 +508,26 @@ impl Runner<'_> {
         }
     }
 
-    fn run_state(&mut self, s: &State, raw: Value, inner: Option<Inner>) -> Result<Flow, Stop> {
+    /// Runs one state; `kept` receives a copy of its input when the Entered event could not
+    /// keep it (the history's data budget was spent), for a redrive to re-enter with.
+    fn run_state(
+        &mut self,
+        s: &State,
+        raw: Value,
+        inner: Option<Inner>,
+        kept: &mut Option<Value>,
+    ) -> Result<Flow, Stop> {
         let t = s.kind.type_name();
         self.transitions += 1;
         self.pending_inner = None;
+        let fits = self.fits(&raw);
         self.event(&format!("{t}StateEntered"), Some(&s.name), |e| {
-            e.input = Some(raw.clone())
+            e.input = fits.then(|| raw.clone());
+            e.truncated = !fits;
         });
+        if !fits {
+            *kept = Some(raw.clone());
+        }
         let entered_id = self.history.len();
         let result = self.state_body(s, raw, inner);
         if matches!(result, Err(Stop::Aborted))
@@ -593,10 +679,14 @@ impl Runner<'_> {
 
     fn exit(&mut self, s: &State, next: &Next, out: Value) -> Result<Flow, Stop> {
         self.check_size(&s.name, &out)?;
+        let fits = self.fits(&out);
         self.event(
             &format!("{}StateExited", s.kind.type_name()),
             Some(&s.name),
-            |e| e.output = Some(out.clone()),
+            |e| {
+                e.output = fits.then(|| out.clone());
+                e.truncated = !fits;
+            },
         );
         Ok(match next {
             Next::State(n) => Flow::Next(n.clone(), out),
@@ -781,9 +871,11 @@ impl Runner<'_> {
                 }
             }
         };
+        let fits = self.fits(&input);
         self.event("TaskScheduled", Some(&s.name), |e| {
             e.resource = Some(task.resource.clone());
-            e.input = Some(input.clone());
+            e.input = fits.then(|| input.clone());
+            e.truncated = !fits;
         });
         self.event("TaskStarted", Some(&s.name), |e| {
             e.resource = Some(task.resource.clone())
@@ -823,9 +915,11 @@ impl Runner<'_> {
             TaskOutcome::Succeeded(v) => {
                 // Checked before the event clones it: a handler's value may nest any depth.
                 let checked = self.check_size(&s.name, &v);
+                let fits = checked.is_ok() && self.fits(&v);
                 self.event("TaskSucceeded", Some(&s.name), |e| {
                     e.resource = Some(task.resource.clone());
-                    e.output = checked.is_ok().then(|| v.clone());
+                    e.output = fits.then(|| v.clone());
+                    e.truncated = checked.is_ok() && !fits;
                 });
                 if let Err(f) = checked {
                     dispose(v);
@@ -920,8 +1014,10 @@ impl Runner<'_> {
             }
         }
         let out = Value::Array(outputs);
+        let fits = self.fits(&out);
         self.event("ParallelStateSucceeded", Some(&s.name), |e| {
-            e.output = Some(out.clone())
+            e.output = fits.then(|| out.clone());
+            e.truncated = !fits;
         });
         Ok(out)
     }
@@ -1123,6 +1219,13 @@ fn map_progress(
     progress.extend(this);
     progress.extend(slots.drain(index.saturating_add(1).min(slots.len())..));
     Inner::Map(progress)
+}
+
+/// The bytes of data an event holds, as `keep_within_budget` counts them.
+fn event_data_size(e: &HistoryEvent) -> usize {
+    let values = [&e.input, &e.output].into_iter().flatten().map(json_size);
+    let texts = [&e.error, &e.cause].into_iter().flatten().map(String::len);
+    values.chain(texts).fold(0, usize::saturating_add)
 }
 
 fn json_type(v: &Value) -> &'static str {

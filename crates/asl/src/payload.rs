@@ -190,21 +190,32 @@ pub(crate) fn compact(v: &Value) -> String {
 
 /// Size in bytes of the compact UTF-8 JSON text, without building it.
 pub(crate) fn json_size(v: &Value) -> usize {
-    struct Counter(usize);
+    json_size_within(v, usize::MAX).unwrap_or(usize::MAX)
+}
+
+/// The compact JSON size of `v` if it is at most `limit` bytes; stops counting as soon as
+/// it passes `limit`, so asking about a large value costs no more than `limit` bytes' work.
+pub(crate) fn json_size_within(v: &Value, limit: usize) -> Option<usize> {
+    struct Counter {
+        n: usize,
+        limit: usize,
+    }
     impl std::io::Write for Counter {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
+            match self.n.checked_add(buf.len()) {
+                Some(n) if n <= self.limit => {
+                    self.n = n;
+                    Ok(buf.len())
+                }
+                _ => Err(std::io::Error::other("over the limit")),
+            }
         }
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
     }
-    let mut c = Counter(0);
-    match serde_json::to_writer(&mut c, v) {
-        Ok(()) => c.0,
-        Err(_) => usize::MAX,
-    }
+    let mut c = Counter { n: 0, limit };
+    serde_json::to_writer(&mut c, v).ok().map(|()| c.n)
 }
 
 #[cfg(test)]
@@ -278,5 +289,14 @@ mod tests {
     #[test]
     fn json_size_counts_compact_utf8_bytes() {
         assert_eq!(json_size(&json!({"a": "é"})), "{\"a\":\"é\"}".len());
+    }
+
+    #[test]
+    fn json_size_within_answers_at_the_limit_and_refuses_one_past() {
+        let v = json!({"a": [1, 2]});
+        let n = json_size(&v);
+        assert_eq!(json_size_within(&v, n), Some(n));
+        assert_eq!(json_size_within(&v, n - 1), None);
+        assert_eq!(json_size_within(&v, 0), None);
     }
 }
