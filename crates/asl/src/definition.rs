@@ -2,10 +2,10 @@
 //! collected with the state and field it is in, for the top level and for nested
 //! Parallel branches and Map processors alike.
 
-use crate::error::{ValidationError, names};
+use crate::error::{ValidationError, clip, names};
 use crate::intrinsics::{self, Call};
 use crate::jsonpath::Path;
-use crate::payload::Template;
+use crate::payload::{Template, quote_value};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use time::OffsetDateTime;
@@ -413,15 +413,27 @@ pub(crate) fn parse(v: &Value) -> Result<Definition, Vec<ValidationError>> {
         ]
         .contains(&k.as_str())
         {
-            cx.err(None, k.as_str(), format!("unknown top-level field '{k}'"));
+            cx.err(
+                None,
+                k.as_str(),
+                format!("unknown top-level field '{}'", clip(k)),
+            );
         }
     }
     check_query_language(&mut cx, None, top);
     if let Some(c) = top.get("Comment").filter(|c| !c.is_string()) {
-        cx.err(None, "Comment", format!("must be a string, got {c}"));
+        cx.err(
+            None,
+            "Comment",
+            format!("must be a string, got {}", shown(c)),
+        );
     }
     if let Some(c) = top.get("Version").filter(|c| !c.is_string()) {
-        cx.err(None, "Version", format!("must be a string, got {c}"));
+        cx.err(
+            None,
+            "Version",
+            format!("must be a string, got {}", shown(c)),
+        );
     }
     let timeout_seconds = top
         .get("TimeoutSeconds")
@@ -448,7 +460,7 @@ fn check_query_language(cx: &mut Cx, state: Option<&str>, m: &Map<String, Value>
         Some(other) => cx.err(
             state,
             "QueryLanguage",
-            format!("must be \"JSONPath\" or \"JSONata\", got {other}"),
+            format!("must be \"JSONPath\" or \"JSONata\", got {}", shown(other)),
         ),
     }
 }
@@ -461,7 +473,7 @@ fn parse_machine(cx: &mut Cx, m: &Map<String, Value>) -> Option<Machine> {
             cx.err(
                 None,
                 "StartAt",
-                format!("must be a state name string, got {other}"),
+                format!("must be a state name string, got {}", shown(other)),
             );
             None
         }
@@ -480,7 +492,7 @@ fn parse_machine(cx: &mut Cx, m: &Map<String, Value>) -> Option<Machine> {
             cx.err(
                 None,
                 "States",
-                format!("must be an object of named states, got {other}"),
+                format!("must be an object of named states, got {}", shown(other)),
             );
             None
         }
@@ -509,7 +521,7 @@ fn parse_machine(cx: &mut Cx, m: &Map<String, Value>) -> Option<Machine> {
         cx.err(
             None,
             "StartAt",
-            format!("names state '{start}', which is not in States"),
+            format!("names state '{}', which is not in States", clip(start)),
         );
     }
     // Transitions must stay inside this machine, and every state must be reachable.
@@ -528,7 +540,10 @@ fn parse_machine(cx: &mut Cx, m: &Map<String, Value>) -> Option<Machine> {
                 cx.err(
                     Some(name),
                     field.clone(),
-                    format!("names state '{target}', which is not in this States object"),
+                    format!(
+                        "names state '{}', which is not in this States object",
+                        clip(target)
+                    ),
                 );
             }
         }
@@ -552,7 +567,7 @@ fn parse_machine(cx: &mut Cx, m: &Map<String, Value>) -> Option<Machine> {
             cx.err(
                 Some(name),
                 "(reachability)",
-                format!("state is not reachable from StartAt '{start}'"),
+                format!("state is not reachable from StartAt '{}'", clip(start)),
             );
         }
     }
@@ -590,14 +605,18 @@ fn parse_state(cx: &mut Cx, name: &str, v: &Value) -> Option<State> {
         cx.err(
             st,
             "(state)",
-            format!("a state must be a JSON object, got {v}"),
+            format!("a state must be a JSON object, got {}", shown(v)),
         );
         return None;
     };
     let type_name = match m.get("Type") {
         Some(Value::String(t)) => t.as_str(),
         Some(other) => {
-            cx.err(st, "Type", format!("must be a string, got {other}"));
+            cx.err(
+                st,
+                "Type",
+                format!("must be a string, got {}", shown(other)),
+            );
             return None;
         }
         None => {
@@ -613,7 +632,7 @@ fn parse_state(cx: &mut Cx, name: &str, v: &Value) -> Option<State> {
         cx.err(
             st,
             "Type",
-            format!("unknown state type '{type_name}': use Pass, Task, Choice, Wait, Succeed, Fail, Parallel or Map"),
+            format!("unknown state type '{}': use Pass, Task, Choice, Wait, Succeed, Fail, Parallel or Map", clip(type_name)),
         );
         return None;
     };
@@ -623,13 +642,13 @@ fn parse_state(cx: &mut Cx, name: &str, v: &Value) -> Option<State> {
             cx.err(
                 st,
                 k.as_str(),
-                format!("field '{k}' is not allowed in a {type_name} state"),
+                format!("field '{}' is not allowed in a {type_name} state", clip(k)),
             );
         }
     }
     check_query_language(cx, st, m);
     if let Some(c) = m.get("Comment").filter(|c| !c.is_string()) {
-        cx.err(st, "Comment", format!("must be a string, got {c}"));
+        cx.err(st, "Comment", format!("must be a string, got {}", shown(c)));
     }
     let input_path = io_path(cx, name, m, "InputPath");
     let output_path = io_path(cx, name, m, "OutputPath");
@@ -650,7 +669,7 @@ fn parse_state(cx: &mut Cx, name: &str, v: &Value) -> Option<State> {
                     cx.err(
                         st,
                         "Resource",
-                        format!("must be a non-empty ARN string, got {other}"),
+                        format!("must be a non-empty ARN string, got {}", shown(other)),
                     );
                     String::new()
                 }
@@ -671,7 +690,11 @@ fn parse_state(cx: &mut Cx, name: &str, v: &Value) -> Option<State> {
                 );
             }
             if let Some(c) = m.get("Credentials").filter(|c| !c.is_object()) {
-                cx.err(st, "Credentials", format!("must be an object, got {c}"));
+                cx.err(
+                    st,
+                    "Credentials",
+                    format!("must be an object, got {}", shown(c)),
+                );
             }
             Kind::Task(Box::new(Task {
                 resource,
@@ -697,7 +720,7 @@ fn parse_state(cx: &mut Cx, name: &str, v: &Value) -> Option<State> {
                 Some("SecondsPath") => WaitFor::SecondsPath(reference(cx, name, m, "SecondsPath").unwrap_or_else(root_path)),
                 Some("Timestamp") => WaitFor::Timestamp(match m.get("Timestamp") {
                     Some(Value::String(s)) => OffsetDateTime::parse(s, &Rfc3339).unwrap_or_else(|_| {
-                        cx.err(st, "Timestamp", format!("'{s}' is not an RFC 3339 timestamp such as 2026-03-14T01:59:00Z"));
+                        cx.err(st, "Timestamp", format!("'{}' is not an RFC 3339 timestamp such as 2026-03-14T01:59:00Z", clip(s)));
                         OffsetDateTime::UNIX_EPOCH
                     }),
                     other => {
@@ -781,7 +804,7 @@ fn parse_map(cx: &mut Cx, name: &str, m: &Map<String, Value>) -> Kind {
                     Some(other) => cx.err(
                         st,
                         "ItemProcessor.ProcessorConfig.Mode",
-                        format!("unknown mode '{other}'"),
+                        format!("unknown mode '{}'", clip(other)),
                     ),
                 }
             }
@@ -835,7 +858,7 @@ fn parse_map(cx: &mut Cx, name: &str, m: &Map<String, Value>) -> Kind {
                 cx.err(
                     st,
                     "ToleratedFailurePercentage",
-                    format!("must be a number from 0 to 100, got {v}"),
+                    format!("must be a number from 0 to 100, got {}", shown(v)),
                 );
                 None
             }
@@ -864,7 +887,12 @@ fn root_path() -> Path {
 }
 
 fn show(v: Option<&Value>) -> String {
-    v.map_or_else(|| "nothing".to_string(), Value::to_string)
+    v.map_or_else(|| "nothing".to_string(), shown)
+}
+
+/// A value from the definition as a validation message quotes it (at most ~100 characters).
+fn shown(v: &Value) -> String {
+    quote_value(v)
 }
 
 fn nested(cx: &mut Cx, state: &str, field: &str, v: &Value) -> Option<Machine> {
@@ -882,7 +910,10 @@ fn nested_with_extra(
         cx.err(
             Some(state),
             field,
-            format!("must be an object with StartAt and States, got {v}"),
+            format!(
+                "must be an object with StartAt and States, got {}",
+                shown(v)
+            ),
         );
         return None;
     };
@@ -891,7 +922,7 @@ fn nested_with_extra(
             cx.err(
                 Some(state),
                 format!("{field}.{k}"),
-                format!("unknown field '{k}'"),
+                format!("unknown field '{}'", clip(k)),
             );
         }
     }
@@ -905,7 +936,7 @@ fn nested_with_extra(
         );
         return None;
     }
-    cx.location.push(format!("{field} of '{state}'"));
+    cx.location.push(format!("{field} of '{}'", clip(state)));
     let before = cx.errors.len();
     let machine = parse_machine(cx, m);
     // Top-level style errors inside a nested machine still point at the owning state.
@@ -931,13 +962,13 @@ fn next(cx: &mut Cx, name: &str, m: &Map<String, Value>) -> Next {
             cx.err(
                 st,
                 "Next",
-                format!("must be a state name string, got {other}"),
+                format!("must be a state name string, got {}", shown(other)),
             );
             Next::End
         }
         (None, Some(Value::Bool(true))) => Next::End,
         (None, Some(other)) => {
-            cx.err(st, "End", format!("must be true, got {other}"));
+            cx.err(st, "End", format!("must be true, got {}", shown(other)));
             Next::End
         }
         (None, None) => {
@@ -974,7 +1005,7 @@ fn io_path(cx: &mut Cx, name: &str, m: &Map<String, Value>, field: &str) -> IoPa
             cx.err(
                 Some(name),
                 field,
-                format!("must be a path string or null, got {other}"),
+                format!("must be a path string or null, got {}", shown(other)),
             );
             IoPath::Null
         }
@@ -1004,7 +1035,10 @@ fn result_path(cx: &mut Cx, name: &str, v: Option<&Value>, field: &str) -> Resul
             cx.err(
                 Some(name),
                 field,
-                format!("must be a reference path string or null, got {other}"),
+                format!(
+                    "must be a reference path string or null, got {}",
+                    shown(other)
+                ),
             );
             ResultPath::Discard
         }
@@ -1025,7 +1059,7 @@ fn reference(cx: &mut Cx, name: &str, m: &Map<String, Value>, field: &str) -> Op
             cx.err(
                 Some(name),
                 field,
-                format!("must be a reference path string, got {other}"),
+                format!("must be a reference path string, got {}", shown(other)),
             );
             None
         }
@@ -1049,7 +1083,10 @@ fn positive_int(cx: &mut Cx, state: Option<&str>, field: &str, v: &Value) -> Opt
             cx.err(
                 state,
                 field,
-                format!("must be a positive integer up to {MAX_INT_FIELD}, got {v}"),
+                format!(
+                    "must be a positive integer up to {MAX_INT_FIELD}, got {}",
+                    shown(v)
+                ),
             );
             None
         }
@@ -1063,7 +1100,10 @@ fn non_negative_int(cx: &mut Cx, state: Option<&str>, field: &str, v: &Value) ->
             cx.err(
                 state,
                 field,
-                format!("must be a non-negative integer up to {MAX_INT_FIELD}, got {v}"),
+                format!(
+                    "must be a non-negative integer up to {MAX_INT_FIELD}, got {}",
+                    shown(v)
+                ),
             );
             None
         }
@@ -1119,7 +1159,11 @@ fn fail_text(cx: &mut Cx, name: &str, m: &Map<String, Value>, field: &str) -> Op
         }
         (Some(Value::String(s)), None) => Some(Text::Literal(s.clone())),
         (Some(other), None) => {
-            cx.err(Some(name), field, format!("must be a string, got {other}"));
+            cx.err(
+                Some(name),
+                field,
+                format!("must be a string, got {}", shown(other)),
+            );
             None
         }
         (None, Some(Value::String(s))) if intrinsics::looks_like_call(s) => match Call::parse(s) {
@@ -1198,13 +1242,13 @@ fn retriers(cx: &mut Cx, name: &str, v: Option<&Value>) -> Vec<Retrier> {
         cx.err(
             st,
             "Retry",
-            format!("must be an array of retriers, got {v}"),
+            format!("must be an array of retriers, got {}", shown(v)),
         );
         return Vec::new();
     };
     let mut out = Vec::new();
     for (i, r) in list.iter().enumerate() {
-        let f = |s: &str| format!("Retry[{i}].{s}");
+        let f = |s: &str| format!("Retry[{i}].{}", clip(s));
         let Some(m) = r.as_object() else {
             cx.err(
                 st,
@@ -1225,7 +1269,7 @@ fn retriers(cx: &mut Cx, name: &str, v: Option<&Value>) -> Vec<Retrier> {
             ]
             .contains(&k.as_str())
             {
-                cx.err(st, f(k), format!("unknown retrier field '{k}'"));
+                cx.err(st, f(k), format!("unknown retrier field '{}'", clip(k)));
             }
         }
         let errors = error_equals(
@@ -1249,7 +1293,7 @@ fn retriers(cx: &mut Cx, name: &str, v: Option<&Value>) -> Vec<Retrier> {
                     cx.err(
                         st,
                         f("BackoffRate"),
-                        format!("must be a number >= 1.0, got {v}"),
+                        format!("must be a number >= 1.0, got {}", shown(v)),
                     );
                     None
                 }
@@ -1266,7 +1310,7 @@ fn retriers(cx: &mut Cx, name: &str, v: Option<&Value>) -> Vec<Retrier> {
                 cx.err(
                     st,
                     f("JitterStrategy"),
-                    format!("must be \"FULL\" or \"NONE\", got {other}"),
+                    format!("must be \"FULL\" or \"NONE\", got {}", shown(other)),
                 );
                 false
             }
@@ -1294,24 +1338,24 @@ fn catchers(cx: &mut Cx, name: &str, v: Option<&Value>) -> Vec<Catcher> {
         cx.err(
             st,
             "Catch",
-            format!("must be an array of catchers, got {v}"),
+            format!("must be an array of catchers, got {}", shown(v)),
         );
         return Vec::new();
     };
     let mut out = Vec::new();
     for (i, c) in list.iter().enumerate() {
-        let f = |s: &str| format!("Catch[{i}].{s}");
+        let f = |s: &str| format!("Catch[{i}].{}", clip(s));
         let Some(m) = c.as_object() else {
             cx.err(
                 st,
                 format!("Catch[{i}]"),
-                format!("must be an object, got {c}"),
+                format!("must be an object, got {}", shown(c)),
             );
             continue;
         };
         for k in m.keys() {
             if !["ErrorEquals", "Next", "ResultPath", "Comment"].contains(&k.as_str()) {
-                cx.err(st, f(k), format!("unknown catcher field '{k}'"));
+                cx.err(st, f(k), format!("unknown catcher field '{}'", clip(k)));
             }
         }
         let errors = error_equals(
@@ -1381,7 +1425,7 @@ fn parse_choice(cx: &mut Cx, name: &str, m: &Map<String, Value>) -> Kind {
             cx.err(
                 st,
                 "Default",
-                format!("must be a state name string, got {other}"),
+                format!("must be a state name string, got {}", shown(other)),
             );
             None
         }
@@ -1395,7 +1439,7 @@ fn parse_rule(cx: &mut Cx, name: &str, field: &str, v: &Value, top: bool) -> Opt
         cx.err(
             st,
             field,
-            format!("a choice rule must be an object, got {v}"),
+            format!("a choice rule must be an object, got {}", shown(v)),
         );
         return None;
     };
@@ -1417,7 +1461,7 @@ fn parse_rule(cx: &mut Cx, name: &str, field: &str, v: &Value, top: bool) -> Opt
                 None => cx.err(
                     st,
                     format!("{field}.{k}"),
-                    format!("unknown choice rule field '{k}'"),
+                    format!("unknown choice rule field '{}'", clip(k)),
                 ),
             },
         }

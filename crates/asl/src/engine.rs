@@ -5,10 +5,11 @@ use crate::definition::{
     Catcher, Count, Definition, Handling, IoPath, Kind, Machine, MapState, Next, Number, Op,
     Operand, Parallel, ResultPath, Retrier, Rule, State, Task, Text, WaitFor,
 };
-use crate::error::{Failure, names};
+use crate::error::{Failure, clip, names};
 use crate::jsonpath::{Path, Root};
 use crate::payload::{
-    MAX_VALUE_DEPTH, Scope, Template, compact, deeper_than, dispose, json_size, json_size_within,
+    MAX_VALUE_DEPTH, Scope, Template, deeper_than, dispose, json_size, json_size_within,
+    quote_value,
 };
 use crate::redrive::{self, Inner, Point, RedriveError, Resume, Slot};
 use crate::rng::Rng;
@@ -627,8 +628,8 @@ impl Runner<'_> {
                         None => {
                             return Err(Stop::Fail(Failure::runtime(format!(
                                 "Invalid path '{}': The SecondsPath parameter does not reference a valid non-negative integer value in the input '{}'",
-                                p.text(),
-                                compact(&effective)
+                                p.shown(),
+                                quote_value(&effective)
                             ))));
                         }
                     },
@@ -642,8 +643,8 @@ impl Runner<'_> {
                             _ => {
                                 return Err(Stop::Fail(Failure::runtime(format!(
                                     "Invalid path '{}': The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string in the input '{}'",
-                                    p.text(),
-                                    compact(&effective)
+                                    p.shown(),
+                                    quote_value(&effective)
                                 ))));
                             }
                         }
@@ -864,8 +865,8 @@ impl Runner<'_> {
                     None => {
                         return Err(Stop::Fail(Failure::runtime(format!(
                             "Invalid path '{}': The TimeoutSecondsPath parameter does not reference a valid positive integer value in the input '{}'",
-                            p.text(),
-                            compact(&input)
+                            p.shown(),
+                            quote_value(&input)
                         ))));
                     }
                 }
@@ -1044,8 +1045,8 @@ impl Runner<'_> {
             None => {
                 return Err(Stop::Fail(Failure::runtime(format!(
                     "Invalid path '{}' : No results for path: {}",
-                    m.items_path.text(),
-                    m.items_path.normalized()
+                    m.items_path.shown(),
+                    clip(&m.items_path.normalized())
                 ))));
             }
         };
@@ -1053,7 +1054,7 @@ impl Runner<'_> {
             None => None,
             Some(Count::Literal(n)) => Some(*n),
             Some(Count::Path(p)) => Some(self.reference(p, &input, s, entered).and_then(|v| v.as_u64()).ok_or_else(|| {
-                Failure::runtime(format!("Invalid path '{}': ToleratedFailureCountPath must reference a non-negative integer", p.text()))
+                Failure::runtime(format!("Invalid path '{}': ToleratedFailureCountPath must reference a non-negative integer", p.shown()))
             })?),
         };
         let tolerated_pct = match &m.tolerated_percentage {
@@ -1066,7 +1067,7 @@ impl Runner<'_> {
                     .ok_or_else(|| {
                         Failure::runtime(format!(
                             "Invalid path '{}': ToleratedFailurePercentagePath must reference a number from 0 to 100",
-                            p.text()
+                            p.shown()
                         ))
                     })?,
             ),
@@ -1245,8 +1246,8 @@ fn select_io(p: &IoPath, v: &Value) -> Result<Value, Failure> {
         IoPath::Path(p) => p.eval(v).map_err(Failure::runtime)?.ok_or_else(|| {
             Failure::runtime(format!(
                 "Invalid path '{}' : No results for path: {}",
-                p.text(),
-                p.normalized()
+                p.shown(),
+                clip(&p.normalized())
             ))
         }),
     }
@@ -1259,20 +1260,20 @@ fn apply_result_path(rp: &ResultPath, raw: Value, result: Value) -> Result<Value
             let shown = if p.can_set(&raw) {
                 None
             } else {
-                Some(compact(&raw))
+                Some(quote_value(&raw))
             };
             match shown {
                 Some(input) => Err(Failure::new(
                     names::RESULT_PATH_MATCH_FAILURE,
                     format!(
                         "Unable to apply ResultPath '{}' to input '{input}'",
-                        p.text()
+                        p.shown()
                     ),
                 )),
                 None => p.set(raw, result).map_err(|text| {
                     Failure::new(
                         names::RESULT_PATH_MATCH_FAILURE,
-                        format!("Unable to apply ResultPath '{text}'"),
+                        format!("Unable to apply ResultPath '{}'", clip(&text)),
                     )
                 }),
             }
@@ -1294,8 +1295,8 @@ fn fail_text(
             _ => {
                 return Err(Stop::Fail(Failure::runtime(format!(
                     "The JSONPath '{}' specified for the field '{field}' could not be found or is not a string in the input '{}'",
-                    p.text(),
-                    compact(scope.input)
+                    p.shown(),
+                    quote_value(scope.input)
                 ))));
             }
         },
@@ -1385,7 +1386,7 @@ fn operand_bool(o: &Operand) -> bool {
 fn invalid_choice_path(p: &Path) -> Failure {
     Failure::runtime(format!(
         "Invalid path '{}': The choice state's condition path references an invalid value.",
-        p.text()
+        p.shown()
     ))
 }
 

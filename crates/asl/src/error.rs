@@ -1,7 +1,26 @@
 //! Definition errors (collected, each naming the state and field) and the runtime error
 //! values (`Error`/`Cause` pairs) that Retry/Catch match on.
 
+use std::borrow::Cow;
 use std::fmt;
+
+/// How many characters of a path, name or value from the definition or the input an error
+/// message quotes: a 100 KiB path must not make a 100 KiB message.
+pub(crate) const QUOTE_MAX_CHARS: usize = 100;
+
+/// `text` as an error message quotes it: whole when it has at most [`QUOTE_MAX_CHARS`]
+/// characters (so AWS's wording stays exact for ordinary values), otherwise its first
+/// [`QUOTE_MAX_CHARS`] characters and how long it was.
+pub(crate) fn clip(text: &str) -> Cow<'_, str> {
+    match text.char_indices().nth(QUOTE_MAX_CHARS) {
+        None => Cow::Borrowed(text),
+        Some((end, _)) => Cow::Owned(format!(
+            "{}… ({} characters)",
+            &text[..end],
+            text.chars().count()
+        )),
+    }
+}
 
 /// One problem found in a definition.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -17,8 +36,13 @@ pub struct ValidationError {
 impl ValidationError {
     fn describe(&self) -> String {
         match &self.state {
-            Some(s) => format!("state '{s}', field '{}': {}", self.field, self.message),
-            None => format!("field '{}': {}", self.field, self.message),
+            Some(s) => format!(
+                "state '{}', field '{}': {}",
+                clip(s),
+                clip(&self.field),
+                self.message
+            ),
+            None => format!("field '{}': {}", clip(&self.field), self.message),
         }
     }
 }
@@ -99,5 +123,19 @@ impl Failure {
             names::TASK_FAILED => self.error != names::TIMEOUT,
             other => other == self.error,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_quotes_100_characters_whole_and_cuts_101() {
+        let at = "é".repeat(QUOTE_MAX_CHARS);
+        assert_eq!(clip(&at), at.as_str());
+        let past = format!("{at}z");
+        assert_eq!(clip(&past), format!("{at}… (101 characters)"));
+        assert_eq!(clip(""), "");
     }
 }

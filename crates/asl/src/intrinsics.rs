@@ -2,7 +2,7 @@
 //! argument rules and evaluation. Failures become `States.IntrinsicFailure`.
 
 use crate::engine::MAX_PAYLOAD_BYTES;
-use crate::error::{Failure, names};
+use crate::error::{Failure, clip, names};
 use crate::jsonpath::{Path, keyword_literal, number_literal};
 use crate::payload::{MAX_VALUE_DEPTH, Scope, deeper_than, json_size};
 use crate::rng::Rng;
@@ -124,7 +124,8 @@ impl Call {
         p.skip_ws();
         if p.pos != chars.len() {
             return Err(format!(
-                "unexpected text after the closing ')' in intrinsic function '{text}'"
+                "unexpected text after the closing ')' in intrinsic function '{}'",
+                clip(text)
             ));
         }
         Ok(call)
@@ -145,7 +146,7 @@ impl Call {
                         names::INTRINSIC_FAILURE,
                         format!(
                             "The JsonPath {} could not be found in the input of {}",
-                            p.text(),
+                            p.shown(),
                             self.name
                         ),
                     )
@@ -288,7 +289,7 @@ impl Call {
                 }
                 let alg = string_arg(f, &args, 1)?;
                 Ok(Value::String(hash(alg, data.as_bytes()).ok_or_else(|| {
-                    format!("{f}: unsupported algorithm '{alg}' (use MD5, SHA-1, SHA-256, SHA-384 or SHA-512)")
+                    format!("{f}: unsupported algorithm '{}' (use MD5, SHA-1, SHA-256, SHA-384 or SHA-512)", clip(alg))
                 })?))
             }
             Func::JsonMerge => {
@@ -389,8 +390,9 @@ fn int_arg(f: &str, args: &[Value], i: usize) -> Result<i64, String> {
     match v.as_f64() {
         Some(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => Ok(x as i64),
         _ => Err(format!(
-            "{f}: argument {} must be an integer, got {v}",
-            i + 1
+            "{f}: argument {} must be an integer, got {}",
+            i + 1,
+            clip(&v.to_string())
         )),
     }
 }
@@ -459,7 +461,7 @@ impl CallParser<'_> {
     fn err(&self, what: &str) -> String {
         format!(
             "invalid intrinsic function '{}': {what} at position {}",
-            self.text,
+            clip(self.text),
             self.pos + 1
         )
     }
@@ -488,7 +490,7 @@ impl CallParser<'_> {
         }
         let name: String = self.chars[start..self.pos].iter().collect();
         let func = Func::from_name(&name)
-            .ok_or_else(|| self.err(&format!("unknown function '{name}'")))?;
+            .ok_or_else(|| self.err(&format!("unknown function '{}'", clip(&name))))?;
         self.skip_ws();
         if self.peek() != Some('(') {
             return Err(self.err("expected '('"));
@@ -582,7 +584,7 @@ impl CallParser<'_> {
                 Path::parse(text.trim_end()).map(Arg::Path).map_err(|e| {
                     format!(
                         "invalid path argument in intrinsic function '{}': {e}",
-                        self.text
+                        clip(self.text)
                     )
                 })
             }
@@ -592,7 +594,7 @@ impl CallParser<'_> {
                 self.pos = end;
                 number
                     .map(|n| Arg::Literal(Value::Number(n)))
-                    .map_err(|text| self.err(&format!("invalid number '{text}'")))
+                    .map_err(|text| self.err(&format!("invalid number '{}'", clip(&text))))
             }
             _ => match keyword_literal(self.chars, self.pos) {
                 Some((v, end)) => {

@@ -3,6 +3,7 @@
 //! Evaluation follows Jayway JsonPath (what AWS runs): a definite path yields one value or
 //! "no results", an indefinite path (wildcards, slices, filters, `..`, unions) yields an array.
 
+use crate::error::clip;
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -83,7 +84,10 @@ impl Path {
         } else if let Some(rest) = text.strip_prefix('$') {
             (Root::Input, rest)
         } else {
-            return Err(PathSyntaxError(format!("'{text}' must start with '$'")));
+            return Err(PathSyntaxError(format!(
+                "'{}' must start with '$'",
+                clip(text)
+            )));
         };
         let mut parser = Parser {
             chars: rest.chars().collect(),
@@ -113,7 +117,8 @@ impl Path {
         let path = Path::parse(text)?;
         if !path.is_definite() {
             return Err(PathSyntaxError(format!(
-                "'{text}' is not a reference path: it must select a single node (no '*', '..', ':', '?', ',' or negative index)"
+                "'{}' is not a reference path: it must select a single node (no '*', '..', ':', '?', ',' or negative index)",
+                clip(text)
             )));
         }
         Ok(path)
@@ -121,6 +126,11 @@ impl Path {
 
     pub(crate) fn text(&self) -> &str {
         &self.text
+    }
+
+    /// The path as error messages quote it (at most ~100 characters).
+    pub(crate) fn shown(&self) -> std::borrow::Cow<'_, str> {
+        clip(&self.text)
     }
 
     pub(crate) fn root(&self) -> Root {
@@ -172,7 +182,7 @@ impl Path {
             Ok(()) => Ok(Some(Value::Array(out.into_iter().cloned().collect()))),
             Err(over) => Err(format!(
                 "The JSONPath '{}' {}",
-                self.text,
+                self.shown(),
                 match over {
                     Over::Results => format!("selects more than {MAX_PATH_RESULTS} values"),
                     Over::Steps =>
@@ -568,7 +578,7 @@ impl Parser<'_> {
     fn error(&self, what: &str) -> PathSyntaxError {
         PathSyntaxError(format!(
             "invalid JSONPath '{}': {what} at position {}",
-            self.text,
+            clip(self.text),
             self.pos + 1
         ))
     }

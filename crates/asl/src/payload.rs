@@ -1,7 +1,7 @@
 //! Payload templates (`Parameters`, `ResultSelector`, `ItemSelector`): `.$` keys resolved
 //! against the state input or the context object `$$`, or computed by intrinsic functions.
 
-use crate::error::Failure;
+use crate::error::{Failure, clip};
 use crate::intrinsics::{self, Call};
 use crate::jsonpath::{Path, Root};
 use crate::rng::Rng;
@@ -136,8 +136,8 @@ impl Template {
             Template::Path { field, path } => scope.resolve(path)?.ok_or_else(|| {
                 Failure::runtime(format!(
                     "The JSONPath '{}' specified for the field '{field}' could not be found in the input '{}'",
-                    path.text(),
-                    compact(scope.doc(path))
+                    path.shown(),
+                    quote_value(scope.doc(path))
                 ))
             })?,
             Template::Intrinsic { call, .. } => call.eval(scope, rng)?,
@@ -186,6 +186,11 @@ pub(crate) fn dispose(v: Value) {
 /// Compact JSON text, as AWS prints inputs in causes.
 pub(crate) fn compact(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
+}
+
+/// A value as an error message quotes it: its compact JSON, clipped like [`clip`].
+pub(crate) fn quote_value(v: &Value) -> String {
+    clip(&compact(v)).into_owned()
 }
 
 /// Size in bytes of the compact UTF-8 JSON text, without building it.
