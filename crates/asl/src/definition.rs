@@ -27,6 +27,9 @@ pub(crate) struct State {
     pub name: String,
     pub input_path: IoPath,
     pub output_path: IoPath,
+    /// `Assign` (Pass, Task, Choice, Wait, Parallel, Map): variables set when the state
+    /// exits, evaluated against its result with the variables from before it.
+    pub assign: Option<Template>,
     pub kind: Kind,
 }
 
@@ -87,6 +90,8 @@ pub(crate) struct Catcher {
     pub errors: Vec<String>,
     pub next: String,
     pub result_path: ResultPath,
+    /// `Assign`, evaluated against the error output.
+    pub assign: Option<Template>,
 }
 
 /// The result processing and error handling shared by Task, Parallel and Map.
@@ -255,8 +260,10 @@ pub(crate) enum Kind {
         next: Next,
     },
     Task(Box<Task>),
+    /// Each rule with its `Next` and its own `Assign`; the state's `Assign` applies when
+    /// `Default` is taken.
     Choice {
-        choices: Vec<(Rule, String)>,
+        choices: Vec<(Rule, String, Option<Template>)>,
         default: Option<String>,
     },
     Wait {
@@ -295,7 +302,7 @@ pub(crate) struct Definition {
 }
 
 const COMMON: &[&str] = &["Type", "Comment", "QueryLanguage"];
-const IO: &[&str] = &["InputPath", "OutputPath"];
+const IO: &[&str] = &["InputPath", "OutputPath", "Assign"];
 const FLOW: &[&str] = &["Next", "End"];
 const RESULT: &[&str] = &[
     "Parameters",
@@ -328,7 +335,7 @@ fn allowed(type_name: &str) -> Option<Vec<&'static str>> {
             "Timestamp",
             "TimestampPath",
         ])),
-        "Succeed" => v.extend(IO),
+        "Succeed" => v.extend(["InputPath", "OutputPath"]),
         "Fail" => v.extend(["Error", "ErrorPath", "Cause", "CausePath"]),
         "Parallel" => v.extend(IO.iter().chain(FLOW).chain(RESULT).chain(&["Branches"])),
         "Map" => v.extend(IO.iter().chain(FLOW).chain(RESULT).chain(&[
@@ -652,6 +659,7 @@ fn parse_state(cx: &mut Cx, name: &str, v: &Value) -> Option<State> {
     }
     let input_path = io_path(cx, name, m, "InputPath");
     let output_path = io_path(cx, name, m, "OutputPath");
+    let assign = assign(cx, name, m.get("Assign"), "Assign");
     let kind = match type_name {
         "Pass" => {
             let next = next(cx, name, m);
@@ -768,6 +776,7 @@ fn parse_state(cx: &mut Cx, name: &str, v: &Value) -> Option<State> {
         name: name.to_string(),
         input_path,
         output_path,
+        assign,
         kind,
     })
 }
@@ -987,15 +996,8 @@ fn io_path(cx: &mut Cx, name: &str, m: &Map<String, Value>, field: &str) -> IoPa
         None => IoPath::Path(root_path()),
         Some(Value::Null) => IoPath::Null,
         Some(Value::String(s)) => match Path::parse(s) {
-            Ok(p) if p.root() == crate::jsonpath::Root::Input => IoPath::Path(p),
-            Ok(_) => {
-                cx.err(
-                    Some(name),
-                    field,
-                    "must be a path into the state input ('$...'), not the context object",
-                );
-                IoPath::Null
-            }
+            // AWS takes context-object paths (`$$`, `$$.Execution.Input`) and variables here.
+            Ok(p) => IoPath::Path(p),
             Err(e) => {
                 cx.err(Some(name), field, e.0);
                 IoPath::Null
@@ -1010,6 +1012,35 @@ fn io_path(cx: &mut Cx, name: &str, m: &Map<String, Value>, field: &str) -> IoPa
             IoPath::Null
         }
     }
+}
+
+/// `Assign`: an object whose keys are variable names (`name`, or `name.$` for a path or an
+/// intrinsic function), each checked as AWS checks variable names.
+fn assign(cx: &mut Cx, name: &str, v: Option<&Value>, field: &str) -> Option<Template> {
+    let v = v?;
+    let Some(m) = v.as_object() else {
+        cx.err(
+            Some(name),
+            field,
+            format!(
+                "must be an object of variable names and values, got {}",
+                shown(v)
+            ),
+        );
+        return None;
+    };
+    for k in m.keys() {
+        let var = k.strip_suffix(".$").unwrap_or(k);
+        if let Some(problem) = crate::jsonpath::variable_name_problem(var) {
+            cx.err(Some(name), format!("{field}.{k}"), problem);
+        }
+    }
+    let mut errors = Vec::new();
+    let t = Template::parse(v, field, &mut errors);
+    for (f, e) in errors {
+        cx.err(Some(name), f, e);
+    }
+    Some(t)
 }
 
 fn result_path(cx: &mut Cx, name: &str, v: Option<&Value>, field: &str) -> ResultPath {
@@ -1354,7 +1385,7 @@ fn catchers(cx: &mut Cx, name: &str, v: Option<&Value>) -> Vec<Catcher> {
             continue;
         };
         for k in m.keys() {
-            if !["ErrorEquals", "Next", "ResultPath", "Comment"].contains(&k.as_str()) {
+            if !["ErrorEquals", "Next", "ResultPath", "Comment", "Assign"].contains(&k.as_str()) {
                 cx.err(st, f(k), format!("unknown catcher field '{}'", clip(k)));
             }
         }
@@ -1377,10 +1408,12 @@ fn catchers(cx: &mut Cx, name: &str, v: Option<&Value>) -> Vec<Catcher> {
             }
         };
         let result_path = result_path(cx, name, m.get("ResultPath"), &f("ResultPath"));
+        let assign = assign(cx, name, m.get("Assign"), &f("Assign"));
         out.push(Catcher {
             errors,
             next,
             result_path,
+            assign,
         });
     }
     out
@@ -1404,8 +1437,9 @@ fn parse_choice(cx: &mut Cx, name: &str, m: &Map<String, Value>) -> Kind {
                         None
                     }
                 };
+                let assign = assign(cx, name, c.get("Assign"), &format!("{field}.Assign"));
                 if let (Some(rule), Some(next)) = (parse_rule(cx, name, &field, c, true), next) {
-                    choices.push((rule, next));
+                    choices.push((rule, next, assign));
                 }
             }
         }
@@ -1455,6 +1489,7 @@ fn parse_rule(cx: &mut Cx, name: &str, field: &str, v: &Value, top: bool) -> Opt
     for (k, val) in m {
         match k.as_str() {
             "Next" | "Comment" | "Variable" => {}
+            "Assign" if top => {}
             "And" | "Or" | "Not" => combinators.push((k.as_str(), val)),
             _ => match Op::from_field(k) {
                 Some((op, is_path)) => ops.push((k.as_str(), op, is_path, val)),

@@ -13,6 +13,7 @@ use crate::payload::{
 };
 use crate::redrive::{self, Inner, Point, RedriveError, Resume, Slot};
 use crate::rng::Rng;
+use crate::vars::Vars;
 use crate::{
     Execution, ExecutionOptions, HistoryEvent, StateMachine, Status, TaskCall, TaskHandler,
     TaskOutcome,
@@ -121,6 +122,8 @@ struct Runner<'r> {
     rng: Rng,
     history: Vec<HistoryEvent>,
     max_events: Option<usize>,
+    /// The workflow variables, one scope per enclosing Map iteration / Parallel branch.
+    vars: Vars,
     /// `ExecutionOptions::max_history_data_bytes`, and how much of it the history holds.
     data_budget: Option<usize>,
     data_used: usize,
@@ -182,6 +185,7 @@ pub(crate) fn execute(
         rng: Rng::new(options.seed),
         history: Vec::new(),
         max_events: options.max_history_events,
+        vars: Vars::default(),
         data_budget: options.max_history_data_bytes,
         data_used: 0,
         transitions: 0,
@@ -252,6 +256,7 @@ pub(crate) fn redrive(
         rng,
         history,
         max_events: options.max_history_events,
+        vars: Vars::default(),
         data_budget: options.max_history_data_bytes,
         data_used,
         transitions,
@@ -426,6 +431,14 @@ impl Runner<'_> {
         }
     }
 
+    /// Runs `f` in a new innermost variable scope (a Map iteration or Parallel branch).
+    fn in_scope<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+        self.vars.push(Map::new());
+        let out = f(self);
+        self.vars.pop();
+        out
+    }
+
     fn check_limits(&self) -> Result<(), Stop> {
         if self.abort_at.is_some_and(|a| self.now >= a) {
             return Err(Stop::Aborted);
@@ -451,7 +464,10 @@ impl Runner<'_> {
         let (mut name, mut input, mut inner) = match resume {
             None => (m.start_at.as_str(), input, None),
             Some(p) => match m.states.get_key_value(p.state.as_str()) {
-                Some((k, _)) => (k.as_str(), p.input, p.inner),
+                Some((k, _)) => {
+                    self.vars.restore(p.vars);
+                    (k.as_str(), p.input, p.inner)
+                }
                 // A resume point always names a state of this machine; if not, start over.
                 None => (m.start_at.as_str(), input, None),
             },
@@ -464,6 +480,7 @@ impl Runner<'_> {
                     state: name.to_string(),
                     input,
                     inner: None,
+                    vars: self.vars.innermost(),
                 });
                 return Err(stop);
             }
@@ -487,6 +504,7 @@ impl Runner<'_> {
                         state: name.to_string(),
                         input,
                         inner: self.pending_inner.take(),
+                        vars: self.vars.innermost(),
                     });
                     return Err(stop);
                 }
@@ -568,23 +586,24 @@ impl Runner<'_> {
                 result_path,
                 next,
             } => {
-                let effective = self.input_path(s, &raw)?;
+                let effective = self.input_path(s, &raw, entered)?;
                 let effective = self.parameters(s, parameters.as_ref(), effective, entered, 0)?;
                 let result = result.clone().unwrap_or(effective);
+                let assigned = self.eval_assign(s, s.assign.as_ref(), &result, entered, 0)?;
                 let out = apply_result_path(result_path, raw, result)?;
-                let out = self.output_path(s, out)?;
-                self.exit(s, next, out)
+                let out = self.output_path(s, out, entered)?;
+                self.exit(s, next, out, assigned)
             }
             Kind::Succeed => {
-                let out = self.input_path(s, &raw)?;
-                let out = self.output_path(s, out)?;
-                self.exit(s, &Next::End, out)
+                let out = self.input_path(s, &raw, entered)?;
+                let out = self.output_path(s, out, entered)?;
+                self.exit(s, &Next::End, out, None)
             }
             Kind::Fail { error, cause } => {
                 let scope_input = raw;
                 let info = &self.info;
                 let ctx = |full: bool| info.context(&s.name, entered, 0, None, full);
-                let scope = Scope::new(&scope_input, &ctx);
+                let scope = Scope::new(&scope_input, &ctx, &self.vars);
                 let error = fail_text(error.as_ref(), &scope, &mut self.rng, "ErrorPath")?;
                 let cause = fail_text(cause.as_ref(), &scope, &mut self.rng, "CausePath")?;
                 Err(Stop::Fail(Failure::new(
@@ -593,31 +612,35 @@ impl Runner<'_> {
                 )))
             }
             Kind::Choice { choices, default } => {
-                let effective = self.input_path(s, &raw)?;
+                let effective = self.input_path(s, &raw, entered)?;
                 let info = &self.info;
                 let ctx = |full: bool| info.context(&s.name, entered, 0, None, full);
-                let scope = Scope::new(&effective, &ctx);
+                let scope = Scope::new(&effective, &ctx, &self.vars);
                 let mut target = None;
-                for (rule, next) in choices {
+                for (rule, next, assign) in choices {
                     if eval_rule(rule, &scope)? {
-                        target = Some(next.clone());
+                        target = Some((next, assign.as_ref()));
                         break;
                     }
                 }
-                let Some(target) = target.or_else(|| default.clone()) else {
+                // A matching rule's `Assign` applies; the state's own applies with `Default`.
+                let Some((target, assign)) =
+                    target.or_else(|| default.as_ref().map(|d| (d, s.assign.as_ref())))
+                else {
                     return Err(Stop::Fail(Failure::new(
                         names::NO_CHOICE_MATCHED,
                         "No Matches!",
                     )));
                 };
-                let out = self.output_path(s, effective)?;
-                self.exit(s, &Next::State(target), out)
+                let assigned = self.eval_assign(s, assign, &effective, entered, 0)?;
+                let out = self.output_path(s, effective, entered)?;
+                self.exit(s, &Next::State(target.clone()), out, assigned)
             }
             Kind::Wait { wait, next } => {
-                let effective = self.input_path(s, &raw)?;
+                let effective = self.input_path(s, &raw, entered)?;
                 let info = &self.info;
                 let ctx = |full: bool| info.context(&s.name, entered, 0, None, full);
-                let scope = Scope::new(&effective, &ctx);
+                let scope = Scope::new(&effective, &ctx, &self.vars);
                 let until = match wait {
                     WaitFor::Seconds(n) => self.now.saturating_add(Duration::seconds(*n as i64)),
                     WaitFor::Timestamp(ts) => *ts,
@@ -653,8 +676,9 @@ impl Runner<'_> {
                 if until > self.now {
                     self.advance(until - self.now)?;
                 }
-                let out = self.output_path(s, effective)?;
-                self.exit(s, next, out)
+                let assigned = self.eval_assign(s, s.assign.as_ref(), &effective, entered, 0)?;
+                let out = self.output_path(s, effective, entered)?;
+                self.exit(s, next, out, assigned)
             }
             Kind::Task(task) => {
                 self.handled(s, &task.handling, raw, entered, |r, effective, retry| {
@@ -678,8 +702,19 @@ impl Runner<'_> {
         }
     }
 
-    fn exit(&mut self, s: &State, next: &Next, out: Value) -> Result<Flow, Stop> {
+    /// Leaves a state: checks its output, sets the variables its `Assign` computed (after the
+    /// output, so `OutputPath` still read the old values), and writes the Exited event.
+    fn exit(
+        &mut self,
+        s: &State,
+        next: &Next,
+        out: Value,
+        assigned: Option<Map<String, Value>>,
+    ) -> Result<Flow, Stop> {
         self.check_size(&s.name, &out)?;
+        if let Some(values) = assigned {
+            self.vars.assign(&s.name, values)?;
+        }
         let fits = self.fits(&out);
         self.event(
             &format!("{}StateExited", s.kind.type_name()),
@@ -724,14 +759,60 @@ impl Runner<'_> {
         )
     }
 
-    fn input_path(&self, s: &State, raw: &Value) -> Result<Value, Failure> {
-        select_io(&s.input_path, raw)
+    fn input_path(
+        &self,
+        s: &State,
+        raw: &Value,
+        entered: OffsetDateTime,
+    ) -> Result<Value, Failure> {
+        self.select_io(s, &s.input_path, raw, entered)
     }
 
-    fn output_path(&self, s: &State, v: Value) -> Result<Value, Failure> {
+    fn output_path(&self, s: &State, v: Value, entered: OffsetDateTime) -> Result<Value, Failure> {
         match &s.output_path {
             IoPath::Path(p) if p.text() == "$" => Ok(v),
-            other => select_io(other, &v),
+            other => self.select_io(s, other, &v, entered),
+        }
+    }
+
+    /// `InputPath`/`OutputPath`: a path into `v`, the context object or a variable.
+    fn select_io(
+        &self,
+        s: &State,
+        p: &IoPath,
+        v: &Value,
+        entered: OffsetDateTime,
+    ) -> Result<Value, Failure> {
+        let IoPath::Path(p) = p else {
+            return Ok(Value::Object(Map::new()));
+        };
+        let info = &self.info;
+        let ctx = |full: bool| info.context(&s.name, entered, 0, None, full);
+        Scope::new(v, &ctx, &self.vars).resolve(p)?.ok_or_else(|| {
+            Failure::runtime(format!(
+                "Invalid path '{}' : No results for path: {}",
+                p.shown(),
+                clip(&p.normalized())
+            ))
+        })
+    }
+
+    /// Evaluates an `Assign` against `doc` (the state's result, or the error output in a
+    /// Catch) with the variables as they were before the state.
+    fn eval_assign(
+        &mut self,
+        s: &State,
+        t: Option<&Template>,
+        doc: &Value,
+        entered: OffsetDateTime,
+        retry: u32,
+    ) -> Result<Option<Map<String, Value>>, Failure> {
+        let Some(t) = t else { return Ok(None) };
+        let info = &self.info;
+        let ctx = |full: bool| info.context(&s.name, entered, retry, None, full);
+        match t.eval(&Scope::new(doc, &ctx, &self.vars), &mut self.rng)? {
+            Value::Object(m) => Ok(Some(m)),
+            _ => Ok(None),
         }
     }
 
@@ -746,7 +827,7 @@ impl Runner<'_> {
         let Some(t) = t else { return Ok(effective) };
         let info = &self.info;
         let ctx = |full: bool| info.context(&s.name, entered, retry, None, full);
-        let out = t.eval(&Scope::new(&effective, &ctx), &mut self.rng)?;
+        let out = t.eval(&Scope::new(&effective, &ctx, &self.vars), &mut self.rng)?;
         self.check_size(&s.name, &out)?;
         Ok(out)
     }
@@ -767,7 +848,7 @@ impl Runner<'_> {
             self.pending_inner = None;
             let attempt = self.attempt(s, h, &raw, entered, retry_count, &mut body);
             let failure = match attempt {
-                Ok(out) => return self.exit(s, &h.next, out),
+                Ok((out, assigned)) => return self.exit(s, &h.next, out, assigned),
                 Err(Stop::Fail(f)) => f,
                 Err(other) => return Err(other),
             };
@@ -786,7 +867,7 @@ impl Runner<'_> {
             return match find_catcher(&h.catch, &failure) {
                 Some(c) => {
                     self.pending_inner = None;
-                    self.caught(s, c, raw, failure)
+                    self.caught(s, c, raw, failure, entered)
                 }
                 None => Err(Stop::Fail(failure)),
             };
@@ -801,8 +882,8 @@ impl Runner<'_> {
         entered: OffsetDateTime,
         retry: u32,
         body: &mut impl FnMut(&mut Self, Value, u32) -> Result<Value, Stop>,
-    ) -> Result<Value, Stop> {
-        let effective = self.input_path(s, raw)?;
+    ) -> Result<(Value, Option<Map<String, Value>>), Stop> {
+        let effective = self.input_path(s, raw, entered)?;
         let effective = self.parameters(s, h.parameters.as_ref(), effective, entered, retry)?;
         let result = body(self, effective, retry)?;
         let selected = match &h.result_selector {
@@ -810,19 +891,29 @@ impl Runner<'_> {
             Some(t) => {
                 let info = &self.info;
                 let ctx = |full: bool| info.context(&s.name, entered, retry, None, full);
-                let selected = t.eval(&Scope::new(&result, &ctx), &mut self.rng)?;
+                let selected = t.eval(&Scope::new(&result, &ctx, &self.vars), &mut self.rng)?;
                 self.check_size(&s.name, &selected)?;
                 selected
             }
         };
+        let assigned = self.eval_assign(s, s.assign.as_ref(), &selected, entered, retry)?;
         let out = apply_result_path(&h.result_path, raw.clone(), selected)?;
-        Ok(self.output_path(s, out)?)
+        Ok((self.output_path(s, out, entered)?, assigned))
     }
 
-    fn caught(&mut self, s: &State, c: &Catcher, raw: Value, f: Failure) -> Result<Flow, Stop> {
+    fn caught(
+        &mut self,
+        s: &State,
+        c: &Catcher,
+        raw: Value,
+        f: Failure,
+        entered: OffsetDateTime,
+    ) -> Result<Flow, Stop> {
         let error_output = json!({"Error": f.error, "Cause": f.cause});
+        // A catcher's `Assign` reads the error output; the state's own does not apply.
+        let assigned = self.eval_assign(s, c.assign.as_ref(), &error_output, entered, 0)?;
         let out = apply_result_path(&c.result_path, raw, error_output)?;
-        self.exit(s, &Next::State(c.next.clone()), out)
+        self.exit(s, &Next::State(c.next.clone()), out, assigned)
     }
 
     /// Reads a reference path from `input`, or from the context object for `$$` paths.
@@ -835,6 +926,11 @@ impl Runner<'_> {
     ) -> Option<Value> {
         match p.root() {
             Root::Input => p.lookup(input).cloned(),
+            Root::Variable => p
+                .variable()
+                .and_then(|name| self.vars.get(name))
+                .and_then(|v| p.lookup(v))
+                .cloned(),
             Root::Context => {
                 let ctx =
                     self.info
@@ -975,8 +1071,12 @@ impl Runner<'_> {
             let run = match std::mem::replace(&mut slots[i], Slot::NotRun) {
                 // A branch that succeeded before a redrive keeps its output.
                 Slot::Done(v) => Ok(v),
-                Slot::Resume(point) => self.run_machine(b, input.clone(), Some(point)),
-                Slot::NotRun => self.run_machine(b, input.clone(), None),
+                // Each branch has a scope of its own: it reads the outer variables, and
+                // what it assigns stays inside it.
+                Slot::Resume(point) => {
+                    self.in_scope(|r| r.run_machine(b, input.clone(), Some(point)))
+                }
+                Slot::NotRun => self.in_scope(|r| r.run_machine(b, input.clone(), None)),
             };
             // The outputs are one array: counted as it grows, so it never holds more than
             // the payload cap (plus one branch) in memory.
@@ -1113,13 +1213,14 @@ impl Runner<'_> {
                     let info = &self.info;
                     let ctx =
                         |full: bool| info.context(&s.name, entered, 0, Some((index, &item)), full);
-                    t.eval(&Scope::new(&input, &ctx), &mut self.rng)?
+                    t.eval(&Scope::new(&input, &ctx, &self.vars), &mut self.rng)?
                 }
             };
             self.event("MapIterationStarted", Some(&s.name), |e| {
                 e.output = Some(json!({"index": index}))
             });
-            let run = self.run_machine(&m.processor, iter_input, point);
+            // Each iteration has a scope of its own, like a Parallel branch.
+            let run = self.in_scope(|r| r.run_machine(&m.processor, iter_input, point));
             // The iterations' outputs make one array: counted as it grows, so a Map of many
             // items each returning a large result stops at the payload cap, not out of memory.
             let run = run.and_then(|v| {
@@ -1237,19 +1338,6 @@ fn json_type(v: &Value) -> &'static str {
         Value::String(_) => "string",
         Value::Array(_) => "array",
         Value::Object(_) => "object",
-    }
-}
-
-fn select_io(p: &IoPath, v: &Value) -> Result<Value, Failure> {
-    match p {
-        IoPath::Null => Ok(Value::Object(Map::new())),
-        IoPath::Path(p) => p.eval(v).map_err(Failure::runtime)?.ok_or_else(|| {
-            Failure::runtime(format!(
-                "Invalid path '{}' : No results for path: {}",
-                p.shown(),
-                clip(&p.normalized())
-            ))
-        }),
     }
 }
 

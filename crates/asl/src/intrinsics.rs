@@ -617,7 +617,8 @@ mod tests {
     fn run(expr: &str, input: Value) -> Result<Value, String> {
         let call = Call::parse(expr)?;
         let ctx = |_: bool| json!({"Execution": {"Name": "exec"}});
-        let scope = Scope::new(&input, &ctx);
+        let vars = crate::vars::Vars::default();
+        let scope = Scope::new(&input, &ctx, &vars);
         call.eval(&scope, &mut Rng::new(1)).map_err(|f| f.cause)
     }
 

@@ -7,11 +7,43 @@ use crate::error::clip;
 use serde_json::{Map, Value};
 use std::fmt;
 
-/// Which document a path reads: the state input (`$`) or the context object (`$$`).
+/// Which document a path reads: the state input (`$`), the context object (`$$`) or a
+/// workflow variable (`$name`, see [`Path::variable`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Root {
     Input,
     Context,
+    Variable,
+}
+
+/// The longest workflow variable name AWS accepts.
+pub(crate) const MAX_VARIABLE_NAME: usize = 80;
+
+/// Why `name` cannot be a workflow variable name, if it cannot: AWS takes names of a
+/// Unicode ID_Start character followed by ID_Continue characters (approximated here by
+/// letters, then letters, digits and `_`), at most 80 characters, and reserves `states`.
+pub(crate) fn variable_name_problem(name: &str) -> Option<String> {
+    let mut chars = name.chars();
+    let starts_well = chars.next().is_some_and(char::is_alphabetic);
+    if !starts_well || !chars.all(|c| c.is_alphanumeric() || c == '_') {
+        return Some(format!(
+            "'{}' is not a variable name: it must start with a letter and go on with letters, digits or '_'",
+            clip(name)
+        ));
+    }
+    if name.chars().count() > MAX_VARIABLE_NAME {
+        return Some(format!(
+            "variable name '{}' is longer than {MAX_VARIABLE_NAME} characters",
+            clip(name)
+        ));
+    }
+    if name == "states" {
+        return Some(
+            "'$states' is reserved by Step Functions (JSONata states); pick another variable name"
+                .into(),
+        );
+    }
+    None
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +95,8 @@ enum Filter {
 pub(crate) struct Path {
     text: String,
     root: Root,
+    /// The variable a `$name…` path reads (empty for other roots).
+    variable: String,
     segments: Vec<Segment>,
 }
 
@@ -79,10 +113,23 @@ impl fmt::Display for PathSyntaxError {
 impl Path {
     /// Parses `text`, which must start with `$`.
     pub(crate) fn parse(text: &str) -> Result<Path, PathSyntaxError> {
+        let mut variable = String::new();
         let (root, rest) = if let Some(rest) = text.strip_prefix("$$") {
             (Root::Context, rest)
         } else if let Some(rest) = text.strip_prefix('$') {
-            (Root::Input, rest)
+            // `$name`: a workflow variable, then the path into its value.
+            let end = rest
+                .find(|c: char| c == '.' || c == '[' || c.is_whitespace())
+                .unwrap_or(rest.len());
+            if end == 0 {
+                (Root::Input, rest)
+            } else {
+                variable = rest[..end].to_string();
+                if let Some(problem) = variable_name_problem(&variable) {
+                    return Err(PathSyntaxError(problem));
+                }
+                (Root::Variable, &rest[end..])
+            }
         } else {
             return Err(PathSyntaxError(format!(
                 "'{}' must start with '$'",
@@ -108,6 +155,7 @@ impl Path {
         Ok(Path {
             text: text.to_string(),
             root,
+            variable,
             segments,
         })
     }
@@ -135,6 +183,11 @@ impl Path {
 
     pub(crate) fn root(&self) -> Root {
         self.root
+    }
+
+    /// The workflow variable a `$name…` path reads.
+    pub(crate) fn variable(&self) -> Option<&str> {
+        (self.root == Root::Variable).then_some(self.variable.as_str())
     }
 
     pub(crate) fn is_definite(&self) -> bool {

@@ -31,6 +31,7 @@ pub mod mocks;
 mod payload;
 mod redrive;
 mod rng;
+mod vars;
 
 pub use engine::{HISTORY_DATA_BUDGET_BYTES, MAX_PAYLOAD_BYTES};
 pub use error::{ValidationError, ValidationErrors, names};

@@ -5,6 +5,7 @@ use crate::error::{Failure, clip};
 use crate::intrinsics::{self, Call};
 use crate::jsonpath::{Path, Root};
 use crate::rng::Rng;
+use crate::vars::Vars;
 use serde_json::{Map, Value};
 use std::cell::OnceCell;
 
@@ -12,43 +13,66 @@ use std::cell::OnceCell;
 /// be large and most context paths never read.
 pub(crate) type MakeContext<'a> = &'a dyn Fn(bool) -> Value;
 
-/// What paths read: the effective input and (built only when asked for) the context object.
+/// What paths read: the effective input, the workflow variables and (built only when asked
+/// for) the context object.
 pub(crate) struct Scope<'a> {
     pub(crate) input: &'a Value,
     make_context: MakeContext<'a>,
+    vars: &'a Vars,
     light: OnceCell<Value>,
     full: OnceCell<Value>,
 }
 
 impl<'a> Scope<'a> {
-    pub(crate) fn new(input: &'a Value, make_context: MakeContext<'a>) -> Scope<'a> {
+    pub(crate) fn new(
+        input: &'a Value,
+        make_context: MakeContext<'a>,
+        vars: &'a Vars,
+    ) -> Scope<'a> {
         Scope {
             input,
             make_context,
+            vars,
             light: OnceCell::new(),
             full: OnceCell::new(),
         }
     }
 
-    /// The document `path` reads.
-    pub(crate) fn doc(&self, path: &Path) -> &Value {
+    /// The document `path` reads; `None` for a variable that is not assigned.
+    pub(crate) fn doc(&self, path: &Path) -> Option<&Value> {
         match path.root() {
-            Root::Input => self.input,
+            Root::Input => Some(self.input),
             Root::Context if path.may_read_execution_input() => {
-                self.full.get_or_init(|| (self.make_context)(true))
+                Some(self.full.get_or_init(|| (self.make_context)(true)))
             }
-            Root::Context => self.light.get_or_init(|| (self.make_context)(false)),
+            Root::Context => Some(self.light.get_or_init(|| (self.make_context)(false))),
+            Root::Variable => path.variable().and_then(|name| self.vars.get(name)),
         }
     }
 
     /// The value `path` selects (`Ok(None)`: no results); a path past its evaluation
     /// budgets is a `States.Runtime` failure naming the path.
     pub(crate) fn resolve(&self, path: &Path) -> Result<Option<Value>, Failure> {
-        path.eval(self.doc(path)).map_err(Failure::runtime)
+        match self.doc(path) {
+            Some(doc) => path.eval(doc).map_err(Failure::runtime),
+            None => Ok(None),
+        }
     }
 
     pub(crate) fn lookup(&self, path: &Path) -> Option<&Value> {
-        path.lookup(self.doc(path))
+        self.doc(path).and_then(|doc| path.lookup(doc))
+    }
+
+    /// What a cause says a path was looked for in: the input (AWS quotes it) or, for a
+    /// variable, that it is not assigned.
+    pub(crate) fn searched(&self, path: &Path) -> String {
+        match (path.variable(), self.doc(path)) {
+            (Some(name), None) => {
+                format!("the variables (no variable '{}' is assigned)", clip(name))
+            }
+            (Some(name), Some(v)) => format!("the variable '{}' {}", clip(name), quote_value(v)),
+            (None, doc) => format!("the input '{}'", doc.map(quote_value).unwrap_or_default()),
+        }
     }
 }
 
@@ -123,9 +147,12 @@ impl Template {
     pub(crate) fn eval(&self, scope: &Scope<'_>, rng: &mut Rng) -> Result<Value, Failure> {
         Ok(match self {
             Template::Literal(v) => v.clone(),
-            Template::Array(items) => {
-                Value::Array(items.iter().map(|t| t.eval(scope, rng)).collect::<Result<_, _>>()?)
-            }
+            Template::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|t| t.eval(scope, rng))
+                    .collect::<Result<_, _>>()?,
+            ),
             Template::Object(entries) => {
                 let mut m = Map::new();
                 for (k, t) in entries {
@@ -135,9 +162,9 @@ impl Template {
             }
             Template::Path { field, path } => scope.resolve(path)?.ok_or_else(|| {
                 Failure::runtime(format!(
-                    "The JSONPath '{}' specified for the field '{field}' could not be found in the input '{}'",
+                    "The JSONPath '{}' specified for the field '{field}' could not be found in {}",
                     path.shown(),
-                    quote_value(scope.doc(path))
+                    scope.searched(path)
                 ))
             })?,
             Template::Intrinsic { call, .. } => call.eval(scope, rng)?,
@@ -239,7 +266,8 @@ mod tests {
         assert!(errs.is_empty(), "{errs:?}");
         let input = json!({"x": 5, "l": [1, 2]});
         let ctx = |_: bool| json!({"State": {"Name": "S"}});
-        let scope = Scope::new(&input, &ctx);
+        let vars = Vars::default();
+        let scope = Scope::new(&input, &ctx, &vars);
         assert_eq!(
             t.eval(&scope, &mut Rng::new(0)),
             Ok(json!({"a": 5, "lit": {"k": 1, "n": "S"}, "arr": [{"i": 2}]}))
@@ -253,7 +281,10 @@ mod tests {
         let input = json!({"a": 1});
         let ctx = |_: bool| json!({});
         let err = t
-            .eval(&Scope::new(&input, &ctx), &mut Rng::new(0))
+            .eval(
+                &Scope::new(&input, &ctx, &Vars::default()),
+                &mut Rng::new(0),
+            )
             .expect_err("missing");
         assert_eq!(err.error, "States.Runtime");
         assert_eq!(

@@ -37,6 +37,9 @@ pub(crate) struct Point {
     pub input: Value,
     /// For Map and Parallel: which iterations/branches already succeeded.
     pub inner: Option<Inner>,
+    /// The variables of this machine's scope when it stopped (assignments happen when a
+    /// state exits, so these are the ones the state was entered with).
+    pub vars: serde_json::Map<String, Value>,
 }
 
 /// The progress of a Map or Parallel state when the execution stopped inside it.
