@@ -819,7 +819,8 @@ fn parse_map(cx: &mut Cx, name: &str, m: &Map<String, Value>) -> Kind {
             }
             nested_with_extra(cx, name, "ItemProcessor", p, &["ProcessorConfig"])
         }
-        (None, Some(it)) => nested(cx, name, "Iterator", it),
+        // AWS takes ProcessorConfig in the legacy Iterator too.
+        (None, Some(it)) => nested_with_extra(cx, name, "Iterator", it, &["ProcessorConfig"]),
         (None, None) => {
             cx.err(
                 st,

@@ -191,6 +191,10 @@ impl Call {
             }
             Func::StringToJson => {
                 let s = string_arg(f, &args, 0)?;
+                // AWS answers `null` for an empty or all-whitespace string.
+                if s.trim().is_empty() {
+                    return Ok(Value::Null);
+                }
                 serde_json::from_str(s)
                     .map_err(|e| format!("{f}: the argument is not valid JSON text ({e})"))
             }
@@ -306,7 +310,7 @@ impl Call {
                 Ok(Value::Object(merged))
             }
             Func::MathRandom => {
-                let (start, end) = (int_arg(f, &args, 0)?, int_arg(f, &args, 1)?);
+                let (start, end) = (rounded_arg(f, &args, 0)?, rounded_arg(f, &args, 1)?);
                 if start >= end {
                     return Err(format!(
                         "{f}: the start ({start}) must be less than the end ({end})"
@@ -321,7 +325,7 @@ impl Call {
                 }
             }
             Func::MathAdd => {
-                let (a, b) = (int_arg(f, &args, 0)?, int_arg(f, &args, 1)?);
+                let (a, b) = (rounded_arg(f, &args, 0)?, rounded_arg(f, &args, 1)?);
                 a.checked_add(b)
                     .map(Value::from)
                     .ok_or_else(|| format!("{f}: the sum overflows"))
@@ -397,6 +401,24 @@ fn int_arg(f: &str, args: &[Value], i: usize) -> Result<i64, String> {
     }
 }
 
+/// A number argument of `States.MathAdd`/`States.MathRandom`: AWS takes non-integers and
+/// rounds them half up, as Java's `Math.round` does (floor(x + 0.5): 1.5 → 2, -1.5 → -1,
+/// -3.5 → -3, 2.5 → 3).
+fn rounded_arg(f: &str, args: &[Value], i: usize) -> Result<i64, String> {
+    let v = &args[i];
+    if let Some(n) = v.as_i64() {
+        return Ok(n);
+    }
+    match v.as_f64() {
+        Some(x) if v.is_number() && x.abs() < 9.0e15 => Ok((x + 0.5).floor() as i64),
+        _ => Err(format!(
+            "{f}: argument {} must be a number, got {}",
+            i + 1,
+            clip(&v.to_string())
+        )),
+    }
+}
+
 fn hash(alg: &str, data: &[u8]) -> Option<String> {
     use sha2::Digest as _;
     Some(match alg {
@@ -414,6 +436,50 @@ fn escape_template(s: &str) -> String {
     s.replace('\\', "\\\\")
 }
 
+/// How `States.Format` prints an argument: AWS's Java `toString` — strings bare, objects as
+/// `{Arg1=1, Arg2=[]}`, arrays as `[1, a]`. Iterative, since a value may nest deep.
+fn java_text(v: &Value, out: &mut String) {
+    enum Step<'v> {
+        Value(&'v Value),
+        Text(&'static str),
+        Key(&'v str),
+    }
+    let mut todo = vec![Step::Value(v)];
+    while let Some(step) = todo.pop() {
+        match step {
+            Step::Text(t) => out.push_str(t),
+            Step::Key(k) => {
+                out.push_str(k);
+                out.push('=');
+            }
+            Step::Value(Value::String(s)) => out.push_str(s),
+            Step::Value(Value::Array(a)) => {
+                todo.push(Step::Text("]"));
+                for (i, item) in a.iter().enumerate().rev() {
+                    todo.push(Step::Value(item));
+                    if i > 0 {
+                        todo.push(Step::Text(", "));
+                    }
+                }
+                todo.push(Step::Text("["));
+            }
+            Step::Value(Value::Object(m)) => {
+                todo.push(Step::Text("}"));
+                let entries: Vec<_> = m.iter().collect();
+                for (i, (k, item)) in entries.into_iter().enumerate().rev() {
+                    todo.push(Step::Value(item));
+                    todo.push(Step::Key(k));
+                    if i > 0 {
+                        todo.push(Step::Text(", "));
+                    }
+                }
+                todo.push(Step::Text("{"));
+            }
+            Step::Value(other) => out.push_str(&other.to_string()),
+        }
+    }
+}
+
 fn format(f: &str, template: &str, args: &[Value]) -> Result<Value, String> {
     let mut out = String::new();
     let mut used = 0;
@@ -429,10 +495,7 @@ fn format(f: &str, template: &str, args: &[Value]) -> Result<Value, String> {
                 let v = args.get(used).ok_or_else(|| {
                     format!("{f}: the template has more '{{}}' placeholders than the {} argument(s) given", args.len())
                 })?;
-                match v {
-                    Value::String(s) => out.push_str(s),
-                    other => out.push_str(&other.to_string()),
-                }
+                java_text(v, &mut out);
                 used += 1;
             }
             c => out.push(c),
