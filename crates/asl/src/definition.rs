@@ -125,6 +125,9 @@ pub(crate) struct MapState {
     pub item_selector: Option<Template>,
     pub tolerated_count: Option<Count>,
     pub tolerated_percentage: Option<Number>,
+    /// Iterations run one after another (same results as AWS), so the value is only
+    /// checked: a `MaxConcurrencyPath` must find a non-negative integer.
+    pub max_concurrency: Option<Count>,
     pub handling: Handling,
 }
 
@@ -847,8 +850,7 @@ fn parse_map(cx: &mut Cx, name: &str, m: &Map<String, Value>) -> Kind {
         (false, true) => template(cx, name, m, "Parameters"),
         (false, false) => None,
     };
-    // Iterations run one after another (same results as AWS), so MaxConcurrency is only checked.
-    count_pair(cx, name, m, "MaxConcurrency");
+    let max_concurrency = count_pair(cx, name, m, "MaxConcurrency");
     let tolerated_count = count_pair(cx, name, m, "ToleratedFailureCount");
     let tolerated_percentage = match (
         m.get("ToleratedFailurePercentage"),
@@ -885,6 +887,7 @@ fn parse_map(cx: &mut Cx, name: &str, m: &Map<String, Value>) -> Kind {
     Kind::Map(Box::new(MapState {
         processor,
         items_path,
+        max_concurrency,
         item_selector,
         tolerated_count,
         tolerated_percentage,

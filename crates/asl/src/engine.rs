@@ -644,17 +644,32 @@ impl Runner<'_> {
                 let until = match wait {
                     WaitFor::Seconds(n) => self.now.saturating_add(Duration::seconds(*n as i64)),
                     WaitFor::Timestamp(ts) => *ts,
-                    WaitFor::SecondsPath(p) => match scope.lookup(p).and_then(Value::as_u64) {
-                        Some(n) => self
-                            .now
-                            .saturating_add(Duration::seconds(n.min(i64::MAX as u64 / 2) as i64)),
+                    // AWS's three causes: no value, not a long, negative.
+                    WaitFor::SecondsPath(p) => match scope.lookup(p) {
                         None => {
                             return Err(Stop::Fail(Failure::runtime(format!(
-                                "Invalid path '{}': The SecondsPath parameter does not reference a valid non-negative integer value in the input '{}'",
-                                p.shown(),
-                                quote_value(&effective)
+                                "The SecondsPath parameter does not reference an input value: {}",
+                                p.shown()
                             ))));
                         }
+                        Some(v) => match v.as_i64() {
+                            Some(n) if n >= 0 => self
+                                .now
+                                .saturating_add(Duration::seconds(n.min(i64::MAX / 2))),
+                            Some(n) => {
+                                return Err(Stop::Fail(Failure::runtime(format!(
+                                    "The SecondsPath parameter references a negative value: {} == {n}",
+                                    p.shown()
+                                ))));
+                            }
+                            None => {
+                                return Err(Stop::Fail(Failure::runtime(format!(
+                                    "The SecondsPath parameter cannot be parsed as a long value: {} == {}",
+                                    p.shown(),
+                                    bare(v)
+                                ))));
+                            }
+                        },
                     },
                     WaitFor::TimestampPath(p) => {
                         match scope
@@ -665,9 +680,9 @@ impl Runner<'_> {
                             Some(Ok(ts)) => ts,
                             _ => {
                                 return Err(Stop::Fail(Failure::runtime(format!(
-                                    "Invalid path '{}': The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string in the input '{}'",
+                                    "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {} == {}",
                                     p.shown(),
-                                    quote_value(&effective)
+                                    scope.lookup(p).map_or_else(|| "null".into(), bare)
                                 ))));
                             }
                         }
@@ -1020,7 +1035,8 @@ impl Runner<'_> {
                 });
                 if let Err(f) = checked {
                     dispose(v);
-                    return Err(f.into());
+                    let catchable = f.error == names::DATA_LIMIT_EXCEEDED;
+                    return Err(Failure { catchable, ..f }.into());
                 }
                 Ok(v)
             }
@@ -1172,6 +1188,16 @@ impl Runner<'_> {
                     })?,
             ),
         };
+        if let Some(Count::Path(p)) = &m.max_concurrency {
+            let found = self.reference(p, &input, s, entered);
+            if !found.as_ref().is_some_and(|v| v.as_u64().is_some()) {
+                return Err(Stop::Fail(Failure::runtime(format!(
+                    "The MaxConcurrencyPath field refers to value \"{}\" which is not a valid integer: {}",
+                    found.as_ref().map_or_else(|| "null".into(), bare),
+                    p.shown()
+                ))));
+            }
+        }
         let tolerant = tolerated_count.is_some() || tolerated_pct.is_some();
         self.event("MapStateStarted", Some(&s.name), |e| {
             e.output = Some(json!({"length": items.len()}))
@@ -1330,6 +1356,15 @@ fn event_data_size(e: &HistoryEvent) -> usize {
     values.chain(texts).fold(0, usize::saturating_add)
 }
 
+/// A value as AWS prints it after `==` in a cause: a string bare, anything else as JSON;
+/// clipped like every quoted value.
+fn bare(v: &Value) -> String {
+    match v {
+        Value::String(s) => clip(s).into_owned(),
+        other => quote_value(other),
+    }
+}
+
 fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -1382,7 +1417,7 @@ fn fail_text(
             Some(Value::String(s)) => Some(s.clone()),
             _ => {
                 return Err(Stop::Fail(Failure::runtime(format!(
-                    "The JSONPath '{}' specified for the field '{field}' could not be found or is not a string in the input '{}'",
+                    "The JSONPath '{}' specified for the field '{field}' could not be found in the input '{}'",
                     p.shown(),
                     quote_value(scope.input)
                 ))));

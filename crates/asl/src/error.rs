@@ -93,6 +93,9 @@ pub(crate) struct Failure {
     /// The cause already names the state it happened in (AWS's "An error occurred while
     /// executing the state ..." prefix), so enclosing states leave it alone.
     pub located: bool,
+    /// A task's own result past the payload cap: AWS lets a `Catch` (even `States.ALL`)
+    /// take this `States.DataLimitExceeded`, unlike the others.
+    pub catchable: bool,
 }
 
 impl Failure {
@@ -101,6 +104,7 @@ impl Failure {
             error: error.into(),
             cause: cause.into(),
             located: false,
+            catchable: false,
         }
     }
 
@@ -110,7 +114,8 @@ impl Failure {
 
     /// Runtime errors and payload-size errors end the execution: no Retry or Catch sees them.
     pub(crate) fn is_terminal(&self) -> bool {
-        self.error == names::RUNTIME || self.error == names::DATA_LIMIT_EXCEEDED
+        self.error == names::RUNTIME
+            || (self.error == names::DATA_LIMIT_EXCEEDED && !self.catchable)
     }
 
     /// Whether an `ErrorEquals` entry matches this error.
