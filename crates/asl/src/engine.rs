@@ -127,6 +127,10 @@ struct Runner<'r> {
     /// `ExecutionOptions::max_history_data_bytes`, and how much of it the history holds.
     data_budget: Option<usize>,
     data_used: usize,
+    /// Set by `reserve`: the next event's payload is counted already.
+    reserved: bool,
+    /// The compact size of the output the last state exited with.
+    exit_size: Option<usize>,
     transitions: u64,
     abort_at: Option<OffsetDateTime>,
     /// Set by a Map or Parallel body that stops early: which iterations/branches are done.
@@ -188,12 +192,14 @@ pub(crate) fn execute(
         vars: Vars::default(),
         data_budget: options.max_history_data_bytes,
         data_used: 0,
+        reserved: false,
+        exit_size: None,
         transitions: 0,
         abort_at: abort_from(options, options.start_time),
         pending_inner: None,
         last_point: None,
     };
-    let fits = started_with.as_ref().is_some_and(|v| r.fits(v));
+    let fits = started_with.as_ref().is_some_and(|v| r.reserve(v, None));
     r.event("ExecutionStarted", None, |e| {
         e.input = started_with.clone().filter(|_| fits);
         e.truncated = started_with.is_some() && !fits;
@@ -259,6 +265,8 @@ pub(crate) fn redrive(
         vars: Vars::default(),
         data_budget: options.max_history_data_bytes,
         data_used,
+        reserved: false,
+        exit_size: None,
         transitions,
         abort_at: abort_from(options, at),
         pending_inner: None,
@@ -282,7 +290,7 @@ impl Runner<'_> {
     ) -> Execution {
         let (status, output, error, cause) = match result {
             Ok(out) => {
-                let fits = self.fits(&out);
+                let fits = self.reserve(&out, None);
                 self.event("ExecutionSucceeded", None, |e| {
                     e.output = fits.then(|| out.clone());
                     e.truncated = !fits;
@@ -365,11 +373,18 @@ impl Runner<'_> {
     /// may still fit.
     fn keep_within_budget(&mut self, e: &mut HistoryEvent) {
         let Some(budget) = self.data_budget else {
+            self.reserved = false;
             return;
         };
         let mut used = self.data_used;
         let mut truncated = false;
-        for v in [&mut e.input, &mut e.output] {
+        // A payload `reserve` already counted.
+        let values = if std::mem::take(&mut self.reserved) {
+            [None, None]
+        } else {
+            [Some(&mut e.input), Some(&mut e.output)]
+        };
+        for v in values.into_iter().flatten() {
             if let Some(value) = v {
                 match json_size_within(value, budget.saturating_sub(used)) {
                     Some(n) => used = used.saturating_add(n),
@@ -395,12 +410,21 @@ impl Runner<'_> {
         e.truncated |= truncated;
     }
 
-    /// Whether `v` still fits the history's data budget: asked before an event clones a
-    /// payload, so that an event past the budget costs no clone.
-    fn fits(&self, v: &Value) -> bool {
-        match self.data_budget {
-            None => true,
-            Some(budget) => json_size_within(v, budget.saturating_sub(self.data_used)).is_some(),
+    /// Whether the payload `v` (of `size` bytes, when already measured) still fits the
+    /// history's data budget, counting it if so. Asked before the next event clones it, so an
+    /// event past the budget costs no clone, and that event's values are not counted again.
+    fn reserve(&mut self, v: &Value, size: Option<usize>) -> bool {
+        self.reserved = true;
+        let Some(budget) = self.data_budget else {
+            return true;
+        };
+        let room = budget.saturating_sub(self.data_used);
+        match size.map_or_else(|| json_size_within(v, room), |n| (n <= room).then_some(n)) {
+            Some(n) => {
+                self.data_used = self.data_used.saturating_add(n);
+                true
+            }
+            None => false,
         }
     }
 
@@ -461,6 +485,8 @@ impl Runner<'_> {
         input: Value,
         resume: Option<Point>,
     ) -> Result<Value, Stop> {
+        // The compact size of `input` when known (the previous state's measured output).
+        let mut carried: Option<usize> = None;
         let (mut name, mut input, mut inner) = match resume {
             None => (m.start_at.as_str(), input, None),
             Some(p) => match m.states.get_key_value(p.state.as_str()) {
@@ -491,7 +517,7 @@ impl Runner<'_> {
             };
             let entered_at = self.history.len();
             let mut kept = None;
-            let flow = match self.run_state(state, input, inner.take(), &mut kept) {
+            let flow = match self.run_state(state, input, inner.take(), &mut kept, carried.take()) {
                 Ok(flow) => flow,
                 Err(stop) => {
                     // The state re-enters on redrive with the input it was entered with,
@@ -512,6 +538,8 @@ impl Runner<'_> {
             match flow {
                 Flow::End(out) => return Ok(out),
                 Flow::Next(next, out) => {
+                    // The next state's input is this output, already measured at its exit.
+                    carried = self.exit_size.take();
                     name = m
                         .states
                         .get_key_value(next.as_str())
@@ -535,11 +563,12 @@ impl Runner<'_> {
         raw: Value,
         inner: Option<Inner>,
         kept: &mut Option<Value>,
+        size: Option<usize>,
     ) -> Result<Flow, Stop> {
         let t = s.kind.type_name();
         self.transitions += 1;
         self.pending_inner = None;
-        let fits = self.fits(&raw);
+        let fits = self.reserve(&raw, size);
         self.event(&format!("{t}StateEntered"), Some(&s.name), |e| {
             e.input = fits.then(|| raw.clone());
             e.truncated = !fits;
@@ -672,12 +701,8 @@ impl Runner<'_> {
                         },
                     },
                     WaitFor::TimestampPath(p) => {
-                        match scope
-                            .lookup(p)
-                            .and_then(Value::as_str)
-                            .map(|s| OffsetDateTime::parse(s, &Rfc3339))
-                        {
-                            Some(Ok(ts)) => ts,
+                        match scope.lookup(p).and_then(Value::as_str).and_then(parse_iso) {
+                            Some(ts) => ts,
                             _ => {
                                 return Err(Stop::Fail(Failure::runtime(format!(
                                     "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {} == {}",
@@ -726,11 +751,12 @@ impl Runner<'_> {
         out: Value,
         assigned: Option<Map<String, Value>>,
     ) -> Result<Flow, Stop> {
-        self.check_size(&s.name, &out)?;
+        let size = self.check_size(&s.name, &out)?;
         if let Some(values) = assigned {
             self.vars.assign(&s.name, values)?;
         }
-        let fits = self.fits(&out);
+        let fits = self.reserve(&out, Some(size));
+        self.exit_size = Some(size);
         self.event(
             &format!("{}StateExited", s.kind.type_name()),
             Some(&s.name),
@@ -747,21 +773,21 @@ impl Runner<'_> {
 
     /// The payload cap, and first the depth budget: measuring the size recurses once per
     /// level, so a value nested too deep must be refused before it is measured.
-    fn check_size(&self, state: &str, v: &Value) -> Result<(), Failure> {
+    fn check_size(&self, state: &str, v: &Value) -> Result<usize, Failure> {
         if deeper_than(v, MAX_VALUE_DEPTH) {
             return Err(Failure::runtime(format!(
                 "The state/task '{state}' returned a result nested more than {MAX_VALUE_DEPTH} levels deep."
             )));
         }
-        if json_size(v) > MAX_PAYLOAD_BYTES {
-            return Err(Failure::new(
+        // Counting stops just past the cap, so an oversized value costs no more than that.
+        json_size_within(v, MAX_PAYLOAD_BYTES).ok_or_else(|| {
+            Failure::new(
                 names::DATA_LIMIT_EXCEEDED,
                 format!(
                     "The state/task '{state}' returned a result with a size exceeding the maximum number of bytes service limit."
                 ),
-            ));
-        }
-        Ok(())
+            )
+        })
     }
 
     /// The failure for an aggregate (`what`) growing past the payload cap.
@@ -983,7 +1009,7 @@ impl Runner<'_> {
                 }
             }
         };
-        let fits = self.fits(&input);
+        let fits = self.reserve(&input, None);
         self.event("TaskScheduled", Some(&s.name), |e| {
             e.resource = Some(task.resource.clone());
             e.input = fits.then(|| input.clone());
@@ -1027,7 +1053,10 @@ impl Runner<'_> {
             TaskOutcome::Succeeded(v) => {
                 // Checked before the event clones it: a handler's value may nest any depth.
                 let checked = self.check_size(&s.name, &v);
-                let fits = checked.is_ok() && self.fits(&v);
+                let fits = match &checked {
+                    Ok(n) => self.reserve(&v, Some(*n)),
+                    Err(_) => false,
+                };
                 self.event("TaskSucceeded", Some(&s.name), |e| {
                     e.resource = Some(task.resource.clone());
                     e.output = fits.then(|| v.clone());
@@ -1131,7 +1160,7 @@ impl Runner<'_> {
             }
         }
         let out = Value::Array(outputs);
-        let fits = self.fits(&out);
+        let fits = self.reserve(&out, None);
         self.event("ParallelStateSucceeded", Some(&s.name), |e| {
             e.output = fits.then(|| out.clone());
             e.truncated = !fits;
@@ -1514,8 +1543,17 @@ fn invalid_choice_path(p: &Path) -> Failure {
 }
 
 fn parse_ts(v: &Value) -> Option<OffsetDateTime> {
-    v.as_str()
-        .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
+    v.as_str().and_then(parse_iso)
+}
+
+/// AWS's timestamps are ISO-8601 extended offset date-times (Java's ISO_OFFSET_DATE_TIME):
+/// RFC 3339, but with `T` (or `t`) between date and time — RFC 3339 also allows a space,
+/// which AWS refuses.
+fn parse_iso(s: &str) -> Option<OffsetDateTime> {
+    if !matches!(s.as_bytes().get(10), Some(b'T' | b't')) {
+        return None;
+    }
+    OffsetDateTime::parse(s, &Rfc3339).ok()
 }
 
 fn compare(op: Op, value: &Value, expected: &Value) -> bool {
