@@ -376,6 +376,10 @@ impl Runner<'_> {
             self.reserved = false;
             return;
         };
+        if self.reserved && e.error.is_none() && e.cause.is_none() {
+            self.reserved = false;
+            return;
+        }
         let mut used = self.data_used;
         let mut truncated = false;
         // A payload `reserve` already counted.
@@ -426,6 +430,14 @@ impl Runner<'_> {
             }
             None => false,
         }
+    }
+
+    /// The `{"index": n}` output of a Map iteration event, counted against the history's
+    /// data budget by its known size (no serialising per iteration).
+    fn index_output(&mut self, index: usize) -> Option<Value> {
+        let v = json!({ "index": index });
+        let size = r#"{"index":}"#.len() + index.to_string().len();
+        self.reserve(&v, Some(size)).then_some(v)
     }
 
     /// Moves the virtual clock; passing the machine's TimeoutSeconds or reaching the abort
@@ -1271,8 +1283,10 @@ impl Runner<'_> {
                     t.eval(&Scope::new(&input, &ctx, &self.vars), &mut self.rng)?
                 }
             };
+            let out = self.index_output(index);
             self.event("MapIterationStarted", Some(&s.name), |e| {
-                e.output = Some(json!({"index": index}))
+                e.truncated = out.is_none();
+                e.output = out;
             });
             // Each iteration has a scope of its own, like a Parallel branch.
             let run = self.in_scope(|r| r.run_machine(&m.processor, iter_input, point));
@@ -1290,14 +1304,18 @@ impl Runner<'_> {
             });
             match run {
                 Ok(v) => {
+                    let out = self.index_output(index);
                     self.event("MapIterationSucceeded", Some(&s.name), |e| {
-                        e.output = Some(json!({"index": index}))
+                        e.truncated = out.is_none();
+                        e.output = out;
                     });
                     outputs.push(v);
                 }
                 Err(Stop::Fail(f)) => {
+                    let out = self.index_output(index);
                     self.event("MapIterationFailed", Some(&s.name), |e| {
-                        e.output = Some(json!({"index": index}));
+                        e.truncated = out.is_none();
+                        e.output = out;
                         e.error = Some(f.error.clone());
                         e.cause = Some(f.cause.clone());
                     });
@@ -1317,8 +1335,10 @@ impl Runner<'_> {
                 }
                 Err(stop) => {
                     if matches!(stop, Stop::Aborted) {
+                        let out = self.index_output(index);
                         self.event("MapIterationAborted", Some(&s.name), |e| {
-                            e.output = Some(json!({"index": index}))
+                            e.truncated = out.is_none();
+                            e.output = out;
                         });
                     }
                     let this = self.last_point.take().map_or(Slot::NotRun, Slot::Resume);
@@ -1711,6 +1731,15 @@ mod tests {
             &value,
             &format!("{}*a", "a*".repeat(100_000))
         ));
+    }
+
+    /// `index_output` counts the size it does not measure: it must be the real one.
+    #[test]
+    fn index_output_size_is_the_compact_size() {
+        for i in [0usize, 9, 10, 12_345] {
+            let n = r#"{"index":}"#.len() + i.to_string().len();
+            assert_eq!(json_size(&json!({ "index": i })), n);
+        }
     }
 
     #[test]

@@ -234,12 +234,17 @@ pub(crate) fn json_size_within(v: &Value, limit: usize) -> Option<usize> {
     }
     impl std::io::Write for Counter {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.write_all(buf).map(|()| buf.len())
+        }
+        // serde_json writes through `write_all`; answering it directly spares its loop.
+        #[inline]
+        fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
             match self.n.checked_add(buf.len()) {
                 Some(n) if n <= self.limit => {
                     self.n = n;
-                    Ok(buf.len())
+                    Ok(())
                 }
-                _ => Err(std::io::Error::other("over the limit")),
+                _ => Err(std::io::ErrorKind::Other.into()),
             }
         }
         fn flush(&mut self) -> std::io::Result<()> {
