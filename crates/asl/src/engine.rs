@@ -1231,7 +1231,7 @@ impl Runner<'_> {
         };
         if let Some(Count::Path(p)) = &m.max_concurrency {
             let found = self.reference(p, &input, s, entered);
-            if !found.as_ref().is_some_and(|v| v.as_u64().is_some()) {
+            if found.as_ref().is_none_or(|v| v.as_u64().is_none()) {
                 return Err(Stop::Fail(Failure::runtime(format!(
                     "The MaxConcurrencyPath field refers to value \"{}\" which is not a valid integer: {}",
                     found.as_ref().map_or_else(|| "null".into(), bare),
