@@ -5,7 +5,8 @@
 use crate::error::{ValidationError, clip, names};
 use crate::intrinsics::{self, Call};
 use crate::jsonpath::Path;
-use crate::payload::{Template, quote_value};
+use crate::payload::Template;
+use crate::value::quote_value;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use time::OffsetDateTime;
@@ -396,7 +397,7 @@ pub(crate) fn parse(v: &Value) -> Result<Definition, Vec<ValidationError>> {
         errors: Vec::new(),
         location: Vec::new(),
     };
-    if crate::payload::deeper_than(v, MAX_DEFINITION_DEPTH) {
+    if crate::value::deeper_than(v, MAX_DEFINITION_DEPTH) {
         cx.err(
             None,
             "(definition)",

@@ -1,18 +1,21 @@
 //! Executes a validated machine: input/output processing in AWS's order, every state type,
 //! Retry/Catch, history events and billed transitions, all on a virtual clock.
 
+use crate::context::{Info, timestamp};
 use crate::definition::{
     Catcher, Count, Definition, Handling, IoPath, Kind, Machine, MapState, Next, Number, Op,
     Operand, Parallel, ResultPath, Retrier, Rule, State, Task, Text, WaitFor,
 };
 use crate::error::{Failure, clip, names};
 use crate::jsonpath::{Path, Root};
-use crate::payload::{
-    MAX_VALUE_DEPTH, Scope, Template, deeper_than, dispose, json_size, json_size_within,
-    quote_value,
-};
+use crate::payload::Template;
 use crate::redrive::{self, Inner, Point, RedriveError, Resume, Slot};
 use crate::rng::Rng;
+use crate::scope::Scope;
+use crate::value::{
+    MAX_PAYLOAD_BYTES, MAX_VALUE_DEPTH, deeper_than, dispose, json_size, json_size_within,
+    quote_value,
+};
 use crate::vars::Vars;
 use crate::{
     Execution, ExecutionOptions, HistoryEvent, StateMachine, Status, TaskCall, TaskHandler,
@@ -21,9 +24,6 @@ use crate::{
 use serde_json::{Map, Value, json};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
-
-/// Step Functions' payload cap: 256 KiB of compact UTF-8 JSON.
-pub const MAX_PAYLOAD_BYTES: usize = 262_144;
 
 /// The default `ExecutionOptions::max_history_data_bytes`: 8 MiB, 32 payloads at the cap.
 /// AWS keeps every event's data; a local history that did so would need up to
@@ -49,69 +49,6 @@ impl From<Failure> for Stop {
 enum Flow {
     Next(String, Value),
     End(Value),
-}
-
-/// Everything the context object `$$` is built from; kept in a [`Resume`] so a redrive
-/// runs as the same execution.
-#[derive(Debug, Clone)]
-pub(crate) struct Info {
-    exec_arn: String,
-    exec_name: String,
-    pub(crate) exec_input: Value,
-    start: OffsetDateTime,
-    start_time: String,
-    role_arn: String,
-    machine_arn: String,
-    machine_name: String,
-    redrive_count: u32,
-}
-
-impl Info {
-    fn context(
-        &self,
-        state: &str,
-        entered: OffsetDateTime,
-        retry: u32,
-        item: Option<(usize, &Value)>,
-        with_input: bool,
-    ) -> Value {
-        let mut ctx = json!({
-            "Execution": {
-                "Id": self.exec_arn,
-                "Name": self.exec_name,
-                "RoleArn": self.role_arn,
-                "StartTime": self.start_time,
-                "RedriveCount": self.redrive_count
-            },
-            "State": {"EnteredTime": timestamp(entered), "Name": state, "RetryCount": retry},
-            "StateMachine": {"Id": self.machine_arn, "Name": self.machine_name}
-        });
-        if with_input && let Some(exec) = ctx.get_mut("Execution").and_then(Value::as_object_mut) {
-            exec.insert("Input".into(), self.exec_input.clone());
-        }
-        if let (Some((index, value)), Some(m)) = (item, ctx.as_object_mut()) {
-            m.insert(
-                "Map".into(),
-                json!({"Item": {"Index": index, "Value": value}}),
-            );
-        }
-        ctx
-    }
-}
-
-/// AWS's context-object timestamp form: UTC with milliseconds, e.g. `2026-01-01T00:00:00.000Z`.
-pub(crate) fn timestamp(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
 }
 
 struct Runner<'r> {

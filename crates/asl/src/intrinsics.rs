@@ -1,11 +1,11 @@
 //! The 18 JSONPath intrinsic functions (`States.Format(...)` and friends): parsing with AWS's
 //! argument rules and evaluation. Failures become `States.IntrinsicFailure`.
 
-use crate::engine::MAX_PAYLOAD_BYTES;
 use crate::error::{Failure, clip, names};
 use crate::jsonpath::{Path, keyword_literal, number_literal};
-use crate::payload::{MAX_VALUE_DEPTH, Scope, deeper_than, json_size};
 use crate::rng::Rng;
+use crate::scope::Scope;
+use crate::value::{MAX_PAYLOAD_BYTES, MAX_VALUE_DEPTH, deeper_than, json_size};
 use base64::Engine as _;
 use serde_json::{Map, Value};
 

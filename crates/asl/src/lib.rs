@@ -20,6 +20,7 @@
 //! carried on with [`redrive`], as `RedriveExecution` does; [`Execution::running_event`] and
 //! [`Execution::status_change_event`] give the EventBridge events. See `REDRIVE.md`.
 
+mod context;
 mod definition;
 mod engine;
 mod error;
@@ -31,12 +32,15 @@ pub mod mocks;
 mod payload;
 mod redrive;
 mod rng;
+mod scope;
+mod value;
 mod vars;
 
-pub use engine::{HISTORY_DATA_BUDGET_BYTES, MAX_PAYLOAD_BYTES};
+pub use engine::HISTORY_DATA_BUDGET_BYTES;
 pub use error::{ValidationError, ValidationErrors, names};
 pub use events::EVENT_PAYLOAD_LIMIT_BYTES;
 pub use redrive::{MAX_OPEN_TIME, REDRIVABLE_PERIOD, RedriveError, Resume};
+pub use value::MAX_PAYLOAD_BYTES;
 
 use serde_json::Value;
 use time::OffsetDateTime;

@@ -1,80 +1,13 @@
-//! Payload templates (`Parameters`, `ResultSelector`, `ItemSelector`): `.$` keys resolved
-//! against the state input or the context object `$$`, or computed by intrinsic functions.
+//! Payload templates (`Parameters`, `ResultSelector`, `ItemSelector`, `Assign`): `.$` keys
+//! resolved against the state input, a variable or the context object `$$`, or computed by
+//! intrinsic functions.
 
-use crate::error::{Failure, clip};
+use crate::error::Failure;
 use crate::intrinsics::{self, Call};
-use crate::jsonpath::{Path, Root};
+use crate::jsonpath::Path;
 use crate::rng::Rng;
-use crate::vars::Vars;
+use crate::scope::Scope;
 use serde_json::{Map, Value};
-use std::cell::OnceCell;
-
-/// Builds the context object; the flag says whether to include `Execution.Input`, which can
-/// be large and most context paths never read.
-pub(crate) type MakeContext<'a> = &'a dyn Fn(bool) -> Value;
-
-/// What paths read: the effective input, the workflow variables and (built only when asked
-/// for) the context object.
-pub(crate) struct Scope<'a> {
-    pub(crate) input: &'a Value,
-    make_context: MakeContext<'a>,
-    vars: &'a Vars,
-    light: OnceCell<Value>,
-    full: OnceCell<Value>,
-}
-
-impl<'a> Scope<'a> {
-    pub(crate) fn new(
-        input: &'a Value,
-        make_context: MakeContext<'a>,
-        vars: &'a Vars,
-    ) -> Scope<'a> {
-        Scope {
-            input,
-            make_context,
-            vars,
-            light: OnceCell::new(),
-            full: OnceCell::new(),
-        }
-    }
-
-    /// The document `path` reads; `None` for a variable that is not assigned.
-    pub(crate) fn doc(&self, path: &Path) -> Option<&Value> {
-        match path.root() {
-            Root::Input => Some(self.input),
-            Root::Context if path.may_read_execution_input() => {
-                Some(self.full.get_or_init(|| (self.make_context)(true)))
-            }
-            Root::Context => Some(self.light.get_or_init(|| (self.make_context)(false))),
-            Root::Variable => path.variable().and_then(|name| self.vars.get(name)),
-        }
-    }
-
-    /// The value `path` selects (`Ok(None)`: no results); a path past its evaluation
-    /// budgets is a `States.Runtime` failure naming the path.
-    pub(crate) fn resolve(&self, path: &Path) -> Result<Option<Value>, Failure> {
-        match self.doc(path) {
-            Some(doc) => path.eval(doc).map_err(Failure::runtime),
-            None => Ok(None),
-        }
-    }
-
-    pub(crate) fn lookup(&self, path: &Path) -> Option<&Value> {
-        self.doc(path).and_then(|doc| path.lookup(doc))
-    }
-
-    /// What a cause says a path was looked for in: the input (AWS quotes it) or, for a
-    /// variable, that it is not assigned.
-    pub(crate) fn searched(&self, path: &Path) -> String {
-        match (path.variable(), self.doc(path)) {
-            (Some(name), None) => {
-                format!("the variables (no variable '{}' is assigned)", clip(name))
-            }
-            (Some(name), Some(v)) => format!("the variable '{}' {}", clip(name), quote_value(v)),
-            (None, doc) => format!("the input '{}'", doc.map(quote_value).unwrap_or_default()),
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Template {
@@ -172,92 +105,10 @@ impl Template {
     }
 }
 
-/// How deeply a value built during an execution may nest (arrays and objects inside one
-/// another). AWS documents no such limit; serde_json refuses to parse text nested more than
-/// 128 deep, but values also come from task handlers and grow inside an execution (a
-/// `ResultPath` of many segments nests the input deeper at every state), and cloning,
-/// measuring or dropping a value recurses once per level.
-pub(crate) const MAX_VALUE_DEPTH: usize = 512;
-
-/// Whether `v` nests more than `max` arrays/objects deep; iterative, so it is safe on any
-/// value, and it stops at the first level past `max`.
-pub(crate) fn deeper_than(v: &Value, max: usize) -> bool {
-    let mut stack: Vec<(&Value, usize)> = vec![(v, 1)];
-    while let Some((v, level)) = stack.pop() {
-        let children: Box<dyn Iterator<Item = &Value>> = match v {
-            Value::Array(a) => Box::new(a.iter()),
-            Value::Object(m) => Box::new(m.values()),
-            _ => continue,
-        };
-        if level > max {
-            return true;
-        }
-        stack.extend(children.map(|c| (c, level.saturating_add(1))));
-    }
-    false
-}
-
-/// Drops `v` one level at a time: dropping a value nested deeper than the stack holds
-/// (a task handler may return one) would otherwise overflow it.
-pub(crate) fn dispose(v: Value) {
-    let mut stack = vec![v];
-    while let Some(mut v) = stack.pop() {
-        match &mut v {
-            Value::Array(a) => stack.extend(std::mem::take(a)),
-            Value::Object(m) => stack.extend(std::mem::take(m).into_iter().map(|(_, c)| c)),
-            _ => {}
-        }
-    }
-}
-
-/// Compact JSON text, as AWS prints inputs in causes.
-pub(crate) fn compact(v: &Value) -> String {
-    serde_json::to_string(v).unwrap_or_default()
-}
-
-/// A value as an error message quotes it: its compact JSON, clipped like [`clip`].
-pub(crate) fn quote_value(v: &Value) -> String {
-    clip(&compact(v)).into_owned()
-}
-
-/// Size in bytes of the compact UTF-8 JSON text, without building it.
-pub(crate) fn json_size(v: &Value) -> usize {
-    json_size_within(v, usize::MAX).unwrap_or(usize::MAX)
-}
-
-/// The compact JSON size of `v` if it is at most `limit` bytes; stops counting as soon as
-/// it passes `limit`, so asking about a large value costs no more than `limit` bytes' work.
-pub(crate) fn json_size_within(v: &Value, limit: usize) -> Option<usize> {
-    struct Counter {
-        n: usize,
-        limit: usize,
-    }
-    impl std::io::Write for Counter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.write_all(buf).map(|()| buf.len())
-        }
-        // serde_json writes through `write_all`; answering it directly spares its loop.
-        #[inline]
-        fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-            match self.n.checked_add(buf.len()) {
-                Some(n) if n <= self.limit => {
-                    self.n = n;
-                    Ok(())
-                }
-                _ => Err(std::io::ErrorKind::Other.into()),
-            }
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut c = Counter { n: 0, limit };
-    serde_json::to_writer(&mut c, v).ok().map(|()| c.n)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vars::Vars;
     use serde_json::json;
 
     #[test]
@@ -311,33 +162,5 @@ mod tests {
             fields,
             vec!["Parameters.a.$", "Parameters.b.c.$", "Parameters.d.$"]
         );
-    }
-
-    #[test]
-    fn depth_counts_nested_containers() {
-        assert!(!deeper_than(&json!(1), 0));
-        assert!(deeper_than(&json!([]), 0));
-        assert!(!deeper_than(&json!([[1], {"a": []}]), 3));
-        assert!(deeper_than(&json!([[1], {"a": [[]]}]), 3));
-        let mut deep = json!(0);
-        for _ in 0..MAX_VALUE_DEPTH {
-            deep = Value::Array(vec![deep]);
-        }
-        assert!(!deeper_than(&deep, MAX_VALUE_DEPTH));
-        assert!(deeper_than(&Value::Array(vec![deep]), MAX_VALUE_DEPTH));
-    }
-
-    #[test]
-    fn json_size_counts_compact_utf8_bytes() {
-        assert_eq!(json_size(&json!({"a": "é"})), "{\"a\":\"é\"}".len());
-    }
-
-    #[test]
-    fn json_size_within_answers_at_the_limit_and_refuses_one_past() {
-        let v = json!({"a": [1, 2]});
-        let n = json_size(&v);
-        assert_eq!(json_size_within(&v, n), Some(n));
-        assert_eq!(json_size_within(&v, n - 1), None);
-        assert_eq!(json_size_within(&v, 0), None);
     }
 }

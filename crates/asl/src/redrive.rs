@@ -1,7 +1,7 @@
 //! Redrive (`RedriveExecution`): the resumable point an unsuccessful execution leaves behind,
 //! the checks AWS makes before it lets an execution be redriven, and the typed refusals.
 
-use crate::engine::{Info, timestamp};
+use crate::context::{Info, timestamp};
 use crate::rng::Rng;
 use crate::{Execution, Status};
 use serde_json::Value;

@@ -2,7 +2,7 @@
 //! checks of AWS's size limits on assignment, and the order in which assignments land.
 
 use crate::error::{Failure, names};
-use crate::payload::json_size;
+use crate::value::json_size;
 use serde_json::{Map, Value};
 
 /// AWS's limit on one variable's value: 256 KiB of compact JSON.
