@@ -1,6 +1,10 @@
 //! Peak memory and time of the worst inputs found for the engine, one process per input
 //! (VmHWM is a process's peak): `cargo run --release -p scanflow-asl --example hostile`.
 //! With a scenario name as argument, runs that one alone and prints its line.
+//!
+//! The `exec-*` scenarios go through `scanflow_asl::exec::run`, what `scanflow asl exec`
+//! runs (definition and mock files written to a temporary folder), with its default
+//! options: they are the worst inputs found for the history's memory.
 
 use scanflow_asl::{ExecutionOptions, StateMachine, TaskCall, TaskHandler, TaskOutcome, execute};
 use serde_json::{Value, json};
@@ -26,7 +30,60 @@ const SCENARIOS: &[&str] = &[
     "nested-intrinsics",
     "map-aggregate",
     "fat-history-1000",
+    "exec-fat-strings",
+    "exec-fat-numbers",
+    "exec-fat-causes",
 ];
+
+/// The `exec-*` scenarios: definition, input and (for tasks) the mocked failure's cause.
+fn exec_scenario(name: &str) -> Option<(Value, Value, Option<String>)> {
+    let pass_loop = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Next": "P"}}});
+    Some(match name {
+        // A string payload 16 bytes under the cap through 25,000 events: ~6 GiB of history
+        // data if every event kept it.
+        "exec-fat-strings" => (pass_loop, json!({"s": "x".repeat(262_144 - 16)}), None),
+        // The densest value per byte of JSON: `0,` is 2 bytes of payload and a 32-byte value.
+        "exec-fat-numbers" => (pass_loop, json!({"a": vec![0; 131_060]}), None),
+        // A task that always fails with a 200 KB cause, retried without end.
+        "exec-fat-causes" => (
+            json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:x", "End": true,
+                "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 99_999_999, "IntervalSeconds": 1, "BackoffRate": 1.0}]}}}),
+            json!({}),
+            Some("c".repeat(200_000)),
+        ),
+        _ => return None,
+    })
+}
+
+/// Runs an `exec-*` scenario through `exec::run`, as `scanflow asl exec` does.
+fn run_exec(name: &str, def: &Value, input: &Value, cause: Option<&str>) -> Result<String, String> {
+    let dir = std::env::temp_dir().join(format!("scanflow-asl-hostile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let definition = dir.join(format!("{name}.asl.json"));
+    std::fs::write(&definition, def.to_string()).map_err(|e| e.to_string())?;
+    let mocks = dir.join("mocks.json");
+    if let Some(cause) = cause {
+        let config = json!({
+            "StateMachines": {name: {"TestCases": {"worst": {"T": "Fails"}}}},
+            "MockedResponses": {"Fails": {"0-99999999": {"Throw": {"Error": "Boom", "Cause": cause}}}}
+        });
+        std::fs::write(&mocks, config.to_string()).map_err(|e| e.to_string())?;
+    }
+    let text = input.to_string();
+    let result = scanflow_asl::exec::run(
+        &definition,
+        Some(&text),
+        cause.map(|_| (mocks.as_path(), "worst")),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = result.map_err(|e| e.to_string())?;
+    Ok(format!(
+        "{} {} ({} transitions)",
+        out["status"].as_str().unwrap_or_default(),
+        out["error"].as_str().unwrap_or_default(),
+        out["transitions"]
+    ))
+}
 
 fn scenario(name: &str) -> Option<(Value, Value, Option<usize>)> {
     let pass = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
@@ -117,6 +174,18 @@ fn peak_kib() -> u64 {
 }
 
 fn run_one(name: &str) {
+    if let Some((def, input, cause)) = exec_scenario(name) {
+        let started = Instant::now();
+        let outcome = run_exec(name, &def, &input, cause.as_deref()).unwrap_or_else(|e| e);
+        let took = started.elapsed();
+        let outcome: String = outcome.chars().take(100).collect();
+        println!(
+            "| {name} | {:.1} MiB | {:.2} s | {outcome} |",
+            peak_kib() as f64 / 1024.0,
+            took.as_secs_f64()
+        );
+        return;
+    }
     let Some((def, input, cap)) = scenario(name) else {
         eprintln!("unknown scenario {name}; one of {SCENARIOS:?}");
         return;

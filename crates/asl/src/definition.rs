@@ -2,10 +2,11 @@
 //! collected with the state and field it is in, for the top level and for nested
 //! Parallel branches and Map processors alike.
 
-use crate::error::{ValidationError, names};
+use crate::error::{ValidationError, clip, names};
 use crate::intrinsics::{self, Call};
 use crate::jsonpath::Path;
 use crate::payload::Template;
+use crate::value::quote_value;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use time::OffsetDateTime;
@@ -27,6 +28,9 @@ pub(crate) struct State {
     pub name: String,
     pub input_path: IoPath,
     pub output_path: IoPath,
+    /// `Assign` (Pass, Task, Choice, Wait, Parallel, Map): variables set when the state
+    /// exits, evaluated against its result with the variables from before it.
+    pub assign: Option<Template>,
     pub kind: Kind,
 }
 
@@ -87,6 +91,8 @@ pub(crate) struct Catcher {
     pub errors: Vec<String>,
     pub next: String,
     pub result_path: ResultPath,
+    /// `Assign`, evaluated against the error output.
+    pub assign: Option<Template>,
 }
 
 /// The result processing and error handling shared by Task, Parallel and Map.
@@ -120,6 +126,9 @@ pub(crate) struct MapState {
     pub item_selector: Option<Template>,
     pub tolerated_count: Option<Count>,
     pub tolerated_percentage: Option<Number>,
+    /// Iterations run one after another (same results as AWS), so the value is only
+    /// checked: a `MaxConcurrencyPath` must find a non-negative integer.
+    pub max_concurrency: Option<Count>,
     pub handling: Handling,
 }
 
@@ -255,8 +264,10 @@ pub(crate) enum Kind {
         next: Next,
     },
     Task(Box<Task>),
+    /// Each rule with its `Next` and its own `Assign`; the state's `Assign` applies when
+    /// `Default` is taken.
     Choice {
-        choices: Vec<(Rule, String)>,
+        choices: Vec<(Rule, String, Option<Template>)>,
         default: Option<String>,
     },
     Wait {
@@ -295,7 +306,7 @@ pub(crate) struct Definition {
 }
 
 const COMMON: &[&str] = &["Type", "Comment", "QueryLanguage"];
-const IO: &[&str] = &["InputPath", "OutputPath"];
+const IO: &[&str] = &["InputPath", "OutputPath", "Assign"];
 const FLOW: &[&str] = &["Next", "End"];
 const RESULT: &[&str] = &[
     "Parameters",
@@ -328,7 +339,7 @@ fn allowed(type_name: &str) -> Option<Vec<&'static str>> {
             "Timestamp",
             "TimestampPath",
         ])),
-        "Succeed" => v.extend(IO),
+        "Succeed" => v.extend(["InputPath", "OutputPath"]),
         "Fail" => v.extend(["Error", "ErrorPath", "Cause", "CausePath"]),
         "Parallel" => v.extend(IO.iter().chain(FLOW).chain(RESULT).chain(&["Branches"])),
         "Map" => v.extend(IO.iter().chain(FLOW).chain(RESULT).chain(&[
@@ -386,7 +397,7 @@ pub(crate) fn parse(v: &Value) -> Result<Definition, Vec<ValidationError>> {
         errors: Vec::new(),
         location: Vec::new(),
     };
-    if crate::payload::deeper_than(v, MAX_DEFINITION_DEPTH) {
+    if crate::value::deeper_than(v, MAX_DEFINITION_DEPTH) {
         cx.err(
             None,
             "(definition)",
@@ -413,15 +424,27 @@ pub(crate) fn parse(v: &Value) -> Result<Definition, Vec<ValidationError>> {
         ]
         .contains(&k.as_str())
         {
-            cx.err(None, k.as_str(), format!("unknown top-level field '{k}'"));
+            cx.err(
+                None,
+                k.as_str(),
+                format!("unknown top-level field '{}'", clip(k)),
+            );
         }
     }
     check_query_language(&mut cx, None, top);
     if let Some(c) = top.get("Comment").filter(|c| !c.is_string()) {
-        cx.err(None, "Comment", format!("must be a string, got {c}"));
+        cx.err(
+            None,
+            "Comment",
+            format!("must be a string, got {}", shown(c)),
+        );
     }
     if let Some(c) = top.get("Version").filter(|c| !c.is_string()) {
-        cx.err(None, "Version", format!("must be a string, got {c}"));
+        cx.err(
+            None,
+            "Version",
+            format!("must be a string, got {}", shown(c)),
+        );
     }
     let timeout_seconds = top
         .get("TimeoutSeconds")
@@ -448,7 +471,7 @@ fn check_query_language(cx: &mut Cx, state: Option<&str>, m: &Map<String, Value>
         Some(other) => cx.err(
             state,
             "QueryLanguage",
-            format!("must be \"JSONPath\" or \"JSONata\", got {other}"),
+            format!("must be \"JSONPath\" or \"JSONata\", got {}", shown(other)),
         ),
     }
 }
@@ -461,7 +484,7 @@ fn parse_machine(cx: &mut Cx, m: &Map<String, Value>) -> Option<Machine> {
             cx.err(
                 None,
                 "StartAt",
-                format!("must be a state name string, got {other}"),
+                format!("must be a state name string, got {}", shown(other)),
             );
             None
         }
@@ -480,7 +503,7 @@ fn parse_machine(cx: &mut Cx, m: &Map<String, Value>) -> Option<Machine> {
             cx.err(
                 None,
                 "States",
-                format!("must be an object of named states, got {other}"),
+                format!("must be an object of named states, got {}", shown(other)),
             );
             None
         }
@@ -509,7 +532,7 @@ fn parse_machine(cx: &mut Cx, m: &Map<String, Value>) -> Option<Machine> {
         cx.err(
             None,
             "StartAt",
-            format!("names state '{start}', which is not in States"),
+            format!("names state '{}', which is not in States", clip(start)),
         );
     }
     // Transitions must stay inside this machine, and every state must be reachable.
@@ -528,7 +551,10 @@ fn parse_machine(cx: &mut Cx, m: &Map<String, Value>) -> Option<Machine> {
                 cx.err(
                     Some(name),
                     field.clone(),
-                    format!("names state '{target}', which is not in this States object"),
+                    format!(
+                        "names state '{}', which is not in this States object",
+                        clip(target)
+                    ),
                 );
             }
         }
@@ -552,7 +578,7 @@ fn parse_machine(cx: &mut Cx, m: &Map<String, Value>) -> Option<Machine> {
             cx.err(
                 Some(name),
                 "(reachability)",
-                format!("state is not reachable from StartAt '{start}'"),
+                format!("state is not reachable from StartAt '{}'", clip(start)),
             );
         }
     }
@@ -590,14 +616,18 @@ fn parse_state(cx: &mut Cx, name: &str, v: &Value) -> Option<State> {
         cx.err(
             st,
             "(state)",
-            format!("a state must be a JSON object, got {v}"),
+            format!("a state must be a JSON object, got {}", shown(v)),
         );
         return None;
     };
     let type_name = match m.get("Type") {
         Some(Value::String(t)) => t.as_str(),
         Some(other) => {
-            cx.err(st, "Type", format!("must be a string, got {other}"));
+            cx.err(
+                st,
+                "Type",
+                format!("must be a string, got {}", shown(other)),
+            );
             return None;
         }
         None => {
@@ -613,7 +643,7 @@ fn parse_state(cx: &mut Cx, name: &str, v: &Value) -> Option<State> {
         cx.err(
             st,
             "Type",
-            format!("unknown state type '{type_name}': use Pass, Task, Choice, Wait, Succeed, Fail, Parallel or Map"),
+            format!("unknown state type '{}': use Pass, Task, Choice, Wait, Succeed, Fail, Parallel or Map", clip(type_name)),
         );
         return None;
     };
@@ -623,16 +653,17 @@ fn parse_state(cx: &mut Cx, name: &str, v: &Value) -> Option<State> {
             cx.err(
                 st,
                 k.as_str(),
-                format!("field '{k}' is not allowed in a {type_name} state"),
+                format!("field '{}' is not allowed in a {type_name} state", clip(k)),
             );
         }
     }
     check_query_language(cx, st, m);
     if let Some(c) = m.get("Comment").filter(|c| !c.is_string()) {
-        cx.err(st, "Comment", format!("must be a string, got {c}"));
+        cx.err(st, "Comment", format!("must be a string, got {}", shown(c)));
     }
     let input_path = io_path(cx, name, m, "InputPath");
     let output_path = io_path(cx, name, m, "OutputPath");
+    let assign = assign(cx, name, m.get("Assign"), "Assign");
     let kind = match type_name {
         "Pass" => {
             let next = next(cx, name, m);
@@ -650,7 +681,7 @@ fn parse_state(cx: &mut Cx, name: &str, v: &Value) -> Option<State> {
                     cx.err(
                         st,
                         "Resource",
-                        format!("must be a non-empty ARN string, got {other}"),
+                        format!("must be a non-empty ARN string, got {}", shown(other)),
                     );
                     String::new()
                 }
@@ -671,7 +702,11 @@ fn parse_state(cx: &mut Cx, name: &str, v: &Value) -> Option<State> {
                 );
             }
             if let Some(c) = m.get("Credentials").filter(|c| !c.is_object()) {
-                cx.err(st, "Credentials", format!("must be an object, got {c}"));
+                cx.err(
+                    st,
+                    "Credentials",
+                    format!("must be an object, got {}", shown(c)),
+                );
             }
             Kind::Task(Box::new(Task {
                 resource,
@@ -697,7 +732,7 @@ fn parse_state(cx: &mut Cx, name: &str, v: &Value) -> Option<State> {
                 Some("SecondsPath") => WaitFor::SecondsPath(reference(cx, name, m, "SecondsPath").unwrap_or_else(root_path)),
                 Some("Timestamp") => WaitFor::Timestamp(match m.get("Timestamp") {
                     Some(Value::String(s)) => OffsetDateTime::parse(s, &Rfc3339).unwrap_or_else(|_| {
-                        cx.err(st, "Timestamp", format!("'{s}' is not an RFC 3339 timestamp such as 2026-03-14T01:59:00Z"));
+                        cx.err(st, "Timestamp", format!("'{}' is not an RFC 3339 timestamp such as 2026-03-14T01:59:00Z", clip(s)));
                         OffsetDateTime::UNIX_EPOCH
                     }),
                     other => {
@@ -745,6 +780,7 @@ fn parse_state(cx: &mut Cx, name: &str, v: &Value) -> Option<State> {
         name: name.to_string(),
         input_path,
         output_path,
+        assign,
         kind,
     })
 }
@@ -781,13 +817,14 @@ fn parse_map(cx: &mut Cx, name: &str, m: &Map<String, Value>) -> Kind {
                     Some(other) => cx.err(
                         st,
                         "ItemProcessor.ProcessorConfig.Mode",
-                        format!("unknown mode '{other}'"),
+                        format!("unknown mode '{}'", clip(other)),
                     ),
                 }
             }
             nested_with_extra(cx, name, "ItemProcessor", p, &["ProcessorConfig"])
         }
-        (None, Some(it)) => nested(cx, name, "Iterator", it),
+        // AWS takes ProcessorConfig in the legacy Iterator too.
+        (None, Some(it)) => nested_with_extra(cx, name, "Iterator", it, &["ProcessorConfig"]),
         (None, None) => {
             cx.err(
                 st,
@@ -814,8 +851,7 @@ fn parse_map(cx: &mut Cx, name: &str, m: &Map<String, Value>) -> Kind {
         (false, true) => template(cx, name, m, "Parameters"),
         (false, false) => None,
     };
-    // Iterations run one after another (same results as AWS), so MaxConcurrency is only checked.
-    count_pair(cx, name, m, "MaxConcurrency");
+    let max_concurrency = count_pair(cx, name, m, "MaxConcurrency");
     let tolerated_count = count_pair(cx, name, m, "ToleratedFailureCount");
     let tolerated_percentage = match (
         m.get("ToleratedFailurePercentage"),
@@ -835,7 +871,7 @@ fn parse_map(cx: &mut Cx, name: &str, m: &Map<String, Value>) -> Kind {
                 cx.err(
                     st,
                     "ToleratedFailurePercentage",
-                    format!("must be a number from 0 to 100, got {v}"),
+                    format!("must be a number from 0 to 100, got {}", shown(v)),
                 );
                 None
             }
@@ -852,6 +888,7 @@ fn parse_map(cx: &mut Cx, name: &str, m: &Map<String, Value>) -> Kind {
     Kind::Map(Box::new(MapState {
         processor,
         items_path,
+        max_concurrency,
         item_selector,
         tolerated_count,
         tolerated_percentage,
@@ -864,7 +901,12 @@ fn root_path() -> Path {
 }
 
 fn show(v: Option<&Value>) -> String {
-    v.map_or_else(|| "nothing".to_string(), Value::to_string)
+    v.map_or_else(|| "nothing".to_string(), shown)
+}
+
+/// A value from the definition as a validation message quotes it (at most ~100 characters).
+fn shown(v: &Value) -> String {
+    quote_value(v)
 }
 
 fn nested(cx: &mut Cx, state: &str, field: &str, v: &Value) -> Option<Machine> {
@@ -882,7 +924,10 @@ fn nested_with_extra(
         cx.err(
             Some(state),
             field,
-            format!("must be an object with StartAt and States, got {v}"),
+            format!(
+                "must be an object with StartAt and States, got {}",
+                shown(v)
+            ),
         );
         return None;
     };
@@ -891,7 +936,7 @@ fn nested_with_extra(
             cx.err(
                 Some(state),
                 format!("{field}.{k}"),
-                format!("unknown field '{k}'"),
+                format!("unknown field '{}'", clip(k)),
             );
         }
     }
@@ -905,7 +950,7 @@ fn nested_with_extra(
         );
         return None;
     }
-    cx.location.push(format!("{field} of '{state}'"));
+    cx.location.push(format!("{field} of '{}'", clip(state)));
     let before = cx.errors.len();
     let machine = parse_machine(cx, m);
     // Top-level style errors inside a nested machine still point at the owning state.
@@ -931,13 +976,13 @@ fn next(cx: &mut Cx, name: &str, m: &Map<String, Value>) -> Next {
             cx.err(
                 st,
                 "Next",
-                format!("must be a state name string, got {other}"),
+                format!("must be a state name string, got {}", shown(other)),
             );
             Next::End
         }
         (None, Some(Value::Bool(true))) => Next::End,
         (None, Some(other)) => {
-            cx.err(st, "End", format!("must be true, got {other}"));
+            cx.err(st, "End", format!("must be true, got {}", shown(other)));
             Next::End
         }
         (None, None) => {
@@ -956,15 +1001,8 @@ fn io_path(cx: &mut Cx, name: &str, m: &Map<String, Value>, field: &str) -> IoPa
         None => IoPath::Path(root_path()),
         Some(Value::Null) => IoPath::Null,
         Some(Value::String(s)) => match Path::parse(s) {
-            Ok(p) if p.root() == crate::jsonpath::Root::Input => IoPath::Path(p),
-            Ok(_) => {
-                cx.err(
-                    Some(name),
-                    field,
-                    "must be a path into the state input ('$...'), not the context object",
-                );
-                IoPath::Null
-            }
+            // AWS takes context-object paths (`$$`, `$$.Execution.Input`) and variables here.
+            Ok(p) => IoPath::Path(p),
             Err(e) => {
                 cx.err(Some(name), field, e.0);
                 IoPath::Null
@@ -974,11 +1012,40 @@ fn io_path(cx: &mut Cx, name: &str, m: &Map<String, Value>, field: &str) -> IoPa
             cx.err(
                 Some(name),
                 field,
-                format!("must be a path string or null, got {other}"),
+                format!("must be a path string or null, got {}", shown(other)),
             );
             IoPath::Null
         }
     }
+}
+
+/// `Assign`: an object whose keys are variable names (`name`, or `name.$` for a path or an
+/// intrinsic function), each checked as AWS checks variable names.
+fn assign(cx: &mut Cx, name: &str, v: Option<&Value>, field: &str) -> Option<Template> {
+    let v = v?;
+    let Some(m) = v.as_object() else {
+        cx.err(
+            Some(name),
+            field,
+            format!(
+                "must be an object of variable names and values, got {}",
+                shown(v)
+            ),
+        );
+        return None;
+    };
+    for k in m.keys() {
+        let var = k.strip_suffix(".$").unwrap_or(k);
+        if let Some(problem) = crate::jsonpath::variable_name_problem(var) {
+            cx.err(Some(name), format!("{field}.{k}"), problem);
+        }
+    }
+    let mut errors = Vec::new();
+    let t = Template::parse(v, field, &mut errors);
+    for (f, e) in errors {
+        cx.err(Some(name), f, e);
+    }
+    Some(t)
 }
 
 fn result_path(cx: &mut Cx, name: &str, v: Option<&Value>, field: &str) -> ResultPath {
@@ -1004,7 +1071,10 @@ fn result_path(cx: &mut Cx, name: &str, v: Option<&Value>, field: &str) -> Resul
             cx.err(
                 Some(name),
                 field,
-                format!("must be a reference path string or null, got {other}"),
+                format!(
+                    "must be a reference path string or null, got {}",
+                    shown(other)
+                ),
             );
             ResultPath::Discard
         }
@@ -1025,7 +1095,7 @@ fn reference(cx: &mut Cx, name: &str, m: &Map<String, Value>, field: &str) -> Op
             cx.err(
                 Some(name),
                 field,
-                format!("must be a reference path string, got {other}"),
+                format!("must be a reference path string, got {}", shown(other)),
             );
             None
         }
@@ -1049,7 +1119,10 @@ fn positive_int(cx: &mut Cx, state: Option<&str>, field: &str, v: &Value) -> Opt
             cx.err(
                 state,
                 field,
-                format!("must be a positive integer up to {MAX_INT_FIELD}, got {v}"),
+                format!(
+                    "must be a positive integer up to {MAX_INT_FIELD}, got {}",
+                    shown(v)
+                ),
             );
             None
         }
@@ -1063,7 +1136,10 @@ fn non_negative_int(cx: &mut Cx, state: Option<&str>, field: &str, v: &Value) ->
             cx.err(
                 state,
                 field,
-                format!("must be a non-negative integer up to {MAX_INT_FIELD}, got {v}"),
+                format!(
+                    "must be a non-negative integer up to {MAX_INT_FIELD}, got {}",
+                    shown(v)
+                ),
             );
             None
         }
@@ -1119,7 +1195,11 @@ fn fail_text(cx: &mut Cx, name: &str, m: &Map<String, Value>, field: &str) -> Op
         }
         (Some(Value::String(s)), None) => Some(Text::Literal(s.clone())),
         (Some(other), None) => {
-            cx.err(Some(name), field, format!("must be a string, got {other}"));
+            cx.err(
+                Some(name),
+                field,
+                format!("must be a string, got {}", shown(other)),
+            );
             None
         }
         (None, Some(Value::String(s))) if intrinsics::looks_like_call(s) => match Call::parse(s) {
@@ -1198,13 +1278,13 @@ fn retriers(cx: &mut Cx, name: &str, v: Option<&Value>) -> Vec<Retrier> {
         cx.err(
             st,
             "Retry",
-            format!("must be an array of retriers, got {v}"),
+            format!("must be an array of retriers, got {}", shown(v)),
         );
         return Vec::new();
     };
     let mut out = Vec::new();
     for (i, r) in list.iter().enumerate() {
-        let f = |s: &str| format!("Retry[{i}].{s}");
+        let f = |s: &str| format!("Retry[{i}].{}", clip(s));
         let Some(m) = r.as_object() else {
             cx.err(
                 st,
@@ -1225,7 +1305,7 @@ fn retriers(cx: &mut Cx, name: &str, v: Option<&Value>) -> Vec<Retrier> {
             ]
             .contains(&k.as_str())
             {
-                cx.err(st, f(k), format!("unknown retrier field '{k}'"));
+                cx.err(st, f(k), format!("unknown retrier field '{}'", clip(k)));
             }
         }
         let errors = error_equals(
@@ -1249,7 +1329,7 @@ fn retriers(cx: &mut Cx, name: &str, v: Option<&Value>) -> Vec<Retrier> {
                     cx.err(
                         st,
                         f("BackoffRate"),
-                        format!("must be a number >= 1.0, got {v}"),
+                        format!("must be a number >= 1.0, got {}", shown(v)),
                     );
                     None
                 }
@@ -1266,7 +1346,7 @@ fn retriers(cx: &mut Cx, name: &str, v: Option<&Value>) -> Vec<Retrier> {
                 cx.err(
                     st,
                     f("JitterStrategy"),
-                    format!("must be \"FULL\" or \"NONE\", got {other}"),
+                    format!("must be \"FULL\" or \"NONE\", got {}", shown(other)),
                 );
                 false
             }
@@ -1294,24 +1374,24 @@ fn catchers(cx: &mut Cx, name: &str, v: Option<&Value>) -> Vec<Catcher> {
         cx.err(
             st,
             "Catch",
-            format!("must be an array of catchers, got {v}"),
+            format!("must be an array of catchers, got {}", shown(v)),
         );
         return Vec::new();
     };
     let mut out = Vec::new();
     for (i, c) in list.iter().enumerate() {
-        let f = |s: &str| format!("Catch[{i}].{s}");
+        let f = |s: &str| format!("Catch[{i}].{}", clip(s));
         let Some(m) = c.as_object() else {
             cx.err(
                 st,
                 format!("Catch[{i}]"),
-                format!("must be an object, got {c}"),
+                format!("must be an object, got {}", shown(c)),
             );
             continue;
         };
         for k in m.keys() {
-            if !["ErrorEquals", "Next", "ResultPath", "Comment"].contains(&k.as_str()) {
-                cx.err(st, f(k), format!("unknown catcher field '{k}'"));
+            if !["ErrorEquals", "Next", "ResultPath", "Comment", "Assign"].contains(&k.as_str()) {
+                cx.err(st, f(k), format!("unknown catcher field '{}'", clip(k)));
             }
         }
         let errors = error_equals(
@@ -1333,10 +1413,12 @@ fn catchers(cx: &mut Cx, name: &str, v: Option<&Value>) -> Vec<Catcher> {
             }
         };
         let result_path = result_path(cx, name, m.get("ResultPath"), &f("ResultPath"));
+        let assign = assign(cx, name, m.get("Assign"), &f("Assign"));
         out.push(Catcher {
             errors,
             next,
             result_path,
+            assign,
         });
     }
     out
@@ -1360,8 +1442,9 @@ fn parse_choice(cx: &mut Cx, name: &str, m: &Map<String, Value>) -> Kind {
                         None
                     }
                 };
+                let assign = assign(cx, name, c.get("Assign"), &format!("{field}.Assign"));
                 if let (Some(rule), Some(next)) = (parse_rule(cx, name, &field, c, true), next) {
-                    choices.push((rule, next));
+                    choices.push((rule, next, assign));
                 }
             }
         }
@@ -1381,7 +1464,7 @@ fn parse_choice(cx: &mut Cx, name: &str, m: &Map<String, Value>) -> Kind {
             cx.err(
                 st,
                 "Default",
-                format!("must be a state name string, got {other}"),
+                format!("must be a state name string, got {}", shown(other)),
             );
             None
         }
@@ -1395,7 +1478,7 @@ fn parse_rule(cx: &mut Cx, name: &str, field: &str, v: &Value, top: bool) -> Opt
         cx.err(
             st,
             field,
-            format!("a choice rule must be an object, got {v}"),
+            format!("a choice rule must be an object, got {}", shown(v)),
         );
         return None;
     };
@@ -1411,13 +1494,14 @@ fn parse_rule(cx: &mut Cx, name: &str, field: &str, v: &Value, top: bool) -> Opt
     for (k, val) in m {
         match k.as_str() {
             "Next" | "Comment" | "Variable" => {}
+            "Assign" if top => {}
             "And" | "Or" | "Not" => combinators.push((k.as_str(), val)),
             _ => match Op::from_field(k) {
                 Some((op, is_path)) => ops.push((k.as_str(), op, is_path, val)),
                 None => cx.err(
                     st,
                     format!("{field}.{k}"),
-                    format!("unknown choice rule field '{k}'"),
+                    format!("unknown choice rule field '{}'", clip(k)),
                 ),
             },
         }

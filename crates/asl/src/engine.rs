@@ -1,15 +1,22 @@
 //! Executes a validated machine: input/output processing in AWS's order, every state type,
 //! Retry/Catch, history events and billed transitions, all on a virtual clock.
 
+use crate::context::{Info, timestamp};
 use crate::definition::{
     Catcher, Count, Definition, Handling, IoPath, Kind, Machine, MapState, Next, Number, Op,
     Operand, Parallel, ResultPath, Retrier, Rule, State, Task, Text, WaitFor,
 };
-use crate::error::{Failure, names};
+use crate::error::{Failure, clip, names};
 use crate::jsonpath::{Path, Root};
-use crate::payload::{MAX_VALUE_DEPTH, Scope, Template, compact, deeper_than, dispose, json_size};
+use crate::payload::Template;
 use crate::redrive::{self, Inner, Point, RedriveError, Resume, Slot};
 use crate::rng::Rng;
+use crate::scope::Scope;
+use crate::value::{
+    MAX_PAYLOAD_BYTES, MAX_VALUE_DEPTH, deeper_than, dispose, json_size, json_size_within,
+    quote_value,
+};
+use crate::vars::Vars;
 use crate::{
     Execution, ExecutionOptions, HistoryEvent, StateMachine, Status, TaskCall, TaskHandler,
     TaskOutcome,
@@ -18,8 +25,11 @@ use serde_json::{Map, Value, json};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
-/// Step Functions' payload cap: 256 KiB of compact UTF-8 JSON.
-pub const MAX_PAYLOAD_BYTES: usize = 262_144;
+/// The default `ExecutionOptions::max_history_data_bytes`: 8 MiB, 32 payloads at the cap.
+/// AWS keeps every event's data; a local history that did so would need up to
+/// 25,000 × 2 × 256 KiB ≈ 12.5 GiB. Counted as compact JSON bytes (input, output) and UTF-8
+/// bytes (error, cause), like the payload cap.
+pub const HISTORY_DATA_BUDGET_BYTES: usize = 8 * 1024 * 1024;
 
 /// Why a machine stopped early.
 enum Stop {
@@ -41,69 +51,6 @@ enum Flow {
     End(Value),
 }
 
-/// Everything the context object `$$` is built from; kept in a [`Resume`] so a redrive
-/// runs as the same execution.
-#[derive(Debug, Clone)]
-pub(crate) struct Info {
-    exec_arn: String,
-    exec_name: String,
-    pub(crate) exec_input: Value,
-    start: OffsetDateTime,
-    start_time: String,
-    role_arn: String,
-    machine_arn: String,
-    machine_name: String,
-    redrive_count: u32,
-}
-
-impl Info {
-    fn context(
-        &self,
-        state: &str,
-        entered: OffsetDateTime,
-        retry: u32,
-        item: Option<(usize, &Value)>,
-        with_input: bool,
-    ) -> Value {
-        let mut ctx = json!({
-            "Execution": {
-                "Id": self.exec_arn,
-                "Name": self.exec_name,
-                "RoleArn": self.role_arn,
-                "StartTime": self.start_time,
-                "RedriveCount": self.redrive_count
-            },
-            "State": {"EnteredTime": timestamp(entered), "Name": state, "RetryCount": retry},
-            "StateMachine": {"Id": self.machine_arn, "Name": self.machine_name}
-        });
-        if with_input && let Some(exec) = ctx.get_mut("Execution").and_then(Value::as_object_mut) {
-            exec.insert("Input".into(), self.exec_input.clone());
-        }
-        if let (Some((index, value)), Some(m)) = (item, ctx.as_object_mut()) {
-            m.insert(
-                "Map".into(),
-                json!({"Item": {"Index": index, "Value": value}}),
-            );
-        }
-        ctx
-    }
-}
-
-/// AWS's context-object timestamp form: UTC with milliseconds, e.g. `2026-01-01T00:00:00.000Z`.
-pub(crate) fn timestamp(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
-}
-
 struct Runner<'r> {
     tasks: &'r mut dyn TaskHandler,
     info: Info,
@@ -112,6 +59,15 @@ struct Runner<'r> {
     rng: Rng,
     history: Vec<HistoryEvent>,
     max_events: Option<usize>,
+    /// The workflow variables, one scope per enclosing Map iteration / Parallel branch.
+    vars: Vars,
+    /// `ExecutionOptions::max_history_data_bytes`, and how much of it the history holds.
+    data_budget: Option<usize>,
+    data_used: usize,
+    /// Set by `reserve`: the next event's payload is counted already.
+    reserved: bool,
+    /// The compact size of the output the last state exited with.
+    exit_size: Option<usize>,
     transitions: u64,
     abort_at: Option<OffsetDateTime>,
     /// Set by a Map or Parallel body that stops early: which iterations/branches are done.
@@ -170,12 +126,21 @@ pub(crate) fn execute(
         rng: Rng::new(options.seed),
         history: Vec::new(),
         max_events: options.max_history_events,
+        vars: Vars::default(),
+        data_budget: options.max_history_data_bytes,
+        data_used: 0,
+        reserved: false,
+        exit_size: None,
         transitions: 0,
         abort_at: abort_from(options, options.start_time),
         pending_inner: None,
         last_point: None,
     };
-    r.event("ExecutionStarted", None, |e| e.input = started_with.clone());
+    let fits = started_with.as_ref().is_some_and(|v| r.reserve(v, None));
+    r.event("ExecutionStarted", None, |e| {
+        e.input = started_with.clone().filter(|_| fits);
+        e.truncated = started_with.is_some() && !fits;
+    });
     let result = match started_with {
         None => Err(Stop::Fail(Failure::runtime(format!(
             "The execution input nests more than {MAX_VALUE_DEPTH} levels deep."
@@ -221,6 +186,10 @@ pub(crate) fn redrive(
     let count = info.redrive_count;
     let input = info.exec_input.clone();
     let def: &Definition = &machine.def;
+    let data_used = history
+        .iter()
+        .map(event_data_size)
+        .fold(0, usize::saturating_add);
     let mut r = Runner {
         tasks,
         info,
@@ -230,6 +199,11 @@ pub(crate) fn redrive(
         rng,
         history,
         max_events: options.max_history_events,
+        vars: Vars::default(),
+        data_budget: options.max_history_data_bytes,
+        data_used,
+        reserved: false,
+        exit_size: None,
         transitions,
         abort_at: abort_from(options, at),
         pending_inner: None,
@@ -253,7 +227,11 @@ impl Runner<'_> {
     ) -> Execution {
         let (status, output, error, cause) = match result {
             Ok(out) => {
-                self.event("ExecutionSucceeded", None, |e| e.output = Some(out.clone()));
+                let fits = self.reserve(&out, None);
+                self.event("ExecutionSucceeded", None, |e| {
+                    e.output = fits.then(|| out.clone());
+                    e.truncated = !fits;
+                });
                 (Status::Succeeded, Some(out), None, None)
             }
             Err(Stop::Fail(f)) => {
@@ -320,9 +298,83 @@ impl Runner<'_> {
             error: None,
             cause: None,
             resource: None,
+            truncated: false,
         };
         fill(&mut e);
+        self.keep_within_budget(&mut e);
         self.history.push(e);
+    }
+
+    /// Keeps each piece of the event's data while the history's data budget lasts; a piece
+    /// that does not fit is left out and the event marked truncated. Later, smaller pieces
+    /// may still fit.
+    fn keep_within_budget(&mut self, e: &mut HistoryEvent) {
+        let Some(budget) = self.data_budget else {
+            self.reserved = false;
+            return;
+        };
+        if self.reserved && e.error.is_none() && e.cause.is_none() {
+            self.reserved = false;
+            return;
+        }
+        let mut used = self.data_used;
+        let mut truncated = false;
+        // A payload `reserve` already counted.
+        let values = if std::mem::take(&mut self.reserved) {
+            [None, None]
+        } else {
+            [Some(&mut e.input), Some(&mut e.output)]
+        };
+        for v in values.into_iter().flatten() {
+            if let Some(value) = v {
+                match json_size_within(value, budget.saturating_sub(used)) {
+                    Some(n) => used = used.saturating_add(n),
+                    None => {
+                        *v = None;
+                        truncated = true;
+                    }
+                }
+            }
+        }
+        for t in [&mut e.error, &mut e.cause] {
+            if let Some(text) = t {
+                match used.checked_add(text.len()).filter(|n| *n <= budget) {
+                    Some(n) => used = n,
+                    None => {
+                        *t = None;
+                        truncated = true;
+                    }
+                }
+            }
+        }
+        self.data_used = used;
+        e.truncated |= truncated;
+    }
+
+    /// Whether the payload `v` (of `size` bytes, when already measured) still fits the
+    /// history's data budget, counting it if so. Asked before the next event clones it, so an
+    /// event past the budget costs no clone, and that event's values are not counted again.
+    fn reserve(&mut self, v: &Value, size: Option<usize>) -> bool {
+        self.reserved = true;
+        let Some(budget) = self.data_budget else {
+            return true;
+        };
+        let room = budget.saturating_sub(self.data_used);
+        match size.map_or_else(|| json_size_within(v, room), |n| (n <= room).then_some(n)) {
+            Some(n) => {
+                self.data_used = self.data_used.saturating_add(n);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The `{"index": n}` output of a Map iteration event, counted against the history's
+    /// data budget by its known size (no serialising per iteration).
+    fn index_output(&mut self, index: usize) -> Option<Value> {
+        let v = json!({ "index": index });
+        let size = r#"{"index":}"#.len() + index.to_string().len();
+        self.reserve(&v, Some(size)).then_some(v)
     }
 
     /// Moves the virtual clock; passing the machine's TimeoutSeconds or reaching the abort
@@ -352,6 +404,14 @@ impl Runner<'_> {
         }
     }
 
+    /// Runs `f` in a new innermost variable scope (a Map iteration or Parallel branch).
+    fn in_scope<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+        self.vars.push(Map::new());
+        let out = f(self);
+        self.vars.pop();
+        out
+    }
+
     fn check_limits(&self) -> Result<(), Stop> {
         if self.abort_at.is_some_and(|a| self.now >= a) {
             return Err(Stop::Aborted);
@@ -374,10 +434,15 @@ impl Runner<'_> {
         input: Value,
         resume: Option<Point>,
     ) -> Result<Value, Stop> {
+        // The compact size of `input` when known (the previous state's measured output).
+        let mut carried: Option<usize> = None;
         let (mut name, mut input, mut inner) = match resume {
             None => (m.start_at.as_str(), input, None),
             Some(p) => match m.states.get_key_value(p.state.as_str()) {
-                Some((k, _)) => (k.as_str(), p.input, p.inner),
+                Some((k, _)) => {
+                    self.vars.restore(p.vars);
+                    (k.as_str(), p.input, p.inner)
+                }
                 // A resume point always names a state of this machine; if not, start over.
                 None => (m.start_at.as_str(), input, None),
             },
@@ -390,6 +455,7 @@ impl Runner<'_> {
                     state: name.to_string(),
                     input,
                     inner: None,
+                    vars: self.vars.innermost(),
                 });
                 return Err(stop);
             }
@@ -399,20 +465,21 @@ impl Runner<'_> {
                 ))));
             };
             let entered_at = self.history.len();
-            let flow = match self.run_state(state, input, inner.take()) {
+            let mut kept = None;
+            let flow = match self.run_state(state, input, inner.take(), &mut kept, carried.take()) {
                 Ok(flow) => flow,
                 Err(stop) => {
                     // The state re-enters on redrive with the input it was entered with,
-                    // which its Entered event already holds (no clone on the happy path).
-                    let input = self
-                        .history
-                        .get(entered_at)
-                        .and_then(|e| e.input.clone())
+                    // which its Entered event holds (no clone on the happy path), or, when
+                    // the event's data did not fit the history's budget, `kept`.
+                    let input = kept
+                        .or_else(|| self.history.get(entered_at).and_then(|e| e.input.clone()))
                         .unwrap_or(Value::Null);
                     self.last_point = Some(Point {
                         state: name.to_string(),
                         input,
                         inner: self.pending_inner.take(),
+                        vars: self.vars.innermost(),
                     });
                     return Err(stop);
                 }
@@ -420,6 +487,8 @@ impl Runner<'_> {
             match flow {
                 Flow::End(out) => return Ok(out),
                 Flow::Next(next, out) => {
+                    // The next state's input is this output, already measured at its exit.
+                    carried = self.exit_size.take();
                     name = m
                         .states
                         .get_key_value(next.as_str())
@@ -435,13 +504,27 @@ impl Runner<'_> {
         }
     }
 
-    fn run_state(&mut self, s: &State, raw: Value, inner: Option<Inner>) -> Result<Flow, Stop> {
+    /// Runs one state; `kept` receives a copy of its input when the Entered event could not
+    /// keep it (the history's data budget was spent), for a redrive to re-enter with.
+    fn run_state(
+        &mut self,
+        s: &State,
+        raw: Value,
+        inner: Option<Inner>,
+        kept: &mut Option<Value>,
+        size: Option<usize>,
+    ) -> Result<Flow, Stop> {
         let t = s.kind.type_name();
         self.transitions += 1;
         self.pending_inner = None;
+        let fits = self.reserve(&raw, size);
         self.event(&format!("{t}StateEntered"), Some(&s.name), |e| {
-            e.input = Some(raw.clone())
+            e.input = fits.then(|| raw.clone());
+            e.truncated = !fits;
         });
+        if !fits {
+            *kept = Some(raw.clone());
+        }
         let entered_id = self.history.len();
         let result = self.state_body(s, raw, inner);
         if matches!(result, Err(Stop::Aborted))
@@ -481,23 +564,24 @@ impl Runner<'_> {
                 result_path,
                 next,
             } => {
-                let effective = self.input_path(s, &raw)?;
+                let effective = self.input_path(s, &raw, entered)?;
                 let effective = self.parameters(s, parameters.as_ref(), effective, entered, 0)?;
                 let result = result.clone().unwrap_or(effective);
+                let assigned = self.eval_assign(s, s.assign.as_ref(), &result, entered, 0)?;
                 let out = apply_result_path(result_path, raw, result)?;
-                let out = self.output_path(s, out)?;
-                self.exit(s, next, out)
+                let out = self.output_path(s, out, entered)?;
+                self.exit(s, next, out, assigned)
             }
             Kind::Succeed => {
-                let out = self.input_path(s, &raw)?;
-                let out = self.output_path(s, out)?;
-                self.exit(s, &Next::End, out)
+                let out = self.input_path(s, &raw, entered)?;
+                let out = self.output_path(s, out, entered)?;
+                self.exit(s, &Next::End, out, None)
             }
             Kind::Fail { error, cause } => {
                 let scope_input = raw;
                 let info = &self.info;
                 let ctx = |full: bool| info.context(&s.name, entered, 0, None, full);
-                let scope = Scope::new(&scope_input, &ctx);
+                let scope = Scope::new(&scope_input, &ctx, &self.vars);
                 let error = fail_text(error.as_ref(), &scope, &mut self.rng, "ErrorPath")?;
                 let cause = fail_text(cause.as_ref(), &scope, &mut self.rng, "CausePath")?;
                 Err(Stop::Fail(Failure::new(
@@ -506,58 +590,73 @@ impl Runner<'_> {
                 )))
             }
             Kind::Choice { choices, default } => {
-                let effective = self.input_path(s, &raw)?;
+                let effective = self.input_path(s, &raw, entered)?;
                 let info = &self.info;
                 let ctx = |full: bool| info.context(&s.name, entered, 0, None, full);
-                let scope = Scope::new(&effective, &ctx);
+                let scope = Scope::new(&effective, &ctx, &self.vars);
                 let mut target = None;
-                for (rule, next) in choices {
+                for (rule, next, assign) in choices {
                     if eval_rule(rule, &scope)? {
-                        target = Some(next.clone());
+                        target = Some((next, assign.as_ref()));
                         break;
                     }
                 }
-                let Some(target) = target.or_else(|| default.clone()) else {
+                // A matching rule's `Assign` applies; the state's own applies with `Default`.
+                let Some((target, assign)) =
+                    target.or_else(|| default.as_ref().map(|d| (d, s.assign.as_ref())))
+                else {
                     return Err(Stop::Fail(Failure::new(
                         names::NO_CHOICE_MATCHED,
                         "No Matches!",
                     )));
                 };
-                let out = self.output_path(s, effective)?;
-                self.exit(s, &Next::State(target), out)
+                let assigned = self.eval_assign(s, assign, &effective, entered, 0)?;
+                let out = self.output_path(s, effective, entered)?;
+                self.exit(s, &Next::State(target.clone()), out, assigned)
             }
             Kind::Wait { wait, next } => {
-                let effective = self.input_path(s, &raw)?;
+                let effective = self.input_path(s, &raw, entered)?;
                 let info = &self.info;
                 let ctx = |full: bool| info.context(&s.name, entered, 0, None, full);
-                let scope = Scope::new(&effective, &ctx);
+                let scope = Scope::new(&effective, &ctx, &self.vars);
                 let until = match wait {
                     WaitFor::Seconds(n) => self.now.saturating_add(Duration::seconds(*n as i64)),
                     WaitFor::Timestamp(ts) => *ts,
-                    WaitFor::SecondsPath(p) => match scope.lookup(p).and_then(Value::as_u64) {
-                        Some(n) => self
-                            .now
-                            .saturating_add(Duration::seconds(n.min(i64::MAX as u64 / 2) as i64)),
+                    // AWS's three causes: no value, not a long, negative.
+                    WaitFor::SecondsPath(p) => match scope.lookup(p) {
                         None => {
                             return Err(Stop::Fail(Failure::runtime(format!(
-                                "Invalid path '{}': The SecondsPath parameter does not reference a valid non-negative integer value in the input '{}'",
-                                p.text(),
-                                compact(&effective)
+                                "The SecondsPath parameter does not reference an input value: {}",
+                                p.shown()
                             ))));
                         }
+                        Some(v) => match v.as_i64() {
+                            Some(n) if n >= 0 => self
+                                .now
+                                .saturating_add(Duration::seconds(n.min(i64::MAX / 2))),
+                            Some(n) => {
+                                return Err(Stop::Fail(Failure::runtime(format!(
+                                    "The SecondsPath parameter references a negative value: {} == {n}",
+                                    p.shown()
+                                ))));
+                            }
+                            None => {
+                                return Err(Stop::Fail(Failure::runtime(format!(
+                                    "The SecondsPath parameter cannot be parsed as a long value: {} == {}",
+                                    p.shown(),
+                                    bare(v)
+                                ))));
+                            }
+                        },
                     },
                     WaitFor::TimestampPath(p) => {
-                        match scope
-                            .lookup(p)
-                            .and_then(Value::as_str)
-                            .map(|s| OffsetDateTime::parse(s, &Rfc3339))
-                        {
-                            Some(Ok(ts)) => ts,
+                        match scope.lookup(p).and_then(Value::as_str).and_then(parse_iso) {
+                            Some(ts) => ts,
                             _ => {
                                 return Err(Stop::Fail(Failure::runtime(format!(
-                                    "Invalid path '{}': The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string in the input '{}'",
-                                    p.text(),
-                                    compact(&effective)
+                                    "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {} == {}",
+                                    p.shown(),
+                                    scope.lookup(p).map_or_else(|| "null".into(), bare)
                                 ))));
                             }
                         }
@@ -566,8 +665,9 @@ impl Runner<'_> {
                 if until > self.now {
                     self.advance(until - self.now)?;
                 }
-                let out = self.output_path(s, effective)?;
-                self.exit(s, next, out)
+                let assigned = self.eval_assign(s, s.assign.as_ref(), &effective, entered, 0)?;
+                let out = self.output_path(s, effective, entered)?;
+                self.exit(s, next, out, assigned)
             }
             Kind::Task(task) => {
                 self.handled(s, &task.handling, raw, entered, |r, effective, retry| {
@@ -591,12 +691,28 @@ impl Runner<'_> {
         }
     }
 
-    fn exit(&mut self, s: &State, next: &Next, out: Value) -> Result<Flow, Stop> {
-        self.check_size(&s.name, &out)?;
+    /// Leaves a state: checks its output, sets the variables its `Assign` computed (after the
+    /// output, so `OutputPath` still read the old values), and writes the Exited event.
+    fn exit(
+        &mut self,
+        s: &State,
+        next: &Next,
+        out: Value,
+        assigned: Option<Map<String, Value>>,
+    ) -> Result<Flow, Stop> {
+        let size = self.check_size(&s.name, &out)?;
+        if let Some(values) = assigned {
+            self.vars.assign(&s.name, values)?;
+        }
+        let fits = self.reserve(&out, Some(size));
+        self.exit_size = Some(size);
         self.event(
             &format!("{}StateExited", s.kind.type_name()),
             Some(&s.name),
-            |e| e.output = Some(out.clone()),
+            |e| {
+                e.output = fits.then(|| out.clone());
+                e.truncated = !fits;
+            },
         );
         Ok(match next {
             Next::State(n) => Flow::Next(n.clone(), out),
@@ -606,21 +722,21 @@ impl Runner<'_> {
 
     /// The payload cap, and first the depth budget: measuring the size recurses once per
     /// level, so a value nested too deep must be refused before it is measured.
-    fn check_size(&self, state: &str, v: &Value) -> Result<(), Failure> {
+    fn check_size(&self, state: &str, v: &Value) -> Result<usize, Failure> {
         if deeper_than(v, MAX_VALUE_DEPTH) {
             return Err(Failure::runtime(format!(
                 "The state/task '{state}' returned a result nested more than {MAX_VALUE_DEPTH} levels deep."
             )));
         }
-        if json_size(v) > MAX_PAYLOAD_BYTES {
-            return Err(Failure::new(
+        // Counting stops just past the cap, so an oversized value costs no more than that.
+        json_size_within(v, MAX_PAYLOAD_BYTES).ok_or_else(|| {
+            Failure::new(
                 names::DATA_LIMIT_EXCEEDED,
                 format!(
                     "The state/task '{state}' returned a result with a size exceeding the maximum number of bytes service limit."
                 ),
-            ));
-        }
-        Ok(())
+            )
+        })
     }
 
     /// The failure for an aggregate (`what`) growing past the payload cap.
@@ -633,14 +749,60 @@ impl Runner<'_> {
         )
     }
 
-    fn input_path(&self, s: &State, raw: &Value) -> Result<Value, Failure> {
-        select_io(&s.input_path, raw)
+    fn input_path(
+        &self,
+        s: &State,
+        raw: &Value,
+        entered: OffsetDateTime,
+    ) -> Result<Value, Failure> {
+        self.select_io(s, &s.input_path, raw, entered)
     }
 
-    fn output_path(&self, s: &State, v: Value) -> Result<Value, Failure> {
+    fn output_path(&self, s: &State, v: Value, entered: OffsetDateTime) -> Result<Value, Failure> {
         match &s.output_path {
             IoPath::Path(p) if p.text() == "$" => Ok(v),
-            other => select_io(other, &v),
+            other => self.select_io(s, other, &v, entered),
+        }
+    }
+
+    /// `InputPath`/`OutputPath`: a path into `v`, the context object or a variable.
+    fn select_io(
+        &self,
+        s: &State,
+        p: &IoPath,
+        v: &Value,
+        entered: OffsetDateTime,
+    ) -> Result<Value, Failure> {
+        let IoPath::Path(p) = p else {
+            return Ok(Value::Object(Map::new()));
+        };
+        let info = &self.info;
+        let ctx = |full: bool| info.context(&s.name, entered, 0, None, full);
+        Scope::new(v, &ctx, &self.vars).resolve(p)?.ok_or_else(|| {
+            Failure::runtime(format!(
+                "Invalid path '{}' : No results for path: {}",
+                p.shown(),
+                clip(&p.normalized())
+            ))
+        })
+    }
+
+    /// Evaluates an `Assign` against `doc` (the state's result, or the error output in a
+    /// Catch) with the variables as they were before the state.
+    fn eval_assign(
+        &mut self,
+        s: &State,
+        t: Option<&Template>,
+        doc: &Value,
+        entered: OffsetDateTime,
+        retry: u32,
+    ) -> Result<Option<Map<String, Value>>, Failure> {
+        let Some(t) = t else { return Ok(None) };
+        let info = &self.info;
+        let ctx = |full: bool| info.context(&s.name, entered, retry, None, full);
+        match t.eval(&Scope::new(doc, &ctx, &self.vars), &mut self.rng)? {
+            Value::Object(m) => Ok(Some(m)),
+            _ => Ok(None),
         }
     }
 
@@ -655,7 +817,7 @@ impl Runner<'_> {
         let Some(t) = t else { return Ok(effective) };
         let info = &self.info;
         let ctx = |full: bool| info.context(&s.name, entered, retry, None, full);
-        let out = t.eval(&Scope::new(&effective, &ctx), &mut self.rng)?;
+        let out = t.eval(&Scope::new(&effective, &ctx, &self.vars), &mut self.rng)?;
         self.check_size(&s.name, &out)?;
         Ok(out)
     }
@@ -676,7 +838,7 @@ impl Runner<'_> {
             self.pending_inner = None;
             let attempt = self.attempt(s, h, &raw, entered, retry_count, &mut body);
             let failure = match attempt {
-                Ok(out) => return self.exit(s, &h.next, out),
+                Ok((out, assigned)) => return self.exit(s, &h.next, out, assigned),
                 Err(Stop::Fail(f)) => f,
                 Err(other) => return Err(other),
             };
@@ -695,7 +857,7 @@ impl Runner<'_> {
             return match find_catcher(&h.catch, &failure) {
                 Some(c) => {
                     self.pending_inner = None;
-                    self.caught(s, c, raw, failure)
+                    self.caught(s, c, raw, failure, entered)
                 }
                 None => Err(Stop::Fail(failure)),
             };
@@ -710,8 +872,8 @@ impl Runner<'_> {
         entered: OffsetDateTime,
         retry: u32,
         body: &mut impl FnMut(&mut Self, Value, u32) -> Result<Value, Stop>,
-    ) -> Result<Value, Stop> {
-        let effective = self.input_path(s, raw)?;
+    ) -> Result<(Value, Option<Map<String, Value>>), Stop> {
+        let effective = self.input_path(s, raw, entered)?;
         let effective = self.parameters(s, h.parameters.as_ref(), effective, entered, retry)?;
         let result = body(self, effective, retry)?;
         let selected = match &h.result_selector {
@@ -719,19 +881,29 @@ impl Runner<'_> {
             Some(t) => {
                 let info = &self.info;
                 let ctx = |full: bool| info.context(&s.name, entered, retry, None, full);
-                let selected = t.eval(&Scope::new(&result, &ctx), &mut self.rng)?;
+                let selected = t.eval(&Scope::new(&result, &ctx, &self.vars), &mut self.rng)?;
                 self.check_size(&s.name, &selected)?;
                 selected
             }
         };
+        let assigned = self.eval_assign(s, s.assign.as_ref(), &selected, entered, retry)?;
         let out = apply_result_path(&h.result_path, raw.clone(), selected)?;
-        Ok(self.output_path(s, out)?)
+        Ok((self.output_path(s, out, entered)?, assigned))
     }
 
-    fn caught(&mut self, s: &State, c: &Catcher, raw: Value, f: Failure) -> Result<Flow, Stop> {
+    fn caught(
+        &mut self,
+        s: &State,
+        c: &Catcher,
+        raw: Value,
+        f: Failure,
+        entered: OffsetDateTime,
+    ) -> Result<Flow, Stop> {
         let error_output = json!({"Error": f.error, "Cause": f.cause});
+        // A catcher's `Assign` reads the error output; the state's own does not apply.
+        let assigned = self.eval_assign(s, c.assign.as_ref(), &error_output, entered, 0)?;
         let out = apply_result_path(&c.result_path, raw, error_output)?;
-        self.exit(s, &Next::State(c.next.clone()), out)
+        self.exit(s, &Next::State(c.next.clone()), out, assigned)
     }
 
     /// Reads a reference path from `input`, or from the context object for `$$` paths.
@@ -744,6 +916,11 @@ impl Runner<'_> {
     ) -> Option<Value> {
         match p.root() {
             Root::Input => p.lookup(input).cloned(),
+            Root::Variable => p
+                .variable()
+                .and_then(|name| self.vars.get(name))
+                .and_then(|v| p.lookup(v))
+                .cloned(),
             Root::Context => {
                 let ctx =
                     self.info
@@ -774,16 +951,18 @@ impl Runner<'_> {
                     None => {
                         return Err(Stop::Fail(Failure::runtime(format!(
                             "Invalid path '{}': The TimeoutSecondsPath parameter does not reference a valid positive integer value in the input '{}'",
-                            p.text(),
-                            compact(&input)
+                            p.shown(),
+                            quote_value(&input)
                         ))));
                     }
                 }
             }
         };
+        let fits = self.reserve(&input, None);
         self.event("TaskScheduled", Some(&s.name), |e| {
             e.resource = Some(task.resource.clone());
-            e.input = Some(input.clone());
+            e.input = fits.then(|| input.clone());
+            e.truncated = !fits;
         });
         self.event("TaskStarted", Some(&s.name), |e| {
             e.resource = Some(task.resource.clone())
@@ -823,13 +1002,19 @@ impl Runner<'_> {
             TaskOutcome::Succeeded(v) => {
                 // Checked before the event clones it: a handler's value may nest any depth.
                 let checked = self.check_size(&s.name, &v);
+                let fits = match &checked {
+                    Ok(n) => self.reserve(&v, Some(*n)),
+                    Err(_) => false,
+                };
                 self.event("TaskSucceeded", Some(&s.name), |e| {
                     e.resource = Some(task.resource.clone());
-                    e.output = checked.is_ok().then(|| v.clone());
+                    e.output = fits.then(|| v.clone());
+                    e.truncated = checked.is_ok() && !fits;
                 });
                 if let Err(f) = checked {
                     dispose(v);
-                    return Err(f.into());
+                    let catchable = f.error == names::DATA_LIMIT_EXCEEDED;
+                    return Err(Failure { catchable, ..f }.into());
                 }
                 Ok(v)
             }
@@ -880,8 +1065,12 @@ impl Runner<'_> {
             let run = match std::mem::replace(&mut slots[i], Slot::NotRun) {
                 // A branch that succeeded before a redrive keeps its output.
                 Slot::Done(v) => Ok(v),
-                Slot::Resume(point) => self.run_machine(b, input.clone(), Some(point)),
-                Slot::NotRun => self.run_machine(b, input.clone(), None),
+                // Each branch has a scope of its own: it reads the outer variables, and
+                // what it assigns stays inside it.
+                Slot::Resume(point) => {
+                    self.in_scope(|r| r.run_machine(b, input.clone(), Some(point)))
+                }
+                Slot::NotRun => self.in_scope(|r| r.run_machine(b, input.clone(), None)),
             };
             // The outputs are one array: counted as it grows, so it never holds more than
             // the payload cap (plus one branch) in memory.
@@ -920,8 +1109,10 @@ impl Runner<'_> {
             }
         }
         let out = Value::Array(outputs);
+        let fits = self.reserve(&out, None);
         self.event("ParallelStateSucceeded", Some(&s.name), |e| {
-            e.output = Some(out.clone())
+            e.output = fits.then(|| out.clone());
+            e.truncated = !fits;
         });
         Ok(out)
     }
@@ -948,8 +1139,8 @@ impl Runner<'_> {
             None => {
                 return Err(Stop::Fail(Failure::runtime(format!(
                     "Invalid path '{}' : No results for path: {}",
-                    m.items_path.text(),
-                    m.items_path.normalized()
+                    m.items_path.shown(),
+                    clip(&m.items_path.normalized())
                 ))));
             }
         };
@@ -957,7 +1148,7 @@ impl Runner<'_> {
             None => None,
             Some(Count::Literal(n)) => Some(*n),
             Some(Count::Path(p)) => Some(self.reference(p, &input, s, entered).and_then(|v| v.as_u64()).ok_or_else(|| {
-                Failure::runtime(format!("Invalid path '{}': ToleratedFailureCountPath must reference a non-negative integer", p.text()))
+                Failure::runtime(format!("Invalid path '{}': ToleratedFailureCountPath must reference a non-negative integer", p.shown()))
             })?),
         };
         let tolerated_pct = match &m.tolerated_percentage {
@@ -970,11 +1161,21 @@ impl Runner<'_> {
                     .ok_or_else(|| {
                         Failure::runtime(format!(
                             "Invalid path '{}': ToleratedFailurePercentagePath must reference a number from 0 to 100",
-                            p.text()
+                            p.shown()
                         ))
                     })?,
             ),
         };
+        if let Some(Count::Path(p)) = &m.max_concurrency {
+            let found = self.reference(p, &input, s, entered);
+            if found.as_ref().is_none_or(|v| v.as_u64().is_none()) {
+                return Err(Stop::Fail(Failure::runtime(format!(
+                    "The MaxConcurrencyPath field refers to value \"{}\" which is not a valid integer: {}",
+                    found.as_ref().map_or_else(|| "null".into(), bare),
+                    p.shown()
+                ))));
+            }
+        }
         let tolerant = tolerated_count.is_some() || tolerated_pct.is_some();
         self.event("MapStateStarted", Some(&s.name), |e| {
             e.output = Some(json!({"length": items.len()}))
@@ -1016,13 +1217,16 @@ impl Runner<'_> {
                     let info = &self.info;
                     let ctx =
                         |full: bool| info.context(&s.name, entered, 0, Some((index, &item)), full);
-                    t.eval(&Scope::new(&input, &ctx), &mut self.rng)?
+                    t.eval(&Scope::new(&input, &ctx, &self.vars), &mut self.rng)?
                 }
             };
+            let out = self.index_output(index);
             self.event("MapIterationStarted", Some(&s.name), |e| {
-                e.output = Some(json!({"index": index}))
+                e.truncated = out.is_none();
+                e.output = out;
             });
-            let run = self.run_machine(&m.processor, iter_input, point);
+            // Each iteration has a scope of its own, like a Parallel branch.
+            let run = self.in_scope(|r| r.run_machine(&m.processor, iter_input, point));
             // The iterations' outputs make one array: counted as it grows, so a Map of many
             // items each returning a large result stops at the payload cap, not out of memory.
             let run = run.and_then(|v| {
@@ -1037,14 +1241,18 @@ impl Runner<'_> {
             });
             match run {
                 Ok(v) => {
+                    let out = self.index_output(index);
                     self.event("MapIterationSucceeded", Some(&s.name), |e| {
-                        e.output = Some(json!({"index": index}))
+                        e.truncated = out.is_none();
+                        e.output = out;
                     });
                     outputs.push(v);
                 }
                 Err(Stop::Fail(f)) => {
+                    let out = self.index_output(index);
                     self.event("MapIterationFailed", Some(&s.name), |e| {
-                        e.output = Some(json!({"index": index}));
+                        e.truncated = out.is_none();
+                        e.output = out;
                         e.error = Some(f.error.clone());
                         e.cause = Some(f.cause.clone());
                     });
@@ -1064,8 +1272,10 @@ impl Runner<'_> {
                 }
                 Err(stop) => {
                     if matches!(stop, Stop::Aborted) {
+                        let out = self.index_output(index);
                         self.event("MapIterationAborted", Some(&s.name), |e| {
-                            e.output = Some(json!({"index": index}))
+                            e.truncated = out.is_none();
+                            e.output = out;
                         });
                     }
                     let this = self.last_point.take().map_or(Slot::NotRun, Slot::Resume);
@@ -1125,6 +1335,22 @@ fn map_progress(
     Inner::Map(progress)
 }
 
+/// The bytes of data an event holds, as `keep_within_budget` counts them.
+fn event_data_size(e: &HistoryEvent) -> usize {
+    let values = [&e.input, &e.output].into_iter().flatten().map(json_size);
+    let texts = [&e.error, &e.cause].into_iter().flatten().map(String::len);
+    values.chain(texts).fold(0, usize::saturating_add)
+}
+
+/// A value as AWS prints it after `==` in a cause: a string bare, anything else as JSON;
+/// clipped like every quoted value.
+fn bare(v: &Value) -> String {
+    match v {
+        Value::String(s) => clip(s).into_owned(),
+        other => quote_value(other),
+    }
+}
+
 fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -1136,19 +1362,6 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-fn select_io(p: &IoPath, v: &Value) -> Result<Value, Failure> {
-    match p {
-        IoPath::Null => Ok(Value::Object(Map::new())),
-        IoPath::Path(p) => p.eval(v).map_err(Failure::runtime)?.ok_or_else(|| {
-            Failure::runtime(format!(
-                "Invalid path '{}' : No results for path: {}",
-                p.text(),
-                p.normalized()
-            ))
-        }),
-    }
-}
-
 fn apply_result_path(rp: &ResultPath, raw: Value, result: Value) -> Result<Value, Failure> {
     match rp {
         ResultPath::Discard => Ok(raw),
@@ -1156,20 +1369,20 @@ fn apply_result_path(rp: &ResultPath, raw: Value, result: Value) -> Result<Value
             let shown = if p.can_set(&raw) {
                 None
             } else {
-                Some(compact(&raw))
+                Some(quote_value(&raw))
             };
             match shown {
                 Some(input) => Err(Failure::new(
                     names::RESULT_PATH_MATCH_FAILURE,
                     format!(
                         "Unable to apply ResultPath '{}' to input '{input}'",
-                        p.text()
+                        p.shown()
                     ),
                 )),
                 None => p.set(raw, result).map_err(|text| {
                     Failure::new(
                         names::RESULT_PATH_MATCH_FAILURE,
-                        format!("Unable to apply ResultPath '{text}'"),
+                        format!("Unable to apply ResultPath '{}'", clip(&text)),
                     )
                 }),
             }
@@ -1190,9 +1403,9 @@ fn fail_text(
             Some(Value::String(s)) => Some(s.clone()),
             _ => {
                 return Err(Stop::Fail(Failure::runtime(format!(
-                    "The JSONPath '{}' specified for the field '{field}' could not be found or is not a string in the input '{}'",
-                    p.text(),
-                    compact(scope.input)
+                    "The JSONPath '{}' specified for the field '{field}' could not be found in the input '{}'",
+                    p.shown(),
+                    quote_value(scope.input)
                 ))));
             }
         },
@@ -1282,13 +1495,22 @@ fn operand_bool(o: &Operand) -> bool {
 fn invalid_choice_path(p: &Path) -> Failure {
     Failure::runtime(format!(
         "Invalid path '{}': The choice state's condition path references an invalid value.",
-        p.text()
+        p.shown()
     ))
 }
 
 fn parse_ts(v: &Value) -> Option<OffsetDateTime> {
-    v.as_str()
-        .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
+    v.as_str().and_then(parse_iso)
+}
+
+/// AWS's timestamps are ISO-8601 extended offset date-times (Java's ISO_OFFSET_DATE_TIME):
+/// RFC 3339, but with `T` (or `t`) between date and time — RFC 3339 also allows a space,
+/// which AWS refuses.
+fn parse_iso(s: &str) -> Option<OffsetDateTime> {
+    if !matches!(s.as_bytes().get(10), Some(b'T' | b't')) {
+        return None;
+    }
+    OffsetDateTime::parse(s, &Rfc3339).ok()
 }
 
 fn compare(op: Op, value: &Value, expected: &Value) -> bool {
@@ -1446,6 +1668,15 @@ mod tests {
             &value,
             &format!("{}*a", "a*".repeat(100_000))
         ));
+    }
+
+    /// `index_output` counts the size it does not measure: it must be the real one.
+    #[test]
+    fn index_output_size_is_the_compact_size() {
+        for i in [0usize, 9, 10, 12_345] {
+            let n = r#"{"index":}"#.len() + i.to_string().len();
+            assert_eq!(json_size(&json!({ "index": i })), n);
+        }
     }
 
     #[test]

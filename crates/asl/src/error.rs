@@ -1,7 +1,26 @@
 //! Definition errors (collected, each naming the state and field) and the runtime error
 //! values (`Error`/`Cause` pairs) that Retry/Catch match on.
 
+use std::borrow::Cow;
 use std::fmt;
+
+/// How many characters of a path, name or value from the definition or the input an error
+/// message quotes: a 100 KiB path must not make a 100 KiB message.
+pub(crate) const QUOTE_MAX_CHARS: usize = 100;
+
+/// `text` as an error message quotes it: whole when it has at most [`QUOTE_MAX_CHARS`]
+/// characters (so AWS's wording stays exact for ordinary values), otherwise its first
+/// [`QUOTE_MAX_CHARS`] characters and how long it was.
+pub(crate) fn clip(text: &str) -> Cow<'_, str> {
+    match text.char_indices().nth(QUOTE_MAX_CHARS) {
+        None => Cow::Borrowed(text),
+        Some((end, _)) => Cow::Owned(format!(
+            "{}… ({} characters)",
+            &text[..end],
+            text.chars().count()
+        )),
+    }
+}
 
 /// One problem found in a definition.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -17,8 +36,13 @@ pub struct ValidationError {
 impl ValidationError {
     fn describe(&self) -> String {
         match &self.state {
-            Some(s) => format!("state '{s}', field '{}': {}", self.field, self.message),
-            None => format!("field '{}': {}", self.field, self.message),
+            Some(s) => format!(
+                "state '{}', field '{}': {}",
+                clip(s),
+                clip(&self.field),
+                self.message
+            ),
+            None => format!("field '{}': {}", clip(&self.field), self.message),
         }
     }
 }
@@ -69,6 +93,9 @@ pub(crate) struct Failure {
     /// The cause already names the state it happened in (AWS's "An error occurred while
     /// executing the state ..." prefix), so enclosing states leave it alone.
     pub located: bool,
+    /// A task's own result past the payload cap: AWS lets a `Catch` (even `States.ALL`)
+    /// take this `States.DataLimitExceeded`, unlike the others.
+    pub catchable: bool,
 }
 
 impl Failure {
@@ -77,6 +104,7 @@ impl Failure {
             error: error.into(),
             cause: cause.into(),
             located: false,
+            catchable: false,
         }
     }
 
@@ -86,7 +114,8 @@ impl Failure {
 
     /// Runtime errors and payload-size errors end the execution: no Retry or Catch sees them.
     pub(crate) fn is_terminal(&self) -> bool {
-        self.error == names::RUNTIME || self.error == names::DATA_LIMIT_EXCEEDED
+        self.error == names::RUNTIME
+            || (self.error == names::DATA_LIMIT_EXCEEDED && !self.catchable)
     }
 
     /// Whether an `ErrorEquals` entry matches this error.
@@ -99,5 +128,19 @@ impl Failure {
             names::TASK_FAILED => self.error != names::TIMEOUT,
             other => other == self.error,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_quotes_100_characters_whole_and_cuts_101() {
+        let at = "é".repeat(QUOTE_MAX_CHARS);
+        assert_eq!(clip(&at), at.as_str());
+        let past = format!("{at}z");
+        assert_eq!(clip(&past), format!("{at}… (101 characters)"));
+        assert_eq!(clip(""), "");
     }
 }

@@ -1,7 +1,7 @@
 //! The EventBridge "Step Functions Execution Status Change" events (source `aws.states`) an
 //! execution emits: RUNNING when it starts and on each redrive, then the terminal one.
 
-use crate::engine::timestamp;
+use crate::context::timestamp;
 use crate::{Execution, Status};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};

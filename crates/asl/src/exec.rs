@@ -1,5 +1,6 @@
-//! The `asl exec` command as a function: run a definition file on an input, optionally with a
-//! Step Functions Local mock file, and report `{status, output, error, cause, transitions}`.
+//! Running a definition file on an input, optionally with a Step Functions Local mock file,
+//! reporting `{status, output, error, cause, transitions}`: what `scanflow asl exec` runs.
+//! It knows nothing of command-line flags; the CLI names them in its own messages.
 
 use crate::mocks::{MOCK_MISSING, MockConfig, MockError};
 use crate::{
@@ -8,7 +9,7 @@ use crate::{
 use serde_json::{Value, json};
 use std::path::Path;
 
-/// What stops `exec` before anything runs (the CLI exits 2 on these).
+/// What stops `run` before anything runs (the CLI exits 2 on these and names its flags).
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     #[error("cannot read definition {path}: {source}")]
@@ -21,9 +22,9 @@ pub enum ExecError {
         path: String,
         errors: ValidationErrors,
     },
-    #[error("--input is not valid JSON: {0}")]
+    #[error("the input is not valid JSON: {0}")]
     Input(serde_json::Error),
-    #[error("--mocks: {0}")]
+    #[error("{0}")]
     Mocks(#[from] MockError),
 }
 
@@ -35,7 +36,7 @@ impl TaskHandler for NoTasks {
         TaskOutcome::Failed {
             error: MOCK_MISSING.into(),
             cause: format!(
-                "task state '{}' needs a mocked response: pass --mocks and --test-case",
+                "task state '{}' needs a mocked response: run with a mock file and one of its test cases",
                 call.state_name
             ),
         }

@@ -1,11 +1,11 @@
 //! The 18 JSONPath intrinsic functions (`States.Format(...)` and friends): parsing with AWS's
 //! argument rules and evaluation. Failures become `States.IntrinsicFailure`.
 
-use crate::engine::MAX_PAYLOAD_BYTES;
-use crate::error::{Failure, names};
+use crate::error::{Failure, clip, names};
 use crate::jsonpath::{Path, keyword_literal, number_literal};
-use crate::payload::{MAX_VALUE_DEPTH, Scope, deeper_than, json_size};
 use crate::rng::Rng;
+use crate::scope::Scope;
+use crate::value::{MAX_PAYLOAD_BYTES, MAX_VALUE_DEPTH, deeper_than, json_size};
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
@@ -124,7 +124,8 @@ impl Call {
         p.skip_ws();
         if p.pos != chars.len() {
             return Err(format!(
-                "unexpected text after the closing ')' in intrinsic function '{text}'"
+                "unexpected text after the closing ')' in intrinsic function '{}'",
+                clip(text)
             ));
         }
         Ok(call)
@@ -145,7 +146,7 @@ impl Call {
                         names::INTRINSIC_FAILURE,
                         format!(
                             "The JsonPath {} could not be found in the input of {}",
-                            p.text(),
+                            p.shown(),
                             self.name
                         ),
                     )
@@ -190,6 +191,10 @@ impl Call {
             }
             Func::StringToJson => {
                 let s = string_arg(f, &args, 0)?;
+                // AWS answers `null` for an empty or all-whitespace string.
+                if s.trim().is_empty() {
+                    return Ok(Value::Null);
+                }
                 serde_json::from_str(s)
                     .map_err(|e| format!("{f}: the argument is not valid JSON text ({e})"))
             }
@@ -288,7 +293,7 @@ impl Call {
                 }
                 let alg = string_arg(f, &args, 1)?;
                 Ok(Value::String(hash(alg, data.as_bytes()).ok_or_else(|| {
-                    format!("{f}: unsupported algorithm '{alg}' (use MD5, SHA-1, SHA-256, SHA-384 or SHA-512)")
+                    format!("{f}: unsupported algorithm '{}' (use MD5, SHA-1, SHA-256, SHA-384 or SHA-512)", clip(alg))
                 })?))
             }
             Func::JsonMerge => {
@@ -305,7 +310,7 @@ impl Call {
                 Ok(Value::Object(merged))
             }
             Func::MathRandom => {
-                let (start, end) = (int_arg(f, &args, 0)?, int_arg(f, &args, 1)?);
+                let (start, end) = (rounded_arg(f, &args, 0)?, rounded_arg(f, &args, 1)?);
                 if start >= end {
                     return Err(format!(
                         "{f}: the start ({start}) must be less than the end ({end})"
@@ -320,7 +325,7 @@ impl Call {
                 }
             }
             Func::MathAdd => {
-                let (a, b) = (int_arg(f, &args, 0)?, int_arg(f, &args, 1)?);
+                let (a, b) = (rounded_arg(f, &args, 0)?, rounded_arg(f, &args, 1)?);
                 a.checked_add(b)
                     .map(Value::from)
                     .ok_or_else(|| format!("{f}: the sum overflows"))
@@ -389,8 +394,27 @@ fn int_arg(f: &str, args: &[Value], i: usize) -> Result<i64, String> {
     match v.as_f64() {
         Some(x) if x.fract() == 0.0 && x.abs() < 9.0e15 => Ok(x as i64),
         _ => Err(format!(
-            "{f}: argument {} must be an integer, got {v}",
-            i + 1
+            "{f}: argument {} must be an integer, got {}",
+            i + 1,
+            clip(&v.to_string())
+        )),
+    }
+}
+
+/// A number argument of `States.MathAdd`/`States.MathRandom`: AWS takes non-integers and
+/// rounds them half up, as Java's `Math.round` does (floor(x + 0.5): 1.5 → 2, -1.5 → -1,
+/// -3.5 → -3, 2.5 → 3).
+fn rounded_arg(f: &str, args: &[Value], i: usize) -> Result<i64, String> {
+    let v = &args[i];
+    if let Some(n) = v.as_i64() {
+        return Ok(n);
+    }
+    match v.as_f64() {
+        Some(x) if v.is_number() && x.abs() < 9.0e15 => Ok((x + 0.5).floor() as i64),
+        _ => Err(format!(
+            "{f}: argument {} must be a number, got {}",
+            i + 1,
+            clip(&v.to_string())
         )),
     }
 }
@@ -412,6 +436,50 @@ fn escape_template(s: &str) -> String {
     s.replace('\\', "\\\\")
 }
 
+/// How `States.Format` prints an argument: AWS's Java `toString` — strings bare, objects as
+/// `{Arg1=1, Arg2=[]}`, arrays as `[1, a]`. Iterative, since a value may nest deep.
+fn java_text(v: &Value, out: &mut String) {
+    enum Step<'v> {
+        Value(&'v Value),
+        Text(&'static str),
+        Key(&'v str),
+    }
+    let mut todo = vec![Step::Value(v)];
+    while let Some(step) = todo.pop() {
+        match step {
+            Step::Text(t) => out.push_str(t),
+            Step::Key(k) => {
+                out.push_str(k);
+                out.push('=');
+            }
+            Step::Value(Value::String(s)) => out.push_str(s),
+            Step::Value(Value::Array(a)) => {
+                todo.push(Step::Text("]"));
+                for (i, item) in a.iter().enumerate().rev() {
+                    todo.push(Step::Value(item));
+                    if i > 0 {
+                        todo.push(Step::Text(", "));
+                    }
+                }
+                todo.push(Step::Text("["));
+            }
+            Step::Value(Value::Object(m)) => {
+                todo.push(Step::Text("}"));
+                let entries: Vec<_> = m.iter().collect();
+                for (i, (k, item)) in entries.into_iter().enumerate().rev() {
+                    todo.push(Step::Value(item));
+                    todo.push(Step::Key(k));
+                    if i > 0 {
+                        todo.push(Step::Text(", "));
+                    }
+                }
+                todo.push(Step::Text("{"));
+            }
+            Step::Value(other) => out.push_str(&other.to_string()),
+        }
+    }
+}
+
 fn format(f: &str, template: &str, args: &[Value]) -> Result<Value, String> {
     let mut out = String::new();
     let mut used = 0;
@@ -427,10 +495,7 @@ fn format(f: &str, template: &str, args: &[Value]) -> Result<Value, String> {
                 let v = args.get(used).ok_or_else(|| {
                     format!("{f}: the template has more '{{}}' placeholders than the {} argument(s) given", args.len())
                 })?;
-                match v {
-                    Value::String(s) => out.push_str(s),
-                    other => out.push_str(&other.to_string()),
-                }
+                java_text(v, &mut out);
                 used += 1;
             }
             c => out.push(c),
@@ -459,7 +524,7 @@ impl CallParser<'_> {
     fn err(&self, what: &str) -> String {
         format!(
             "invalid intrinsic function '{}': {what} at position {}",
-            self.text,
+            clip(self.text),
             self.pos + 1
         )
     }
@@ -488,7 +553,7 @@ impl CallParser<'_> {
         }
         let name: String = self.chars[start..self.pos].iter().collect();
         let func = Func::from_name(&name)
-            .ok_or_else(|| self.err(&format!("unknown function '{name}'")))?;
+            .ok_or_else(|| self.err(&format!("unknown function '{}'", clip(&name))))?;
         self.skip_ws();
         if self.peek() != Some('(') {
             return Err(self.err("expected '('"));
@@ -582,7 +647,7 @@ impl CallParser<'_> {
                 Path::parse(text.trim_end()).map(Arg::Path).map_err(|e| {
                     format!(
                         "invalid path argument in intrinsic function '{}': {e}",
-                        self.text
+                        clip(self.text)
                     )
                 })
             }
@@ -592,7 +657,7 @@ impl CallParser<'_> {
                 self.pos = end;
                 number
                     .map(|n| Arg::Literal(Value::Number(n)))
-                    .map_err(|text| self.err(&format!("invalid number '{text}'")))
+                    .map_err(|text| self.err(&format!("invalid number '{}'", clip(&text))))
             }
             _ => match keyword_literal(self.chars, self.pos) {
                 Some((v, end)) => {
@@ -615,7 +680,8 @@ mod tests {
     fn run(expr: &str, input: Value) -> Result<Value, String> {
         let call = Call::parse(expr)?;
         let ctx = |_: bool| json!({"Execution": {"Name": "exec"}});
-        let scope = Scope::new(&input, &ctx);
+        let vars = crate::vars::Vars::default();
+        let scope = Scope::new(&input, &ctx, &vars);
         call.eval(&scope, &mut Rng::new(1)).map_err(|f| f.cause)
     }
 

@@ -3,14 +3,47 @@
 //! Evaluation follows Jayway JsonPath (what AWS runs): a definite path yields one value or
 //! "no results", an indefinite path (wildcards, slices, filters, `..`, unions) yields an array.
 
+use crate::error::clip;
 use serde_json::{Map, Value};
 use std::fmt;
 
-/// Which document a path reads: the state input (`$`) or the context object (`$$`).
+/// Which document a path reads: the state input (`$`), the context object (`$$`) or a
+/// workflow variable (`$name`, see [`Path::variable`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Root {
     Input,
     Context,
+    Variable,
+}
+
+/// The longest workflow variable name AWS accepts.
+pub(crate) const MAX_VARIABLE_NAME: usize = 80;
+
+/// Why `name` cannot be a workflow variable name, if it cannot: AWS takes names of a
+/// Unicode ID_Start character followed by ID_Continue characters (approximated here by
+/// letters, then letters, digits and `_`), at most 80 characters, and reserves `states`.
+pub(crate) fn variable_name_problem(name: &str) -> Option<String> {
+    let mut chars = name.chars();
+    let starts_well = chars.next().is_some_and(char::is_alphabetic);
+    if !starts_well || !chars.all(|c| c.is_alphanumeric() || c == '_') {
+        return Some(format!(
+            "'{}' is not a variable name: it must start with a letter and go on with letters, digits or '_'",
+            clip(name)
+        ));
+    }
+    if name.chars().count() > MAX_VARIABLE_NAME {
+        return Some(format!(
+            "variable name '{}' is longer than {MAX_VARIABLE_NAME} characters",
+            clip(name)
+        ));
+    }
+    if name == "states" {
+        return Some(
+            "'$states' is reserved by Step Functions (JSONata states); pick another variable name"
+                .into(),
+        );
+    }
+    None
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -62,6 +95,8 @@ enum Filter {
 pub(crate) struct Path {
     text: String,
     root: Root,
+    /// The variable a `$name…` path reads (empty for other roots).
+    variable: String,
     segments: Vec<Segment>,
 }
 
@@ -78,12 +113,28 @@ impl fmt::Display for PathSyntaxError {
 impl Path {
     /// Parses `text`, which must start with `$`.
     pub(crate) fn parse(text: &str) -> Result<Path, PathSyntaxError> {
+        let mut variable = String::new();
         let (root, rest) = if let Some(rest) = text.strip_prefix("$$") {
             (Root::Context, rest)
         } else if let Some(rest) = text.strip_prefix('$') {
-            (Root::Input, rest)
+            // `$name`: a workflow variable, then the path into its value.
+            let end = rest
+                .find(|c: char| c == '.' || c == '[' || c.is_whitespace())
+                .unwrap_or(rest.len());
+            if end == 0 {
+                (Root::Input, rest)
+            } else {
+                variable = rest[..end].to_string();
+                if let Some(problem) = variable_name_problem(&variable) {
+                    return Err(PathSyntaxError(problem));
+                }
+                (Root::Variable, &rest[end..])
+            }
         } else {
-            return Err(PathSyntaxError(format!("'{text}' must start with '$'")));
+            return Err(PathSyntaxError(format!(
+                "'{}' must start with '$'",
+                clip(text)
+            )));
         };
         let mut parser = Parser {
             chars: rest.chars().collect(),
@@ -104,6 +155,7 @@ impl Path {
         Ok(Path {
             text: text.to_string(),
             root,
+            variable,
             segments,
         })
     }
@@ -113,7 +165,8 @@ impl Path {
         let path = Path::parse(text)?;
         if !path.is_definite() {
             return Err(PathSyntaxError(format!(
-                "'{text}' is not a reference path: it must select a single node (no '*', '..', ':', '?', ',' or negative index)"
+                "'{}' is not a reference path: it must select a single node (no '*', '..', ':', '?', ',' or negative index)",
+                clip(text)
             )));
         }
         Ok(path)
@@ -123,8 +176,18 @@ impl Path {
         &self.text
     }
 
+    /// The path as error messages quote it (at most ~100 characters).
+    pub(crate) fn shown(&self) -> std::borrow::Cow<'_, str> {
+        clip(&self.text)
+    }
+
     pub(crate) fn root(&self) -> Root {
         self.root
+    }
+
+    /// The workflow variable a `$name…` path reads.
+    pub(crate) fn variable(&self) -> Option<&str> {
+        (self.root == Root::Variable).then_some(self.variable.as_str())
     }
 
     pub(crate) fn is_definite(&self) -> bool {
@@ -172,7 +235,7 @@ impl Path {
             Ok(()) => Ok(Some(Value::Array(out.into_iter().cloned().collect()))),
             Err(over) => Err(format!(
                 "The JSONPath '{}' {}",
-                self.text,
+                self.shown(),
                 match over {
                     Over::Results => format!("selects more than {MAX_PATH_RESULTS} values"),
                     Over::Steps =>
@@ -568,7 +631,7 @@ impl Parser<'_> {
     fn error(&self, what: &str) -> PathSyntaxError {
         PathSyntaxError(format!(
             "invalid JSONPath '{}': {what} at position {}",
-            self.text,
+            clip(self.text),
             self.pos + 1
         ))
     }

@@ -20,6 +20,7 @@
 //! carried on with [`redrive`], as `RedriveExecution` does; [`Execution::running_event`] and
 //! [`Execution::status_change_event`] give the EventBridge events. See `REDRIVE.md`.
 
+mod context;
 mod definition;
 mod engine;
 mod error;
@@ -31,11 +32,15 @@ pub mod mocks;
 mod payload;
 mod redrive;
 mod rng;
+mod scope;
+mod value;
+mod vars;
 
-pub use engine::MAX_PAYLOAD_BYTES;
+pub use engine::HISTORY_DATA_BUDGET_BYTES;
 pub use error::{ValidationError, ValidationErrors, names};
 pub use events::EVENT_PAYLOAD_LIMIT_BYTES;
 pub use redrive::{MAX_OPEN_TIME, REDRIVABLE_PERIOD, RedriveError, Resume};
+pub use value::MAX_PAYLOAD_BYTES;
 
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -120,6 +125,11 @@ pub struct ExecutionOptions {
     /// AWS fails a Standard execution whose history passes 25,000 events; `None` lifts it.
     /// A redrive also refuses an execution with 24,999 events or more under this cap.
     pub max_history_events: Option<usize>,
+    /// How many bytes of event data (`input`, `output`, `error`, `cause`) the history keeps
+    /// in all; past it an event's data is left out and the event marked
+    /// [`HistoryEvent::truncated`]. The execution itself is not affected. `None` keeps
+    /// everything (memory then grows with events × payload: up to ~12.5 GiB at AWS's limits).
+    pub max_history_data_bytes: Option<usize>,
     /// Stops the execution (`StopExecution`) when the virtual clock reaches this time: inside a
     /// Wait, a task's elapsed time, a retry interval, or between states. The execution ends
     /// ABORTED and can be redriven. A time before the run (re)starts is ignored, so the same
@@ -138,6 +148,7 @@ impl Default for ExecutionOptions {
             account_id: "123456789012".into(),
             role_arn: "arn:aws:iam::123456789012:role/StepFunctionsLocal".into(),
             max_history_events: Some(25_000),
+            max_history_data_bytes: Some(HISTORY_DATA_BUDGET_BYTES),
             abort_at: None,
         }
     }
@@ -209,6 +220,11 @@ pub struct HistoryEvent {
     pub error: Option<String>,
     pub cause: Option<String>,
     pub resource: Option<String>,
+    /// Some of this event's data (`input`, `output`, `error`, `cause`) was left out (`None`)
+    /// because the history had already kept `ExecutionOptions::max_history_data_bytes` of
+    /// data: AWS's `inputDetails`/`outputDetails` `truncated`, which AWS sets when it drops
+    /// data for size.
+    pub truncated: bool,
 }
 
 /// Executes `machine` on `input` to completion.
@@ -227,7 +243,8 @@ pub fn execute(
 /// run again, nor are Map iterations and Parallel branches that succeeded. The history and the
 /// billed transitions continue from `previous`, after an `ExecutionRedriven` event at `at`.
 ///
-/// From `options` only the run-time settings are read (`max_history_events`, `abort_at`); the
+/// From `options` only the run-time settings are read (`max_history_events`,
+/// `max_history_data_bytes`, `abort_at`); the
 /// identity of the execution comes from `previous`. Refuses what AWS refuses: a SUCCEEDED
 /// execution, one whose history is too long, and a redrive more than 14 days after the end.
 pub fn redrive(

@@ -1,56 +1,13 @@
-//! Payload templates (`Parameters`, `ResultSelector`, `ItemSelector`): `.$` keys resolved
-//! against the state input or the context object `$$`, or computed by intrinsic functions.
+//! Payload templates (`Parameters`, `ResultSelector`, `ItemSelector`, `Assign`): `.$` keys
+//! resolved against the state input, a variable or the context object `$$`, or computed by
+//! intrinsic functions.
 
 use crate::error::Failure;
 use crate::intrinsics::{self, Call};
-use crate::jsonpath::{Path, Root};
+use crate::jsonpath::Path;
 use crate::rng::Rng;
+use crate::scope::Scope;
 use serde_json::{Map, Value};
-use std::cell::OnceCell;
-
-/// Builds the context object; the flag says whether to include `Execution.Input`, which can
-/// be large and most context paths never read.
-pub(crate) type MakeContext<'a> = &'a dyn Fn(bool) -> Value;
-
-/// What paths read: the effective input and (built only when asked for) the context object.
-pub(crate) struct Scope<'a> {
-    pub(crate) input: &'a Value,
-    make_context: MakeContext<'a>,
-    light: OnceCell<Value>,
-    full: OnceCell<Value>,
-}
-
-impl<'a> Scope<'a> {
-    pub(crate) fn new(input: &'a Value, make_context: MakeContext<'a>) -> Scope<'a> {
-        Scope {
-            input,
-            make_context,
-            light: OnceCell::new(),
-            full: OnceCell::new(),
-        }
-    }
-
-    /// The document `path` reads.
-    pub(crate) fn doc(&self, path: &Path) -> &Value {
-        match path.root() {
-            Root::Input => self.input,
-            Root::Context if path.may_read_execution_input() => {
-                self.full.get_or_init(|| (self.make_context)(true))
-            }
-            Root::Context => self.light.get_or_init(|| (self.make_context)(false)),
-        }
-    }
-
-    /// The value `path` selects (`Ok(None)`: no results); a path past its evaluation
-    /// budgets is a `States.Runtime` failure naming the path.
-    pub(crate) fn resolve(&self, path: &Path) -> Result<Option<Value>, Failure> {
-        path.eval(self.doc(path)).map_err(Failure::runtime)
-    }
-
-    pub(crate) fn lookup(&self, path: &Path) -> Option<&Value> {
-        path.lookup(self.doc(path))
-    }
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Template {
@@ -123,9 +80,12 @@ impl Template {
     pub(crate) fn eval(&self, scope: &Scope<'_>, rng: &mut Rng) -> Result<Value, Failure> {
         Ok(match self {
             Template::Literal(v) => v.clone(),
-            Template::Array(items) => {
-                Value::Array(items.iter().map(|t| t.eval(scope, rng)).collect::<Result<_, _>>()?)
-            }
+            Template::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|t| t.eval(scope, rng))
+                    .collect::<Result<_, _>>()?,
+            ),
             Template::Object(entries) => {
                 let mut m = Map::new();
                 for (k, t) in entries {
@@ -135,9 +95,9 @@ impl Template {
             }
             Template::Path { field, path } => scope.resolve(path)?.ok_or_else(|| {
                 Failure::runtime(format!(
-                    "The JSONPath '{}' specified for the field '{field}' could not be found in the input '{}'",
-                    path.text(),
-                    compact(scope.doc(path))
+                    "The JSONPath '{}' specified for the field '{field}' could not be found in {}",
+                    path.shown(),
+                    scope.searched(path)
                 ))
             })?,
             Template::Intrinsic { call, .. } => call.eval(scope, rng)?,
@@ -145,71 +105,10 @@ impl Template {
     }
 }
 
-/// How deeply a value built during an execution may nest (arrays and objects inside one
-/// another). AWS documents no such limit; serde_json refuses to parse text nested more than
-/// 128 deep, but values also come from task handlers and grow inside an execution (a
-/// `ResultPath` of many segments nests the input deeper at every state), and cloning,
-/// measuring or dropping a value recurses once per level.
-pub(crate) const MAX_VALUE_DEPTH: usize = 512;
-
-/// Whether `v` nests more than `max` arrays/objects deep; iterative, so it is safe on any
-/// value, and it stops at the first level past `max`.
-pub(crate) fn deeper_than(v: &Value, max: usize) -> bool {
-    let mut stack: Vec<(&Value, usize)> = vec![(v, 1)];
-    while let Some((v, level)) = stack.pop() {
-        let children: Box<dyn Iterator<Item = &Value>> = match v {
-            Value::Array(a) => Box::new(a.iter()),
-            Value::Object(m) => Box::new(m.values()),
-            _ => continue,
-        };
-        if level > max {
-            return true;
-        }
-        stack.extend(children.map(|c| (c, level.saturating_add(1))));
-    }
-    false
-}
-
-/// Drops `v` one level at a time: dropping a value nested deeper than the stack holds
-/// (a task handler may return one) would otherwise overflow it.
-pub(crate) fn dispose(v: Value) {
-    let mut stack = vec![v];
-    while let Some(mut v) = stack.pop() {
-        match &mut v {
-            Value::Array(a) => stack.extend(std::mem::take(a)),
-            Value::Object(m) => stack.extend(std::mem::take(m).into_iter().map(|(_, c)| c)),
-            _ => {}
-        }
-    }
-}
-
-/// Compact JSON text, as AWS prints inputs in causes.
-pub(crate) fn compact(v: &Value) -> String {
-    serde_json::to_string(v).unwrap_or_default()
-}
-
-/// Size in bytes of the compact UTF-8 JSON text, without building it.
-pub(crate) fn json_size(v: &Value) -> usize {
-    struct Counter(usize);
-    impl std::io::Write for Counter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut c = Counter(0);
-    match serde_json::to_writer(&mut c, v) {
-        Ok(()) => c.0,
-        Err(_) => usize::MAX,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vars::Vars;
     use serde_json::json;
 
     #[test]
@@ -223,7 +122,8 @@ mod tests {
         assert!(errs.is_empty(), "{errs:?}");
         let input = json!({"x": 5, "l": [1, 2]});
         let ctx = |_: bool| json!({"State": {"Name": "S"}});
-        let scope = Scope::new(&input, &ctx);
+        let vars = Vars::default();
+        let scope = Scope::new(&input, &ctx, &vars);
         assert_eq!(
             t.eval(&scope, &mut Rng::new(0)),
             Ok(json!({"a": 5, "lit": {"k": 1, "n": "S"}, "arr": [{"i": 2}]}))
@@ -237,7 +137,10 @@ mod tests {
         let input = json!({"a": 1});
         let ctx = |_: bool| json!({});
         let err = t
-            .eval(&Scope::new(&input, &ctx), &mut Rng::new(0))
+            .eval(
+                &Scope::new(&input, &ctx, &Vars::default()),
+                &mut Rng::new(0),
+            )
             .expect_err("missing");
         assert_eq!(err.error, "States.Runtime");
         assert_eq!(
@@ -259,24 +162,5 @@ mod tests {
             fields,
             vec!["Parameters.a.$", "Parameters.b.c.$", "Parameters.d.$"]
         );
-    }
-
-    #[test]
-    fn depth_counts_nested_containers() {
-        assert!(!deeper_than(&json!(1), 0));
-        assert!(deeper_than(&json!([]), 0));
-        assert!(!deeper_than(&json!([[1], {"a": []}]), 3));
-        assert!(deeper_than(&json!([[1], {"a": [[]]}]), 3));
-        let mut deep = json!(0);
-        for _ in 0..MAX_VALUE_DEPTH {
-            deep = Value::Array(vec![deep]);
-        }
-        assert!(!deeper_than(&deep, MAX_VALUE_DEPTH));
-        assert!(deeper_than(&Value::Array(vec![deep]), MAX_VALUE_DEPTH));
-    }
-
-    #[test]
-    fn json_size_counts_compact_utf8_bytes() {
-        assert_eq!(json_size(&json!({"a": "é"})), "{\"a\":\"é\"}".len());
     }
 }

@@ -1,7 +1,7 @@
 //! Redrive (`RedriveExecution`): the resumable point an unsuccessful execution leaves behind,
 //! the checks AWS makes before it lets an execution be redriven, and the typed refusals.
 
-use crate::engine::{Info, timestamp};
+use crate::context::{Info, timestamp};
 use crate::rng::Rng;
 use crate::{Execution, Status};
 use serde_json::Value;
@@ -37,6 +37,9 @@ pub(crate) struct Point {
     pub input: Value,
     /// For Map and Parallel: which iterations/branches already succeeded.
     pub inner: Option<Inner>,
+    /// The variables of this machine's scope when it stopped (assignments happen when a
+    /// state exits, so these are the ones the state was entered with).
+    pub vars: serde_json::Map<String, Value>,
 }
 
 /// The progress of a Map or Parallel state when the execution stopped inside it.

@@ -54,7 +54,17 @@ impl TaskHandler for Script {
                 error: t["Error"].as_str().unwrap_or_default().into(),
                 cause: t["Cause"].as_str().unwrap_or_default().into(),
             },
-            None => TaskOutcome::Succeeded(step.get("return").cloned().unwrap_or(Value::Null)),
+            // `return_repeat`: a string of `count` copies of `text`, for results too large to
+            // write into the case file.
+            None => match step.get("return_repeat") {
+                Some(r) => TaskOutcome::Succeeded(Value::String(
+                    r["text"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .repeat(r["count"].as_u64().unwrap_or(0) as usize),
+                )),
+                None => TaskOutcome::Succeeded(step.get("return").cloned().unwrap_or(Value::Null)),
+            },
         };
         match step.get("elapsed").and_then(Value::as_i64) {
             Some(secs) => TaskOutcome::Elapsed {

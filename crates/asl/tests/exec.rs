@@ -58,6 +58,27 @@ fn tasks_without_mocks_fail_clearly() {
     );
 }
 
+/// `exec` is not the CLI: its errors and causes name no command-line flag (the CLI adds
+/// `--input: ` / `--mocks: ` itself).
+#[test]
+fn messages_name_no_command_line_flags() {
+    let out = run(&fixture("poll.asl.json"), None, None).expect("runs");
+    let cause = out["cause"].as_str().unwrap_or_default();
+    assert!(!cause.contains("--"), "{cause}");
+    let err = run(&fixture("poll.asl.json"), Some("{nope"), None).expect_err("bad input");
+    assert!(
+        err.to_string().starts_with("the input is not valid JSON"),
+        "{err}"
+    );
+    let err = run(
+        &fixture("poll.asl.json"),
+        None,
+        Some((&fixture("mocks.json"), "missing-case")),
+    )
+    .expect_err("no case");
+    assert!(!err.to_string().contains("--"), "{err}");
+}
+
 #[test]
 fn invalid_definition_names_state_and_field() {
     let def = scratch(

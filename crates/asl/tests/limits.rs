@@ -543,3 +543,136 @@ fn a_map_or_parallel_stopped_at_the_cap_redrives_to_the_end() {
         assert_eq!(out, (0..200).collect::<Vec<u64>>());
     }
 }
+
+/// The data every event of `run` holds, counted as the history's data budget counts it.
+fn history_data(run: &scanflow_asl::Execution) -> usize {
+    run.history
+        .iter()
+        .map(|e| {
+            let v = [&e.input, &e.output]
+                .into_iter()
+                .flatten()
+                .map(|v| serde_json::to_string(v).map_or(0, |s| s.len()));
+            let t = [&e.error, &e.cause].into_iter().flatten().map(String::len);
+            v.chain(t).sum::<usize>()
+        })
+        .sum()
+}
+
+fn with_data_budget(budget: Option<usize>) -> ExecutionOptions {
+    ExecutionOptions {
+        max_history_data_bytes: budget,
+        ..ExecutionOptions::default()
+    }
+}
+
+/// A loop of three Pass states carrying a 1,000-character string, then a Task that fails.
+fn loop_then_task() -> StateMachine {
+    machine(json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Next": "B"},
+        "B": {"Type": "Pass", "Next": "C"},
+        "C": {"Type": "Pass", "Next": "T"},
+        "T": {"Type": "Task", "Resource": "arn:x", "End": true}
+    }}))
+}
+
+#[test]
+fn history_data_at_the_budget_is_kept_whole_and_one_byte_less_truncates() {
+    let m = loop_then_task();
+    let input = json!({"s": "x".repeat(1_000)});
+    let free = execute(&m, input.clone(), &mut AlwaysFails, &with_data_budget(None));
+    let total = history_data(&free);
+    assert!(total > 8_000, "{total}");
+    assert!(free.history.iter().all(|e| !e.truncated));
+
+    let at_limit = execute(
+        &m,
+        input.clone(),
+        &mut AlwaysFails,
+        &with_data_budget(Some(total)),
+    );
+    assert_eq!(at_limit.history, free.history);
+
+    let past = execute(
+        &m,
+        input.clone(),
+        &mut AlwaysFails,
+        &with_data_budget(Some(total - 1)),
+    );
+    // Only the execution's result is unchanged; the last piece of data (ExecutionFailed's
+    // cause, "always") no longer fits and is left out, marked on its event.
+    assert_eq!(
+        (past.status, &past.error, &past.cause),
+        (free.status, &free.error, &free.cause)
+    );
+    let truncated: Vec<&str> = past
+        .history
+        .iter()
+        .filter(|e| e.truncated)
+        .map(|e| e.kind.as_str())
+        .collect();
+    assert_eq!(truncated, vec!["ExecutionFailed"]);
+    let last = past.history.last().expect("events");
+    assert_eq!(
+        (last.error.as_deref(), last.cause.as_deref()),
+        (Some("Boom"), None)
+    );
+    assert_eq!(history_data(&past), total - "always".len());
+}
+
+#[test]
+fn a_fat_loop_keeps_at_most_the_default_budget_of_history_data() {
+    // Each state's input and output is a payload near the 256 KiB cap: 25,000 events would
+    // hold ~6 GiB; the history keeps the first 8 MiB and marks the rest truncated.
+    let m = machine(json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Next": "P"}}}));
+    let input = json!({"s": "x".repeat(MAX_PAYLOAD_BYTES - 8)});
+    let run = execute(&m, input, &mut AlwaysFails, &capped(2_000));
+    assert_history_cap(&run, 2_000);
+    let kept = history_data(&run);
+    assert!(kept <= scanflow_asl::HISTORY_DATA_BUDGET_BYTES, "{kept}");
+    assert!(
+        kept > scanflow_asl::HISTORY_DATA_BUDGET_BYTES - 2 * MAX_PAYLOAD_BYTES,
+        "{kept}"
+    );
+    assert!(run.history.iter().filter(|e| e.truncated).count() > 1_900);
+    // The events keep their kinds, states and order; only their data is gone.
+    assert!(
+        run.history
+            .iter()
+            .all(|e| e.kind != "PassStateEntered" || e.state_name.as_deref() == Some("P"))
+    );
+}
+
+#[test]
+fn a_redrive_resumes_with_the_input_a_truncated_event_left_out() {
+    let m = loop_then_task();
+    let input = json!({"s": "y".repeat(1_000)});
+    // Room for the first few events only: the Task's Entered event loses its input.
+    let options = with_data_budget(Some(3_000));
+    let run = execute(&m, input.clone(), &mut AlwaysFails, &options);
+    assert_eq!(run.status, Status::Failed);
+    let entered = run
+        .history
+        .iter()
+        .find(|e| e.kind == "TaskStateEntered")
+        .expect("entered");
+    assert!(entered.truncated && entered.input.is_none());
+    let at = run.end_time;
+    let again = scanflow_asl::redrive(&m, run, &mut Returns(json!("done")), &options, at)
+        .expect("redrivable");
+    assert_eq!(again.status, Status::Succeeded);
+    assert_eq!(again.output, Some(json!("done")));
+    // The re-entered Task state got the same input the first run gave it.
+    let mut seen = Vec::new();
+    struct Record<'a>(&'a mut Vec<Value>);
+    impl TaskHandler for Record<'_> {
+        fn invoke(&mut self, call: &TaskCall<'_>) -> TaskOutcome {
+            self.0.push(call.input.clone());
+            TaskOutcome::Succeeded(json!("done"))
+        }
+    }
+    let run = execute(&m, input.clone(), &mut AlwaysFails, &options);
+    let at = run.end_time;
+    scanflow_asl::redrive(&m, run, &mut Record(&mut seen), &options, at).expect("redrivable");
+    assert_eq!(seen, vec![input]);
+}

@@ -225,7 +225,13 @@ fn main() -> ExitCode {
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
-                    eprintln!("scanflow asl exec: {e}");
+                    // The engine's errors name no flags; say which flag each one is about.
+                    let flag = match &e {
+                        scanflow_asl::exec::ExecError::Input(_) => "--input: ",
+                        scanflow_asl::exec::ExecError::Mocks(_) => "--mocks: ",
+                        _ => "",
+                    };
+                    eprintln!("scanflow asl exec: {flag}{e}");
                     ExitCode::from(INVALID)
                 }
             }
