@@ -477,28 +477,32 @@ fn execution_name(input: &serde_json::Value, start: OffsetDateTime, index: usize
 }
 
 fn prepare_out_dir(dir: &Path) -> Result<(), RunError> {
-    let err = |detail: String| RunError::Output {
+    prepare_output(dir, OUT_MARKER, "scanflow run").map_err(|detail| RunError::Output {
         path: dir.to_owned(),
         detail,
-    };
+    })
+}
+
+/// Empties `dir` for a new output of `command` and marks it with `marker`, refusing a folder
+/// with anything in it that no earlier output of the same command marked: a mistyped `--out`
+/// must never delete someone's files.
+pub(crate) fn prepare_output(dir: &Path, marker: &str, command: &str) -> Result<(), String> {
+    let err = |e: std::io::Error| e.to_string();
     if dir.exists() {
-        let empty = std::fs::read_dir(dir)
-            .map_err(|e| err(e.to_string()))?
-            .next()
-            .is_none();
-        if !empty && !dir.join(OUT_MARKER).exists() {
-            return Err(err(
-                "exists and was not written by scanflow; choose another --out".into(),
+        let empty = std::fs::read_dir(dir).map_err(err)?.next().is_none();
+        if !empty && !dir.join(marker).exists() {
+            return Err(format!(
+                "exists and was not written by {command}; choose another --out"
             ));
         }
-        std::fs::remove_dir_all(dir).map_err(|e| err(e.to_string()))?;
+        std::fs::remove_dir_all(dir).map_err(err)?;
     }
-    std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+    std::fs::create_dir_all(dir).map_err(err)?;
     std::fs::write(
-        dir.join(OUT_MARKER),
-        "written by scanflow run; cleared on the next run\n",
+        dir.join(marker),
+        format!("written by {command}; cleared on its next output here\n"),
     )
-    .map_err(|e| err(e.to_string()))
+    .map_err(err)
 }
 
 /// Task dispatch: the engine's virtual time becomes the sandbox's clock for each call.

@@ -181,14 +181,7 @@ fn a_start_that_never_gets_a_token_is_lost_to_the_dead_letter_queue() {
 fn memory_sizes_come_from_the_template() {
     let facts = facts();
     let text = std::fs::read_to_string(repo().join("templates/hub.yaml")).expect("hub.yaml");
-    for f in [
-        "start-run",
-        "check-status",
-        "collect-findings",
-        "format",
-        "publish",
-        "notify",
-    ] {
+    for f in simulate::per_execution_functions() {
         let mb = facts.memory_mb[f];
         assert!((128..=10_240).contains(&mb), "{f}: {mb}");
         // The figure appears in the template (as the function's or the Globals' MemorySize).

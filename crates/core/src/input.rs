@@ -9,6 +9,19 @@ use crate::ScanError;
 use crate::error::{QUOTE_MAX_CHARS, quote};
 use crate::model::{AccountSettings, Engine, Tag};
 
+/// The fields an execution input may have; any other is refused, naming it.
+pub const FIELDS: [&str; 9] = [
+    "accountId",
+    "region",
+    "engine",
+    "tagKey",
+    "tagValue",
+    "durationSeconds",
+    "runArn",
+    "reportId",
+    "scheduledAt",
+];
+
 /// Shortest and longest assessment durations Inspector Classic accepts.
 pub const DURATION_RANGE: RangeInclusive<u32> = 180..=86_400;
 
@@ -171,21 +184,10 @@ impl ExecutionInput {
         let obj = value.as_object().ok_or_else(|| {
             ScanError::invalid("$", "a JSON object such as {\"accountId\": \"111122223333\", \"region\": \"eu-west-1\"}", format!("is {}", kind(&value)))
         })?;
-        const KNOWN: [&str; 9] = [
-            "accountId",
-            "region",
-            "engine",
-            "tagKey",
-            "tagValue",
-            "durationSeconds",
-            "runArn",
-            "reportId",
-            "scheduledAt",
-        ];
-        if let Some(unknown) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        if let Some(unknown) = obj.keys().find(|k| !FIELDS.contains(&k.as_str())) {
             return Err(ScanError::invalid(
                 field_name(unknown),
-                format!("one of {}", KNOWN.join(", ")),
+                format!("one of {}", FIELDS.join(", ")),
                 "is not a known field",
             ));
         }

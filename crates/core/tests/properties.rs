@@ -4,26 +4,18 @@
 
 use proptest::prelude::*;
 use scanflow_core::ScanError;
-use scanflow_core::input::{AWS_REGIONS, ExecutionInput};
+use scanflow_core::input::{AWS_REGIONS, ExecutionInput, FIELDS};
 use serde_json::{Map, Value};
 
 /// Cases per property: bounded so the suite runs in seconds on two cores, in CI too.
 const CASES: u32 = 512;
 
-const KEYS: &[&str] = &[
-    "accountId",
-    "region",
-    "engine",
-    "tagKey",
-    "tagValue",
-    "durationSeconds",
-    "runArn",
-    "reportId",
-    "scheduledAt",
-    "AccountId",
-    "",
-    "x",
-];
+/// The input's own fields, and near misses: another case, empty, unknown.
+fn keys() -> Vec<&'static str> {
+    let mut keys = FIELDS.to_vec();
+    keys.extend(["AccountId", "", "x"]);
+    keys
+}
 
 const STRINGS: &[&str] = &[
     "111122223333",
@@ -61,7 +53,10 @@ fn json_ish() -> impl Strategy<Value = Value> {
             prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
             prop::collection::vec(
                 (
-                    prop_oneof![prop::sample::select(KEYS).prop_map(String::from), ".{0,12}"],
+                    prop_oneof![
+                        prop::sample::select(keys()).prop_map(String::from),
+                        ".{0,12}"
+                    ],
                     inner
                 ),
                 0..8

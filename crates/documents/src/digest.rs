@@ -451,12 +451,6 @@ fn critical_high(c: &SeverityCounts) -> u64 {
     c.critical + c.high
 }
 
-/// A figure of "what changed": `Label:  N (detail)`, the detail wrapped under the figure.
-fn figure(s: &mut String, label: &str, text: &str) {
-    let first = format!("{label:<20}");
-    s.push_str(&wrap(text, WIDTH, &first, &" ".repeat(20)));
-}
-
 /// "What changed": new critical/high, resolved, overdue. Each list is at most
 /// [`CHANGE_LINES`] entries, so the section stays a few KiB whatever the scan found.
 fn changes_section(facts: &DigestFacts<'_>) -> String {
@@ -476,8 +470,9 @@ fn changes_section(facts: &DigestFacts<'_>) -> String {
         }
     }
     let new_ch = critical_high(&c.new);
-    figure(
+    labelled(
         &mut s,
+        20,
         "New critical/high:",
         &format!("{new_ch} ({} new in all)", c.new.total()),
     );
@@ -487,8 +482,9 @@ fn changes_section(facts: &DigestFacts<'_>) -> String {
     }
     more(&mut s, new_ch, new_top.len());
     let resolved = c.resolved.total();
-    figure(
+    labelled(
         &mut s,
+        20,
         "Resolved:",
         &format!(
             "{resolved} ({} critical/high), gone from instances this scan covered",
@@ -515,8 +511,9 @@ fn changes_section(facts: &DigestFacts<'_>) -> String {
     }
     more(&mut s, resolved, c.resolved_top.len());
     let overdue = c.overdue.total();
-    figure(
+    labelled(
         &mut s,
+        20,
         "Overdue (SLA):",
         &format!(
             "{overdue} (SLA critical {} d, high {} d, medium {} d, low {} d)",
@@ -528,10 +525,11 @@ fn changes_section(facts: &DigestFacts<'_>) -> String {
         s.push_str(&brief_lines(i + 1, b, b.age_days));
     }
     more(&mut s, overdue, overdue_top.len());
-    figure(&mut s, "Still open:", &c.open.to_string());
+    labelled(&mut s, 20, "Still open:", &c.open.to_string());
     if c.carried_over > 0 {
-        figure(
+        labelled(
             &mut s,
+            20,
             "Not re-checked:",
             &format!(
                 "{} earlier finding(s) on instances this scan did not cover (kept open, not \

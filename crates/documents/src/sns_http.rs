@@ -114,7 +114,7 @@ impl HttpMessage {
         }
         let message: HttpMessage = serde_json::from_str(text)
             .map_err(|e| EnvelopeError::Malformed(scanflow_core::error::quote(&e.to_string())))?;
-        message.string_to_sign()?;
+        message.signed_fields()?;
         Ok(message)
     }
 
@@ -122,55 +122,7 @@ impl HttpMessage {
     /// `Timestamp`, `TopicArn`, `Type`; for a confirmation `Message`, `MessageId`,
     /// `SubscribeURL`, `Timestamp`, `Token`, `TopicArn`, `Type`.
     pub fn string_to_sign(&self) -> Result<String, EnvelopeError> {
-        let fields: Vec<(&str, &str)> = match self.kind.as_str() {
-            NOTIFICATION => {
-                let mut f = vec![
-                    ("Message", self.message.as_str()),
-                    ("MessageId", self.message_id.as_str()),
-                ];
-                if let Some(subject) = &self.subject {
-                    f.push(("Subject", subject));
-                }
-                f.extend([
-                    ("Timestamp", self.timestamp.as_str()),
-                    ("TopicArn", self.topic_arn.as_str()),
-                    ("Type", self.kind.as_str()),
-                ]);
-                f
-            }
-            SUBSCRIPTION_CONFIRMATION | UNSUBSCRIBE_CONFIRMATION => {
-                let kind = if self.kind == SUBSCRIPTION_CONFIRMATION {
-                    SUBSCRIPTION_CONFIRMATION
-                } else {
-                    UNSUBSCRIBE_CONFIRMATION
-                };
-                let subscribe_url =
-                    self.subscribe_url
-                        .as_deref()
-                        .ok_or(EnvelopeError::Missing {
-                            kind,
-                            field: "SubscribeURL",
-                        })?;
-                let token = self.token.as_deref().ok_or(EnvelopeError::Missing {
-                    kind,
-                    field: "Token",
-                })?;
-                vec![
-                    ("Message", self.message.as_str()),
-                    ("MessageId", self.message_id.as_str()),
-                    ("SubscribeURL", subscribe_url),
-                    ("Timestamp", self.timestamp.as_str()),
-                    ("Token", token),
-                    ("TopicArn", self.topic_arn.as_str()),
-                    ("Type", self.kind.as_str()),
-                ]
-            }
-            other => {
-                return Err(EnvelopeError::UnknownType(scanflow_core::error::quote(
-                    other,
-                )));
-            }
-        };
+        let fields = self.signed_fields()?;
         let mut text =
             String::with_capacity(fields.iter().map(|(k, v)| k.len() + v.len() + 2).sum());
         for (name, value) in fields {
@@ -180,6 +132,51 @@ impl HttpMessage {
             text.push('\n');
         }
         Ok(text)
+    }
+
+    /// The signed fields in the order SNS signs them; refuses a `Type` SNS does not send and a
+    /// confirmation without its URL and token. Borrowed, so checking a message costs nothing.
+    fn signed_fields(&self) -> Result<Vec<(&'static str, &str)>, EnvelopeError> {
+        let confirmation = match self.kind.as_str() {
+            NOTIFICATION => None,
+            SUBSCRIPTION_CONFIRMATION => Some(SUBSCRIPTION_CONFIRMATION),
+            UNSUBSCRIBE_CONFIRMATION => Some(UNSUBSCRIBE_CONFIRMATION),
+            other => {
+                return Err(EnvelopeError::UnknownType(scanflow_core::error::quote(
+                    other,
+                )));
+            }
+        };
+        let mut fields = vec![
+            ("Message", self.message.as_str()),
+            ("MessageId", self.message_id.as_str()),
+        ];
+        match confirmation {
+            None => {
+                if let Some(subject) = &self.subject {
+                    fields.push(("Subject", subject));
+                }
+                fields.push(("Timestamp", &self.timestamp));
+            }
+            Some(kind) => {
+                let missing = |field| EnvelopeError::Missing { kind, field };
+                let subscribe_url = self.subscribe_url.as_deref();
+                fields.push((
+                    "SubscribeURL",
+                    subscribe_url.ok_or_else(|| missing("SubscribeURL"))?,
+                ));
+                fields.push(("Timestamp", &self.timestamp));
+                fields.push((
+                    "Token",
+                    self.token.as_deref().ok_or_else(|| missing("Token"))?,
+                ));
+            }
+        }
+        fields.extend([
+            ("TopicArn", self.topic_arn.as_str()),
+            ("Type", self.kind.as_str()),
+        ]);
+        Ok(fields)
     }
 
     /// A message attribute's value, if the envelope carries it.

@@ -33,6 +33,8 @@ pub enum Refusal {
     Certificate(String),
     #[error("the signature does not verify: the message was changed or not signed by SNS")]
     BadSignature,
+    #[error(transparent)]
+    Envelope(#[from] scanflow_documents::sns_http::EnvelopeError),
     #[error("Timestamp {0} is not an RFC 3339 time")]
     Timestamp(String),
     #[error("stale: sent at {sent}, more than {max_age_seconds} s ago (a replay?)")]
@@ -111,9 +113,7 @@ impl Verifier {
             .ok()
             .and_then(|bytes| Signature::try_from(bytes.as_slice()).ok())
             .ok_or(Refusal::BadSignature)?;
-        let text = message
-            .string_to_sign()
-            .map_err(|e| Refusal::Certificate(e.to_string()))?;
+        let text = message.string_to_sign()?;
         let key = self.key_for(&message.signing_cert_url)?;
         let verified = match message.signature_version.as_str() {
             "1" => VerifyingKey::<Sha1>::new(key).verify(text.as_bytes(), &signature),

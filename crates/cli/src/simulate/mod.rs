@@ -144,14 +144,7 @@ impl TemplateFacts {
                 }
             }
         }
-        for f in [
-            "start-run",
-            "check-status",
-            "collect-findings",
-            "format",
-            "publish",
-            "notify",
-        ] {
+        for f in per_execution_functions() {
             if !memory_mb.contains_key(f) {
                 return Err(missing(&format!("the {f} function's MemorySize"), hub));
             }
@@ -1347,32 +1340,24 @@ fn thread_cpu_seconds() -> f64 {
     }
 }
 
+/// The hub's functions that executions invoke: all but the fleet watch, which runs once a day
+/// whatever the fleet does.
+pub fn per_execution_functions() -> impl Iterator<Item = &'static str> {
+    scanflow_core::step::FUNCTIONS
+        .into_iter()
+        .filter(|f| *f != "fleet-watch")
+}
+
 /// Marks a folder as the simulation's, so a rerun may clear it and nothing else.
 const OUT_MARKER: &str = ".scanflow-simulate";
 
 fn prepare_out(dir: &Path) -> Result<(), SimulateError> {
-    let err = |detail: String| SimulateError::Output {
-        path: dir.to_owned(),
-        detail,
-    };
-    if dir.exists() {
-        let empty = std::fs::read_dir(dir)
-            .map_err(|e| err(e.to_string()))?
-            .next()
-            .is_none();
-        if !empty && !dir.join(OUT_MARKER).exists() {
-            return Err(err(
-                "exists and was not written by scanflow simulate; choose another --out".into(),
-            ));
+    crate::local::prepare_output(dir, OUT_MARKER, "scanflow simulate").map_err(|detail| {
+        SimulateError::Output {
+            path: dir.to_owned(),
+            detail,
         }
-        std::fs::remove_dir_all(dir).map_err(|e| err(e.to_string()))?;
-    }
-    std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
-    std::fs::write(
-        dir.join(OUT_MARKER),
-        "written by scanflow simulate; cleared on the next simulation\n",
-    )
-    .map_err(|e| err(e.to_string()))
+    })
 }
 
 /// Replaces the quotas a JSON file names: `{"lambdaConcurrency": 100, "rates":
