@@ -10,6 +10,7 @@ pub mod lifecycle;
 pub mod message;
 pub mod model;
 pub mod ports;
+pub mod report_stream;
 pub mod schedule;
 pub mod state;
 pub mod step;

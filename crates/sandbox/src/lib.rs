@@ -79,8 +79,10 @@ pub(crate) struct Shared {
     pub classic: Mutex<classic::Runs>,
     pub inspector2: Mutex<inspector2::Reports>,
     pub security_hubs: Mutex<BTreeMap<String, security_hub::Account>>,
-    pub sns: Mutex<Vec<PublishedMessage>>,
     pub crashes: Mutex<crash::Crashes>,
+    /// Where this sandbox's messages start in `sns-messages.jsonl` (an earlier sandbox on the
+    /// same folder appended before it).
+    pub sns_log_start: u64,
 }
 
 /// ISO 8601 with milliseconds in UTC, as SNS and Inspector v2 write timestamps.
@@ -166,8 +168,8 @@ impl Sandbox {
             classic: Mutex::new(classic::Runs::default()),
             inspector2: Mutex::new(inspector2::Reports::default()),
             security_hubs: Mutex::new(BTreeMap::new()),
-            sns: Mutex::new(Vec::new()),
             crashes: Mutex::new(crash::Crashes::default()),
+            sns_log_start: std::fs::metadata(out_dir.join(sns::LOG_FILE)).map_or(0, |m| m.len()),
         });
         let hub_account = shared.scenario.hub.account_id.clone();
         let hub_region = shared.scenario.hub.region.clone();
@@ -243,9 +245,22 @@ impl Sandbox {
             .unwrap_or_default()
     }
 
-    /// Every message published to the topic, in order, with where it was delivered.
+    /// Every message published to the topic, in order, with where it was delivered (read
+    /// back from `sns-messages.jsonl`; an unreadable log is reported and reads as empty).
     pub fn sns_messages(&self) -> Vec<PublishedMessage> {
-        lock(&self.shared.sns).clone()
+        self.sns_messages_to(None)
+    }
+
+    /// The messages delivered to `subscription` (all with `None`), in order: the CLI prints the
+    /// e-mails of a run without reading its SIEM parts into memory.
+    pub fn sns_messages_to(&self, subscription: Option<Subscription>) -> Vec<PublishedMessage> {
+        SnsSim::read_log(&self.shared, |m| {
+            subscription.is_none_or(|s| m.subscriptions().contains(&s))
+        })
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot read the published messages back");
+            Vec::new()
+        })
     }
 
     /// Seeds the fleet registry as if each member stack had been created at `created_at`: an

@@ -1,7 +1,8 @@
 //! The scanflow topic: SNS's checks on what is published, the two subscriptions with the filter
 //! policies the hub template sets, and delivery to an HTTP endpoint in SNS's notification
-//! envelope with SNS's retries. Every message is kept in memory and appended to
-//! `<out>/sns-messages.jsonl`.
+//! envelope with SNS's retries. Every message is appended to `<out>/sns-messages.jsonl` and
+//! read back from there when asked for: a run with a million findings publishes a gigabyte of
+//! SIEM parts, which memory need not hold.
 //!
 //! The sandbox cannot sign as SNS: `Signature` is the fixed text [`UNSIGNED`], so a receiver
 //! that verifies signatures must have that check off for sandbox runs.
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use scanflow_core::ScanError;
 use scanflow_core::message::{
@@ -22,7 +23,7 @@ use scanflow_core::message::{
 };
 use scanflow_core::ports::Notifier;
 
-use crate::{SandboxError, Shared, ids, lock};
+use crate::{SandboxError, Shared, ids};
 
 /// The topic's name in the hub account.
 pub const TOPIC_NAME: &str = "scanflow";
@@ -34,7 +35,7 @@ pub const UNSIGNED: &str = "SANDBOX-UNSIGNED";
 const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The topic's subscriptions and their filter policies on `scanflow_kind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Subscription {
     /// `DestinationEmailAddress`: people get the digest and failure notices.
@@ -63,7 +64,7 @@ impl Subscription {
 }
 
 /// One message as published, and what became of it per subscription.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PublishedMessage {
     pub message_id: String,
@@ -82,14 +83,14 @@ impl PublishedMessage {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Delivery {
     pub subscription: Subscription,
     pub outcome: DeliveryOutcome,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "camelCase")]
 pub enum DeliveryOutcome {
     /// E-mail: there is no mail server; the message is in the log.
@@ -100,6 +101,13 @@ pub enum DeliveryOutcome {
     Delivered { status: u16, attempts: u32 },
     /// Every attempt failed; SNS drops the message (the publish still succeeded).
     Failed { attempts: u32, error: String },
+}
+
+/// The file in the output folder every published message is appended to, one JSON line each.
+pub const LOG_FILE: &str = "sns-messages.jsonl";
+
+fn log_path(shared: &Shared) -> std::path::PathBuf {
+    shared.out_dir.join(LOG_FILE)
 }
 
 /// [`Notifier`] for the simulated topic.
@@ -215,12 +223,11 @@ impl SnsSim {
             bytes = message.size(),
             "published"
         );
-        lock(&self.shared.sns).push(record);
         Ok(message_id)
     }
 
     fn append_log(&self, record: &PublishedMessage) -> Result<(), ScanError> {
-        let path = self.shared.out_dir.join("sns-messages.jsonl");
+        let path = log_path(&self.shared);
         let mut line = serde_json::to_vec(record).map_err(ScanError::internal)?;
         line.push(b'\n');
         std::fs::OpenOptions::new()
@@ -229,6 +236,39 @@ impl SnsSim {
             .open(&path)
             .and_then(|mut f| f.write_all(&line))
             .map_err(|e| ScanError::internal(format!("appending to {}: {e}", path.display())))
+    }
+
+    /// The messages published so far that `keep` selects, read back from the log in order.
+    pub(crate) fn read_log(
+        shared: &Shared,
+        mut keep: impl FnMut(&PublishedMessage) -> bool,
+    ) -> Result<Vec<PublishedMessage>, ScanError> {
+        use std::io::{BufRead, Seek, SeekFrom};
+        let path = log_path(shared);
+        let mut file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(ScanError::internal(format!("reading {}: {e}", path.display())));
+            }
+        };
+        file.seek(SeekFrom::Start(shared.sns_log_start))
+            .map_err(|e| ScanError::internal(format!("reading {}: {e}", path.display())))?;
+        let mut kept = Vec::new();
+        for line in std::io::BufReader::new(file).lines() {
+            let line =
+                line.map_err(|e| ScanError::internal(format!("reading {}: {e}", path.display())))?;
+            let record: PublishedMessage = serde_json::from_str(&line).map_err(|e| {
+                ScanError::internal(format!(
+                    "{} holds a line that is not a published message ({e}); was it edited?",
+                    path.display()
+                ))
+            })?;
+            if keep(&record) {
+                kept.push(record);
+            }
+        }
+        Ok(kept)
     }
 
     /// The body SNS posts to an HTTP/S subscriber (aws-facts §4.3).
