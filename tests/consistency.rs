@@ -655,7 +655,7 @@ fn each_function_has_the_measured_memory_with_the_safety_factor() {
         // findings, and their cold start is what they hold.
         let step_heap = sizes
             .values()
-            .filter_map(|n| n["steps"][&bin]["stepHeapMib"].as_f64())
+            .filter_map(|n| n["steps"][&bin]["handlerHeapMib"].as_f64())
             .fold(0.0, f64::max);
         let step_measured = sizes.values().any(|n| n["steps"].get(&bin).is_some());
         assert!(
@@ -1238,7 +1238,11 @@ fn settings_changes_reach_the_fleet_watch_and_its_schedule_input_is_what_it_read
             .and_then(Yaml::as_u64)
             .is_some()
     );
-    assert_eq!(function.get("MemorySize").and_then(Yaml::as_u64), Some(128));
+    assert_eq!(
+        function_property(&hub, resource(&hub, "FleetWatchFunction"), "MemorySize")
+            .and_then(Yaml::as_u64),
+        Some(128)
+    );
     let dlq = function["DeadLetterQueue"]
         .get("TargetArn")
         .and_then(get_att_arn)

@@ -6,7 +6,10 @@
 //!
 //! Build the bootstraps first, then run (the target dir defaults to `target`):
 //! `cargo build --release -p start-run -p check-status -p collect-findings -p format -p publish -p fleet-watch`
-//! `cargo run --release -p scanflow-aws --example cold_start -- [--bin-dir DIR] [--runs N]`
+//! `cargo run --release -p scanflow-aws --example cold_start -- [--bin-dir DIR] [--runs N] [--write FILE]`
+//!
+//! `--write benchmarks/cold-start.json` records the figures `tests/consistency.rs` checks each
+//! function's MemorySize against.
 
 #[path = "../tests/support/runtime_api.rs"]
 mod runtime_api;
@@ -66,17 +69,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map_or_else(|| PathBuf::from("target"), PathBuf::from)
         .join("release");
     let mut runs = 10usize;
+    let mut write = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--bin-dir" => bin_dir = PathBuf::from(args.next().ok_or("--bin-dir needs a dir")?),
             "--runs" => runs = args.next().ok_or("--runs needs a number")?.parse()?,
+            "--write" => write = Some(args.next().ok_or("--write needs a file")?),
             other => return Err(format!("unknown argument {other:?}").into()),
         }
     }
     let api = RuntimeApi::start()?;
-    println!("bootstraps in {}, median of {runs} spawns", bin_dir.display());
-    println!("{:<17} {:>14} {:>14}", "function", "to /next ms", "peak RSS MiB");
+    let mut figures = serde_json::Map::new();
+    println!(
+        "bootstraps in {}, median of {runs} spawns",
+        bin_dir.display()
+    );
+    println!(
+        "{:<17} {:>14} {:>14}",
+        "function", "to /next ms", "peak RSS MiB"
+    );
     for (bin, function) in BOOTSTRAPS {
         let path = bin_dir.join(bin);
         if !path.exists() {
@@ -123,11 +135,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 (None, None) => return Err(format!("{bin} never reached /next").into()),
             }
         }
-        println!(
-            "{bin:<17} {:>14.1} {:>14.1}",
-            median(times),
-            median(rss)
+        let (ms, mib) = (median(times), median(rss));
+        println!("{bin:<17} {ms:>14.1} {mib:>14.1}");
+        figures.insert(
+            (*bin).to_owned(),
+            serde_json::json!({
+                "toNextMs": (ms * 10.0).round() / 10.0,
+                "peakRssMib": (mib * 10.0).round() / 10.0,
+            }),
         );
+    }
+    if let Some(path) = write {
+        let doc = serde_json::json!({
+            "command": "cargo run --release -p scanflow-aws --example cold_start -- --write benchmarks/cold-start.json",
+            "runs": runs,
+            "functions": figures,
+        });
+        std::fs::write(&path, serde_json::to_string_pretty(&doc)? + "\n")?;
+        println!("wrote {path}");
     }
     Ok(())
 }

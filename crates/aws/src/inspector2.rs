@@ -95,7 +95,8 @@ impl OpenReport {
                 match report_finding(raw, scope) {
                     Ok(f) => findings.push(f),
                     Err(e) => {
-                        parse_error = Some(format!("a finding ending at byte {} ({e})", after.offset));
+                        parse_error =
+                            Some(format!("a finding ending at byte {} ({e})", after.offset));
                         return false;
                     }
                 }

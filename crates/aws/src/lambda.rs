@@ -127,7 +127,8 @@ fn report_init_error(message: &str) {
     let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
         return;
     };
-    let body = serde_json::json!({"errorType": INIT_ERROR_TYPE, "errorMessage": message}).to_string();
+    let body =
+        serde_json::json!({"errorType": INIT_ERROR_TYPE, "errorMessage": message}).to_string();
     let request = format!(
         "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\n\
          Lambda-Runtime-Function-Error-Type: Runtime.{INIT_ERROR_TYPE}\r\n\

@@ -64,7 +64,10 @@ fn a_bootstrap_reports_missing_configuration_and_otherwise_reaches_next() {
     assert_eq!(body["errorType"], scanflow_aws::lambda::INIT_ERROR_TYPE);
     let message = body["errorMessage"].as_str().unwrap_or_default();
     assert!(message.contains("HUB_ACCOUNT_ID"), "{message}");
-    assert!(seen.first_next.is_none(), "nothing is served without a configuration");
+    assert!(
+        seen.first_next.is_none(),
+        "nothing is served without a configuration"
+    );
     drop(runtime);
 
     // Configured: the cold start ends at the first /next, and nothing is reported as broken.
@@ -83,6 +86,12 @@ fn a_bootstrap_reports_missing_configuration_and_otherwise_reaches_next() {
         s.first_next.is_some() || s.init_error.is_some()
     });
     assert!(seen.init_error.is_none(), "{:?}", seen.init_error);
-    assert!(seen.first_next.is_some(), "the bootstrap never asked for an event");
-    assert!(!serving.is_finished(), "the function keeps waiting for events");
+    assert!(
+        seen.first_next.is_some(),
+        "the bootstrap never asked for an event"
+    );
+    assert!(
+        !serving.is_finished(),
+        "the function keeps waiting for events"
+    );
 }

@@ -364,10 +364,7 @@ fn run(args: RunArgs) -> ExitCode {
     }
 
     if !args.quiet {
-        for message in result
-            .sandbox
-            .sns_messages_to(Some(Subscription::Email))
-        {
+        for message in result.sandbox.sns_messages_to(Some(Subscription::Email)) {
             println!("\n== E-mail: {}\n{}", message.subject, message.message);
         }
     }

@@ -346,13 +346,7 @@ pub(crate) fn findings_page(
     }
     Ok(FindingsPage {
         findings,
-        next: full.then(|| {
-            format!(
-                "{}:{}",
-                last.offset,
-                if last.in_array { "a" } else { "l" }
-            )
-        }),
+        next: full.then(|| format!("{}:{}", last.offset, if last.in_array { "a" } else { "l" })),
     })
 }
 

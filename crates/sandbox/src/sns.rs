@@ -249,7 +249,10 @@ impl SnsSim {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => {
-                return Err(ScanError::internal(format!("reading {}: {e}", path.display())));
+                return Err(ScanError::internal(format!(
+                    "reading {}: {e}",
+                    path.display()
+                )));
             }
         };
         file.seek(SeekFrom::Start(shared.sns_log_start))

@@ -129,9 +129,7 @@ pub async fn format_run<P: Platform>(
     let mut items = spool.into_reader()?;
     let mut index = 0usize;
     while let Some(item) = items.next_item()? {
-        writer
-            .push(store, item, index >= findings_in_spool)
-            .await?;
+        writer.push(store, item, index >= findings_in_spool).await?;
         index += 1;
     }
     let siem_parts = writer.finish(store).await?;

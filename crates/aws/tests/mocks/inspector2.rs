@@ -372,7 +372,10 @@ async fn report_objects_are_read_in_pages_resumed_by_byte_offset() {
     assert_eq!(page.findings.len(), REPORT_PAGE);
     assert_eq!(
         page.findings[0].id,
-        format!("arn:aws:inspector2:{REGION}:{ACCOUNT}:finding/{:032x}", REPORT_PAGE)
+        format!(
+            "arn:aws:inspector2:{REGION}:{ACCOUNT}:finding/{:032x}",
+            REPORT_PAGE
+        )
     );
     let ranges = ranges.all();
     assert_eq!(ranges.len(), 1);
