@@ -627,6 +627,58 @@ fn lambda_timeouts_fit_inside_their_task_timeouts() {
 // Hub functions ⇄ workspace ⇄ adapters
 // ------------------------------------------------------------------------------------------
 
+/// Headroom over the measured memory of a function (its cold start plus the most its handler
+/// allocated at any benchmarked size): each MemorySize must be at least this many times that.
+/// The one place the margin is stated; templates/hub.yaml's comments refer to it.
+const MEMORY_SAFETY_FACTOR: f64 = 2.0;
+/// The committed figures the benchmarks write (README's performance section runs them).
+const COLD_START_FIGURES: &str = "benchmarks/cold-start.json";
+const HANDLER_MEMORY_FIGURES: &str = "benchmarks/handler-memory.json";
+
+#[test]
+fn each_function_has_the_measured_memory_with_the_safety_factor() {
+    let hub = template(HUB);
+    let cold: Json =
+        serde_json::from_str(&read(COLD_START_FIGURES)).expect("cold-start figures are JSON");
+    let handlers: Json = serde_json::from_str(&read(HANDLER_MEMORY_FIGURES))
+        .expect("handler-memory figures are JSON");
+    let sizes = handlers["findings"].as_object().expect("findings by size");
+    assert!(
+        sizes.contains_key("250000"),
+        "{HANDLER_MEMORY_FIGURES} measures 250,000 findings"
+    );
+    for (id, bin) in hub_functions(&hub) {
+        let rss = cold["functions"][&bin]["peakRssMib"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{COLD_START_FIGURES} has no peakRssMib for {bin}"));
+        // notify and fleet-watch are not steps of a scan: their work does not grow with the
+        // findings, and their cold start is what they hold.
+        let step_heap = sizes
+            .values()
+            .filter_map(|n| n["steps"][&bin]["handlerHeapMib"].as_f64())
+            .fold(0.0, f64::max);
+        let step_measured = sizes.values().any(|n| n["steps"].get(&bin).is_some());
+        assert!(
+            step_measured || bin == "notify" || bin == "fleet-watch",
+            "{HANDLER_MEMORY_FIGURES} does not measure the {bin} step"
+        );
+        let memory = function_property(&hub, resource(&hub, &id), "MemorySize")
+            .and_then(Yaml::as_f64)
+            .unwrap_or_else(|| panic!("{id} has no MemorySize"));
+        let needed = MEMORY_SAFETY_FACTOR * (rss + step_heap);
+        assert!(
+            memory >= needed,
+            "{id}: MemorySize {memory} MB is below {MEMORY_SAFETY_FACTOR} x ({rss:.1} MiB at cold \
+             start + {step_heap:.1} MiB of handler heap) = {needed:.0}; rerun the benchmarks or \
+             raise it"
+        );
+        assert!(
+            (128.0..=10_240.0).contains(&memory),
+            "{id}: Lambda allows 128-10240 MB"
+        );
+    }
+}
+
 #[test]
 fn every_built_function_is_a_workspace_bin_under_functions() {
     let hub = template(HUB);
@@ -1186,7 +1238,11 @@ fn settings_changes_reach_the_fleet_watch_and_its_schedule_input_is_what_it_read
             .and_then(Yaml::as_u64)
             .is_some()
     );
-    assert_eq!(function.get("MemorySize").and_then(Yaml::as_u64), Some(128));
+    assert_eq!(
+        function_property(&hub, resource(&hub, "FleetWatchFunction"), "MemorySize")
+            .and_then(Yaml::as_u64),
+        Some(128)
+    );
     let dlq = function["DeadLetterQueue"]
         .get("TargetArn")
         .and_then(get_att_arn)

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use scanflow_aws::error::Scope;
 use scanflow_aws::inspector2::{REPORT_PAGE, report_finding};
-use scanflow_aws::report_stream::{Resume, Scanner};
+use scanflow_core::report_stream::{Resume, Scanner};
 
 const CHUNK: usize = 64 * 1024;
 

@@ -1,13 +1,15 @@
 //! Amazon Inspector (v2) in one member account. v2 scans continuously, so a "run" is a
 //! findings report: start-run checks coverage and asks for a JSON report (the account's ACTIVE
 //! EC2 findings, optionally by tag) in the hub bucket; check-status follows the report; findings
-//! are streamed from the report object page by page, or read with `ListFindings` when the
-//! report left no object; coverage comes from `ListCoverage`.
+//! are streamed from the report object page by page (one GET held open across the pages of an
+//! invocation), or read with `ListFindings` when the report left no object; coverage comes
+//! from `ListCoverage`.
 //!
 //! Tags: findings filters have no `ec2InstanceTags`, so reports and `ListFindings` filter on
 //! `resourceTags`; coverage filters on `ec2InstanceTags`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_sdk_inspector2::Client;
 use aws_sdk_inspector2::error::ProvideErrorMetadata;
@@ -26,7 +28,7 @@ use serde::Deserialize;
 
 use crate::error::{Call, Scope};
 use crate::member::ReportDestination;
-use crate::report_stream::{Resume, Scanner};
+use scanflow_core::report_stream::{Resume, Scanner};
 
 /// Findings per page read from a report object.
 pub const REPORT_PAGE: usize = 1000;
@@ -43,6 +45,74 @@ pub struct Inspector2 {
     s3: aws_sdk_s3::Client,
     scope: Scope,
     reports: ReportDestination,
+    /// The report object being read, kept between pages: the next page continues the same
+    /// GET instead of opening a new ranged one (each GET of a KMS-encrypted object is also a
+    /// KMS decrypt). A member lives for one invocation, so the stream does too.
+    open: Arc<Mutex<Option<OpenReport>>>,
+}
+
+/// A report object's body still being read, the scanner where the last page stopped, and the
+/// bytes S3 delivered after that point (the rest of the last chunk).
+struct OpenReport {
+    key: String,
+    at: Resume,
+    scanner: Scanner,
+    body: aws_sdk_s3::primitives::ByteStream,
+    rest: Vec<u8>,
+}
+
+impl std::fmt::Debug for OpenReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenReport")
+            .field("key", &self.key)
+            .field("at", &self.at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What scanning some bytes of the report gave.
+enum Scanned {
+    /// The page is full; this many bytes were used.
+    Full(usize),
+    /// Every byte was used and the page has room for more.
+    More,
+}
+
+impl OpenReport {
+    /// Scans `bytes` into `findings` until the page is full.
+    fn scan(
+        &mut self,
+        bytes: &[u8],
+        findings: &mut Vec<Finding>,
+        scope: &Scope,
+        location: &str,
+    ) -> Result<Scanned, ScanError> {
+        let mut parse_error = None;
+        let at = &mut self.at;
+        let used = self
+            .scanner
+            .feed(bytes, |raw, after| {
+                match report_finding(raw, scope) {
+                    Ok(f) => findings.push(f),
+                    Err(e) => {
+                        parse_error =
+                            Some(format!("a finding ending at byte {} ({e})", after.offset));
+                        return false;
+                    }
+                }
+                *at = after;
+                findings.len() < REPORT_PAGE
+            })
+            .map_err(|e| report_shape_error(location, &e.to_string()))?;
+        if let Some(problem) = parse_error {
+            return Err(report_shape_error(location, &problem));
+        }
+        Ok(if findings.len() >= REPORT_PAGE {
+            Scanned::Full(used)
+        } else {
+            Scanned::More
+        })
+    }
 }
 
 /// Where the next findings page starts.
@@ -105,6 +175,7 @@ impl Inspector2 {
             s3,
             scope,
             reports,
+            open: Arc::default(),
         }
     }
 
@@ -282,59 +353,94 @@ impl Inspector2 {
         Ok(candidates.into_iter().next())
     }
 
-    /// Reads up to [`REPORT_PAGE`] findings from the report object, starting at `resume`,
-    /// holding one S3 chunk and one finding at a time.
-    async fn report_page(&self, key: &str, resume: Resume) -> Result<FindingsPage, ScanError> {
+    /// Opens the report object at `resume` (a ranged GET past the start).
+    async fn open_report(&self, key: &str, resume: Resume) -> Result<OpenReport, ScanError> {
         let location = format!("s3://{}/{key}", self.reports.bucket);
-        let call = self.reports.hub.call("s3:GetObject", location.clone());
+        let call = self.reports.hub.call("s3:GetObject", location);
         let mut request = self.s3.get_object().bucket(&self.reports.bucket).key(key);
         if resume.offset > 0 {
             request = request.range(format!("bytes={}-", resume.offset));
         }
         let out = request.send().await.map_err(|e| call.error(&e))?;
-        let mut body = out.body;
-        let mut scanner = Scanner::new(resume);
+        Ok(OpenReport {
+            key: key.to_owned(),
+            at: resume,
+            scanner: Scanner::new(resume),
+            body: out.body,
+            rest: Vec::new(),
+        })
+    }
+
+    /// Reads up to [`REPORT_PAGE`] findings from the report object, starting at `resume`,
+    /// holding one S3 chunk and one finding at a time. The object stays open for the next
+    /// page when it continues where this one stopped (the same invocation); a new member (a
+    /// new invocation, a retry) resumes with a ranged GET at the cursor.
+    async fn report_page(&self, key: &str, resume: Resume) -> Result<FindingsPage, ScanError> {
+        let location = format!("s3://{}/{key}", self.reports.bucket);
+        let kept = self
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .filter(|o| o.key == key && o.at == resume);
+        let mut open = match kept {
+            Some(open) => open,
+            None => self.open_report(key, resume).await?,
+        };
         let mut findings = Vec::new();
-        let mut last = resume;
-        let mut parse_error = None;
-        let mut full = false;
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| call.transient(&format!("reading the report: {e}")))?;
-            scanner
-                .feed(&chunk, |bytes, after| {
-                    match report_finding(bytes, &self.scope) {
-                        Ok(f) => findings.push(f),
-                        Err(e) => {
-                            parse_error =
-                                Some(format!("a finding ending at byte {} ({e})", after.offset));
-                            return false;
-                        }
-                    }
-                    last = after;
-                    full = findings.len() >= REPORT_PAGE;
-                    !full
-                })
-                .map_err(|e| report_shape_error(&location, &e.to_string()))?;
-            if let Some(problem) = parse_error {
-                return Err(report_shape_error(&location, &problem));
+        let rest = std::mem::take(&mut open.rest);
+        let mut full = match open.scan(&rest, &mut findings, &self.scope, &location)? {
+            Scanned::Full(used) => {
+                open.rest = rest.get(used..).unwrap_or_default().to_vec();
+                true
             }
-            if full || scanner.is_done() {
-                break;
+            Scanned::More => false,
+        };
+        let mut reopened = false;
+        while !full && !open.scanner.is_done() {
+            let chunk = match open.body.next().await {
+                None => break,
+                Some(Ok(chunk)) => chunk,
+                // A dropped connection: continue once with a ranged GET just past the last
+                // finding read (the scanner's partial finding is read again from there).
+                Some(Err(e)) if !reopened => {
+                    tracing::warn!(key, offset = open.at.offset, error = %e, "report stream broke; resuming");
+                    reopened = true;
+                    open = self.open_report(key, open.at).await?;
+                    continue;
+                }
+                Some(Err(e)) => {
+                    return Err(self
+                        .reports
+                        .hub
+                        .call("s3:GetObject", location.clone())
+                        .transient(&format!("reading the report: {e}")));
+                }
+            };
+            if let Scanned::Full(used) = open.scan(&chunk, &mut findings, &self.scope, &location)? {
+                open.rest = chunk.get(used..).unwrap_or_default().to_vec();
+                full = true;
             }
         }
         if !full {
-            scanner
+            open.scanner
                 .finish()
                 .map_err(|e| report_shape_error(&location, &e.to_string()))?;
+            return Ok(FindingsPage {
+                findings,
+                next: None,
+            });
         }
-        let next = full.then(|| {
-            Cursor::Report {
-                key: key.to_owned(),
-                resume: last,
-            }
-            .encode()
-        });
-        Ok(FindingsPage { findings, next })
+        let next = Cursor::Report {
+            key: key.to_owned(),
+            resume: open.at,
+        }
+        .encode();
+        *self.open.lock().unwrap_or_else(PoisonError::into_inner) = Some(open);
+        Ok(FindingsPage {
+            findings,
+            next: Some(next),
+        })
     }
 
     /// One `ListFindings` page with the report's filter (`token` empty for the first).

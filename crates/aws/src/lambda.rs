@@ -1,10 +1,19 @@
 //! The Lambda glue shared by the five functions: logging set up from Lambda's controls,
-//! configuration checked once at cold start, and handler errors reported with the stable
-//! `errorType` names the state machine retries and catches on.
+//! configuration checked once at cold start (a failure reported to the Runtime API's init-error
+//! endpoint), each invocation's deadline made known to the handler, and handler errors reported
+//! with the stable `errorType` names the state machine retries and catches on.
+//!
+//! Duplicate keys: the execution input's duplicate-key refusal lives on the CLI's text path
+//! (`scanflow_core::input`) only. A Lambda's event cannot carry duplicate keys: Step Functions
+//! parses the execution input when the execution starts (a duplicate key is refused, or one of
+//! the two kept, there) and builds every Task's `Payload` by serialising its own parsed state
+//! through the state's `Parameters` (statemachine/scan.asl.json), and a JSON object it
+//! serialises holds each key once.
 
 use std::future::Future;
+use std::io::{Read, Write};
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use scanflow_core::ScanError;
@@ -50,11 +59,27 @@ where
     .await
 }
 
+tokio::task_local! {
+    /// The deadline of the invocation being served (Lambda's `Lambda-Runtime-Deadline-Ms`).
+    static DEADLINE: SystemTime;
+}
+
+/// When the invocation being served must have returned, while a handler runs under
+/// [`run`]; `None` outside an invocation (tests, the sandbox).
+pub fn invocation_deadline() -> Option<SystemTime> {
+    DEADLINE.try_with(|d| *d).ok()
+}
+
 async fn serve(function: &'static str, handler: BoxedHandler) -> Result<(), lambda_runtime::Error> {
     init_tracing(|name| std::env::var(name).ok());
-    let config = Config::from_env(function).inspect_err(|e| {
-        tracing::error!(function, error = %e, "configuration is incomplete");
-    })?;
+    let config = match Config::from_env(function) {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::error!(function, error = %e, "configuration is incomplete");
+            report_init_error(&e.to_string());
+            return Err(e.into());
+        }
+    };
     // A hung connection becomes a `Transient` error the state machine retries, instead of a
     // Lambda timeout. Streaming reads (report objects) are outside the attempt timeout.
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
@@ -65,9 +90,14 @@ async fn serve(function: &'static str, handler: BoxedHandler) -> Result<(), lamb
         .timeout_config(timeouts)
         .load()
         .await;
-    let platform = AwsPlatform::new(sdk, config).inspect_err(|e| {
-        tracing::error!(function, error = %e, "cannot start");
-    })?;
+    let platform = match AwsPlatform::new(sdk, config) {
+        Ok(platform) => platform,
+        Err(e) => {
+            tracing::error!(function, error = %e, "cannot start");
+            report_init_error(&e.to_string());
+            return Err(e.into());
+        }
+    };
     // One platform for the life of the process: clients and their connection pools are reused
     // across invocations of a warm function.
     let platform: &'static AwsPlatform = Box::leak(Box::new(platform));
@@ -75,7 +105,8 @@ async fn serve(function: &'static str, handler: BoxedHandler) -> Result<(), lamb
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let span =
             tracing::info_span!("invocation", function, request_id = %event.context.request_id);
-        let work = handler(platform, event.payload);
+        let deadline = SystemTime::UNIX_EPOCH + Duration::from_millis(event.context.deadline);
+        let work = DEADLINE.scope(deadline, handler(platform, event.payload));
         async move {
             let result = work.await;
             if let Err(e) = &result {
@@ -87,6 +118,39 @@ async fn serve(function: &'static str, handler: BoxedHandler) -> Result<(), lamb
     }))
     .await
 }
+
+/// Tells Lambda why this environment cannot start (`POST /runtime/init/error`), so the
+/// function's error names the missing variable instead of a bare `Runtime.ExitError`. Best
+/// effort: the process exits with the error either way. Blocking I/O is fine here: nothing
+/// else runs before the first event.
+fn report_init_error(message: &str) {
+    let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
+        return;
+    };
+    let body =
+        serde_json::json!({"errorType": INIT_ERROR_TYPE, "errorMessage": message}).to_string();
+    let request = format!(
+        "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {api}\r\n\
+         Lambda-Runtime-Function-Error-Type: Runtime.{INIT_ERROR_TYPE}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let sent = std::net::TcpStream::connect(&api).and_then(|mut stream| {
+        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+        stream.write_all(request.as_bytes())?;
+        let mut status = [0u8; 12];
+        stream.read_exact(&mut status)?;
+        Ok(String::from_utf8_lossy(&status[9..]).into_owned())
+    });
+    match sent {
+        Ok(status) if status.starts_with('2') => {}
+        Ok(status) => tracing::warn!(status, "the runtime API refused the init error"),
+        Err(e) => tracing::warn!(error = %e, "could not report the init error to the runtime API"),
+    }
+}
+
+/// The `errorType` of a configuration that stops a function from starting.
+pub const INIT_ERROR_TYPE: &str = "ConfigurationError";
 
 /// How to log, from Lambda's advanced logging controls: JSON when `AWS_LAMBDA_LOG_FORMAT` is
 /// `JSON`; the filter from `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else `info`.

@@ -9,7 +9,6 @@ pub mod inspector2;
 pub mod lambda;
 pub mod member;
 pub mod platform;
-pub mod report_stream;
 pub mod s3;
 pub mod securityhub;
 pub mod settings;

@@ -1,7 +1,9 @@
 //! The hub as the handlers see it in AWS: one SDK configuration loaded at cold start, the hub's
-//! own clients, and member accounts entered by assuming their scan role.
+//! own clients (each built the first time the function uses it, so format never builds SNS
+//! or Security Hub clients), and member accounts entered by assuming their scan role.
 
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 use aws_config::sts::AssumeRoleProvider;
@@ -31,9 +33,9 @@ pub struct AwsPlatform {
     config: Config,
     hub: HubConfig,
     hub_scope: Scope,
-    store: S3Store,
-    notifier: SnsNotifier,
-    hub_security_hub: AwsSecurityHub,
+    store: OnceLock<S3Store>,
+    notifier: OnceLock<SnsNotifier>,
+    hub_security_hub: OnceLock<AwsSecurityHub>,
 }
 
 impl AwsPlatform {
@@ -48,19 +50,6 @@ impl AwsPlatform {
                 purpose: "the hub's region (Lambda sets it)",
             })?;
         let hub_scope = Scope::new(config.hub_account_id.clone(), region);
-        let store = S3Store::new(
-            s3_client(&sdk),
-            hub_scope.clone(),
-            config.report_bucket.clone(),
-            config.report_kms_key_arn.clone(),
-        );
-        let notifier = SnsNotifier::new(
-            aws_sdk_sns::Client::new(&sdk),
-            hub_scope.clone(),
-            config.topic_arn.clone(),
-        );
-        let hub_security_hub =
-            AwsSecurityHub::new(aws_sdk_securityhub::Client::new(&sdk), hub_scope.clone());
         let hub = HubConfig {
             hub_account_id: config.hub_account_id.clone(),
             sla_days: config.sla_days,
@@ -72,9 +61,9 @@ impl AwsPlatform {
             config,
             hub,
             hub_scope,
-            store,
-            notifier,
-            hub_security_hub,
+            store: OnceLock::new(),
+            notifier: OnceLock::new(),
+            hub_security_hub: OnceLock::new(),
         })
     }
 
@@ -161,15 +150,37 @@ impl Platform for AwsPlatform {
     }
 
     fn store(&self) -> &S3Store {
-        &self.store
+        self.store.get_or_init(|| {
+            S3Store::new(
+                s3_client(&self.sdk),
+                self.hub_scope.clone(),
+                self.config.report_bucket.clone(),
+                self.config.report_kms_key_arn.clone(),
+            )
+        })
     }
 
     fn notifier(&self) -> &SnsNotifier {
-        &self.notifier
+        self.notifier.get_or_init(|| {
+            SnsNotifier::new(
+                aws_sdk_sns::Client::new(&self.sdk),
+                self.hub_scope.clone(),
+                self.config.topic_arn.clone(),
+            )
+        })
     }
 
     fn hub_security_hub(&self) -> &AwsSecurityHub {
-        &self.hub_security_hub
+        self.hub_security_hub.get_or_init(|| {
+            AwsSecurityHub::new(
+                aws_sdk_securityhub::Client::new(&self.sdk),
+                self.hub_scope.clone(),
+            )
+        })
+    }
+
+    fn deadline(&self) -> Option<SystemTime> {
+        crate::lambda::invocation_deadline()
     }
 }
 

@@ -498,12 +498,7 @@ fn run(args: RunArgs) -> ExitCode {
     }
 
     if !args.quiet {
-        for message in result
-            .sandbox
-            .sns_messages()
-            .iter()
-            .filter(|m| m.subscriptions().contains(&Subscription::Email))
-        {
+        for message in result.sandbox.sns_messages_to(Some(Subscription::Email)) {
             println!("\n== E-mail: {}\n{}", message.subject, message.message);
         }
     }

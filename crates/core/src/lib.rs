@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod message;
 pub mod model;
 pub mod ports;
+pub mod report_stream;
 pub mod schedule;
 pub mod state;
 pub mod step;

@@ -35,6 +35,13 @@ pub trait Platform: Send + Sync {
     fn store(&self) -> &Self::Store;
     fn notifier(&self) -> &Self::Notifier;
     fn hub_security_hub(&self) -> &Self::SecurityHub;
+
+    /// When the invocation being served must have returned (Lambda's deadline), so a step
+    /// that reads for long can stop in time with a clear error instead of being killed; `None`
+    /// where nothing bounds it (the sandbox's virtual time, tests).
+    fn deadline(&self) -> Option<std::time::SystemTime> {
+        None
+    }
 }
 
 /// The role session name for an execution: STS accepts 2–64 of `[\w+=,.@-]`, Step Functions

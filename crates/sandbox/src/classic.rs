@@ -583,7 +583,7 @@ fn describe(
                 .clone()
                 .unwrap_or_else(|| format!("Instance {instance_id} is vulnerable to {}", v.cve)),
         ),
-        description: Some(v.description.clone()),
+        description: Some(v.description()),
         recommendation: Some(format!(
             "Use your Operating System's update feature to update package {}-{}. For more \
              information see https://cve.mitre.org/cgi-bin/cvename.cgi?name={}",

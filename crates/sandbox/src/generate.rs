@@ -24,7 +24,7 @@ pub(crate) struct Vuln {
     pub score: Option<f64>,
     pub cvss_vector: Option<&'static str>,
     pub title: Option<String>,
-    pub description: String,
+    pub description: Description,
     pub epss: f64,
     pub exploit_available: bool,
     pub first_seen_days_ago: u32,
@@ -34,7 +34,28 @@ pub(crate) struct Vuln {
     pub until_scan: Option<u32>,
 }
 
+/// How a vulnerability is described: the scenario's text, or a generated weakness whose text
+/// is written out only when a finding is shaped, so a million generated findings (a few
+/// hundred bytes of prose each) hold no prose in memory.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Description {
+    Text(String),
+    Weakness(&'static Weakness),
+}
+
 impl Vuln {
+    /// The description text Inspector shows.
+    pub fn description(&self) -> String {
+        match &self.description {
+            Description::Text(text) => text.clone(),
+            Description::Weakness(w) => describe(
+                w,
+                &self.package,
+                self.fixed_in.as_deref().unwrap_or(UNFIXED),
+            ),
+        }
+    }
+
     /// Whether scan `scan` (1-based) finds it.
     pub fn present_at(&self, scan: u32) -> bool {
         scan >= self.from_scan && self.until_scan.is_none_or(|u| scan < u)
@@ -301,7 +322,8 @@ const PACKAGES: &[Package] = &[
 ];
 
 /// Kinds of weakness, each with the sentences a vendor advisory would use.
-struct Weakness {
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Weakness {
     opening: &'static str,
     impact: &'static str,
     condition: &'static str,
@@ -456,7 +478,10 @@ pub(crate) fn account_vulns(account: &AccountSpec) -> Vec<Vuln> {
         .collect();
     if let Some(g) = &account.findings.generate {
         out.reserve(g.count as usize);
-        let mut taken: HashSet<(usize, String, String)> = out.iter().map(identity).collect();
+        let mut taken: Taken = out
+            .iter()
+            .map(|v| fingerprint(v.instance, &v.cve, &v.package))
+            .collect();
         let first = out.len();
         generate(account, g, 0..g.count, 1, &platforms, &mut taken, &mut out);
         if let Some(c) = account.findings.churn {
@@ -475,7 +500,7 @@ fn churn(
     c: crate::scenario::ChurnSpec,
     first: usize,
     platforms: &[Platform],
-    taken: &mut HashSet<(usize, String, String)>,
+    taken: &mut Taken,
     out: &mut Vec<Vuln>,
 ) {
     let seed = g.seed.to_string();
@@ -500,9 +525,18 @@ fn churn(
 }
 
 /// Inspector reports one finding per instance, vulnerability and package: the identity a
-/// generated finding must not share with another.
-fn identity(v: &Vuln) -> (usize, String, String) {
-    (v.instance, v.cve.clone(), v.package.clone())
+/// generated finding must not share with another, held as the instance and a 64-bit
+/// fingerprint of the CVE and package (16 bytes an entry instead of two strings, so the set of
+/// a million findings stays small). A fingerprint collision only makes the generator draw
+/// another CVE.
+type Taken = HashSet<(usize, u64)>;
+
+fn fingerprint(instance: usize, cve: &str, package: &str) -> (usize, u64) {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    cve.hash(&mut h);
+    package.hash(&mut h);
+    (instance, h.finish())
 }
 
 fn listed(account: &AccountSpec, instance: usize, f: &FindingSpec) -> Vuln {
@@ -536,7 +570,7 @@ fn listed(account: &AccountSpec, instance: usize, f: &FindingSpec) -> Vuln {
         score: f.score.or(default_score),
         cvss_vector: vector,
         title: f.title.clone(),
-        description,
+        description: Description::Text(description),
         epss: 0.01 + rng.below(900) as f64 / 1000.0,
         exploit_available: rng.chance(40),
         first_seen_days_ago: rng.between(1, 60) as u32,
@@ -552,7 +586,7 @@ fn generate(
     range: std::ops::Range<u32>,
     from_scan: u32,
     platforms: &[Platform],
-    taken: &mut HashSet<(usize, String, String)>,
+    taken: &mut Taken,
     out: &mut Vec<Vuln>,
 ) {
     let seed = g.seed.to_string();
@@ -566,7 +600,7 @@ fn generate(
         let cve = loop {
             let year = rng.between(2019, 2025);
             let cve = format!("CVE-{year}-{}", rng.between(1000, 52_999));
-            if taken.insert((instance, cve.clone(), pkg.name.to_owned())) {
+            if taken.insert(fingerprint(instance, &cve, pkg.name)) {
                 break cve;
             }
         };
@@ -580,11 +614,6 @@ fn generate(
         let fixed_in = (fix_roll < 82)
             .then(|| platform.package_version(&bump(pkg.version, 1 + build % 3), build >> 8));
         let w = rng.pick(WEAKNESSES);
-        let description = describe(
-            w,
-            pkg.name,
-            fixed_in.as_deref().unwrap_or("the latest release"),
-        );
         let cvss = cvss_choices(severity);
         let (cvss_vector, score) = if cvss.is_empty() {
             (None, None)
@@ -607,7 +636,7 @@ fn generate(
             score,
             cvss_vector,
             title: None,
-            description,
+            description: Description::Weakness(w),
             epss: (epss * 10_000.0).round() / 10_000.0,
             exploit_available: matches!(severity, Severity::Critical | Severity::High)
                 && rng.chance(15),
@@ -623,6 +652,9 @@ fn generate(
     }
 }
 
+/// What a generated description says when no version fixes the package.
+const UNFIXED: &str = "the latest release";
+
 fn describe(w: &Weakness, package: &str, fixed: &str) -> String {
     let fill = |s: &str| s.replace("{pkg}", package).replace("{fixed}", fixed);
     format!(
@@ -636,6 +668,10 @@ fn describe(w: &Weakness, package: &str, fixed: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn identity(v: &Vuln) -> (usize, String, String) {
+        (v.instance, v.cve.clone(), v.package.clone())
+    }
 
     #[test]
     fn generated_findings_never_repeat_an_instance_cve_and_package() {

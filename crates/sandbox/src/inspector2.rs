@@ -1,24 +1,21 @@
 //! Inspector v2: findings reports that stay IN_PROGRESS for a while and are then written into the
-//! local S3 folder as `{"findings": [...]}` in the API's `Finding` shape, read back a page of
-//! 1,000 at a time and normalized; coverage as `ListCoverage` reports it.
+//! local S3 folder as `{"findings": [...]}` in the API's `Finding` shape, streamed back a page
+//! of 1,000 at a time and normalized; coverage as `ListCoverage` reports it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt;
-use std::io::{BufWriter, Write};
-use std::path::Path;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashSet};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use scanflow_core::ScanError;
 use scanflow_core::model::{AccountSettings, Coverage, Engine, Finding, Severity, Tag, Uncovered};
 use scanflow_core::ports::{FindingsPage, RunStatus, Started};
+use scanflow_core::report_stream::{Resume, Scanner};
 use scanflow_core::state::Run;
 
 use crate::generate::{InstanceFacts, Vuln, instance_facts};
-use crate::member::{Member, parse_cursor};
+use crate::member::Member;
 use crate::scenario::ReportOutcome;
 use crate::{Shared, ids, lock, security_hub};
 
@@ -35,10 +32,6 @@ pub fn report_key(account_id: &str, region: &str, report_id: &str) -> String {
 #[derive(Default)]
 pub(crate) struct Reports {
     reports: Vec<Report>,
-    /// Normalized findings of reports being read, by key, until their last page is served: a
-    /// stateless adapter re-reads the object for every page, the sandbox parses it once (and
-    /// still counts every GetObject).
-    parsed: HashMap<String, Arc<Vec<Finding>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -283,15 +276,17 @@ fn write_report(shared: &Shared, m: &Member, report: &Report) -> Result<usize, S
     Ok(arns.len())
 }
 
-/// Reads the report object a page at a time (`s3:ListObjectsV2` to find it on the first
-/// page, `s3:GetObject` on every page).
+/// Reads the report object a page at a time with the scanner the AWS adapter uses
+/// (`scanflow_core::report_stream`), from the byte offset the cursor names, so memory holds one
+/// page whatever the report's size. Counted as the adapter calls: `s3:ListObjectsV2` to find
+/// the object and one `s3:GetObject` it keeps open for every page of the invocation.
 pub(crate) fn findings_page(
     m: &Member,
     run: &Run,
     cursor: Option<&str>,
 ) -> Result<FindingsPage, ScanError> {
     let shared = &m.shared;
-    let offset = parse_cursor(cursor, "cursor")?;
+    let resume = parse_report_cursor(cursor)?;
     if cursor.is_none() {
         shared.count("s3:ListObjectsV2", 1);
     }
@@ -311,99 +306,95 @@ pub(crate) fn findings_page(
             });
         }
     }
-    shared.count("s3:GetObject", 1);
-    let cached = lock(&shared.inspector2).parsed.get(&key).cloned();
-    let all = match cached {
-        Some(all) => all,
-        None => {
-            let all = Arc::new(read_report(&shared.s3_root.join(&key))?);
-            lock(&shared.inspector2)
-                .parsed
-                .insert(key.clone(), all.clone());
-            all
-        }
-    };
-    if offset > all.len() {
+    if cursor.is_none() {
+        shared.count("s3:GetObject", 1);
+    }
+    let path = shared.s3_root.join(&key);
+    let io = |e: std::io::Error| ScanError::internal(format!("reading {}: {e}", path.display()));
+    let mut file = std::fs::File::open(&path).map_err(io)?;
+    let length = file.metadata().map_err(io)?.len();
+    if resume.offset > length {
         return Err(ScanError::invalid(
             "cursor",
             "the cursor the previous page returned",
-            format!("points past the {} findings of the report", all.len()),
+            format!("points past the {length} bytes of the report"),
         ));
     }
-    let end = (offset + REPORT_PAGE).min(all.len());
-    if end == all.len() {
-        // The last page: a later read (a rerun) parses the object again.
-        lock(&shared.inspector2).parsed.remove(&key);
+    file.seek(SeekFrom::Start(resume.offset)).map_err(io)?;
+    let mut scanner = Scanner::new(resume);
+    let mut findings = Vec::with_capacity(REPORT_PAGE);
+    let mut last = resume;
+    let mut problem = None;
+    let mut buffer = vec![0u8; 64 * 1024];
+    while findings.len() < REPORT_PAGE && !scanner.is_done() {
+        let read = file.read(&mut buffer).map_err(io)?;
+        if read == 0 {
+            break;
+        }
+        scanner
+            .feed(&buffer[..read], |raw, after| {
+                match serde_json::from_slice::<Inspector2Finding>(raw)
+                    .map_err(|e| e.to_string())
+                    .and_then(|f| normalize(&f).map_err(|e| e.to_string()))
+                {
+                    Ok(f) => findings.push(f),
+                    Err(e) => {
+                        problem = Some(format!("a finding ending at byte {}: {e}", after.offset));
+                        return false;
+                    }
+                }
+                last = after;
+                findings.len() < REPORT_PAGE
+            })
+            .map_err(|e| report_error(&e.to_string()))?;
+        if let Some(problem) = problem.take() {
+            return Err(report_error(&problem));
+        }
+    }
+    let full = findings.len() >= REPORT_PAGE;
+    if !full {
+        scanner.finish().map_err(|e| report_error(&e.to_string()))?;
     }
     Ok(FindingsPage {
-        findings: all[offset..end].to_vec(),
-        next: (end < all.len()).then(|| end.to_string()),
+        findings,
+        next: full.then(|| format!("{}:{}", last.offset, if last.in_array { "a" } else { "l" })),
     })
 }
 
-/// Parses `{"findings": [...]}`, normalizing each finding as it is read so the parsed raw
-/// documents of a 100,000-finding report are never all in memory.
-fn read_report(path: &Path) -> Result<Vec<Finding>, ScanError> {
-    // Read whole: serde_json parses a slice several times faster than a reader.
-    let bytes = std::fs::read(path)
-        .map_err(|e| ScanError::internal(format!("reading {}: {e}", path.display())))?;
-    let mut de = serde_json::Deserializer::from_slice(&bytes);
-    let report = NormalizedReport::deserialize(&mut de).map_err(|e| {
-        ScanError::invalid(
-            "findings",
-            "an Inspector v2 findings report ({\"findings\": [Finding, ...]})",
-            format!("does not parse: {e}"),
-        )
-    })?;
-    Ok(report.0)
+fn report_error(problem: &str) -> ScanError {
+    ScanError::invalid(
+        "findings",
+        "an Inspector v2 findings report ({\"findings\": [Finding, ...]})",
+        format!("does not parse: {problem}"),
+    )
 }
 
-struct NormalizedReport(Vec<Finding>);
-
-impl<'de> Deserialize<'de> for NormalizedReport {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Top;
-        impl<'de> Visitor<'de> for Top {
-            type Value = NormalizedReport;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object with a findings array")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut findings = None;
-                while let Some(k) = map.next_key::<String>()? {
-                    if k == "findings" {
-                        findings = Some(map.next_value_seed(Normalizing)?);
-                    } else {
-                        map.next_value::<de::IgnoredAny>()?;
-                    }
-                }
-                findings
-                    .map(NormalizedReport)
-                    .ok_or_else(|| de::Error::missing_field("findings"))
-            }
-        }
-        struct Normalizing;
-        impl<'de> DeserializeSeed<'de> for Normalizing {
-            type Value = Vec<Finding>;
-            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-                d.deserialize_seq(self)
-            }
-        }
-        impl<'de> Visitor<'de> for Normalizing {
-            type Value = Vec<Finding>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an array of Inspector v2 findings")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                while let Some(f) = seq.next_element::<Inspector2Finding>()? {
-                    out.push(normalize(&f).map_err(de::Error::custom)?);
-                }
-                Ok(out)
-            }
-        }
-        d.deserialize_map(Top)
-    }
+/// The cursor [`findings_page`] returns: `<byte offset>:<a|l>` (in the array, or JSON lines).
+fn parse_report_cursor(cursor: Option<&str>) -> Result<Resume, ScanError> {
+    let Some(text) = cursor else {
+        return Ok(Resume::START);
+    };
+    let parsed = text.split_once(':').and_then(|(offset, mode)| {
+        let in_array = match mode {
+            "a" => true,
+            "l" => false,
+            _ => return None,
+        };
+        Some(Resume {
+            offset: offset.parse().ok()?,
+            in_array,
+        })
+    });
+    parsed.ok_or_else(|| {
+        ScanError::invalid(
+            "cursor",
+            "the token the previous page returned",
+            format!(
+                "is {}, which this API did not issue",
+                scanflow_core::error::quote(text)
+            ),
+        )
+    })
 }
 
 /// `ListCoverage` filtered by the run's tag: managed instances are scanned, the others not.
@@ -614,7 +605,7 @@ fn shape(
                 .clone()
                 .unwrap_or_else(|| format!("{} - {}", v.cve, v.package)),
         ),
-        description: v.description.clone(),
+        description: v.description(),
         remediation: Remediation {
             recommendation: Some(Recommendation {
                 text: Some(recommendation),

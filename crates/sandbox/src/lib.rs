@@ -81,10 +81,11 @@ pub(crate) struct Shared {
     pub classic: Mutex<classic::Runs>,
     pub inspector2: Mutex<inspector2::Reports>,
     pub security_hubs: Mutex<BTreeMap<String, security_hub::Account>>,
-    pub sns: Mutex<Vec<PublishedMessage>>,
     pub crashes: Mutex<crash::Crashes>,
     /// AWS's request quotas (`scanflow simulate`); `None` admits everything at once.
     pub quotas: Option<Arc<quota::Quotas>>,
+    /// Where this sandbox's messages are in `sns-messages.jsonl`; the lock also orders appends.
+    pub sns_log: Mutex<sns::LogCursor>,
 }
 
 /// ISO 8601 with milliseconds in UTC, as SNS and Inspector v2 write timestamps.
@@ -220,9 +221,9 @@ impl Sandbox {
             classic: Mutex::new(classic::Runs::default()),
             inspector2: Mutex::new(inspector2::Reports::default()),
             security_hubs: Mutex::new(BTreeMap::new()),
-            sns: Mutex::new(Vec::new()),
             crashes: Mutex::new(crash::Crashes::default()),
             quotas,
+            sns_log: Mutex::new(sns::LogCursor::at_end_of(out_dir)),
         });
         let hub_account = shared.scenario.hub.account_id.clone();
         let hub_region = shared.scenario.hub.region.clone();
@@ -298,15 +299,32 @@ impl Sandbox {
             .unwrap_or_default()
     }
 
-    /// Every message published to the topic, in order, with where it was delivered.
+    /// Every message published to the topic, in order, with where it was delivered (read
+    /// back from `sns-messages.jsonl`; an unreadable log is reported and reads as empty).
     pub fn sns_messages(&self) -> Vec<PublishedMessage> {
-        lock(&self.shared.sns).clone()
+        self.sns_messages_to(None)
     }
 
-    /// The messages published since the last call, handed over and no longer kept (a fleet
-    /// simulation counts them as it goes instead of holding every body).
-    pub fn take_sns_messages(&self) -> Vec<PublishedMessage> {
-        std::mem::take(&mut *lock(&self.shared.sns))
+    /// The messages delivered to `subscription` (all with `None`), in order: the CLI prints the
+    /// e-mails of a run without reading its SIEM parts into memory.
+    pub fn sns_messages_to(&self, subscription: Option<Subscription>) -> Vec<PublishedMessage> {
+        SnsSim::read_log(&self.shared, |m| {
+            subscription.is_none_or(|s| m.subscriptions().contains(&s))
+        })
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot read the published messages back");
+            Vec::new()
+        })
+    }
+
+    /// The messages published since the last call, read back from the log; with `discard`
+    /// the log is emptied too (a fleet simulation counts the bodies as it goes instead of
+    /// keeping every one on disk).
+    pub fn take_sns_messages(&self, discard: bool) -> Vec<PublishedMessage> {
+        SnsSim::take_log(&self.shared, discard).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot read the published messages back");
+            Vec::new()
+        })
     }
 
     /// The quota models, when the sandbox was built [`Sandbox::with_quotas`].

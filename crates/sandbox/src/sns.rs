@@ -1,7 +1,8 @@
 //! The scanflow topic: SNS's checks on what is published, the two subscriptions with the filter
 //! policies the hub template sets, and delivery to an HTTP endpoint in SNS's notification
-//! envelope with SNS's retries. Every message is kept in memory and appended to
-//! `<out>/sns-messages.jsonl`.
+//! envelope with SNS's retries. Every message is appended to `<out>/sns-messages.jsonl` and
+//! read back from there when asked for: a run with a million findings publishes a gigabyte of
+//! SIEM parts, which memory need not hold.
 //!
 //! Deliveries are signed as SNS signs them, with the sandbox's test key ([`crate::signing`]), so
 //! a receiver that verifies signatures works against the sandbox once told to trust its
@@ -14,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use scanflow_core::ScanError;
 use scanflow_core::message::{
@@ -36,7 +37,7 @@ pub const HTTP_ATTEMPTS: u32 = 4;
 const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The topic's subscriptions and their filter policies on `scanflow_kind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Subscription {
     /// `DestinationEmailAddress`: people get the digest and failure notices.
@@ -65,7 +66,7 @@ impl Subscription {
 }
 
 /// One message as published, and what became of it per subscription.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PublishedMessage {
     pub message_id: String,
@@ -84,14 +85,14 @@ impl PublishedMessage {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Delivery {
     pub subscription: Subscription,
     pub outcome: DeliveryOutcome,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "camelCase")]
 pub enum DeliveryOutcome {
     /// E-mail: there is no mail server; the message is in the log.
@@ -102,6 +103,31 @@ pub enum DeliveryOutcome {
     Delivered { status: u16, attempts: u32 },
     /// Every attempt failed; SNS drops the message (the publish still succeeded).
     Failed { attempts: u32, error: String },
+}
+
+/// The file in the output folder every published message is appended to, one JSON line each.
+pub const LOG_FILE: &str = "sns-messages.jsonl";
+
+fn log_path(shared: &Shared) -> std::path::PathBuf {
+    shared.out_dir.join(LOG_FILE)
+}
+
+/// Byte offsets into the message log: where this sandbox's messages begin (an earlier sandbox
+/// on the same folder appended before it) and how far [`SnsSim::take_log`] has read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LogCursor {
+    start: u64,
+    taken: u64,
+}
+
+impl LogCursor {
+    pub(crate) fn at_end_of(out_dir: &std::path::Path) -> Self {
+        let end = std::fs::metadata(out_dir.join(LOG_FILE)).map_or(0, |m| m.len());
+        LogCursor {
+            start: end,
+            taken: end,
+        }
+    }
 }
 
 /// [`Notifier`] for the simulated topic.
@@ -235,20 +261,58 @@ impl SnsSim {
             bytes = message.size(),
             "published"
         );
-        lock(&self.shared.sns).push(record);
         Ok(message_id)
     }
 
     fn append_log(&self, record: &PublishedMessage) -> Result<(), ScanError> {
-        let path = self.shared.out_dir.join("sns-messages.jsonl");
+        let path = log_path(&self.shared);
         let mut line = serde_json::to_vec(record).map_err(ScanError::internal)?;
         line.push(b'\n');
+        // Held while writing so that a reader taking the log never sees half a line.
+        let _cursor = lock(&self.shared.sns_log);
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .and_then(|mut f| f.write_all(&line))
             .map_err(|e| ScanError::internal(format!("appending to {}: {e}", path.display())))
+    }
+
+    /// The messages published so far that `keep` selects, read back from the log in order.
+    pub(crate) fn read_log(
+        shared: &Shared,
+        keep: impl FnMut(&PublishedMessage) -> bool,
+    ) -> Result<Vec<PublishedMessage>, ScanError> {
+        let start = lock(&shared.sns_log).start;
+        Ok(read_log_from(shared, start, keep)?.0)
+    }
+
+    /// The messages published since the last take; `discard` empties the log afterwards.
+    pub(crate) fn take_log(
+        shared: &Shared,
+        discard: bool,
+    ) -> Result<Vec<PublishedMessage>, ScanError> {
+        let mut cursor = lock(&shared.sns_log);
+        let (messages, end) = read_log_from(shared, cursor.taken, |_| true)?;
+        if discard {
+            let path = log_path(shared);
+            match std::fs::OpenOptions::new().write(true).open(&path) {
+                Ok(f) => f.set_len(0).map_err(|e| {
+                    ScanError::internal(format!("emptying {}: {e}", path.display()))
+                })?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(ScanError::internal(format!(
+                        "emptying {}: {e}",
+                        path.display()
+                    )));
+                }
+            }
+            *cursor = LogCursor { start: 0, taken: 0 };
+        } else {
+            cursor.taken = end;
+        }
+        Ok(messages)
     }
 
     /// The body SNS posts to an HTTP/S subscriber (aws-facts §4.3), signed.
@@ -357,4 +421,44 @@ impl Notifier for SnsSim {
     fn publish(&self, message: &Message) -> impl Future<Output = Result<String, ScanError>> + Send {
         ready(self.publish_now(message))
     }
+}
+
+/// The messages in the log from byte `offset` that `keep` selects, and the offset of its end.
+fn read_log_from(
+    shared: &Shared,
+    offset: u64,
+    mut keep: impl FnMut(&PublishedMessage) -> bool,
+) -> Result<(Vec<PublishedMessage>, u64), ScanError> {
+    use std::io::{BufRead, Seek, SeekFrom};
+    let path = log_path(shared);
+    let unreadable =
+        |e: std::io::Error| ScanError::internal(format!("reading {}: {e}", path.display()));
+    let mut file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), offset)),
+        Err(e) => return Err(unreadable(e)),
+    };
+    file.seek(SeekFrom::Start(offset)).map_err(unreadable)?;
+    let mut reader = std::io::BufReader::new(file);
+    let mut kept = Vec::new();
+    let mut end = offset;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line).map_err(unreadable)?;
+        if n == 0 {
+            break;
+        }
+        end += n as u64;
+        let record: PublishedMessage = serde_json::from_str(line.trim_end()).map_err(|e| {
+            ScanError::internal(format!(
+                "{} holds a line that is not a published message ({e}); was it edited?",
+                path.display()
+            ))
+        })?;
+        if keep(&record) {
+            kept.push(record);
+        }
+    }
+    Ok((kept, end))
 }

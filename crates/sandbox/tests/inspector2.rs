@@ -120,9 +120,11 @@ fn a_report_is_in_progress_then_written_to_the_bucket_in_the_finding_shape() {
 }
 
 #[test]
-fn pages_hold_1000_findings_and_each_page_is_one_get_object() {
+fn pages_hold_1000_findings_and_the_report_is_one_get_object() {
+    // As in the AWS adapter, a full page says "more" until the reader has seen the end: a
+    // report of exactly 1,000 findings ends with an empty page.
     for (count, pages) in [
-        (1000u32, vec![1000usize]),
+        (1000u32, vec![1000usize, 0]),
         (1001, vec![1000, 1]),
         (2500, vec![1000, 1000, 500]),
     ] {
@@ -146,7 +148,8 @@ fn pages_hold_1000_findings_and_each_page_is_one_get_object() {
         assert_eq!(all.len(), count as usize);
         assert_eq!(sizes, pages);
         assert_eq!(calls(&sb, "s3:ListObjectsV2"), 1);
-        assert_eq!(calls(&sb, "s3:GetObject"), pages.len() as u64);
+        // One stream for every page of the invocation, as the adapter reads it.
+        assert_eq!(calls(&sb, "s3:GetObject"), 1);
     }
 }
 

@@ -1,5 +1,8 @@
 //! The collect-findings step: pages through every finding of the run into chunk objects in the
-//! report store, records coverage, and returns only counts and the manifest key.
+//! report store, records coverage, and returns only counts and the manifest key. It stops with
+//! a clear error a little before the invocation's deadline rather than being cut off by it.
+
+use std::time::{Duration, SystemTime};
 
 use scanflow_core::model::SeverityCounts;
 use scanflow_core::ports::{MemberAccount, Platform, ReportStore};
@@ -41,7 +44,11 @@ pub async fn collect<P: Platform>(
     let mut buffer = Vec::new();
     let mut in_buffer = 0;
     let mut cursor = None;
+    let deadline = platform.deadline();
     loop {
+        if let Some(deadline) = deadline {
+            out_of_time(deadline, SystemTime::now(), counts.total())?;
+        }
         let page = member.findings_page(run, cursor.take()).await?;
         for finding in &page.findings {
             counts.add(finding.severity);
@@ -84,6 +91,23 @@ pub async fn collect<P: Platform>(
     Ok(collected)
 }
 
+/// Time kept back at the deadline for writing the manifest and returning.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(20);
+
+/// Fails once less than [`DEADLINE_MARGIN`] is left before `deadline`: a Lambda killed at its
+/// timeout says nothing useful, this error says how far collection got and what to change.
+pub fn out_of_time(deadline: SystemTime, now: SystemTime, collected: u64) -> Result<(), ScanError> {
+    let left = deadline.duration_since(now).unwrap_or_default();
+    if left >= DEADLINE_MARGIN {
+        return Ok(());
+    }
+    Err(ScanError::internal(format!(
+        "collect-findings ran out of time after {collected} findings ({} s left of the \
+         invocation); raise the function's Timeout (at most 900 s) or split the scan by tag",
+        left.as_secs()
+    )))
+}
+
 async fn flush<P: Platform>(
     platform: &P,
     run: &Run,
@@ -96,4 +120,20 @@ async fn flush<P: Platform>(
         .put(&key, std::mem::take(buffer), "application/x-ndjson")
         .await?;
     Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collection_stops_only_when_less_than_the_margin_is_left() {
+        let deadline = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        assert!(out_of_time(deadline, deadline - DEADLINE_MARGIN, 5).is_ok());
+        let late = deadline - DEADLINE_MARGIN + Duration::from_millis(1);
+        let err = out_of_time(deadline, late, 5).expect_err("one past the margin");
+        assert!(err.to_string().contains("after 5 findings"), "{err}");
+        assert!(err.to_string().contains("Timeout"), "{err}");
+        assert!(out_of_time(deadline, deadline + Duration::from_secs(1), 0).is_err());
+    }
 }

@@ -2,11 +2,14 @@
 //! parts, reading the findings one chunk at a time, and returns only the digest key and the
 //! part count.
 //!
-//! Two passes over the chunks: the first counts, ranks and measures every finding, gives each
-//! its lifecycle against the account-Region's run state and writes the next state (pending
-//! until publish has delivered); the second, knowing how many parts there are (their keys and
-//! attributes name the count), writes them. Findings of the last scan that are gone come after
-//! the findings, as `resolved` entries, measured and packed the same way.
+//! One pass over the chunks: each finding is read once, counted, ranked, given its lifecycle
+//! against the account-Region's run state (the next state is written pending until publish has
+//! delivered) and serialised for the SIEM once, into a local spool file, its size noted. The
+//! parts' keys and attributes name how many there are, which is known only once every size is:
+//! then the spool is read back in order and packed into the planned parts. Findings of the
+//! last scan that are gone come after the findings, as `resolved` entries, spooled the same way.
+//! Memory stays one chunk plus one part whatever the count; the spool takes the SIEM's size on
+//! local disk (Lambda's `/tmp`) for the invocation.
 
 use scanflow_core::lifecycle::{self, Gone, Previous, Seen, Sla, StateWriter};
 use scanflow_core::message::{SNS_MESSAGE_LIMIT, attributes_size};
@@ -53,11 +56,12 @@ pub async fn format_run<P: Platform>(
     let mut state = StateWriter::new(keys::lifecycle_pending_prefix(run), config.chunk_size);
     let mut changes = Changes::new(previous.pointer().map(|p| p.collected_at.clone()), sla);
 
-    // Pass 1: counts, the digest's most severe findings and what changed, the next run state,
-    // and every finding's size in the SIEM.
+    // The one pass: counts, the digest's most severe findings and what changed, the next run
+    // state, and every finding serialised for the SIEM once, into the spool (its size noted).
     let mut counts = SeverityCounts::default();
     let mut top = TopFindings::new(config.digest_top_findings);
     let mut sizes: Vec<u32> = Vec::new();
+    let mut spool = Spool::create()?;
     for key in &manifest.chunks {
         for finding in scanflow_documents::report::read_chunk(store, key).await? {
             counts.add(finding.severity);
@@ -68,11 +72,13 @@ pub async fn format_run<P: Platform>(
                 let record = lifecycle::record_of(&finding, &annotation, &manifest.collected_at);
                 state.push(store, &record).await?;
             }
-            let size =
-                scanflow_documents::siem::annotated_json(finding, Some(&annotation), budget)?.len();
-            sizes.push(u32::try_from(size).map_err(ScanError::internal)?);
+            let item =
+                scanflow_documents::siem::annotated_json(finding, Some(&annotation), budget)?;
+            sizes.push(u32::try_from(item.len()).map_err(ScanError::internal)?);
+            spool.push(&item)?;
         }
     }
+    let findings_in_spool = sizes.len();
     // The last scan's findings not found now: resolved where the instance was scanned, kept
     // unchanged where it was not (nothing is known about them).
     if let Some(p) = previous.pointer() {
@@ -81,8 +87,9 @@ pub async fn format_run<P: Platform>(
                 match gone {
                     Gone::Resolved(r) => {
                         changes.offer_resolved(&r);
-                        let size = scanflow_documents::siem::resolved_json(&r)?.len();
-                        sizes.push(u32::try_from(size).map_err(ScanError::internal)?);
+                        let item = scanflow_documents::siem::resolved_json(&r)?;
+                        sizes.push(u32::try_from(item.len()).map_err(ScanError::internal)?);
+                        spool.push(&item)?;
                     }
                     Gone::CarriedOver(record) => {
                         changes.carried_over();
@@ -117,30 +124,13 @@ pub async fn format_run<P: Platform>(
     let plan = layout.plan(&sizes)?;
     drop(sizes);
 
-    // Pass 2: the same findings, serialized the same way, into the planned parts.
+    // The parts, now that their count is known: the spooled items, in order, as planned.
     let mut writer = PartWriter::new(run, &layout, plan);
-    for key in &manifest.chunks {
-        for finding in scanflow_documents::report::read_chunk(store, key).await? {
-            let annotation = lifecycle::annotate(&finding, &previous, &sla, collected_at);
-            writer
-                .push(
-                    store,
-                    scanflow_documents::siem::annotated_json(finding, Some(&annotation), budget)?,
-                    false,
-                )
-                .await?;
-        }
-    }
-    if let Some(p) = previous.pointer() {
-        for key in &p.chunks {
-            for gone in lifecycle::gone_in_chunk(store, key, &seen, &manifest.collected_at).await? {
-                if let Gone::Resolved(r) = gone {
-                    writer
-                        .push(store, scanflow_documents::siem::resolved_json(&r)?, true)
-                        .await?;
-                }
-            }
-        }
+    let mut items = spool.into_reader()?;
+    let mut index = 0usize;
+    while let Some(item) = items.next_item()? {
+        writer.push(store, item, index >= findings_in_spool).await?;
+        index += 1;
     }
     let siem_parts = writer.finish(store).await?;
 
@@ -256,13 +246,100 @@ impl<'a> PartWriter<'a> {
     }
 }
 
-/// The chunks read in the second pass differ from the first (collect-findings ran again
-/// meanwhile): nothing inconsistent is written, and the step can simply be run again.
+/// The parts do not hold what was planned: the spool read back differs from what was written.
 fn changed_between_passes() -> ScanError {
     ScanError::internal(
-        "the findings chunks changed while the SIEM parts were written (was the run collected \
-         again meanwhile?); run the format step again",
+        "the spooled SIEM items read back differ from the plan made when they were written \
+         (was the spool file in the temporary directory changed meanwhile?); run the format \
+         step again",
     )
+}
+
+/// The SIEM items of one format invocation, one JSON document a line (serde_json escapes
+/// newlines inside strings, so a line is an item), in a temporary file removed when done.
+struct Spool {
+    out: std::io::BufWriter<std::fs::File>,
+    file: SpoolFile,
+}
+
+/// Removes the spool file when the invocation is over, however it ends: a warm Lambda reuses
+/// its `/tmp`.
+struct SpoolFile(std::path::PathBuf);
+
+impl Drop for SpoolFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn spool_error(path: &std::path::Path, e: &std::io::Error) -> ScanError {
+    ScanError::internal(format!(
+        "the SIEM spool {}: {e}; the temporary directory needs room for the account's SIEM \
+         parts (in Lambda, raise the format function's EphemeralStorage)",
+        path.display()
+    ))
+}
+
+impl Spool {
+    fn create() -> Result<Self, ScanError> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "scanflow-format-{}-{}.ndjson",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let out = std::fs::File::create(&path).map_err(|e| spool_error(&path, &e))?;
+        Ok(Self {
+            out: std::io::BufWriter::with_capacity(256 * 1024, out),
+            file: SpoolFile(path),
+        })
+    }
+
+    fn push(&mut self, item: &str) -> Result<(), ScanError> {
+        use std::io::Write;
+        self.out
+            .write_all(item.as_bytes())
+            .and_then(|()| self.out.write_all(b"\n"))
+            .map_err(|e| spool_error(&self.file.0, &e))
+    }
+
+    fn into_reader(self) -> Result<SpoolReader, ScanError> {
+        let guard = self.file;
+        let file = self
+            .out
+            .into_inner()
+            .map_err(|e| spool_error(&guard.0, e.error()))?;
+        drop(file);
+        let file = std::fs::File::open(&guard.0).map_err(|e| spool_error(&guard.0, &e))?;
+        Ok(SpoolReader {
+            input: std::io::BufReader::with_capacity(256 * 1024, file),
+            file: guard,
+        })
+    }
+}
+
+struct SpoolReader {
+    input: std::io::BufReader<std::fs::File>,
+    file: SpoolFile,
+}
+
+impl SpoolReader {
+    fn next_item(&mut self) -> Result<Option<String>, ScanError> {
+        use std::io::BufRead;
+        let mut line = String::new();
+        let read = self
+            .input
+            .read_line(&mut line)
+            .map_err(|e| spool_error(&self.file.0, &e))?;
+        if read == 0 {
+            return Ok(None);
+        }
+        if line.ends_with('\n') {
+            line.pop();
+        }
+        Ok(Some(line))
+    }
 }
 
 #[cfg(test)]

@@ -357,12 +357,33 @@ async fn report_objects_are_read_in_pages_resumed_by_byte_offset() {
     );
     assert_eq!(list.num_calls(), 1, "the object is found once");
     assert_eq!(unused.num_calls(), 0);
+    // One invocation reads the object as one stream: a single GET for every page.
+    assert_eq!(ranges.all(), [None], "one GET, held open across the pages");
+
+    // A new invocation (a new member) resumes at the cursor with a ranged GET.
+    let after_first = pages_cursor(&c, REPORT_PAGE).await;
+    let ranges = Seen::new();
+    let (s3, _, _) = s3_with(KEY, doc.to_string().into_bytes(), ranges.clone());
+    let resumed = v2(client!(aws_sdk_inspector2, [&unused]), s3);
+    let page = resumed
+        .findings_page(&run(None), Some(after_first))
+        .await
+        .expect("resumed page");
+    assert_eq!(page.findings.len(), REPORT_PAGE);
+    assert_eq!(
+        page.findings[0].id,
+        format!(
+            "arn:aws:inspector2:{REGION}:{ACCOUNT}:finding/{:032x}",
+            REPORT_PAGE
+        )
+    );
     let ranges = ranges.all();
-    assert_eq!(ranges[0], None);
+    assert_eq!(ranges.len(), 1);
     assert!(
-        ranges[1]
+        ranges[0]
             .as_deref()
-            .is_some_and(|r| r.starts_with("bytes=") && r.ends_with('-'))
+            .is_some_and(|r| r.starts_with("bytes=") && r.ends_with('-')),
+        "{ranges:?}"
     );
     let f = &all[1];
     assert_eq!(f.severity, Severity::High);
@@ -370,6 +391,13 @@ async fn report_objects_are_read_in_pages_resumed_by_byte_offset() {
     assert_eq!(f.vulnerability_id.as_deref(), Some("CVE-2024-1"));
     assert_eq!(f.fix_available, Some(true));
     assert_eq!(all[5].severity, Severity::Untriaged);
+}
+
+/// The cursor after the first page of `c`'s report (a fresh read from the start).
+async fn pages_cursor(c: &Inspector2, expected: usize) -> String {
+    let page = c.findings_page(&run(None), None).await.expect("first page");
+    assert_eq!(page.findings.len(), expected);
+    page.next.expect("more pages")
 }
 
 #[tokio::test]

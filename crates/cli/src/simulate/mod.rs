@@ -696,19 +696,12 @@ impl Ctx {
 
     /// Counts the messages published so far and lets the sandbox drop their bodies.
     fn tally_sns(&self) {
-        let messages = self.sandbox.take_sns_messages();
+        // Without --keep the sandbox's message log (every body) is counted here, not kept.
+        let messages = self.sandbox.take_sns_messages(!self.keep);
         if messages.is_empty() {
             return;
         }
         let mut t = lock(&self.sns);
-        if !self.keep {
-            // The sandbox's message log (every body again): counted here, not kept.
-            let log = self.out_dir.join("sns-messages.jsonl");
-            let _ = std::fs::OpenOptions::new()
-                .write(true)
-                .open(&log)
-                .and_then(|f| f.set_len(0));
-        }
         for m in messages {
             let size =
                 (m.message.len() + scanflow_core::message::attributes_size(&m.attributes)) as u64;

@@ -1,6 +1,7 @@
 //! A streaming reader of Inspector v2 JSON findings reports: it is fed the object's bytes in
-//! whatever chunks S3 delivers and hands out one finding object at a time, so a report of any
-//! size is read with memory for one chunk and one finding.
+//! whatever chunks arrive (S3's body in the AWS adapter, a file in the sandbox) and hands out
+//! one finding object at a time, so a report of any size is read with memory for one chunk and
+//! one finding. Both adapters read reports with it, so they accept the same shapes.
 //!
 //! The report's shape is not documented, so three are accepted: `{"findings": [ ... ]}` (other
 //! top-level keys ignored), a bare array `[ ... ]`, and JSON lines / concatenated objects.
