@@ -68,7 +68,7 @@ pub fn run(
     http_endpoint: Option<String>,
 ) -> LocalRun {
     let options = RunOptions {
-        http_endpoint,
+        http_endpoint: http_endpoint.map(scanflow_sandbox::HttpEndpoint::new),
         ..options(scenario, inputs, label)
     };
     local::run(&workflow(), options).expect("the local run starts")

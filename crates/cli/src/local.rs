@@ -7,7 +7,7 @@ use publish::notify::{self, Notified};
 use scanflow_asl::{Execution, ExecutionOptions, Status, TaskCall, TaskHandler, TaskOutcome};
 use scanflow_core::ScanError;
 use scanflow_core::input::ExecutionInput;
-use scanflow_sandbox::{Sandbox, Scenario, ScheduleState};
+use scanflow_sandbox::{HttpEndpoint, Sandbox, Scenario, ScheduleState};
 use time::{Duration, OffsetDateTime};
 
 use crate::definition::Workflow;
@@ -45,7 +45,7 @@ pub struct RunOptions {
     /// Execution inputs; empty means one `{"accountId", "region"}` per scenario account.
     pub inputs: Vec<serde_json::Value>,
     pub out_dir: PathBuf,
-    pub http_endpoint: Option<String>,
+    pub http_endpoint: Option<HttpEndpoint>,
     pub start_time: OffsetDateTime,
     pub seed: u64,
     /// Redrive each execution that did not succeed, once, this long after it ended (as an
@@ -110,6 +110,16 @@ pub struct AccountExecution {
     /// Every status change the notifier was sent, in order (EventBridge's rule sends FAILED,
     /// TIMED_OUT, ABORTED, and SUCCEEDED after a redrive).
     pub notices: Vec<NoticeOutcome>,
+    /// The `sequence` numbers of the SNS messages published while it (or a redrive of it) ran:
+    /// how a delivery that failed is told to the execution it belongs to.
+    pub messages: Vec<std::ops::Range<u64>>,
+}
+
+impl AccountExecution {
+    /// Whether SNS message `sequence` was published by this execution.
+    pub fn published(&self, sequence: u64) -> bool {
+        self.messages.iter().any(|r| r.contains(&sequence))
+    }
 }
 
 impl AccountExecution {
@@ -306,7 +316,7 @@ impl LocalRun {
     pub fn new(
         scenario: Scenario,
         out_dir: &Path,
-        http_endpoint: Option<String>,
+        http_endpoint: Option<HttpEndpoint>,
     ) -> Result<Self, RunError> {
         prepare_out_dir(out_dir)?;
         let sandbox = Sandbox::new(scenario, out_dir, http_endpoint)
@@ -372,6 +382,7 @@ impl LocalRun {
             workflow,
             sandbox: &self.sandbox,
         };
+        let first = self.sandbox.sns_published();
         let execution =
             scanflow_asl::execute(&workflow.machine, input.clone(), &mut tasks, &options);
         let mut done = AccountExecution {
@@ -379,8 +390,10 @@ impl LocalRun {
             input,
             execution,
             notices: Vec::new(),
+            messages: Vec::new(),
         };
         self.notify(&mut done);
+        done.messages.push(first..self.sandbox.sns_published());
         self.executions.push(done);
         &self.executions[self.executions.len() - 1]
     }
@@ -398,9 +411,11 @@ impl LocalRun {
             input: e.input.clone(),
             execution: e.execution.clone(),
             notices: e.notices.clone(),
+            messages: e.messages.clone(),
         }) else {
             return Err(RunError::Redrive(format!("there is no execution {index}")));
         };
+        let first = self.sandbox.sns_published();
         let mut tasks = Dispatcher {
             workflow,
             sandbox: &self.sandbox,
@@ -414,6 +429,7 @@ impl LocalRun {
         )
         .map_err(|e| RunError::Redrive(format!("{}: {e}", done.name)))?;
         self.notify(&mut done);
+        done.messages.push(first..self.sandbox.sns_published());
         self.executions[index] = done;
         Ok(&self.executions[index])
     }

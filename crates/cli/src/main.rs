@@ -4,14 +4,14 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use scanflow_asl::Status;
 use scanflow_cli::definition::{Workflow, find_upwards};
 use scanflow_cli::local::{self, RunOptions};
 use scanflow_cli::trace;
-use scanflow_sandbox::{Scenario, Subscription};
+use scanflow_sandbox::{DeliveryOutcome, HttpEndpoint, Scenario, Subscription};
 
 #[derive(Parser)]
 #[command(
@@ -64,6 +64,10 @@ struct RunArgs {
     /// POST every SIEM message to this URL in SNS's HTTP notification envelope.
     #[arg(long)]
     http_endpoint: Option<String>,
+    /// Seconds each HTTP delivery attempt may take (1 to 15, SNS's own) [default: 15].
+    #[arg(long, value_name = "SECONDS", requires = "http_endpoint",
+          value_parser = clap::value_parser!(u64).range(1..=15))]
+    http_timeout: Option<u64>,
     /// Where findings, digests, SIEM parts and published messages are written.
     #[arg(long, default_value = "scanflow-out")]
     out: PathBuf,
@@ -369,7 +373,12 @@ fn run(args: RunArgs) -> ExitCode {
         scenario,
         inputs,
         out_dir: args.out.clone(),
-        http_endpoint: args.http_endpoint.clone(),
+        http_endpoint: args.http_endpoint.clone().map(|url| HttpEndpoint {
+            url,
+            timeout: args
+                .http_timeout
+                .map_or(scanflow_sandbox::HTTP_TIMEOUT, Duration::from_secs),
+        }),
         start_time,
         seed: 7,
         redrive_after,
@@ -384,6 +393,14 @@ fn run(args: RunArgs) -> ExitCode {
         }
     };
 
+    // Waits for the deliveries still under way: bounded by their timeouts.
+    let undelivered = match result.sandbox.undelivered_http() {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("scanflow run: cannot tell which messages were delivered: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let source = workflow.template_path.as_ref().map_or_else(
         || "built-in function names".to_owned(),
         |t| t.display().to_string(),
@@ -420,14 +437,14 @@ fn run(args: RunArgs) -> ExitCode {
             ex.execution.status.as_aws(),
             ex.execution.transitions
         );
+        for m in undelivered.iter().filter(|m| ex.published(m.sequence)) {
+            println!("   {}", undelivered_line(m));
+        }
     }
 
     println!("\n== Outcome");
-    println!(
-        "{:<14} {:<16} {:<11} {:<42} {:>9}",
-        "account", "region", "engine", "status", "findings"
-    );
     let mut unreported = Vec::new();
+    let mut rows = Vec::new();
     for ex in &result.executions {
         let out = ex.execution.output.as_ref();
         let field = |k: &str| {
@@ -461,11 +478,34 @@ fn run(args: RunArgs) -> ExitCode {
                 format!("{status_name}, NOT REPORTED ({error})")
             }
         };
-        println!(
-            "{:<14} {:<16} {engine:<11} {status:<42} {findings:>9}",
+        let lost = undelivered
+            .iter()
+            .filter(|m| ex.published(m.sequence))
+            .count();
+        let status = if lost > 0 {
+            format!("{status}, {lost} NOT DELIVERED")
+        } else {
+            status
+        };
+        rows.push([
             field("accountId"),
-            field("region")
-        );
+            field("region"),
+            engine.to_owned(),
+            status,
+            findings,
+        ]);
+    }
+    // The status column is as wide as its widest entry (at least the usual 42).
+    let width = rows
+        .iter()
+        .map(|r| r[3].chars().count())
+        .fold(42, usize::max);
+    println!(
+        "{:<14} {:<16} {:<11} {:<width$} {:>9}",
+        "account", "region", "engine", "status", "findings"
+    );
+    for [account, region, engine, status, findings] in &rows {
+        println!("{account:<14} {region:<16} {engine:<11} {status:<width$} {findings:>9}");
     }
 
     for (account, region) in &result.skipped {
@@ -507,16 +547,50 @@ fn run(args: RunArgs) -> ExitCode {
         args.out.display(),
         began.elapsed().as_secs_f64()
     );
-    if unreported.is_empty() {
-        ExitCode::SUCCESS
-    } else {
+    if !unreported.is_empty() {
         eprintln!(
             "scanflow run: {} execution(s) ended without a published notice: {}",
             unreported.len(),
             unreported.join(", ")
         );
+    }
+    if !undelivered.is_empty() {
+        eprintln!(
+            "scanflow run: {} message(s) were not delivered to {}:",
+            undelivered.len(),
+            args.http_endpoint.as_deref().unwrap_or("the HTTP endpoint")
+        );
+        for m in &undelivered {
+            eprintln!("  {}", undelivered_line(m));
+        }
+    }
+    if unreported.is_empty() && undelivered.is_empty() {
+        ExitCode::SUCCESS
+    } else {
         ExitCode::FAILURE
     }
+}
+
+/// One line naming a message the HTTP endpoint did not take, and why.
+fn undelivered_line(m: &scanflow_sandbox::PublishedMessage) -> String {
+    let why = m
+        .deliveries
+        .iter()
+        .find_map(|d| match &d.outcome {
+            DeliveryOutcome::Failed { attempts, error } => {
+                Some(format!("{error} (after {attempts} attempt(s))"))
+            }
+            _ => None,
+        })
+        .unwrap_or_default();
+    let subject = if m.subject.is_empty() {
+        m.attributes
+            .get(scanflow_core::message::ATTR_KIND)
+            .map_or("message", String::as_str)
+    } else {
+        &m.subject
+    };
+    format!("NOT DELIVERED {} \"{subject}\": {why}", m.message_id)
 }
 
 fn simulate(args: SimulateArgs) -> ExitCode {

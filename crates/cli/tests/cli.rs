@@ -331,3 +331,154 @@ fn asl_exec_reads_its_input_from_a_file() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }
+
+/// What a test endpoint does with every request.
+#[derive(Clone, Copy)]
+enum Endpoint {
+    Answers(u16),
+    Hangs,
+}
+
+/// A local HTTP endpoint behaving as `how`; its URL.
+fn endpoint(how: Endpoint) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/siem", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(&stream);
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let line = line.trim_end().to_ascii_lowercase();
+                    if line.is_empty() {
+                        break;
+                    }
+                    if let Some(v) = line.strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                if reader.read_exact(&mut body).is_err() {
+                    return;
+                }
+                match how {
+                    Endpoint::Answers(status) => {
+                        let _ = (&stream).write_all(
+                            format!("HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                                .as_bytes(),
+                        );
+                    }
+                    // Holds the connection until the client gives up.
+                    Endpoint::Hangs => while (&stream).read(&mut [0u8; 64]).is_ok_and(|n| n > 0) {},
+                }
+            });
+        }
+    });
+    url
+}
+
+/// The default scenario's SIEM messages: three accounts' findings and one failure document.
+const SIEM_MESSAGES: usize = 4;
+
+fn run_against(url: &str, label: &str) -> (Option<i32>, String, String) {
+    let out = scanflow(
+        &[
+            "run",
+            "--start-time",
+            "2026-11-28T02:00:00Z",
+            "--quiet",
+            "--http-endpoint",
+            url,
+            "--http-timeout",
+            "1",
+        ],
+        label,
+    );
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn run_exits_0_when_the_endpoint_takes_every_message() {
+    let (code, stdout, stderr) = run_against(&endpoint(Endpoint::Answers(200)), "http-200");
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(!stdout.contains("NOT DELIVERED"), "{stdout}");
+}
+
+#[test]
+fn run_exits_1_and_names_each_message_an_endpoint_did_not_take() {
+    let refused = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        format!("http://{}/siem", l.local_addr().expect("addr"))
+        // dropped: nothing listens there
+    };
+    for (label, url, why) in [
+        (
+            "http-500",
+            endpoint(Endpoint::Answers(500)),
+            "HTTP 500 (after 4 attempt(s))",
+        ),
+        (
+            "http-403",
+            endpoint(Endpoint::Answers(403)),
+            "HTTP 403: the endpoint refused it",
+        ),
+        (
+            "http-hangs",
+            endpoint(Endpoint::Hangs),
+            "(after 4 attempt(s))",
+        ),
+        ("http-refused", refused, "(after 4 attempt(s))"),
+    ] {
+        let (code, stdout, stderr) = run_against(&url, label);
+        assert_eq!(code, Some(1), "{label}: {stdout}\n{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "{SIEM_MESSAGES} message(s) were not delivered to {url}"
+            )),
+            "{label}: {stderr}"
+        );
+        let named = stderr
+            .lines()
+            .filter(|l| l.trim_start().starts_with("NOT DELIVERED") && l.contains(why))
+            .count();
+        assert_eq!(named, SIEM_MESSAGES, "{label}: {stderr}");
+        // Each execution says what it lost, in its trace and in the outcome table.
+        let table = stdout.split("== Outcome").nth(1).unwrap_or_default();
+        assert_eq!(
+            table.matches("1 NOT DELIVERED").count(),
+            SIEM_MESSAGES,
+            "{label}: {table}"
+        );
+        assert_eq!(
+            stdout
+                .lines()
+                .filter(|l| l.trim_start().starts_with("NOT DELIVERED"))
+                .count(),
+            SIEM_MESSAGES,
+            "{label}: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn an_http_timeout_past_snss_fifteen_seconds_is_refused() {
+    for bad in ["0", "16"] {
+        let out = scanflow(
+            &[
+                "run",
+                "--http-endpoint",
+                "http://127.0.0.1:9/",
+                "--http-timeout",
+                bad,
+            ],
+            "http-timeout",
+        );
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(text(&out.stderr).contains("--http-timeout"), "{bad}");
+    }
+}

@@ -55,7 +55,8 @@ pub use scenario::{
 };
 pub use security_hub::{SecurityHubSim, SecurityHubState, Triage};
 pub use sns::{
-    Delivery, DeliveryOutcome, HTTP_ATTEMPTS, PublishedMessage, SnsSim, Subscription, TOPIC_NAME,
+    Delivery, DeliveryOutcome, HTTP_ATTEMPTS, HTTP_TIMEOUT, HttpEndpoint, MAX_DELIVERIES_IN_FLIGHT,
+    PublishedMessage, SnsSim, Subscription, TOPIC_NAME,
 };
 
 use generate::Vuln;
@@ -177,7 +178,7 @@ impl Sandbox {
     pub fn new(
         scenario: Scenario,
         out_dir: &Path,
-        http_endpoint: Option<String>,
+        http_endpoint: Option<HttpEndpoint>,
     ) -> Result<Sandbox, SandboxError> {
         Self::build(scenario, out_dir, http_endpoint, None)
     }
@@ -198,7 +199,7 @@ impl Sandbox {
     fn build(
         scenario: Scenario,
         out_dir: &Path,
-        http_endpoint: Option<String>,
+        http_endpoint: Option<HttpEndpoint>,
         quotas: Option<Arc<quota::Quotas>>,
     ) -> Result<Sandbox, SandboxError> {
         scenario.validate()?;
@@ -308,6 +309,7 @@ impl Sandbox {
     /// The messages delivered to `subscription` (all with `None`), in order: the CLI prints the
     /// e-mails of a run without reading its SIEM parts into memory.
     pub fn sns_messages_to(&self, subscription: Option<Subscription>) -> Vec<PublishedMessage> {
+        self.notifier.settle();
         SnsSim::read_log(&self.shared, |m| {
             subscription.is_none_or(|s| m.subscriptions().contains(&s))
         })
@@ -321,9 +323,25 @@ impl Sandbox {
     /// the log is emptied too (a fleet simulation counts the bodies as it goes instead of
     /// keeping every one on disk).
     pub fn take_sns_messages(&self, discard: bool) -> Vec<PublishedMessage> {
+        self.notifier.settle();
         SnsSim::take_log(&self.shared, discard).unwrap_or_else(|e| {
             tracing::error!(error = %e, "cannot read the published messages back");
             Vec::new()
+        })
+    }
+
+    /// How many messages have been published so far; a message's `sequence` is below it (the
+    /// CLI tells an execution's messages by the count before and after it).
+    pub fn sns_published(&self) -> u64 {
+        self.notifier.published()
+    }
+
+    /// The messages the HTTPS endpoint did not take, once every delivery under way has ended
+    /// (an unreadable log is an error here: it must not read as "all delivered").
+    pub fn undelivered_http(&self) -> Result<Vec<PublishedMessage>, ScanError> {
+        self.notifier.settle();
+        SnsSim::read_log(&self.shared, |m| {
+            m.deliveries.iter().any(|d| d.outcome.is_failed())
         })
     }
 

@@ -4,6 +4,11 @@
 //! read back from there when asked for: a run with a million findings publishes a gigabyte of
 //! SIEM parts, which memory need not hold.
 //!
+//! Deliveries run beside the publisher, at most [`MAX_DELIVERIES_IN_FLIGHT`] at once, as SNS
+//! delivers after `Publish` has answered: an endpoint that hangs costs each message its
+//! attempts' timeouts, not the run one message after another. Reading the messages back waits
+//! for the deliveries still under way.
+//!
 //! Deliveries are signed as SNS signs them, with the sandbox's test key ([`crate::signing`]), so
 //! a receiver that verifies signatures works against the sandbox once told to trust its
 //! certificate.
@@ -11,8 +16,8 @@
 use std::collections::BTreeMap;
 use std::future::{Future, ready};
 use std::io::Write;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -34,7 +39,29 @@ pub const TOPIC_NAME: &str = "scanflow";
 /// SNS's default HTTP/S delivery policy: the first attempt and 3 retries.
 pub const HTTP_ATTEMPTS: u32 = 4;
 /// SNS gives an endpoint 15 seconds to answer.
-const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
+pub const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
+/// Deliveries under way at once; a publish waits for a free place (SNS's own parallelism is
+/// not documented; four keep a hanging endpoint's cost to a quarter).
+pub const MAX_DELIVERIES_IN_FLIGHT: usize = 4;
+
+/// Where the HTTPS subscription's messages go, and how long each attempt may take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpEndpoint {
+    /// Plain `http://host[:port]/path` (a local receiver, or a proxy in front of the real one).
+    pub url: String,
+    /// Per attempt; SNS's is [`HTTP_TIMEOUT`].
+    pub timeout: Duration,
+}
+
+impl HttpEndpoint {
+    /// An endpoint with SNS's timeout.
+    pub fn new(url: impl Into<String>) -> Self {
+        HttpEndpoint {
+            url: url.into(),
+            timeout: HTTP_TIMEOUT,
+        }
+    }
+}
 
 /// The topic's subscriptions and their filter policies on `scanflow_kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -69,6 +96,8 @@ impl Subscription {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PublishedMessage {
+    /// The order of publishing: the log's lines are in the order deliveries ended.
+    pub sequence: u64,
     pub message_id: String,
     pub timestamp: String,
     pub subject: String,
@@ -99,10 +128,18 @@ pub enum DeliveryOutcome {
     Recorded,
     /// HTTPS subscription, but the sandbox was given no endpoint.
     NoEndpoint,
-    /// The endpoint answered below 500 (SNS treats 4xx as delivered).
+    /// The endpoint answered 2xx.
     Delivered { status: u16, attempts: u32 },
-    /// Every attempt failed; SNS drops the message (the publish still succeeded).
+    /// The endpoint refused it (4xx, not retried) or every attempt failed (5xx, timeout,
+    /// no connection); SNS drops the message (the publish still succeeded).
     Failed { attempts: u32, error: String },
+}
+
+impl DeliveryOutcome {
+    /// The message did not reach a subscriber that exists.
+    pub fn is_failed(&self) -> bool {
+        matches!(self, Self::Failed { .. })
+    }
 }
 
 /// The file in the output folder every published message is appended to, one JSON line each.
@@ -134,8 +171,9 @@ impl LogCursor {
 pub struct SnsSim {
     shared: Arc<Shared>,
     topic_arn: String,
-    endpoint: Option<Endpoint>,
+    endpoint: Option<Arc<Endpoint>>,
     sequence: AtomicU64,
+    in_flight: Arc<InFlight>,
 }
 
 /// The HTTP subscriber and what posts to it.
@@ -143,44 +181,91 @@ struct Endpoint {
     url: String,
     agent: ureq::Agent,
     signer: Signer,
+    topic_arn: String,
+    subscription_arn: String,
+    timeout: Duration,
+}
+
+/// The deliveries under way, and a signal when one ends.
+#[derive(Default)]
+struct InFlight {
+    count: Mutex<usize>,
+    ended: Condvar,
+}
+
+impl InFlight {
+    /// Waits until fewer than `limit` deliveries are under way, then counts one more.
+    fn enter(&self, limit: usize) {
+        let mut count = lock(&self.count);
+        while *count >= limit {
+            count = self.ended.wait(count).unwrap_or_else(|e| e.into_inner());
+        }
+        *count += 1;
+    }
+
+    fn leave(&self) {
+        let mut count = lock(&self.count);
+        *count = count.saturating_sub(1);
+        self.ended.notify_all();
+    }
+
+    /// Waits until every delivery has ended.
+    fn settle(&self) {
+        let mut count = lock(&self.count);
+        while *count > 0 {
+            count = self.ended.wait(count).unwrap_or_else(|e| e.into_inner());
+        }
+    }
 }
 
 impl SnsSim {
-    pub(crate) fn new(shared: Arc<Shared>, endpoint: Option<String>) -> Result<Self, SandboxError> {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        endpoint: Option<HttpEndpoint>,
+    ) -> Result<Self, SandboxError> {
         let hub = &shared.scenario.hub;
         let topic_arn = format!("arn:aws:sns:{}:{}:{TOPIC_NAME}", hub.region, hub.account_id);
         let endpoint = match endpoint {
             None => None,
-            Some(url) => {
-                let host = url
-                    .strip_prefix("http://")
-                    .ok_or_else(|| SandboxError::Endpoint {
-                        endpoint: url.clone(),
-                        problem: "the sandbox posts plain HTTP only; give an http:// URL (a local \
-                              receiver, or a TLS-terminating proxy in front of the real one)"
+            Some(HttpEndpoint { url, timeout }) => {
+                let refuse = |problem: String| SandboxError::Endpoint {
+                    endpoint: url.clone(),
+                    problem,
+                };
+                let host = url.strip_prefix("http://").ok_or_else(|| {
+                    refuse(
+                        "the sandbox posts plain HTTP only; give an http:// URL (a local \
+                         receiver, or a TLS-terminating proxy in front of the real one)"
                             .into(),
-                    })?;
+                    )
+                })?;
                 if host.is_empty() || host.starts_with('/') {
-                    return Err(SandboxError::Endpoint {
-                        endpoint: url.clone(),
-                        problem: "has no host; expected http://host[:port]/path".into(),
-                    });
+                    return Err(refuse(
+                        "has no host; expected http://host[:port]/path".into(),
+                    ));
+                }
+                if timeout.is_zero() || timeout > HTTP_TIMEOUT {
+                    return Err(refuse(format!(
+                        "timeout {} ms: give 1 ms to {} s (SNS's own)",
+                        timeout.as_millis(),
+                        HTTP_TIMEOUT.as_secs()
+                    )));
                 }
                 let config = ureq::Agent::config_builder()
                     .http_status_as_error(false)
-                    .timeout_global(Some(HTTP_TIMEOUT))
+                    .timeout_global(Some(timeout))
                     .max_redirects(0)
                     .user_agent("Amazon Simple Notification Service Agent")
                     .build();
-                let signer = Signer::new().map_err(|e| SandboxError::Endpoint {
-                    endpoint: url.clone(),
-                    problem: e.to_string(),
-                })?;
-                Some(Endpoint {
-                    url,
+                let signer = Signer::new().map_err(|e| refuse(e.to_string()))?;
+                Some(Arc::new(Endpoint {
                     agent: ureq::Agent::new_with_config(config),
                     signer,
-                })
+                    subscription_arn: subscription_arn(&topic_arn, Subscription::Https),
+                    topic_arn: topic_arn.clone(),
+                    timeout,
+                    url,
+                }))
             }
         };
         Ok(Self {
@@ -188,6 +273,7 @@ impl SnsSim {
             topic_arn,
             endpoint,
             sequence: AtomicU64::new(0),
+            in_flight: Arc::default(),
         })
     }
 
@@ -195,16 +281,14 @@ impl SnsSim {
         &self.topic_arn
     }
 
-    fn subscription_arn(&self, s: Subscription) -> String {
-        let name = match s {
-            Subscription::Email => "email",
-            Subscription::Https => "https",
-        };
-        format!(
-            "{}:{}",
-            self.topic_arn,
-            ids::uuid(&["subscription", name, &self.topic_arn])
-        )
+    /// Waits for the deliveries still under way.
+    pub(crate) fn settle(&self) {
+        self.in_flight.settle();
+    }
+
+    /// How many messages have been published so far: the next message's `sequence`.
+    pub(crate) fn published(&self) -> u64 {
+        self.sequence.load(Ordering::Relaxed)
     }
 
     fn publish_now(&self, message: &Message) -> Result<String, ScanError> {
@@ -228,29 +312,18 @@ impl SnsSim {
             .admit("sns:Publish", &hub.account_id, &hub.region)?;
         self.shared.count("sns:Publish", 1);
         message.check()?;
-        let seq = self.sequence.fetch_add(1, Ordering::Relaxed);
-        let message_id = ids::uuid(&["sns-message", &self.topic_arn, &seq.to_string()]);
+        let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
+        let message_id = ids::uuid(&["sns-message", &self.topic_arn, &sequence.to_string()]);
         let timestamp = crate::iso_millis(self.shared.now());
-        let deliveries = Subscription::ALL
-            .into_iter()
-            .filter(|s| s.accepts(&message.attributes))
-            .map(|subscription| Delivery {
-                subscription,
-                outcome: match subscription {
-                    Subscription::Email => DeliveryOutcome::Recorded,
-                    Subscription::Https => self.deliver_http(message, &message_id, &timestamp),
-                },
-            })
-            .collect();
-        let record = PublishedMessage {
+        let mut record = PublishedMessage {
+            sequence,
             message_id: message_id.clone(),
             timestamp,
             subject: message.subject.clone(),
             message: message.body.clone(),
             attributes: message.attributes.clone(),
-            deliveries,
+            deliveries: Vec::new(),
         };
-        self.append_log(&record)?;
         tracing::info!(
             message_id,
             kind = message
@@ -261,21 +334,66 @@ impl SnsSim {
             bytes = message.size(),
             "published"
         );
+        if Subscription::Email.accepts(&message.attributes) {
+            record.deliveries.push(Delivery {
+                subscription: Subscription::Email,
+                outcome: DeliveryOutcome::Recorded,
+            });
+        }
+        if !Subscription::Https.accepts(&message.attributes) {
+            append_log(&self.shared, &record)?;
+            return Ok(message_id);
+        }
+        let Some(endpoint) = &self.endpoint else {
+            record.deliveries.push(Delivery {
+                subscription: Subscription::Https,
+                outcome: DeliveryOutcome::NoEndpoint,
+            });
+            append_log(&self.shared, &record)?;
+            return Ok(message_id);
+        };
+        let body = self
+            .envelope(
+                &endpoint.signer,
+                message,
+                &record.message_id,
+                &record.timestamp,
+            )
+            .and_then(|e| serde_json::to_string(&e).map_err(ScanError::internal));
+        // SNS has accepted the message: delivery happens beside the publisher, as in AWS.
+        let (endpoint, shared, in_flight) = (
+            endpoint.clone(),
+            self.shared.clone(),
+            self.in_flight.clone(),
+        );
+        let deliver = move || {
+            let outcome = match body {
+                Ok(body) => endpoint.deliver(&body, &record.message_id),
+                Err(e) => DeliveryOutcome::Failed {
+                    attempts: 0,
+                    error: e.to_string(),
+                },
+            };
+            record.deliveries.push(Delivery {
+                subscription: Subscription::Https,
+                outcome,
+            });
+            if let Err(e) = append_log(&shared, &record) {
+                tracing::error!(error = %e, message_id = record.message_id, "cannot log a delivery");
+            }
+            in_flight.leave();
+        };
+        self.in_flight.enter(MAX_DELIVERIES_IN_FLIGHT);
+        let spawned = std::thread::Builder::new()
+            .name("sns-delivery".into())
+            .spawn(deliver);
+        if let Err(e) = spawned {
+            self.in_flight.leave();
+            return Err(ScanError::internal(format!(
+                "cannot start an HTTP delivery thread: {e}"
+            )));
+        }
         Ok(message_id)
-    }
-
-    fn append_log(&self, record: &PublishedMessage) -> Result<(), ScanError> {
-        let path = log_path(&self.shared);
-        let mut line = serde_json::to_vec(record).map_err(ScanError::internal)?;
-        line.push(b'\n');
-        // Held while writing so that a reader taking the log never sees half a line.
-        let _cursor = lock(&self.shared.sns_log);
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut f| f.write_all(&line))
-            .map_err(|e| ScanError::internal(format!("appending to {}: {e}", path.display())))
     }
 
     /// The messages published so far that `keep` selects, read back from the log in order.
@@ -284,7 +402,10 @@ impl SnsSim {
         keep: impl FnMut(&PublishedMessage) -> bool,
     ) -> Result<Vec<PublishedMessage>, ScanError> {
         let start = lock(&shared.sns_log).start;
-        Ok(read_log_from(shared, start, keep)?.0)
+        let mut messages = read_log_from(shared, start, keep)?.0;
+        // Lines are in the order deliveries ended; callers want the order of publishing.
+        messages.sort_by_key(|m| m.sequence);
+        Ok(messages)
     }
 
     /// The messages published since the last take; `discard` empties the log afterwards.
@@ -293,7 +414,8 @@ impl SnsSim {
         discard: bool,
     ) -> Result<Vec<PublishedMessage>, ScanError> {
         let mut cursor = lock(&shared.sns_log);
-        let (messages, end) = read_log_from(shared, cursor.taken, |_| true)?;
+        let (mut messages, end) = read_log_from(shared, cursor.taken, |_| true)?;
+        messages.sort_by_key(|m| m.sequence);
         if discard {
             let path = log_path(shared);
             match std::fs::OpenOptions::new().write(true).open(&path) {
@@ -336,7 +458,7 @@ impl SnsSim {
             signing_cert_url: signing::cert_url(region),
             unsubscribe_url: Some(format!(
                 "https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={}",
-                self.subscription_arn(Subscription::Https)
+                subscription_arn(&self.topic_arn, Subscription::Https)
             )),
             subscribe_url: None,
             token: None,
@@ -357,56 +479,59 @@ impl SnsSim {
         signer.sign(&mut envelope)?;
         Ok(envelope)
     }
+}
 
-    /// Posts with SNS's retries (without waiting between them: time is virtual).
-    fn deliver_http(
-        &self,
-        message: &Message,
-        message_id: &str,
-        timestamp: &str,
-    ) -> DeliveryOutcome {
-        let Some(Endpoint { url, agent, signer }) = &self.endpoint else {
-            return DeliveryOutcome::NoEndpoint;
-        };
-        let body = match self
-            .envelope(signer, message, message_id, timestamp)
-            .and_then(|e| serde_json::to_string(&e).map_err(ScanError::internal))
-        {
-            Ok(body) => body,
-            Err(e) => {
-                return DeliveryOutcome::Failed {
-                    attempts: 0,
-                    error: e.to_string(),
-                };
-            }
-        };
-        let subscription_arn = self.subscription_arn(Subscription::Https);
+impl Endpoint {
+    /// Posts with SNS's retries of server-side failures (without waiting between them: time is
+    /// virtual). A 4xx is not retried: SNS retries only server-side errors
+    /// (<https://docs.aws.amazon.com/sns/latest/dg/sns-message-delivery-retries.html>) and
+    /// sends a message refused by a client error to the subscription's dead-letter queue
+    /// (<https://docs.aws.amazon.com/sns/latest/dg/sns-dead-letter-queues.html>).
+    fn deliver(&self, body: &str, message_id: &str) -> DeliveryOutcome {
         let mut error = String::new();
         for attempt in 1..=HTTP_ATTEMPTS {
-            let sent = agent
-                .post(url)
+            let sent = self
+                .agent
+                .post(&self.url)
                 .header("x-amz-sns-message-type", "Notification")
                 .header("x-amz-sns-message-id", message_id)
                 .header("x-amz-sns-topic-arn", &self.topic_arn)
-                .header("x-amz-sns-subscription-arn", &subscription_arn)
+                .header("x-amz-sns-subscription-arn", &self.subscription_arn)
                 .header("Content-Type", "text/plain; charset=UTF-8")
                 .header("User-Agent", "Amazon Simple Notification Service Agent")
-                .send(body.as_str());
-            match sent {
-                Ok(resp) if resp.status().as_u16() < 500 => {
+                .send(body);
+            match sent.map(|r| r.status().as_u16()) {
+                Ok(status @ 200..300) => {
                     return DeliveryOutcome::Delivered {
-                        status: resp.status().as_u16(),
+                        status,
                         attempts: attempt,
                     };
                 }
-                Ok(resp) => error = format!("HTTP {}", resp.status().as_u16()),
+                Ok(status @ 400..500) => {
+                    let error =
+                        format!("HTTP {status}: the endpoint refused it; SNS does not retry a 4xx");
+                    tracing::warn!(
+                        message_id,
+                        url = self.url,
+                        error,
+                        "HTTP endpoint refused the message"
+                    );
+                    return DeliveryOutcome::Failed {
+                        attempts: attempt,
+                        error,
+                    };
+                }
+                Ok(status) => error = format!("HTTP {status}"),
+                Err(ureq::Error::Timeout(_)) => {
+                    error = format!("no answer within {} ms", self.timeout.as_millis());
+                }
                 Err(e) => error = e.to_string(),
             }
             tracing::debug!(message_id, attempt, error, "HTTP delivery failed");
         }
         tracing::warn!(
             message_id,
-            url,
+            url = self.url,
             error,
             "HTTP endpoint did not take the message; SNS drops it"
         );
@@ -461,4 +586,68 @@ fn read_log_from(
         }
     }
     Ok((kept, end))
+}
+
+/// The ARN of subscription `s` to the topic (stable: derived from the topic's).
+fn subscription_arn(topic_arn: &str, s: Subscription) -> String {
+    let name = match s {
+        Subscription::Email => "email",
+        Subscription::Https => "https",
+    };
+    format!(
+        "{topic_arn}:{}",
+        ids::uuid(&["subscription", name, topic_arn])
+    )
+}
+
+/// Appends one message, with what became of it, to the log.
+fn append_log(shared: &Shared, record: &PublishedMessage) -> Result<(), ScanError> {
+    let path = log_path(shared);
+    let mut line = serde_json::to_vec(record).map_err(ScanError::internal)?;
+    line.push(b'\n');
+    // Held while writing so that a reader taking the log never sees half a line.
+    let _cursor = lock(&shared.sns_log);
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(&line))
+        .map_err(|e| ScanError::internal(format!("appending to {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InFlight;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn no_more_than_the_limit_are_under_way_and_settle_waits_for_all() {
+        let in_flight = Arc::new(InFlight::default());
+        let (inside, most, done) = (
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+        );
+        for _ in 0..12 {
+            in_flight.enter(3);
+            let (f, i, m, d) = (
+                in_flight.clone(),
+                inside.clone(),
+                most.clone(),
+                done.clone(),
+            );
+            std::thread::spawn(move || {
+                let now = i.fetch_add(1, Ordering::SeqCst) + 1;
+                m.fetch_max(now, Ordering::SeqCst);
+                std::thread::yield_now();
+                i.fetch_sub(1, Ordering::SeqCst);
+                d.fetch_add(1, Ordering::SeqCst);
+                f.leave();
+            });
+        }
+        in_flight.settle();
+        assert_eq!(done.load(Ordering::SeqCst), 12);
+        assert!(most.load(Ordering::SeqCst) <= 3);
+    }
 }

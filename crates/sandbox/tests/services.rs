@@ -6,7 +6,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
+use std::time::Duration;
 
 use common::*;
 use scanflow_core::ScanError;
@@ -18,7 +20,10 @@ use scanflow_core::ports::{
     FindingRef, MemberAccount, Notice, NoticeKind, NoticeResource, Notifier, Platform, ReportStore,
     SecurityHub,
 };
-use scanflow_sandbox::{DeliveryOutcome, HTTP_ATTEMPTS, Subscription};
+use scanflow_sandbox::{
+    DeliveryOutcome, HTTP_ATTEMPTS, HTTP_TIMEOUT, HttpEndpoint, MAX_DELIVERIES_IN_FLIGHT,
+    Subscription,
+};
 use serde_json::json;
 
 fn two_accounts() -> serde_json::Value {
@@ -348,11 +353,113 @@ fn an_https_endpoint_is_refused_at_setup() {
     let err = scanflow_sandbox::Sandbox::new(
         scenario,
         &out_dir("sns-https"),
-        Some("https://siem.example/".into()),
+        Some(HttpEndpoint::new("https://siem.example/")),
     )
     .err()
     .expect("refused");
     assert!(err.to_string().contains("http://"), "{err}");
+}
+
+#[test]
+fn a_delivery_timeout_is_one_millisecond_to_snss_fifteen_seconds() {
+    let build = |timeout| {
+        let scenario =
+            scanflow_sandbox::Scenario::from_json(&two_accounts().to_string()).expect("scenario");
+        scanflow_sandbox::Sandbox::new(
+            scenario,
+            &out_dir("sns-timeout"),
+            Some(HttpEndpoint {
+                url: "http://127.0.0.1:9/".into(),
+                timeout,
+            }),
+        )
+        .err()
+        .map(|e| e.to_string())
+    };
+    assert_eq!(build(Duration::from_millis(1)), None);
+    assert_eq!(build(HTTP_TIMEOUT), None);
+    for refused in [Duration::ZERO, HTTP_TIMEOUT + Duration::from_millis(1)] {
+        let err = build(refused).expect("refused");
+        assert!(err.contains("timeout") && err.contains("15 s"), "{err}");
+    }
+}
+
+#[test]
+fn a_4xx_is_a_failed_delivery_that_sns_does_not_retry() {
+    // The server answers 401 once, then would answer 200: a retry would be "delivered".
+    let (url, rx) = server(vec![401, 200]);
+    let sb = sandbox_with_endpoint("sns-4xx", two_accounts(), Some(url));
+    let m = Message::new("s", "b".into(), attrs(Some(KIND_SIEM))).expect("message");
+    pollster::block_on(sb.notifier().publish(&m)).expect("the publish itself succeeds");
+    let outcome = sb.sns_messages()[0].deliveries[0].outcome.clone();
+    assert!(
+        matches!(&outcome, DeliveryOutcome::Failed { attempts: 1, error } if error.contains("HTTP 401")),
+        "{outcome:?}"
+    );
+    assert_eq!(rx.try_iter().count(), 1, "one attempt only");
+    assert_eq!(sb.undelivered_http().expect("log").len(), 1);
+}
+
+#[test]
+fn a_hanging_endpoint_costs_each_message_its_timeouts_and_deliveries_overlap() {
+    // Accepts every connection and never answers; counts how many are open at once.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/siem", listener.local_addr().expect("addr"));
+    let open = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let (o, m) = (open.clone(), most.clone());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            let now = o.fetch_add(1, Ordering::SeqCst) + 1;
+            m.fetch_max(now, Ordering::SeqCst);
+            let o = o.clone();
+            // The client gives up after its timeout; the stream then reads end-of-file.
+            held.push(std::thread::spawn(move || {
+                let mut sink = [0u8; 4096];
+                let mut stream = stream;
+                while stream.read(&mut sink).is_ok_and(|n| n > 0) {}
+                o.fetch_sub(1, Ordering::SeqCst);
+            }));
+        }
+    });
+    let scenario =
+        scanflow_sandbox::Scenario::from_json(&two_accounts().to_string()).expect("scenario");
+    let sb = scanflow_sandbox::Sandbox::new(
+        scenario,
+        &out_dir("sns-hang"),
+        Some(HttpEndpoint {
+            url,
+            timeout: Duration::from_millis(200),
+        }),
+    )
+    .expect("sandbox");
+    let messages = 2 * MAX_DELIVERIES_IN_FLIGHT;
+    for _ in 0..messages {
+        let m = Message::new("s", "b".into(), attrs(Some(KIND_SIEM))).expect("message");
+        pollster::block_on(sb.notifier().publish(&m)).expect("publish answers at once");
+    }
+    let undelivered = sb.undelivered_http().expect("log");
+    assert_eq!(
+        undelivered.len(),
+        messages,
+        "every message is reported lost"
+    );
+    for m in &undelivered {
+        assert!(
+            matches!(&m.deliveries[0].outcome,
+                DeliveryOutcome::Failed { attempts, .. } if *attempts == HTTP_ATTEMPTS),
+            "{:?}",
+            m.deliveries[0].outcome
+        );
+    }
+    // The server sees a connection close a little after the client gave up on it, so it can
+    // count one more than are really open; that they overlap at all is what this shows.
+    let seen = most.load(Ordering::SeqCst);
+    assert!(seen >= 2, "deliveries overlap: at most {seen} open at once");
+    // Read back in the order of publishing, whatever order the deliveries ended in.
+    let order: Vec<u64> = sb.sns_messages().iter().map(|m| m.sequence).collect();
+    assert_eq!(order, (0..messages as u64).collect::<Vec<_>>());
 }
 
 fn notice(id: &str, account: &str) -> Notice {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use scanflow_core::model::{AccountSettings, Engine, Finding, Tag};
 use scanflow_core::ports::{MemberAccount, Platform, RunStatus};
 use scanflow_core::state::Run;
-use scanflow_sandbox::{Member, Sandbox, Scenario};
+use scanflow_sandbox::{HttpEndpoint, Member, Sandbox, Scenario};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -46,7 +46,8 @@ pub fn sandbox_with_endpoint(
     endpoint: Option<String>,
 ) -> Sandbox {
     let scenario = Scenario::from_json(&scenario.to_string()).expect("valid scenario");
-    let sb = Sandbox::new(scenario, &out_dir(name), endpoint).expect("sandbox");
+    let sb =
+        Sandbox::new(scenario, &out_dir(name), endpoint.map(HttpEndpoint::new)).expect("sandbox");
     sb.set_now(t0());
     sb
 }
