@@ -1231,6 +1231,27 @@ fn settings_changes_reach_the_fleet_watch_and_its_schedule_input_is_what_it_read
     assert_eq!(check.check, "fleet");
     assert_eq!(u64::from(check.grace_hours), grace);
 
+    // The org rollup: its own schedule, the same function, the same grace.
+    let rollup = &events["Rollup"];
+    assert_eq!(rollup["Type"].as_str(), Some("ScheduleV2"));
+    assert_eq!(
+        rollup["Properties"]
+            .get("ScheduleExpression")
+            .and_then(ref_name),
+        Some("RollupSchedule")
+    );
+    let schedule = parameter_default(&hub, "RollupSchedule")
+        .as_str()
+        .expect("default");
+    scanflow_core::schedule::Schedule::parse(schedule).expect("the rollup's schedule parses");
+    let input = text(&rollup["Properties"]["Input"])
+        .expect("!Sub")
+        .replace("${FleetWatchGraceHours}", &grace.to_string())
+        .replace("<aws.scheduler.scheduled-time>", "2026-12-01T07:00:00Z");
+    let check: fleet_watch::CheckInput = serde_json::from_str(&input)
+        .unwrap_or_else(|e| panic!("{input} is not the rollup's input: {e}"));
+    assert_eq!(check.check, "rollup");
+
     // Asynchronous invocations: reserved concurrency and a dead-letter queue, both alarmed.
     assert!(
         function
@@ -1633,6 +1654,18 @@ fn each_function_may_read_and_write_the_bucket_keys_it_uses() {
         ("fleet-watch", get, keys::registry_entry(a, r)),
         ("fleet-watch", put, keys::registry_entry(a, r)),
         ("fleet-watch", get, keys::last_delivery(a, r)),
+        // The rollup reads each current state and its chunks, and writes its report.
+        ("fleet-watch", get, keys::lifecycle_current(a, r)),
+        (
+            "fleet-watch",
+            get,
+            format!("{}/00000.jsonl", keys::lifecycle_pending_prefix(&run)),
+        ),
+        (
+            "fleet-watch",
+            put,
+            "scanflow/fleet-watch/rollup-2026-12-01T07:00:00Z.json".to_owned(),
+        ),
     ];
     let hub = template(HUB);
     for (function, action, key) in uses {

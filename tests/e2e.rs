@@ -160,6 +160,11 @@ fn default_scenario_delivers_every_finding_through_every_channel_and_reports_the
     let (watch, emails): (Vec<_>, Vec<_>) = emails
         .into_iter()
         .partition(|m| m.attributes["scanflow_kind"] == "fleet-watch");
+    // And one org rollup after them all.
+    let (rollup, emails): (Vec<_>, Vec<_>) = emails
+        .into_iter()
+        .partition(|m| m.attributes["scanflow_kind"] == "rollup");
+    assert_eq!(rollup.len(), 1);
     assert_eq!(emails.len(), local.executions.len());
     // The fleet watch names the account whose member stack is gone, and only it.
     assert_eq!(watch.len(), 1);

@@ -162,6 +162,8 @@ pub struct LocalRun {
     pub skipped: Vec<(String, String)>,
     /// The fleet watch run after the executions (scenario runs only, not `--input`).
     pub fleet_watch: Option<fleet_watch::CheckResult>,
+    /// The org rollup sent after the fleet watch (scenario runs only).
+    pub rollup: Option<fleet_watch::RollupResult>,
 }
 
 /// Checks `--input` the way start-run will, so a typo fails before anything runs.
@@ -326,6 +328,7 @@ impl LocalRun {
             executions: Vec::new(),
             skipped: Vec::new(),
             fleet_watch: None,
+            rollup: None,
         })
     }
 
@@ -353,6 +356,12 @@ impl LocalRun {
         let result = pollster::block_on(fleet_watch::check(&self.sandbox, now, grace))
             .map_err(RunError::FleetWatch)?;
         self.fleet_watch = Some(result);
+        // The org rollup's schedule, just after: it reads what the scans stored.
+        let at = now.saturating_add(Duration::minutes(1));
+        self.sandbox.set_now(at);
+        let rollup = pollster::block_on(fleet_watch::send_rollup(&self.sandbox, at, grace))
+            .map_err(RunError::FleetWatch)?;
+        self.rollup = Some(rollup);
         Ok(())
     }
 

@@ -526,6 +526,12 @@ fn run(args: RunArgs) -> ExitCode {
             }
         );
     }
+    if let Some(rollup) = &result.rollup {
+        println!(
+            "\n== Org rollup: {} account-Region(s), {} need attention (e-mail below; all of it in s3/{})",
+            rollup.account_regions, rollup.attention, rollup.report_key
+        );
+    }
     if let Some(spec) = &result.sandbox.scenario().hub.lambda {
         let lambda = result.sandbox.lambda();
         println!(

@@ -12,6 +12,7 @@ pub mod message;
 pub mod model;
 pub mod ports;
 pub mod report_stream;
+pub mod rollup;
 pub mod schedule;
 pub mod state;
 pub mod step;

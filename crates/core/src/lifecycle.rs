@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
-use crate::model::{Engine, Finding, Severity};
+use crate::model::{Engine, Finding, Severity, SeverityCounts};
 use crate::ports::ReportStore;
 use crate::state::Run;
 use crate::{ScanError, keys, time as ts};
@@ -268,6 +268,22 @@ pub struct StatePointer {
     /// same run compares against what the original delivery compared against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basis: Option<Box<StatePointer>>,
+    /// What the delivery said about the account-Region (the org rollup reads it; `None` in
+    /// states written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<ScanSummary>,
+}
+
+/// The figures of one delivered scan that the org rollup shows per account-Region.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScanSummary {
+    pub counts: SeverityCounts,
+    pub new: u64,
+    pub resolved: u64,
+    pub overdue: u64,
+    pub instances_scanned: u64,
+    pub instances_not_scanned: u64,
 }
 
 fn state_error(key: &str, e: impl std::fmt::Display) -> ScanError {
@@ -532,6 +548,7 @@ impl StateWriter {
         run: &Run,
         collected_at: &str,
         basis: Option<&StatePointer>,
+        summary: ScanSummary,
     ) -> Result<StatePointer, ScanError> {
         if self.in_buffer > 0 {
             self.flush(store).await?;
@@ -552,6 +569,7 @@ impl StateWriter {
                     ..b.clone()
                 })
             }),
+            summary: Some(summary),
         };
         let body = serde_json::to_vec(&pointer).map_err(ScanError::internal)?;
         store

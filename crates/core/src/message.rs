@@ -30,6 +30,8 @@ pub const KIND_FAILURE: &str = "failure";
 pub const KIND_RESOLVED: &str = "resolved";
 /// The daily fleet watch's notice (people only: it names accounts, not findings).
 pub const KIND_FLEET_WATCH: &str = "fleet-watch";
+/// The org rollup: one digest across every account-Region (people only).
+pub const KIND_ROLLUP: &str = "rollup";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {

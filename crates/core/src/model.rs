@@ -215,6 +215,14 @@ impl SeverityCounts {
         Severity::ALL.iter().map(|s| self.get(*s)).sum()
     }
 
+    /// Adds `other`'s counts (saturating: sums over a fleet come from stored objects).
+    pub fn merge(&mut self, other: &SeverityCounts) {
+        for severity in Severity::ALL {
+            let slot = self.slot(severity);
+            *slot = slot.saturating_add(other.get(severity));
+        }
+    }
+
     fn slot(&mut self, severity: Severity) -> &mut u64 {
         match severity {
             Severity::Critical => &mut self.critical,

@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use scanflow_core::ScanError;
 use scanflow_core::message::{
-    ATTR_ACCOUNT, ATTR_KIND, KIND_DIGEST, KIND_FAILURE, KIND_FLEET_WATCH, KIND_RESOLVED, KIND_SIEM,
-    Message,
+    ATTR_ACCOUNT, ATTR_KIND, KIND_DIGEST, KIND_FAILURE, KIND_FLEET_WATCH, KIND_RESOLVED,
+    KIND_ROLLUP, KIND_SIEM, Message,
 };
 use scanflow_core::ports::Notifier;
 
@@ -79,7 +79,13 @@ impl Subscription {
     /// The `scanflow_kind` values the subscription's filter policy accepts.
     pub fn accepted_kinds(self) -> &'static [&'static str] {
         match self {
-            Self::Email => &[KIND_DIGEST, KIND_FAILURE, KIND_RESOLVED, KIND_FLEET_WATCH],
+            Self::Email => &[
+                KIND_DIGEST,
+                KIND_FAILURE,
+                KIND_RESOLVED,
+                KIND_FLEET_WATCH,
+                KIND_ROLLUP,
+            ],
             Self::Https => &[KIND_SIEM],
         }
     }

@@ -1,7 +1,9 @@
 //! The fleet watch: once a day, compares what the registry says should have been scanned with
 //! what publish last delivered, and sends ONE notice naming every account-Region that missed
 //! its schedule, lost its member stack or changed scope since its last scan (nothing when all
-//! is well). Its second entry point is the registry writer, fed by the member stacks' settings
+//! is well). On its own schedule it sends the org rollup instead: one digest across every
+//! account-Region, from the stored run states ([`scanflow_core::rollup`]). Its other entry
+//! point is the registry writer, fed by the member stacks' settings
 //! parameter events (Create/Update: the settings are read through the scan role; Delete: the
 //! entry is marked deleted).
 
@@ -15,8 +17,12 @@ use scanflow_core::fleet::{
     self, FleetFinding, LastDelivery, Problem, RegistryEntry, RegistryStatus, ScanScope,
 };
 use scanflow_core::input::{validate_account_id, validate_region};
-use scanflow_core::message::{ATTR_KIND, KIND_FLEET_WATCH, Message, SNS_MESSAGE_LIMIT};
+use scanflow_core::lifecycle::{self, StatePointer};
+use scanflow_core::message::{
+    ATTR_KIND, KIND_FLEET_WATCH, KIND_ROLLUP, Message, SNS_MESSAGE_LIMIT,
+};
 use scanflow_core::ports::{MemberAccount, Notifier, Platform, ReportStore};
+use scanflow_core::rollup::{self, Risks, Rollup, Row};
 use scanflow_core::{ScanError, keys, step, time as ts};
 
 /// The `detail-type` of the settings parameter's events (source `aws.ssm`).
@@ -32,7 +38,8 @@ const NOTICE_MARGIN: usize = 4096;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CheckInput {
-    /// Always `"fleet"`: tells the check from a forwarded parameter event.
+    /// `"fleet"` (the daily check) or `"rollup"` (the org rollup): tells them from a
+    /// forwarded parameter event.
     pub check: String,
     /// The nominal time of the check (`<aws.scheduler.scheduled-time>`).
     pub now: String,
@@ -55,6 +62,19 @@ pub struct CheckResult {
     /// The full list of findings in the report store (the notice may be clipped to fit SNS).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_key: Option<String>,
+}
+
+/// What the org rollup did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RollupResult {
+    /// Account-Regions in it (the registry's active ones and any that delivered scans).
+    pub account_regions: usize,
+    /// Account-Regions the fleet watch's findings name.
+    pub attention: usize,
+    pub message_id: String,
+    /// The whole rollup as JSON in the report store.
+    pub report_key: String,
 }
 
 /// What the registry writer did with one event.
@@ -85,10 +105,10 @@ pub async fn invoke<P: Platform>(platform: &P, event: Value) -> Result<Value, Sc
     }
     if event.get("check").is_some() {
         let input: CheckInput = step::decode(event)?;
-        if input.check != "fleet" {
+        if input.check != "fleet" && input.check != "rollup" {
             return Err(ScanError::invalid(
                 "check",
-                "\"fleet\"",
+                "\"fleet\" or \"rollup\"",
                 format!("is {}", scanflow_core::error::quote(&input.check)),
             ));
         }
@@ -101,11 +121,14 @@ pub async fn invoke<P: Platform>(platform: &P, event: Value) -> Result<Value, Sc
         }
         let now = ts::parse("now", &input.now)?;
         let grace = Duration::hours(i64::from(input.grace_hours));
+        if input.check == "rollup" {
+            return step::encode(&send_rollup(platform, now, grace).await?);
+        }
         return step::encode(&check(platform, now, grace).await?);
     }
     Err(ScanError::invalid(
         "$",
-        "a Parameter Store Change event or {\"check\": \"fleet\", \"now\": ..., \"graceHours\": ...}",
+        "a Parameter Store Change event or {\"check\": \"fleet\" or \"rollup\", \"now\": ..., \"graceHours\": ...}",
         "is neither",
     ))
 }
@@ -118,31 +141,12 @@ pub async fn check<P: Platform>(
     grace: Duration,
 ) -> Result<CheckResult, ScanError> {
     let store = platform.store();
-    let mut findings = Vec::new();
-    let registry: Vec<RegistryEntry> = read_all(
-        store,
-        keys::REGISTRY_PREFIX,
-        |k| k.ends_with(".json"),
-        &mut findings,
-    )
-    .await?;
-    let deliveries: Vec<LastDelivery> = read_all(
-        store,
-        keys::STATE_PREFIX,
-        |k| k.ends_with(&format!("/{}", keys::LAST_DELIVERY_FILE)),
-        &mut findings,
-    )
-    .await?;
-    findings.extend(fleet::compare(&registry, &deliveries, now, grace));
-    findings.sort_by(|a, b| (&a.account_id, &a.region).cmp(&(&b.account_id, &b.region)));
-    let attention = {
-        let mut places: Vec<(&str, &str)> = findings
-            .iter()
-            .map(|f| (f.account_id.as_str(), f.region.as_str()))
-            .collect();
-        places.dedup();
-        places.len()
-    };
+    let Fleet {
+        registry,
+        deliveries,
+        findings,
+    } = read_fleet(store, now, grace).await?;
+    let attention = places(&findings).len();
     tracing::info!(
         checked = registry.len(),
         deliveries = deliveries.len(),
@@ -175,6 +179,162 @@ pub async fn check<P: Platform>(
     result.message_id = Some(platform.notifier().publish(&message).await?);
     result.report_key = Some(report_key);
     Ok(result)
+}
+
+/// The registry, the delivery records and what the watch finds in them, sorted by place.
+struct Fleet {
+    registry: Vec<RegistryEntry>,
+    deliveries: Vec<LastDelivery>,
+    findings: Vec<FleetFinding>,
+}
+
+async fn read_fleet<S: ReportStore>(
+    store: &S,
+    now: OffsetDateTime,
+    grace: Duration,
+) -> Result<Fleet, ScanError> {
+    let mut findings = Vec::new();
+    let registry: Vec<RegistryEntry> = read_all(
+        store,
+        keys::REGISTRY_PREFIX,
+        |k| k.ends_with(".json"),
+        &mut findings,
+    )
+    .await?;
+    let deliveries: Vec<LastDelivery> = read_all(
+        store,
+        keys::STATE_PREFIX,
+        |k| k.ends_with(&format!("/{}", keys::LAST_DELIVERY_FILE)),
+        &mut findings,
+    )
+    .await?;
+    findings.extend(fleet::compare(&registry, &deliveries, now, grace));
+    findings.sort_by(|a, b| (&a.account_id, &a.region).cmp(&(&b.account_id, &b.region)));
+    Ok(Fleet {
+        registry,
+        deliveries,
+        findings,
+    })
+}
+
+/// The distinct account-Regions `findings` name, in order.
+fn places(findings: &[FleetFinding]) -> Vec<(&str, &str)> {
+    let mut places: Vec<(&str, &str)> = findings
+        .iter()
+        .map(|f| (f.account_id.as_str(), f.region.as_str()))
+        .collect();
+    places.dedup();
+    places
+}
+
+/// The org rollup at `now`: every active account-Region of the registry and every one that
+/// delivered a scan, each as its current run state has it, the top risks over all their
+/// findings, and what the fleet watch finds. Reads the report store only. A state that cannot
+/// be read is named among the findings, not skipped; listing failures fail the rollup.
+pub async fn send_rollup<P: Platform>(
+    platform: &P,
+    now: OffsetDateTime,
+    grace: Duration,
+) -> Result<RollupResult, ScanError> {
+    let store = platform.store();
+    let Fleet {
+        registry,
+        deliveries,
+        mut findings,
+    } = read_fleet(store, now, grace).await?;
+    let mut wanted: Vec<(String, String)> = registry
+        .iter()
+        .filter(|e| e.status == RegistryStatus::Active)
+        .map(|e| (e.account_id.clone(), e.region.clone()))
+        .chain(
+            deliveries
+                .iter()
+                .map(|d| (d.account_id.clone(), d.region.clone())),
+        )
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut risks = Risks::default();
+    let mut rows = Vec::with_capacity(wanted.len());
+    for (account, region) in wanted {
+        let state = read_state(store, &account, &region, &mut risks).await;
+        let pointer = state.unwrap_or_else(|(key, error)| {
+            findings.push(FleetFinding {
+                account_id: account.clone(),
+                region: region.clone(),
+                problem: Problem::Unreadable { key, error },
+                action: "Delete the account-Region's findings-state.json; its next scan \
+                         reports every finding as new and the rollup counts it again"
+                    .into(),
+            });
+            None
+        });
+        let delivered = deliveries
+            .iter()
+            .find(|d| d.account_id == account && d.region == region);
+        rows.push(Row {
+            last_scan: pointer
+                .as_ref()
+                .map(|p| p.collected_at.clone())
+                .or_else(|| delivered.map(|d| d.delivered_at.clone())),
+            summary: pointer.and_then(|p| p.summary),
+            attention: findings
+                .iter()
+                .filter(|f| f.account_id == account && f.region == region)
+                .count(),
+            account_id: account,
+            region,
+        });
+    }
+    findings.sort_by(|a, b| (&a.account_id, &a.region).cmp(&(&b.account_id, &b.region)));
+    let attention = places(&findings).len();
+    let at = ts::format(now);
+    let report = Rollup::new(at.clone(), rows, risks.top(rollup::TOP_RISKS), findings);
+    // The whole rollup goes to the report store first, so the e-mail can point at it.
+    let report_key = format!("scanflow/fleet-watch/rollup-{at}.json");
+    let json = serde_json::to_vec_pretty(&report).map_err(ScanError::internal)?;
+    store.put(&report_key, json, "application/json").await?;
+    let (subject, body) = report.render(&report_key, SNS_MESSAGE_LIMIT - NOTICE_MARGIN);
+    let attributes = BTreeMap::from([(ATTR_KIND.to_owned(), KIND_ROLLUP.to_owned())]);
+    let message = Message::for_people(&subject, &body, attributes)?;
+    let message_id = platform.notifier().publish(&message).await?;
+    tracing::info!(
+        account_regions = report.rows.len(),
+        attention,
+        report_key,
+        "org rollup sent"
+    );
+    Ok(RollupResult {
+        account_regions: report.rows.len(),
+        attention,
+        message_id,
+        report_key,
+    })
+}
+
+/// The account-Region's current run state, its records offered to `risks`; `Err` names the
+/// object that could not be read and why.
+async fn read_state<S: ReportStore>(
+    store: &S,
+    account: &str,
+    region: &str,
+    risks: &mut Risks,
+) -> Result<Option<StatePointer>, (String, String)> {
+    let key = keys::lifecycle_current(account, region);
+    let pointer = lifecycle::read_pointer(store, &key)
+        .await
+        .map_err(|e| (key.clone(), e.to_string()))?;
+    if let Some(p) = &pointer {
+        for chunk in &p.chunks {
+            let records = lifecycle::read_chunk(store, chunk)
+                .await
+                .map_err(|e| (chunk.clone(), e.to_string()))?;
+            for record in &records {
+                risks.offer(account, record);
+            }
+        }
+    }
+    Ok(pointer)
 }
 
 /// Keeps the notice under SNS's limit: whole lines up to the limit, then where the rest is.

@@ -304,6 +304,138 @@ fn a_long_notice_is_clipped_to_fit_sns_and_says_where_the_rest_is() {
     assert!(clip(wide, "k", 1).len() < SNS_MESSAGE_LIMIT);
 }
 
+/// A current run state for the account-Region with `critical` critical findings of `vuln`,
+/// one per instance, as publish would have promoted it.
+fn state(sb: &Sandbox, account: &str, region: &str, vuln: &str, instances: &[&str]) {
+    let records: String = instances
+        .iter()
+        .map(|i| {
+            let r = lifecycle::StateRecord {
+                identity: format!("{vuln}/{i}"),
+                id: format!("{vuln}/{i}"),
+                severity: scanflow_core::model::Severity::Critical,
+                instance_id: Some((*i).into()),
+                vulnerability_id: Some(vuln.into()),
+                title: format!("{vuln} - openssh"),
+                first_seen: "2026-11-01T00:00:00Z".into(),
+                last_seen: "2026-11-30T03:20:00Z".into(),
+            };
+            serde_json::to_string(&r).expect("json") + "\n"
+        })
+        .collect();
+    let chunk = format!("scanflow/{account}/{region}/0123456789abcdef/lifecycle/x/00000.jsonl");
+    pollster::block_on(
+        sb.store()
+            .put(&chunk, records.into_bytes(), "application/x-ndjson"),
+    )
+    .expect("chunk");
+    let pointer = StatePointer {
+        schema: lifecycle::STATE_SCHEMA.into(),
+        version: lifecycle::STATE_VERSION,
+        account_id: account.into(),
+        region: region.into(),
+        run_id: format!("run-{account}"),
+        execution: format!("scan-{account}"),
+        collected_at: "2026-11-30T03:20:00Z".into(),
+        findings: instances.len() as u64,
+        chunks: vec![chunk],
+        basis: None,
+        summary: Some(lifecycle::ScanSummary {
+            counts: scanflow_core::model::SeverityCounts {
+                critical: instances.len() as u64,
+                ..Default::default()
+            },
+            new: 1,
+            resolved: 0,
+            overdue: 0,
+            instances_scanned: instances.len() as u64,
+            instances_not_scanned: 0,
+        }),
+    };
+    pollster::block_on(sb.store().put(
+        &keys::lifecycle_current(account, region),
+        serde_json::to_vec(&pointer).expect("json"),
+        "application/json",
+    ))
+    .expect("pointer");
+}
+
+#[test]
+fn the_rollup_has_a_row_per_account_region_the_top_risks_and_what_needs_attention() {
+    let sb = sandbox("rollup");
+    sb.seed_registry(datetime!(2026-11-01 00:00 UTC))
+        .expect("seeded");
+    let places = deployed(&sb);
+    assert!(places.len() >= 3, "{places:?}");
+    for (account, region) in &places {
+        deliver(&sb, account, region, "2026-11-30T03:20:00Z");
+    }
+    let (a, b, c) = (&places[0], &places[1], &places[2]);
+    state(&sb, &a.0, &a.1, "CVE-2024-6387", &["i-1", "i-2"]);
+    state(&sb, &b.0, &b.1, "CVE-2024-6387", &["i-1"]);
+    // The third's state pointer is damaged: named, not skipped.
+    pollster::block_on(sb.store().put(
+        &keys::lifecycle_current(&c.0, &c.1),
+        b"{not json".to_vec(),
+        "application/json",
+    ))
+    .expect("put");
+    let out = pollster::block_on(invoke(
+        &sb,
+        json!({"check": "rollup", "now": "2026-12-01T07:00:00Z", "graceHours": 6}),
+    ))
+    .expect("the rollup runs");
+    let result: RollupResult = serde_json::from_value(out).expect("result");
+    assert_eq!(result.account_regions, places.len());
+    let messages = sb.sns_messages();
+    let sent = messages
+        .iter()
+        .find(|m| m.attributes.get(ATTR_KIND).map(String::as_str) == Some(KIND_ROLLUP))
+        .expect("a rollup message");
+    assert_eq!(sent.message_id, result.message_id);
+    assert_eq!(
+        sent.subscriptions(),
+        vec![scanflow_sandbox::Subscription::Email]
+    );
+    let body = &sent.message;
+    assert!(
+        body.contains("1. CRITICAL CVE-2024-6387 - openssh - on 3 instance(s), 2 account(s)"),
+        "{body}"
+    );
+    // The worst row first: two criticals.
+    let table = body.split("BY ACCOUNT-REGION").nth(1).expect("table");
+    let first_row = table.lines().nth(2).expect("a row");
+    assert!(first_row.starts_with(&a.0), "{table}");
+    assert!(
+        body.contains(&keys::lifecycle_current(&c.0, &c.1)),
+        "{body}"
+    );
+    // The lost member stack of the default scenario is named too.
+    assert!(body.contains("lost its member stack"), "{body}");
+    // Everything is in the report store as well.
+    let report: Value = serde_json::from_slice(
+        &pollster::block_on(sb.store().get(&result.report_key)).expect("report"),
+    )
+    .expect("json");
+    assert_eq!(report["rows"].as_array().map(Vec::len), Some(places.len()));
+    assert_eq!(report["topRisks"][0]["accounts"], 2);
+}
+
+#[test]
+fn an_unknown_check_is_refused_naming_both() {
+    let sb = sandbox("bad-check");
+    let err = pollster::block_on(invoke(
+        &sb,
+        json!({"check": "weekly", "now": "2026-12-01T07:00:00Z", "graceHours": 6}),
+    ))
+    .expect_err("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("\"fleet\" or \"rollup\"") && text.contains("weekly"),
+        "{text}"
+    );
+}
+
 #[test]
 fn the_handler_future_is_send() {
     fn assert_send<T: Send>(_: &T) {}

@@ -99,8 +99,22 @@ pub async fn format_run<P: Platform>(
             }
         }
     }
+    let scan_summary = lifecycle::ScanSummary {
+        counts: counts.clone(),
+        new: changes.new.total(),
+        resolved: changes.resolved.total(),
+        overdue: changes.overdue.total(),
+        instances_scanned: manifest.coverage.scanned.len() as u64,
+        instances_not_scanned: manifest.coverage.not_scanned.len() as u64,
+    };
     let pending = state
-        .finish(store, run, &manifest.collected_at, previous.pointer())
+        .finish(
+            store,
+            run,
+            &manifest.collected_at,
+            previous.pointer(),
+            scan_summary,
+        )
         .await?;
     if counts != manifest.counts {
         tracing::warn!(

@@ -1,0 +1,138 @@
+//! The org rollup end to end: `scanflow run`'s scans, then one e-mail across every
+//! account-Region built from what they stored, on the default scenario and on 300 accounts.
+
+use scanflow_core::message::KIND_ROLLUP;
+use scanflow_core::ports::Platform;
+use scanflow_core::text::WIDTH;
+use scanflow_sandbox::Scenario;
+use scanflow_tests::{of_kind, run};
+use serde_json::{Value, json};
+
+fn rollup_of(local: &scanflow_cli::local::LocalRun) -> (String, Value) {
+    let messages = of_kind(&local.sandbox.sns_messages(), KIND_ROLLUP);
+    assert_eq!(messages.len(), 1, "one rollup per run");
+    let result = local.rollup.as_ref().expect("the rollup ran");
+    let report = std::fs::read(
+        local
+            .sandbox
+            .store()
+            .path_of(&result.report_key)
+            .expect("a key in the bucket"),
+    )
+    .expect("the rollup's report object");
+    (
+        messages[0].message.clone(),
+        serde_json::from_slice(&report).expect("json"),
+    )
+}
+
+#[test]
+fn the_rollup_of_the_default_scenario_has_each_delivered_scans_figures() {
+    let local = run(
+        Scenario::default_scenario().expect("scenario"),
+        Vec::new(),
+        "rollup-default",
+        None,
+    );
+    let (body, report) = rollup_of(&local);
+    let rows = report["rows"].as_array().expect("rows");
+    let mut delivered = 0;
+    for ex in &local.executions {
+        let Some(out) = ex
+            .execution
+            .output
+            .as_ref()
+            .filter(|o| o.get("counts").is_some())
+        else {
+            continue;
+        };
+        delivered += 1;
+        let row = rows
+            .iter()
+            .find(|r| r["accountId"] == out["accountId"] && r["region"] == out["region"])
+            .unwrap_or_else(|| panic!("a row for {}", out["accountId"]));
+        assert_eq!(
+            row["summary"]["counts"], out["counts"],
+            "{}",
+            out["accountId"]
+        );
+        assert_eq!(
+            row["summary"]["instancesScanned"], out["instancesScanned"],
+            "{}",
+            out["accountId"]
+        );
+        let line = body
+            .lines()
+            .find(|l| l.starts_with(out["accountId"].as_str().unwrap_or("?")))
+            .expect("a line in the e-mail");
+        assert!(
+            line.contains(&format!(" {} ", out["counts"]["critical"])),
+            "{line}"
+        );
+    }
+    assert!(delivered >= 3, "the default scenario delivers three scans");
+    // The account that lost its member stack is what needs attention.
+    assert!(
+        body.contains("NEEDS ATTENTION\n- 123456789012 eu-central-1: lost its member stack"),
+        "{body}"
+    );
+    for line in body.lines() {
+        assert!(line.chars().count() <= WIDTH, "{line}");
+    }
+}
+
+#[test]
+fn three_hundred_accounts_make_one_rollup_that_fits_sns_and_ranks_the_shared_vulnerability_first() {
+    let regions = ["eu-west-1", "us-east-1", "ap-southeast-2"];
+    let accounts: Vec<Value> = (0..300u32)
+        .map(|i| {
+            let id = format!("{:012}", 100_000_000_000u64 + u64::from(i));
+            json!({
+                "accountId": id,
+                "region": regions[i as usize % 3],
+                "roleDeployed": true,
+                "inspectorEnabled": true,
+                "settings": {"engine": "inspector2", "durationSeconds": 3600},
+                "instances": [{"id": "i-0a1b2c3d4e5f60001", "tags": {"Name": "web-1"}},
+                              {"id": "i-0a1b2c3d4e5f60002", "tags": {"Name": "web-2"}}],
+                "findings": {
+                    "generate": {"count": 5, "seed": i},
+                    // One vulnerability every account has, on one instance each.
+                    "list": [{"instanceId": "i-0a1b2c3d4e5f60001", "vulnerabilityId": "CVE-2099-0001",
+                              "severity": "CRITICAL", "packageName": "openssh-server",
+                              "packageVersion": "1", "fixedInVersion": "2", "score": 9.8,
+                              "description": "shared", "title": "CVE-2099-0001 - openssh-server"}]
+                }
+            })
+        })
+        .collect();
+    let scenario = Scenario::from_json(
+        &json!({
+            "hub": {"accountId": "999988887777", "region": "eu-west-1"},
+            "accounts": accounts
+        })
+        .to_string(),
+    )
+    .expect("scenario");
+    let local = run(scenario, Vec::new(), "rollup-300", None);
+    let (body, report) = rollup_of(&local);
+    assert_eq!(report["rows"].as_array().map(Vec::len), Some(300));
+    assert_eq!(report["topRisks"][0]["vulnerabilityId"], "CVE-2099-0001");
+    assert_eq!(report["topRisks"][0]["accounts"], 300);
+    assert_eq!(report["topRisks"][0]["instances"], 300);
+    assert!(
+        body.contains(
+            "1. CRITICAL CVE-2099-0001 - openssh-server - on 300 instance(s), 300\n    account(s)"
+        ),
+        "{body}"
+    );
+    assert_eq!(
+        body.lines().filter(|l| l.starts_with("1000000")).count(),
+        300,
+        "a row per account-Region in the e-mail"
+    );
+    assert!(body.len() < scanflow_core::message::SNS_MESSAGE_LIMIT);
+    for line in body.lines() {
+        assert!(line.chars().count() <= WIDTH, "{line}");
+    }
+}
