@@ -1451,12 +1451,67 @@ fn subscriptions_filter_on_the_kinds_publish_sets() {
     // The deployed filters are the ones `scanflow run` simulates.
     let expect =
         |sub: Subscription| serde_json::json!({ message::ATTR_KIND: sub.accepted_kinds() });
+    // The central address's depends on CentralEmailReceives: rollup, or everything.
+    let (endpoint, central) = filters.get("email").expect("e-mail subscription");
+    assert_eq!(endpoint, "DestinationEmailAddress");
     assert_eq!(
-        filters.get("email"),
-        Some(&(
-            "DestinationEmailAddress".to_owned(),
-            expect(Subscription::Email)
-        ))
+        central,
+        &serde_json::json!({"!If": [
+            "CentralRollupOnly",
+            { message::ATTR_KIND: scanflow_sandbox::CentralEmail::Rollup.accepted_kinds() },
+            { message::ATTR_KIND: scanflow_sandbox::CentralEmail::Everything.accepted_kinds() },
+        ]})
+    );
+    assert_eq!(
+        hub["Parameters"]["CentralEmailReceives"]["AllowedValues"],
+        serde_yaml::from_str::<Yaml>("[everything, rollup]").expect("yaml")
+    );
+    assert_eq!(
+        serde_json::to_value(scanflow_sandbox::CentralEmail::Rollup).expect("json"),
+        "rollup"
+    );
+    assert_eq!(
+        Subscription::Email.accepted_kinds(),
+        scanflow_sandbox::CentralEmail::Everything.accepted_kinds()
+    );
+
+    // Owners: the member stack subscribes up to MAX_OWNERS addresses, filtered on its account.
+    let member = template("templates/member.yaml");
+    let owners: Vec<_> = resources_of_type(&member, "AWS::SNS::Subscription");
+    assert_eq!(owners.len(), scanflow_sandbox::MAX_OWNERS);
+    for (name, sub) in owners {
+        let p = props(sub);
+        assert_eq!(
+            p.get("TopicArn").and_then(ref_name),
+            Some("HubTopicArn"),
+            "{name}"
+        );
+        assert_eq!(
+            p.get("Protocol").and_then(Yaml::as_str),
+            Some("email"),
+            "{name}"
+        );
+        let filter: Json =
+            serde_json::to_value(p.get("FilterPolicy").expect("FilterPolicy")).expect("plain JSON");
+        assert_eq!(
+            filter,
+            serde_json::json!({
+                message::ATTR_KIND: Subscription::Owner.accepted_kinds(),
+                message::ATTR_ACCOUNT: [{"!Ref": "AWS::AccountId"}],
+            }),
+            "{name}"
+        );
+        let condition = sub
+            .get("Condition")
+            .and_then(Yaml::as_str)
+            .expect("Condition");
+        let text = serde_json::to_string(&member["Conditions"][condition]).expect("json");
+        assert!(text.contains("SubscribeOwners"), "{name}: {text}");
+    }
+    let subscribe = serde_json::to_string(&member["Conditions"]["SubscribeOwners"]).expect("json");
+    assert!(
+        subscribe.contains("CreateScanRole"),
+        "one Region's stack per account subscribes the owners: {subscribe}"
     );
     assert_eq!(
         filters.get("https"),

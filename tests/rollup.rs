@@ -136,3 +136,76 @@ fn three_hundred_accounts_make_one_rollup_that_fits_sns_and_ranks_the_shared_vul
         assert!(line.chars().count() <= WIDTH, "{line}");
     }
 }
+
+/// The owners scenario with the central address set to `central`.
+fn owners_scenario(central: &str) -> Value {
+    let mut s: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            scanflow_tests::repo_root().join("crates/sandbox/scenarios/owners.json"),
+        )
+        .expect("owners.json"),
+    )
+    .expect("json");
+    s["hub"]["centralEmail"] = json!(central);
+    s
+}
+
+#[test]
+fn owners_get_their_accounts_email_and_a_rollup_only_centre_gets_the_organisations() {
+    use scanflow_sandbox::Subscription;
+    let scenario = Scenario::from_json(&owners_scenario("rollup").to_string()).expect("scenario");
+    let local = run(scenario, Vec::new(), "owners-rollup", None);
+    let messages = local.sandbox.sns_messages();
+    for m in &messages {
+        let kind = m.attributes["scanflow_kind"].as_str();
+        let central = m.subscriptions().contains(&Subscription::Email);
+        assert_eq!(
+            central,
+            matches!(kind, "rollup" | "fleet-watch"),
+            "{kind}: {}",
+            m.subject
+        );
+        for d in m
+            .deliveries
+            .iter()
+            .filter(|d| d.subscription == Subscription::Owner)
+        {
+            // Each owner gets their own account's e-mail only.
+            let owner = d.endpoint.as_deref().unwrap_or_default();
+            let account = m.attributes["scanflow_account"].as_str();
+            let expected = match account {
+                "111122223333" => &["web-team@example.com", "alice@example.com"][..],
+                "444455556666" => &["payments-team@example.com"],
+                "777788889999" => &["data-team@example.com"],
+                other => panic!("{other} has no deployed member stack, so no owners"),
+            };
+            assert!(expected.contains(&owner), "{owner} got {account}'s {kind}");
+        }
+    }
+    let digests_to_owners = messages
+        .iter()
+        .filter(|m| m.attributes["scanflow_kind"] == "digest")
+        .map(|m| {
+            m.subscriptions()
+                .iter()
+                .filter(|s| **s == Subscription::Owner)
+                .count()
+        })
+        .sum::<usize>();
+    assert_eq!(
+        digests_to_owners, 4,
+        "two owners for one account, one each for two"
+    );
+    // The account whose member stack is gone has no owner subscription any more: its failure
+    // notice reaches nobody, and that is said.
+    let unrouted = local.sandbox.unrouted_messages().expect("log");
+    assert_eq!(unrouted.len(), 1, "{unrouted:?}");
+    assert_eq!(unrouted[0].attributes["scanflow_account"], "123456789012");
+    assert_eq!(unrouted[0].attributes["scanflow_kind"], "failure");
+
+    // With the centre receiving everything, nothing is dropped.
+    let scenario =
+        Scenario::from_json(&owners_scenario("everything").to_string()).expect("scenario");
+    let local = run(scenario, Vec::new(), "owners-everything", None);
+    assert_eq!(local.sandbox.unrouted_messages().expect("log").len(), 0);
+}

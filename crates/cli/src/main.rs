@@ -394,7 +394,11 @@ fn run(args: RunArgs) -> ExitCode {
     };
 
     // Waits for the deliveries still under way: bounded by their timeouts.
-    let undelivered = match result.sandbox.undelivered_http() {
+    let (undelivered, unrouted) = match result
+        .sandbox
+        .undelivered_http()
+        .and_then(|u| Ok((u, result.sandbox.unrouted_messages()?)))
+    {
         Ok(u) => u,
         Err(e) => {
             eprintln!("scanflow run: cannot tell which messages were delivered: {e}");
@@ -547,6 +551,18 @@ fn run(args: RunArgs) -> ExitCode {
         for message in result.sandbox.sns_messages_to(Some(Subscription::Email)) {
             println!("\n== E-mail: {}\n{}", message.subject, message.message);
         }
+        // Owners get the same digests and notices as the central address would: named here.
+        for message in result.sandbox.sns_messages_to(Some(Subscription::Owner)) {
+            for d in &message.deliveries {
+                if let Some(owner) = d
+                    .endpoint
+                    .as_deref()
+                    .filter(|_| d.subscription == Subscription::Owner)
+                {
+                    println!("\n== E-mail to owner {owner}: {}", message.subject);
+                }
+            }
+        }
     }
     println!(
         "\nOutputs in {}: s3/ (findings, digests, SIEM parts), sns-messages.jsonl (every message published). Took {:.2} s.",
@@ -570,7 +586,17 @@ fn run(args: RunArgs) -> ExitCode {
             eprintln!("  {}", undelivered_line(m));
         }
     }
-    if unreported.is_empty() && undelivered.is_empty() {
+    if !unrouted.is_empty() {
+        eprintln!(
+            "scanflow run: {} message(s) matched no subscription, so SNS would drop them (an \
+             account without owners while CentralEmailReceives is rollup?):",
+            unrouted.len()
+        );
+        for m in &unrouted {
+            eprintln!("  NOT SENT {} \"{}\"", m.message_id, m.subject);
+        }
+    }
+    if unreported.is_empty() && undelivered.is_empty() && unrouted.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -482,3 +482,37 @@ fn an_http_timeout_past_snss_fifteen_seconds_is_refused() {
         assert!(text(&out.stderr).contains("--http-timeout"), "{bad}");
     }
 }
+
+#[test]
+fn run_exits_1_when_a_message_matches_no_subscription() {
+    let mut scenario: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("crates/sandbox/scenarios/owners.json"))
+            .expect("owners.json"),
+    )
+    .expect("json");
+    let file =
+        std::env::temp_dir().join(format!("scanflow-cli-{}-unrouted.json", std::process::id()));
+    for (central, code) in [("everything", 0), ("rollup", 1)] {
+        scenario["hub"]["centralEmail"] = serde_json::json!(central);
+        std::fs::write(&file, scenario.to_string()).expect("scenario file");
+        let out = scanflow(
+            &[
+                "run",
+                "--quiet",
+                "--scenario",
+                file.to_str().expect("utf-8 path"),
+            ],
+            "unrouted",
+        );
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{central}: {stderr}");
+        // The failure notice of the account whose member stack (and owners) is gone.
+        assert_eq!(
+            stderr.contains("1 message(s) matched no subscription")
+                && stderr.contains("NOT SENT")
+                && stderr.contains("123456789012"),
+            code == 1,
+            "{central}: {stderr}"
+        );
+    }
+}

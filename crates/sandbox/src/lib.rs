@@ -47,16 +47,16 @@ pub use inspector2::{Inspector2Finding, normalize as normalize_inspector2, repor
 pub use member::Member;
 pub use s3::LocalS3;
 pub use scenario::{
-    AccountSpec, AgentHealth, AnalystMark, ChurnSpec, ClassicOutcome, ClassicSpec,
+    AccountSpec, AgentHealth, AnalystMark, CentralEmail, ChurnSpec, ClassicOutcome, ClassicSpec,
     DEFAULT_SCHEDULE, FindingSpec, FindingsSpec, GeneratorSpec, HubConfigOverrides, HubSpec,
     Inspector2Spec, InstanceSpec, MAX_CHURN_PER_SCAN, MAX_COPIES, MAX_GENERATED_FINDINGS,
-    MAX_SCANS, ReportOutcome, Scenario, ScheduleSpec, ScheduleState, ScopeChange, SettingsSpec,
-    TagSpec,
+    MAX_OWNERS, MAX_SCANS, ReportOutcome, Scenario, ScheduleSpec, ScheduleState, ScopeChange,
+    SettingsSpec, TagSpec,
 };
 pub use security_hub::{SecurityHubSim, SecurityHubState, Triage};
 pub use sns::{
-    Delivery, DeliveryOutcome, HTTP_ATTEMPTS, HTTP_TIMEOUT, HttpEndpoint, MAX_DELIVERIES_IN_FLIGHT,
-    PublishedMessage, SnsSim, Subscription, TOPIC_NAME,
+    CENTRAL_ROLLUP_KINDS, Delivery, DeliveryOutcome, HTTP_ATTEMPTS, HTTP_TIMEOUT, HttpEndpoint,
+    MAX_DELIVERIES_IN_FLIGHT, PublishedMessage, SnsSim, Subscription, TOPIC_NAME,
 };
 
 use generate::Vuln;
@@ -343,6 +343,12 @@ impl Sandbox {
         SnsSim::read_log(&self.shared, |m| {
             m.deliveries.iter().any(|d| d.outcome.is_failed())
         })
+    }
+
+    /// The messages no subscription's filter policy took: SNS accepts and drops them.
+    pub fn unrouted_messages(&self) -> Result<Vec<PublishedMessage>, ScanError> {
+        self.notifier.settle();
+        SnsSim::read_log(&self.shared, |m| m.deliveries.is_empty())
     }
 
     /// The quota models, when the sandbox was built [`Sandbox::with_quotas`].

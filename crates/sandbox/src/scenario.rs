@@ -75,6 +75,21 @@ pub struct HubSpec {
     /// Lambda concurrency and outages; absent, Lambda admits everything at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lambda: Option<LambdaSpec>,
+    /// What the central address (`DestinationEmailAddress`) receives: the hub's
+    /// `CentralEmailReceives` parameter.
+    #[serde(default)]
+    pub central_email: CentralEmail,
+}
+
+/// The hub's `CentralEmailReceives`: every e-mail, or only the organisation-wide ones.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CentralEmail {
+    /// Digests, failure and resolved notices of every account, the fleet watch, the rollup.
+    #[default]
+    Everything,
+    /// The rollup and the fleet watch only: each account's own e-mail goes to its owners.
+    Rollup,
 }
 
 /// Every [`HubConfig`] field but the account id, each optional.
@@ -119,6 +134,11 @@ pub struct AccountSpec {
     /// would. 0 dies before the first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crash_after_messages: Option<u32>,
+    /// The account's owners (the member template's `OwnerEmails`, at most
+    /// [`MAX_OWNERS`]): subscribed to the hub topic with a filter policy on the account, they
+    /// get its digests, failure and resolved notices, in every Region.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owners: Vec<String>,
     /// Findings an analyst has triaged in the account's Security Hub before scanflow sees them
     /// (by vulnerability): scanflow must leave them as they are.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -623,6 +643,21 @@ impl AccountSpec {
             &self.account_id,
         ))?;
         check_core(validate_region(&format!("{at}.region"), &self.region))?;
+        if self.owners.len() > MAX_OWNERS {
+            return Err(SandboxError::scenario(
+                format!("{at}.owners"),
+                format!(
+                    "at most {MAX_OWNERS} addresses (the member template's owner \
+                     subscriptions), got {}",
+                    self.owners.len()
+                ),
+            ));
+        }
+        for (i, owner) in self.owners.iter().enumerate() {
+            if let Err(e) = validate_email(owner) {
+                return Err(SandboxError::scenario(format!("{at}.owners[{i}]"), e));
+            }
+        }
 
         if let Err(e) = Schedule::parse(&self.schedule.expression) {
             return Err(SandboxError::scenario(
@@ -953,6 +988,37 @@ pub(crate) fn is_template_arn(arn: &str, account_id: &str, region: &str) -> bool
     };
     let parts: Vec<&str> = rest.split('/').collect();
     parts.len() == 3 && is_classic_id(parts[0]) && parts[1] == "template" && is_classic_id(parts[2])
+}
+
+/// Owner addresses per account: the member template subscribes this many.
+pub const MAX_OWNERS: usize = 3;
+
+/// SNS takes an e-mail endpoint of one `local@domain` address of at most 254 characters
+/// (RFC 5321's path limit); anything else is refused before it could reach a template.
+pub fn validate_email(address: &str) -> Result<(), String> {
+    let shown = scanflow_core::error::quote(address);
+    if address.len() > 254 {
+        return Err(format!(
+            "{shown}: at most 254 characters, got {}",
+            address.len()
+        ));
+    }
+    let ok = address.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains('@')
+    }) && address
+        .chars()
+        .all(|c| c.is_ascii_graphic() && c != ',' && c != '<' && c != '>');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{shown}: expected one e-mail address such as owner@example.com"
+        ))
+    }
 }
 
 #[cfg(test)]

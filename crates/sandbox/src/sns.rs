@@ -31,6 +31,7 @@ use scanflow_core::ports::Notifier;
 
 use scanflow_documents::sns_http::{self, HttpMessage};
 
+use crate::scenario::CentralEmail;
 use crate::signing::{self, Signer};
 use crate::{SandboxError, Shared, ids, lock};
 
@@ -63,20 +64,24 @@ impl HttpEndpoint {
     }
 }
 
-/// The topic's subscriptions and their filter policies on `scanflow_kind`.
+/// The topic's subscriptions and their filter policies on `scanflow_kind` (and, for owners,
+/// on `scanflow_account`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Subscription {
-    /// `DestinationEmailAddress`: people get the digest and failure notices.
+    /// `DestinationEmailAddress`: the central team; what it gets is the hub's
+    /// `CentralEmailReceives` ([`CentralEmail`]).
     Email,
     /// `HTTPEndpoint`: the SIEM gets every SIEM document (findings parts and failures).
     Https,
+    /// An account owner's address (the member template's `OwnerEmails`): that account's
+    /// digests and notices only.
+    Owner,
 }
 
 impl Subscription {
-    pub const ALL: [Subscription; 2] = [Subscription::Email, Subscription::Https];
-
-    /// The `scanflow_kind` values the subscription's filter policy accepts.
+    /// The `scanflow_kind` values the subscription's filter policy accepts (the central
+    /// address's when it receives everything).
     pub fn accepted_kinds(self) -> &'static [&'static str] {
         match self {
             Self::Email => &[
@@ -87,14 +92,30 @@ impl Subscription {
                 KIND_ROLLUP,
             ],
             Self::Https => &[KIND_SIEM],
+            Self::Owner => &[KIND_DIGEST, KIND_FAILURE, KIND_RESOLVED],
         }
     }
 
-    /// SNS filter-policy matching: the attribute must be present with an accepted value.
+    /// SNS filter-policy matching on the kind: the attribute must be present with an accepted
+    /// value.
     pub fn accepts(self, attributes: &BTreeMap<String, String>) -> bool {
         attributes
             .get(ATTR_KIND)
             .is_some_and(|k| self.accepted_kinds().contains(&k.as_str()))
+    }
+}
+
+/// The kinds the central address gets under `CentralEmailReceives` = `rollup`: what is about
+/// the whole organisation (each account's own e-mail then goes to its owners).
+pub const CENTRAL_ROLLUP_KINDS: &[&str] = &[KIND_FLEET_WATCH, KIND_ROLLUP];
+
+impl CentralEmail {
+    /// The central address's filter policy on `scanflow_kind`.
+    pub fn accepted_kinds(self) -> &'static [&'static str] {
+        match self {
+            CentralEmail::Everything => Subscription::Email.accepted_kinds(),
+            CentralEmail::Rollup => CENTRAL_ROLLUP_KINDS,
+        }
     }
 }
 
@@ -124,6 +145,9 @@ impl PublishedMessage {
 #[serde(rename_all = "camelCase")]
 pub struct Delivery {
     pub subscription: Subscription,
+    /// The owner's address, for an [`Subscription::Owner`] delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
     pub outcome: DeliveryOutcome,
 }
 
@@ -292,6 +316,26 @@ impl SnsSim {
         self.in_flight.settle();
     }
 
+    /// The owners subscribed for `account` (the filter policy on `scanflow_account`) by its
+    /// deployed member stacks, each once however many Regions list them.
+    fn owners_of(&self, account: Option<&String>) -> Vec<String> {
+        let Some(account) = account else {
+            return Vec::new();
+        };
+        let mut owners: Vec<String> = self
+            .shared
+            .scenario
+            .accounts
+            .iter()
+            // The subscriptions belong to the member stack: gone with it.
+            .filter(|a| &a.account_id == account && a.role_deployed)
+            .flat_map(|a| a.owners.iter().cloned())
+            .collect();
+        owners.sort_unstable();
+        owners.dedup();
+        owners
+    }
+
     /// How many messages have been published so far: the next message's `sequence`.
     pub(crate) fn published(&self) -> u64 {
         self.sequence.load(Ordering::Relaxed)
@@ -340,11 +384,22 @@ impl SnsSim {
             bytes = message.size(),
             "published"
         );
-        if Subscription::Email.accepts(&message.attributes) {
+        let kind = message.attributes.get(ATTR_KIND).map(String::as_str);
+        if kind.is_some_and(|k| hub.central_email.accepted_kinds().contains(&k)) {
             record.deliveries.push(Delivery {
                 subscription: Subscription::Email,
+                endpoint: None,
                 outcome: DeliveryOutcome::Recorded,
             });
+        }
+        if Subscription::Owner.accepts(&message.attributes) {
+            for owner in self.owners_of(message.attributes.get(ATTR_ACCOUNT)) {
+                record.deliveries.push(Delivery {
+                    subscription: Subscription::Owner,
+                    endpoint: Some(owner),
+                    outcome: DeliveryOutcome::Recorded,
+                });
+            }
         }
         if !Subscription::Https.accepts(&message.attributes) {
             append_log(&self.shared, &record)?;
@@ -353,6 +408,7 @@ impl SnsSim {
         let Some(endpoint) = &self.endpoint else {
             record.deliveries.push(Delivery {
                 subscription: Subscription::Https,
+                endpoint: None,
                 outcome: DeliveryOutcome::NoEndpoint,
             });
             append_log(&self.shared, &record)?;
@@ -382,6 +438,7 @@ impl SnsSim {
             };
             record.deliveries.push(Delivery {
                 subscription: Subscription::Https,
+                endpoint: None,
                 outcome,
             });
             if let Err(e) = append_log(&shared, &record) {
@@ -599,6 +656,7 @@ fn subscription_arn(topic_arn: &str, s: Subscription) -> String {
     let name = match s {
         Subscription::Email => "email",
         Subscription::Https => "https",
+        Subscription::Owner => "owner",
     };
     format!(
         "{topic_arn}:{}",

@@ -219,6 +219,8 @@ fn the_shipped_scenarios_load_and_say_what_their_names_say() {
         .lambda
         .expect("publish-outage.json has hub.lambda");
     assert_eq!(lambda.outages[0].function, "publish");
+    let owners = load("owners.json");
+    assert!(owners.accounts.iter().all(|a| !a.owners.is_empty()));
     let storm = load("storm.json");
     assert_eq!(storm.accounts.len(), 1_000, "copies expand");
     assert_eq!(storm.hub.lambda.and_then(|l| l.concurrency), Some(100));

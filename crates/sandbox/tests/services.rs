@@ -186,6 +186,127 @@ fn filter_policies_route_digests_and_failures_to_email_and_siem_documents_to_htt
     assert_eq!(lines[1]["messageId"], msgs[1].message_id.as_str());
 }
 
+fn owned(central: &str) -> serde_json::Value {
+    json!({
+        "hub": {"accountId": HUB, "region": "eu-west-1", "centralEmail": central},
+        "accounts": [
+            {"accountId": ACCT, "region": REGION, "settings": {"engine": "inspector2"},
+             "owners": ["alice@example.com", "bob@example.com"]},
+            // The same account in another Region names Alice again: one subscription each.
+            {"accountId": ACCT, "region": "eu-central-1", "settings": {"engine": "inspector2"},
+             "owners": ["alice@example.com"]},
+            {"accountId": "444455556666", "region": REGION, "settings": {"engine": "inspector2"},
+             "owners": ["carol@example.com"]}
+        ]
+    })
+}
+
+fn of_account(kind: &str, account: Option<&str>) -> Message {
+    let mut a = attrs(Some(kind));
+    if let Some(account) = account {
+        a.insert(scanflow_core::message::ATTR_ACCOUNT.into(), account.into());
+    }
+    Message::new("subject", "body".into(), a).expect("message")
+}
+
+/// Who got each message: (subscription, owner address).
+fn recipients(sb: &scanflow_sandbox::Sandbox) -> Vec<Vec<(Subscription, Option<String>)>> {
+    sb.sns_messages()
+        .iter()
+        .map(|m| {
+            m.deliveries
+                .iter()
+                .map(|d| (d.subscription, d.endpoint.clone()))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn owners_get_only_their_accounts_digests_and_notices_and_the_central_address_what_the_hub_says() {
+    let owner = |a: &str| (Subscription::Owner, Some(a.to_owned()));
+    let central = (Subscription::Email, None);
+    for (mode, central_gets_accounts) in [("everything", true), ("rollup", false)] {
+        let sb = sandbox(&format!("sns-owners-{mode}"), owned(mode));
+        for m in [
+            of_account(KIND_DIGEST, Some(ACCT)),
+            of_account(KIND_FAILURE, Some("444455556666")),
+            of_account(KIND_SIEM, Some(ACCT)),
+            of_account(scanflow_core::message::KIND_ROLLUP, None),
+            of_account(scanflow_core::message::KIND_FLEET_WATCH, None),
+            // An account nobody owns: central only (if it gets account e-mail at all).
+            of_account(KIND_DIGEST, Some("777788889999")),
+        ] {
+            pollster::block_on(sb.notifier().publish(&m)).expect("publish");
+        }
+        let with_central = |mut v: Vec<(Subscription, Option<String>)>| {
+            if central_gets_accounts {
+                v.insert(0, central.clone());
+            }
+            v
+        };
+        assert_eq!(
+            recipients(&sb),
+            vec![
+                with_central(vec![owner("alice@example.com"), owner("bob@example.com")]),
+                with_central(vec![owner("carol@example.com")]),
+                vec![(Subscription::Https, None)],
+                vec![central.clone()],
+                vec![central.clone()],
+                with_central(vec![]),
+            ],
+            "{mode}"
+        );
+    }
+}
+
+#[test]
+fn owner_addresses_are_checked_and_at_most_three() {
+    let with_owners = |owners: serde_json::Value| {
+        let mut s = owned("everything");
+        s["accounts"][0]["owners"] = owners;
+        scanflow_sandbox::Scenario::from_json(&s.to_string())
+            .err()
+            .map(|e| e.to_string())
+    };
+    assert_eq!(
+        with_owners(json!(["a@example.com", "b@example.com", "c@example.com"])),
+        None
+    );
+    let four = with_owners(json!([
+        "a@example.com",
+        "b@example.com",
+        "c@example.com",
+        "d@example.com"
+    ]))
+    .expect("refused");
+    assert!(
+        four.contains("accounts[0].owners") && four.contains("at most 3"),
+        "{four}"
+    );
+    for bad in [
+        "alice",
+        "alice@localhost",
+        "a@b@example.com",
+        "a lice@example.com",
+        "a,b@example.com",
+    ] {
+        let err = with_owners(json!([bad])).expect("refused");
+        assert!(
+            err.contains("owners[0]") && err.contains("e-mail address"),
+            "{bad}: {err}"
+        );
+    }
+    let long = format!("{}@example.com", "a".repeat(243));
+    assert_eq!(long.len(), 255);
+    let err = with_owners(json!([long])).expect("refused");
+    assert!(err.contains("at most 254"), "{err}");
+    assert_eq!(
+        with_owners(json!([format!("{}@example.com", "a".repeat(242))])),
+        None
+    );
+}
+
 /// A request as the test server received it.
 struct Received {
     headers: BTreeMap<String, String>,

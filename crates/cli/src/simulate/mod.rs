@@ -718,6 +718,8 @@ impl Ctx {
                         *t.email_per_second.entry(second).or_default() += 1;
                     }
                     Subscription::Https => t.report.https_deliveries += 1,
+                    // Billed as e-mail; each owner's subscription has its own rate.
+                    Subscription::Owner => t.report.email_deliveries += 1,
                 }
             }
         }
