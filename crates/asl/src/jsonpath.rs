@@ -4,7 +4,7 @@
 //! "no results", an indefinite path (wildcards, slices, filters, `..`, unions) yields an array.
 
 use crate::error::clip;
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 use std::fmt;
 
 /// Which document a path reads: the state input (`$`), the context object (`$$`) or a
@@ -294,7 +294,7 @@ impl Path {
         for (i, seg) in self.segments.iter().enumerate() {
             cur = match seg {
                 Segment::Child(n) => match cur {
-                    Value::Object(m) => m.entry(n.clone()).or_insert(Value::Null),
+                    Value::Object(m) => m.get_or_insert_with(n, || Value::Null),
                     _ => return Err(self.text.clone()),
                 },
                 Segment::Index(i) => match cur {
@@ -940,7 +940,6 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn eval(p: &str, doc: &Value) -> Option<Value> {
         Path::parse(p)

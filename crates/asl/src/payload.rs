@@ -7,7 +7,7 @@ use crate::intrinsics::{self, Call};
 use crate::jsonpath::Path;
 use crate::rng::Rng;
 use crate::scope::Scope;
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Template {
@@ -109,7 +109,6 @@ impl Template {
 mod tests {
     use super::*;
     use crate::vars::Vars;
-    use serde_json::json;
 
     #[test]
     fn template_resolves_paths_context_and_intrinsics() {

@@ -5,7 +5,7 @@ use crate::error::{Failure, clip};
 use crate::jsonpath::{Path, Root};
 use crate::value::quote_value;
 use crate::vars::Vars;
-use serde_json::Value;
+use crate::json::Value;
 use std::cell::OnceCell;
 
 /// Builds the context object; the flag says whether to include `Execution.Input`, which can

@@ -3,7 +3,7 @@
 
 use crate::error::{Failure, names};
 use crate::value::json_size;
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 /// AWS's limit on one variable's value: 256 KiB of compact JSON.
 pub(crate) const MAX_VARIABLE_BYTES: usize = 262_144;
@@ -17,7 +17,7 @@ pub(crate) const MAX_STORED_BYTES: usize = 10 * 1024 * 1024;
 /// assigns into the innermost, so what a branch or iteration assigns stays inside it.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Vars {
-    frames: Vec<Map<String, Value>>,
+    frames: Vec<Map>,
 }
 
 impl Vars {
@@ -27,7 +27,7 @@ impl Vars {
 
     /// Enters a Map iteration or Parallel branch, with the variables it had when a redrive
     /// resumes it.
-    pub(crate) fn push(&mut self, frame: Map<String, Value>) {
+    pub(crate) fn push(&mut self, frame: Map) {
         self.frames.push(frame);
     }
 
@@ -37,12 +37,12 @@ impl Vars {
     }
 
     /// The innermost scope as it stands (kept in a redrive's resume point).
-    pub(crate) fn innermost(&self) -> Map<String, Value> {
+    pub(crate) fn innermost(&self) -> Map {
         self.frames.last().cloned().unwrap_or_default()
     }
 
     /// Replaces the innermost scope (a redrive restoring what it held).
-    pub(crate) fn restore(&mut self, frame: Map<String, Value>) {
+    pub(crate) fn restore(&mut self, frame: Map) {
         match self.frames.last_mut() {
             Some(f) => *f = frame,
             None => self.frames.push(frame),
@@ -54,7 +54,7 @@ impl Vars {
     pub(crate) fn assign(
         &mut self,
         state: &str,
-        values: Map<String, Value>,
+        values: Map,
     ) -> Result<(), Failure> {
         let too_large = |what: String| {
             Failure::new(
