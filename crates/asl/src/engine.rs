@@ -984,6 +984,7 @@ impl Runner<'_> {
             state_name: &s.name,
             resource: &task.resource,
             input: &public_input,
+            json_input: &input,
             now: self.now,
             attempt: retry,
         };
@@ -1012,8 +1013,14 @@ impl Runner<'_> {
             self.advance(took)?;
         }
         match outcome {
-            TaskOutcome::Succeeded(v) => {
-                // Checked before the event clones it: a handler's value may nest any depth.
+            outcome @ (TaskOutcome::Succeeded(_) | TaskOutcome::SucceededJson(_)) => {
+                // Converted without recursion, then checked before the event copies it: a
+                // handler's value may nest any depth.
+                let v = match outcome {
+                    TaskOutcome::Succeeded(v) => Value::from(v),
+                    TaskOutcome::SucceededJson(v) => v,
+                    _ => Value::Null,
+                };
                 let checked = self.check_size(&s.name, &v);
                 let fits = match &checked {
                     Ok(n) => self.reserve(&v, Some(*n)),
@@ -1021,11 +1028,9 @@ impl Runner<'_> {
                 };
                 self.event("TaskSucceeded", Some(&s.name), |e| {
                     e.resource = Some(task.resource.clone());
-                    e.output = fits.then(|| v.clone());
+                    e.output = fits.then(|| (&v).into());
                     e.truncated = checked.is_ok() && !fits;
                 });
-                // Converted (without recursion) before anything else touches it.
-                let v = Value::from(v);
                 if let Err(f) = checked {
                     dispose(v);
                     let catchable = f.error == names::DATA_LIMIT_EXCEEDED;

@@ -108,8 +108,11 @@ pub trait TaskHandler {
 pub struct TaskCall<'a> {
     pub state_name: &'a str,
     pub resource: &'a str,
-    /// The effective input, after `InputPath` and `Parameters`.
+    /// The effective input, after `InputPath` and `Parameters` (serde_json's value: its
+    /// objects sort their keys).
     pub input: &'a Value,
+    /// The same input with its objects' keys in AWS's order, as a Lambda receives it.
+    pub json_input: &'a json::Value,
     pub now: OffsetDateTime,
     /// 0 on the first attempt, then the number of retries so far in this state execution.
     pub attempt: u32,
@@ -119,6 +122,9 @@ pub struct TaskCall<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum TaskOutcome {
     Succeeded(Value),
+    /// Succeeded with a result whose key order is kept (a Lambda's JSON text parsed as
+    /// [`json::Value`]); [`TaskOutcome::Succeeded`]'s serde_json value sorts its keys.
+    SucceededJson(json::Value),
     Failed {
         error: String,
         cause: String,

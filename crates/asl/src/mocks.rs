@@ -270,11 +270,14 @@ mod tests {
     use super::*;
     use time::OffsetDateTime;
 
+    static NULL: crate::json::Value = crate::json::Value::Null;
+
     fn call<'a>(state: &'a str, input: &'a Value) -> TaskCall<'a> {
         TaskCall {
             state_name: state,
             resource: "arn:x",
             input,
+            json_input: &NULL,
             now: OffsetDateTime::UNIX_EPOCH,
             attempt: 0,
         }
