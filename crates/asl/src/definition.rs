@@ -4,10 +4,10 @@
 
 use crate::error::{ValidationError, clip, names};
 use crate::intrinsics::{self, Call};
+use crate::json::{Map, Value};
 use crate::jsonpath::Path;
 use crate::payload::Template;
 use crate::value::quote_value;
-use crate::json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -551,7 +551,7 @@ fn parse_machine(cx: &mut Cx, m: &Map) -> Option<Machine> {
     }
     for (name, list) in &targets {
         for (target, field) in list {
-            if !states_obj.contains_key(*target) {
+            if !states_obj.contains_key(target) {
                 cx.err(
                     Some(name),
                     field.clone(),
@@ -563,12 +563,12 @@ fn parse_machine(cx: &mut Cx, m: &Map) -> Option<Machine> {
             }
         }
     }
-    if let Some(start) = start_at.as_deref().filter(|s| states_obj.contains_key(*s)) {
+    if let Some(start) = start_at.as_deref().filter(|s| states_obj.contains_key(s)) {
         let mut seen: HashSet<&str> = HashSet::from([start]);
         let mut todo = vec![start];
         while let Some(s) = todo.pop() {
             for (t, _) in targets.get(s).map(Vec::as_slice).unwrap_or_default() {
-                if states_obj.contains_key(*t) && seen.insert(t) {
+                if states_obj.contains_key(t) && seen.insert(t) {
                     todo.push(t);
                 }
             }
@@ -722,7 +722,7 @@ fn parse_state(cx: &mut Cx, name: &str, v: &Value) -> Option<State> {
         "Wait" => {
             let present: Vec<&str> = ["Seconds", "SecondsPath", "Timestamp", "TimestampPath"]
                 .into_iter()
-                .filter(|f| m.contains_key(*f))
+                .filter(|f| m.contains_key(f))
                 .collect();
             if present.len() != 1 {
                 cx.err(

@@ -7,6 +7,7 @@ use crate::definition::{
     Operand, Parallel, ResultPath, Retrier, Rule, State, Task, Text, WaitFor,
 };
 use crate::error::{Failure, clip, names};
+use crate::json::{Map, Value};
 use crate::jsonpath::{Path, Root};
 use crate::payload::Template;
 use crate::redrive::{self, Inner, Point, RedriveError, Resume, Slot};
@@ -21,7 +22,6 @@ use crate::{
     Execution, ExecutionOptions, HistoryEvent, StateMachine, Status, TaskCall, TaskHandler,
     TaskOutcome,
 };
-use crate::json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 

@@ -2,11 +2,11 @@
 //! reporting `{status, output, error, cause, transitions}`: what `scanflow asl exec` runs.
 //! It knows nothing of command-line flags; the CLI names them in its own messages.
 
+use crate::json::{Map, Value};
 use crate::mocks::{MOCK_MISSING, MockConfig, MockError};
 use crate::{
     ExecutionOptions, StateMachine, TaskCall, TaskHandler, TaskOutcome, ValidationErrors, execute,
 };
-use crate::json::{Map, Value};
 use std::path::Path;
 
 /// What stops `run` before anything runs (the CLI exits 2 on these and names its flags).

@@ -2,12 +2,12 @@
 //! argument rules and evaluation. Failures become `States.IntrinsicFailure`.
 
 use crate::error::{Failure, clip, names};
+use crate::json::{Map, Value};
 use crate::jsonpath::{Path, keyword_literal, number_literal};
 use crate::rng::Rng;
 use crate::scope::Scope;
 use crate::value::{MAX_PAYLOAD_BYTES, MAX_VALUE_DEPTH, deeper_than, json_size};
 use base64::Engine as _;
-use crate::json::{Map, Value};
 
 /// Step Functions' cap on the string inputs of the encoding and hash functions.
 const MAX_STRING_INPUT: usize = 10_000;

@@ -129,22 +129,22 @@ impl Map {
 }
 
 impl Extend<(String, Value)> for Map {
-    /// Adds each member as [`Map::insert`] does, in linear time however many there are.
+    /// Adds each member as [`Map::insert`] does, in linear time however many there are:
+    /// past [`SCAN_MAX`] members, repeats are found through a hash index.
     fn extend<I: IntoIterator<Item = (String, Value)>>(&mut self, iter: I) {
-        let iter = iter.into_iter();
-        if self.0.len().saturating_add(iter.size_hint().0) <= SCAN_MAX {
-            for (k, v) in iter {
-                self.insert(k, v);
-            }
-            return;
-        }
-        let mut at: std::collections::HashMap<String, usize> = self
-            .0
-            .iter()
-            .enumerate()
-            .map(|(i, (k, _))| (k.clone(), i))
-            .collect();
+        let mut at: Option<std::collections::HashMap<String, usize>> = None;
         for (k, v) in iter {
+            if at.is_none() && self.0.len() < SCAN_MAX {
+                self.insert(k, v);
+                continue;
+            }
+            let at = at.get_or_insert_with(|| {
+                self.0
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (k, _))| (k.clone(), i))
+                    .collect()
+            });
             match at.get(&k) {
                 Some(&i) => self.0[i].1 = v,
                 None => {
@@ -339,7 +339,20 @@ impl std::ops::Index<usize> for Value {
 impl PartialEq<serde_json::Value> for Value {
     /// Equal as JSON (key order aside).
     fn eq(&self, other: &serde_json::Value) -> bool {
-        serde_json::Value::from(self) == *other
+        type Other = serde_json::Value;
+        match (self, other) {
+            (Value::Null, Other::Null) => true,
+            (Value::Bool(a), Other::Bool(b)) => a == b,
+            (Value::Number(a), Other::Number(b)) => a == b,
+            (Value::String(a), Other::String(b)) => a == b,
+            (Value::Array(a), Other::Array(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+            }
+            (Value::Object(a), Other::Object(b)) => {
+                a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| v == w))
+            }
+            _ => false,
+        }
     }
 }
 
@@ -573,7 +586,121 @@ impl From<&Value> for serde_json::Value {
             Value::Number(n) => Out::Number(n.clone()),
             Value::String(s) => Out::String(s.clone()),
             Value::Array(a) => Out::Array(a.iter().map(Out::from).collect()),
-            Value::Object(m) => Out::Object(m.iter().map(|(k, v)| (k.clone(), Out::from(v))).collect()),
+            Value::Object(m) => {
+                Out::Object(m.iter().map(|(k, v)| (k.clone(), Out::from(v))).collect())
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Value {
+        text.parse().expect("valid JSON")
+    }
+
+    #[test]
+    fn parsing_and_printing_keep_the_key_order() {
+        let text = r#"{"zeta":1,"alpha":{"y":true,"b":null},"mid":[{"k2":1.5,"k1":"v"}]}"#;
+        assert_eq!(parse(text).to_string(), text);
+        assert_eq!(
+            serde_json::Value::from(parse(text)).to_string(),
+            r#"{"alpha":{"b":null,"y":true},"mid":[{"k1":"v","k2":1.5}],"zeta":1}"#,
+            "serde_json's value sorts"
+        );
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_first_place_and_its_last_value() {
+        assert_eq!(
+            parse(r#"{"b":1,"a":2,"b":3}"#).to_string(),
+            r#"{"b":3,"a":2}"#
+        );
+        let many: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{i}")).collect();
+        let text = format!("{{{},\"k3\":\"last\"}}", many.join(","));
+        let v = parse(&text);
+        let m = v.as_object().expect("object");
+        assert_eq!(m.len(), 40);
+        assert_eq!(m.keys().nth(3).map(String::as_str), Some("k3"));
+        assert_eq!(v["k3"], "last");
+    }
+
+    #[test]
+    fn insert_replaces_in_place_and_remove_keeps_the_others_order() {
+        let mut m = parse(r#"{"c":1,"a":2,"b":3}"#)
+            .as_object()
+            .cloned()
+            .expect("object");
+        assert_eq!(m.insert("a".into(), Value::from(9)), Some(Value::from(2)));
+        m.insert("d".into(), Value::Null);
+        assert_eq!(m.remove("c"), Some(Value::from(1)));
+        assert_eq!(Value::Object(m).to_string(), r#"{"a":9,"b":3,"d":null}"#);
+    }
+
+    #[test]
+    fn extend_past_the_scan_limit_finds_repeats() {
+        let mut m = Map::new();
+        m.extend((0..100).map(|i| (format!("k{}", i % 60), Value::from(i))));
+        assert_eq!(m.len(), 60);
+        assert_eq!(m.get("k5"), Some(&Value::from(65)));
+        assert_eq!(m.keys().next().map(String::as_str), Some("k0"));
+    }
+
+    #[test]
+    fn equality_ignores_key_order_small_and_large() {
+        assert_eq!(
+            parse(r#"{"a":1,"b":[{"x":1,"y":2}]}"#),
+            parse(r#"{"b":[{"y":2,"x":1}],"a":1}"#)
+        );
+        assert_ne!(parse(r#"{"a":1}"#), parse(r#"{"a":1,"b":2}"#));
+        let fwd: Map = (0..50).map(|i| (format!("k{i}"), Value::from(i))).collect();
+        let back: Map = (0..50)
+            .rev()
+            .map(|i| (format!("k{i}"), Value::from(i)))
+            .collect();
+        assert_eq!(fwd, back);
+        let mut other = back.clone();
+        other.insert("k7".into(), Value::from(0));
+        assert_ne!(fwd, other);
+    }
+
+    #[test]
+    fn conversion_from_serde_json_does_not_recurse() {
+        let mut deep = serde_json::json!(1);
+        for _ in 0..200_000 {
+            deep = serde_json::Value::Array(vec![deep]);
+        }
+        let ours = Value::from(deep);
+        assert!(crate::value::deeper_than(&ours, 199_999));
+        let back = serde_json::Value::from(ours);
+        // Both directions consume their input; this one is dropped one level at a time.
+        let mut stack = vec![back];
+        while let Some(v) = stack.pop() {
+            if let serde_json::Value::Array(a) = v {
+                stack.extend(a);
+            }
+        }
+    }
+
+    #[test]
+    fn scalars_and_indexing_answer_like_serde_json() {
+        let v = parse(r#"{"s":"x","n":-3,"f":2.5,"b":true,"l":[10]}"#);
+        assert_eq!(v["s"].as_str(), Some("x"));
+        assert_eq!(v["n"].as_i64(), Some(-3));
+        assert_eq!(v["n"].as_u64(), None);
+        assert_eq!(v["f"].as_f64(), Some(2.5));
+        assert_eq!(v["b"].as_bool(), Some(true));
+        assert_eq!(v["l"][0], Value::from(10));
+        assert!(v["missing"].is_null() && v["l"][5].is_null());
+        assert_eq!(
+            v,
+            serde_json::json!({"b": true, "f": 2.5, "l": [10], "n": -3, "s": "x"})
+        );
+        assert_eq!(
+            format!("{:#}", parse(r#"{"b":1,"a":2}"#)),
+            "{\n  \"b\": 1,\n  \"a\": 2\n}"
+        );
     }
 }

@@ -4,10 +4,10 @@
 
 use crate::error::Failure;
 use crate::intrinsics::{self, Call};
+use crate::json::{Map, Value};
 use crate::jsonpath::Path;
 use crate::rng::Rng;
 use crate::scope::Scope;
-use crate::json::{Map, Value};
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Template {
@@ -86,13 +86,13 @@ impl Template {
                     .map(|t| t.eval(scope, rng))
                     .collect::<Result<_, _>>()?,
             ),
-            Template::Object(entries) => {
-                let mut m = Map::new();
-                for (k, t) in entries {
-                    m.insert(k.clone(), t.eval(scope, rng)?);
-                }
-                Value::Object(m)
-            }
+            // In the template's key order (`a` and `a.$` both set `a`: the later wins).
+            Template::Object(entries) => Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, t)| Ok((k.clone(), t.eval(scope, rng)?)))
+                    .collect::<Result<Map, Failure>>()?,
+            ),
             Template::Path { field, path } => scope.resolve(path)?.ok_or_else(|| {
                 Failure::runtime(format!(
                     "The JSONPath '{}' specified for the field '{field}' could not be found in {}",

@@ -2,9 +2,9 @@
 //! the checks AWS makes before it lets an execution be redriven, and the typed refusals.
 
 use crate::context::{Info, timestamp};
+use crate::json::Value;
 use crate::rng::Rng;
 use crate::{Execution, Status};
-use crate::json::Value;
 use time::{Duration, OffsetDateTime};
 
 /// How long after an execution ends AWS still lets it be redriven.

@@ -1,11 +1,11 @@
 //! Runs the conformance suite kept as data in `tests/conformance/*.json` (the same files the
 //! moto peer script runs) and reports every case that differs, not just the first.
 
+use scanflow_asl::json::Value as Ordered;
 use scanflow_asl::{
     Execution, ExecutionOptions, RedriveError, StateMachine, TaskCall, TaskHandler, TaskOutcome,
     execute, redrive,
 };
-use scanflow_asl::json::Value as Ordered;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
@@ -131,7 +131,15 @@ fn check_case(case: &Value, ordered: &Ordered) -> Result<(), String> {
     let mut script = Script::new(ordered);
     let mut run = execute(&machine, case_input(ordered), &mut script, &options);
     let mut diffs = Vec::new();
-    compare(expect, &ordered["expect"], &run, script, &options, 0, &mut diffs)?;
+    compare(
+        expect,
+        &ordered["expect"],
+        &run,
+        script,
+        &options,
+        0,
+        &mut diffs,
+    )?;
     // `redrive`: each entry redrives the execution as it stands, `after_seconds` after its end,
     // with its own task script, abort time and expectations.
     let redrives = case.get("redrive").and_then(Value::as_array);
@@ -160,8 +168,16 @@ fn check_case(case: &Value, ordered: &Ordered) -> Result<(), String> {
                     diffs.push(format!("redrive {i}: expected refusal {w}, but it ran"));
                 }
                 let mut found = Vec::new();
-                compare(want, ordered_want, &next, script, &options, before, &mut found)
-                    .map_err(|e| format!("redrive {i}: {e}"))?;
+                compare(
+                    want,
+                    ordered_want,
+                    &next,
+                    script,
+                    &options,
+                    before,
+                    &mut found,
+                )
+                .map_err(|e| format!("redrive {i}: {e}"))?;
                 diffs.extend(found.into_iter().map(|d| format!("redrive {i}: {d}")));
                 run = next;
             }
@@ -219,7 +235,9 @@ fn compare(
         let want = want.to_string();
         let got = run.output_json().unwrap_or("null");
         if want != got {
-            diffs.push(format!("output text (key order): expected {want}, got {got}"));
+            diffs.push(format!(
+                "output text (key order): expected {want}, got {got}"
+            ));
         }
     }
     if let Some(want) = expect.get("transitions").and_then(Value::as_u64)
