@@ -165,7 +165,7 @@ impl FromIterator<(String, Value)> for Map {
 impl Map {
     /// The members as a map: kept as they are when no key repeats (the usual case), else
     /// each repeated key at its first place with its last value.
-    fn from_members(members: Vec<(String, Value)>) -> Map {
+    pub(crate) fn from_members(members: Vec<(String, Value)>) -> Map {
         let repeats = if members.len() <= SCAN_MAX {
             members
                 .iter()
@@ -480,6 +480,8 @@ impl<'de> Visitor<'de> for ValueVisitor {
         while let Some(kv) = access.next_entry::<String, Value>()? {
             members.push(kv);
         }
+        // JSON gives no count ahead: trimmed, so a parsed object holds no spare room.
+        members.shrink_to_fit();
         // A repeated key keeps its first place and its last value (serde_json keeps the
         // last value too).
         Ok(Value::Object(Map::from_members(members)))
@@ -587,7 +589,13 @@ impl From<&Value> for serde_json::Value {
             Value::String(s) => Out::String(s.clone()),
             Value::Array(a) => Out::Array(a.iter().map(Out::from).collect()),
             Value::Object(m) => {
-                Out::Object(m.iter().map(|(k, v)| (k.clone(), Out::from(v))).collect())
+                // Inserted one by one: collecting would sort through a vector first, one
+                // more allocation for every object of every history event.
+                let mut out = serde_json::Map::new();
+                for (k, v) in m {
+                    out.insert(k.clone(), Out::from(v));
+                }
+                Out::Object(out)
             }
         }
     }

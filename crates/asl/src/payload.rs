@@ -86,13 +86,15 @@ impl Template {
                     .map(|t| t.eval(scope, rng))
                     .collect::<Result<_, _>>()?,
             ),
-            // In the template's key order (`a` and `a.$` both set `a`: the later wins).
-            Template::Object(entries) => Value::Object(
-                entries
-                    .iter()
-                    .map(|(k, t)| Ok((k.clone(), t.eval(scope, rng)?)))
-                    .collect::<Result<Map, Failure>>()?,
-            ),
+            // In the template's key order (`a` and `a.$` both set `a`: the later wins), in
+            // a vector of the exact size: every object a template builds is kept that big.
+            Template::Object(entries) => {
+                let mut members = Vec::with_capacity(entries.len());
+                for (k, t) in entries {
+                    members.push((k.clone(), t.eval(scope, rng)?));
+                }
+                Value::Object(Map::from_members(members))
+            }
             Template::Path { field, path } => scope.resolve(path)?.ok_or_else(|| {
                 Failure::runtime(format!(
                     "The JSONPath '{}' specified for the field '{field}' could not be found in {}",
