@@ -44,7 +44,8 @@ impl Execution {
     /// The event EventBridge delivers when the execution stopped: SUCCEEDED, FAILED,
     /// TIMED_OUT or ABORTED, with the redrive fields as they stand at that moment.
     pub fn status_change_event(&self) -> Value {
-        let output = self.output.as_ref().map(compact);
+        // The output's text in AWS's key order, as the event carries it.
+        let output = self.output_json().map(str::to_string);
         let output_len = output.as_deref().map_or(0, escaped_len);
         let (input, input_included) = included(compact(&self.input), output_len);
         let (output, output_details) = match output {

@@ -7,7 +7,8 @@
 //! `serde_json::Value` (converted with `From`, whose key order is then serde_json's sorted
 //! one), history events and `Execution::output` go out as `serde_json::Value`;
 //! [`crate::StateMachine::from_json`], [`crate::execute`] given this type and
-//! [`crate::Execution::json_output`] keep the order.
+//! [`crate::Execution::output_json`] keep the order, as do `TaskCall::json_input` and
+//! `TaskOutcome::SucceededJson` for tasks.
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, Serializer};
@@ -130,7 +131,7 @@ impl Map {
 
 impl Extend<(String, Value)> for Map {
     /// Adds each member as [`Map::insert`] does, in linear time however many there are:
-    /// past [`SCAN_MAX`] members, repeats are found through a hash index.
+    /// past 16 members, repeats are found through a hash index.
     fn extend<I: IntoIterator<Item = (String, Value)>>(&mut self, iter: I) {
         let mut at: Option<std::collections::HashMap<String, usize>> = None;
         for (k, v) in iter {
@@ -490,12 +491,12 @@ impl<'de> Visitor<'de> for ValueVisitor {
 
 /// Converts between serde_json's value and this one without recursion, so a value nested
 /// deeper than the stack holds (a caller may build one) converts too; the engine then refuses
-/// it for its depth. `$from`/`$to` are the two value types, `$map` the target's map type and
+/// it for its depth. `$from`/`$to` name the two value types, `$map` the target's map type and
 /// `$insert` how it takes a member (whose key the source holds once).
 macro_rules! convert {
     ($v:expr, $from:ident, $to:ident, $map:ty, $insert:ident) => {{
         enum Frame<A, O> {
-            Array(Vec<$to::Value>, A),
+            Array(Vec<$to>, A),
             Object($map, O, String),
         }
         let mut stack = Vec::new();
@@ -504,14 +505,14 @@ macro_rules! convert {
             // A finished value for the container on top of the stack, if any.
             let mut carry = None;
             match todo.take() {
-                Some($from::Value::Null) => carry = Some($to::Value::Null),
-                Some($from::Value::Bool(b)) => carry = Some($to::Value::Bool(b)),
-                Some($from::Value::Number(n)) => carry = Some($to::Value::Number(n)),
-                Some($from::Value::String(s)) => carry = Some($to::Value::String(s)),
-                Some($from::Value::Array(a)) => {
+                Some($from::Null) => carry = Some($to::Null),
+                Some($from::Bool(b)) => carry = Some($to::Bool(b)),
+                Some($from::Number(n)) => carry = Some($to::Number(n)),
+                Some($from::String(s)) => carry = Some($to::String(s)),
+                Some($from::Array(a)) => {
                     stack.push(Frame::Array(Vec::with_capacity(a.len()), a.into_iter()))
                 }
-                Some($from::Value::Object(m)) => stack.push(Frame::Object(
+                Some($from::Object(m)) => stack.push(Frame::Object(
                     <$map>::with_capacity(m.len()),
                     m.into_iter(),
                     String::new(),
@@ -544,8 +545,8 @@ macro_rules! convert {
                     }
                 }
                 carry = match stack.pop() {
-                    Some(Frame::Array(out, _)) => Some($to::Value::Array(out)),
-                    Some(Frame::Object(out, _, _)) => Some($to::Value::Object(out)),
+                    Some(Frame::Array(out, _)) => Some($to::Array(out)),
+                    Some(Frame::Object(out, _, _)) => Some($to::Object(out)),
                     None => None,
                 };
             }
@@ -553,27 +554,20 @@ macro_rules! convert {
     }};
 }
 
-mod this {
-    pub use super::Value;
-}
-
 impl From<serde_json::Value> for Value {
     /// Keys come in serde_json's (sorted) order.
     fn from(v: serde_json::Value) -> Value {
-        convert!(v, serde_json, this, Map, push_unique)
+        type Src = serde_json::Value;
+        convert!(v, Src, Value, Map, push_unique)
     }
 }
 
 impl From<Value> for serde_json::Value {
     /// Keys go out sorted: serde_json's map sorts them.
     fn from(v: Value) -> serde_json::Value {
-        convert!(
-            v,
-            this,
-            serde_json,
-            serde_json::Map<String, serde_json::Value>,
-            insert
-        )
+        type Src = Value;
+        type Dst = serde_json::Value;
+        convert!(v, Src, Dst, serde_json::Map<String, Dst>, insert)
     }
 }
 
