@@ -970,7 +970,7 @@ impl Runner<'_> {
             }
         };
         let fits = self.reserve(&input, None);
-        // What the handler sees, and the history keeps: serde_json's value (sorted keys).
+        // What the handler sees, and the history keeps: serde_json's value.
         let public_input = serde_json::Value::from(&input);
         self.event("TaskScheduled", Some(&s.name), |e| {
             e.resource = Some(task.resource.clone());

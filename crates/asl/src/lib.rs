@@ -20,7 +20,7 @@
 //! carried on with [`redrive`], as `RedriveExecution` does; [`Execution::running_event`] and
 //! [`Execution::status_change_event`] give the EventBridge events. See `REDRIVE.md`.
 
-/// `serde_json::json!`, as the engine's [`json::Value`] (objects with sorted keys), for the
+/// `serde_json::json!`, as the engine's [`json::Value`] (in serde_json's key order), for the
 /// unit tests.
 #[cfg(test)]
 macro_rules! json {
@@ -76,7 +76,7 @@ impl StateMachine {
     }
 
     /// Parses and validates a definition given as a JSON value (its templates' keys in
-    /// serde_json's sorted order; [`StateMachine::from_json`] keeps the written order).
+    /// serde_json's map's order; [`StateMachine::from_json`] keeps the written order).
     pub fn from_value(v: &Value) -> Result<StateMachine, ValidationErrors> {
         // Checked before the copy, which recurses once per level.
         if value::deeper_than(v, definition::MAX_DEFINITION_DEPTH) {
@@ -109,7 +109,8 @@ pub struct TaskCall<'a> {
     pub state_name: &'a str,
     pub resource: &'a str,
     /// The effective input, after `InputPath` and `Parameters` (serde_json's value: its
-    /// objects sort their keys).
+    /// objects sort their keys unless a crate in the build turns on serde_json's
+    /// `preserve_order`).
     pub input: &'a Value,
     /// The same input with its objects' keys in AWS's order, as a Lambda receives it.
     pub json_input: &'a json::Value,
@@ -123,7 +124,7 @@ pub struct TaskCall<'a> {
 pub enum TaskOutcome {
     Succeeded(Value),
     /// Succeeded with a result whose key order is kept (a Lambda's JSON text parsed as
-    /// [`json::Value`]); [`TaskOutcome::Succeeded`]'s serde_json value sorts its keys.
+    /// [`json::Value`]); [`TaskOutcome::Succeeded`]'s serde_json value comes in its map's order.
     SucceededJson(json::Value),
     Failed {
         error: String,
@@ -237,7 +238,8 @@ pub struct Execution {
 impl Execution {
     /// The output as AWS's `DescribeExecution` gives it: compact JSON text whose objects
     /// keep their keys in AWS's order (the input's, then the order templates and
-    /// `ResultPath` build), where `output`, a serde_json value, sorts them. Parse it with
+    /// `ResultPath` build), in every build; `output`, a serde_json value, sorts them unless
+    /// the build turns on serde_json's `preserve_order`. Parse it with
     /// [`json::Value`]'s `FromStr` to keep that order.
     pub fn output_json(&self) -> Option<&str> {
         self.output_json.as_deref()
@@ -266,7 +268,8 @@ pub struct HistoryEvent {
 }
 
 /// Executes `machine` on `input` to completion. Given a [`json::Value`] (parsed from the
-/// input's text), the input's key order is kept; a `serde_json::Value` has sorted keys.
+/// input's text), the input's key order is kept; a `serde_json::Value` comes in its map's
+/// order.
 pub fn execute(
     machine: &StateMachine,
     input: impl Into<json::Value>,

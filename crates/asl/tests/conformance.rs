@@ -96,7 +96,7 @@ fn case_input(ordered: &Ordered) -> Ordered {
     input
 }
 
-/// `case` is the case as serde_json reads it (sorted keys), `ordered` the same case with the
+/// `case` is the case as serde_json reads it (in its map's order), `ordered` the same case with the
 /// file's key order: definitions and inputs keep it, and outputs are compared in it.
 fn check_case(case: &Value, ordered: &Ordered) -> Result<(), String> {
     let expect = &case["expect"];
