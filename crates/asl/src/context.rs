@@ -1,7 +1,7 @@
 //! The context object `$$` and what it is built from (kept across a redrive), and AWS's
 //! timestamp form.
 
-use serde_json::{Value, json};
+use crate::json::{Map, Value};
 use time::OffsetDateTime;
 
 /// Everything the context object `$$` is built from; kept in a `Resume` so a redrive
@@ -28,27 +28,37 @@ impl Info {
         item: Option<(usize, &Value)>,
         with_input: bool,
     ) -> Value {
-        let mut ctx = json!({
-            "Execution": {
-                "Id": self.exec_arn,
-                "Name": self.exec_name,
-                "RoleArn": self.role_arn,
-                "StartTime": self.start_time,
-                "RedriveCount": self.redrive_count
-            },
-            "State": {"EnteredTime": timestamp(entered), "Name": state, "RetryCount": retry},
-            "StateMachine": {"Id": self.machine_arn, "Name": self.machine_name}
-        });
-        if with_input && let Some(exec) = ctx.get_mut("Execution").and_then(Value::as_object_mut) {
+        let s = |t: &str| Value::String(t.to_string());
+        // Keys in the order of AWS's description of the context object.
+        let mut exec = Map::with_capacity(6);
+        exec.insert("Id".into(), s(&self.exec_arn));
+        if with_input {
             exec.insert("Input".into(), self.exec_input.clone());
         }
-        if let (Some((index, value)), Some(m)) = (item, ctx.as_object_mut()) {
-            m.insert(
-                "Map".into(),
-                json!({"Item": {"Index": index, "Value": value}}),
-            );
+        exec.insert("Name".into(), s(&self.exec_name));
+        exec.insert("RoleArn".into(), s(&self.role_arn));
+        exec.insert("StartTime".into(), s(&self.start_time));
+        exec.insert("RedriveCount".into(), self.redrive_count.into());
+        let mut st = Map::with_capacity(3);
+        st.insert("EnteredTime".into(), Value::String(timestamp(entered)));
+        st.insert("Name".into(), s(state));
+        st.insert("RetryCount".into(), retry.into());
+        let mut machine = Map::with_capacity(2);
+        machine.insert("Id".into(), s(&self.machine_arn));
+        machine.insert("Name".into(), s(&self.machine_name));
+        let mut ctx = Map::with_capacity(4);
+        ctx.insert("Execution".into(), exec.into());
+        ctx.insert("State".into(), st.into());
+        ctx.insert("StateMachine".into(), machine.into());
+        if let Some((index, value)) = item {
+            let mut it = Map::with_capacity(2);
+            it.insert("Index".into(), index.into());
+            it.insert("Value".into(), value.clone());
+            let mut map = Map::with_capacity(1);
+            map.insert("Item".into(), it.into());
+            ctx.insert("Map".into(), map.into());
         }
-        ctx
+        Value::Object(ctx)
     }
 }
 

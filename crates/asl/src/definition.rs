@@ -4,10 +4,10 @@
 
 use crate::error::{ValidationError, clip, names};
 use crate::intrinsics::{self, Call};
+use crate::json::{Map, Value};
 use crate::jsonpath::Path;
 use crate::payload::Template;
 use crate::value::quote_value;
-use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -391,6 +391,15 @@ pub(crate) const MAX_NESTED_MACHINES: usize = 16;
 /// recursion limit), so `from_value` cannot be given more. Parsing recurses once per level.
 pub(crate) const MAX_DEFINITION_DEPTH: usize = 128;
 
+/// The error for a definition nested past [`MAX_DEFINITION_DEPTH`].
+pub(crate) fn too_deep() -> ValidationError {
+    ValidationError {
+        state: None,
+        field: "(definition)".into(),
+        message: format!("the definition nests more than {MAX_DEFINITION_DEPTH} levels deep"),
+    }
+}
+
 /// Parses and validates a whole definition.
 pub(crate) fn parse(v: &Value) -> Result<Definition, Vec<ValidationError>> {
     let mut cx = Cx {
@@ -398,12 +407,7 @@ pub(crate) fn parse(v: &Value) -> Result<Definition, Vec<ValidationError>> {
         location: Vec::new(),
     };
     if crate::value::deeper_than(v, MAX_DEFINITION_DEPTH) {
-        cx.err(
-            None,
-            "(definition)",
-            format!("the definition nests more than {MAX_DEFINITION_DEPTH} levels deep"),
-        );
-        return Err(cx.errors);
+        return Err(vec![too_deep()]);
     }
     let Some(top) = v.as_object() else {
         cx.err(
@@ -459,7 +463,7 @@ pub(crate) fn parse(v: &Value) -> Result<Definition, Vec<ValidationError>> {
     }
 }
 
-fn check_query_language(cx: &mut Cx, state: Option<&str>, m: &Map<String, Value>) {
+fn check_query_language(cx: &mut Cx, state: Option<&str>, m: &Map) {
     match m.get("QueryLanguage") {
         None => {}
         Some(Value::String(s)) if s == "JSONPath" => {}
@@ -477,7 +481,7 @@ fn check_query_language(cx: &mut Cx, state: Option<&str>, m: &Map<String, Value>
 }
 
 /// Parses `{StartAt, States}` (top level, a Parallel branch or a Map processor).
-fn parse_machine(cx: &mut Cx, m: &Map<String, Value>) -> Option<Machine> {
+fn parse_machine(cx: &mut Cx, m: &Map) -> Option<Machine> {
     let start_at = match m.get("StartAt") {
         Some(Value::String(s)) => Some(s.clone()),
         Some(other) => {
@@ -547,7 +551,7 @@ fn parse_machine(cx: &mut Cx, m: &Map<String, Value>) -> Option<Machine> {
     }
     for (name, list) in &targets {
         for (target, field) in list {
-            if !states_obj.contains_key(*target) {
+            if !states_obj.contains_key(target) {
                 cx.err(
                     Some(name),
                     field.clone(),
@@ -559,12 +563,12 @@ fn parse_machine(cx: &mut Cx, m: &Map<String, Value>) -> Option<Machine> {
             }
         }
     }
-    if let Some(start) = start_at.as_deref().filter(|s| states_obj.contains_key(*s)) {
+    if let Some(start) = start_at.as_deref().filter(|s| states_obj.contains_key(s)) {
         let mut seen: HashSet<&str> = HashSet::from([start]);
         let mut todo = vec![start];
         while let Some(s) = todo.pop() {
             for (t, _) in targets.get(s).map(Vec::as_slice).unwrap_or_default() {
-                if states_obj.contains_key(*t) && seen.insert(t) {
+                if states_obj.contains_key(t) && seen.insert(t) {
                     todo.push(t);
                 }
             }
@@ -718,7 +722,7 @@ fn parse_state(cx: &mut Cx, name: &str, v: &Value) -> Option<State> {
         "Wait" => {
             let present: Vec<&str> = ["Seconds", "SecondsPath", "Timestamp", "TimestampPath"]
                 .into_iter()
-                .filter(|f| m.contains_key(*f))
+                .filter(|f| m.contains_key(f))
                 .collect();
             if present.len() != 1 {
                 cx.err(
@@ -785,7 +789,7 @@ fn parse_state(cx: &mut Cx, name: &str, v: &Value) -> Option<State> {
     })
 }
 
-fn parse_map(cx: &mut Cx, name: &str, m: &Map<String, Value>) -> Kind {
+fn parse_map(cx: &mut Cx, name: &str, m: &Map) -> Kind {
     let st = Some(name);
     for f in ["ItemReader", "ItemBatcher", "ResultWriter", "Label"] {
         if m.contains_key(f) {
@@ -964,7 +968,7 @@ fn nested_with_extra(
     machine
 }
 
-fn next(cx: &mut Cx, name: &str, m: &Map<String, Value>) -> Next {
+fn next(cx: &mut Cx, name: &str, m: &Map) -> Next {
     let st = Some(name);
     match (m.get("Next"), m.get("End")) {
         (Some(_), Some(_)) => {
@@ -996,7 +1000,7 @@ fn next(cx: &mut Cx, name: &str, m: &Map<String, Value>) -> Next {
     }
 }
 
-fn io_path(cx: &mut Cx, name: &str, m: &Map<String, Value>, field: &str) -> IoPath {
+fn io_path(cx: &mut Cx, name: &str, m: &Map, field: &str) -> IoPath {
     match m.get(field) {
         None => IoPath::Path(root_path()),
         Some(Value::Null) => IoPath::Null,
@@ -1082,7 +1086,7 @@ fn result_path(cx: &mut Cx, name: &str, v: Option<&Value>, field: &str) -> Resul
 }
 
 /// A reference-path field (definite, `$` or `$$`).
-fn reference(cx: &mut Cx, name: &str, m: &Map<String, Value>, field: &str) -> Option<Path> {
+fn reference(cx: &mut Cx, name: &str, m: &Map, field: &str) -> Option<Path> {
     match m.get(field)? {
         Value::String(s) => match Path::parse_reference(s) {
             Ok(p) => Some(p),
@@ -1102,7 +1106,7 @@ fn reference(cx: &mut Cx, name: &str, m: &Map<String, Value>, field: &str) -> Op
     }
 }
 
-fn template(cx: &mut Cx, name: &str, m: &Map<String, Value>, field: &str) -> Option<Template> {
+fn template(cx: &mut Cx, name: &str, m: &Map, field: &str) -> Option<Template> {
     let v = m.get(field)?;
     let mut errors = Vec::new();
     let t = Template::parse(v, field, &mut errors);
@@ -1147,7 +1151,7 @@ fn non_negative_int(cx: &mut Cx, state: Option<&str>, field: &str, v: &Value) ->
 }
 
 /// `X` (positive integer) or `XPath` (reference path), not both.
-fn seconds_pair(cx: &mut Cx, name: &str, m: &Map<String, Value>, field: &str) -> Option<Count> {
+fn seconds_pair(cx: &mut Cx, name: &str, m: &Map, field: &str) -> Option<Count> {
     let path_field = format!("{field}Path");
     match (m.get(field), m.contains_key(&path_field)) {
         (Some(_), true) => {
@@ -1165,7 +1169,7 @@ fn seconds_pair(cx: &mut Cx, name: &str, m: &Map<String, Value>, field: &str) ->
 }
 
 /// `X` (non-negative integer) or `XPath`, not both.
-fn count_pair(cx: &mut Cx, name: &str, m: &Map<String, Value>, field: &str) -> Option<Count> {
+fn count_pair(cx: &mut Cx, name: &str, m: &Map, field: &str) -> Option<Count> {
     let path_field = format!("{field}Path");
     match (m.get(field), m.contains_key(&path_field)) {
         (Some(_), true) => {
@@ -1182,7 +1186,7 @@ fn count_pair(cx: &mut Cx, name: &str, m: &Map<String, Value>, field: &str) -> O
     }
 }
 
-fn fail_text(cx: &mut Cx, name: &str, m: &Map<String, Value>, field: &str) -> Option<Text> {
+fn fail_text(cx: &mut Cx, name: &str, m: &Map, field: &str) -> Option<Text> {
     let path_field = format!("{field}Path");
     match (m.get(field), m.get(&path_field)) {
         (Some(_), Some(_)) => {
@@ -1214,7 +1218,7 @@ fn fail_text(cx: &mut Cx, name: &str, m: &Map<String, Value>, field: &str) -> Op
     }
 }
 
-fn handling(cx: &mut Cx, name: &str, m: &Map<String, Value>, with_parameters: bool) -> Handling {
+fn handling(cx: &mut Cx, name: &str, m: &Map, with_parameters: bool) -> Handling {
     Handling {
         parameters: if with_parameters {
             template(cx, name, m, "Parameters")
@@ -1424,7 +1428,7 @@ fn catchers(cx: &mut Cx, name: &str, v: Option<&Value>) -> Vec<Catcher> {
     out
 }
 
-fn parse_choice(cx: &mut Cx, name: &str, m: &Map<String, Value>) -> Kind {
+fn parse_choice(cx: &mut Cx, name: &str, m: &Map) -> Kind {
     let st = Some(name);
     let mut choices = Vec::new();
     match m.get("Choices") {
@@ -1617,7 +1621,6 @@ fn parse_rule(cx: &mut Cx, name: &str, field: &str, v: &Value, top: bool) -> Opt
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn errors(v: Value) -> Vec<(Option<String>, String)> {
         match parse(&v) {

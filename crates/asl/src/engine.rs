@@ -7,21 +7,21 @@ use crate::definition::{
     Operand, Parallel, ResultPath, Retrier, Rule, State, Task, Text, WaitFor,
 };
 use crate::error::{Failure, clip, names};
+use crate::json::{Map, Value};
 use crate::jsonpath::{Path, Root};
 use crate::payload::Template;
 use crate::redrive::{self, Inner, Point, RedriveError, Resume, Slot};
 use crate::rng::Rng;
 use crate::scope::Scope;
 use crate::value::{
-    MAX_PAYLOAD_BYTES, MAX_VALUE_DEPTH, deeper_than, dispose, json_size, json_size_within,
-    quote_value,
+    MAX_PAYLOAD_BYTES, MAX_VALUE_DEPTH, Nested, compact, deeper_than, dispose, json_size,
+    json_size_within, quote_value,
 };
 use crate::vars::Vars;
 use crate::{
     Execution, ExecutionOptions, HistoryEvent, StateMachine, Status, TaskCall, TaskHandler,
     TaskOutcome,
 };
-use serde_json::{Map, Value, json};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
@@ -138,7 +138,7 @@ pub(crate) fn execute(
     };
     let fits = started_with.as_ref().is_some_and(|v| r.reserve(v, None));
     r.event("ExecutionStarted", None, |e| {
-        e.input = started_with.clone().filter(|_| fits);
+        e.input = started_with.as_ref().filter(|_| fits).map(Into::into);
         e.truncated = started_with.is_some() && !fits;
     });
     let result = match started_with {
@@ -210,7 +210,7 @@ pub(crate) fn redrive(
         last_point: None,
     };
     r.event("ExecutionRedriven", None, |e| {
-        e.output = Some(json!({"redriveCount": count}))
+        e.output = Some(serde_json::json!({"redriveCount": count}))
     });
     let result = r.run_machine(&def.machine, input, point);
     Ok(r.finish(result, transitions, Some(at)))
@@ -229,7 +229,7 @@ impl Runner<'_> {
             Ok(out) => {
                 let fits = self.reserve(&out, None);
                 self.event("ExecutionSucceeded", None, |e| {
-                    e.output = fits.then(|| out.clone());
+                    e.output = fits.then(|| (&out).into());
                     e.truncated = !fits;
                 });
                 (Status::Succeeded, Some(out), None, None)
@@ -267,7 +267,9 @@ impl Runner<'_> {
         });
         Execution {
             status,
-            output,
+            output_json: output.as_ref().map(compact),
+            // Moved, not copied: converting consumes the engine's value without recursion.
+            output: output.map(Into::into),
             error,
             cause,
             history: self.history,
@@ -277,7 +279,7 @@ impl Runner<'_> {
             execution_arn: self.info.exec_arn,
             state_machine_arn: self.info.machine_arn,
             name: self.info.exec_name,
-            input: self.info.exec_input,
+            input: std::mem::take(&mut self.info.exec_input).into(),
             start_time: self.info.start,
             redrive_count: self.info.redrive_count,
             redrive_date,
@@ -354,7 +356,7 @@ impl Runner<'_> {
     /// Whether the payload `v` (of `size` bytes, when already measured) still fits the
     /// history's data budget, counting it if so. Asked before the next event clones it, so an
     /// event past the budget costs no clone, and that event's values are not counted again.
-    fn reserve(&mut self, v: &Value, size: Option<usize>) -> bool {
+    fn reserve(&mut self, v: &impl serde::Serialize, size: Option<usize>) -> bool {
         self.reserved = true;
         let Some(budget) = self.data_budget else {
             return true;
@@ -371,8 +373,8 @@ impl Runner<'_> {
 
     /// The `{"index": n}` output of a Map iteration event, counted against the history's
     /// data budget by its known size (no serialising per iteration).
-    fn index_output(&mut self, index: usize) -> Option<Value> {
-        let v = json!({ "index": index });
+    fn index_output(&mut self, index: usize) -> Option<serde_json::Value> {
+        let v = serde_json::json!({ "index": index });
         let size = r#"{"index":}"#.len() + index.to_string().len();
         self.reserve(&v, Some(size)).then_some(v)
     }
@@ -473,7 +475,12 @@ impl Runner<'_> {
                     // which its Entered event holds (no clone on the happy path), or, when
                     // the event's data did not fit the history's budget, `kept`.
                     let input = kept
-                        .or_else(|| self.history.get(entered_at).and_then(|e| e.input.clone()))
+                        .or_else(|| {
+                            self.history
+                                .get(entered_at)
+                                .and_then(|e| e.input.clone())
+                                .map(Value::from)
+                        })
                         .unwrap_or(Value::Null);
                     self.last_point = Some(Point {
                         state: name.to_string(),
@@ -519,7 +526,7 @@ impl Runner<'_> {
         self.pending_inner = None;
         let fits = self.reserve(&raw, size);
         self.event(&format!("{t}StateEntered"), Some(&s.name), |e| {
-            e.input = fits.then(|| raw.clone());
+            e.input = fits.then(|| (&raw).into());
             e.truncated = !fits;
         });
         if !fits {
@@ -698,7 +705,7 @@ impl Runner<'_> {
         s: &State,
         next: &Next,
         out: Value,
-        assigned: Option<Map<String, Value>>,
+        assigned: Option<Map>,
     ) -> Result<Flow, Stop> {
         let size = self.check_size(&s.name, &out)?;
         if let Some(values) = assigned {
@@ -710,7 +717,7 @@ impl Runner<'_> {
             &format!("{}StateExited", s.kind.type_name()),
             Some(&s.name),
             |e| {
-                e.output = fits.then(|| out.clone());
+                e.output = fits.then(|| (&out).into());
                 e.truncated = !fits;
             },
         );
@@ -722,7 +729,11 @@ impl Runner<'_> {
 
     /// The payload cap, and first the depth budget: measuring the size recurses once per
     /// level, so a value nested too deep must be refused before it is measured.
-    fn check_size(&self, state: &str, v: &Value) -> Result<usize, Failure> {
+    fn check_size(
+        &self,
+        state: &str,
+        v: &(impl Nested + serde::Serialize),
+    ) -> Result<usize, Failure> {
         if deeper_than(v, MAX_VALUE_DEPTH) {
             return Err(Failure::runtime(format!(
                 "The state/task '{state}' returned a result nested more than {MAX_VALUE_DEPTH} levels deep."
@@ -796,7 +807,7 @@ impl Runner<'_> {
         doc: &Value,
         entered: OffsetDateTime,
         retry: u32,
-    ) -> Result<Option<Map<String, Value>>, Failure> {
+    ) -> Result<Option<Map>, Failure> {
         let Some(t) = t else { return Ok(None) };
         let info = &self.info;
         let ctx = |full: bool| info.context(&s.name, entered, retry, None, full);
@@ -872,7 +883,7 @@ impl Runner<'_> {
         entered: OffsetDateTime,
         retry: u32,
         body: &mut impl FnMut(&mut Self, Value, u32) -> Result<Value, Stop>,
-    ) -> Result<(Value, Option<Map<String, Value>>), Stop> {
+    ) -> Result<(Value, Option<Map>), Stop> {
         let effective = self.input_path(s, raw, entered)?;
         let effective = self.parameters(s, h.parameters.as_ref(), effective, entered, retry)?;
         let result = body(self, effective, retry)?;
@@ -899,7 +910,7 @@ impl Runner<'_> {
         f: Failure,
         entered: OffsetDateTime,
     ) -> Result<Flow, Stop> {
-        let error_output = json!({"Error": f.error, "Cause": f.cause});
+        let error_output = error_output(&f);
         // A catcher's `Assign` reads the error output; the state's own does not apply.
         let assigned = self.eval_assign(s, c.assign.as_ref(), &error_output, entered, 0)?;
         let out = apply_result_path(&c.result_path, raw, error_output)?;
@@ -959,9 +970,11 @@ impl Runner<'_> {
             }
         };
         let fits = self.reserve(&input, None);
+        // What the handler sees, and the history keeps: serde_json's value.
+        let public_input = serde_json::Value::from(&input);
         self.event("TaskScheduled", Some(&s.name), |e| {
             e.resource = Some(task.resource.clone());
-            e.input = fits.then(|| input.clone());
+            e.input = fits.then(|| public_input.clone());
             e.truncated = !fits;
         });
         self.event("TaskStarted", Some(&s.name), |e| {
@@ -970,7 +983,8 @@ impl Runner<'_> {
         let call = TaskCall {
             state_name: &s.name,
             resource: &task.resource,
-            input: &input,
+            input: &public_input,
+            json_input: &input,
             now: self.now,
             attempt: retry,
         };
@@ -999,8 +1013,14 @@ impl Runner<'_> {
             self.advance(took)?;
         }
         match outcome {
-            TaskOutcome::Succeeded(v) => {
-                // Checked before the event clones it: a handler's value may nest any depth.
+            outcome @ (TaskOutcome::Succeeded(_) | TaskOutcome::SucceededJson(_)) => {
+                // Converted without recursion, then checked before the event copies it: a
+                // handler's value may nest any depth.
+                let v = match outcome {
+                    TaskOutcome::Succeeded(v) => Value::from(v),
+                    TaskOutcome::SucceededJson(v) => v,
+                    _ => Value::Null,
+                };
                 let checked = self.check_size(&s.name, &v);
                 let fits = match &checked {
                     Ok(n) => self.reserve(&v, Some(*n)),
@@ -1008,7 +1028,7 @@ impl Runner<'_> {
                 };
                 self.event("TaskSucceeded", Some(&s.name), |e| {
                     e.resource = Some(task.resource.clone());
-                    e.output = fits.then(|| v.clone());
+                    e.output = fits.then(|| (&v).into());
                     e.truncated = checked.is_ok() && !fits;
                 });
                 if let Err(f) = checked {
@@ -1111,7 +1131,7 @@ impl Runner<'_> {
         let out = Value::Array(outputs);
         let fits = self.reserve(&out, None);
         self.event("ParallelStateSucceeded", Some(&s.name), |e| {
-            e.output = fits.then(|| out.clone());
+            e.output = fits.then(|| (&out).into());
             e.truncated = !fits;
         });
         Ok(out)
@@ -1178,7 +1198,7 @@ impl Runner<'_> {
         }
         let tolerant = tolerated_count.is_some() || tolerated_pct.is_some();
         self.event("MapStateStarted", Some(&s.name), |e| {
-            e.output = Some(json!({"length": items.len()}))
+            e.output = Some(serde_json::json!({"length": items.len()}))
         });
         let total = items.len();
         let mut slots = match resume {
@@ -1268,7 +1288,7 @@ impl Runner<'_> {
                     }
                     failed += 1;
                     failed_at.push((index, this));
-                    outputs.push(json!({"Error": f.error, "Cause": f.cause}));
+                    outputs.push(error_output(&f));
                 }
                 Err(stop) => {
                     if matches!(stop, Stop::Aborted) {
@@ -1333,6 +1353,15 @@ fn map_progress(
     progress.extend(this);
     progress.extend(slots.drain(index.saturating_add(1).min(slots.len())..));
     Inner::Map(progress)
+}
+
+/// The error output a `Catch` passes on and a tolerated Map iteration leaves in the result:
+/// `Error` before `Cause`, as AWS writes it.
+fn error_output(f: &Failure) -> Value {
+    let mut m = Map::with_capacity(2);
+    m.insert("Error".into(), Value::String(f.error.clone()));
+    m.insert("Cause".into(), Value::String(f.cause.clone()));
+    Value::Object(m)
 }
 
 /// The bytes of data an event holds, as `keep_within_budget` counts them.

@@ -3,7 +3,7 @@
 
 use crate::context::timestamp;
 use crate::{Execution, Status};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
@@ -27,7 +27,7 @@ impl Execution {
         self.event(
             "RUNNING",
             at,
-            json!({
+            serde_json::json!({
                 "stopDate": null,
                 "input": input,
                 "inputDetails": {"included": input_included},
@@ -44,31 +44,32 @@ impl Execution {
     /// The event EventBridge delivers when the execution stopped: SUCCEEDED, FAILED,
     /// TIMED_OUT or ABORTED, with the redrive fields as they stand at that moment.
     pub fn status_change_event(&self) -> Value {
-        let output = self.output.as_ref().map(compact);
+        // The output's text in AWS's key order, as the event carries it.
+        let output = self.output_json().map(str::to_string);
         let output_len = output.as_deref().map_or(0, escaped_len);
         let (input, input_included) = included(compact(&self.input), output_len);
         let (output, output_details) = match output {
             None => (Value::Null, Value::Null),
             Some(text) => {
                 let (v, inc) = included(text, 0);
-                (v, json!({"included": inc}))
+                (v, serde_json::json!({"included": inc}))
             }
         };
         let (redrive_status, reason) = match self.status {
             Status::Succeeded => (
                 "NOT_REDRIVABLE",
-                json!("Execution is SUCCEEDED and cannot be redriven"),
+                serde_json::json!("Execution is SUCCEEDED and cannot be redriven"),
             ),
             _ if self.history.len() >= HISTORY_CAP - 1 => (
                 "NOT_REDRIVABLE",
-                json!("Execution history event limit exceeded"),
+                serde_json::json!("Execution history event limit exceeded"),
             ),
             _ => ("REDRIVABLE", Value::Null),
         };
         self.event(
             self.status.as_aws(),
             self.end_time,
-            json!({
+            serde_json::json!({
                 "stopDate": millis(self.end_time),
                 "input": input,
                 "inputDetails": {"included": input_included},
@@ -88,7 +89,7 @@ impl Execution {
         let mut parts = self.execution_arn.split(':');
         let region = parts.nth(3).unwrap_or_default();
         let account = parts.next().unwrap_or_default();
-        let mut detail = json!({
+        let mut detail = serde_json::json!({
             "executionArn": self.execution_arn,
             "stateMachineArn": self.state_machine_arn,
             "name": self.name,
@@ -100,7 +101,7 @@ impl Execution {
         if let (Some(d), Value::Object(more)) = (detail.as_object_mut(), rest) {
             d.extend(more);
         }
-        json!({
+        serde_json::json!({
             "version": "0",
             "id": event_id(&self.execution_arn, status, at, self.redrive_count),
             "detail-type": DETAIL_TYPE,

@@ -2,11 +2,11 @@
 //! reporting `{status, output, error, cause, transitions}`: what `scanflow asl exec` runs.
 //! It knows nothing of command-line flags; the CLI names them in its own messages.
 
+use crate::json::{Map, Value};
 use crate::mocks::{MOCK_MISSING, MockConfig, MockError};
 use crate::{
     ExecutionOptions, StateMachine, TaskCall, TaskHandler, TaskOutcome, ValidationErrors, execute,
 };
-use serde_json::{Value, json};
 use std::path::Path;
 
 /// What stops `run` before anything runs (the CLI exits 2 on these and names its flags).
@@ -26,6 +26,9 @@ pub enum ExecError {
     Input(serde_json::Error),
     #[error("{0}")]
     Mocks(#[from] MockError),
+    /// Not expected: the engine's own output text did not parse back.
+    #[error("the execution output could not be read back as JSON: {0}")]
+    Output(serde_json::Error),
 }
 
 /// Without a mock file every task fails, saying so.
@@ -43,7 +46,8 @@ impl TaskHandler for NoTasks {
     }
 }
 
-/// Runs the definition at `definition_path` on `input` (default `{}`).
+/// Runs the definition at `definition_path` on `input` (default `{}`). The report's keys, and
+/// the output's, are in AWS's order (its `Display` is compact JSON).
 ///
 /// The state machine is named after the file stem; with `mocks`, the file's only state machine
 /// is used, or else the one named like the file stem.
@@ -76,11 +80,17 @@ pub fn run(
         }
         None => execute(&machine, input, &mut NoTasks, &options),
     };
-    Ok(json!({
-        "status": execution.status.as_aws(),
-        "output": execution.output,
-        "error": execution.error,
-        "cause": execution.cause,
-        "transitions": execution.transitions,
-    }))
+    // In AWS's key order, the output's too: printed, this is what AWS would show.
+    let text = |t: Option<String>| t.map_or(Value::Null, Value::String);
+    let mut report = Map::with_capacity(5);
+    report.insert("status".into(), execution.status.as_aws().into());
+    let output = match execution.output_json() {
+        Some(text) => text.parse().map_err(ExecError::Output)?,
+        None => Value::Null,
+    };
+    report.insert("output".into(), output);
+    report.insert("error".into(), text(execution.error));
+    report.insert("cause".into(), text(execution.cause));
+    report.insert("transitions".into(), execution.transitions.into());
+    Ok(Value::Object(report))
 }

@@ -2,12 +2,12 @@
 //! argument rules and evaluation. Failures become `States.IntrinsicFailure`.
 
 use crate::error::{Failure, clip, names};
+use crate::json::{Map, Value};
 use crate::jsonpath::{Path, keyword_literal, number_literal};
 use crate::rng::Rng;
 use crate::scope::Scope;
 use crate::value::{MAX_PAYLOAD_BYTES, MAX_VALUE_DEPTH, deeper_than, json_size};
 use base64::Engine as _;
-use serde_json::{Map, Value};
 
 /// Step Functions' cap on the string inputs of the encoding and hash functions.
 const MAX_STRING_INPUT: usize = 10_000;
@@ -305,7 +305,7 @@ impl Call {
                         "{f}: only shallow merging is supported: the third argument must be false"
                     ));
                 }
-                let mut merged: Map<String, Value> = a.clone();
+                let mut merged: Map = a.clone();
                 merged.extend(b.iter().map(|(k, v)| (k.clone(), v.clone())));
                 Ok(Value::Object(merged))
             }
@@ -675,7 +675,6 @@ impl CallParser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn run(expr: &str, input: Value) -> Result<Value, String> {
         let call = Call::parse(expr)?;

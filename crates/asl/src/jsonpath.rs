@@ -4,7 +4,7 @@
 //! "no results", an indefinite path (wildcards, slices, filters, `..`, unions) yields an array.
 
 use crate::error::clip;
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 use std::fmt;
 
 /// Which document a path reads: the state input (`$`), the context object (`$$`) or a
@@ -20,14 +20,15 @@ pub(crate) enum Root {
 pub(crate) const MAX_VARIABLE_NAME: usize = 80;
 
 /// Why `name` cannot be a workflow variable name, if it cannot: AWS takes names of a
-/// Unicode ID_Start character followed by ID_Continue characters (approximated here by
-/// letters, then letters, digits and `_`), at most 80 characters, and reserves `states`.
+/// Unicode ID_Start character followed by ID_Continue characters (UAX #31; checked with
+/// their XID forms, which differ from them in a handful of compatibility characters), at
+/// most 80 characters, and reserves `states`.
 pub(crate) fn variable_name_problem(name: &str) -> Option<String> {
     let mut chars = name.chars();
-    let starts_well = chars.next().is_some_and(char::is_alphabetic);
-    if !starts_well || !chars.all(|c| c.is_alphanumeric() || c == '_') {
+    let starts_well = chars.next().is_some_and(unicode_ident::is_xid_start);
+    if !starts_well || !chars.all(unicode_ident::is_xid_continue) {
         return Some(format!(
-            "'{}' is not a variable name: it must start with a letter and go on with letters, digits or '_'",
+            "'{}' is not a variable name: it must start with a letter (Unicode ID_Start) and go on with letters, digits, combining marks or '_' (Unicode ID_Continue)",
             clip(name)
         ));
     }
@@ -294,7 +295,7 @@ impl Path {
         for (i, seg) in self.segments.iter().enumerate() {
             cur = match seg {
                 Segment::Child(n) => match cur {
-                    Value::Object(m) => m.entry(n.clone()).or_insert(Value::Null),
+                    Value::Object(m) => m.get_or_insert_with(n, || Value::Null),
                     _ => return Err(self.text.clone()),
                 },
                 Segment::Index(i) => match cur {
@@ -940,7 +941,6 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn eval(p: &str, doc: &Value) -> Option<Value> {
         Path::parse(p)

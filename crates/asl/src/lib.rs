@@ -20,6 +20,15 @@
 //! carried on with [`redrive`], as `RedriveExecution` does; [`Execution::running_event`] and
 //! [`Execution::status_change_event`] give the EventBridge events. See `REDRIVE.md`.
 
+/// `serde_json::json!`, as the engine's [`json::Value`] (in serde_json's key order), for the
+/// unit tests.
+#[cfg(test)]
+macro_rules! json {
+    ($($t:tt)+) => {
+        $crate::json::Value::from(serde_json::json!($($t)+))
+    };
+}
+
 mod context;
 mod definition;
 mod engine;
@@ -27,6 +36,7 @@ mod error;
 mod events;
 pub mod exec;
 mod intrinsics;
+pub mod json;
 mod jsonpath;
 pub mod mocks;
 mod payload;
@@ -52,20 +62,30 @@ pub struct StateMachine {
 }
 
 impl StateMachine {
-    /// Parses and validates a definition given as JSON text.
+    /// Parses and validates a definition given as JSON text. The templates (`Parameters`,
+    /// `ResultSelector`, `Result`, ...) keep their key order, as AWS's outputs do.
     pub fn from_json(text: &str) -> Result<StateMachine, ValidationErrors> {
-        let v: Value = serde_json::from_str(text).map_err(|e| {
+        let v: json::Value = serde_json::from_str(text).map_err(|e| {
             ValidationErrors(vec![ValidationError {
                 state: None,
                 field: "(definition)".into(),
                 message: format!("the definition is not valid JSON: {e}"),
             }])
         })?;
-        StateMachine::from_value(&v)
+        StateMachine::parse(&v)
     }
 
-    /// Parses and validates a definition given as a JSON value.
+    /// Parses and validates a definition given as a JSON value (its templates' keys in
+    /// serde_json's map's order; [`StateMachine::from_json`] keeps the written order).
     pub fn from_value(v: &Value) -> Result<StateMachine, ValidationErrors> {
+        // Checked before the copy, which recurses once per level.
+        if value::deeper_than(v, definition::MAX_DEFINITION_DEPTH) {
+            return Err(ValidationErrors(vec![definition::too_deep()]));
+        }
+        StateMachine::parse(&json::Value::from(v.clone()))
+    }
+
+    fn parse(v: &json::Value) -> Result<StateMachine, ValidationErrors> {
         definition::parse(v)
             .map(|def| StateMachine { def })
             .map_err(ValidationErrors)
@@ -88,8 +108,12 @@ pub trait TaskHandler {
 pub struct TaskCall<'a> {
     pub state_name: &'a str,
     pub resource: &'a str,
-    /// The effective input, after `InputPath` and `Parameters`.
+    /// The effective input, after `InputPath` and `Parameters` (serde_json's value: its
+    /// objects sort their keys unless a crate in the build turns on serde_json's
+    /// `preserve_order`).
     pub input: &'a Value,
+    /// The same input with its objects' keys in AWS's order, as a Lambda receives it.
+    pub json_input: &'a json::Value,
     pub now: OffsetDateTime,
     /// 0 on the first attempt, then the number of retries so far in this state execution.
     pub attempt: u32,
@@ -99,6 +123,9 @@ pub struct TaskCall<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum TaskOutcome {
     Succeeded(Value),
+    /// Succeeded with a result whose key order is kept (a Lambda's JSON text parsed as
+    /// [`json::Value`]); [`TaskOutcome::Succeeded`]'s serde_json value comes in its map's order.
+    SucceededJson(json::Value),
     Failed {
         error: String,
         cause: String,
@@ -204,6 +231,19 @@ pub struct Execution {
     pub redrive_date: Option<OffsetDateTime>,
     /// Where a redrive would carry on; `Some` whenever the status is not SUCCEEDED.
     pub resume: Option<Resume>,
+    /// `output` as compact JSON text in AWS's key order (see [`Execution::output_json`]).
+    output_json: Option<String>,
+}
+
+impl Execution {
+    /// The output as AWS's `DescribeExecution` gives it: compact JSON text whose objects
+    /// keep their keys in AWS's order (the input's, then the order templates and
+    /// `ResultPath` build), in every build; `output`, a serde_json value, sorts them unless
+    /// the build turns on serde_json's `preserve_order`. Parse it with
+    /// [`json::Value`]'s `FromStr` to keep that order.
+    pub fn output_json(&self) -> Option<&str> {
+        self.output_json.as_deref()
+    }
 }
 
 /// One entry of the execution history, named as `GetExecutionHistory` names it.
@@ -227,14 +267,16 @@ pub struct HistoryEvent {
     pub truncated: bool,
 }
 
-/// Executes `machine` on `input` to completion.
+/// Executes `machine` on `input` to completion. Given a [`json::Value`] (parsed from the
+/// input's text), the input's key order is kept; a `serde_json::Value` comes in its map's
+/// order.
 pub fn execute(
     machine: &StateMachine,
-    input: Value,
+    input: impl Into<json::Value>,
     tasks: &mut dyn TaskHandler,
     options: &ExecutionOptions,
 ) -> Execution {
-    engine::execute(machine, input, tasks, options)
+    engine::execute(machine, input.into(), tasks, options)
 }
 
 /// Redrives (`RedriveExecution`) an execution that failed, timed out or was aborted, at the

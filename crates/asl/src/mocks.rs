@@ -268,14 +268,16 @@ impl TaskHandler for MockHandler {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use time::OffsetDateTime;
+
+    static NULL: crate::json::Value = crate::json::Value::Null;
 
     fn call<'a>(state: &'a str, input: &'a Value) -> TaskCall<'a> {
         TaskCall {
             state_name: state,
             resource: "arn:x",
             input,
+            json_input: &NULL,
             now: OffsetDateTime::UNIX_EPOCH,
             attempt: 0,
         }
@@ -283,13 +285,13 @@ mod tests {
 
     #[test]
     fn responses_follow_invocation_ranges() {
-        let cfg = MockConfig::from_value(&json!({
+        let cfg = MockConfig::from_value(&serde_json::json!({
             "StateMachines": {"m": {"TestCases": {"happy": {"T": "R"}}}},
             "MockedResponses": {"R": {"0": {"Throw": {"Error": "E", "Cause": "c"}}, "1-2": {"Return": {"ok": 1}}}}
         }))
         .expect("valid");
         let mut h = cfg.handler("whatever", "happy").expect("case");
-        let input = json!({});
+        let input = serde_json::json!({});
         assert_eq!(
             h.invoke(&call("T", &input)),
             TaskOutcome::Failed {
@@ -299,11 +301,11 @@ mod tests {
         );
         assert_eq!(
             h.invoke(&call("T", &input)),
-            TaskOutcome::Succeeded(json!({"ok": 1}))
+            TaskOutcome::Succeeded(serde_json::json!({"ok": 1}))
         );
         assert_eq!(
             h.invoke(&call("T", &input)),
-            TaskOutcome::Succeeded(json!({"ok": 1}))
+            TaskOutcome::Succeeded(serde_json::json!({"ok": 1}))
         );
         assert!(
             matches!(h.invoke(&call("T", &input)), TaskOutcome::Failed { error, .. } if error == MOCK_MISSING)
@@ -316,11 +318,11 @@ mod tests {
     #[test]
     fn bad_configs_are_rejected() {
         for bad in [
-            json!({}),
-            json!({"StateMachines": {"m": {"TestCases": {"c": {"T": "Missing"}}}}, "MockedResponses": {}}),
-            json!({"StateMachines": {}, "MockedResponses": {"R": {"x": {"Return": 1}}}}),
-            json!({"StateMachines": {}, "MockedResponses": {"R": {"0": {"Return": 1, "Throw": {}}}}}),
-            json!({"StateMachines": {}, "MockedResponses": {"R": {"0-1": {"Return": 1}, "1": {"Return": 2}}}}),
+            serde_json::json!({}),
+            serde_json::json!({"StateMachines": {"m": {"TestCases": {"c": {"T": "Missing"}}}}, "MockedResponses": {}}),
+            serde_json::json!({"StateMachines": {}, "MockedResponses": {"R": {"x": {"Return": 1}}}}),
+            serde_json::json!({"StateMachines": {}, "MockedResponses": {"R": {"0": {"Return": 1, "Throw": {}}}}}),
+            serde_json::json!({"StateMachines": {}, "MockedResponses": {"R": {"0-1": {"Return": 1}, "1": {"Return": 2}}}}),
         ] {
             assert!(MockConfig::from_value(&bad).is_err(), "{bad}");
         }
@@ -328,7 +330,7 @@ mod tests {
 
     #[test]
     fn machine_is_chosen_by_name_when_several() {
-        let cfg = MockConfig::from_value(&json!({
+        let cfg = MockConfig::from_value(&serde_json::json!({
             "StateMachines": {"a": {"TestCases": {"c": {}}}, "b": {"TestCases": {"d": {}}}},
             "MockedResponses": {}
         }))

@@ -4,10 +4,10 @@
 
 use crate::error::Failure;
 use crate::intrinsics::{self, Call};
+use crate::json::{Map, Value};
 use crate::jsonpath::Path;
 use crate::rng::Rng;
 use crate::scope::Scope;
-use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Template {
@@ -86,12 +86,14 @@ impl Template {
                     .map(|t| t.eval(scope, rng))
                     .collect::<Result<_, _>>()?,
             ),
+            // In the template's key order (`a` and `a.$` both set `a`: the later wins), in
+            // a vector of the exact size: every object a template builds is kept that big.
             Template::Object(entries) => {
-                let mut m = Map::new();
+                let mut members = Vec::with_capacity(entries.len());
                 for (k, t) in entries {
-                    m.insert(k.clone(), t.eval(scope, rng)?);
+                    members.push((k.clone(), t.eval(scope, rng)?));
                 }
-                Value::Object(m)
+                Value::Object(Map::from_members(members))
             }
             Template::Path { field, path } => scope.resolve(path)?.ok_or_else(|| {
                 Failure::runtime(format!(
@@ -109,7 +111,6 @@ impl Template {
 mod tests {
     use super::*;
     use crate::vars::Vars;
-    use serde_json::json;
 
     #[test]
     fn template_resolves_paths_context_and_intrinsics() {

@@ -2,9 +2,9 @@
 //! the checks AWS makes before it lets an execution be redriven, and the typed refusals.
 
 use crate::context::{Info, timestamp};
+use crate::json::Value;
 use crate::rng::Rng;
 use crate::{Execution, Status};
-use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
 /// How long after an execution ends AWS still lets it be redriven.
@@ -39,7 +39,7 @@ pub(crate) struct Point {
     pub inner: Option<Inner>,
     /// The variables of this machine's scope when it stopped (assignments happen when a
     /// state exits, so these are the ones the state was entered with).
-    pub vars: serde_json::Map<String, Value>,
+    pub vars: crate::json::Map,
 }
 
 /// The progress of a Map or Parallel state when the execution stopped inside it.

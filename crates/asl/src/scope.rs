@@ -2,10 +2,10 @@
 //! only when a path asks for it) the context object.
 
 use crate::error::{Failure, clip};
+use crate::json::Value;
 use crate::jsonpath::{Path, Root};
 use crate::value::quote_value;
 use crate::vars::Vars;
-use serde_json::Value;
 use std::cell::OnceCell;
 
 /// Builds the context object; the flag says whether to include `Execution.Input`, which can

@@ -2,7 +2,7 @@
 //! size (counted without building the text), iterative dropping, and quoting in messages.
 
 use crate::error::clip;
-use serde_json::Value;
+use crate::json::Value;
 
 /// Step Functions' payload cap: 256 KiB of compact UTF-8 JSON.
 pub const MAX_PAYLOAD_BYTES: usize = 262_144;
@@ -14,15 +14,40 @@ pub const MAX_PAYLOAD_BYTES: usize = 262_144;
 /// measuring or dropping a value recurses once per level.
 pub(crate) const MAX_VALUE_DEPTH: usize = 512;
 
+/// A JSON value whose nesting [`deeper_than`] measures: the engine's and serde_json's (which
+/// callers hand in).
+pub(crate) trait Nested {
+    /// The direct children of an array or object; `None` for a scalar.
+    fn children(&self) -> Option<Box<dyn Iterator<Item = &Self> + '_>>;
+}
+
+impl Nested for Value {
+    fn children(&self) -> Option<Box<dyn Iterator<Item = &Value> + '_>> {
+        match self {
+            Value::Array(a) => Some(Box::new(a.iter())),
+            Value::Object(m) => Some(Box::new(m.values())),
+            _ => None,
+        }
+    }
+}
+
+impl Nested for serde_json::Value {
+    fn children(&self) -> Option<Box<dyn Iterator<Item = &serde_json::Value> + '_>> {
+        match self {
+            serde_json::Value::Array(a) => Some(Box::new(a.iter())),
+            serde_json::Value::Object(m) => Some(Box::new(m.values())),
+            _ => None,
+        }
+    }
+}
+
 /// Whether `v` nests more than `max` arrays/objects deep; iterative, so it is safe on any
 /// value, and it stops at the first level past `max`.
-pub(crate) fn deeper_than(v: &Value, max: usize) -> bool {
-    let mut stack: Vec<(&Value, usize)> = vec![(v, 1)];
+pub(crate) fn deeper_than<T: Nested>(v: &T, max: usize) -> bool {
+    let mut stack: Vec<(&T, usize)> = vec![(v, 1)];
     while let Some((v, level)) = stack.pop() {
-        let children: Box<dyn Iterator<Item = &Value>> = match v {
-            Value::Array(a) => Box::new(a.iter()),
-            Value::Object(m) => Box::new(m.values()),
-            _ => continue,
+        let Some(children) = v.children() else {
+            continue;
         };
         if level > max {
             return true;
@@ -56,13 +81,13 @@ pub(crate) fn quote_value(v: &Value) -> String {
 }
 
 /// Size in bytes of the compact UTF-8 JSON text, without building it.
-pub(crate) fn json_size(v: &Value) -> usize {
+pub(crate) fn json_size(v: &impl serde::Serialize) -> usize {
     json_size_within(v, usize::MAX).unwrap_or(usize::MAX)
 }
 
 /// The compact JSON size of `v` if it is at most `limit` bytes; stops counting as soon as
 /// it passes `limit`, so asking about a large value costs no more than `limit` bytes' work.
-pub(crate) fn json_size_within(v: &Value, limit: usize) -> Option<usize> {
+pub(crate) fn json_size_within(v: &impl serde::Serialize, limit: usize) -> Option<usize> {
     struct Counter {
         n: usize,
         limit: usize,
@@ -93,7 +118,6 @@ pub(crate) fn json_size_within(v: &Value, limit: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn depth_counts_nested_containers() {

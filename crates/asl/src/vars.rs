@@ -2,8 +2,8 @@
 //! checks of AWS's size limits on assignment, and the order in which assignments land.
 
 use crate::error::{Failure, names};
+use crate::json::{Map, Value};
 use crate::value::json_size;
-use serde_json::{Map, Value};
 
 /// AWS's limit on one variable's value: 256 KiB of compact JSON.
 pub(crate) const MAX_VARIABLE_BYTES: usize = 262_144;
@@ -17,18 +17,42 @@ pub(crate) const MAX_STORED_BYTES: usize = 10 * 1024 * 1024;
 /// assigns into the innermost, so what a branch or iteration assigns stays inside it.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Vars {
-    frames: Vec<Map<String, Value>>,
+    frames: Vec<Frame>,
+}
+
+/// One scope, with each value's compact size kept so that checking the 10 MiB limit costs
+/// the assignment's size, not that of every variable held.
+#[derive(Debug, Clone, Default)]
+struct Frame {
+    values: Map,
+    sizes: std::collections::HashMap<String, usize>,
+    bytes: usize,
+}
+
+impl Frame {
+    fn new(values: Map) -> Frame {
+        let sizes: std::collections::HashMap<String, usize> = values
+            .iter()
+            .map(|(k, v)| (k.clone(), json_size(v)))
+            .collect();
+        let bytes = sizes.values().fold(0, |a: usize, n| a.saturating_add(*n));
+        Frame {
+            values,
+            sizes,
+            bytes,
+        }
+    }
 }
 
 impl Vars {
     pub(crate) fn get(&self, name: &str) -> Option<&Value> {
-        self.frames.iter().rev().find_map(|f| f.get(name))
+        self.frames.iter().rev().find_map(|f| f.values.get(name))
     }
 
     /// Enters a Map iteration or Parallel branch, with the variables it had when a redrive
     /// resumes it.
-    pub(crate) fn push(&mut self, frame: Map<String, Value>) {
-        self.frames.push(frame);
+    pub(crate) fn push(&mut self, frame: Map) {
+        self.frames.push(Frame::new(frame));
     }
 
     /// Leaves it; what it assigned is dropped.
@@ -37,12 +61,16 @@ impl Vars {
     }
 
     /// The innermost scope as it stands (kept in a redrive's resume point).
-    pub(crate) fn innermost(&self) -> Map<String, Value> {
-        self.frames.last().cloned().unwrap_or_default()
+    pub(crate) fn innermost(&self) -> Map {
+        self.frames
+            .last()
+            .map(|f| f.values.clone())
+            .unwrap_or_default()
     }
 
     /// Replaces the innermost scope (a redrive restoring what it held).
-    pub(crate) fn restore(&mut self, frame: Map<String, Value>) {
+    pub(crate) fn restore(&mut self, frame: Map) {
+        let frame = Frame::new(frame);
         match self.frames.last_mut() {
             Some(f) => *f = frame,
             None => self.frames.push(frame),
@@ -50,18 +78,17 @@ impl Vars {
     }
 
     /// Sets every value of one `Assign` at once, after checking AWS's limits on a single
-    /// value, on one `Assign` and on all variables held. `state` names the state in causes.
-    pub(crate) fn assign(
-        &mut self,
-        state: &str,
-        values: Map<String, Value>,
-    ) -> Result<(), Failure> {
+    /// value, on one `Assign` and on all variables held (an outer scope's variable of the
+    /// same name still counts: it is shadowed, not replaced). `state` names the state in
+    /// causes.
+    pub(crate) fn assign(&mut self, state: &str, values: Map) -> Result<(), Failure> {
         let too_large = |what: String| {
             Failure::new(
                 names::DATA_LIMIT_EXCEEDED,
                 format!("The state '{state}' assigns {what}."),
             )
         };
+        let mut sizes = Vec::with_capacity(values.len());
         let mut together = 0usize;
         for (name, v) in &values {
             let size = json_size(v);
@@ -72,6 +99,7 @@ impl Vars {
                 )));
             }
             together = together.saturating_add(size);
+            sizes.push(size);
         }
         if together > MAX_ASSIGN_BYTES {
             return Err(too_large(format!(
@@ -79,22 +107,30 @@ impl Vars {
             )));
         }
         if self.frames.is_empty() {
-            self.frames.push(Map::new());
+            self.frames.push(Frame::default());
         }
-        let stored: usize = self
+        let held = self
             .frames
             .iter()
-            .flat_map(|f| f.iter())
-            .filter(|(k, _)| !values.contains_key(*k))
-            .map(|(_, v)| json_size(v))
-            .fold(together, usize::saturating_add);
+            .fold(0, |a: usize, f| a.saturating_add(f.bytes));
+        let replaced = self.frames.last().map_or(0, |f| {
+            values
+                .keys()
+                .filter_map(|k| f.sizes.get(k))
+                .fold(0, |a: usize, n| a.saturating_add(*n))
+        });
+        let stored = held.saturating_sub(replaced).saturating_add(together);
         if stored > MAX_STORED_BYTES {
             return Err(too_large(format!(
                 "variables that would hold more than {MAX_STORED_BYTES} bytes in all"
             )));
         }
         if let Some(f) = self.frames.last_mut() {
-            f.extend(values);
+            for ((k, v), size) in values.into_iter().zip(sizes) {
+                let before = f.sizes.insert(k.clone(), size).unwrap_or(0);
+                f.bytes = f.bytes.saturating_sub(before).saturating_add(size);
+                f.values.insert(k, v);
+            }
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Runs the conformance suite kept as data in `tests/conformance/*.json` (the same files the
 //! moto peer script runs) and reports every case that differs, not just the first.
 
+use scanflow_asl::json::Value as Ordered;
 use scanflow_asl::{
     Execution, ExecutionOptions, RedriveError, StateMachine, TaskCall, TaskHandler, TaskOutcome,
     execute, redrive,
@@ -9,9 +10,10 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 
 /// Plays a case's task script in invocation order; past its end, tasks echo their input
-/// (what moto's Lambda does with an empty response queue).
+/// (what moto's Lambda does with an empty response queue). Results keep the case file's key
+/// order, and an echo the input's, as a Lambda returning JSON text does.
 struct Script {
-    steps: Vec<Value>,
+    steps: Vec<Ordered>,
     next: usize,
     inputs: Vec<Value>,
     mismatch: Option<String>,
@@ -19,11 +21,11 @@ struct Script {
 
 impl Script {
     /// The script of a case or of one of its redrives (its `tasks` field).
-    fn new(v: &Value) -> Script {
+    fn new(v: &Ordered) -> Script {
         Script {
             steps: v
                 .get("tasks")
-                .and_then(Value::as_array)
+                .and_then(Ordered::as_array)
                 .cloned()
                 .unwrap_or_default(),
             next: 0,
@@ -37,10 +39,10 @@ impl TaskHandler for Script {
     fn invoke(&mut self, call: &TaskCall<'_>) -> TaskOutcome {
         self.inputs.push(call.input.clone());
         let Some(step) = self.steps.get(self.next) else {
-            return TaskOutcome::Succeeded(call.input.clone());
+            return TaskOutcome::SucceededJson(call.json_input.clone());
         };
         self.next += 1;
-        if let Some(state) = step.get("state").and_then(Value::as_str)
+        if let Some(state) = step.get("state").and_then(Ordered::as_str)
             && state != call.state_name
         {
             self.mismatch.get_or_insert(format!(
@@ -63,10 +65,10 @@ impl TaskHandler for Script {
                         .unwrap_or_default()
                         .repeat(r["count"].as_u64().unwrap_or(0) as usize),
                 )),
-                None => TaskOutcome::Succeeded(step.get("return").cloned().unwrap_or(Value::Null)),
+                None => TaskOutcome::SucceededJson(step.get("return").cloned().unwrap_or_default()),
             },
         };
-        match step.get("elapsed").and_then(Value::as_i64) {
+        match step.get("elapsed").and_then(Ordered::as_i64) {
             Some(secs) => TaskOutcome::Elapsed {
                 duration: time::Duration::seconds(secs),
                 outcome: Box::new(outcome),
@@ -76,24 +78,32 @@ impl TaskHandler for Script {
     }
 }
 
-/// Builds the case input, padding a string field to an exact compact size when asked.
-fn case_input(case: &Value) -> Value {
-    let mut input = case.get("input").cloned().unwrap_or_else(|| json!({}));
-    if let Some(pad) = case.get("input_pad") {
+/// Builds the case input, in the case file's key order, padding a string field to an exact
+/// compact size when asked.
+fn case_input(ordered: &Ordered) -> Ordered {
+    let mut input = ordered
+        .get("input")
+        .cloned()
+        .unwrap_or_else(|| Ordered::Object(Default::default()));
+    if let Some(pad) = ordered.get("input_pad") {
         let field = pad["field"].as_str().expect("input_pad.field");
         let total = pad["total_bytes"].as_u64().expect("input_pad.total_bytes") as usize;
-        input[field] = json!("");
-        let base = serde_json::to_string(&input).expect("json").len();
-        input[field] = json!("x".repeat(total - base));
+        let m = input.as_object_mut().expect("a padded input is an object");
+        m.insert(field.into(), Ordered::from(""));
+        let base = Ordered::Object(m.clone()).to_string().len();
+        m.insert(field.into(), Ordered::from("x".repeat(total - base)));
     }
     input
 }
 
-fn check_case(case: &Value) -> Result<(), String> {
-    let def = &case["definition"];
+/// `case` is the case as serde_json reads it (in its map's order), `ordered` the same case with the
+/// file's key order: definitions and inputs keep it, and outputs are compared in it.
+fn check_case(case: &Value, ordered: &Ordered) -> Result<(), String> {
     let expect = &case["expect"];
+    // Parsed from text, so templates keep the order they are written in.
+    let def = ordered["definition"].to_string();
     if let Some(wanted) = expect.get("validation") {
-        let errors = match StateMachine::from_value(def) {
+        let errors = match StateMachine::from_json(&def) {
             Ok(_) => return Err("definition was accepted but should be rejected".into()),
             Err(e) => e.0,
         };
@@ -110,7 +120,7 @@ fn check_case(case: &Value) -> Result<(), String> {
         }
         return Ok(());
     }
-    let machine = StateMachine::from_value(def).map_err(|e| format!("definition rejected: {e}"))?;
+    let machine = StateMachine::from_json(&def).map_err(|e| format!("definition rejected: {e}"))?;
     let mut options = ExecutionOptions {
         name: "exec-1".into(),
         state_machine_name: "conformance".into(),
@@ -118,21 +128,30 @@ fn check_case(case: &Value) -> Result<(), String> {
         ..ExecutionOptions::default()
     };
     options.abort_at = abort_at(case, &options);
-    let mut script = Script::new(case);
-    let mut run = execute(&machine, case_input(case), &mut script, &options);
+    let mut script = Script::new(ordered);
+    let mut run = execute(&machine, case_input(ordered), &mut script, &options);
     let mut diffs = Vec::new();
-    compare(expect, &run, script, &options, 0, &mut diffs)?;
+    compare(
+        expect,
+        &ordered["expect"],
+        &run,
+        script,
+        &options,
+        0,
+        &mut diffs,
+    )?;
     // `redrive`: each entry redrives the execution as it stands, `after_seconds` after its end,
     // with its own task script, abort time and expectations.
     let redrives = case.get("redrive").and_then(Value::as_array);
     for (i, step) in redrives.into_iter().flatten().enumerate() {
+        let ordered_want = &ordered["redrive"][i]["expect"];
         let after = step
             .get("after_seconds")
             .and_then(Value::as_i64)
             .unwrap_or(0);
         let at = run.end_time + time::Duration::seconds(after);
         options.abort_at = abort_at(step, &options);
-        let mut script = Script::new(step);
+        let mut script = Script::new(&ordered["redrive"][i]);
         let before = run.history.len();
         let want = &step["expect"];
         match redrive(&machine, run.clone(), &mut script, &options, at) {
@@ -149,8 +168,16 @@ fn check_case(case: &Value) -> Result<(), String> {
                     diffs.push(format!("redrive {i}: expected refusal {w}, but it ran"));
                 }
                 let mut found = Vec::new();
-                compare(want, &next, script, &options, before, &mut found)
-                    .map_err(|e| format!("redrive {i}: {e}"))?;
+                compare(
+                    want,
+                    ordered_want,
+                    &next,
+                    script,
+                    &options,
+                    before,
+                    &mut found,
+                )
+                .map_err(|e| format!("redrive {i}: {e}"))?;
                 diffs.extend(found.into_iter().map(|d| format!("redrive {i}: {d}")));
                 run = next;
             }
@@ -182,9 +209,10 @@ fn redrive_error_name(e: &RedriveError) -> &'static str {
 }
 
 /// Compares one run (the first, or a redrive whose history starts at event `before`) with
-/// its expectations, pushing each difference.
+/// its expectations (`ordered`: the same, in the file's key order), pushing each difference.
 fn compare(
     expect: &Value,
+    ordered: &Ordered,
     run: &Execution,
     script: Script,
     options: &ExecutionOptions,
@@ -200,6 +228,16 @@ fn compare(
             && want != &got[field]
         {
             diffs.push(format!("{field}: expected {want}, got {}", got[field]));
+        }
+    }
+    // The output's text, key order included, is AWS's: compared as text.
+    if let Some(want) = ordered.get("output") {
+        let want = want.to_string();
+        let got = run.output_json().unwrap_or("null");
+        if want != got {
+            diffs.push(format!(
+                "output text (key order): expected {want}, got {got}"
+            ));
         }
     }
     if let Some(want) = expect.get("transitions").and_then(Value::as_u64)
@@ -281,11 +319,20 @@ fn conformance_suite() {
         let text = std::fs::read_to_string(&file).expect("read case file");
         let doc: Value =
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        for case in doc["cases"].as_array().expect("cases array") {
+        let ordered: Ordered = text
+            .parse()
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let ordered_cases = ordered["cases"].as_array().expect("cases array");
+        for (case, ordered) in doc["cases"]
+            .as_array()
+            .expect("cases array")
+            .iter()
+            .zip(ordered_cases)
+        {
             total += 1;
             let name = case["name"].as_str().expect("case name").to_string();
             assert!(names.insert(name.clone()), "duplicate case name {name}");
-            if let Err(e) = check_case(case) {
+            if let Err(e) = check_case(case, ordered) {
                 failures.push(format!(
                     "{} / {name}: {e}",
                     file.file_name().unwrap_or_default().to_string_lossy()
