@@ -211,7 +211,7 @@ pub(crate) fn start(
         });
         scan
     };
-    send_to_security_hub(shared, m, account_index, account, scan, now);
+    send_to_security_hub(shared, m, account_index, account, settings.tag.as_ref(), scan, now);
     tracing::info!(run = %name, account_id = %m.account_id, region = %m.region, scan, "findings read as they stand (continuous scanning)");
     Ok(Started {
         run_id: name.to_owned(),
@@ -219,12 +219,14 @@ pub(crate) fn start(
     })
 }
 
-/// What Inspector sends to the account's Security Hub by itself: every finding of the scan.
+/// What Inspector sends to the account's Security Hub by itself, of the run's scope (what the
+/// simulated Security Hub needs to know: the findings scanflow delivers).
 fn send_to_security_hub(
     shared: &Shared,
     m: &Member,
     account_index: usize,
     account: &AccountSpec,
+    tag: Option<&Tag>,
     scan: u32,
     observed: OffsetDateTime,
 ) {
@@ -232,7 +234,10 @@ fn send_to_security_hub(
     let mut facts: BTreeMap<usize, InstanceFacts> = BTreeMap::new();
     let arns: Vec<(String, String)> = vulns
         .iter()
-        .filter(|v| v.present_at(scan) && account.instances[v.instance].managed_at(scan))
+        .filter(|v| {
+            let inst = &account.instances[v.instance];
+            v.present_at(scan) && inst.managed_at(scan) && inst.matches(tag)
+        })
         .map(|v| {
             let inst = &account.instances[v.instance];
             let f = facts

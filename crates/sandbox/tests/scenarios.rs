@@ -10,7 +10,7 @@ use common::*;
 use scanflow_core::model::{Engine, Finding, Severity};
 use scanflow_core::ports::{MemberAccount, Platform, RunStatus};
 use scanflow_sandbox::{
-    AgentHealth, ClassicOutcome, ReportOutcome, Sandbox, SandboxError, Scenario, ScheduleState,
+    AgentHealth, ClassicOutcome, Inspector2Outcome, Sandbox, SandboxError, Scenario, ScheduleState,
 };
 use serde_json::json;
 
@@ -373,8 +373,17 @@ fn a_scenario_round_trips_through_json() {
     let failing =
         Scenario::from_json(&one_account(json!({"inspector2": {"outcome": "fails"}})).to_string())
             .expect("valid");
-    assert_eq!(failing.accounts[0].inspector2.outcome, ReportOutcome::Fails);
-    assert_eq!(failing.accounts[0].inspector2.report_seconds, 20);
+    assert_eq!(
+        failing.accounts[0].inspector2.outcome,
+        Inspector2Outcome::Fails
+    );
+    assert!(
+        Scenario::from_json(
+            &one_account(json!({"inspector2": {"reportSeconds": 20}})).to_string()
+        )
+        .is_err(),
+        "reports are not simulated any more: the field is refused"
+    );
     assert!(failing.accounts[0].role_deployed && failing.accounts[0].inspector_enabled);
     assert_eq!(failing.hub.hub_config().hub_account_id, HUB);
 }
