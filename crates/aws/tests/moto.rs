@@ -81,6 +81,7 @@ fn config(bucket: &str, topic: Option<String>) -> Config {
         topic_arn: topic,
         hub_account_id: HUB.into(),
         sla_days: Default::default(),
+        inspector_delegated_admin: false,
     }
 }
 
@@ -595,7 +596,7 @@ fn run(account: &str, region: &str, report: &str) -> Run {
 }
 
 #[tokio::test]
-async fn inspector2_findings_come_from_list_findings_when_no_report_object_exists() {
+async fn a_v2_listing_run_reads_list_findings_in_the_scanned_region_through_the_member_role() {
     let Some(url) = moto() else { return };
     let region = "us-west-2";
     let hub = sdk(&url, region).await;
@@ -618,7 +619,7 @@ async fn inspector2_findings_come_from_list_findings_when_no_report_object_exist
         .await
         .expect("assumed");
     let page = member
-        .findings_page(&run(&member_account, region, "report-without-object"), None)
+        .findings_page(&run(&member_account, region, "scanflow-exec"), None)
         .await
         .expect("page");
     assert_eq!(page.next, None);
