@@ -127,8 +127,17 @@ fn each_invalid_field_is_named() {
             "accounts[0].classic.evaluationSeconds",
         ),
         (
-            one_account(json!({"inspector2": {"reportSeconds": 86_401}})),
-            "accounts[0].inspector2.reportSeconds",
+            one_account(json!({"inspector2": {"outcome": "hangs"}})),
+            "accounts[0].inspector2.outcome",
+        ),
+        (
+            one_account(json!({"organization": "o-short"})),
+            "accounts[0].organization",
+        ),
+        (
+            json!({"hub": {"accountId": HUB, "delegatedAdminOf": "org-1"},
+                   "accounts": one_account(json!({}))["accounts"].clone()}),
+            "hub.delegatedAdminOf",
         ),
     ];
     for (doc, field) in cases {
