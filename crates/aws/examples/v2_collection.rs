@@ -219,7 +219,11 @@ fn run(run_id: &str) -> Run {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let method = args.next().unwrap_or_else(|| "list".into());
-    let count: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(100_000);
+    let count: usize = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(100_000);
     if method != "list" && method != "report" {
         return Err(format!("method {method:?}: expected list or report").into());
     }

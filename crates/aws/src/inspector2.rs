@@ -19,8 +19,8 @@ use aws_sdk_inspector2::Client;
 use aws_sdk_inspector2::error::ProvideErrorMetadata;
 use aws_sdk_inspector2::types::{
     CoverageFilterCriteria, CoverageMapComparison, CoverageMapFilter, CoverageStringComparison,
-    CoverageStringFilter, ExternalReportStatus, FilterCriteria, MapComparison,
-    MapFilter, RelationshipStatus, ReportingErrorCode, ScanStatusCode, StringComparison, StringFilter,
+    CoverageStringFilter, ExternalReportStatus, FilterCriteria, MapComparison, MapFilter,
+    RelationshipStatus, ReportingErrorCode, ScanStatusCode, StringComparison, StringFilter,
 };
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;

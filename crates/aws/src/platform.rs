@@ -19,11 +19,11 @@ use scanflow_core::ports::{HubConfig, Platform, role_session_name};
 use crate::config::{Config, ConfigError, is_account_id};
 use crate::error::Scope;
 use crate::member::{Access, AwsMember, MemberClients, ReportDestination};
-use scanflow_core::model::Engine;
-use scanflow_core::state::Run;
 use crate::s3::S3Store;
 use crate::securityhub::AwsSecurityHub;
 use crate::sns::SnsNotifier;
+use scanflow_core::model::Engine;
+use scanflow_core::state::Run;
 
 /// Role chaining (a Lambda role assuming another role) caps sessions at one hour.
 const SESSION_LENGTH: Duration = Duration::from_secs(3600);

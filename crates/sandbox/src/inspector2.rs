@@ -211,7 +211,15 @@ pub(crate) fn start(
         });
         scan
     };
-    send_to_security_hub(shared, m, account_index, account, settings.tag.as_ref(), scan, now);
+    send_to_security_hub(
+        shared,
+        m,
+        account_index,
+        account,
+        settings.tag.as_ref(),
+        scan,
+        now,
+    );
     tracing::info!(run = %name, account_id = %m.account_id, region = %m.region, scan, "findings read as they stand (continuous scanning)");
     Ok(Started {
         run_id: name.to_owned(),

@@ -53,9 +53,9 @@ pub use s3::LocalS3;
 pub use scenario::{
     AccountSpec, AgentHealth, AnalystMark, ChurnSpec, ClassicOutcome, ClassicSpec,
     DEFAULT_SCHEDULE, FindingSpec, FindingsSpec, GeneratorSpec, HubConfigOverrides, HubSpec,
-    Inspector2Spec, InstanceSpec, MAX_CHURN_PER_SCAN, MAX_COPIES, MAX_GENERATED_FINDINGS,
-    MAX_SCANS, Inspector2Outcome, Scenario, ScheduleSpec, ScheduleState, ScopeChange, SettingsSpec,
-    TagSpec,
+    Inspector2Outcome, Inspector2Spec, InstanceSpec, MAX_CHURN_PER_SCAN, MAX_COPIES,
+    MAX_GENERATED_FINDINGS, MAX_SCANS, Scenario, ScheduleSpec, ScheduleState, ScopeChange,
+    SettingsSpec, TagSpec,
 };
 pub use security_hub::{SecurityHubSim, SecurityHubState, Triage};
 pub use sns::{

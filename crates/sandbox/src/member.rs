@@ -123,7 +123,12 @@ pub(crate) fn assume_role(
 }
 
 /// The member handle for `caller`, with no role check.
-pub(crate) fn entered(shared: &Arc<Shared>, account_id: &str, region: &str, caller: Caller) -> Member {
+pub(crate) fn entered(
+    shared: &Arc<Shared>,
+    account_id: &str,
+    region: &str,
+    caller: Caller,
+) -> Member {
     let index = shared
         .scenario
         .accounts
@@ -196,11 +201,13 @@ impl MemberAccount for Member {
     }
 
     fn run_status(&self, run: &Run) -> impl Future<Output = Result<RunStatus, ScanError>> + Send {
-        ready(self.check_run(run).and_then(|()| match run.engine {
-            Engine::Classic => self
-                .entered("Inspector Classic")
-                .and_then(|()| classic::status(self, run)),
-            Engine::Inspector2 => inspector2::status(self, run),
+        ready(self.check_run(run).and_then(|()| {
+            match run.engine {
+                Engine::Classic => self
+                    .entered("Inspector Classic")
+                    .and_then(|()| classic::status(self, run)),
+                Engine::Inspector2 => inspector2::status(self, run),
+            }
         }))
     }
 
@@ -209,20 +216,24 @@ impl MemberAccount for Member {
         run: &Run,
         cursor: Option<String>,
     ) -> impl Future<Output = Result<FindingsPage, ScanError>> + Send {
-        ready(self.check_run(run).and_then(|()| match run.engine {
-            Engine::Classic => self
-                .entered("Inspector Classic")
-                .and_then(|()| classic::findings_page(self, run, cursor.as_deref())),
-            Engine::Inspector2 => inspector2::findings_page(self, run, cursor.as_deref()),
+        ready(self.check_run(run).and_then(|()| {
+            match run.engine {
+                Engine::Classic => self
+                    .entered("Inspector Classic")
+                    .and_then(|()| classic::findings_page(self, run, cursor.as_deref())),
+                Engine::Inspector2 => inspector2::findings_page(self, run, cursor.as_deref()),
+            }
         }))
     }
 
     fn coverage(&self, run: &Run) -> impl Future<Output = Result<Coverage, ScanError>> + Send {
-        ready(self.check_run(run).and_then(|()| match run.engine {
-            Engine::Classic => self
-                .entered("Inspector Classic")
-                .and_then(|()| classic::coverage(self, run)),
-            Engine::Inspector2 => inspector2::coverage(self, run),
+        ready(self.check_run(run).and_then(|()| {
+            match run.engine {
+                Engine::Classic => self
+                    .entered("Inspector Classic")
+                    .and_then(|()| classic::coverage(self, run)),
+                Engine::Inspector2 => inspector2::coverage(self, run),
+            }
         }))
     }
 

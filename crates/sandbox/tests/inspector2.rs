@@ -56,7 +56,11 @@ fn findings_are_read_as_they_stand_with_no_run_to_wait_for() {
         }
     );
     assert_eq!(calls(&sb, "inspector2:GetFindingsReportStatus"), 0);
-    assert_eq!(calls(&sb, "inspector2:GetMember"), 0, "not a delegated admin");
+    assert_eq!(
+        calls(&sb, "inspector2:GetMember"),
+        0,
+        "not a delegated admin"
+    );
 
     // Only the managed instance matching the tag is reported on.
     let (all, _) = all_findings(&m, &run);
@@ -157,7 +161,9 @@ fn max_results_is_1_to_100_and_tokens_are_only_good_for_their_filter() {
     let mut other = request(&run, Some(1), Some(token.clone()));
     other.filter.resource_tags.clear();
     assert_eq!(
-        list_findings(&m, &other).expect_err("other filter").error_type(),
+        list_findings(&m, &other)
+            .expect_err("other filter")
+            .error_type(),
         "InvalidInput"
     );
     let forged = request(&run, Some(1), Some("page-2".into()));
@@ -315,14 +321,24 @@ fn a_delegated_admin_reads_its_members_findings_without_their_role() {
 #[test]
 fn a_hub_that_is_not_the_members_delegated_admin_is_told_so() {
     for (name, admin_of, member_org, answer) in [
-        ("v2-admin-none", None, Some("o-abcdef1234"), "AccessDeniedException"),
+        (
+            "v2-admin-none",
+            None,
+            Some("o-abcdef1234"),
+            "AccessDeniedException",
+        ),
         (
             "v2-admin-other-org",
             Some("o-abcdef1234"),
             Some("o-zzzzzz9999"),
             "ResourceNotFoundException",
         ),
-        ("v2-admin-standalone", Some("o-abcdef1234"), None, "ResourceNotFoundException"),
+        (
+            "v2-admin-standalone",
+            Some("o-abcdef1234"),
+            None,
+            "ResourceNotFoundException",
+        ),
     ] {
         let sb = sandbox(name, admin_scenario(admin_of, member_org));
         let m = member(&sb);
@@ -330,7 +346,10 @@ fn a_hub_that_is_not_the_members_delegated_admin_is_told_so() {
         let err = pollster::block_on(m.start_scan(&s, "exec-1")).expect_err(name);
         assert_eq!(err.error_type(), "NotFound", "{name}");
         let text = err.to_string();
-        assert!(text.contains(answer) && text.contains("InspectorDelegatedAdmin"), "{text}");
+        assert!(
+            text.contains(answer) && text.contains("InspectorDelegatedAdmin"),
+            "{text}"
+        );
         // Reading anyway shows nothing of the account, as AWS does.
         let run = run_for(Engine::Inspector2, "exec-1", s.tag.clone());
         let reader = pollster::block_on(sb.reader(&run)).expect("reader");

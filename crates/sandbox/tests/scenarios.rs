@@ -387,10 +387,8 @@ fn a_scenario_round_trips_through_json() {
         Inspector2Outcome::Fails
     );
     assert!(
-        Scenario::from_json(
-            &one_account(json!({"inspector2": {"reportSeconds": 20}})).to_string()
-        )
-        .is_err(),
+        Scenario::from_json(&one_account(json!({"inspector2": {"reportSeconds": 20}})).to_string())
+            .is_err(),
         "reports are not simulated any more: the field is refused"
     );
     assert!(failing.accounts[0].role_deployed && failing.accounts[0].inspector_enabled);

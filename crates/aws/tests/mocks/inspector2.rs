@@ -115,7 +115,11 @@ async fn start_checks_coverage_and_names_the_run_after_the_execution() {
         .expect("started");
     assert_eq!(started.run_id, LISTING);
     assert!(!started.adopted);
-    assert_eq!(member.num_calls(), 0, "no membership check through the role");
+    assert_eq!(
+        member.num_calls(),
+        0,
+        "no membership check through the role"
+    );
     let cov = &coverage_filters.all()[0];
     for needle in [
         ACCOUNT,
@@ -152,17 +156,23 @@ async fn a_delegated_admin_checks_the_membership_first() {
             "relationshipStatus": "ENABLED", "delegatedAdminAccountId": "999999999999"}})))
     });
     let c = v2_admin(client!(aws_sdk_inspector2, [&enabled, &coverage]));
-    c.start_scan(&settings(None), LISTING).await.expect("member");
+    c.start_scan(&settings(None), LISTING)
+        .await
+        .expect("member");
     assert_eq!(seen.all(), [Some(ACCOUNT.to_owned())]);
     assert_eq!(coverage.num_calls(), 1);
 
     let throttled = mock!(Client::get_member)
         .sequence()
         .http_response(|| json_error(429, "ThrottlingException", "slow"))
-        .http_response(|| json(json!({"member": {"accountId": ACCOUNT, "relationshipStatus": "ENABLED"}})))
+        .http_response(|| {
+            json(json!({"member": {"accountId": ACCOUNT, "relationshipStatus": "ENABLED"}}))
+        })
         .build();
     let c = v2_admin(client!(aws_sdk_inspector2, [&throttled, &coverage]));
-    c.start_scan(&settings(None), LISTING).await.expect("retried");
+    c.start_scan(&settings(None), LISTING)
+        .await
+        .expect("retried");
     assert_eq!(throttled.num_calls(), 2);
 
     let invited = json!({"member": {"accountId": ACCOUNT, "relationshipStatus": "INVITED"}});
@@ -564,8 +574,10 @@ async fn a_listing_run_pages_list_findings_and_never_looks_in_the_bucket() {
     let list = mock!(Client::list_findings).then_compute_response(move |r| {
         s.push((r.next_token().map(str::to_owned), r.max_results()));
         MockResponse::Http(match r.next_token() {
-            None => json(json!({"findings": (0..100).map(api_finding).collect::<Vec<_>>(),
-                                "nextToken": "p2"})),
+            None => json(
+                json!({"findings": (0..100).map(api_finding).collect::<Vec<_>>(),
+                                "nextToken": "p2"}),
+            ),
             Some("p2") => json(json!({"findings": [], "nextToken": "p3"})),
             Some(_) => json(json!({"findings": [api_finding(100)]})),
         })
@@ -583,7 +595,10 @@ async fn a_listing_run_pages_list_findings_and_never_looks_in_the_bucket() {
         }
     }
     assert_eq!((all.len(), pages), (101, 3));
-    assert!(all.iter().all(|f| f.account_id == ACCOUNT && f.region == REGION));
+    assert!(
+        all.iter()
+            .all(|f| f.account_id == ACCOUNT && f.region == REGION)
+    );
     let calls = seen.all();
     assert_eq!(
         calls,
@@ -604,15 +619,28 @@ async fn a_listing_run_is_retried_on_throttling_and_a_denied_or_broken_page_fail
         .http_response(|| json(json!({"findings": [api_finding(1)], "nextToken": "p2"})))
         .build();
     let c = v2(client!(aws_sdk_inspector2, [&list]), no_s3());
-    let page = c.findings_page(&listing(None), None).await.expect("retried");
+    let page = c
+        .findings_page(&listing(None), None)
+        .await
+        .expect("retried");
     assert_eq!(page.findings.len(), 1);
     assert_eq!(list.num_calls(), 2);
 
     // Partial results: the first page came, the second is refused; collect-findings keeps
     // what its chunks and checkpoint hold and the step fails with the cause.
     for (status, code, message, expected) in [
-        (403, "AccessDeniedException", "User is not authorized to perform inspector2:ListFindings", "AccessDenied"),
-        (403, "AccessDeniedException", "Amazon Inspector is not enabled for this account", "InspectorDisabled"),
+        (
+            403,
+            "AccessDeniedException",
+            "User is not authorized to perform inspector2:ListFindings",
+            "AccessDenied",
+        ),
+        (
+            403,
+            "AccessDeniedException",
+            "Amazon Inspector is not enabled for this account",
+            "InspectorDisabled",
+        ),
         (500, "InternalServerException", "oops", "Transient"),
     ] {
         // A sequence, not a computed answer: the mock cannot compute answers to retries.
