@@ -218,7 +218,6 @@ pub(crate) fn start(
         account,
         settings.tag.as_ref(),
         scan,
-        now,
     );
     tracing::info!(run = %name, account_id = %m.account_id, region = %m.region, scan, "findings read as they stand (continuous scanning)");
     Ok(Started {
@@ -228,7 +227,8 @@ pub(crate) fn start(
 }
 
 /// What Inspector sends to the account's Security Hub by itself, of the run's scope (what the
-/// simulated Security Hub needs to know: the findings scanflow delivers).
+/// simulated Security Hub needs to know: the findings scanflow delivers). Only the ids are
+/// made, one at a time, so this costs the step that triggers it no memory.
 fn send_to_security_hub(
     shared: &Shared,
     m: &Member,
@@ -236,11 +236,9 @@ fn send_to_security_hub(
     account: &AccountSpec,
     tag: Option<&Tag>,
     scan: u32,
-    observed: OffsetDateTime,
 ) {
     let vulns = shared.vulns(account_index);
-    let mut facts: BTreeMap<usize, InstanceFacts> = BTreeMap::new();
-    let arns: Vec<(String, String)> = vulns
+    let findings = vulns
         .iter()
         .filter(|v| {
             let inst = &account.instances[v.instance];
@@ -248,26 +246,18 @@ fn send_to_security_hub(
         })
         .map(|v| {
             let inst = &account.instances[v.instance];
-            let f = facts
-                .entry(v.instance)
-                .or_insert_with(|| instance_facts(&account.account_id, &account.region, inst));
-            let finding = shape(
-                &m.account_id,
-                &m.region,
-                v,
-                &inst.id,
-                &inst.tags,
-                f,
-                observed,
-            );
-            (finding.finding_arn, v.cve.clone())
-        })
-        .collect();
-    security_hub::register_findings(
-        shared,
-        &m.account_id,
-        arns.iter().map(|(arn, v)| (arn.clone(), Some(v.as_str()))),
-    );
+            (
+                finding_arn(&m.account_id, &m.region, &inst.id, v),
+                Some(v.cve.as_str()),
+            )
+        });
+    security_hub::register_findings(shared, &m.account_id, findings);
+}
+
+/// The finding's ARN: stable for one vulnerability on one instance.
+fn finding_arn(account_id: &str, region: &str, instance_id: &str, v: &Vuln) -> String {
+    let arn_id = ids::hex_id(&[account_id, region, instance_id, &v.cve, &v.package], 32);
+    format!("arn:aws:inspector2:{region}:{account_id}:finding/{arn_id}")
 }
 
 /// A listing run has nothing to wait for; a findings report recorded before is done when its
@@ -918,7 +908,6 @@ fn shape(
     facts: &InstanceFacts,
     observed: OffsetDateTime,
 ) -> Inspector2Finding {
-    let arn_id = ids::hex_id(&[account_id, region, instance_id, &v.cve, &v.package], 32);
     // Saturating, so a clock near the start of representable time cannot panic.
     let first = observed.saturating_sub(time::Duration::days(i64::from(v.first_seen_days_ago)));
     let last = observed.saturating_sub(time::Duration::minutes(17));
@@ -932,7 +921,7 @@ fn shape(
         None => "None Provided".to_owned(),
     };
     Inspector2Finding {
-        finding_arn: format!("arn:aws:inspector2:{region}:{account_id}:finding/{arn_id}"),
+        finding_arn: finding_arn(account_id, region, instance_id, v),
         aws_account_id: account_id.to_owned(),
         kind: "PACKAGE_VULNERABILITY".into(),
         title: Some(
