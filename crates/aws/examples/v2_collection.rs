@@ -75,6 +75,9 @@ struct Peer {
     report: std::path::PathBuf,
     report_key: String,
     calls: Mutex<BTreeMap<&'static str, u64>>,
+    /// Time spent building `ListFindings` bodies: the peer's work, taken out of the figures
+    /// (a report is written before the clock starts).
+    building: Mutex<std::time::Duration>,
 }
 
 impl Peer {
@@ -117,6 +120,7 @@ impl Peer {
             match (method.as_str(), target.as_str()) {
                 ("POST", "/findings/list") => {
                     self.count("inspector2:ListFindings");
+                    let building = Instant::now();
                     let request: serde_json::Value =
                         serde_json::from_slice(&body).unwrap_or_default();
                     let start: usize = request["nextToken"]
@@ -130,9 +134,15 @@ impl Peer {
                     if end < self.count {
                         page["nextToken"] = serde_json::json!(end.to_string());
                     }
-                    respond(&mut out, "application/json", page.to_string().as_bytes())?;
+                    let body = page.to_string();
+                    *self
+                        .building
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) += building.elapsed();
+                    respond(&mut out, "application/json", body.as_bytes())?;
                 }
-                ("GET", t) if t.starts_with(&format!("/{BUCKET}?")) => {
+                // Path-style: `GET /bucket/?list-type=2&prefix=...` lists, `GET /bucket/key` reads.
+                ("GET", t) if t.starts_with(&format!("/{BUCKET}")) && t.contains("list-type=2") => {
                     self.count("s3:ListObjectsV2");
                     let size = std::fs::metadata(&self.report)?.len();
                     let xml = format!(
@@ -246,6 +256,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         report: report.clone(),
         report_key: format!("inspector2-reports/{ACCOUNT}/{REGION}/{REPORT_ID}.json"),
         calls: Mutex::default(),
+        building: Mutex::default(),
     });
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let url = format!("http://{}", listener.local_addr()?);
@@ -299,7 +310,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             None => break,
         }
     }
-    let (wall, cpu) = (started.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
+    let peer_secs = peer
+        .building
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .as_secs_f64();
+    // The peer's page building is CPU-bound: its wall time is its CPU time.
+    let wall = started.elapsed().as_secs_f64() - peer_secs;
+    let cpu = cpu_seconds() - cpu0 - peer_secs;
     let _ = std::fs::remove_file(&report);
     if total != count {
         return Err(format!("read {total} findings, served {count}").into());
@@ -321,7 +339,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     println!(
-        "time: {wall:.2} s wall, {cpu:.2} s CPU, {:.0} findings per CPU second",
+        "time: {wall:.2} s wall, {cpu:.2} s CPU, {:.0} findings per CPU second (the peer's \
+         {peer_secs:.2} s building pages left out)",
         total as f64 / cpu.max(1e-9)
     );
     println!(
