@@ -829,6 +829,82 @@ fn each_function_is_granted_exactly_what_its_adapter_calls() {
 }
 
 #[test]
+fn delegated_admin_reads_are_granted_only_when_the_hub_is_the_delegated_admin() {
+    let hub = template(HUB);
+    let condition = "ReadsAsDelegatedAdmin";
+    let param = hub
+        .get("Parameters")
+        .and_then(|p| p.get("InspectorDelegatedAdmin"))
+        .expect("the InspectorDelegatedAdmin parameter");
+    assert_eq!(param.get("Default").and_then(Yaml::as_str), Some("false"));
+    let delegated = to_set(iam::DELEGATED_ADMIN_ACTIONS);
+    let mut granted_under_condition = BTreeSet::new();
+    for (id, bin) in hub_functions(&hub) {
+        let f = resource(&hub, &id);
+        let statements = props(f)
+            .get("Policies")
+            .and_then(Yaml::as_sequence)
+            .and_then(|p| p.first())
+            .and_then(|p| p.get("Statement"))
+            .and_then(Yaml::as_sequence)
+            .unwrap_or_else(|| panic!("{id}: a statement list"));
+        for statement in statements {
+            let actions = allowed_actions(statement);
+            match intrinsic(statement) {
+                Some((tag, Yaml::Sequence(args))) if tag == "If" => {
+                    assert_eq!(args[0].as_str(), Some(condition), "{id}");
+                    assert!(is_no_value(&args[2]), "{id}: nothing granted otherwise");
+                    assert!(actions.is_subset(&delegated), "{id}: {actions:?}");
+                    granted_under_condition.extend(actions);
+                }
+                _ => assert!(
+                    actions.is_disjoint(&delegated),
+                    "{id}: {actions:?} granted whatever InspectorDelegatedAdmin says"
+                ),
+            }
+        }
+        // The functions told to read as the delegated admin are the ones granted to.
+        let env = props(f)
+            .get("Environment")
+            .and_then(|e| e.get("Variables"))
+            .and_then(|v| v.get(iam::ENV_INSPECTOR_DELEGATED_ADMIN));
+        let reads = iam::function_actions(&bin)
+            .iter()
+            .any(|a| delegated.contains(*a));
+        assert_eq!(
+            env.is_some(),
+            iam::function_env(&bin)
+                .is_some_and(|e| e.contains(&iam::ENV_INSPECTOR_DELEGATED_ADMIN)),
+            "{id}"
+        );
+        if let Some(env) = env {
+            match intrinsic(env) {
+                Some((tag, Yaml::Sequence(args))) if tag == "If" => {
+                    assert_eq!(args[0].as_str(), Some(condition), "{id}");
+                    assert_eq!(args[1].as_str(), Some("true"), "{id}");
+                    assert!(is_no_value(&args[2]), "{id}");
+                }
+                _ => panic!(
+                    "{id}: {} must follow {condition}",
+                    iam::ENV_INSPECTOR_DELEGATED_ADMIN
+                ),
+            }
+        } else {
+            assert!(
+                !reads,
+                "{id} is granted delegated reads but not told to use them"
+            );
+        }
+    }
+    assert_eq!(granted_under_condition, delegated);
+    // Nothing writes findings reports into the hub any more: no grant to Inspector itself.
+    assert!(
+        !read(HUB).contains("inspector2.amazonaws.com"),
+        "the hub grants nothing to the Inspector service"
+    );
+}
+
+#[test]
 fn the_member_scan_role_is_granted_exactly_what_the_adapters_call_through_it() {
     let member = template(MEMBER);
     let role = resource(&member, "ScanRole");

@@ -626,3 +626,136 @@ fn every_digest_of_the_shipped_scenarios_fits_78_columns() {
     }
     assert!(digests >= 5, "the scenarios send digests ({digests})");
 }
+
+/// Findings ids per Region in the account's SIEM feed.
+fn siem_ids_by_region(
+    messages: &[scanflow_sandbox::PublishedMessage],
+    account: &str,
+) -> BTreeMap<String, HashSet<String>> {
+    let mut by_region: BTreeMap<String, HashSet<String>> = BTreeMap::new();
+    for doc in siem_documents(messages, account) {
+        for f in doc["findings"].as_array().expect("findings") {
+            let region = f["region"].as_str().expect("region").to_owned();
+            let id = f["id"].as_str().expect("id").to_owned();
+            assert!(by_region.entry(region).or_default().insert(id), "twice");
+        }
+    }
+    by_region
+}
+
+#[test]
+fn one_hub_reads_inspector_v2_in_three_regions_with_list_findings() {
+    let local = run(
+        scenario_file("three-regions.json"),
+        vec![],
+        "three-regions",
+        None,
+    );
+    assert_eq!(local.executions.len(), 3);
+    let mut expected = BTreeMap::new();
+    for ex in &local.executions {
+        assert_eq!(ex.execution.status, Status::Succeeded, "{}", ex.name);
+        let output = ex.execution.output.as_ref().expect("output");
+        let region = ex.input["region"].as_str().expect("region").to_owned();
+        assert_eq!(
+            output["runId"].as_str().map(|r| r.starts_with("scanflow-")),
+            Some(true)
+        );
+        expected.insert(region, output_total(output) as usize);
+    }
+    let by_region = siem_ids_by_region(&local.sandbox.sns_messages(), "310987654321");
+    let got: BTreeMap<String, usize> = by_region
+        .iter()
+        .map(|(r, ids)| (r.clone(), ids.len()))
+        .collect();
+    assert_eq!(got, expected);
+    assert_eq!(
+        got.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["ap-southeast-2", "eu-west-1", "us-east-1"],
+        "the hub is in eu-west-1; two of the Regions are not its"
+    );
+    // Every finding carries the ARN of the Region it was read in.
+    for (region, ids) in &by_region {
+        assert!(
+            ids.iter()
+                .all(|id| id.starts_with(&format!("arn:aws:inspector2:{region}:")))
+        );
+    }
+    let calls = local.sandbox.api_calls();
+    // One ListFindings page per Region (at most 100 findings each here), no report.
+    assert_eq!(calls.get("inspector2:ListFindings"), Some(&3), "{calls:?}");
+    assert_eq!(calls.get("inspector2:GetFindingsReportStatus"), None);
+    assert!(
+        !local
+            .sandbox
+            .out_dir()
+            .join("s3/inspector2-reports")
+            .exists()
+    );
+}
+
+#[test]
+fn a_delegated_admin_hub_reads_members_without_their_role_and_refuses_a_stranger() {
+    let local = run(
+        scenario_file("delegated-admin.json"),
+        vec![],
+        "delegated",
+        None,
+    );
+    let status = |account: &str, region: &str| {
+        local
+            .executions
+            .iter()
+            .find(|e| e.input["accountId"] == account && e.input["region"] == region)
+            .map(|e| {
+                (
+                    e.execution.status,
+                    e.execution.error.clone(),
+                    e.execution.cause.clone(),
+                )
+            })
+            .expect("executed")
+    };
+    for region in ["eu-west-1", "us-west-2"] {
+        assert_eq!(
+            status("320987654321", region).0,
+            Status::Succeeded,
+            "{region}"
+        );
+    }
+    // Not in the organisation the hub administers: refused at start-run, saying what to do.
+    let (st, error, cause) = status("330987654321", "eu-west-1");
+    assert_eq!((st, error.as_deref()), (Status::Failed, Some("NotFound")));
+    let cause = cause.unwrap_or_default();
+    assert!(
+        cause.contains("ResourceNotFoundException") && cause.contains("InspectorDelegatedAdmin"),
+        "{cause}"
+    );
+    assert!(!failure_emails(&local).is_empty(), "a notice was sent");
+
+    // The same members read through their roles: the same findings, and two more AssumeRole
+    // calls an execution (check-status and collect-findings) than the delegated admin made.
+    let mut members = scenario_file("delegated-admin.json");
+    members.accounts.retain(|a| a.account_id == "320987654321");
+    let admin = run(members.clone(), vec![], "delegated-members", None);
+    members.hub.inspector_delegated_admin = false;
+    let roles = run(members, vec![], "role-members", None);
+    let ids = |l: &scanflow_cli::local::LocalRun| {
+        siem_ids_by_region(&l.sandbox.sns_messages(), "320987654321")
+    };
+    assert_eq!(ids(&admin), ids(&roles));
+    assert_eq!(ids(&admin).values().map(HashSet::len).sum::<usize>(), 50);
+    let assumed = |l: &scanflow_cli::local::LocalRun| {
+        l.sandbox
+            .api_calls()
+            .get("sts:AssumeRole")
+            .copied()
+            .unwrap_or(0)
+    };
+    assert_eq!(assumed(&roles) - assumed(&admin), 2 * 2);
+    assert_eq!(
+        admin.sandbox.api_calls().get("inspector2:GetMember"),
+        Some(&2)
+    );
+    assert_eq!(roles.sandbox.api_calls().get("inspector2:GetMember"), None);
+}

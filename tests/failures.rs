@@ -264,11 +264,8 @@ fn a_duplicated_schedule_event_scans_and_delivers_once() {
     assert_eq!(out["duplicateOf"], first.name.as_str());
     assert_eq!(entered(&second.execution, "CheckStatus"), 0);
     let calls = local.sandbox.api_calls();
-    assert_eq!(
-        calls.get("inspector2:CreateFindingsReport"),
-        Some(&1),
-        "{calls:?}"
-    );
+    // One scan: one coverage pre-flight (the duplicate never entered the account).
+    assert_eq!(calls.get("ssm:GetParameter"), Some(&1), "{calls:?}");
     assert_eq!(of_kind(&local.sandbox.sns_messages(), "digest").len(), 1);
     assert!(second.notices.is_empty(), "a duplicate is no failure");
     // The delivery names the slot it served, for the fleet watch.

@@ -58,6 +58,9 @@ pub struct Config {
     pub hub_account_id: String,
     /// Hub-wide SLA days per severity over the defaults (`SLA_DAYS`; format only).
     pub sla_days: SlaOverrides,
+    /// The hub is the Inspector delegated administrator of the members' organisation and reads
+    /// their v2 findings and coverage with its own credentials (`INSPECTOR_DELEGATED_ADMIN`).
+    pub inspector_delegated_admin: bool,
 }
 
 impl Config {
@@ -148,7 +151,20 @@ impl Config {
                 }
             })?,
         };
+        let inspector_delegated_admin = match get(iam::ENV_INSPECTOR_DELEGATED_ADMIN)?.as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    variable: iam::ENV_INSPECTOR_DELEGATED_ADMIN,
+                    value: other.to_owned(),
+                    problem: "expected true or false (the hub's InspectorDelegatedAdmin parameter)"
+                        .into(),
+                });
+            }
+        };
         Ok(Self {
+            inspector_delegated_admin,
             sla_days,
             function: function.to_owned(),
             scan_role_name,
@@ -230,6 +246,10 @@ mod tests {
         let c = Config::from_lookup("start-run", env(&with)).expect("valid");
         assert_eq!(c.external_id.as_deref(), Some("ext-1"));
         assert_eq!(c.settings_parameter, "/custom");
+        assert!(!c.inspector_delegated_admin);
+        with.push(("INSPECTOR_DELEGATED_ADMIN", "true"));
+        let c = Config::from_lookup("collect-findings", env(&with)).expect("valid");
+        assert!(c.inspector_delegated_admin);
     }
 
     #[test]
@@ -275,6 +295,7 @@ mod tests {
             ("EXTERNAL_ID", "has space"),
             ("SLA_DAYS", "critical=0"),
             ("SLA_DAYS", "urgent=3"),
+            ("INSPECTOR_DELEGATED_ADMIN", "yes"),
         ] {
             let mut pairs: Vec<_> = FULL
                 .iter()

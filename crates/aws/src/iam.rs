@@ -17,8 +17,17 @@ pub const ENV_TOPIC_ARN: &str = "TOPIC_ARN";
 /// The hub (audit) account id.
 pub const ENV_HUB_ACCOUNT_ID: &str = "HUB_ACCOUNT_ID";
 
+/// `true` when the hub is the Inspector delegated administrator and reads v2 with its own
+/// credentials (the `InspectorDelegatedAdmin` parameter); absent or `false` otherwise.
+pub const ENV_INSPECTOR_DELEGATED_ADMIN: &str = "INSPECTOR_DELEGATED_ADMIN";
+
 /// Variables a function may do without.
-pub const OPTIONAL_ENV: &[&str] = &[ENV_EXTERNAL_ID, ENV_SETTINGS_PARAMETER, ENV_SLA_DAYS];
+pub const OPTIONAL_ENV: &[&str] = &[
+    ENV_EXTERNAL_ID,
+    ENV_SETTINGS_PARAMETER,
+    ENV_SLA_DAYS,
+    ENV_INSPECTOR_DELEGATED_ADMIN,
+];
 
 /// Hub-wide SLA days per severity (`critical=15,high=30,...`; the `SlaDays` parameter).
 pub const ENV_SLA_DAYS: &str = "SLA_DAYS";
@@ -36,6 +45,7 @@ pub fn function_env(function: &str) -> Option<&'static [&'static str]> {
         ENV_REPORT_BUCKET,
         ENV_REPORT_KMS_KEY_ARN,
         ENV_HUB_ACCOUNT_ID,
+        ENV_INSPECTOR_DELEGATED_ADMIN,
     ];
     const FORMAT: &[&str] = &[
         ENV_REPORT_BUCKET,
@@ -74,11 +84,11 @@ pub const MEMBER_ROLE_ACTIONS: &[&str] = &[
     "inspector:ListFindings",
     "inspector:DescribeFindings",
     "inspector:ListAssessmentRunAgents",
-    // Inspector v2.
+    // Inspector v2: coverage and findings in the scanned Region (unless the hub reads as the
+    // delegated administrator); the status of a findings report recorded before.
     "inspector2:ListCoverage",
-    "inspector2:CreateFindingsReport",
-    "inspector2:GetFindingsReportStatus",
     "inspector2:ListFindings",
+    "inspector2:GetFindingsReportStatus",
     // The member's own Security Hub: which findings are still NEW, delivered ones marked,
     // notices imported.
     "securityhub:GetFindings",
@@ -96,6 +106,9 @@ pub const MEMBER_ROLE_ACTIONS: &[&str] = &[
 pub fn function_actions(function: &str) -> &'static [&'static str] {
     match function {
         // start-run claims the schedule slot and keeps the run for the notifier.
+        // The `inspector2:` actions are the delegated-admin reads (the hub's own credentials):
+        // the template grants them only when InspectorDelegatedAdmin is true
+        // ([`DELEGATED_ADMIN_ACTIONS`]).
         "start-run" => &[
             "sts:AssumeRole",
             "s3:ListBucket",
@@ -103,6 +116,8 @@ pub fn function_actions(function: &str) -> &'static [&'static str] {
             "s3:PutObject",
             "kms:Decrypt",
             "kms:GenerateDataKey",
+            "inspector2:GetMember",
+            "inspector2:ListCoverage",
         ],
         "check-status" => &["sts:AssumeRole"],
         "collect-findings" => &[
@@ -112,6 +127,8 @@ pub fn function_actions(function: &str) -> &'static [&'static str] {
             "s3:PutObject",
             "kms:Decrypt",
             "kms:GenerateDataKey",
+            "inspector2:ListCoverage",
+            "inspector2:ListFindings",
         ],
         "format" => &[
             "s3:ListBucket",
@@ -147,6 +164,14 @@ pub fn function_actions(function: &str) -> &'static [&'static str] {
         _ => &[],
     }
 }
+
+/// The actions a function role needs only in delegated-admin mode (granted under the template's
+/// `DelegatedAdmin` condition).
+pub const DELEGATED_ADMIN_ACTIONS: &[&str] = &[
+    "inspector2:GetMember",
+    "inspector2:ListCoverage",
+    "inspector2:ListFindings",
+];
 
 #[cfg(test)]
 mod tests {

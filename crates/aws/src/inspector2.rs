@@ -1,9 +1,13 @@
-//! Amazon Inspector (v2) in one member account. v2 scans continuously, so a "run" is a
-//! findings report: start-run checks coverage and asks for a JSON report (the account's ACTIVE
-//! EC2 findings, optionally by tag) in the hub bucket; check-status follows the report; findings
-//! are streamed from the report object page by page (one GET held open across the pages of an
-//! invocation), or read with `ListFindings` when the report left no object; coverage comes
-//! from `ListCoverage`.
+//! Amazon Inspector (v2) in one member account and Region. v2 scans continuously, so a "run" is
+//! a reading of the findings as they stand: start-run checks coverage (and, in delegated-admin
+//! mode, that the account is a member of the hub's Inspector organisation) and names the run
+//! after the execution; check-status has nothing to wait for; collect-findings pages through
+//! `ListFindings` (the account's ACTIVE EC2 findings, optionally by tag) in the scanned Region,
+//! so one hub serves every Region (a findings report would have to land in a bucket in the
+//! scanned Region: `INCOMPATIBLE_BUCKET_REGION`). Coverage comes from `ListCoverage`.
+//!
+//! Runs recorded before this change are findings reports (their id is the report's UUID): a
+//! rerun of one still reads its report object from the hub bucket.
 //!
 //! Tags: findings filters have no `ec2InstanceTags`, so reports and `ListFindings` filter on
 //! `resourceTags`; coverage filters on `ec2InstanceTags`.
@@ -15,8 +19,8 @@ use aws_sdk_inspector2::Client;
 use aws_sdk_inspector2::error::ProvideErrorMetadata;
 use aws_sdk_inspector2::types::{
     CoverageFilterCriteria, CoverageMapComparison, CoverageMapFilter, CoverageStringComparison,
-    CoverageStringFilter, Destination, ExternalReportStatus, FilterCriteria, MapComparison,
-    MapFilter, ReportFormat, ReportingErrorCode, ScanStatusCode, StringComparison, StringFilter,
+    CoverageStringFilter, ExternalReportStatus, FilterCriteria, MapComparison, MapFilter,
+    RelationshipStatus, ReportingErrorCode, ScanStatusCode, StringComparison, StringFilter,
 };
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
@@ -29,6 +33,23 @@ use serde::Deserialize;
 use crate::error::{Call, Scope};
 use crate::member::ReportDestination;
 use scanflow_core::report_stream::{Resume, Scanner};
+
+/// The state a listing run reports: v2 scans continuously, there is no run to wait for.
+pub const CONTINUOUS: &str = "CONTINUOUS";
+
+/// Whether `run_id` is a findings report's id (a UUID, what `CreateFindingsReport` returned for
+/// runs recorded before scanflow read with `ListFindings`), not a listing run's name
+/// (`scanflow-<execution>`).
+pub fn is_report_id(run_id: &str) -> bool {
+    run_id.len() == 36
+        && run_id.char_indices().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
 
 /// Findings per page read from a report object.
 pub const REPORT_PAGE: usize = 1000;
@@ -45,6 +66,9 @@ pub struct Inspector2 {
     s3: aws_sdk_s3::Client,
     scope: Scope,
     reports: ReportDestination,
+    /// The hub is the account's Inspector delegated administrator and `client` carries the
+    /// hub's credentials: start-run checks the membership first.
+    delegated_admin: bool,
     /// The report object being read, kept between pages: the next page continues the same
     /// GET instead of opening a new ranged one (each GET of a KMS-encrypted object is also a
     /// KMS decrypt). A member lives for one invocation, so the stream does too.
@@ -164,17 +188,20 @@ impl Cursor {
 }
 
 impl Inspector2 {
+    /// `client` carries the member role's credentials, or the hub's when `delegated_admin`.
     pub fn new(
         client: Client,
         s3: aws_sdk_s3::Client,
         scope: Scope,
         reports: ReportDestination,
+        delegated_admin: bool,
     ) -> Self {
         Self {
             client,
             s3,
             scope,
             reports,
+            delegated_admin,
             open: Arc::default(),
         }
     }
@@ -187,40 +214,62 @@ impl Inspector2 {
         )
     }
 
-    /// Checks something is in scope, then asks for the findings report; its id is the run id.
-    pub async fn start_scan(&self, settings: &AccountSettings) -> Result<Started, ScanError> {
+    /// Checks the account can be read and something is in scope. Nothing is started: v2 scans
+    /// continuously, so the run is named after the execution (`name`) and its findings are the
+    /// ones `ListFindings` returns when collect-findings reads them.
+    pub async fn start_scan(
+        &self,
+        settings: &AccountSettings,
+        name: &str,
+    ) -> Result<Started, ScanError> {
+        if self.delegated_admin {
+            self.ensure_member().await?;
+        }
         self.ensure_coverage(settings.tag.as_ref()).await?;
-        let call = self.scope.call(
-            "inspector2:CreateFindingsReport",
-            format!(
-                "report into s3://{}/{}",
-                self.reports.bucket,
-                self.key_prefix()
-            ),
-        );
-        let destination = Destination::builder()
-            .bucket_name(&self.reports.bucket)
-            .key_prefix(self.key_prefix())
-            .kms_key_arn(&self.reports.kms_key_arn)
-            .build()
-            .map_err(ScanError::internal)?;
-        let out = self
-            .client
-            .create_findings_report()
-            .filter_criteria(self.findings_filter(settings.tag.as_ref())?)
-            .report_format(ReportFormat::Json)
-            .s3_destination(destination)
-            .send()
-            .await
-            .map_err(|e| self.error(&call, &e))?;
-        let report_id = out
-            .report_id()
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| ScanError::internal(format!("{call} returned no report id")))?;
         Ok(Started {
-            run_id: report_id.to_owned(),
+            run_id: name.to_owned(),
             adopted: false,
         })
+    }
+
+    /// Delegated-admin mode: the hub reads the account's findings with its own credentials, which
+    /// works only while the account is an ENABLED member of the hub's Inspector organisation in
+    /// this Region (the delegated administrator is Regional). Otherwise `ListFindings` would
+    /// answer an empty list, and an empty list must never read as "0 findings".
+    async fn ensure_member(&self) -> Result<(), ScanError> {
+        let account = &self.scope.account_id;
+        let call = self.scope.call(
+            "inspector2:GetMember",
+            format!("member {account} of the hub's Inspector organisation"),
+        );
+        let not_member = |detail: String| ScanError::NotFound {
+            account_id: account.clone(),
+            region: self.scope.region.clone(),
+            what: "the account's membership of the hub's Inspector organisation".to_owned(),
+            detail: format!(
+                "{detail}. The hub reads v2 findings as the Inspector delegated administrator: \
+                 designate it in this Region and associate the account, or set the hub's \
+                 InspectorDelegatedAdmin parameter to false to read through the member role"
+            ),
+        };
+        let out = match self.client.get_member().account_id(account).send().await {
+            Ok(out) => out,
+            Err(e) => {
+                return Err(match self.error(&call, &e) {
+                    ScanError::AccessDenied { detail, .. } | ScanError::NotFound { detail, .. } => {
+                        not_member(detail)
+                    }
+                    other => other,
+                });
+            }
+        };
+        match out.member().and_then(|m| m.relationship_status()) {
+            Some(RelationshipStatus::Enabled) => Ok(()),
+            status => Err(not_member(format!(
+                "GetMember answered relationship status {}",
+                status.map_or("none", |s| s.as_str())
+            ))),
+        }
     }
 
     /// Fails with `NoInstancesMatched` when coverage lists no EC2 instance in scope.
@@ -258,8 +307,15 @@ impl Inspector2 {
         }
     }
 
-    /// `NO_FINDINGS_FOUND` is a clean result, not a failure.
-    pub async fn run_status(&self, report_id: &str) -> Result<RunStatus, ScanError> {
+    /// A listing run has nothing to wait for. A findings report (a run recorded before
+    /// scanflow read with `ListFindings`) is followed; `NO_FINDINGS_FOUND` is a clean result.
+    pub async fn run_status(&self, run_id: &str) -> Result<RunStatus, ScanError> {
+        if !is_report_id(run_id) {
+            return Ok(RunStatus::Succeeded {
+                state: CONTINUOUS.to_owned(),
+            });
+        }
+        let report_id = run_id;
         let call = self.scope.call(
             "inspector2:GetFindingsReportStatus",
             format!("report {report_id}"),
@@ -290,7 +346,8 @@ impl Inspector2 {
         })
     }
 
-    /// One page of findings: from the report object when there is one, else `ListFindings`.
+    /// One page of findings: `ListFindings` in the scanned Region; for a findings report (a
+    /// run recorded before), its object in the hub bucket when there is one.
     pub async fn findings_page(
         &self,
         run: &Run,
@@ -298,6 +355,7 @@ impl Inspector2 {
     ) -> Result<FindingsPage, ScanError> {
         let cursor = match cursor {
             Some(text) => Cursor::decode(&text)?,
+            None if !is_report_id(&run.run_id) => Cursor::Api(String::new()),
             None => match self.report_key(&run.run_id).await? {
                 Some(key) => Cursor::Report {
                     key,

@@ -42,41 +42,65 @@ impl MemberClients {
         region: &str,
         s3: aws_sdk_s3::Client,
     ) -> Self {
+        Self::build(sdk, Some(credentials), region, s3)
+    }
+
+    /// Every client with the hub's own credentials in `region`: what a delegated administrator
+    /// reads Inspector v2 with, assuming no member role.
+    pub fn hub(sdk: &SdkConfig, region: &str, s3: aws_sdk_s3::Client) -> Self {
+        Self::build(sdk, None, region, s3)
+    }
+
+    /// Inspector v2 through the hub's own credentials in `region` (delegated-admin mode), the
+    /// other clients as they are.
+    pub fn with_hub_inspector2(mut self, sdk: &SdkConfig, region: &str) -> Self {
+        self.inspector2 = Self::hub(sdk, region, self.s3.clone()).inspector2;
+        self
+    }
+
+    fn build(
+        sdk: &SdkConfig,
+        credentials: Option<Credentials>,
+        region: &str,
+        s3: aws_sdk_s3::Client,
+    ) -> Self {
         let region = Region::new(region.to_owned());
+        macro_rules! client {
+            ($sdk:ident) => {{
+                let mut conf = $sdk::config::Builder::from(sdk).region(region.clone());
+                if let Some(credentials) = &credentials {
+                    conf = conf.credentials_provider(credentials.clone());
+                }
+                $sdk::Client::from_conf(conf.build())
+            }};
+        }
         Self {
-            inspector: aws_sdk_inspector::Client::from_conf(
-                aws_sdk_inspector::config::Builder::from(sdk)
-                    .credentials_provider(credentials.clone())
-                    .region(region.clone())
-                    .build(),
-            ),
-            inspector2: aws_sdk_inspector2::Client::from_conf(
-                aws_sdk_inspector2::config::Builder::from(sdk)
-                    .credentials_provider(credentials.clone())
-                    .region(region.clone())
-                    .build(),
-            ),
-            securityhub: aws_sdk_securityhub::Client::from_conf(
-                aws_sdk_securityhub::config::Builder::from(sdk)
-                    .credentials_provider(credentials.clone())
-                    .region(region.clone())
-                    .build(),
-            ),
-            ssm: aws_sdk_ssm::Client::from_conf(
-                aws_sdk_ssm::config::Builder::from(sdk)
-                    .credentials_provider(credentials)
-                    .region(region)
-                    .build(),
-            ),
+            inspector: client!(aws_sdk_inspector),
+            inspector2: client!(aws_sdk_inspector2),
+            securityhub: client!(aws_sdk_securityhub),
+            ssm: client!(aws_sdk_ssm),
             s3,
         }
     }
+}
+
+/// How the member was entered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Through its scan role; Inspector v2 through the role too.
+    Role,
+    /// Through its scan role; Inspector v2 with the hub's credentials (delegated admin).
+    RoleAndHubInspector2,
+    /// No role assumed: Inspector v2 reads with the hub's credentials only (check-status and
+    /// collect-findings in delegated-admin mode). Settings, scans and Classic are refused.
+    HubReadsOnly,
 }
 
 /// The AWS implementation of [`MemberAccount`].
 #[derive(Debug)]
 pub struct AwsMember {
     scope: Scope,
+    access: Access,
     settings_parameter: String,
     ssm: aws_sdk_ssm::Client,
     classic: Classic,
@@ -85,15 +109,24 @@ pub struct AwsMember {
 }
 
 impl AwsMember {
+    /// `clients` must match `access` (see [`MemberClients::hub`], [`MemberClients::with_hub_inspector2`]).
     pub fn new(
         scope: Scope,
         clients: MemberClients,
         settings_parameter: String,
         reports: ReportDestination,
+        access: Access,
     ) -> Self {
         Self {
+            access,
             classic: Classic::new(clients.inspector, scope.clone(), settings_parameter.clone()),
-            inspector2: Inspector2::new(clients.inspector2, clients.s3, scope.clone(), reports),
+            inspector2: Inspector2::new(
+                clients.inspector2,
+                clients.s3,
+                scope.clone(),
+                reports,
+                access != Access::Role,
+            ),
             security_hub: AwsSecurityHub::new(clients.securityhub, scope.clone()),
             ssm: clients.ssm,
             settings_parameter,
@@ -104,12 +137,25 @@ impl AwsMember {
     pub fn scope(&self) -> &Scope {
         &self.scope
     }
+
+    /// Refuses what needs the member role when none was assumed.
+    fn entered(&self, what: &str) -> Result<(), ScanError> {
+        if self.access == Access::HubReadsOnly {
+            return Err(ScanError::internal(format!(
+                "{what} in account {} ({}) needs the member's scan role, but this handle only \
+                 reads Inspector v2 as the delegated administrator",
+                self.scope.account_id, self.scope.region
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl MemberAccount for AwsMember {
     type SecurityHub = AwsSecurityHub;
 
     async fn settings(&self) -> Result<AccountSettings, ScanError> {
+        self.entered("reading the scan settings")?;
         crate::settings::read(&self.ssm, &self.scope, &self.settings_parameter).await
     }
 
@@ -118,15 +164,19 @@ impl MemberAccount for AwsMember {
         settings: &AccountSettings,
         name: &str,
     ) -> Result<Started, ScanError> {
+        self.entered("starting a scan")?;
         match settings.engine {
             Engine::Classic => self.classic.start_scan(settings, name).await,
-            Engine::Inspector2 => self.inspector2.start_scan(settings).await,
+            Engine::Inspector2 => self.inspector2.start_scan(settings, name).await,
         }
     }
 
     async fn run_status(&self, run: &Run) -> Result<RunStatus, ScanError> {
         match run.engine {
-            Engine::Classic => self.classic.run_status(&run.run_id).await,
+            Engine::Classic => {
+                self.entered("Inspector Classic")?;
+                self.classic.run_status(&run.run_id).await
+            }
             Engine::Inspector2 => self.inspector2.run_status(&run.run_id).await,
         }
     }
@@ -137,14 +187,20 @@ impl MemberAccount for AwsMember {
         cursor: Option<String>,
     ) -> Result<FindingsPage, ScanError> {
         match run.engine {
-            Engine::Classic => self.classic.findings_page(&run.run_id, cursor).await,
+            Engine::Classic => {
+                self.entered("Inspector Classic")?;
+                self.classic.findings_page(&run.run_id, cursor).await
+            }
             Engine::Inspector2 => self.inspector2.findings_page(run, cursor).await,
         }
     }
 
     async fn coverage(&self, run: &Run) -> Result<Coverage, ScanError> {
         match run.engine {
-            Engine::Classic => self.classic.coverage(&run.run_id).await,
+            Engine::Classic => {
+                self.entered("Inspector Classic")?;
+                self.classic.coverage(&run.run_id).await
+            }
             Engine::Inspector2 => self.inspector2.coverage(run.tag.as_ref()).await,
         }
     }

@@ -18,10 +18,12 @@ use scanflow_core::ports::{HubConfig, Platform, role_session_name};
 
 use crate::config::{Config, ConfigError, is_account_id};
 use crate::error::Scope;
-use crate::member::{AwsMember, MemberClients, ReportDestination};
+use crate::member::{Access, AwsMember, MemberClients, ReportDestination};
 use crate::s3::S3Store;
 use crate::securityhub::AwsSecurityHub;
 use crate::sns::SnsNotifier;
+use scanflow_core::model::Engine;
+use scanflow_core::state::Run;
 
 /// Role chaining (a Lambda role assuming another role) caps sessions at one hour.
 const SESSION_LENGTH: Duration = Duration::from_secs(3600);
@@ -81,6 +83,26 @@ impl AwsPlatform {
         )
     }
 
+    fn member_with(
+        &self,
+        account_id: &str,
+        region: &str,
+        clients: MemberClients,
+        access: Access,
+    ) -> AwsMember {
+        AwsMember::new(
+            Scope::new(account_id, region),
+            clients,
+            self.config.settings_parameter.clone(),
+            ReportDestination {
+                hub: self.hub_scope.clone(),
+                bucket: self.config.report_bucket.clone(),
+                kms_key_arn: self.config.report_kms_key_arn.clone(),
+            },
+            access,
+        )
+    }
+
     /// Assumes the scan role once and returns its (static, one-hour) credentials, so a role
     /// that cannot be assumed fails here, naming the account, not at the first member call.
     async fn assume(
@@ -136,17 +158,35 @@ impl Platform for AwsPlatform {
         }
         let credentials = self.assume(account_id, region, session).await?;
         tracing::debug!(account_id, region, "assumed the scan role");
-        let clients = MemberClients::new(&self.sdk, credentials, region, s3_client(&self.sdk));
-        Ok(AwsMember::new(
-            Scope::new(account_id, region),
-            clients,
-            self.config.settings_parameter.clone(),
-            ReportDestination {
-                hub: self.hub_scope.clone(),
-                bucket: self.config.report_bucket.clone(),
-                kms_key_arn: self.config.report_kms_key_arn.clone(),
-            },
-        ))
+        let mut clients = MemberClients::new(&self.sdk, credentials, region, s3_client(&self.sdk));
+        let access = if self.config.inspector_delegated_admin {
+            clients = clients.with_hub_inspector2(&self.sdk, region);
+            Access::RoleAndHubInspector2
+        } else {
+            Access::Role
+        };
+        Ok(self.member_with(account_id, region, clients, access))
+    }
+
+    async fn reader(&self, run: &Run) -> Result<AwsMember, ScanError> {
+        // A findings report recorded before was created by the member: only its role sees it.
+        let hub_reads = self.config.inspector_delegated_admin
+            && run.engine == Engine::Inspector2
+            && !crate::inspector2::is_report_id(&run.run_id);
+        if !hub_reads {
+            return self
+                .member(&run.account_id, &run.region, &run.execution)
+                .await;
+        }
+        if !is_account_id(&run.account_id) {
+            return Err(ScanError::invalid(
+                "run.accountId",
+                "a 12-digit AWS account id",
+                format!("is {}", scanflow_core::error::quote(&run.account_id)),
+            ));
+        }
+        let clients = MemberClients::hub(&self.sdk, &run.region, s3_client(&self.sdk));
+        Ok(self.member_with(&run.account_id, &run.region, clients, Access::HubReadsOnly))
     }
 
     fn store(&self) -> &S3Store {

@@ -81,6 +81,7 @@ fn config(bucket: &str, topic: Option<String>) -> Config {
         topic_arn: topic,
         hub_account_id: HUB.into(),
         sla_days: Default::default(),
+        inspector_delegated_admin: false,
     }
 }
 
@@ -595,7 +596,7 @@ fn run(account: &str, region: &str, report: &str) -> Run {
 }
 
 #[tokio::test]
-async fn inspector2_findings_come_from_list_findings_when_no_report_object_exists() {
+async fn a_v2_listing_run_reads_list_findings_in_the_scanned_region_through_the_member_role() {
     let Some(url) = moto() else { return };
     let region = "us-west-2";
     let hub = sdk(&url, region).await;
@@ -618,7 +619,7 @@ async fn inspector2_findings_come_from_list_findings_when_no_report_object_exist
         .await
         .expect("assumed");
     let page = member
-        .findings_page(&run(&member_account, region, "report-without-object"), None)
+        .findings_page(&run(&member_account, region, "scanflow-exec"), None)
         .await
         .expect("page");
     assert_eq!(page.next, None);
@@ -641,6 +642,50 @@ async fn inspector2_findings_come_from_list_findings_when_no_report_object_exist
     assert_eq!(f.instance_id.as_deref(), Some("i-0001"));
     assert_eq!(f.recommendation, "Upgrade openssl");
     assert_eq!(f.first_seen.as_deref(), Some("2025-11-24T16:00:00Z"));
+}
+
+#[tokio::test]
+async fn a_delegated_admin_hub_reads_v2_findings_with_its_own_credentials() {
+    let Some(url) = moto() else { return };
+    let region = "ap-northeast-1";
+    let hub = sdk(&url, region).await;
+    let name = bucket(&hub, region).await;
+    let member_account = account(6);
+    // moto keeps ListFindings results per calling account: these are what the hub (the
+    // delegated administrator) sees of the member; the member's own view stays empty.
+    let seeded = json!({
+        "results": [[v2_finding(&member_account, region, 0), v2_finding(&member_account, region, 1)]],
+        "account_id": HUB, "region": region
+    });
+    post(
+        &format!("{url}/moto-api/static/inspector2/findings-results"),
+        &seeded.to_string(),
+    )
+    .expect("seeded");
+    let listing = run(&member_account, region, "scanflow-exec");
+
+    let admin = Config {
+        inspector_delegated_admin: true,
+        ..config(&name, None)
+    };
+    let platform = AwsPlatform::new(hub.clone(), admin).expect("platform");
+    let reader = platform.reader(&listing).await.expect("no role to assume");
+    let page = reader.findings_page(&listing, None).await.expect("page");
+    assert_eq!(page.findings.len(), 2);
+    assert!(page.findings.iter().all(|f| f.account_id == member_account));
+    // Reads only: what needs the member role is refused, not done in the hub account.
+    assert_eq!(
+        reader.settings().await.expect_err("no role").error_type(),
+        "Internal"
+    );
+
+    let roles = AwsPlatform::new(hub.clone(), config(&name, None)).expect("platform");
+    let member = roles.reader(&listing).await.expect("assumed");
+    let page = member.findings_page(&listing, None).await.expect("page");
+    assert!(
+        page.findings.is_empty(),
+        "the member's own view is empty in moto"
+    );
 }
 
 #[tokio::test]

@@ -279,11 +279,14 @@ impl ExecutionInput {
             (None, Some(id)) => {
                 let ok = !id.is_empty()
                     && id.len() <= 128
-                    && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+                    && id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
                 if !ok {
                     return Err(ScanError::invalid(
                         "reportId",
-                        "the report id CreateFindingsReport returned (letters, digits, '-')",
+                        "the run id of an Inspector v2 run (scanflow-<execution name>, or the id \
+                         of a findings report of an earlier version): letters, digits, '-', '_'",
                         format!("is {}", quote(id)),
                     ));
                 }

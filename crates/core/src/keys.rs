@@ -20,6 +20,12 @@ pub fn manifest(run: &Run) -> String {
     format!("{}/manifest.json", run_prefix(run))
 }
 
+/// Where collect-findings records how far it got, so the next invocation of the same execution
+/// (a retry after it stopped before its deadline) continues there.
+pub fn collect_checkpoint(run: &Run) -> String {
+    format!("{}/collect-checkpoint.json", run_prefix(run))
+}
+
 /// One chunk of normalized findings, as JSON lines.
 pub fn findings_chunk(run: &Run, index: usize) -> String {
     format!("{}/findings/{index:05}.jsonl", run_prefix(run))

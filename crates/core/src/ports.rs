@@ -32,6 +32,13 @@ pub trait Platform: Send + Sync {
         session: &str,
     ) -> impl Future<Output = Result<Self::Member, ScanError>> + Send;
 
+    /// The member as check-status and collect-findings need it: to read a run's status,
+    /// findings and coverage. Through the scan role by default; a hub that is the Inspector
+    /// delegated administrator reads Inspector v2 with its own credentials and assumes no role.
+    fn reader(&self, run: &Run) -> impl Future<Output = Result<Self::Member, ScanError>> + Send {
+        self.member(&run.account_id, &run.region, &run.execution)
+    }
+
     fn store(&self) -> &Self::Store;
     fn notifier(&self) -> &Self::Notifier;
     fn hub_security_hub(&self) -> &Self::SecurityHub;

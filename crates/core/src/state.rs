@@ -157,6 +157,21 @@ pub struct Manifest {
     pub collected_at: String,
 }
 
+/// How far collect-findings got for one execution: the chunks written, what they hold, and the
+/// page to read next (`cursor`, `None` for the first) with how many of its findings the chunks
+/// already hold (`skip`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CollectCheckpoint {
+    /// The execution that wrote it: a rerun of the same run (another execution) starts over.
+    pub execution: String,
+    pub chunks: Vec<String>,
+    pub counts: SeverityCounts,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    pub skip: usize,
+}
+
 /// format's result at `$.formatted`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,9 +1,12 @@
-//! Inspector v2: findings reports that stay IN_PROGRESS for a while and are then written into the
-//! local S3 folder as `{"findings": [...]}` in the API's `Finding` shape, streamed back a page
-//! of 1,000 at a time and normalized; coverage as `ListCoverage` reports it.
+//! Inspector v2: continuous scanning read with `ListFindings` in the scanned Region (pages of at
+//! most 100 with a `nextToken`, the filter criteria scanflow sends, throttling under the quota
+//! model, AccessDenied as AWS answers it), coverage as `ListCoverage` reports it, and the
+//! delegated administrator, who sees the findings of its organisation's members only. A
+//! findings report written by an earlier version (a rerun of a run recorded then) is still
+//! read from the local S3 folder.
 
-use std::collections::{BTreeMap, HashSet};
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::collections::BTreeMap;
+use std::io::{Read, Seek, SeekFrom};
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -16,42 +19,64 @@ use scanflow_core::state::Run;
 
 use crate::generate::{InstanceFacts, Vuln, instance_facts};
 use crate::member::Member;
-use crate::scenario::ReportOutcome;
+use crate::scenario::{AccountSpec, Inspector2Outcome};
 use crate::{Shared, ids, lock, security_hub};
 
-/// Findings per `findings_page` call when reading a report.
+/// Findings per `findings_page` call when reading a report written by an earlier version.
 pub(crate) const REPORT_PAGE: usize = 1000;
 /// `ListCoverage` returns at most 200 resources a page.
 const COVERAGE_PAGE: usize = 200;
+/// `ListFindings` accepts `maxResults` 1 to 100
+/// (<https://docs.aws.amazon.com/inspector/v2/APIReference/API_ListFindings.html>).
+pub const LIST_FINDINGS_MAX: usize = 100;
+/// A filter criterion holds 1 to 10 filters (`API_FilterCriteria.html`).
+const FILTERS_MAX: usize = 10;
+/// The state of a listing run: nothing runs, v2 scans continuously.
+pub const CONTINUOUS: &str = "CONTINUOUS";
+const EC2: &str = "AWS_EC2_INSTANCE";
 
-/// Where a findings report lands in the bucket (the adapter's `keyPrefix` plus `<id>.json`).
+/// Where a findings report landed in the bucket (the adapter's `keyPrefix` plus `<id>.json`).
 pub fn report_key(account_id: &str, region: &str, report_id: &str) -> String {
     format!("inspector2-reports/{account_id}/{region}/{report_id}.json")
 }
 
+/// Whether `run_id` is a findings report's id (a UUID) rather than a listing run's name; the
+/// AWS adapter's rule.
+pub fn is_report_id(run_id: &str) -> bool {
+    run_id.len() == 36
+        && run_id.char_indices().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
+/// The listing runs started, per account: which scan of the account each is (what the
+/// scenario's churn and missed scans follow) and when it started.
 #[derive(Default)]
-pub(crate) struct Reports {
-    reports: Vec<Report>,
+pub(crate) struct Listings {
+    runs: Vec<Listing>,
 }
 
 #[derive(Debug, Clone)]
-struct Report {
+struct Listing {
     id: String,
     account_index: usize,
-    ready_at: OffsetDateTime,
-    outcome: ReportOutcome,
-    /// Managed instances matching the tag: what the report covers.
-    scanned: Vec<usize>,
-    result: Option<ReportResult>,
-    /// Which scan of the account this is (1-based): what the scenario's churn shows.
     scan: u32,
+    at: OffsetDateTime,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ReportResult {
-    Written,
-    NoFindings,
-    Failed,
+impl Listings {
+    /// The account's current scan and when it was read first: findings as they stand now.
+    fn current(&self, account_index: usize) -> Option<(u32, OffsetDateTime)> {
+        self.runs
+            .iter()
+            .rev()
+            .find(|r| r.account_index == account_index)
+            .map(|r| (r.scan, r.at))
+    }
 }
 
 fn in_scope(m: &Member, account_index: usize, tag: Option<&Tag>) -> Vec<usize> {
@@ -72,29 +97,95 @@ fn pages(items: usize, page: usize) -> u64 {
     items.div_ceil(page).max(1) as u64
 }
 
-/// `ListCoverage` (filtered by account and tag) + `CreateFindingsReport`.
+/// Which account the calls of `m` are made in (and whose quota they draw on).
+fn caller_account(m: &Member) -> &str {
+    if m.caller.hub_inspector2() {
+        &m.shared.scenario.hub.account_id
+    } else {
+        &m.account_id
+    }
+}
+
+/// Whether the caller of `m` sees Inspector v2 data of scenario account `a`: its own, or, for
+/// the hub as delegated administrator, a member of the organisation it administers.
+fn visible(m: &Member, a: &AccountSpec) -> bool {
+    if !m.caller.hub_inspector2() {
+        return a.account_id == m.account_id;
+    }
+    let hub = &m.shared.scenario.hub;
+    a.account_id == hub.account_id
+        || (hub.delegated_admin_of.is_some() && a.organization == hub.delegated_admin_of)
+}
+
+fn disabled(m: &Member) -> ScanError {
+    ScanError::InspectorDisabled {
+        account_id: m.account_id.clone(),
+        region: m.region.clone(),
+        engine: Engine::Inspector2.to_string(),
+        detail: "AccessDeniedException: Amazon Inspector is not enabled for this account in this \
+                 Region"
+            .into(),
+    }
+}
+
+/// `GetMember` by the hub as delegated administrator: the account must be an ENABLED member of
+/// the organisation it administers. AWS answers AccessDenied to an account that is no delegated
+/// administrator, ResourceNotFound for an account that is not its member.
+pub(crate) fn get_member(m: &Member) -> Result<(), ScanError> {
+    let shared = &m.shared;
+    let hub = &shared.scenario.hub;
+    shared.admit("inspector2:GetMember", &hub.account_id, &m.region)?;
+    shared.count("inspector2:GetMember", 1);
+    let advice = "The hub reads v2 findings as the Inspector delegated administrator: designate it \
+                  in this Region and associate the account, or set the hub's \
+                  InspectorDelegatedAdmin parameter to false to read through the member role";
+    let not_member = |detail: String| ScanError::NotFound {
+        account_id: m.account_id.clone(),
+        region: m.region.clone(),
+        what: "the account's membership of the hub's Inspector organisation".into(),
+        detail: format!("{detail}. {advice}"),
+    };
+    if hub.delegated_admin_of.is_none() {
+        return Err(not_member(format!(
+            "AccessDeniedException: account {} is not the Amazon Inspector delegated \
+             administrator (inspector2:GetMember on member {})",
+            hub.account_id, m.account_id
+        )));
+    }
+    let member = m
+        .index
+        .and_then(|i| shared.account(i))
+        .filter(|a| visible(m, a));
+    if member.is_none() {
+        return Err(not_member(format!(
+            "ResourceNotFoundException: account {} is not a member of the delegated \
+             administrator's organisation",
+            m.account_id
+        )));
+    }
+    Ok(())
+}
+
+/// `ListCoverage` (filtered by account and tag), then the run's name as its id: nothing starts.
+/// Inspector sends the account's findings to Security Hub by itself; the sandbox does that here.
 pub(crate) fn start(
     m: &Member,
     settings: &AccountSettings,
     name: &str,
 ) -> Result<Started, ScanError> {
     let shared = &m.shared;
+    if m.caller.hub_inspector2() {
+        get_member(m)?;
+    }
     let account = m.index.and_then(|i| shared.account(i).map(|a| (i, a)));
     let Some((account_index, account)) = account.filter(|(_, a)| a.inspector_enabled) else {
         // ListCoverage is the first call; it is what fails when Inspector is off.
         shared.count("inspector2:ListCoverage", 1);
-        return Err(ScanError::InspectorDisabled {
-            account_id: m.account_id.clone(),
-            region: m.region.clone(),
-            engine: Engine::Inspector2.to_string(),
-            detail: "AccessDeniedException: Amazon Inspector is not enabled for this account \
-                     in this Region"
-                .into(),
-        });
+        return Err(disabled(m));
     };
     let scope = in_scope(m, account_index, settings.tag.as_ref());
     let n = pages(scope.len(), COVERAGE_PAGE);
-    shared.admit_n("inspector2:ListCoverage", &m.account_id, &m.region, n)?;
+    shared.admit_n("inspector2:ListCoverage", caller_account(m), &m.region, n)?;
     shared.count("inspector2:ListCoverage", n);
     if scope.is_empty() {
         return Err(ScanError::NoInstancesMatched {
@@ -106,210 +197,438 @@ pub(crate) fn start(
                 .map_or_else(|| "any EC2 instance".to_owned(), ToString::to_string),
         });
     }
-    shared.admit("inspector2:CreateFindingsReport", &m.account_id, &m.region)?;
-    shared.count("inspector2:CreateFindingsReport", 1);
     let now = shared.now();
-    let mut reports = lock(&shared.inspector2);
-    let seq = reports.reports.len().to_string();
-    let scan = 1 + reports
-        .reports
-        .iter()
-        .filter(|r| r.account_index == account_index)
-        .count() as u32;
-    let id = ids::uuid(&["report", &m.account_id, &m.region, name, &seq]);
-    reports.reports.push(Report {
-        id: id.clone(),
+    let scan = {
+        let mut listings = lock(&shared.inspector2);
+        let scan = listings
+            .current(account_index)
+            .map_or(1, |(scan, _)| scan.saturating_add(1));
+        listings.runs.push(Listing {
+            id: name.to_owned(),
+            account_index,
+            scan,
+            at: now,
+        });
+        scan
+    };
+    send_to_security_hub(
+        shared,
+        m,
         account_index,
-        // Saturating: near the end of representable time the report is simply never ready.
-        ready_at: now.saturating_add(time::Duration::seconds(i64::from(
-            account.inspector2.report_seconds,
-        ))),
-        outcome: account.inspector2.outcome,
-        scanned: scope
-            .into_iter()
-            .filter(|&n| account.instances[n].managed_at(scan))
-            .collect(),
-        result: None,
+        account,
+        settings.tag.as_ref(),
         scan,
-    });
-    tracing::info!(report_id = %id, account_id = %m.account_id, region = %m.region, "findings report requested");
+    );
+    tracing::info!(run = %name, account_id = %m.account_id, region = %m.region, scan, "findings read as they stand (continuous scanning)");
     Ok(Started {
-        run_id: id,
+        run_id: name.to_owned(),
         adopted: false,
     })
 }
 
-/// The report's outcome once its time has come, writing the report object on first success.
-fn settle(m: &Member, report_id: &str) -> Result<Option<ReportResult>, ScanError> {
-    let shared = &m.shared;
-    let now = shared.now();
-    let report = lock(&shared.inspector2)
-        .reports
+/// What Inspector sends to the account's Security Hub by itself, of the run's scope (what the
+/// simulated Security Hub needs to know: the findings scanflow delivers). Only the ids are
+/// made, one at a time, so this costs the step that triggers it no memory.
+fn send_to_security_hub(
+    shared: &Shared,
+    m: &Member,
+    account_index: usize,
+    account: &AccountSpec,
+    tag: Option<&Tag>,
+    scan: u32,
+) {
+    let vulns = shared.vulns(account_index);
+    let findings = vulns
         .iter()
-        .find(|r| r.id == report_id)
-        .cloned();
-    let Some(report) = report else {
-        // A report written by an earlier sandbox is still in the bucket.
-        let key = report_key(&m.account_id, &m.region, report_id);
-        return if shared.s3_root.join(&key).is_file() {
-            Ok(Some(ReportResult::Written))
-        } else {
-            Err(ScanError::NotFound {
-                account_id: m.account_id.clone(),
-                region: m.region.clone(),
-                what: format!("findings report {report_id}"),
-                detail: "ResourceNotFoundException: no such report".into(),
-            })
-        };
-    };
-    if let Some(result) = report.result {
-        return Ok(Some(result));
-    }
-    if now < report.ready_at {
-        return Ok(None);
-    }
-    let result = match report.outcome {
-        ReportOutcome::Fails => ReportResult::Failed,
-        ReportOutcome::Succeeds => {
-            let written = write_report(shared, m, &report)?;
-            if written == 0 {
-                ReportResult::NoFindings
-            } else {
-                ReportResult::Written
-            }
-        }
-    };
-    if let Some(r) = lock(&shared.inspector2)
-        .reports
-        .iter_mut()
-        .find(|r| r.id == report_id)
-    {
-        r.result = Some(result);
-    }
-    Ok(Some(result))
+        .filter(|v| {
+            let inst = &account.instances[v.instance];
+            v.present_at(scan) && inst.managed_at(scan) && inst.matches(tag)
+        })
+        .map(|v| {
+            let inst = &account.instances[v.instance];
+            (
+                finding_arn(&m.account_id, &m.region, &inst.id, v),
+                Some(v.cve.as_str()),
+            )
+        });
+    security_hub::register_findings(shared, &m.account_id, findings);
 }
 
-/// `GetFindingsReportStatus`. The API answers FAILED + `NO_FINDINGS_FOUND` for a clean filter;
-/// the adapter reports that as success with state `NO_FINDINGS_FOUND`.
+/// The finding's ARN: stable for one vulnerability on one instance.
+fn finding_arn(account_id: &str, region: &str, instance_id: &str, v: &Vuln) -> String {
+    let arn_id = ids::hex_id(&[account_id, region, instance_id, &v.cve, &v.package], 32);
+    format!("arn:aws:inspector2:{region}:{account_id}:finding/{arn_id}")
+}
+
+/// A listing run has nothing to wait for; a findings report recorded before is done when its
+/// object is in the bucket.
 pub(crate) fn status(m: &Member, run: &Run) -> Result<RunStatus, ScanError> {
+    if !is_report_id(&run.run_id) {
+        return Ok(RunStatus::Succeeded {
+            state: CONTINUOUS.into(),
+        });
+    }
     m.shared.admit(
         "inspector2:GetFindingsReportStatus",
         &m.account_id,
         &m.region,
     )?;
     m.shared.count("inspector2:GetFindingsReportStatus", 1);
-    Ok(match settle(m, &run.run_id)? {
-        None => RunStatus::Running {
-            state: "IN_PROGRESS".into(),
-        },
-        Some(ReportResult::Written) => RunStatus::Succeeded {
+    let key = report_key(&m.account_id, &m.region, &run.run_id);
+    if m.shared.s3_root.join(&key).is_file() {
+        Ok(RunStatus::Succeeded {
             state: "SUCCEEDED".into(),
-        },
-        Some(ReportResult::NoFindings) => RunStatus::Succeeded {
-            state: "NO_FINDINGS_FOUND".into(),
-        },
-        Some(ReportResult::Failed) => RunStatus::Failed {
-            state: "FAILED".into(),
-            detail: "errorCode INTERNAL_ERROR: the findings report could not be generated".into(),
-        },
+        })
+    } else {
+        Err(ScanError::NotFound {
+            account_id: m.account_id.clone(),
+            region: m.region.clone(),
+            what: format!("findings report {}", run.run_id),
+            detail: "ResourceNotFoundException: no such report".into(),
+        })
+    }
+}
+
+/// One `StringFilter` of a filter criterion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StringFilter {
+    /// `EQUALS`, `PREFIX` or `NOT_EQUALS`.
+    pub comparison: String,
+    pub value: String,
+}
+
+impl StringFilter {
+    pub fn equals(value: &str) -> Self {
+        Self {
+            comparison: "EQUALS".into(),
+            value: value.to_owned(),
+        }
+    }
+
+    fn matches(&self, v: &str) -> bool {
+        match self.comparison.as_str() {
+            "EQUALS" => v == self.value,
+            "PREFIX" => v.starts_with(&self.value),
+            _ => v != self.value,
+        }
+    }
+}
+
+/// One `MapFilter` (tags): `EQUALS` is the only comparison.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MapFilter {
+    pub comparison: String,
+    pub key: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+/// The members of `FilterCriteria` scanflow sends. Filters in one member are OR-ed, members
+/// AND-ed; an empty member does not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FindingsFilter {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aws_account_id: Vec<StringFilter>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub finding_status: Vec<StringFilter>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_type: Vec<StringFilter>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_tags: Vec<MapFilter>,
+}
+
+impl FindingsFilter {
+    /// What scanflow asks for: the account's ACTIVE EC2 findings, with its tag when it has one.
+    pub fn for_run(account_id: &str, tag: Option<&Tag>) -> Self {
+        Self {
+            aws_account_id: vec![StringFilter::equals(account_id)],
+            finding_status: vec![StringFilter::equals("ACTIVE")],
+            resource_type: vec![StringFilter::equals(EC2)],
+            resource_tags: tag
+                .map(|t| MapFilter {
+                    comparison: "EQUALS".into(),
+                    key: t.key.clone(),
+                    value: t.value.clone(),
+                })
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    /// AWS's ValidationException for what the model refuses.
+    fn validate(&self) -> Result<(), ScanError> {
+        let strings = [
+            ("awsAccountId", &self.aws_account_id),
+            ("findingStatus", &self.finding_status),
+            ("resourceType", &self.resource_type),
+        ];
+        for (name, list) in strings {
+            check_len(name, list.len())?;
+            for f in list {
+                if !matches!(f.comparison.as_str(), "EQUALS" | "PREFIX" | "NOT_EQUALS")
+                    || !(1..=1024).contains(&f.value.len())
+                {
+                    return Err(validation(
+                        &format!("filterCriteria.{name}"),
+                        "a StringFilter: comparison EQUALS, PREFIX or NOT_EQUALS and a value of 1 to 1024 characters",
+                        &format!("{}/{}", f.comparison, f.value),
+                    ));
+                }
+            }
+        }
+        check_len("resourceTags", self.resource_tags.len())?;
+        for f in &self.resource_tags {
+            if f.comparison != "EQUALS" || !(1..=128).contains(&f.key.len()) || f.value.len() > 256
+            {
+                return Err(validation(
+                    "filterCriteria.resourceTags",
+                    "a MapFilter: comparison EQUALS, a key of 1 to 128 and a value of 0 to 256 characters",
+                    &format!("{}/{}", f.comparison, f.key),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn matches_account(&self, account_id: &str) -> bool {
+        any(&self.aws_account_id, account_id)
+    }
+
+    fn matches(&self, account_id: &str, tags: &BTreeMap<String, String>) -> bool {
+        self.matches_account(account_id)
+            // Simulated findings are all ACTIVE EC2 package vulnerabilities.
+            && any(&self.finding_status, "ACTIVE")
+            && any(&self.resource_type, EC2)
+            && (self.resource_tags.is_empty()
+                || self
+                    .resource_tags
+                    .iter()
+                    .any(|f| tags.get(&f.key) == Some(&f.value)))
+    }
+
+    /// A digest of the filter, carried in the token so a token is refused with another filter.
+    fn digest(&self) -> String {
+        let text = serde_json::to_string(self).unwrap_or_default();
+        ids::hex_id(&["filter", &text], 12)
+    }
+}
+
+/// An empty filter list admits everything; otherwise one of its filters must match.
+fn any(list: &[StringFilter], v: &str) -> bool {
+    list.is_empty() || list.iter().any(|f| f.matches(v))
+}
+
+fn check_len(name: &str, len: usize) -> Result<(), ScanError> {
+    if len > FILTERS_MAX {
+        return Err(validation(
+            &format!("filterCriteria.{name}"),
+            "1 to 10 filters",
+            &format!("{len} filters"),
+        ));
+    }
+    Ok(())
+}
+
+fn validation(field: &str, expected: &str, got: &str) -> ScanError {
+    ScanError::invalid(
+        format!("inspector2:ListFindings {field}"),
+        expected,
+        format!(
+            "is {}: ValidationException",
+            scanflow_core::error::quote(got)
+        ),
+    )
+}
+
+/// A `ListFindings` request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFindingsRequest {
+    pub filter: FindingsFilter,
+    /// 1 to 100; absent, the service's default page.
+    pub max_results: Option<usize>,
+    pub next_token: Option<String>,
+}
+
+/// A `ListFindings` answer: one page and the token of the next (absent on the last).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListFindingsResponse {
+    pub findings: Vec<Inspector2Finding>,
+    pub next_token: Option<String>,
+}
+
+/// Where a page starts: the position among the accounts the caller sees, the index into that
+/// account's vulnerabilities, and the filter it was issued for.
+fn parse_token(token: &str, filter: &str) -> Option<(usize, usize)> {
+    let mut parts = token.split('.');
+    let (v, account, index, digest) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if v != "v1" || digest != filter || parts.next().is_some() {
+        return None;
+    }
+    Some((account.parse().ok()?, index.parse().ok()?))
+}
+
+/// `ListFindings` in the member's Region with the caller's credentials (the member role, or the
+/// hub as delegated administrator). Throttled under the quota model; pages hold at most
+/// `maxResults` findings; a token is only good for the filter it was issued with.
+pub fn list_findings(
+    m: &Member,
+    request: &ListFindingsRequest,
+) -> Result<ListFindingsResponse, ScanError> {
+    let shared = &m.shared;
+    shared.admit("inspector2:ListFindings", caller_account(m), &m.region)?;
+    shared.count("inspector2:ListFindings", 1);
+    let page = request.max_results.unwrap_or(LIST_FINDINGS_MAX);
+    if !(1..=LIST_FINDINGS_MAX).contains(&page) {
+        return Err(validation("maxResults", "1 to 100", &page.to_string()));
+    }
+    request.filter.validate()?;
+    // The caller's own Inspector: the member's, or (delegated admin) the hub's, which is on.
+    if !m.caller.hub_inspector2() {
+        let enabled = m
+            .index
+            .and_then(|i| shared.account(i))
+            .is_some_and(|a| a.inspector_enabled);
+        if !enabled {
+            return Err(disabled(m));
+        }
+    }
+    let accounts: Vec<usize> = shared
+        .scenario
+        .accounts
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.region == m.region && a.inspector_enabled && visible(m, a))
+        .map(|(i, _)| i)
+        .collect();
+    let digest = request.filter.digest();
+    let (mut position, mut index) = match &request.next_token {
+        None => (0, 0),
+        Some(token) => parse_token(token, &digest).ok_or_else(|| {
+            validation(
+                "nextToken",
+                "the nextToken the previous page returned, with the same filter",
+                token,
+            )
+        })?,
+    };
+    let mut findings = Vec::new();
+    while let Some(&account_index) = accounts.get(position) {
+        let Some(account) = shared.account(account_index) else {
+            break;
+        };
+        if account.inspector2.outcome == Inspector2Outcome::Fails
+            && request.filter.matches_account(&account.account_id)
+        {
+            return Err(ScanError::Transient {
+                service: format!(
+                    "inspector2:ListFindings in account {} ({})",
+                    caller_account(m),
+                    m.region
+                ),
+                detail: "InternalServerException: the request failed due to an internal failure"
+                    .into(),
+            });
+        }
+        let Some((scan, observed)) = lock(&shared.inspector2).current(account_index) else {
+            // Never read before: nothing of it is listed in this sandbox yet.
+            position += 1;
+            index = 0;
+            continue;
+        };
+        let vulns = shared.vulns(account_index);
+        let mut facts: BTreeMap<usize, InstanceFacts> = BTreeMap::new();
+        while let Some(v) = vulns.get(index) {
+            if findings.len() == page {
+                return Ok(ListFindingsResponse {
+                    findings,
+                    next_token: Some(format!("v1.{position}.{index}.{digest}")),
+                });
+            }
+            index += 1;
+            let inst = &account.instances[v.instance];
+            if !v.present_at(scan)
+                || !inst.managed_at(scan)
+                || !request.filter.matches(&account.account_id, &inst.tags)
+            {
+                continue;
+            }
+            let f = facts
+                .entry(v.instance)
+                .or_insert_with(|| instance_facts(&account.account_id, &account.region, inst));
+            findings.push(shape(
+                &account.account_id,
+                &account.region,
+                v,
+                &inst.id,
+                &inst.tags,
+                f,
+                observed,
+            ));
+        }
+        position += 1;
+        index = 0;
+    }
+    Ok(ListFindingsResponse {
+        findings,
+        next_token: None,
     })
 }
 
-/// Writes the report object, streaming one finding at a time; returns how many it holds.
-fn write_report(shared: &Shared, m: &Member, report: &Report) -> Result<usize, ScanError> {
-    let Some(account) = shared.account(report.account_index) else {
-        return Ok(0);
-    };
-    let vulns = shared.vulns(report.account_index);
-    let scanned: HashSet<usize> = report.scanned.iter().copied().collect();
-    let chosen: Vec<&Vuln> = vulns
-        .iter()
-        .filter(|v| scanned.contains(&v.instance) && v.present_at(report.scan))
-        .collect();
-    if chosen.is_empty() {
-        return Ok(0);
-    }
-    let key = report_key(&m.account_id, &m.region, &report.id);
-    let path = shared.s3_root.join(&key);
-    let io = |e: std::io::Error| ScanError::internal(format!("writing {}: {e}", path.display()));
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    let file = std::fs::File::create(&path).map_err(io)?;
-    let mut out = BufWriter::new(file);
-    out.write_all(b"{\"findings\":[").map_err(io)?;
-    let mut facts: BTreeMap<usize, InstanceFacts> = BTreeMap::new();
-    let mut arns = Vec::with_capacity(chosen.len());
-    for (n, v) in chosen.iter().enumerate() {
-        let inst = &account.instances[v.instance];
-        let f = facts
-            .entry(v.instance)
-            .or_insert_with(|| instance_facts(&account.account_id, &account.region, inst));
-        let finding = shape(
-            &m.account_id,
-            &m.region,
-            v,
-            &inst.id,
-            &inst.tags,
-            f,
-            report.ready_at,
-        );
-        if n > 0 {
-            out.write_all(b",").map_err(io)?;
-        }
-        serde_json::to_writer(&mut out, &finding).map_err(ScanError::internal)?;
-        let vulnerability = finding
-            .package_vulnerability_details
-            .as_ref()
-            .map(|p| p.vulnerability_id.clone());
-        arns.push((finding.finding_arn, vulnerability));
-    }
-    out.write_all(b"]}").map_err(io)?;
-    out.flush().map_err(io)?;
-    // Inspector sends its findings to Security Hub by itself.
-    security_hub::register_findings(
-        shared,
-        &m.account_id,
-        arns.iter().map(|(arn, v)| (arn.clone(), v.as_deref())),
-    );
-    tracing::info!(key, findings = arns.len(), "findings report written");
-    Ok(arns.len())
-}
-
-/// Reads the report object a page at a time with the scanner the AWS adapter uses
-/// (`scanflow_core::report_stream`), from the byte offset the cursor names, so memory holds one
-/// page whatever the report's size. Counted as the adapter calls: `s3:ListObjectsV2` to find
-/// the object and one `s3:GetObject` it keeps open for every page of the invocation.
+/// One page of the run's findings: `ListFindings` with the run's filter, 100 at a time (the
+/// token is the cursor); a findings report recorded before is read from the bucket instead.
 pub(crate) fn findings_page(
     m: &Member,
     run: &Run,
     cursor: Option<&str>,
 ) -> Result<FindingsPage, ScanError> {
+    if is_report_id(&run.run_id) {
+        return report_page(m, run, cursor);
+    }
+    let out = list_findings(
+        m,
+        &ListFindingsRequest {
+            filter: FindingsFilter::for_run(&m.account_id, run.tag.as_ref()),
+            max_results: Some(LIST_FINDINGS_MAX),
+            next_token: cursor.map(str::to_owned),
+        },
+    )?;
+    Ok(FindingsPage {
+        findings: out
+            .findings
+            .iter()
+            .map(normalize)
+            .collect::<Result<_, _>>()?,
+        next: out.next_token,
+    })
+}
+
+/// Reads a findings report object a page at a time with the scanner the AWS adapter uses
+/// (`scanflow_core::report_stream`), from the byte offset the cursor names.
+fn report_page(m: &Member, run: &Run, cursor: Option<&str>) -> Result<FindingsPage, ScanError> {
     let shared = &m.shared;
     let resume = parse_report_cursor(cursor)?;
     if cursor.is_none() {
         shared.count("s3:ListObjectsV2", 1);
     }
     let key = report_key(&m.account_id, &m.region, &run.run_id);
-    match settle(m, &run.run_id)? {
-        Some(ReportResult::Written) => {}
-        Some(ReportResult::NoFindings) => return Ok(FindingsPage::default()),
-        Some(ReportResult::Failed) | None => {
-            return Err(ScanError::NotFound {
-                account_id: shared.scenario.hub.account_id.clone(),
-                region: shared.scenario.hub.region.clone(),
-                what: format!("S3 object {key}"),
-                detail: format!(
-                    "NoSuchKey: findings report {} has not written its object",
-                    run.run_id
-                ),
-            });
-        }
+    let path = shared.s3_root.join(&key);
+    if !path.is_file() {
+        return Err(ScanError::NotFound {
+            account_id: shared.scenario.hub.account_id.clone(),
+            region: shared.scenario.hub.region.clone(),
+            what: format!("S3 object {key}"),
+            detail: format!(
+                "NoSuchKey: findings report {} has not written its object",
+                run.run_id
+            ),
+        });
     }
     if cursor.is_none() {
         shared.count("s3:GetObject", 1);
     }
-    let path = shared.s3_root.join(&key);
     let io = |e: std::io::Error| ScanError::internal(format!("reading {}: {e}", path.display()));
     let mut file = std::fs::File::open(&path).map_err(io)?;
     let length = file.metadata().map_err(io)?.len();
@@ -404,19 +723,25 @@ pub(crate) fn coverage(m: &Member, run: &Run) -> Result<Coverage, ScanError> {
         shared.count("inspector2:ListCoverage", 1);
         return Ok(Coverage::default());
     };
-    let scope = in_scope(m, index, run.tag.as_ref());
-    let n = pages(scope.len(), COVERAGE_PAGE);
-    shared.admit_n("inspector2:ListCoverage", &m.account_id, &m.region, n)?;
-    shared.count("inspector2:ListCoverage", n);
     let mut cov = Coverage::default();
     let Some(account) = shared.account(index) else {
+        shared.count("inspector2:ListCoverage", 1);
         return Ok(cov);
     };
-    // A report written by an earlier sandbox is taken to be its first scan.
+    // A delegated administrator sees nothing of an account outside its organisation.
+    let scope = if visible(m, account) {
+        in_scope(m, index, run.tag.as_ref())
+    } else {
+        Vec::new()
+    };
+    let n = pages(scope.len(), COVERAGE_PAGE);
+    shared.admit_n("inspector2:ListCoverage", caller_account(m), &m.region, n)?;
+    shared.count("inspector2:ListCoverage", n);
+    // The run's scan (a report written by an earlier version is taken to be the first).
     let scan = lock(&shared.inspector2)
-        .reports
+        .runs
         .iter()
-        .find(|r| r.id == run.run_id)
+        .find(|r| r.id == run.run_id && r.account_index == index)
         .map_or(1, |r| r.scan);
     for n in scope {
         let inst = &account.instances[n];
@@ -583,7 +908,6 @@ fn shape(
     facts: &InstanceFacts,
     observed: OffsetDateTime,
 ) -> Inspector2Finding {
-    let arn_id = ids::hex_id(&[account_id, region, instance_id, &v.cve, &v.package], 32);
     // Saturating, so a clock near the start of representable time cannot panic.
     let first = observed.saturating_sub(time::Duration::days(i64::from(v.first_seen_days_ago)));
     let last = observed.saturating_sub(time::Duration::minutes(17));
@@ -597,7 +921,7 @@ fn shape(
         None => "None Provided".to_owned(),
     };
     Inspector2Finding {
-        finding_arn: format!("arn:aws:inspector2:{region}:{account_id}:finding/{arn_id}"),
+        finding_arn: finding_arn(account_id, region, instance_id, v),
         aws_account_id: account_id.to_owned(),
         kind: "PACKAGE_VULNERABILITY".into(),
         title: Some(

@@ -35,6 +35,7 @@ use time::OffsetDateTime;
 
 use scanflow_core::fleet::{RegistryEntry, RegistryStatus};
 use scanflow_core::ports::{HubConfig, Platform};
+use scanflow_core::state::Run;
 use scanflow_core::{ScanError, keys};
 
 pub use classic::{
@@ -43,15 +44,18 @@ pub use classic::{
 };
 pub use error::SandboxError;
 pub use ids::uuid;
-pub use inspector2::{Inspector2Finding, normalize as normalize_inspector2, report_key};
+pub use inspector2::{
+    FindingsFilter, Inspector2Finding, ListFindingsRequest, ListFindingsResponse, MapFilter,
+    StringFilter, normalize as normalize_inspector2, report_key,
+};
 pub use member::Member;
 pub use s3::LocalS3;
 pub use scenario::{
     AccountSpec, AgentHealth, AnalystMark, CentralEmail, ChurnSpec, ClassicOutcome, ClassicSpec,
     DEFAULT_SCHEDULE, FindingSpec, FindingsSpec, GeneratorSpec, HubConfigOverrides, HubSpec,
-    Inspector2Spec, InstanceSpec, MAX_CHURN_PER_SCAN, MAX_COPIES, MAX_GENERATED_FINDINGS,
-    MAX_OWNERS, MAX_SCANS, ReportOutcome, Scenario, ScheduleSpec, ScheduleState, ScopeChange,
-    SettingsSpec, TagSpec,
+    Inspector2Outcome, Inspector2Spec, InstanceSpec, MAX_CHURN_PER_SCAN, MAX_COPIES,
+    MAX_GENERATED_FINDINGS, MAX_OWNERS, MAX_SCANS, Scenario, ScheduleSpec, ScheduleState,
+    ScopeChange, SettingsSpec, TagSpec,
 };
 pub use security_hub::{SecurityHubSim, SecurityHubState, Triage};
 pub use sns::{
@@ -80,7 +84,7 @@ pub(crate) struct Shared {
     calls: Mutex<BTreeMap<String, u64>>,
     vulns: Mutex<HashMap<usize, Arc<Vec<Vuln>>>>,
     pub classic: Mutex<classic::Runs>,
-    pub inspector2: Mutex<inspector2::Reports>,
+    pub inspector2: Mutex<inspector2::Listings>,
     pub security_hubs: Mutex<BTreeMap<String, security_hub::Account>>,
     pub crashes: Mutex<crash::Crashes>,
     /// AWS's request quotas (`scanflow simulate`); `None` admits everything at once.
@@ -220,7 +224,7 @@ impl Sandbox {
             calls: Mutex::new(BTreeMap::new()),
             vulns: Mutex::new(HashMap::new()),
             classic: Mutex::new(classic::Runs::default()),
-            inspector2: Mutex::new(inspector2::Reports::default()),
+            inspector2: Mutex::new(inspector2::Listings::default()),
             security_hubs: Mutex::new(BTreeMap::new()),
             crashes: Mutex::new(crash::Crashes::default()),
             quotas,
@@ -448,6 +452,24 @@ impl Platform for Sandbox {
             region,
             session,
         ))
+    }
+
+    fn reader(&self, run: &Run) -> impl Future<Output = Result<Member, ScanError>> + Send {
+        // As the AWS platform: a delegated-admin hub reads v2 listing runs itself; a findings
+        // report recorded before was the member's, seen only through its role.
+        let hub_reads = self.shared.scenario.hub.inspector_delegated_admin
+            && run.engine == scanflow_core::model::Engine::Inspector2
+            && !inspector2::is_report_id(&run.run_id);
+        ready(if hub_reads {
+            Ok(member::entered(
+                &self.shared,
+                &run.account_id,
+                &run.region,
+                member::Caller::HubReadsOnly,
+            ))
+        } else {
+            member::assume_role(&self.shared, &run.account_id, &run.region, &run.execution)
+        })
     }
 
     fn store(&self) -> &LocalS3 {

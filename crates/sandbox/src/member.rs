@@ -23,7 +23,27 @@ pub struct Member {
     /// The scenario entry for this account and region; `None` when the account exists but the
     /// member stack was not deployed in this region.
     pub(crate) index: Option<usize>,
+    /// Whose credentials the calls carry.
+    pub(crate) caller: Caller,
     security_hub: SecurityHubSim,
+}
+
+/// Whose credentials a member's calls carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Caller {
+    /// The member's scan role, for everything.
+    Role,
+    /// The scan role, with Inspector v2 called by the hub as delegated administrator.
+    RoleAndHubInspector2,
+    /// No role assumed: only Inspector v2 reads, by the hub as delegated administrator.
+    HubReadsOnly,
+}
+
+impl Caller {
+    /// Whether Inspector v2 is called with the hub's credentials.
+    pub(crate) fn hub_inspector2(self) -> bool {
+        self != Caller::Role
+    }
 }
 
 impl Member {
@@ -94,22 +114,51 @@ pub(crate) fn assume_role(
             ),
         });
     }
+    let caller = if hub.inspector_delegated_admin {
+        Caller::RoleAndHubInspector2
+    } else {
+        Caller::Role
+    };
+    Ok(entered(shared, account_id, region, caller))
+}
+
+/// The member handle for `caller`, with no role check.
+pub(crate) fn entered(
+    shared: &Arc<Shared>,
+    account_id: &str,
+    region: &str,
+    caller: Caller,
+) -> Member {
     let index = shared
         .scenario
         .accounts
         .iter()
         .position(|a| a.account_id == account_id && a.region == region);
-    Ok(Member {
+    Member {
         shared: shared.clone(),
         account_id: account_id.to_owned(),
         region: region.to_owned(),
         index,
+        caller,
         security_hub: SecurityHubSim::new(shared.clone(), account_id.to_owned(), region.to_owned()),
-    })
+    }
 }
 
 impl Member {
+    /// Refuses what needs the member role when none was assumed, as the AWS adapter does.
+    fn entered(&self, what: &str) -> Result<(), ScanError> {
+        if self.caller == Caller::HubReadsOnly {
+            return Err(ScanError::internal(format!(
+                "{what} in account {} ({}) needs the member's scan role, but this handle only \
+                 reads Inspector v2 as the delegated administrator",
+                self.account_id, self.region
+            )));
+        }
+        Ok(())
+    }
+
     fn settings_now(&self) -> Result<AccountSettings, ScanError> {
+        self.entered("reading the scan settings")?;
         self.shared.count("ssm:GetParameter", 1);
         self.index
             .and_then(|i| self.shared.account(i))
@@ -142,16 +191,23 @@ impl MemberAccount for Member {
         settings: &AccountSettings,
         name: &str,
     ) -> impl Future<Output = Result<Started, ScanError>> + Send {
-        ready(match settings.engine {
-            Engine::Classic => classic::start(self, settings, name),
-            Engine::Inspector2 => inspector2::start(self, settings, name),
-        })
+        ready(
+            self.entered("starting a scan")
+                .and_then(|()| match settings.engine {
+                    Engine::Classic => classic::start(self, settings, name),
+                    Engine::Inspector2 => inspector2::start(self, settings, name),
+                }),
+        )
     }
 
     fn run_status(&self, run: &Run) -> impl Future<Output = Result<RunStatus, ScanError>> + Send {
-        ready(self.check_run(run).and_then(|()| match run.engine {
-            Engine::Classic => classic::status(self, run),
-            Engine::Inspector2 => inspector2::status(self, run),
+        ready(self.check_run(run).and_then(|()| {
+            match run.engine {
+                Engine::Classic => self
+                    .entered("Inspector Classic")
+                    .and_then(|()| classic::status(self, run)),
+                Engine::Inspector2 => inspector2::status(self, run),
+            }
         }))
     }
 
@@ -160,16 +216,24 @@ impl MemberAccount for Member {
         run: &Run,
         cursor: Option<String>,
     ) -> impl Future<Output = Result<FindingsPage, ScanError>> + Send {
-        ready(self.check_run(run).and_then(|()| match run.engine {
-            Engine::Classic => classic::findings_page(self, run, cursor.as_deref()),
-            Engine::Inspector2 => inspector2::findings_page(self, run, cursor.as_deref()),
+        ready(self.check_run(run).and_then(|()| {
+            match run.engine {
+                Engine::Classic => self
+                    .entered("Inspector Classic")
+                    .and_then(|()| classic::findings_page(self, run, cursor.as_deref())),
+                Engine::Inspector2 => inspector2::findings_page(self, run, cursor.as_deref()),
+            }
         }))
     }
 
     fn coverage(&self, run: &Run) -> impl Future<Output = Result<Coverage, ScanError>> + Send {
-        ready(self.check_run(run).and_then(|()| match run.engine {
-            Engine::Classic => classic::coverage(self, run),
-            Engine::Inspector2 => inspector2::coverage(self, run),
+        ready(self.check_run(run).and_then(|()| {
+            match run.engine {
+                Engine::Classic => self
+                    .entered("Inspector Classic")
+                    .and_then(|()| classic::coverage(self, run)),
+                Engine::Inspector2 => inspector2::coverage(self, run),
+            }
         }))
     }
 

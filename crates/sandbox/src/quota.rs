@@ -115,7 +115,8 @@ impl QuotaSpec {
         );
         for op in [
             "inspector2:ListCoverage",
-            "inspector2:CreateFindingsReport",
+            "inspector2:ListFindings",
+            "inspector2:GetMember",
             "inspector2:GetFindingsReportStatus",
             "inspector:StartAssessmentRun",
             "inspector:DescribeAssessmentRuns",

@@ -75,6 +75,15 @@ pub struct HubSpec {
     /// Lambda concurrency and outages; absent, Lambda admits everything at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lambda: Option<LambdaSpec>,
+    /// The hub's `InspectorDelegatedAdmin` setting: it reads members' Inspector v2 findings and
+    /// coverage with its own credentials, filtered by account, and assumes no role for reads.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inspector_delegated_admin: bool,
+    /// The AWS Organizations organisation (`o-...`) whose Inspector delegated administrator the
+    /// hub account is, in every Region; absent: it is none's. Only members of that organisation
+    /// (`accounts[].organization`) are visible to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegated_admin_of: Option<String>,
     /// What the central address (`DestinationEmailAddress`) receives: the hub's
     /// `CentralEmailReceives` parameter.
     #[serde(default)]
@@ -129,6 +138,9 @@ pub struct AccountSpec {
     /// False: the account's scan engine is not enabled in this region.
     #[serde(default = "yes")]
     pub inspector_enabled: bool,
+    /// The AWS Organizations organisation (`o-...`) the account belongs to; absent: standalone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
     /// Fault injection: the publish Lambda dies after publishing this many messages of this
     /// account's delivery (once; the retry goes on), as an out-of-memory kill or a timeout
     /// would. 0 dies before the first.
@@ -412,30 +424,21 @@ pub enum ClassicOutcome {
     Hangs,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How Inspector v2 answers in the account and Region.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Inspector2Spec {
-    /// Time a findings report stays IN_PROGRESS.
-    #[serde(default = "default_report_seconds")]
-    pub report_seconds: u32,
     #[serde(default)]
-    pub outcome: ReportOutcome,
-}
-
-impl Default for Inspector2Spec {
-    fn default() -> Self {
-        Self {
-            report_seconds: default_report_seconds(),
-            outcome: ReportOutcome::default(),
-        }
-    }
+    pub outcome: Inspector2Outcome,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum ReportOutcome {
+pub enum Inspector2Outcome {
+    /// `ListFindings` pages through the account's findings.
     #[default]
     Succeeds,
+    /// `ListFindings` answers InternalServerException (HTTP 500) every time.
     Fails,
 }
 
@@ -456,9 +459,6 @@ fn default_duration() -> u32 {
 }
 fn default_evaluation() -> u32 {
     300
-}
-fn default_report_seconds() -> u32 {
-    20
 }
 
 impl HubSpec {
@@ -610,6 +610,9 @@ impl Scenario {
         if let Some(l) = &hub.lambda {
             l.validate()?;
         }
+        if let Some(org) = &hub.delegated_admin_of {
+            check_organization("hub.delegatedAdminOf", org)?;
+        }
         // The same ranges the hub's own parameters are held to (scanflow_core::ports::hub_ranges).
         check_core(hub.hub_config().validate("hub.config."))?;
         if self.accounts.is_empty() {
@@ -634,6 +637,25 @@ impl Scenario {
         }
         Ok(())
     }
+}
+
+/// An AWS Organizations id: `o-` and 10 to 32 lowercase letters or digits.
+fn check_organization(field: &str, org: &str) -> Result<(), SandboxError> {
+    let rest = org.strip_prefix("o-").unwrap_or_default();
+    if (10..=32).contains(&rest.len())
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
+        return Ok(());
+    }
+    Err(SandboxError::scenario(
+        field,
+        format!(
+            "expected an organisation id (o- and 10 to 32 lowercase letters or digits), got {}",
+            scanflow_core::error::quote(org)
+        ),
+    ))
 }
 
 impl AccountSpec {
@@ -910,14 +932,8 @@ impl AccountSpec {
                 ),
             ));
         }
-        if self.inspector2.report_seconds > 86_400 {
-            return Err(SandboxError::scenario(
-                format!("{at}.inspector2.reportSeconds"),
-                format!(
-                    "expected 0 to 86400 seconds, got {}",
-                    self.inspector2.report_seconds
-                ),
-            ));
+        if let Some(org) = &self.organization {
+            check_organization(&format!("{at}.organization"), org)?;
         }
         Ok(())
     }

@@ -1,14 +1,19 @@
-//! Inspector v2 in the sandbox: findings reports over virtual time, the report object in the
-//! local bucket, paging, NO_FINDINGS_FOUND, failures and coverage.
+//! Inspector v2 in the sandbox: findings read with ListFindings (pages, maxResults, tokens,
+//! filters, throttling, failures), coverage, the delegated administrator, and a findings report
+//! recorded before.
 
 mod common;
 
 use common::*;
 use scanflow_core::ScanError;
 use scanflow_core::model::{Engine, Severity};
-use scanflow_core::ports::{MemberAccount, RunStatus};
+use scanflow_core::ports::{MemberAccount, Platform, RunStatus};
 use scanflow_core::state::Run;
-use scanflow_sandbox::{Inspector2Finding, Member, Sandbox, normalize_inspector2, report_key};
+use scanflow_sandbox::inspector2::list_findings;
+use scanflow_sandbox::{
+    FindingsFilter, Inspector2Finding, ListFindingsRequest, Member, Sandbox, StringFilter,
+    normalize_inspector2, report_key,
+};
 use serde_json::json;
 
 fn v2_account(extra: serde_json::Value) -> serde_json::Value {
@@ -37,44 +42,40 @@ fn started(sb: &Sandbox) -> (Member, Run) {
 }
 
 #[test]
-fn a_report_is_in_progress_then_written_to_the_bucket_in_the_finding_shape() {
+fn findings_are_read_as_they_stand_with_no_run_to_wait_for() {
     let sb = sandbox(
-        "v2-report",
-        v2_account(
-            json!({"findings": {"generate": {"count": 60, "seed": 1}}, "inspector2": {"reportSeconds": 30}}),
-        ),
+        "v2-listing",
+        v2_account(json!({"findings": {"generate": {"count": 60, "seed": 1}}})),
     );
     let (m, run) = started(&sb);
-    let id = &run.run_id;
-    assert_eq!(id.len(), 36, "UUID-shaped: {id}");
-    assert_eq!(&id[14..15], "4");
-    sb.set_now(at(29));
-    assert_eq!(
-        status(&m, &run),
-        RunStatus::Running {
-            state: "IN_PROGRESS".into()
-        }
-    );
-    let path = sb.out_dir().join("s3").join(report_key(ACCT, REGION, id));
-    assert!(
-        !path.exists(),
-        "nothing is written before the report is ready"
-    );
-    let err = pollster::block_on(m.findings_page(&run, None)).expect_err("not yet");
-    assert_eq!(err.error_type(), "NotFound");
-
-    sb.set_now(at(30));
+    assert_eq!(run.run_id, "exec-1", "the run is named after the execution");
     assert_eq!(
         status(&m, &run),
         RunStatus::Succeeded {
-            state: "SUCCEEDED".into()
+            state: "CONTINUOUS".into()
         }
     );
-    let doc: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).expect("report object")).expect("JSON");
-    let findings = doc["findings"].as_array().expect("findings array");
-    assert!(!findings.is_empty());
-    let f = &findings[0];
+    assert_eq!(calls(&sb, "inspector2:GetFindingsReportStatus"), 0);
+    assert_eq!(
+        calls(&sb, "inspector2:GetMember"),
+        0,
+        "not a delegated admin"
+    );
+
+    // Only the managed instance matching the tag is reported on.
+    let (all, _) = all_findings(&m, &run);
+    assert!(!all.is_empty());
+    assert!(
+        all.iter()
+            .all(|f| f.instance_id.as_deref() == Some("i-0123456789abcdef0"))
+    );
+    assert!(
+        all.iter()
+            .all(|f| f.engine == Engine::Inspector2 && f.account_id == ACCT && f.region == REGION)
+    );
+    // The API's Finding shape, as ListFindings returns it.
+    let page = list_findings(&m, &request(&run, Some(1), None)).expect("page");
+    let f = serde_json::to_value(&page.findings[0]).expect("json");
     for key in [
         "findingArn",
         "awsAccountId",
@@ -83,7 +84,6 @@ fn a_report_is_in_progress_then_written_to_the_bucket_in_the_finding_shape() {
         "description",
         "status",
         "type",
-        "inspectorScore",
         "fixAvailable",
         "packageVulnerabilityDetails",
         "remediation",
@@ -94,39 +94,32 @@ fn a_report_is_in_progress_then_written_to_the_bucket_in_the_finding_shape() {
         assert!(f.get(key).is_some(), "missing {key}: {f}");
     }
     assert_eq!(f["status"], "ACTIVE");
-    assert_eq!(f["type"], "PACKAGE_VULNERABILITY");
     assert_eq!(f["resources"][0]["type"], "AWS_EC2_INSTANCE");
-    assert!(f["resources"][0]["details"]["awsEc2Instance"]["imageId"].is_string());
-    assert!(f["remediation"]["recommendation"]["text"].is_string());
-    assert!(f["packageVulnerabilityDetails"]["vulnerablePackages"][0]["name"].is_string());
     assert!(
         f["findingArn"]
             .as_str()
             .expect("arn")
             .starts_with(&format!("arn:aws:inspector2:{REGION}:{ACCT}:finding/"))
     );
+    // Inspector sent them to the account's Security Hub by itself.
+    assert_eq!(sb.security_hub_state(ACCT).findings.len(), all.len());
+}
 
-    // Only the managed instance matching the tag is reported on.
-    let (all, _) = all_findings(&m, &run);
-    assert_eq!(all.len(), findings.len());
-    assert!(
-        all.iter()
-            .all(|f| f.instance_id.as_deref() == Some("i-0123456789abcdef0"))
-    );
-    assert!(
-        all.iter()
-            .all(|f| f.engine == Engine::Inspector2 && f.account_id == ACCT)
-    );
+fn request(run: &Run, max: Option<usize>, token: Option<String>) -> ListFindingsRequest {
+    ListFindingsRequest {
+        filter: FindingsFilter::for_run(ACCT, run.tag.as_ref()),
+        max_results: max,
+        next_token: token,
+    }
 }
 
 #[test]
-fn pages_hold_1000_findings_and_the_report_is_one_get_object() {
-    // As in the AWS adapter, a full page says "more" until the reader has seen the end: a
-    // report of exactly 1,000 findings ends with an empty page.
+fn pages_hold_at_most_100_findings_and_every_page_is_one_call() {
+    // A page is full or the last one; a listing with nothing left after a full page ends there.
     for (count, pages) in [
-        (1000u32, vec![1000usize, 0]),
-        (1001, vec![1000, 1]),
-        (2500, vec![1000, 1000, 500]),
+        (100u32, vec![100usize]),
+        (101, vec![100, 1]),
+        (250, vec![100, 100, 50]),
     ] {
         let sb = sandbox(
             &format!("v2-paging-{count}"),
@@ -136,52 +129,92 @@ fn pages_hold_1000_findings_and_the_report_is_one_get_object() {
             })),
         );
         let (m, run) = started(&sb);
-        sb.set_now(at(60));
-        assert_eq!(
-            status(&m, &run),
-            RunStatus::Succeeded {
-                state: "SUCCEEDED".into()
-            }
-        );
         sb.reset_api_calls();
         let (all, sizes) = all_findings(&m, &run);
         assert_eq!(all.len(), count as usize);
         assert_eq!(sizes, pages);
-        assert_eq!(calls(&sb, "s3:ListObjectsV2"), 1);
-        // One stream for every page of the invocation, as the adapter reads it.
-        assert_eq!(calls(&sb, "s3:GetObject"), 1);
+        assert_eq!(calls(&sb, "inspector2:ListFindings"), pages.len() as u64);
+        let ids: std::collections::BTreeSet<_> = all.iter().map(|f| &f.id).collect();
+        assert_eq!(ids.len(), all.len(), "no finding twice across pages");
     }
 }
 
 #[test]
-fn a_clean_scope_is_no_findings_found_not_a_failure() {
-    // Findings exist, but only on the instance outside the tag.
+fn max_results_is_1_to_100_and_tokens_are_only_good_for_their_filter() {
     let sb = sandbox(
-        "v2-clean",
-        v2_account(json!({"findings": {"list": [{
-            "instanceId": "i-0123456789abcdef2", "vulnerabilityId": "CVE-2024-0001",
-            "severity": "HIGH", "packageName": "bash", "packageVersion": "5.2.15-1"}]}})),
+        "v2-limits",
+        v2_account(json!({"findings": {"generate": {"count": 30, "seed": 3}}})),
     );
     let (m, run) = started(&sb);
-    sb.set_now(at(20));
+    for ok in [1, 100] {
+        let page = list_findings(&m, &request(&run, Some(ok), None)).expect("within range");
+        assert!(page.findings.len() <= ok);
+    }
+    for bad in [0, 101] {
+        let err = list_findings(&m, &request(&run, Some(bad), None)).expect_err("refused");
+        assert_eq!(err.error_type(), "InvalidInput", "{bad}");
+        assert!(err.to_string().contains("maxResults"), "{err}");
+    }
+    let first = list_findings(&m, &request(&run, Some(1), None)).expect("page");
+    let token = first.next_token.expect("more");
+    // The same token with another filter, and a token this API never issued.
+    let mut other = request(&run, Some(1), Some(token.clone()));
+    other.filter.resource_tags.clear();
     assert_eq!(
-        status(&m, &run),
-        RunStatus::Succeeded {
-            state: "NO_FINDINGS_FOUND".into()
-        }
+        list_findings(&m, &other)
+            .expect_err("other filter")
+            .error_type(),
+        "InvalidInput"
     );
-    let page = pollster::block_on(m.findings_page(&run, None)).expect("empty page");
-    assert!(page.findings.is_empty() && page.next.is_none());
-    assert!(
-        !sb.out_dir()
-            .join("s3")
-            .join(report_key(ACCT, REGION, &run.run_id))
-            .exists()
+    let forged = request(&run, Some(1), Some("page-2".into()));
+    assert!(list_findings(&m, &forged).is_err());
+    let second = list_findings(&m, &request(&run, Some(1), Some(token))).expect("page 2");
+    assert_ne!(first.findings, second.findings);
+    // A criterion holds at most 10 filters.
+    let mut wide = request(&run, None, None);
+    wide.filter.finding_status = vec![StringFilter::equals("ACTIVE"); 11];
+    assert_eq!(
+        list_findings(&m, &wide).expect_err("11").error_type(),
+        "InvalidInput"
     );
+    wide.filter.finding_status.truncate(10);
+    assert!(list_findings(&m, &wide).is_ok());
 }
 
 #[test]
-fn a_failed_report_fails_with_its_error_code() {
+fn filters_select_by_account_status_type_and_tag() {
+    let sb = sandbox(
+        "v2-filters",
+        v2_account(json!({"findings": {"generate": {"count": 40, "seed": 4}}})),
+    );
+    let (m, run) = started(&sb);
+    let count = |filter: FindingsFilter| {
+        list_findings(
+            &m,
+            &ListFindingsRequest {
+                filter,
+                max_results: Some(100),
+                next_token: None,
+            },
+        )
+        .expect("page")
+        .findings
+        .len()
+    };
+    let tagged = count(FindingsFilter::for_run(ACCT, run.tag.as_ref()));
+    let untagged = count(FindingsFilter::for_run(ACCT, None));
+    assert!(tagged > 0 && untagged > tagged, "{tagged} {untagged}");
+    assert_eq!(count(FindingsFilter::for_run("444455556666", None)), 0);
+    let mut closed = FindingsFilter::for_run(ACCT, None);
+    closed.finding_status = vec![StringFilter::equals("CLOSED")];
+    assert_eq!(count(closed), 0);
+    let mut ecr = FindingsFilter::for_run(ACCT, None);
+    ecr.resource_type = vec![StringFilter::equals("AWS_ECR_CONTAINER_IMAGE")];
+    assert_eq!(count(ecr), 0);
+}
+
+#[test]
+fn a_failing_service_and_a_disabled_account_are_told_apart() {
     let sb = sandbox(
         "v2-fails",
         v2_account(
@@ -189,13 +222,143 @@ fn a_failed_report_fails_with_its_error_code() {
         ),
     );
     let (m, run) = started(&sb);
-    sb.set_now(at(20));
-    match status(&m, &run) {
-        RunStatus::Failed { state, detail } => {
-            assert_eq!(state, "FAILED");
-            assert!(detail.contains("INTERNAL_ERROR"));
+    let err = pollster::block_on(m.findings_page(&run, None)).expect_err("500");
+    assert_eq!(err.error_type(), "Transient");
+    assert!(err.to_string().contains("InternalServerException"), "{err}");
+}
+
+#[test]
+fn list_findings_is_throttled_under_the_quota_model() {
+    let scenario = scanflow_sandbox::Scenario::from_json(
+        &v2_account(json!({"findings": {"generate": {"count": 5}}})).to_string(),
+    )
+    .expect("scenario");
+    let mut quotas = scanflow_sandbox::quota::QuotaSpec::aws_defaults(REGION);
+    let q = quotas
+        .rates
+        .get_mut("inspector2:ListFindings")
+        .expect("ListFindings has a quota");
+    q.rate = 0.001;
+    q.burst = 1.0;
+    let sb = Sandbox::with_quotas(scenario, &out_dir("v2-throttled"), quotas).expect("sandbox");
+    sb.set_now(t0());
+    let (m, run) = started(&sb);
+    assert!(list_findings(&m, &request(&run, None, None)).is_ok());
+    let err = list_findings(&m, &request(&run, None, None)).expect_err("throttled");
+    assert_eq!(err.error_type(), "Transient");
+}
+
+#[test]
+fn a_findings_report_recorded_before_is_still_read_from_the_bucket() {
+    let sb = sandbox("v2-legacy-report", v2_account(json!({})));
+    let m = member(&sb);
+    let id = "8a7c9f2e-0000-4000-8000-000000000000";
+    let run = run_for(Engine::Inspector2, id, None);
+    assert_eq!(
+        pollster::block_on(m.run_status(&run))
+            .expect_err("no such report")
+            .error_type(),
+        "NotFound"
+    );
+    let path = sb.out_dir().join("s3").join(report_key(ACCT, REGION, id));
+    std::fs::create_dir_all(path.parent().expect("dir")).expect("dir");
+    let finding = json!({
+        "findingArn": format!("arn:aws:inspector2:{REGION}:{ACCT}:finding/0123456789abcdef0123456789abcdef"),
+        "awsAccountId": ACCT, "type": "PACKAGE_VULNERABILITY", "title": "CVE-2024-1 - bash",
+        "description": "d", "remediation": {"recommendation": {"text": "Upgrade"}},
+        "severity": "HIGH", "status": "ACTIVE",
+        "firstObservedAt": "2026-11-01T00:00:00.000Z", "lastObservedAt": "2026-11-28T00:00:00.000Z",
+        "resources": [{"type": "AWS_EC2_INSTANCE", "id": "i-0123456789abcdef0"}]
+    });
+    std::fs::write(&path, json!({"findings": [finding]}).to_string()).expect("write");
+    assert_eq!(
+        status(&m, &run),
+        RunStatus::Succeeded {
+            state: "SUCCEEDED".into()
         }
-        other => panic!("{other:?}"),
+    );
+    let (all, _) = all_findings(&m, &run);
+    assert_eq!(all.len(), 1);
+    assert_eq!(calls(&sb, "inspector2:ListFindings"), 0);
+}
+
+fn admin_scenario(hub_admin_of: Option<&str>, member_org: Option<&str>) -> serde_json::Value {
+    let mut doc = v2_account(json!({"findings": {"generate": {"count": 20, "seed": 5}}}));
+    doc["hub"]["inspectorDelegatedAdmin"] = json!(true);
+    if let Some(org) = hub_admin_of {
+        doc["hub"]["delegatedAdminOf"] = json!(org);
+    }
+    if let Some(org) = member_org {
+        doc["accounts"][0]["organization"] = json!(org);
+    }
+    doc
+}
+
+#[test]
+fn a_delegated_admin_reads_its_members_findings_without_their_role() {
+    let org = "o-abcdef1234";
+    let sb = sandbox("v2-admin", admin_scenario(Some(org), Some(org)));
+    let (m, run) = started(&sb);
+    assert_eq!(calls(&sb, "inspector2:GetMember"), 1);
+    sb.reset_api_calls();
+    let reader = pollster::block_on(sb.reader(&run)).expect("reader");
+    let (all, _) = all_findings(&reader, &run);
+    assert_eq!(all, all_findings(&m, &run).0);
+    assert!(!all.is_empty());
+    let cov = pollster::block_on(reader.coverage(&run)).expect("coverage");
+    assert_eq!(cov.scanned, ["i-0123456789abcdef0"]);
+    // What the member role serves is refused to the reader.
+    assert_eq!(
+        pollster::block_on(reader.settings())
+            .expect_err("no role")
+            .error_type(),
+        "Internal"
+    );
+    // The reader assumed no role; the member above did once.
+    assert_eq!(calls(&sb, "sts:AssumeRole"), 0);
+}
+
+#[test]
+fn a_hub_that_is_not_the_members_delegated_admin_is_told_so() {
+    for (name, admin_of, member_org, answer) in [
+        (
+            "v2-admin-none",
+            None,
+            Some("o-abcdef1234"),
+            "AccessDeniedException",
+        ),
+        (
+            "v2-admin-other-org",
+            Some("o-abcdef1234"),
+            Some("o-zzzzzz9999"),
+            "ResourceNotFoundException",
+        ),
+        (
+            "v2-admin-standalone",
+            Some("o-abcdef1234"),
+            None,
+            "ResourceNotFoundException",
+        ),
+    ] {
+        let sb = sandbox(name, admin_scenario(admin_of, member_org));
+        let m = member(&sb);
+        let s = settings(&m);
+        let err = pollster::block_on(m.start_scan(&s, "exec-1")).expect_err(name);
+        assert_eq!(err.error_type(), "NotFound", "{name}");
+        let text = err.to_string();
+        assert!(
+            text.contains(answer) && text.contains("InspectorDelegatedAdmin"),
+            "{text}"
+        );
+        // Reading anyway shows nothing of the account, as AWS does.
+        let run = run_for(Engine::Inspector2, "exec-1", s.tag.clone());
+        let reader = pollster::block_on(sb.reader(&run)).expect("reader");
+        assert!(
+            pollster::block_on(reader.coverage(&run))
+                .expect("coverage")
+                .scanned
+                .is_empty()
+        );
     }
 }
 
@@ -212,7 +375,7 @@ fn disabled_inspector_and_unmatched_tags_are_refused() {
         matches!(&err, ScanError::InspectorDisabled { engine, .. } if engine == "inspector2"),
         "{err}"
     );
-    assert_eq!(calls(&sb, "inspector2:CreateFindingsReport"), 0);
+    assert_eq!(calls(&sb, "inspector2:ListFindings"), 0);
 
     let sb = sandbox(
         "v2-nomatch",
@@ -241,43 +404,6 @@ fn coverage_reports_unmanaged_instances_with_a_remedy() {
     assert_eq!(cov.not_scanned[0].reason, "UNMANAGED_EC2_INSTANCE");
     assert!(cov.not_scanned[0].remedy.starts_with("Make the instance"));
     assert_eq!(calls(&sb, "inspector2:ListCoverage"), 1);
-}
-
-#[test]
-fn a_report_in_the_bucket_survives_a_new_sandbox() {
-    let scenario = v2_account(json!({"findings": {"generate": {"count": 4}}}));
-    let sb = sandbox("v2-survives", scenario.clone());
-    let (m, run) = started(&sb);
-    sb.set_now(at(60));
-    let (first, _) = all_findings(&m, &run);
-    let again = scanflow_sandbox::Sandbox::new(
-        scanflow_sandbox::Scenario::from_json(&scenario.to_string()).expect("scenario"),
-        sb.out_dir(),
-        None,
-    )
-    .expect("sandbox");
-    let m2 = pollster::block_on(scanflow_core::ports::Platform::member(
-        &again, ACCT, REGION, "rerun",
-    ))
-    .expect("member");
-    assert_eq!(
-        status(&m2, &run),
-        RunStatus::Succeeded {
-            state: "SUCCEEDED".into()
-        }
-    );
-    assert_eq!(all_findings(&m2, &run).0, first);
-    let unknown = run_for(
-        Engine::Inspector2,
-        "8a7c9f2e-0000-4000-8000-000000000000",
-        None,
-    );
-    assert_eq!(
-        pollster::block_on(m2.run_status(&unknown))
-            .expect_err("unknown")
-            .error_type(),
-        "NotFound"
-    );
 }
 
 #[test]

@@ -10,7 +10,7 @@ use common::*;
 use scanflow_core::model::{Engine, Finding, Severity};
 use scanflow_core::ports::{MemberAccount, Platform, RunStatus};
 use scanflow_sandbox::{
-    AgentHealth, ClassicOutcome, ReportOutcome, Sandbox, SandboxError, Scenario, ScheduleState,
+    AgentHealth, ClassicOutcome, Inspector2Outcome, Sandbox, SandboxError, Scenario, ScheduleState,
 };
 use serde_json::json;
 
@@ -127,8 +127,17 @@ fn each_invalid_field_is_named() {
             "accounts[0].classic.evaluationSeconds",
         ),
         (
-            one_account(json!({"inspector2": {"reportSeconds": 86_401}})),
-            "accounts[0].inspector2.reportSeconds",
+            one_account(json!({"inspector2": {"outcome": "hangs"}})),
+            "accounts[0].inspector2.outcome",
+        ),
+        (
+            one_account(json!({"organization": "o-short"})),
+            "accounts[0].organization",
+        ),
+        (
+            json!({"hub": {"accountId": HUB, "delegatedAdminOf": "org-1"},
+                   "accounts": one_account(json!({}))["accounts"].clone()}),
+            "hub.delegatedAdminOf",
         ),
     ];
     for (doc, field) in cases {
@@ -375,8 +384,15 @@ fn a_scenario_round_trips_through_json() {
     let failing =
         Scenario::from_json(&one_account(json!({"inspector2": {"outcome": "fails"}})).to_string())
             .expect("valid");
-    assert_eq!(failing.accounts[0].inspector2.outcome, ReportOutcome::Fails);
-    assert_eq!(failing.accounts[0].inspector2.report_seconds, 20);
+    assert_eq!(
+        failing.accounts[0].inspector2.outcome,
+        Inspector2Outcome::Fails
+    );
+    assert!(
+        Scenario::from_json(&one_account(json!({"inspector2": {"reportSeconds": 20}})).to_string())
+            .is_err(),
+        "reports are not simulated any more: the field is refused"
+    );
     assert!(failing.accounts[0].role_deployed && failing.accounts[0].inspector_enabled);
     assert_eq!(failing.hub.hub_config().hub_account_id, HUB);
 }

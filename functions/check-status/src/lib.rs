@@ -21,9 +21,7 @@ pub async fn check<P: Platform>(
     let run = &input.run;
     let now = time::parse("now", &input.now)?;
     let deadline = time::parse("run.deadline", &run.deadline)?;
-    let member = platform
-        .member(&run.account_id, &run.region, &run.execution)
-        .await?;
+    let member = platform.reader(run).await?;
     match member.run_status(run).await? {
         RunStatus::Succeeded { state } => Ok(Status {
             done: true,

@@ -4,8 +4,10 @@
 use pollster::block_on;
 use scanflow_core::model::{Engine, Finding, SeverityCounts};
 use scanflow_core::ports::{Platform, ReportStore};
-use scanflow_core::state::{CollectInput, ExecutionContext, Manifest, Run, StartRunInput};
-use scanflow_core::{ScanError, time};
+use scanflow_core::state::{
+    CollectCheckpoint, CollectInput, ExecutionContext, Manifest, Run, StartRunInput,
+};
+use scanflow_core::{ScanError, keys, time};
 use scanflow_sandbox::{GeneratorSpec, Sandbox, Scenario};
 use serde_json::json;
 
@@ -117,4 +119,63 @@ fn the_state_carries_counts_and_a_key_not_findings() {
     let collected = collect(&sb, &run).expect("collects");
     let size = serde_json::to_vec(&collected).expect("json").len();
     assert!(size < 512, "{size} bytes");
+}
+
+/// The chunk bodies of a manifest, in order.
+fn chunk_bodies(sb: &Sandbox, manifest: &Manifest) -> Vec<Vec<u8>> {
+    manifest
+        .chunks
+        .iter()
+        .map(|k| block_on(sb.store().get(k)).expect("chunk"))
+        .collect()
+}
+
+#[test]
+fn a_later_invocation_of_the_execution_continues_from_the_checkpoint() {
+    // Chunks that end on a page boundary (100) and inside a page (30): both resume exactly.
+    for chunk in [100, 30] {
+        let (sb, run) = finished_v2_run(600, chunk, &format!("resume-{chunk}"));
+        let first = collect(&sb, &run).expect("collects");
+        let total = first.counts.total() as usize;
+        assert!(total > 200, "several pages: {total}");
+        let pages = total.div_ceil(100) as u64;
+        let manifest: Manifest = read(&sb, &first.manifest_key);
+        assert_eq!(manifest.chunks.len(), total.div_ceil(chunk));
+        let bodies = chunk_bodies(&sb, &manifest);
+        let checkpoint: CollectCheckpoint = read(&sb, &keys::collect_checkpoint(&run));
+        assert_eq!(checkpoint.execution, run.execution);
+        assert!(checkpoint.cursor.is_some(), "{checkpoint:?}");
+
+        // The next invocation (a retry after the first stopped at its deadline) reads only
+        // the page the checkpoint points at, and ends with the same chunks and counts.
+        sb.reset_api_calls();
+        let again = collect(&sb, &run).expect("continues");
+        assert_eq!(again, first, "chunk {chunk}");
+        let calls = sb.api_calls();
+        assert_eq!(calls.get("inspector2:ListFindings"), Some(&1), "{calls:?}");
+        let manifest: Manifest = read(&sb, &again.manifest_key);
+        assert_eq!(chunk_bodies(&sb, &manifest), bodies);
+
+        // Another execution of the same run (a rerun) starts over.
+        let rerun = Run {
+            execution: "another-execution".into(),
+            ..run.clone()
+        };
+        sb.reset_api_calls();
+        assert_eq!(collect(&sb, &rerun).expect("rerun").counts, first.counts);
+        assert_eq!(sb.api_calls().get("inspector2:ListFindings"), Some(&pages));
+    }
+}
+
+#[test]
+fn a_checkpoint_that_is_not_one_is_named() {
+    let (sb, run) = finished_v2_run(5, 5, "bad-checkpoint");
+    block_on(sb.store().put(
+        &keys::collect_checkpoint(&run),
+        b"not json".to_vec(),
+        "application/json",
+    ))
+    .expect("put");
+    let err = collect(&sb, &run).expect_err("refused");
+    assert!(err.to_string().contains("collect-checkpoint.json"), "{err}");
 }

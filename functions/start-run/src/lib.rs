@@ -182,7 +182,7 @@ impl Timing {
         let scan = match settings.engine {
             // Nothing can be collected before the assessment's own duration has passed.
             Engine::Classic if !rerun => settings.duration_seconds,
-            // A findings report (or a finished run) takes seconds to minutes, not a duration.
+            // v2 findings (or a finished run) are read as they stand, after no duration.
             _ => 0,
         };
         let sum = |setting: &str, value: u32| {
@@ -199,7 +199,8 @@ impl Timing {
             })
         };
         Ok(Self {
-            first_wait: if rerun {
+            // Inspector v2 scans continuously: its findings can be read at once.
+            first_wait: if rerun || settings.engine == Engine::Inspector2 {
                 0
             } else {
                 sum(

@@ -86,12 +86,12 @@ fn inspector2_has_no_duration_to_wait_for() {
         .hub
         .hub_config();
     assert_eq!(run.engine, Engine::Inspector2);
-    assert_eq!(run.wait_seconds, config.first_wait_margin_seconds);
+    // Continuous scanning: the findings are read at once, under the same deadline.
+    assert_eq!(run.wait_seconds, 0);
     assert_eq!(run.deadline, at(config.evaluation_allowance_seconds));
-    assert_eq!(
-        sb.api_calls().get("inspector2:CreateFindingsReport"),
-        Some(&1)
-    );
+    assert!(run.run_id.starts_with("scanflow-"), "{}", run.run_id);
+    assert_eq!(sb.api_calls().get("inspector2:ListCoverage"), Some(&1));
+    assert_eq!(sb.api_calls().get("inspector2:ListFindings"), None);
 }
 
 #[test]

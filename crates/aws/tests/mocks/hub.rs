@@ -347,6 +347,7 @@ fn member(ssm: aws_sdk_ssm::Client) -> AwsMember {
             bucket: "hub-reports".into(),
             kms_key_arn: KMS.into(),
         },
+        scanflow_aws::member::Access::Role,
     )
 }
 

@@ -1,6 +1,6 @@
-//! Inspector v2: coverage pre-flight, the report request, report status, findings streamed
-//! from the report object in pages (resumed with a ranged GET) or read with `ListFindings`,
-//! and coverage.
+//! Inspector v2: coverage pre-flight (and the delegated administrator's membership check),
+//! listing runs read with `ListFindings` page by page, findings reports recorded before
+//! (status, the report object streamed in pages and resumed with a ranged GET), and coverage.
 
 use aws_sdk_inspector2::Client;
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
@@ -39,8 +39,34 @@ fn tag() -> Tag {
 }
 
 fn v2(inspector: Client, s3: aws_sdk_s3::Client) -> Inspector2 {
-    Inspector2::new(inspector, s3, scope(), destination())
+    Inspector2::new(inspector, s3, scope(), destination(), false)
 }
+
+/// As the hub reads when it is the delegated administrator (its own credentials).
+fn v2_admin(inspector: Client) -> Inspector2 {
+    Inspector2::new(inspector, no_s3(), scope(), destination(), true)
+}
+
+fn settings(tag: Option<Tag>) -> AccountSettings {
+    AccountSettings {
+        engine: Engine::Inspector2,
+        tag,
+        duration_seconds: 3600,
+        assessment_template_arn: None,
+        schedule: None,
+        sla_days: None,
+    }
+}
+
+/// A listing run: named after its execution, not a report id.
+fn listing(tag: Option<Tag>) -> Run {
+    Run {
+        run_id: LISTING.into(),
+        ..run(tag)
+    }
+}
+
+const LISTING: &str = "scanflow-exec-1";
 
 fn no_s3() -> aws_sdk_s3::Client {
     let unused = mock!(aws_sdk_s3::Client::list_objects_v2)
@@ -73,7 +99,7 @@ fn covered(id: &str, scan_type: &str, status: &str, reason: &str) -> serde_json:
 }
 
 #[tokio::test]
-async fn start_checks_coverage_then_requests_a_kms_encrypted_json_report_filtered_to_the_account() {
+async fn start_checks_coverage_and_names_the_run_after_the_execution() {
     let coverage_filters = Seen::new();
     let cf = coverage_filters.clone();
     let coverage = mock!(Client::list_coverage).then_compute_response(move |r| {
@@ -81,29 +107,19 @@ async fn start_checks_coverage_then_requests_a_kms_encrypted_json_report_filtere
         MockResponse::Http(json(json!({"coveredResources": [
             covered("i-1", "PACKAGE", "ACTIVE", "SUCCESSFUL")]})))
     });
-    let requests = Seen::new();
-    let rq = requests.clone();
-    let create = mock!(Client::create_findings_report).then_compute_response(move |r| {
-        rq.push((
-            r.filter_criteria().cloned(),
-            r.report_format().cloned(),
-            r.s3_destination().cloned(),
-        ));
-        MockResponse::Http(json(json!({"reportId": REPORT})))
-    });
-    let c = v2(client!(aws_sdk_inspector2, [&coverage, &create]), no_s3());
-    let settings = AccountSettings {
-        engine: Engine::Inspector2,
-        tag: Some(tag()),
-        duration_seconds: 3600,
-        assessment_template_arn: None,
-        schedule: None,
-        sla_days: None,
-    };
-    let started = c.start_scan(&settings).await.expect("started");
-    assert_eq!(started.run_id, REPORT);
+    let member = mock!(Client::get_member).then_http_response(|| json(json!({})));
+    let c = v2(client!(aws_sdk_inspector2, [&coverage, &member]), no_s3());
+    let started = c
+        .start_scan(&settings(Some(tag())), LISTING)
+        .await
+        .expect("started");
+    assert_eq!(started.run_id, LISTING);
     assert!(!started.adopted);
-
+    assert_eq!(
+        member.num_calls(),
+        0,
+        "no membership check through the role"
+    );
     let cov = &coverage_filters.all()[0];
     for needle in [
         ACCOUNT,
@@ -117,21 +133,76 @@ async fn start_checks_coverage_then_requests_a_kms_encrypted_json_report_filtere
             "coverage filter lacks {needle}: {cov}"
         );
     }
-    let (filter, format, dest) = requests.all().remove(0);
-    let filter = filter.expect("filter");
-    assert_eq!(filter.aws_account_id()[0].value(), ACCOUNT);
-    assert_eq!(filter.finding_status()[0].value(), "ACTIVE");
-    assert_eq!(filter.resource_type()[0].value(), "AWS_EC2_INSTANCE");
-    let tags = filter.resource_tags();
-    assert_eq!((tags[0].key(), tags[0].value()), ("Patch", Some("Scan")));
-    assert_eq!(format.expect("format").as_str(), "JSON");
-    let dest = dest.expect("destination");
-    assert_eq!(dest.bucket_name(), BUCKET);
-    assert_eq!(dest.kms_key_arn(), KMS);
+    // Nothing to wait for, and no call to find that out.
     assert_eq!(
-        dest.key_prefix(),
-        Some(format!("inspector2-reports/{ACCOUNT}/{REGION}").as_str())
+        c.run_status(LISTING).await.expect("status"),
+        RunStatus::Succeeded {
+            state: "CONTINUOUS".into()
+        }
     );
+    assert_eq!(coverage.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_delegated_admin_checks_the_membership_first() {
+    let coverage = mock!(Client::list_coverage).then_http_response(|| {
+        json(json!({"coveredResources": [covered("i-1", "PACKAGE", "ACTIVE", "SUCCESSFUL")]}))
+    });
+    let seen = Seen::new();
+    let s = seen.clone();
+    let enabled = mock!(Client::get_member).then_compute_response(move |r| {
+        s.push(r.account_id().map(str::to_owned));
+        MockResponse::Http(json(json!({"member": {"accountId": ACCOUNT,
+            "relationshipStatus": "ENABLED", "delegatedAdminAccountId": "999999999999"}})))
+    });
+    let c = v2_admin(client!(aws_sdk_inspector2, [&enabled, &coverage]));
+    c.start_scan(&settings(None), LISTING)
+        .await
+        .expect("member");
+    assert_eq!(seen.all(), [Some(ACCOUNT.to_owned())]);
+    assert_eq!(coverage.num_calls(), 1);
+
+    let throttled = mock!(Client::get_member)
+        .sequence()
+        .http_response(|| json_error(429, "ThrottlingException", "slow"))
+        .http_response(|| {
+            json(json!({"member": {"accountId": ACCOUNT, "relationshipStatus": "ENABLED"}}))
+        })
+        .build();
+    let c = v2_admin(client!(aws_sdk_inspector2, [&throttled, &coverage]));
+    c.start_scan(&settings(None), LISTING)
+        .await
+        .expect("retried");
+    assert_eq!(throttled.num_calls(), 2);
+
+    let invited = json!({"member": {"accountId": ACCOUNT, "relationshipStatus": "INVITED"}});
+    for (name, status, code) in [
+        ("not the delegated admin", 403, "AccessDeniedException"),
+        ("not a member", 404, "ResourceNotFoundException"),
+        ("invited, not enabled", 200, ""),
+    ] {
+        let body = invited.clone();
+        let answer = mock!(Client::get_member).then_http_response(move || {
+            if status == 200 {
+                json(body.clone())
+            } else {
+                json_error(status, code, name)
+            }
+        });
+        let coverage = mock!(Client::list_coverage)
+            .then_http_response(|| json(json!({"coveredResources": []})));
+        let c = v2_admin(client!(aws_sdk_inspector2, [&answer, &coverage]));
+        let err = c
+            .start_scan(&settings(None), LISTING)
+            .await
+            .expect_err(name);
+        assert_eq!(err.error_type(), "NotFound", "{name}: {err}");
+        assert!(
+            err.to_string().contains("InspectorDelegatedAdmin"),
+            "{name}: {err}"
+        );
+        assert_eq!(coverage.num_calls(), 0, "{name}");
+    }
 }
 
 #[tokio::test]
@@ -142,25 +213,17 @@ async fn nothing_covered_after_every_page_is_no_instances_matched() {
             Some(_) => json(json!({"coveredResources": []})),
         })
     });
-    let create = mock!(Client::create_findings_report)
-        .then_http_response(|| json(json!({"reportId": REPORT})));
-    let c = v2(client!(aws_sdk_inspector2, [&coverage, &create]), no_s3());
-    let settings = AccountSettings {
-        engine: Engine::Inspector2,
-        tag: None,
-        duration_seconds: 3600,
-        assessment_template_arn: None,
-        schedule: None,
-        sla_days: None,
-    };
-    let err = c.start_scan(&settings).await.expect_err("nothing");
+    let c = v2(client!(aws_sdk_inspector2, [&coverage]), no_s3());
+    let err = c
+        .start_scan(&settings(None), LISTING)
+        .await
+        .expect_err("nothing");
     assert_eq!(err.error_type(), "NoInstancesMatched");
     assert_eq!(
         coverage.num_calls(),
         2,
         "empty first pages do not end the search"
     );
-    assert_eq!(create.num_calls(), 0);
 }
 
 #[tokio::test]
@@ -185,15 +248,10 @@ async fn inspector_switched_off_is_inspector_disabled_and_other_denials_are_acce
         let coverage =
             mock!(Client::list_coverage).then_http_response(move || json_error(403, code, message));
         let c = v2(client!(aws_sdk_inspector2, [&coverage]), no_s3());
-        let settings = AccountSettings {
-            engine: Engine::Inspector2,
-            tag: None,
-            duration_seconds: 3600,
-            assessment_template_arn: None,
-            schedule: None,
-            sla_days: None,
-        };
-        let err = c.start_scan(&settings).await.expect_err(message);
+        let err = c
+            .start_scan(&settings(None), LISTING)
+            .await
+            .expect_err(message);
         assert_eq!(err.error_type(), expected, "{message}");
     }
 }
@@ -503,6 +561,103 @@ async fn list_findings_recovers_from_throttling_and_stops_on_a_bad_request() {
     let err = c.findings_page(&run(None), None).await.expect_err("bad");
     assert!(matches!(err, ScanError::InvalidInput { .. }), "{err:?}");
     assert_eq!(invalid.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_listing_run_pages_list_findings_and_never_looks_in_the_bucket() {
+    let bucket = mock!(aws_sdk_s3::Client::list_objects_v2)
+        .then_output(|| ListObjectsV2Output::builder().build());
+    let s3 = client!(aws_sdk_s3, [&bucket]);
+    let seen = Seen::new();
+    let s = seen.clone();
+    // Three pages: a full one, one a filtered listing left empty, and the last.
+    let list = mock!(Client::list_findings).then_compute_response(move |r| {
+        s.push((r.next_token().map(str::to_owned), r.max_results()));
+        MockResponse::Http(match r.next_token() {
+            None => json(
+                json!({"findings": (0..100).map(api_finding).collect::<Vec<_>>(),
+                                "nextToken": "p2"}),
+            ),
+            Some("p2") => json(json!({"findings": [], "nextToken": "p3"})),
+            Some(_) => json(json!({"findings": [api_finding(100)]})),
+        })
+    });
+    let c = v2(client!(aws_sdk_inspector2, [&list]), s3);
+    let run = listing(None);
+    let (mut all, mut cursor, mut pages) = (Vec::new(), None, 0);
+    loop {
+        let page = c.findings_page(&run, cursor).await.expect("page");
+        pages += 1;
+        all.extend(page.findings);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!((all.len(), pages), (101, 3));
+    assert!(
+        all.iter()
+            .all(|f| f.account_id == ACCOUNT && f.region == REGION)
+    );
+    let calls = seen.all();
+    assert_eq!(
+        calls,
+        [
+            (None, Some(100)),
+            (Some("p2".into()), Some(100)),
+            (Some("p3".into()), Some(100))
+        ]
+    );
+    assert_eq!(bucket.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_listing_run_is_retried_on_throttling_and_a_denied_or_broken_page_fails_the_step() {
+    let list = mock!(Client::list_findings)
+        .sequence()
+        .http_response(|| json_error(429, "ThrottlingException", "Rate exceeded"))
+        .http_response(|| json(json!({"findings": [api_finding(1)], "nextToken": "p2"})))
+        .build();
+    let c = v2(client!(aws_sdk_inspector2, [&list]), no_s3());
+    let page = c
+        .findings_page(&listing(None), None)
+        .await
+        .expect("retried");
+    assert_eq!(page.findings.len(), 1);
+    assert_eq!(list.num_calls(), 2);
+
+    // Partial results: the first page came, the second is refused; collect-findings keeps
+    // what its chunks and checkpoint hold and the step fails with the cause.
+    for (status, code, message, expected) in [
+        (
+            403,
+            "AccessDeniedException",
+            "User is not authorized to perform inspector2:ListFindings",
+            "AccessDenied",
+        ),
+        (
+            403,
+            "AccessDeniedException",
+            "Amazon Inspector is not enabled for this account",
+            "InspectorDisabled",
+        ),
+        (500, "InternalServerException", "oops", "Transient"),
+    ] {
+        // A sequence, not a computed answer: the mock cannot compute answers to retries.
+        let list = mock!(Client::list_findings)
+            .sequence()
+            .http_response(|| json(json!({"findings": [api_finding(1)], "nextToken": "p2"})))
+            .http_response(move || json_error(status, code, message))
+            .times(3)
+            .build();
+        let c = v2(client!(aws_sdk_inspector2, [&list]), no_s3());
+        let first = c.findings_page(&listing(None), None).await.expect("page 1");
+        let err = c
+            .findings_page(&listing(None), first.next)
+            .await
+            .expect_err(message);
+        assert_eq!(err.error_type(), expected, "{message}: {err}");
+    }
 }
 
 #[tokio::test]
