@@ -217,11 +217,25 @@ fn detail_of<E>(err: &SdkError<E, HttpResponse>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    match (err.code(), err.message()) {
+    bounded(match (err.code(), err.message()) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code.to_owned(),
         _ => DisplayErrorContext(err).to_string(),
+    })
+}
+
+/// Characters of a service's error detail kept in a message: AWS's own messages (an IAM
+/// denial names the role, action and resource) fit; a response that did not parse is quoted
+/// whole by the SDK's context, which can be the whole (megabytes long) body.
+const DETAIL_MAX_CHARS: usize = 1_000;
+
+fn bounded(detail: String) -> String {
+    let total = detail.chars().count();
+    if total <= DETAIL_MAX_CHARS {
+        return detail;
     }
+    let head: String = detail.chars().take(DETAIL_MAX_CHARS).collect();
+    format!("{head}... ({total} characters)")
 }
 
 #[cfg(test)]
@@ -238,6 +252,21 @@ mod tests {
 
     fn scope() -> Scope {
         Scope::new("111122223333", "eu-west-1")
+    }
+
+    #[test]
+    fn an_error_detail_is_kept_to_1000_characters() {
+        let at_limit = "é".repeat(DETAIL_MAX_CHARS);
+        assert_eq!(bounded(at_limit.clone()), at_limit);
+        let body = "x".repeat(100_000);
+        let cut = bounded(format!("{body}y"));
+        assert!(cut.starts_with(&"x".repeat(DETAIL_MAX_CHARS)));
+        assert!(
+            cut.ends_with(&format!("... ({} characters)", body.len() + 1)),
+            "{}",
+            &cut[DETAIL_MAX_CHARS..]
+        );
+        assert!(cut.chars().count() < DETAIL_MAX_CHARS + 40);
     }
 
     #[test]
