@@ -3,6 +3,7 @@
 
 use scanflow_core::ScanError;
 use scanflow_core::lifecycle::SlaOverrides;
+use scanflow_core::ports::SiemFormat;
 
 use crate::iam;
 
@@ -58,6 +59,8 @@ pub struct Config {
     pub hub_account_id: String,
     /// Hub-wide SLA days per severity over the defaults (`SLA_DAYS`; format only).
     pub sla_days: SlaOverrides,
+    /// How the SIEM parts write findings (`SIEM_FORMAT`; format only; default scanflow).
+    pub siem_format: SiemFormat,
 }
 
 impl Config {
@@ -148,8 +151,19 @@ impl Config {
                 }
             })?,
         };
+        let siem_format = match get(iam::ENV_SIEM_FORMAT)? {
+            None => SiemFormat::default(),
+            Some(text) => SiemFormat::parse(iam::ENV_SIEM_FORMAT, &text).map_err(|_| {
+                ConfigError::Invalid {
+                    variable: iam::ENV_SIEM_FORMAT,
+                    value: text.clone(),
+                    problem: "expected scanflow or ocsf (the SiemFormat parameter)".into(),
+                }
+            })?,
+        };
         Ok(Self {
             sla_days,
+            siem_format,
             function: function.to_owned(),
             scan_role_name,
             external_id,
@@ -230,6 +244,10 @@ mod tests {
         let c = Config::from_lookup("start-run", env(&with)).expect("valid");
         assert_eq!(c.external_id.as_deref(), Some("ext-1"));
         assert_eq!(c.settings_parameter, "/custom");
+        assert_eq!(c.siem_format, SiemFormat::Scanflow, "the default");
+        with.push(("SIEM_FORMAT", "ocsf"));
+        let c = Config::from_lookup("format", env(&with)).expect("valid");
+        assert_eq!(c.siem_format, SiemFormat::Ocsf);
     }
 
     #[test]
@@ -275,6 +293,8 @@ mod tests {
             ("EXTERNAL_ID", "has space"),
             ("SLA_DAYS", "critical=0"),
             ("SLA_DAYS", "urgent=3"),
+            ("SIEM_FORMAT", "OCSF"),
+            ("SIEM_FORMAT", "cef"),
         ] {
             let mut pairs: Vec<_> = FULL
                 .iter()

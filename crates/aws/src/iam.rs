@@ -18,10 +18,18 @@ pub const ENV_TOPIC_ARN: &str = "TOPIC_ARN";
 pub const ENV_HUB_ACCOUNT_ID: &str = "HUB_ACCOUNT_ID";
 
 /// Variables a function may do without.
-pub const OPTIONAL_ENV: &[&str] = &[ENV_EXTERNAL_ID, ENV_SETTINGS_PARAMETER, ENV_SLA_DAYS];
+pub const OPTIONAL_ENV: &[&str] = &[
+    ENV_EXTERNAL_ID,
+    ENV_SETTINGS_PARAMETER,
+    ENV_SLA_DAYS,
+    ENV_SIEM_FORMAT,
+];
 
 /// Hub-wide SLA days per severity (`critical=15,high=30,...`; the `SlaDays` parameter).
 pub const ENV_SLA_DAYS: &str = "SLA_DAYS";
+
+/// How the SIEM parts write findings: `scanflow` or `ocsf` (the `SiemFormat` parameter).
+pub const ENV_SIEM_FORMAT: &str = "SIEM_FORMAT";
 
 /// The functions, as `lambda::run` names them (one list, in the domain).
 pub use scanflow_core::step::FUNCTIONS;
@@ -42,6 +50,7 @@ pub fn function_env(function: &str) -> Option<&'static [&'static str]> {
         ENV_REPORT_KMS_KEY_ARN,
         ENV_HUB_ACCOUNT_ID,
         ENV_SLA_DAYS,
+        ENV_SIEM_FORMAT,
     ];
     const PUBLISH: &[&str] = &[
         ENV_SCAN_ROLE_NAME,

@@ -81,6 +81,7 @@ fn config(bucket: &str, topic: Option<String>) -> Config {
         topic_arn: topic,
         hub_account_id: HUB.into(),
         sla_days: Default::default(),
+        siem_format: Default::default(),
     }
 }
 
