@@ -64,6 +64,11 @@ struct RunArgs {
     /// POST every SIEM message to this URL in SNS's HTTP notification envelope.
     #[arg(long)]
     http_endpoint: Option<String>,
+    /// How the SIEM parts write findings, as the hub's SiemFormat parameter does: scanflow or
+    /// ocsf (OCSF Vulnerability Finding events) [default: the scenario's
+    /// hub.config.siemFormat, else scanflow].
+    #[arg(long, value_name = "FORMAT")]
+    siem_format: Option<String>,
     /// Where findings, digests, SIEM parts and published messages are written.
     #[arg(long, default_value = "scanflow-out")]
     out: PathBuf,
@@ -307,6 +312,12 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return invalid(e.to_string()),
     };
+    if let Some(text) = &args.siem_format {
+        match scanflow_core::ports::SiemFormat::parse("--siem-format", text) {
+            Ok(format) => scenario.hub.config.siem_format = Some(format),
+            Err(e) => return invalid(e.to_string()),
+        }
+    }
     if let Some(account) = &args.account {
         scenario.accounts.retain(|a| &a.account_id == account);
         if scenario.accounts.is_empty() {
