@@ -165,17 +165,149 @@ fn every_ocsf_event_validates_against_the_pinned_ocsf_schema() {
         ],
         "{activities:?}"
     );
+    for event in edge_events() {
+        lines.push_str(&event);
+        lines.push('\n');
+    }
     let dir = out_dir("ocsf-events");
     std::fs::create_dir_all(&dir).expect("out dir");
     let file = dir.join("events.ndjson");
     std::fs::write(&file, lines).expect("events written");
-    validate(&file);
+    if let Some(report) = validate(&file) {
+        assert!(report.status.success(), "OCSF validation failed:\n{}", report.text);
+        assert!(report.text.contains(" 0 failed"), "{}", report.text);
+        println!("{}", report.text.trim());
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Runs the committed checker. Without its Python packages it skips locally and fails on CI
-/// (`CI=true`, where tests/run-all.sh installs them).
-fn validate(file: &std::path::Path) {
+/// The checker is strict: each event broken in one way the OCSF schema forbids is refused.
+#[test]
+fn the_ocsf_checker_refuses_what_the_schema_forbids() {
+    let good: Value = serde_json::from_str(&edge_events()[0]).expect("an event");
+    let broken: [fn(&mut Value); 5] = [
+        |e| drop(e.as_object_mut().map(|o| o.remove("cloud"))),
+        |e| e["invented_field"] = Value::from(1),
+        |e| e["severity"] = Value::from("Severe"),
+        // OCSF wants exactly one of cve, advisory and cwe.
+        |e| e["vulnerabilities"][0]["cve"] = serde_json::json!({"uid": "CVE-2026-1"}),
+        |e| e["time"] = Value::from("yesterday"),
+    ];
+    let mut lines = String::new();
+    for breaking in broken {
+        let mut e = good.clone();
+        breaking(&mut e);
+        lines.push_str(&format!("{e}\n"));
+    }
+    let dir = out_dir("ocsf-broken");
+    std::fs::create_dir_all(&dir).expect("out dir");
+    let file = dir.join("broken.ndjson");
+    std::fs::write(&file, lines).expect("written");
+    if let Some(report) = validate(&file) {
+        assert_eq!(report.status.code(), Some(1), "{}", report.text);
+        assert!(report.text.contains(": 0 passed, 5 failed"), "{}", report.text);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Events the default scenario does not make: Inspector Classic without a CVE, no instance,
+/// no texts, UNTRIAGED, text cut to fit, a resolved entry without an instance.
+fn edge_events() -> Vec<String> {
+    use scanflow_core::lifecycle::{Annotation, Resolved, StateRecord, Status};
+    use scanflow_core::model::{Engine, Finding, Severity};
+    let run = scanflow_core::state::Run {
+        account_id: "444455556666".into(),
+        region: "us-east-1".into(),
+        engine: Engine::Classic,
+        run_id: "arn:aws:inspector:us-east-1:444455556666:target/0-a/template/0-b/run/0-c".into(),
+        tag: None,
+        duration_seconds: 900,
+        started_at: "2026-11-28T02:00:00Z".into(),
+        deadline: "2026-11-28T03:00:00Z".into(),
+        wait_seconds: 0,
+        rerun: true,
+        execution: "rerun-1".into(),
+        adopted: false,
+        scheduled_at: None,
+        sla_days: None,
+    };
+    let context = ocsf::Context::new(&run, "2026-11-28T02:21:00Z").expect("context");
+    let finding = |severity, vulnerability_id: Option<&str>, instance: Option<&str>| Finding {
+        id: format!("{}/finding/0-{severity:?}", run.run_id),
+        engine: Engine::Classic,
+        account_id: run.account_id.clone(),
+        region: run.region.clone(),
+        severity,
+        title: "Instance is configured to allow users to log in with root credentials over SSH"
+            .into(),
+        instance_id: instance.map(str::to_owned),
+        instance_tags: instance
+            .map(|_| [("Patch".to_owned(), "weekly".to_owned())].into())
+            .unwrap_or_default(),
+        vulnerability_id: vulnerability_id.map(str::to_owned),
+        description: "x".repeat(5_000),
+        recommendation: String::new(),
+        fix_available: None,
+        score: None,
+        first_seen: Some("not a time".into()),
+        last_seen: None,
+        rules_package_arn: Some("arn:aws:inspector:us-east-1:316112463485:rulespackage/0-b".into()),
+    };
+    let annotation = Annotation {
+        identity: "classic:444455556666:us-east-1:-:rules:root-login".into(),
+        lifecycle: Status::Open,
+        first_seen: "2026-10-01T00:00:00Z".into(),
+        age_days: 58,
+        sla_due_at: None,
+        overdue: false,
+    };
+    let resolved = Resolved {
+        record: StateRecord {
+            identity: "classic:444455556666:us-east-1:-:rules:CVE-2024-1".into(),
+            id: "arn:aws:inspector:us-east-1:444455556666:finding/old".into(),
+            severity: Severity::Low,
+            instance_id: None,
+            vulnerability_id: Some("CVE-2024-1".into()),
+            title: String::new(),
+            first_seen: "2026-10-01T00:00:00Z".into(),
+            last_seen: "2026-11-21T02:21:00Z".into(),
+        },
+        resolved_at: "2026-11-28T02:21:00Z".into(),
+    };
+    let cut = ocsf::finding_json(
+        finding(Severity::High, Some("CVE-2026-1"), Some("i-04d5e6f7a8b9c0001")),
+        &annotation,
+        &context,
+        2_000,
+    )
+    .expect("cut to fit");
+    let cut_value: Value = serde_json::from_str(&cut).expect("json");
+    assert!(cut.len() <= 2_000, "{}", cut.len());
+    assert_eq!(cut_value["metadata"]["is_truncated"], true);
+    vec![
+        ocsf::finding_json(
+            finding(Severity::Untriaged, Some("SSH-ROOT-LOGIN"), None),
+            &annotation,
+            &context,
+            usize::MAX,
+        )
+        .expect("fits"),
+        ocsf::finding_json(finding(Severity::Informational, None, None), &annotation, &context, usize::MAX)
+            .expect("fits"),
+        cut,
+        ocsf::resolved_json(&resolved, &context).expect("resolved"),
+    ]
+}
+
+/// What the checker said.
+struct Report {
+    status: std::process::ExitStatus,
+    text: String,
+}
+
+/// Runs the committed checker on `file`. Without its Python packages it skips (`None`)
+/// locally and fails on CI (`CI=true`, where tests/run-all.sh installs them).
+fn validate(file: &std::path::Path) -> Option<Report> {
     let script = repo_root().join("tests/ocsf/validate.py");
     let output = Command::new("python3")
         .arg(&script)
@@ -197,15 +329,15 @@ fn validate(file: &std::path::Path) {
         );
         assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}");
         println!("skipped: {message}");
-        return;
+        return None;
     }
-    let Ok(o) = output else { return };
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "OCSF validation failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(stdout.contains(" 0 failed"), "{stdout}");
-    println!("{}", stdout.trim());
+    let o = output.ok()?;
+    Some(Report {
+        status: o.status,
+        text: format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    })
 }
