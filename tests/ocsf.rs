@@ -94,7 +94,11 @@ fn ocsf_findings(parts: &[Value], key: &str) -> ByInstance {
             .or_default()
             .entry(text(&e["resources"][0]["uid"]))
             .or_default()
-            .insert((text(&e["finding_info"]["uid"]), text(id), text(&v["severity"])));
+            .insert((
+                text(&e["finding_info"]["uid"]),
+                text(id),
+                text(&v["severity"]),
+            ));
     }
     out
 }
@@ -104,7 +108,10 @@ fn the_same_findings_travel_in_both_formats() {
     let scanflow = parts(&run_in(SiemFormat::Scanflow, "ocsf-same-scanflow"));
     let ocsf_parts = parts(&run_in(SiemFormat::Ocsf, "ocsf-same-ocsf"));
     for d in &scanflow {
-        assert_eq!(d["schemaVersion"], "1.1", "scanflow's own format is unchanged");
+        assert_eq!(
+            d["schemaVersion"], "1.1",
+            "scanflow's own format is unchanged"
+        );
         assert!(d.get("findingsFormat").is_none());
     }
     for d in &ocsf_parts {
@@ -123,9 +130,22 @@ fn the_same_findings_travel_in_both_formats() {
             "{key}: the same runs"
         );
         assert_eq!(a, b, "{key}: the same findings per instance");
-        let count = |m: &ByInstance| m.values().flat_map(|i| i.values()).map(BTreeSet::len).sum::<usize>();
-        assert_eq!(items(&scanflow, key).count(), items(&ocsf_parts, key).count(), "{key}: count");
-        assert_eq!(count(&a), items(&scanflow, key).count(), "{key}: no duplicates");
+        let count = |m: &ByInstance| {
+            m.values()
+                .flat_map(|i| i.values())
+                .map(BTreeSet::len)
+                .sum::<usize>()
+        };
+        assert_eq!(
+            items(&scanflow, key).count(),
+            items(&ocsf_parts, key).count(),
+            "{key}: count"
+        );
+        assert_eq!(
+            count(&a),
+            items(&scanflow, key).count(),
+            "{key}: no duplicates"
+        );
     }
     assert!(
         items(&scanflow, "resolved").count() > 0,
@@ -174,7 +194,11 @@ fn every_ocsf_event_validates_against_the_pinned_ocsf_schema() {
     let file = dir.join("events.ndjson");
     std::fs::write(&file, lines).expect("events written");
     if let Some(report) = validate(&file) {
-        assert!(report.status.success(), "OCSF validation failed:\n{}", report.text);
+        assert!(
+            report.status.success(),
+            "OCSF validation failed:\n{}",
+            report.text
+        );
         assert!(report.text.contains(" 0 failed"), "{}", report.text);
         println!("{}", report.text.trim());
     }
@@ -205,7 +229,11 @@ fn the_ocsf_checker_refuses_what_the_schema_forbids() {
     std::fs::write(&file, lines).expect("written");
     if let Some(report) = validate(&file) {
         assert_eq!(report.status.code(), Some(1), "{}", report.text);
-        assert!(report.text.contains(": 0 passed, 5 failed"), "{}", report.text);
+        assert!(
+            report.text.contains(": 0 passed, 5 failed"),
+            "{}",
+            report.text
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -275,7 +303,11 @@ fn edge_events() -> Vec<String> {
         resolved_at: "2026-11-28T02:21:00Z".into(),
     };
     let cut = ocsf::finding_json(
-        finding(Severity::High, Some("CVE-2026-1"), Some("i-04d5e6f7a8b9c0001")),
+        finding(
+            Severity::High,
+            Some("CVE-2026-1"),
+            Some("i-04d5e6f7a8b9c0001"),
+        ),
         &annotation,
         &context,
         2_000,
@@ -292,8 +324,13 @@ fn edge_events() -> Vec<String> {
             usize::MAX,
         )
         .expect("fits"),
-        ocsf::finding_json(finding(Severity::Informational, None, None), &annotation, &context, usize::MAX)
-            .expect("fits"),
+        ocsf::finding_json(
+            finding(Severity::Informational, None, None),
+            &annotation,
+            &context,
+            usize::MAX,
+        )
+        .expect("fits"),
         cut,
         ocsf::resolved_json(&resolved, &context).expect("resolved"),
     ]

@@ -73,7 +73,11 @@ fn receive_every_finding(format: SiemFormat) {
             .lines()
             .map(|l| {
                 let f: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
-                assert_eq!(f.get("class_uid").is_some(), format == SiemFormat::Ocsf, "{l}");
+                assert_eq!(
+                    f.get("class_uid").is_some(),
+                    format == SiemFormat::Ocsf,
+                    "{l}"
+                );
                 finding_id(&f)
             })
             .collect();

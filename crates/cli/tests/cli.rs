@@ -98,8 +98,7 @@ fn siem_format_ocsf_makes_the_parts_carry_ocsf_events() {
         let label = format!("siem-format-{format}");
         let out = scanflow(&["run", "--quiet", "--siem-format", format], &label);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        let dir =
-            std::env::temp_dir().join(format!("scanflow-cli-{}-{label}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("scanflow-cli-{}-{label}", std::process::id()));
         let mut parts = Vec::new();
         siem_parts(&dir, &mut parts);
         assert!(parts.len() >= 3, "{format}: {} parts", parts.len());

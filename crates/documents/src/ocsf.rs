@@ -207,13 +207,9 @@ pub fn finding_json(
             vulnerabilities: [Vulnerability {
                 cve,
                 advisory,
-                title: &f.title,
                 severity: f.severity.as_str(),
                 is_fix_available: f.fix_available,
                 remediation: non_empty(&f.recommendation).map(|desc| Remediation { desc }),
-                first_seen_time: first_seen,
-                last_seen_time: last_seen,
-                vendor_name: engine_product(f.engine).name,
             }],
             resources: resource(f.instance_id.as_deref(), Some(f), &context.run.region),
             unmapped: Unmapped {
@@ -237,7 +233,6 @@ pub fn resolved_json(resolved: &Resolved, context: &Context) -> Result<String, S
     let (cve, advisory) = vulnerability_ids(r.vulnerability_id.as_deref(), &r.title);
     let first_seen = optional_millis("firstSeen", Some(&r.first_seen));
     let last_seen = optional_millis("lastSeen", Some(&r.last_seen));
-    let product = engine_product(context.run.engine);
     let event = Event {
         class: Classification::new(Activity::Close, r.severity),
         metadata: context.metadata(false),
@@ -251,18 +246,14 @@ pub fn resolved_json(resolved: &Resolved, context: &Context) -> Result<String, S
             desc: None,
             first_seen_time: first_seen,
             last_seen_time: last_seen,
-            product,
+            product: engine_product(context.run.engine),
         },
         vulnerabilities: [Vulnerability {
             cve,
             advisory,
-            title: &r.title,
             severity: r.severity.as_str(),
             is_fix_available: None,
             remediation: None,
-            first_seen_time: first_seen,
-            last_seen_time: last_seen,
-            vendor_name: engine_product(context.run.engine).name,
         }],
         resources: resource(r.instance_id.as_deref(), None, &context.run.region),
         unmapped: Unmapped {
@@ -411,24 +402,21 @@ struct Uid<'a> {
     uid: &'a str,
 }
 
+/// The vulnerability: its id, the engine's severity label and the fix. Its title, description,
+/// times and engine are said once, in `finding_info` (every event has exactly one
+/// vulnerability), which keeps an event small enough for as many per part as it can.
 #[derive(Serialize)]
 struct Vulnerability<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     cve: Option<Uid<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     advisory: Option<Uid<'a>>,
-    title: &'a str,
     /// The engine's label (`CRITICAL`, ..., `UNTRIAGED`), as scanflow's own findings say it.
     severity: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     is_fix_available: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     remediation: Option<Remediation<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    first_seen_time: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_seen_time: Option<i64>,
-    vendor_name: &'a str,
 }
 
 #[derive(Serialize)]
@@ -468,4 +456,183 @@ struct Unmapped<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     inspector_score: Option<f64>,
     rerun: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scanflow_core::lifecycle::StateRecord;
+    use serde_json::Value;
+
+    fn run(engine: Engine) -> Run {
+        serde_json::from_value(serde_json::json!({
+            "accountId": "111122223333", "region": "eu-west-1", "engine": engine,
+            "runId": "r-1", "durationSeconds": 3600, "startedAt": "2026-11-28T10:00:00Z",
+            "deadline": "2026-11-28T12:00:00Z", "waitSeconds": 0, "rerun": false,
+            "execution": "e-1",
+        }))
+        .expect("run")
+    }
+
+    fn finding(severity: Severity, vulnerability_id: Option<&str>) -> Finding {
+        Finding {
+            id: "arn:aws:inspector2:eu-west-1:111122223333:finding/f1".into(),
+            engine: Engine::Inspector2,
+            account_id: "111122223333".into(),
+            region: "eu-west-1".into(),
+            severity,
+            title: "CVE-2024-0001 - openssl".into(),
+            instance_id: Some("i-0123456789abcdef0".into()),
+            instance_tags: [("Name".to_owned(), "web-1".to_owned())].into(),
+            vulnerability_id: vulnerability_id.map(str::to_owned),
+            description: "A flaw.".into(),
+            recommendation: "Upgrade openssl.".into(),
+            fix_available: Some(true),
+            score: Some(7.5),
+            first_seen: None,
+            last_seen: Some("2026-11-28T09:00:00.250Z".into()),
+            rules_package_arn: None,
+        }
+    }
+
+    fn annotation(identity: &str, lifecycle: Status) -> Annotation {
+        Annotation {
+            identity: identity.into(),
+            lifecycle,
+            first_seen: "2026-11-01T00:00:00Z".into(),
+            age_days: 27,
+            sla_due_at: Some("2026-12-01T00:00:00Z".into()),
+            overdue: false,
+        }
+    }
+
+    fn event(f: Finding, a: &Annotation, run: &Run) -> Value {
+        let context = Context::new(run, "2026-11-28T11:00:00Z").expect("context");
+        let text = finding_json(f, a, &context, usize::MAX).expect("event");
+        serde_json::from_str(&text).expect("json")
+    }
+
+    #[test]
+    fn severities_statuses_and_activities_map_to_ocsf_ids() {
+        let run = run(Engine::Inspector2);
+        let id = "arn:aws:inspector2:eu-west-1:111122223333:finding/f1";
+        let expected = [(5, "Critical"), (4, "High"), (3, "Medium"), (2, "Low")]
+            .into_iter()
+            .chain([(1, "Informational"), (0, "Unknown")]);
+        for (severity, (sid, caption)) in Severity::ALL.into_iter().zip(expected) {
+            let e = event(
+                finding(severity, Some("CVE-1")),
+                &annotation(id, Status::New),
+                &run,
+            );
+            assert_eq!(
+                (e["severity_id"].as_u64(), e["severity"].as_str()),
+                (Some(sid), Some(caption))
+            );
+            assert_eq!(e["vulnerabilities"][0]["severity"], severity.as_str());
+        }
+        let new = event(
+            finding(Severity::High, Some("CVE-1")),
+            &annotation(id, Status::New),
+            &run,
+        );
+        let open = event(
+            finding(Severity::High, Some("CVE-1")),
+            &annotation(id, Status::Open),
+            &run,
+        );
+        for (e, activity, type_uid) in [(&new, "Create", 200_201), (&open, "Update", 200_202)] {
+            assert_eq!(e["activity_name"], activity);
+            assert_eq!(e["type_uid"], type_uid);
+            assert_eq!(
+                (&e["status_id"], &e["status"]),
+                (&Value::from(1), &Value::from("New"))
+            );
+        }
+        // Times in milliseconds; the collection time is the event's.
+        assert_eq!(new["time"], 1_795_863_600_000_i64);
+        assert_eq!(new["finding_info"]["last_seen_time"], 1_795_856_400_250_i64);
+        assert_eq!(
+            new["finding_info"]["first_seen_time"],
+            1_793_491_200_000_i64
+        );
+        assert_eq!(new["resources"][0]["name"], "web-1");
+        assert_eq!(new["cloud"]["account"]["uid"], "111122223333");
+        assert_eq!(new["metadata"]["correlation_uid"], "r-1");
+        assert!(new["metadata"].get("is_truncated").is_none());
+    }
+
+    #[test]
+    fn the_uid_is_the_stable_identity_and_non_cves_are_advisories() {
+        let run = run(Engine::Classic);
+        let identity = "classic:111122223333:eu-west-1:i-0123456789abcdef0:pkg:SSH-1";
+        let mut f = finding(Severity::Medium, Some("SSH-1"));
+        f.engine = Engine::Classic;
+        let e = event(f.clone(), &annotation(identity, Status::Open), &run);
+        assert_eq!(e["finding_info"]["uid"], identity);
+        assert_eq!(
+            e["finding_info"]["uid_alt"],
+            f.id.as_str(),
+            "this run's ARN"
+        );
+        assert_eq!(e["vulnerabilities"][0]["advisory"]["uid"], "SSH-1");
+        assert!(e["vulnerabilities"][0].get("cve").is_none());
+        assert_eq!(
+            e["finding_info"]["product"]["name"],
+            "Amazon Inspector Classic"
+        );
+        f.vulnerability_id = None;
+        let e = event(f, &annotation(identity, Status::Open), &run);
+        assert_eq!(
+            e["vulnerabilities"][0]["advisory"]["uid"],
+            "CVE-2024-0001 - openssl"
+        );
+        // Inspector v2: the ARN is the identity, so there is no alternative uid.
+        let run = self::run(Engine::Inspector2);
+        let f = finding(Severity::Medium, Some("CVE-2024-0001"));
+        let e = event(f.clone(), &annotation(&f.id, Status::New), &run);
+        assert!(e["finding_info"].get("uid_alt").is_none());
+        assert_eq!(e["vulnerabilities"][0]["cve"]["uid"], "CVE-2024-0001");
+    }
+
+    #[test]
+    fn a_resolved_entry_is_a_closed_resolved_event_at_its_resolution() {
+        let run = run(Engine::Inspector2);
+        let context = Context::new(&run, "2026-11-28T11:00:00Z").expect("context");
+        let resolved = Resolved {
+            record: StateRecord {
+                identity: "arn:f9".into(),
+                id: "arn:f9".into(),
+                severity: Severity::Critical,
+                instance_id: Some("i-0123456789abcdef0".into()),
+                vulnerability_id: Some("CVE-2024-9".into()),
+                title: "CVE-2024-9 - curl".into(),
+                first_seen: "2026-11-01T00:00:00Z".into(),
+                last_seen: "2026-11-21T11:00:00Z".into(),
+            },
+            resolved_at: "2026-11-28T11:00:00Z".into(),
+        };
+        let e: Value = serde_json::from_str(&resolved_json(&resolved, &context).expect("event"))
+            .expect("json");
+        assert_eq!(
+            (&e["activity_id"], &e["type_uid"]),
+            (&Value::from(3), &Value::from(200_203))
+        );
+        assert_eq!(
+            (&e["status_id"], &e["status"]),
+            (&Value::from(4), &Value::from("Resolved"))
+        );
+        assert_eq!(e["severity_id"], 5);
+        assert_eq!(e["finding_info"]["uid"], "arn:f9");
+        assert_eq!(e["time"], 1_795_863_600_000_i64);
+        assert_eq!(e["unmapped"]["lifecycle"], "resolved");
+        assert_eq!(e["resources"][0]["uid"], "i-0123456789abcdef0");
+    }
+
+    #[test]
+    fn a_bad_collection_time_names_the_field() {
+        let run = run(Engine::Inspector2);
+        let err = Context::new(&run, "yesterday").err().expect("refused");
+        assert!(err.to_string().contains("collectedAt"), "{err}");
+    }
 }

@@ -405,7 +405,9 @@ mod tests {
             store.store(&ocsf_part(2, 2, &[3], &[9])).ok(),
             Some(Stored::Duplicate)
         );
-        let done = store.store(&ocsf_part(1, 2, &[1, 2], &[])).expect("completes");
+        let done = store
+            .store(&ocsf_part(1, 2, &[1, 2], &[]))
+            .expect("completes");
         let run_dir = dir.join("111122223333/eu-west-1");
         assert_eq!(
             done,
@@ -425,14 +427,22 @@ mod tests {
         let uids = |events: &[serde_json::Value]| -> Vec<String> {
             events
                 .iter()
-                .map(|e| e["finding_info"]["uid"].as_str().unwrap_or_default().to_owned())
+                .map(|e| {
+                    e["finding_info"]["uid"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
                 .collect()
         };
         let findings = lines("r-ocsf.ndjson");
         assert_eq!(uids(&findings), ["f-1", "f-2", "f-3"]);
         assert!(findings.iter().all(|e| e["class_uid"] == 2002));
         // The escaped newline inside a string stays an escape, never a line break.
-        assert_eq!(findings[0]["finding_info"]["title"], "CVE-2024-6387\nopenssh");
+        assert_eq!(
+            findings[0]["finding_info"]["title"],
+            "CVE-2024-6387\nopenssh"
+        );
         let resolved = lines("r-ocsf.resolved.ndjson");
         assert_eq!(uids(&resolved), ["f-9"]);
         assert_eq!(resolved[0]["status"], "Resolved");
