@@ -1875,3 +1875,56 @@ fn the_siem_endpoint_may_carry_basic_auth_credentials_and_is_never_echoed() {
         assert!(!re.is_match(bad), "{bad} must be refused");
     }
 }
+
+#[test]
+fn the_siem_format_parameter_offers_exactly_the_formats_the_format_step_reads() {
+    use scanflow_core::ports::SiemFormat;
+    let hub = template(HUB);
+    let param = hub
+        .get("Parameters")
+        .and_then(|p| p.get("SiemFormat"))
+        .expect("SiemFormat parameter");
+    let allowed = strings(param.get("AllowedValues").expect("AllowedValues"));
+    assert_eq!(
+        allowed,
+        SiemFormat::ALL.map(|f| f.as_str().to_owned()),
+        "AllowedValues vs scanflow_core::ports::SiemFormat::ALL"
+    );
+    assert_eq!(
+        parameter_default(&hub, "SiemFormat").as_str(),
+        Some(SiemFormat::default().as_str())
+    );
+    // Only the format function reads it, straight from the parameter.
+    for (id, bin) in hub_functions(&hub) {
+        let value = props(resource(&hub, &id))
+            .get("Environment")
+            .and_then(|e| e.get("Variables"))
+            .and_then(|v| v.get(iam::ENV_SIEM_FORMAT));
+        assert_eq!(
+            value.and_then(ref_name),
+            (bin == "format").then_some("SiemFormat"),
+            "{id}: {} is !Ref SiemFormat on format only",
+            iam::ENV_SIEM_FORMAT
+        );
+    }
+    // Each allowed value becomes that format in the hub configuration the handlers read.
+    for value in &allowed {
+        let env = |name: &str| match name {
+            "HUB_ACCOUNT_ID" => Some("999999999999".to_owned()),
+            "REPORT_KMS_KEY_ARN" => Some("arn:aws:kms:eu-west-1:999999999999:key/k".to_owned()),
+            "REPORT_BUCKET" => Some("hub-reports".to_owned()),
+            n if n == iam::ENV_SIEM_FORMAT => Some(value.clone()),
+            _ => None,
+        };
+        let config = scanflow_aws::config::Config::from_lookup("format", env)
+            .unwrap_or_else(|e| panic!("SIEM_FORMAT={value}: {e}"));
+        assert_eq!(config.siem_format.as_str(), value);
+    }
+    // The scenario's hub section chooses it the same way (`scanflow run --siem-format` sets it).
+    let scenario: scanflow_sandbox::Scenario = serde_json::from_value(serde_json::json!({
+        "hub": {"accountId": "999988887777", "config": {"siemFormat": "ocsf"}},
+        "accounts": [],
+    }))
+    .expect("a scenario choosing ocsf");
+    assert_eq!(scenario.hub.hub_config().siem_format, SiemFormat::Ocsf);
+}

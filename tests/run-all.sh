@@ -36,7 +36,10 @@ mkdir -p target
 echo "== starting moto on 127.0.0.1:$port"
 MOTO_PORT=$port moto_server -H 127.0.0.1 -p "$port" >target/moto.log 2>&1 &
 moto_pid=$!
-trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
+# The tests' output folders (a large scenario leaves hundreds of MB) go in one scratch folder,
+# removed at the end however the run ends.
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/scanflow-tests-XXXXXX")
+trap 'kill "$moto_pid" 2>/dev/null || true; rm -rf "$scratch"' EXIT
 for _ in $(seq 1 100); do
   python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/', timeout=1)" 2>/dev/null && break
   kill -0 "$moto_pid" 2>/dev/null || { cat target/moto.log >&2; echo "moto did not start" >&2; exit 1; }
@@ -49,7 +52,7 @@ cargo fmt --all --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
 echo "== cargo nextest"
-cargo nextest run --workspace --all-features --no-fail-fast
+TMPDIR=$scratch cargo nextest run --workspace --all-features --no-fail-fast
 
 echo "== ASL conformance suite against moto's Step Functions interpreter"
 python3 crates/asl/peer/run_moto.py --endpoint "$SCANFLOW_MOTO_URL"

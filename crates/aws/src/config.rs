@@ -3,6 +3,7 @@
 
 use scanflow_core::ScanError;
 use scanflow_core::lifecycle::SlaOverrides;
+use scanflow_core::ports::SiemFormat;
 
 use crate::iam;
 
@@ -61,6 +62,8 @@ pub struct Config {
     /// The hub is the Inspector delegated administrator of the members' organisation and reads
     /// their v2 findings and coverage with its own credentials (`INSPECTOR_DELEGATED_ADMIN`).
     pub inspector_delegated_admin: bool,
+    /// How the SIEM parts write findings (`SIEM_FORMAT`; format only; default scanflow).
+    pub siem_format: SiemFormat,
 }
 
 impl Config {
@@ -163,9 +166,20 @@ impl Config {
                 });
             }
         };
+        let siem_format = match get(iam::ENV_SIEM_FORMAT)? {
+            None => SiemFormat::default(),
+            Some(text) => SiemFormat::parse(iam::ENV_SIEM_FORMAT, &text).map_err(|_| {
+                ConfigError::Invalid {
+                    variable: iam::ENV_SIEM_FORMAT,
+                    value: text.clone(),
+                    problem: "expected scanflow or ocsf (the SiemFormat parameter)".into(),
+                }
+            })?,
+        };
         Ok(Self {
             inspector_delegated_admin,
             sla_days,
+            siem_format,
             function: function.to_owned(),
             scan_role_name,
             external_id,
@@ -250,6 +264,10 @@ mod tests {
         with.push(("INSPECTOR_DELEGATED_ADMIN", "true"));
         let c = Config::from_lookup("collect-findings", env(&with)).expect("valid");
         assert!(c.inspector_delegated_admin);
+        assert_eq!(c.siem_format, SiemFormat::Scanflow, "the default");
+        with.push(("SIEM_FORMAT", "ocsf"));
+        let c = Config::from_lookup("format", env(&with)).expect("valid");
+        assert_eq!(c.siem_format, SiemFormat::Ocsf);
     }
 
     #[test]
@@ -296,6 +314,8 @@ mod tests {
             ("SLA_DAYS", "critical=0"),
             ("SLA_DAYS", "urgent=3"),
             ("INSPECTOR_DELEGATED_ADMIN", "yes"),
+            ("SIEM_FORMAT", "OCSF"),
+            ("SIEM_FORMAT", "cef"),
         ] {
             let mut pairs: Vec<_> = FULL
                 .iter()

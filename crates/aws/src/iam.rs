@@ -27,10 +27,14 @@ pub const OPTIONAL_ENV: &[&str] = &[
     ENV_SETTINGS_PARAMETER,
     ENV_SLA_DAYS,
     ENV_INSPECTOR_DELEGATED_ADMIN,
+    ENV_SIEM_FORMAT,
 ];
 
 /// Hub-wide SLA days per severity (`critical=15,high=30,...`; the `SlaDays` parameter).
 pub const ENV_SLA_DAYS: &str = "SLA_DAYS";
+
+/// How the SIEM parts write findings: `scanflow` or `ocsf` (the `SiemFormat` parameter).
+pub const ENV_SIEM_FORMAT: &str = "SIEM_FORMAT";
 
 /// The functions, as `lambda::run` names them (one list, in the domain).
 pub use scanflow_core::step::FUNCTIONS;
@@ -52,6 +56,7 @@ pub fn function_env(function: &str) -> Option<&'static [&'static str]> {
         ENV_REPORT_KMS_KEY_ARN,
         ENV_HUB_ACCOUNT_ID,
         ENV_SLA_DAYS,
+        ENV_SIEM_FORMAT,
     ];
     const PUBLISH: &[&str] = &[
         ENV_SCAN_ROLE_NAME,

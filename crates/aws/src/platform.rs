@@ -55,6 +55,7 @@ impl AwsPlatform {
         let hub = HubConfig {
             hub_account_id: config.hub_account_id.clone(),
             sla_days: config.sla_days,
+            siem_format: config.siem_format,
             ..HubConfig::default()
         };
         hub.validate("").map_err(ConfigError::Hub)?;

@@ -82,6 +82,7 @@ fn config(bucket: &str, topic: Option<String>) -> Config {
         hub_account_id: HUB.into(),
         sla_days: Default::default(),
         inspector_delegated_admin: false,
+        siem_format: Default::default(),
     }
 }
 

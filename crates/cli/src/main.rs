@@ -68,6 +68,11 @@ struct RunArgs {
     #[arg(long, value_name = "SECONDS", requires = "http_endpoint",
           value_parser = clap::value_parser!(u64).range(1..=15))]
     http_timeout: Option<u64>,
+    /// How the SIEM parts write findings, as the hub's SiemFormat parameter does: scanflow or
+    /// ocsf (OCSF Vulnerability Finding events) [default: the scenario's
+    /// hub.config.siemFormat, else scanflow].
+    #[arg(long, value_name = "FORMAT")]
+    siem_format: Option<String>,
     /// Where findings, digests, SIEM parts and published messages are written.
     #[arg(long, default_value = "scanflow-out")]
     out: PathBuf,
@@ -311,6 +316,12 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return invalid(e.to_string()),
     };
+    if let Some(text) = &args.siem_format {
+        match scanflow_core::ports::SiemFormat::parse("--siem-format", text) {
+            Ok(format) => scenario.hub.config.siem_format = Some(format),
+            Err(e) => return invalid(e.to_string()),
+        }
+    }
     if let Some(account) = &args.account {
         scenario.accounts.retain(|a| &a.account_id == account);
         if scenario.accounts.is_empty() {

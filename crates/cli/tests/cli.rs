@@ -54,7 +54,7 @@ fn run_on_the_default_scenario_exits_0_with_the_broken_account_reported() {
 
 #[test]
 fn invalid_input_scenario_or_definition_exit_2_naming_the_problem() {
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
         (
             &[
                 "run",
@@ -69,12 +69,46 @@ fn invalid_input_scenario_or_definition_exit_2_naming_the_problem() {
             "no/such/file.json",
         ),
         (&["run", "--definition", "Cargo.toml"], "Cargo.toml"),
+        (&["run", "--siem-format", "OCSF"], "--siem-format"),
     ];
     for (i, (args, says)) in cases.into_iter().enumerate() {
         let out = scanflow(args, &format!("invalid-{i}"));
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+/// The SIEM parts' findings files under `run`'s output folder.
+fn siem_parts(dir: &Path, found: &mut Vec<serde_json::Value>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            siem_parts(&path, found);
+        } else if path.parent().is_some_and(|p| p.ends_with("siem")) {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            found.push(serde_json::from_str(&text).expect("a part is JSON"));
+        }
+    }
+}
+
+#[test]
+fn siem_format_ocsf_makes_the_parts_carry_ocsf_events() {
+    for (format, version) in [("ocsf", "1.2"), ("scanflow", "1.1")] {
+        let label = format!("siem-format-{format}");
+        let out = scanflow(&["run", "--quiet", "--siem-format", format], &label);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let dir = std::env::temp_dir().join(format!("scanflow-cli-{}-{label}", std::process::id()));
+        let mut parts = Vec::new();
+        siem_parts(&dir, &mut parts);
+        assert!(parts.len() >= 3, "{format}: {} parts", parts.len());
+        for part in &parts {
+            assert_eq!(part["schemaVersion"], version, "{format}");
+            for f in part["findings"].as_array().into_iter().flatten() {
+                assert_eq!(f.get("class_uid").is_some(), format == "ocsf", "{f}");
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 

@@ -290,6 +290,51 @@ pub struct HubConfig {
         skip_serializing_if = "crate::lifecycle::SlaOverrides::is_empty"
     )]
     pub sla_days: crate::lifecycle::SlaOverrides,
+    /// How the SIEM parts write findings (`SIEM_FORMAT`, the `SiemFormat` parameter).
+    #[serde(default)]
+    pub siem_format: SiemFormat,
+}
+
+/// The document format of the findings in the SIEM parts: scanflow's own (`scanflow.siem`
+/// findings) or OCSF Vulnerability Finding events, inside the same numbered parts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SiemFormat {
+    #[default]
+    Scanflow,
+    Ocsf,
+}
+
+impl SiemFormat {
+    /// Every value, as the `SiemFormat` parameter's `AllowedValues` list them.
+    pub const ALL: [SiemFormat; 2] = [SiemFormat::Scanflow, SiemFormat::Ocsf];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scanflow => "scanflow",
+            Self::Ocsf => "ocsf",
+        }
+    }
+
+    /// Parses a setting named `field`; anything else is bad input naming the field.
+    pub fn parse(field: &str, value: &str) -> Result<Self, ScanError> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.as_str() == value)
+            .ok_or_else(|| {
+                ScanError::invalid(
+                    field,
+                    "scanflow or ocsf",
+                    format!("is {}", crate::error::quote(value)),
+                )
+            })
+    }
+}
+
+impl std::fmt::Display for SiemFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The documented range of each [`HubConfig`] setting. The bounds are generous for any real
@@ -401,6 +446,7 @@ impl Default for HubConfig {
             digest_top_findings: 25,
             chunk_size: 5000,
             sla_days: crate::lifecycle::SlaOverrides::default(),
+            siem_format: SiemFormat::Scanflow,
         }
     }
 }
@@ -470,6 +516,25 @@ mod tests {
             field_of(c.validate("").expect_err("min > max")),
             "minPollSeconds"
         );
+    }
+
+    #[test]
+    fn siem_formats_parse_exactly_and_a_bad_one_names_the_field() {
+        for f in SiemFormat::ALL {
+            assert_eq!(SiemFormat::parse("SIEM_FORMAT", f.as_str()), Ok(f));
+        }
+        for bad in ["OCSF", "", "ocsf ", "json"] {
+            let err = SiemFormat::parse("SIEM_FORMAT", bad).expect_err(bad);
+            assert!(err.to_string().contains("scanflow or ocsf"), "{err}");
+            assert_eq!(field_of(err), "SIEM_FORMAT");
+        }
+        let c: HubConfig = serde_json::from_value(serde_json::json!({
+            "hubAccountId": "999988887777", "evaluationAllowanceSeconds": 60,
+            "firstWaitMarginSeconds": 0, "minPollSeconds": 1, "maxPollSeconds": 1,
+            "digestTopFindings": 1, "chunkSize": 1,
+        }))
+        .expect("a config without siemFormat");
+        assert_eq!(c.siem_format, SiemFormat::Scanflow, "the default");
     }
 
     #[test]

@@ -1,18 +1,41 @@
 //! The SIEM document (`scanflow.siem` 1.1, see `siem.schema.json` and `SIEM.md`): its parts,
 //! how findings are packed into parts that each fit one SNS message with its attributes, and
-//! the failure document publish sends when a scan could not be completed.
+//! the failure document publish sends when a scan could not be completed. Parts whose findings
+//! are OCSF events ([`crate::ocsf`]) are 1.2: the same envelope, sized the same way, with
+//! `findingsFormat` naming the OCSF version.
 
 use scanflow_core::ScanError;
 use scanflow_core::lifecycle::{Annotation, Resolved};
 use scanflow_core::message::{SNS_MESSAGE_LIMIT, attributes_size};
 use scanflow_core::model::{Coverage, Engine, Finding, SeverityCounts, Uncovered};
+use scanflow_core::ports::SiemFormat;
 use scanflow_core::state::Run;
 use serde::Serialize;
 
 use crate::envelope::part_attributes;
 
+/// Names the format of a part's findings when it is not scanflow's own (1.2).
+#[derive(Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FindingsFormat {
+    pub name: &'static str,
+    pub version: &'static str,
+    pub class_uid: u32,
+}
+
+/// The envelope's `schemaVersion` and `findingsFormat` for parts in `format`.
+fn envelope_of(format: SiemFormat) -> (&'static str, Option<&'static FindingsFormat>) {
+    match format {
+        SiemFormat::Scanflow => (SCHEMA_VERSION, None),
+        SiemFormat::Ocsf => (SCHEMA_VERSION_OCSF, Some(&crate::ocsf::FINDINGS_FORMAT)),
+    }
+}
+
 pub const SCHEMA: &str = "scanflow.siem";
 pub const SCHEMA_VERSION: &str = "1.1";
+/// The version of findings parts whose findings are OCSF events (`findingsFormat`, 1.2).
+/// Parts in scanflow's own format stay 1.1, byte for byte what they were.
+pub const SCHEMA_VERSION_OCSF: &str = "1.2";
 pub const KIND_FINDINGS: &str = "findings";
 pub const KIND_FAILURE: &str = "failure";
 
@@ -168,6 +191,9 @@ struct Header<'a> {
     schema: &'static str,
     schema_version: &'static str,
     kind: &'static str,
+    /// 1.2: how `findings` and `resolved` are written; absent for scanflow's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    findings_format: Option<&'static FindingsFormat>,
     run: &'a SiemRun,
     part: PartNumber,
     summary: &'a Summary,
@@ -204,7 +230,11 @@ pub fn resolved_json(resolved: &Resolved) -> Result<String, ScanError> {
 /// The most bytes one finding may take: what is left in a part holding only that finding,
 /// with the largest possible part numbers and summary. Only a finding that could not travel in
 /// a message of its own is ever cut.
-pub fn finding_budget(siem_run: &SiemRun, run: &Run) -> Result<usize, ScanError> {
+pub fn finding_budget(
+    siem_run: &SiemRun,
+    run: &Run,
+    format: SiemFormat,
+) -> Result<usize, ScanError> {
     let widest = SeverityCounts {
         critical: u64::MAX,
         high: u64::MAX,
@@ -220,7 +250,7 @@ pub fn finding_budget(siem_run: &SiemRun, run: &Run) -> Result<usize, ScanError>
         instances_not_scanned: u64::MAX,
         lifecycle: Some(LifecycleSummary::widest()),
     };
-    let header = header_json(siem_run, &summary, None, usize::MAX, usize::MAX)?;
+    let header = header_json(format, siem_run, &summary, None, usize::MAX, usize::MAX)?;
     let overhead = header.len() - 1
         + FINDINGS_OPEN.len()
         + FINDINGS_CLOSE.len()
@@ -250,10 +280,9 @@ pub fn annotated_json(
     if let Some(a) = annotation {
         finding.first_seen = Some(a.first_seen.clone());
     }
-    let mut truncated = false;
-    loop {
-        let text = serde_json::to_string(&SiemFinding {
-            finding: &finding,
+    fit(finding, budget, |finding, truncated| {
+        serde_json::to_string(&SiemFinding {
+            finding,
             identity: annotation.map(|a| a.identity.as_str()),
             lifecycle: annotation.map(|a| a.lifecycle.as_str()),
             age_days: annotation.map(|a| a.age_days),
@@ -261,7 +290,21 @@ pub fn annotated_json(
             overdue: annotation.map(|a| a.overdue),
             truncated,
         })
-        .map_err(ScanError::internal)?;
+        .map_err(ScanError::internal)
+    })
+}
+
+/// Renders `finding` with `render` (told whether text was cut), cutting its longest text
+/// fields (description, recommendation, title; then its tags) until the text fits `budget`.
+/// Both SIEM formats go through here, so a finding is cut the same way in either.
+pub(crate) fn fit(
+    mut finding: Finding,
+    budget: usize,
+    mut render: impl FnMut(&Finding, bool) -> Result<String, ScanError>,
+) -> Result<String, ScanError> {
+    let mut truncated = false;
+    loop {
+        let text = render(&finding, truncated)?;
         if text.len() <= budget {
             return Ok(text);
         }
@@ -317,16 +360,19 @@ pub fn clip(s: &str, max: usize) -> String {
 }
 
 fn header_json(
+    format: SiemFormat,
     run: &SiemRun,
     summary: &Summary,
     coverage: Option<&CoverageSection>,
     index: usize,
     count: usize,
 ) -> Result<String, ScanError> {
+    let (schema_version, findings_format) = envelope_of(format);
     serde_json::to_string(&Header {
         schema: SCHEMA,
-        schema_version: SCHEMA_VERSION,
+        schema_version,
         kind: KIND_FINDINGS,
+        findings_format,
         run,
         part: PartNumber { index, count },
         summary,
@@ -341,6 +387,7 @@ fn digits(n: usize) -> usize {
 
 /// The fixed part of every findings part, and the arithmetic that packs findings into parts.
 pub struct Layout<'a> {
+    format: SiemFormat,
     run: &'a Run,
     siem_run: &'a SiemRun,
     summary: &'a Summary,
@@ -356,10 +403,12 @@ impl<'a> Layout<'a> {
         siem_run: &'a SiemRun,
         summary: &'a Summary,
         coverage: &'a CoverageSection,
+        format: SiemFormat,
     ) -> Result<Self, ScanError> {
         Ok(Self {
-            first_base: header_json(siem_run, summary, Some(coverage), 0, 0)?.len(),
-            other_base: header_json(siem_run, summary, None, 0, 0)?.len(),
+            first_base: header_json(format, siem_run, summary, Some(coverage), 0, 0)?.len(),
+            other_base: header_json(format, siem_run, summary, None, 0, 0)?.len(),
+            format,
             run,
             siem_run,
             summary,
@@ -435,7 +484,14 @@ impl<'a> Layout<'a> {
         resolved: &[String],
     ) -> Result<String, ScanError> {
         let coverage = (index == 1).then_some(self.coverage);
-        let mut body = header_json(self.siem_run, self.summary, coverage, index, count)?;
+        let mut body = header_json(
+            self.format,
+            self.siem_run,
+            self.summary,
+            coverage,
+            index,
+            count,
+        )?;
         body.pop();
         body.push_str(FINDINGS_OPEN);
         body.push_str(&items.join(","));

@@ -11,7 +11,7 @@ use scanflow_core::fleet::ScanScope;
 use scanflow_core::input::{DURATION_RANGE, validate_account_id, validate_region, validate_tag};
 use scanflow_core::lifecycle::SlaOverrides;
 use scanflow_core::model::{AccountSettings, Engine, Severity, Tag};
-use scanflow_core::ports::{HubConfig, WorkflowStatus};
+use scanflow_core::ports::{HubConfig, SiemFormat, WorkflowStatus};
 use scanflow_core::schedule::Schedule;
 
 use crate::SandboxError;
@@ -120,6 +120,10 @@ pub struct HubConfigOverrides {
     /// Hub-wide SLA days per severity (the hub's `SlaDays` parameter).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sla_days: Option<SlaOverrides>,
+    /// How the SIEM parts write findings, `scanflow` or `ocsf` (the hub's `SiemFormat`
+    /// parameter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub siem_format: Option<SiemFormat>,
 }
 
 /// One member account in one region.
@@ -478,6 +482,7 @@ impl HubSpec {
             digest_top_findings: o.digest_top_findings.unwrap_or(d.digest_top_findings),
             chunk_size: o.chunk_size.unwrap_or(d.chunk_size),
             sla_days: o.sla_days.unwrap_or(d.sla_days),
+            siem_format: o.siem_format.unwrap_or(d.siem_format),
         }
     }
 }

@@ -4,7 +4,8 @@
 //! as publish does; prints the time and peak memory (VmHWM, reset before each step) of every
 //! format and promotion, and the sizes of the state objects.
 //!
-//! `cargo run --release -p format --example lifecycle_bench [out-dir]`
+//! `cargo run --release -p format --example lifecycle_bench [out-dir] [scanflow|ocsf]` (the
+//! second argument is the hub's `SiemFormat`; default scanflow).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -19,12 +20,13 @@ use scanflow_sandbox::{Sandbox, Scenario};
 const FINDINGS: u32 = 250_000;
 const CHURN: u32 = 5_000;
 
-fn scenario() -> Result<Scenario, Box<dyn std::error::Error>> {
+fn scenario(siem_format: &str) -> Result<Scenario, Box<dyn std::error::Error>> {
     let instances: Vec<serde_json::Value> = (0..200)
         .map(|i| serde_json::json!({"id": format!("i-{i:017x}")}))
         .collect();
     let text = serde_json::json!({
-        "hub": {"accountId": "999999999999", "region": "eu-west-1"},
+        "hub": {"accountId": "999999999999", "region": "eu-west-1",
+                "config": {"siemFormat": siem_format}},
         "accounts": [{
             "accountId": "111122223333", "region": "eu-west-1",
             "settings": {"engine": "inspector2"},
@@ -72,11 +74,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .map(PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("scanflow-lifecycle-bench"));
+    let siem_format = std::env::args().nth(2).unwrap_or_else(|| "scanflow".into());
     let _ = std::fs::remove_dir_all(&out);
-    let sandbox = Sandbox::new(scenario()?, &out, None)?;
+    let sandbox = Sandbox::new(scenario(&siem_format)?, &out, None)?;
     let (account, region) = ("111122223333", "eu-west-1");
     let t0 = time::macros::datetime!(2026-11-30 03:00 UTC);
-    println!("{FINDINGS} findings, {CHURN} fixed and {CHURN} introduced between 2 scans");
+    println!(
+        "{FINDINGS} findings, {CHURN} fixed and {CHURN} introduced between 2 scans; SIEM format \
+         {siem_format}"
+    );
     for scan in 1..=2 {
         let start = t0 + time::Duration::days(7 * (scan - 1));
         sandbox.set_now(start);
@@ -123,6 +129,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ))?;
         let format_time = t.elapsed();
         let format_peak = peak_mib();
+        let n = formatted.siem_parts;
+        let siem_bytes: u64 = (1..=n)
+            .map(|i| size_of(&out, &keys::siem_part(&run, i, n)))
+            .sum();
 
         reset_peak();
         let t = Instant::now();
@@ -147,9 +157,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         println!(
             "scan {scan}: format {:.2} s, peak {format_peak:.0} MiB (process RSS before: \
-             {before:.0} MiB; {} SIEM parts); promote {:.3} s, peak {promote_peak:.0} MiB",
+             {before:.0} MiB; {n} SIEM parts, {:.1} MiB); promote {:.3} s, peak \
+             {promote_peak:.0} MiB",
             format_time.as_secs_f64(),
-            formatted.siem_parts,
+            siem_bytes as f64 / 1_048_576.0,
             promote_time.as_secs_f64()
         );
         println!(

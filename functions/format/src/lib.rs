@@ -4,7 +4,8 @@
 //!
 //! One pass over the chunks: each finding is read once, counted, ranked, given its lifecycle
 //! against the account-Region's run state (the next state is written pending until publish has
-//! delivered) and serialised for the SIEM once, into a local spool file, its size noted. The
+//! delivered) and serialised for the SIEM once — as scanflow's own finding or, when the hub's
+//! `SiemFormat` is `ocsf`, as an OCSF event — into a local spool file, its size noted. The
 //! parts' keys and attributes name how many there are, which is known only once every size is:
 //! then the spool is read back in order and packed into the planned parts. Findings of the
 //! last scan that are gone come after the findings, as `resolved` entries, spooled the same way.
@@ -14,12 +15,13 @@
 use scanflow_core::lifecycle::{self, Gone, Previous, Seen, Sla, StateWriter};
 use scanflow_core::message::{SNS_MESSAGE_LIMIT, attributes_size};
 use scanflow_core::model::SeverityCounts;
-use scanflow_core::ports::{Platform, ReportStore};
+use scanflow_core::ports::{Platform, ReportStore, SiemFormat};
 use scanflow_core::state::{FormatInput, Formatted, Run};
 use scanflow_core::{ScanError, keys, step};
 
 use scanflow_documents::digest::{Changes, DigestFacts, TopFindings};
 use scanflow_documents::envelope::part_attributes;
+use scanflow_documents::ocsf;
 use scanflow_documents::siem::{CoverageSection, Layout, LifecycleSummary, SiemRun, Summary};
 
 /// Entry point shared by the Lambda main and the local engine.
@@ -42,8 +44,10 @@ pub async fn format_run<P: Platform>(
     let manifest =
         scanflow_documents::report::read_manifest(store, &collected.manifest_key).await?;
     let siem_run = SiemRun::new(run, Some(&manifest.collected_at));
-    let budget = scanflow_documents::siem::finding_budget(&siem_run, run)?;
     let config = platform.config();
+    let format = config.siem_format;
+    let budget = scanflow_documents::siem::finding_budget(&siem_run, run, format)?;
+    let ocsf = ocsf::Context::new(run, &manifest.collected_at)?;
     let collected_at = scanflow_core::time::parse("collectedAt", &manifest.collected_at)?;
     let sla = Sla::resolve(&config.sla_days, run.sla_days.as_ref());
     let current = lifecycle::read_pointer(
@@ -72,8 +76,12 @@ pub async fn format_run<P: Platform>(
                 let record = lifecycle::record_of(&finding, &annotation, &manifest.collected_at);
                 state.push(store, &record).await?;
             }
-            let item =
-                scanflow_documents::siem::annotated_json(finding, Some(&annotation), budget)?;
+            let item = match format {
+                SiemFormat::Scanflow => {
+                    scanflow_documents::siem::annotated_json(finding, Some(&annotation), budget)?
+                }
+                SiemFormat::Ocsf => ocsf::finding_json(finding, &annotation, &ocsf, budget)?,
+            };
             sizes.push(u32::try_from(item.len()).map_err(ScanError::internal)?);
             spool.push(&item)?;
         }
@@ -87,7 +95,10 @@ pub async fn format_run<P: Platform>(
                 match gone {
                     Gone::Resolved(r) => {
                         changes.offer_resolved(&r);
-                        let item = scanflow_documents::siem::resolved_json(&r)?;
+                        let item = match format {
+                            SiemFormat::Scanflow => scanflow_documents::siem::resolved_json(&r)?,
+                            SiemFormat::Ocsf => ocsf::resolved_json(&r, &ocsf)?,
+                        };
                         sizes.push(u32::try_from(item.len()).map_err(ScanError::internal)?);
                         spool.push(&item)?;
                     }
@@ -134,7 +145,7 @@ pub async fn format_run<P: Platform>(
         carried_over: changes.carried_over,
     });
     let coverage = CoverageSection::capped(&manifest.coverage)?;
-    let layout = Layout::new(run, &siem_run, &summary, &coverage)?;
+    let layout = Layout::new(run, &siem_run, &summary, &coverage, format)?;
     let plan = layout.plan(&sizes)?;
     drop(sizes);
 
@@ -171,6 +182,7 @@ pub async fn format_run<P: Platform>(
         overdue = changes.overdue.total(),
         state_records = pending.findings,
         siem_parts,
+        siem_format = %format,
         "formatted the digest and the SIEM parts"
     );
     Ok(Formatted {

@@ -1,5 +1,6 @@
-//! The format step against an in-memory platform: part sizes at the SNS limit, 100,000
-//! findings, the digest's wording, and the documents against `siem.schema.json`.
+//! The format step against an in-memory platform: part sizes at the SNS limit (in both SIEM
+//! formats), 100,000 findings, the digest's wording, and the documents against
+//! `siem.schema.json`.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
@@ -10,7 +11,7 @@ use scanflow_core::model::{
 };
 use scanflow_core::ports::{
     FindingRef, FindingsPage, HubConfig, MemberAccount, NewFindingsPage, Notice, Notifier,
-    Platform, ReportStore, RunStatus, SecurityHub, Started, Unprocessed,
+    Platform, ReportStore, RunStatus, SecurityHub, SiemFormat, Started, Unprocessed,
 };
 use scanflow_core::state::{Collected, FormatInput, Formatted, Manifest, Run};
 use scanflow_core::{ScanError, keys};
@@ -133,6 +134,16 @@ impl Fake {
     fn new() -> Self {
         Self {
             config: HubConfig::default(),
+            store: Store::default(),
+        }
+    }
+
+    fn in_format(siem_format: SiemFormat) -> Self {
+        Self {
+            config: HubConfig {
+                siem_format,
+                ..HubConfig::default()
+            },
             store: Store::default(),
         }
     }
@@ -322,30 +333,113 @@ fn two_findings_at(extra: isize, fake: &Fake, base_desc: usize) -> (Formatted, R
     (format_it(fake, &input), run)
 }
 
-#[test]
-fn a_part_exactly_at_the_limit_is_one_message_and_one_byte_more_makes_two() {
+/// Whether a delivered finding (scanflow's own or an OCSF event) says its text was cut.
+fn cut(f: &Value) -> bool {
+    f.get("truncated").is_some() || f["metadata"].get("is_truncated").is_some()
+}
+
+/// In `format`, a part exactly at the limit is one message and one byte more makes two.
+fn exactly_at_the_limit(format: SiemFormat) {
     // Measure one part with a known description, then grow the description to fill it.
-    let fake = Fake::new();
+    let fake = Fake::in_format(format);
     let (formatted, run) = two_findings_at(0, &fake, 100_000);
     assert_eq!(formatted.siem_parts, 1);
     let size = messages(&fake, &run, &formatted)[0].0.size();
     let fill = (SNS_MESSAGE_LIMIT - size) as isize;
 
-    let fake = Fake::new();
+    let fake = Fake::in_format(format);
     let (formatted, run) = two_findings_at(fill, &fake, 100_000);
     assert_eq!(formatted.siem_parts, 1);
     let parts = messages(&fake, &run, &formatted);
     assert_eq!(parts[0].0.size(), SNS_MESSAGE_LIMIT, "exactly at the limit");
     assert_eq!(parts[0].1["findings"].as_array().map(Vec::len), Some(2));
 
-    let fake = Fake::new();
+    let fake = Fake::in_format(format);
     let (formatted, run) = two_findings_at(fill + 1, &fake, 100_000);
     assert_eq!(formatted.siem_parts, 2, "one byte past the limit");
     let parts = messages(&fake, &run, &formatted);
+    let validator = validator();
     for (i, (_, doc)) in parts.iter().enumerate() {
         assert_eq!(doc["findings"].as_array().map(Vec::len), Some(1));
         assert_eq!(doc["part"], json!({"index": i + 1, "count": 2}));
-        assert!(doc["findings"][0].get("truncated").is_none());
+        assert!(!cut(&doc["findings"][0]));
+        assert_valid(&validator, doc);
+    }
+}
+
+#[test]
+fn a_part_exactly_at_the_limit_is_one_message_and_one_byte_more_makes_two() {
+    exactly_at_the_limit(SiemFormat::Scanflow);
+}
+
+#[test]
+fn ocsf_parts_are_sized_exactly_as_scanflow_parts_are() {
+    exactly_at_the_limit(SiemFormat::Ocsf);
+}
+
+#[test]
+fn ocsf_parts_carry_every_finding_once_in_messages_under_the_limit() {
+    let fake = Fake::in_format(SiemFormat::Ocsf);
+    let run = run();
+    let all = findings(20_000);
+    let input = seed(&fake, &run, &all, coverage(300, 120));
+    let formatted = format_it(&fake, &input);
+    let n = formatted.siem_parts;
+    assert!(n > 10, "{n} parts");
+    let validator = validator();
+    let mut seen = HashSet::new();
+    let mut sizes = Vec::new();
+    for (i, (msg, doc)) in messages(&fake, &run, &formatted).into_iter().enumerate() {
+        assert!(msg.size() <= SNS_MESSAGE_LIMIT);
+        sizes.push(msg.size());
+        assert_eq!(doc["schemaVersion"], "1.2");
+        assert_eq!(doc["findingsFormat"]["name"], "ocsf");
+        assert_eq!(doc["part"], json!({"index": i + 1, "count": n}));
+        assert_eq!(doc.get("coverage").is_some(), i == 0);
+        for e in doc["findings"].as_array().expect("findings") {
+            assert_eq!(e["class_uid"], 2002);
+            let uid = e["finding_info"]["uid"].as_str().expect("uid").to_owned();
+            assert!(seen.insert(uid.clone()), "{uid} delivered twice");
+        }
+        if i == 0 || i + 1 == n {
+            assert_valid(&validator, &doc);
+        }
+    }
+    assert_eq!(
+        seen,
+        all.iter().map(|f| f.id.clone()).collect::<HashSet<_>>(),
+        "every finding, under its Inspector v2 ARN as finding_info.uid"
+    );
+    let mean = sizes.iter().sum::<usize>() / sizes.len();
+    assert!(mean > SNS_MESSAGE_LIMIT * 9 / 10, "mean part {mean} bytes");
+}
+
+#[test]
+fn an_ocsf_finding_too_large_for_a_message_is_cut_and_marked_never_dropped() {
+    let fake = Fake::in_format(SiemFormat::Ocsf);
+    let run = run();
+    let mut all = findings(3);
+    all[1].description = "é".repeat(300_000);
+    all[1].recommendation = "r".repeat(100_000);
+    let input = seed(&fake, &run, &all, coverage(1, 0));
+    let formatted = format_it(&fake, &input);
+    let parts = messages(&fake, &run, &formatted);
+    let delivered: Vec<&Value> = parts
+        .iter()
+        .flat_map(|(_, d)| d["findings"].as_array().expect("findings"))
+        .collect();
+    assert_eq!(delivered.len(), 3);
+    let big = delivered
+        .iter()
+        .find(|e| e["finding_info"]["uid"] == all[1].id.as_str())
+        .expect("the large finding is delivered");
+    assert_eq!(big["metadata"]["is_truncated"], true);
+    let desc = big["finding_info"]["desc"].as_str().expect("desc");
+    assert!(desc.ends_with('…') && desc.starts_with("éé"));
+    assert_eq!(delivered.iter().filter(|e| cut(e)).count(), 1);
+    let validator = validator();
+    for (_, doc) in &parts {
+        assert_valid(&validator, doc);
     }
 }
 

@@ -1,6 +1,7 @@
 //! Puts runs back together from SIEM documents as SIEM.md says: parts are kept on disk until
 //! every part of a run has arrived, a part seen before is dropped, and a complete run becomes
-//! `<accountId>/<region>/<runId>.ndjson` (one finding per line, exactly as sent; see
+//! `<accountId>/<region>/<runId>.ndjson` (one finding per line, exactly as sent: scanflow's
+//! own findings, or OCSF events when the parts' `findingsFormat` says so; see
 //! [`file_stem`] for run ids that are not file names) with its resolved entries in
 //! `<runId>.resolved.ndjson`; failure documents go to `failures.ndjson` once each.
 
@@ -368,6 +369,83 @@ mod tests {
             .collect();
         let ids: Vec<String> = (1..=6).map(|i| format!(r#"{{"id":"f-{i}"}}"#)).collect();
         assert_eq!(lines, ids);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// An OCSF part (1.2) as the format step writes it with `SiemFormat` = `ocsf`: events in
+    /// `findings` and `resolved`, pretty-printed here to show that each becomes one line.
+    fn ocsf_part(index: u32, count: u32, uids: &[u32], resolved: &[u32]) -> String {
+        let event = |i: &u32, status: &str| {
+            serde_json::json!({
+                "class_uid": 2002, "status": status, "time": 1_795_832_460_000_u64,
+                "metadata": {"version": "1.8.0", "correlation_uid": "r-ocsf"},
+                "finding_info": {"uid": format!("f-{i}"), "title": "CVE-2024-6387\nopenssh"},
+            })
+        };
+        serde_json::to_string_pretty(&serde_json::json!({
+            "schema": "scanflow.siem", "schemaVersion": "1.2", "kind": "findings",
+            "findingsFormat": {"name": "ocsf", "version": "1.8.0", "classUid": 2002},
+            "run": {"accountId": "111122223333", "region": "eu-west-1", "runId": "r-ocsf"},
+            "part": {"index": index, "count": count},
+            "findings": uids.iter().map(|i| event(i, "New")).collect::<Vec<_>>(),
+            "resolved": resolved.iter().map(|i| event(i, "Resolved")).collect::<Vec<_>>(),
+        }))
+        .unwrap_or_default()
+    }
+
+    #[test]
+    fn ocsf_parts_reassemble_to_one_event_a_line() {
+        let dir = temp("ocsf");
+        let store = Store::new(&dir).expect("store");
+        assert_eq!(
+            store.store(&ocsf_part(2, 2, &[3], &[9])).ok(),
+            Some(Stored::Part { index: 2, count: 2 })
+        );
+        assert_eq!(
+            store.store(&ocsf_part(2, 2, &[3], &[9])).ok(),
+            Some(Stored::Duplicate)
+        );
+        let done = store
+            .store(&ocsf_part(1, 2, &[1, 2], &[]))
+            .expect("completes");
+        let run_dir = dir.join("111122223333/eu-west-1");
+        assert_eq!(
+            done,
+            Stored::Completed {
+                findings: 3,
+                resolved: 1,
+                file: run_dir.join("r-ocsf.ndjson")
+            }
+        );
+        let lines = |name: &str| -> Vec<serde_json::Value> {
+            fs::read_to_string(run_dir.join(name))
+                .unwrap_or_default()
+                .lines()
+                .map(|l| serde_json::from_str(l).expect("one event a line"))
+                .collect()
+        };
+        let uids = |events: &[serde_json::Value]| -> Vec<String> {
+            events
+                .iter()
+                .map(|e| {
+                    e["finding_info"]["uid"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned()
+                })
+                .collect()
+        };
+        let findings = lines("r-ocsf.ndjson");
+        assert_eq!(uids(&findings), ["f-1", "f-2", "f-3"]);
+        assert!(findings.iter().all(|e| e["class_uid"] == 2002));
+        // The escaped newline inside a string stays an escape, never a line break.
+        assert_eq!(
+            findings[0]["finding_info"]["title"],
+            "CVE-2024-6387\nopenssh"
+        );
+        let resolved = lines("r-ocsf.resolved.ndjson");
+        assert_eq!(uids(&resolved), ["f-9"]);
+        assert_eq!(resolved[0]["status"], "Resolved");
         let _ = fs::remove_dir_all(&dir);
     }
 
