@@ -37,20 +37,6 @@ use scanflow_core::report_stream::{Resume, Scanner};
 /// The state a listing run reports: v2 scans continuously, there is no run to wait for.
 pub const CONTINUOUS: &str = "CONTINUOUS";
 
-/// Whether `run_id` is a findings report's id (a UUID, what `CreateFindingsReport` returned for
-/// runs recorded before scanflow read with `ListFindings`), not a listing run's name
-/// (`scanflow-<execution>`).
-pub fn is_report_id(run_id: &str) -> bool {
-    run_id.len() == 36
-        && run_id.char_indices().all(|(i, c)| {
-            if matches!(i, 8 | 13 | 18 | 23) {
-                c == '-'
-            } else {
-                c.is_ascii_hexdigit()
-            }
-        })
-}
-
 /// Findings per page read from a report object.
 pub const REPORT_PAGE: usize = 1000;
 /// `ListFindings` page size (the service maximum).
@@ -310,7 +296,7 @@ impl Inspector2 {
     /// A listing run has nothing to wait for. A findings report (a run recorded before
     /// scanflow read with `ListFindings`) is followed; `NO_FINDINGS_FOUND` is a clean result.
     pub async fn run_status(&self, run_id: &str) -> Result<RunStatus, ScanError> {
-        if !is_report_id(run_id) {
+        if !scanflow_core::state::is_report_id(run_id) {
             return Ok(RunStatus::Succeeded {
                 state: CONTINUOUS.to_owned(),
             });
@@ -355,7 +341,7 @@ impl Inspector2 {
     ) -> Result<FindingsPage, ScanError> {
         let cursor = match cursor {
             Some(text) => Cursor::decode(&text)?,
-            None if !is_report_id(&run.run_id) => Cursor::Api(String::new()),
+            None if !scanflow_core::state::is_report_id(&run.run_id) => Cursor::Api(String::new()),
             None => match self.report_key(&run.run_id).await? {
                 Some(key) => Cursor::Report {
                     key,

@@ -173,7 +173,7 @@ impl Platform for AwsPlatform {
         // A findings report recorded before was created by the member: only its role sees it.
         let hub_reads = self.config.inspector_delegated_admin
             && run.engine == Engine::Inspector2
-            && !crate::inspector2::is_report_id(&run.run_id);
+            && !scanflow_core::state::is_report_id(&run.run_id);
         if !hub_reads {
             return self
                 .member(&run.account_id, &run.region, &run.execution)

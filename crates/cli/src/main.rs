@@ -11,7 +11,7 @@ use scanflow_asl::Status;
 use scanflow_cli::definition::{Workflow, find_upwards};
 use scanflow_cli::local::{self, RunOptions};
 use scanflow_cli::trace;
-use scanflow_sandbox::{DeliveryOutcome, HttpEndpoint, Scenario, Subscription};
+use scanflow_sandbox::{DeliveryOutcome, HttpEndpoint, PublishedMessage, Scenario, Subscription};
 
 #[derive(Parser)]
 #[command(
@@ -66,7 +66,7 @@ struct RunArgs {
     http_endpoint: Option<String>,
     /// Seconds each HTTP delivery attempt may take (1 to 15, SNS's own) [default: 15].
     #[arg(long, value_name = "SECONDS", requires = "http_endpoint",
-          value_parser = clap::value_parser!(u64).range(1..=15))]
+          value_parser = clap::value_parser!(u64).range(1..=scanflow_sandbox::HTTP_TIMEOUT.as_secs()))]
     http_timeout: Option<u64>,
     /// How the SIEM parts write findings, as the hub's SiemFormat parameter does: scanflow or
     /// ocsf (OCSF Vulnerability Finding events) [default: the scenario's
@@ -405,12 +405,8 @@ fn run(args: RunArgs) -> ExitCode {
     };
 
     // Waits for the deliveries still under way: bounded by their timeouts.
-    let (undelivered, unrouted) = match result
-        .sandbox
-        .undelivered_http()
-        .and_then(|u| Ok((u, result.sandbox.unrouted_messages()?)))
-    {
-        Ok(u) => u,
+    let (unrouted, undelivered): (Vec<_>, Vec<_>) = match result.sandbox.undelivered() {
+        Ok(u) => u.into_iter().partition(PublishedMessage::unrouted),
         Err(e) => {
             eprintln!("scanflow run: cannot tell which messages were delivered: {e}");
             return ExitCode::FAILURE;
@@ -559,17 +555,19 @@ fn run(args: RunArgs) -> ExitCode {
     }
 
     if !args.quiet {
-        for message in result.sandbox.sns_messages_to(Some(Subscription::Email)) {
+        let emails = result
+            .sandbox
+            .sns_messages_to(&[Subscription::Email, Subscription::Owner]);
+        for message in emails
+            .iter()
+            .filter(|m| m.subscriptions().contains(&Subscription::Email))
+        {
             println!("\n== E-mail: {}\n{}", message.subject, message.message);
         }
         // Owners get the same digests and notices as the central address would: named here.
-        for message in result.sandbox.sns_messages_to(Some(Subscription::Owner)) {
+        for message in &emails {
             for d in &message.deliveries {
-                if let Some(owner) = d
-                    .endpoint
-                    .as_deref()
-                    .filter(|_| d.subscription == Subscription::Owner)
-                {
+                if let (Subscription::Owner, Some(owner)) = (d.subscription, &d.endpoint) {
                     println!("\n== E-mail to owner {owner}: {}", message.subject);
                 }
             }

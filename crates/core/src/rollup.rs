@@ -226,12 +226,12 @@ impl Rollup {
             for (i, r) in self.top_risks.iter().enumerate() {
                 // Inspector's titles usually start with the id: say it once.
                 let what = if r.title.starts_with(&r.vulnerability_id) {
-                    clip(&r.title, TITLE_CHARS)
+                    text::one_line(&r.title, TITLE_CHARS)
                 } else {
                     format!(
                         "{}: {}",
-                        clip(&r.vulnerability_id, ID_CHARS),
-                        clip(&r.title, TITLE_CHARS)
+                        text::one_line(&r.vulnerability_id, ID_CHARS),
+                        text::one_line(&r.title, TITLE_CHARS)
                     )
                 };
                 let line = format!(
@@ -300,8 +300,8 @@ fn row_line(row: &Row) -> String {
     let mark = if row.attention > 0 { " !" } else { "" };
     format!(
         "{:<12}  {:<14} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7}  {last}{mark}\n",
-        clip(&row.account_id, 12),
-        clip(&row.region, 14),
+        text::one_line(&row.account_id, 12),
+        text::one_line(&row.region, 14),
         dash(crit),
         dash(high),
         dash(new),
@@ -309,17 +309,6 @@ fn row_line(row: &Row) -> String {
         dash(overdue),
         dash(scanned),
     )
-}
-
-/// At most `max` characters of `s` on one line, `…` marking a cut.
-fn clip(s: &str, max: usize) -> String {
-    let s = text::line(s);
-    if s.chars().count() <= max {
-        return s;
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
 }
 
 #[cfg(test)]

@@ -23,6 +23,21 @@ pub struct StartRunInput {
     pub execution: ExecutionContext,
 }
 
+/// Whether an Inspector v2 `run_id` is a findings report's id (a UUID, what
+/// `CreateFindingsReport` returned for runs recorded before scanflow read with `ListFindings`)
+/// rather than a listing run's name (`scanflow-<execution>`). The AWS adapter and the sandbox
+/// both tell the two apart by it.
+pub fn is_report_id(run_id: &str) -> bool {
+    run_id.len() == 36
+        && run_id.char_indices().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
 /// start-run's result, kept at `$.run` for every later step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -215,4 +230,19 @@ pub struct Published {
     /// Security Hub updates that could not be made, with why (delivery is not undone for them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub security_hub_problems: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_report_id;
+
+    #[test]
+    fn a_report_id_is_a_uuid_and_a_listing_run_is_not() {
+        assert!(is_report_id("0f5e9c4a-1b2c-4d3e-8f90-a1b2c3d4e5f6"));
+        assert!(!is_report_id(
+            "scanflow-scan-111122223333-eu-west-1-20261201T03"
+        ));
+        assert!(!is_report_id("0f5e9c4a-1b2c-4d3e-8f90-a1b2c3d4e5f"));
+        assert!(!is_report_id("0f5e9c4a_1b2c-4d3e-8f90-a1b2c3d4e5f6"));
+    }
 }

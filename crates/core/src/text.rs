@@ -119,6 +119,37 @@ pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> String {
     out
 }
 
+/// What marks text that was cut.
+pub const CUT_MARK: &str = "…";
+
+/// Cuts `s` to at most `max` characters, marking the cut.
+pub fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut cut: String = s.chars().take(max.saturating_sub(1)).collect();
+    cut.push_str(CUT_MARK);
+    cut
+}
+
+/// A value on one line of text for people: [`line`], trimmed, then cut to `max` characters, at
+/// a space when there is one in the last quarter, so no word is cut.
+pub fn one_line(s: &str, max: usize) -> String {
+    let clean = line(s);
+    let clean = clean.trim();
+    if clean.chars().count() <= max {
+        return clean.to_owned();
+    }
+    let head: String = clean.chars().take(max.saturating_sub(1)).collect();
+    let keep = head.chars().count();
+    match head.rfind(' ') {
+        Some(space) if head[..space].chars().count() >= keep - keep / 4 => {
+            format!("{}{CUT_MARK}", head[..space].trim_end())
+        }
+        _ => clip(clean, max),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,5 +246,14 @@ mod tests {
             !b.chars()
                 .any(|c| (c.is_control() && c != '\n') || invisible_format(c))
         );
+    }
+
+    #[test]
+    fn clip_marks_the_cut_and_one_line_cuts_at_a_word() {
+        assert_eq!(clip("abc", 3), "abc");
+        assert_eq!(clip("abcd", 3), "ab…");
+        assert_eq!(one_line(" a\nb ", 10), "a b");
+        assert_eq!(one_line("openssh server package", 16), "openssh server…");
+        assert_eq!(one_line("abcdefghijkl", 5), "abcd…");
     }
 }

@@ -17,7 +17,7 @@ use scanflow_core::text::{WIDTH, wrap};
 use serde::{Deserialize, Serialize};
 
 use crate::envelope::digest_attributes;
-use crate::siem::{CUT_MARK, clip};
+use scanflow_core::text::one_line;
 
 /// How many not-scanned instances the digest lists by name before "and N more".
 pub const COVERAGE_LINES: usize = 50;
@@ -296,24 +296,6 @@ fn plural(n: u64, one: &str) -> String {
         format!("1 {one}")
     } else {
         format!("{n} {one}s")
-    }
-}
-
-/// A value on one line of the digest: the sanitiser for people, then cut to `max`
-/// characters, at a space when there is one in the last quarter, so no word is cut.
-fn one_line(s: &str, max: usize) -> String {
-    let clean = scanflow_core::text::line(s);
-    let clean = clean.trim();
-    if clean.chars().count() <= max {
-        return clean.to_owned();
-    }
-    let head: String = clean.chars().take(max.saturating_sub(1)).collect();
-    let keep = head.chars().count();
-    match head.rfind(' ') {
-        Some(space) if head[..space].chars().count() >= keep - keep / 4 => {
-            format!("{}{CUT_MARK}", head[..space].trim_end())
-        }
-        _ => clip(clean, max),
     }
 }
 

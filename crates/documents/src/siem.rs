@@ -10,6 +10,7 @@ use scanflow_core::message::{SNS_MESSAGE_LIMIT, attributes_size};
 use scanflow_core::model::{Coverage, Engine, Finding, SeverityCounts, Uncovered};
 use scanflow_core::ports::SiemFormat;
 use scanflow_core::state::Run;
+use scanflow_core::text::{CUT_MARK, clip};
 use serde::Serialize;
 
 use crate::envelope::part_attributes;
@@ -47,7 +48,6 @@ pub const SCHEMA_JSON: &str = include_str!("../siem.schema.json");
 pub const COVERAGE_BUDGET: usize = SNS_MESSAGE_LIMIT / 2;
 
 /// Marks where long text was cut to make a finding fit one message.
-pub(crate) const CUT_MARK: &str = "…";
 const FINDINGS_OPEN: &str = ",\"findings\":[";
 /// 1.1: every findings part also has a `resolved` array after `findings` (often empty).
 const FINDINGS_CLOSE: &str = "],\"resolved\":[";
@@ -349,16 +349,6 @@ fn cut_longest_text(finding: &mut Finding, excess: usize) -> bool {
     true
 }
 
-/// Cuts `s` to at most `max` characters, marking the cut.
-pub fn clip(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
-    }
-    let mut cut: String = s.chars().take(max.saturating_sub(1)).collect();
-    cut.push_str(CUT_MARK);
-    cut
-}
-
 fn header_json(
     format: SiemFormat,
     run: &SiemRun,
@@ -614,11 +604,5 @@ mod tests {
             [0, 9, 10, 99, 100, usize::MAX].map(digits),
             [1, 1, 2, 2, 3, 20]
         );
-    }
-
-    #[test]
-    fn clip_marks_the_cut() {
-        assert_eq!(clip("abc", 3), "abc");
-        assert_eq!(clip("abcd", 3), "ab…");
     }
 }

@@ -40,19 +40,6 @@ pub fn report_key(account_id: &str, region: &str, report_id: &str) -> String {
     format!("inspector2-reports/{account_id}/{region}/{report_id}.json")
 }
 
-/// Whether `run_id` is a findings report's id (a UUID) rather than a listing run's name; the
-/// AWS adapter's rule.
-pub fn is_report_id(run_id: &str) -> bool {
-    run_id.len() == 36
-        && run_id.char_indices().all(|(i, c)| {
-            if matches!(i, 8 | 13 | 18 | 23) {
-                c == '-'
-            } else {
-                c.is_ascii_hexdigit()
-            }
-        })
-}
-
 /// The listing runs started, per account: which scan of the account each is (what the
 /// scenario's churn and missed scans follow) and when it started.
 #[derive(Default)]
@@ -263,7 +250,7 @@ fn finding_arn(account_id: &str, region: &str, instance_id: &str, v: &Vuln) -> S
 /// A listing run has nothing to wait for; a findings report recorded before is done when its
 /// object is in the bucket.
 pub(crate) fn status(m: &Member, run: &Run) -> Result<RunStatus, ScanError> {
-    if !is_report_id(&run.run_id) {
+    if !scanflow_core::state::is_report_id(&run.run_id) {
         return Ok(RunStatus::Succeeded {
             state: CONTINUOUS.into(),
         });
@@ -584,7 +571,7 @@ pub(crate) fn findings_page(
     run: &Run,
     cursor: Option<&str>,
 ) -> Result<FindingsPage, ScanError> {
-    if is_report_id(&run.run_id) {
+    if scanflow_core::state::is_report_id(&run.run_id) {
         return report_page(m, run, cursor);
     }
     let out = list_findings(

@@ -307,15 +307,18 @@ impl Sandbox {
     /// Every message published to the topic, in order, with where it was delivered (read
     /// back from `sns-messages.jsonl`; an unreadable log is reported and reads as empty).
     pub fn sns_messages(&self) -> Vec<PublishedMessage> {
-        self.sns_messages_to(None)
+        self.sns_messages_to(&[])
     }
 
-    /// The messages delivered to `subscription` (all with `None`), in order: the CLI prints the
-    /// e-mails of a run without reading its SIEM parts into memory.
-    pub fn sns_messages_to(&self, subscription: Option<Subscription>) -> Vec<PublishedMessage> {
+    /// The messages delivered to any of `subscriptions` (all with `&[]`), in order: the CLI
+    /// prints the e-mails of a run without reading its SIEM parts into memory.
+    pub fn sns_messages_to(&self, subscriptions: &[Subscription]) -> Vec<PublishedMessage> {
         self.notifier.settle();
         SnsSim::read_log(&self.shared, |m| {
-            subscription.is_none_or(|s| m.subscriptions().contains(&s))
+            subscriptions.is_empty()
+                || m.deliveries
+                    .iter()
+                    .any(|d| subscriptions.contains(&d.subscription))
         })
         .unwrap_or_else(|e| {
             tracing::error!(error = %e, "cannot read the published messages back");
@@ -340,19 +343,13 @@ impl Sandbox {
         self.notifier.published()
     }
 
-    /// The messages the HTTPS endpoint did not take, once every delivery under way has ended
-    /// (an unreadable log is an error here: it must not read as "all delivered").
-    pub fn undelivered_http(&self) -> Result<Vec<PublishedMessage>, ScanError> {
+    /// The messages that did not reach everyone meant to get them, once every delivery under
+    /// way has ended: the HTTPS endpoint did not take them, or no subscription's filter policy
+    /// did (SNS accepts and drops those). One pass over the log; an unreadable log is an error
+    /// here, never "all delivered".
+    pub fn undelivered(&self) -> Result<Vec<PublishedMessage>, ScanError> {
         self.notifier.settle();
-        SnsSim::read_log(&self.shared, |m| {
-            m.deliveries.iter().any(|d| d.outcome.is_failed())
-        })
-    }
-
-    /// The messages no subscription's filter policy took: SNS accepts and drops them.
-    pub fn unrouted_messages(&self) -> Result<Vec<PublishedMessage>, ScanError> {
-        self.notifier.settle();
-        SnsSim::read_log(&self.shared, |m| m.deliveries.is_empty())
+        SnsSim::read_log(&self.shared, PublishedMessage::undelivered)
     }
 
     /// The quota models, when the sandbox was built [`Sandbox::with_quotas`].
@@ -459,7 +456,7 @@ impl Platform for Sandbox {
         // report recorded before was the member's, seen only through its role.
         let hub_reads = self.shared.scenario.hub.inspector_delegated_admin
             && run.engine == scanflow_core::model::Engine::Inspector2
-            && !inspector2::is_report_id(&run.run_id);
+            && !scanflow_core::state::is_report_id(&run.run_id);
         ready(if hub_reads {
             Ok(member::entered(
                 &self.shared,

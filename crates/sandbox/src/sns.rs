@@ -139,6 +139,16 @@ impl PublishedMessage {
     pub fn subscriptions(&self) -> Vec<Subscription> {
         self.deliveries.iter().map(|d| d.subscription).collect()
     }
+
+    /// No subscription's filter policy took it: SNS accepted it and dropped it.
+    pub fn unrouted(&self) -> bool {
+        self.deliveries.is_empty()
+    }
+
+    /// It did not reach everyone meant to get it: unrouted, or a delivery failed.
+    pub fn undelivered(&self) -> bool {
+        self.unrouted() || self.deliveries.iter().any(|d| d.outcome.is_failed())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

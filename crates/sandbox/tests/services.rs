@@ -518,7 +518,7 @@ fn a_4xx_is_a_failed_delivery_that_sns_does_not_retry() {
         "{outcome:?}"
     );
     assert_eq!(rx.try_iter().count(), 1, "one attempt only");
-    assert_eq!(sb.undelivered_http().expect("log").len(), 1);
+    assert_eq!(sb.undelivered().expect("log").len(), 1);
 }
 
 #[test]
@@ -560,7 +560,7 @@ fn a_hanging_endpoint_costs_each_message_its_timeouts_and_deliveries_overlap() {
         let m = Message::new("s", "b".into(), attrs(Some(KIND_SIEM))).expect("message");
         pollster::block_on(sb.notifier().publish(&m)).expect("publish answers at once");
     }
-    let undelivered = sb.undelivered_http().expect("log");
+    let undelivered = sb.undelivered().expect("log");
     assert_eq!(
         undelivered.len(),
         messages,

@@ -242,49 +242,53 @@ pub async fn send_rollup<P: Platform>(
         deliveries,
         mut findings,
     } = read_fleet(store, now, grace).await?;
-    let mut wanted: Vec<(String, String)> = registry
+    // Every active registry entry and every account-Region that delivered, with its delivery.
+    let mut wanted: BTreeMap<(&str, &str), Option<&LastDelivery>> = registry
         .iter()
         .filter(|e| e.status == RegistryStatus::Active)
-        .map(|e| (e.account_id.clone(), e.region.clone()))
-        .chain(
-            deliveries
-                .iter()
-                .map(|d| (d.account_id.clone(), d.region.clone())),
-        )
+        .map(|e| ((e.account_id.as_str(), e.region.as_str()), None))
         .collect();
-    wanted.sort_unstable();
-    wanted.dedup();
+    for d in &deliveries {
+        wanted.insert((d.account_id.as_str(), d.region.as_str()), Some(d));
+    }
     let mut risks = Risks::default();
     let mut rows = Vec::with_capacity(wanted.len());
-    for (account, region) in wanted {
-        let state = read_state(store, &account, &region, &mut risks).await;
-        let pointer = state.unwrap_or_else(|(key, error)| {
-            findings.push(FleetFinding {
-                account_id: account.clone(),
-                region: region.clone(),
-                problem: Problem::Unreadable { key, error },
-                action: "Delete the account-Region's findings-state.json; its next scan \
-                         reports every finding as new and the rollup counts it again"
-                    .into(),
+    for ((account, region), delivered) in wanted {
+        let pointer = read_state(store, account, region, &mut risks)
+            .await
+            .unwrap_or_else(|(key, error)| {
+                findings.push(FleetFinding {
+                    account_id: account.to_owned(),
+                    region: region.to_owned(),
+                    problem: Problem::Unreadable { key, error },
+                    action: "Delete the account-Region's findings-state.json; its next scan \
+                             reports every finding as new and the rollup counts it again"
+                        .into(),
+                });
+                None
             });
-            None
-        });
-        let delivered = deliveries
-            .iter()
-            .find(|d| d.account_id == account && d.region == region);
         rows.push(Row {
             last_scan: pointer
                 .as_ref()
                 .map(|p| p.collected_at.clone())
                 .or_else(|| delivered.map(|d| d.delivered_at.clone())),
             summary: pointer.and_then(|p| p.summary),
-            attention: findings
-                .iter()
-                .filter(|f| f.account_id == account && f.region == region)
-                .count(),
-            account_id: account,
-            region,
+            attention: 0,
+            account_id: account.to_owned(),
+            region: region.to_owned(),
         });
+    }
+    let mut named: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for f in &findings {
+        *named
+            .entry((f.account_id.as_str(), f.region.as_str()))
+            .or_default() += 1;
+    }
+    for row in &mut rows {
+        row.attention = named
+            .get(&(row.account_id.as_str(), row.region.as_str()))
+            .copied()
+            .unwrap_or(0);
     }
     findings.sort_by(|a, b| (&a.account_id, &a.region).cmp(&(&b.account_id, &b.region)));
     let attention = places(&findings).len();

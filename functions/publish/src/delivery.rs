@@ -15,11 +15,11 @@ use scanflow_core::ports::{
     SECURITY_HUB_BATCH, SecurityHub,
 };
 use scanflow_core::state::{Collected, Formatted, Manifest, Published, Run};
+use scanflow_core::text::clip;
 use scanflow_core::{ScanError, keys};
 use scanflow_documents::digest::Digest;
 use scanflow_documents::envelope::{digest_attributes, part_attributes, part_subject};
 use scanflow_documents::report;
-use scanflow_documents::siem::clip;
 use std::collections::{BTreeMap, HashMap};
 
 use crate::ledger::Ledger;

@@ -15,9 +15,10 @@ use scanflow_core::message::{KIND_FAILURE, KIND_SIEM, Message};
 use scanflow_core::model::{Engine, Severity};
 use scanflow_core::ports::{MemberAccount, Notice, NoticeKind, NoticeResource, Platform};
 use scanflow_core::state::{ExecutionContext, Run};
+use scanflow_core::text::clip;
 use scanflow_core::{ScanError, text};
 use scanflow_documents::envelope::attributes;
-use scanflow_documents::siem::{FailureSection, clip, failure_document};
+use scanflow_documents::siem::{FailureSection, failure_document};
 
 /// What a failure notice did, and the Security Hub notice it imported (and where).
 #[derive(Debug, Clone, PartialEq, Eq)]

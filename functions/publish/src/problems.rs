@@ -3,6 +3,7 @@
 //! Hub outage across 100,000 findings still leaves the execution state small.
 
 use scanflow_core::ports::Unprocessed;
+use scanflow_core::text::clip;
 
 /// At most this many distinct problems are kept; the rest are only counted.
 pub const MAX_PROBLEMS: usize = 20;
@@ -95,10 +96,6 @@ impl Problems {
         }
         lines
     }
-}
-
-fn clip(s: &str, max: usize) -> String {
-    scanflow_documents::siem::clip(s, max)
 }
 
 #[cfg(test)]
