@@ -64,6 +64,9 @@ pub struct Config {
     pub inspector_delegated_admin: bool,
     /// How the SIEM parts write findings (`SIEM_FORMAT`; format only; default scanflow).
     pub siem_format: SiemFormat,
+    /// Hours the e-mail's link to the HTML report is valid, 0 for the S3 console path
+    /// (`REPORT_LINK_HOURS`; publish and fleet-watch; default a day).
+    pub report_link_hours: u32,
 }
 
 impl Config {
@@ -176,7 +179,24 @@ impl Config {
                 }
             })?,
         };
+        let report_link_hours = match get(iam::ENV_REPORT_LINK_HOURS)? {
+            None => scanflow_core::ports::DEFAULT_REPORT_LINK_HOURS,
+            Some(text) => text
+                .parse::<u32>()
+                .ok()
+                .filter(|h| scanflow_core::ports::hub_ranges::REPORT_LINK_HOURS.contains(h))
+                .ok_or_else(|| ConfigError::Invalid {
+                    variable: iam::ENV_REPORT_LINK_HOURS,
+                    value: text.clone(),
+                    problem: format!(
+                        "expected whole hours from 0 (no presigned link) to {} (7 days, the \
+                         longest a presigned URL lives): the ReportLinkHours parameter",
+                        scanflow_core::ports::LINK_MAX_HOURS
+                    ),
+                })?,
+        };
         Ok(Self {
+            report_link_hours,
             inspector_delegated_admin,
             sla_days,
             siem_format,
@@ -268,6 +288,13 @@ mod tests {
         with.push(("SIEM_FORMAT", "ocsf"));
         let c = Config::from_lookup("format", env(&with)).expect("valid");
         assert_eq!(c.siem_format, SiemFormat::Ocsf);
+        assert_eq!(c.report_link_hours, 24, "the default: a day");
+        for hours in ["0", "168"] {
+            let mut at_limit = with.clone();
+            at_limit.push(("REPORT_LINK_HOURS", hours));
+            let c = Config::from_lookup("publish", env(&at_limit)).expect(hours);
+            assert_eq!(c.report_link_hours.to_string(), hours);
+        }
     }
 
     #[test]
@@ -316,6 +343,9 @@ mod tests {
             ("INSPECTOR_DELEGATED_ADMIN", "yes"),
             ("SIEM_FORMAT", "OCSF"),
             ("SIEM_FORMAT", "cef"),
+            ("REPORT_LINK_HOURS", "169"),
+            ("REPORT_LINK_HOURS", "-1"),
+            ("REPORT_LINK_HOURS", "12h"),
         ] {
             let mut pairs: Vec<_> = FULL
                 .iter()

@@ -28,6 +28,7 @@ pub const OPTIONAL_ENV: &[&str] = &[
     ENV_SLA_DAYS,
     ENV_INSPECTOR_DELEGATED_ADMIN,
     ENV_SIEM_FORMAT,
+    ENV_REPORT_LINK_HOURS,
 ];
 
 /// Hub-wide SLA days per severity (`critical=15,high=30,...`; the `SlaDays` parameter).
@@ -35,6 +36,10 @@ pub const ENV_SLA_DAYS: &str = "SLA_DAYS";
 
 /// How the SIEM parts write findings: `scanflow` or `ocsf` (the `SiemFormat` parameter).
 pub const ENV_SIEM_FORMAT: &str = "SIEM_FORMAT";
+
+/// Hours the e-mail's presigned link to the HTML report is valid, 0 for the S3 console path
+/// (the `ReportLinkHours` parameter; publish and fleet-watch).
+pub const ENV_REPORT_LINK_HOURS: &str = "REPORT_LINK_HOURS";
 
 /// The functions, as `lambda::run` names them (one list, in the domain).
 pub use scanflow_core::step::FUNCTIONS;
@@ -66,6 +71,7 @@ pub fn function_env(function: &str) -> Option<&'static [&'static str]> {
         ENV_REPORT_KMS_KEY_ARN,
         ENV_HUB_ACCOUNT_ID,
         ENV_TOPIC_ARN,
+        ENV_REPORT_LINK_HOURS,
     ];
     match function {
         "start-run" | "check-status" | "collect-findings" => Some(MEMBER),

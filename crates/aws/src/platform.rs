@@ -56,6 +56,7 @@ impl AwsPlatform {
             hub_account_id: config.hub_account_id.clone(),
             sla_days: config.sla_days,
             siem_format: config.siem_format,
+            report_link_hours: config.report_link_hours,
             ..HubConfig::default()
         };
         hub.validate("").map_err(ConfigError::Hub)?;
@@ -198,6 +199,7 @@ impl Platform for AwsPlatform {
                 self.config.report_bucket.clone(),
                 self.config.report_kms_key_arn.clone(),
             )
+            .with_credentials(self.sdk.credentials_provider())
         })
     }
 

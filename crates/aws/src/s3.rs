@@ -1,13 +1,13 @@
 //! The report store in the hub bucket: objects written with SSE-KMS under the report key,
 //! read back whole, written only-if-absent for idempotency claims, and listed by prefix
-//! (every page).
+//! (every page); people reach a stored report by a presigned GET or its console page.
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use scanflow_core::ScanError;
-use scanflow_core::ports::ReportStore;
+use scanflow_core::ports::{LINK_MAX_HOURS, ObjectLink, ReportStore};
 
 use crate::error::Scope;
 
@@ -18,6 +18,8 @@ pub struct S3Store {
     scope: Scope,
     bucket: String,
     kms_key_arn: String,
+    /// The credentials presigned links are signed with, to tell when they end.
+    credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
 }
 
 impl S3Store {
@@ -27,7 +29,18 @@ impl S3Store {
             scope,
             bucket,
             kms_key_arn,
+            credentials: None,
         }
+    }
+
+    /// The store that tells a presigned link's end from `credentials` (the client's own:
+    /// the SDK client does not hand its provider back).
+    pub fn with_credentials(
+        mut self,
+        credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
+    ) -> Self {
+        self.credentials = credentials;
+        self
     }
 
     pub fn bucket(&self) -> &str {
@@ -105,6 +118,62 @@ impl ReportStore for S3Store {
             .await
             .map_err(|e| call.transient(&format!("reading the object: {e}")))?;
         Ok(bytes.into_bytes().to_vec())
+    }
+
+    async fn link(
+        &self,
+        key: &str,
+        valid_for: Option<std::time::Duration>,
+    ) -> Result<ObjectLink, ScanError> {
+        let region = self
+            .client
+            .config()
+            .region()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let Some(valid_for) = valid_for else {
+            return Ok(ObjectLink::Console {
+                url: scanflow_core::console::s3_object(&region, &self.bucket, key),
+            });
+        };
+        let call = self.scope.call("s3:GetObject", self.location(key));
+        if valid_for > std::time::Duration::from_secs(u64::from(LINK_MAX_HOURS) * 3600) {
+            return Err(ScanError::invalid(
+                "ReportLinkHours",
+                format!("at most {LINK_MAX_HOURS} hours (7 days, SigV4's limit)"),
+                format!("asks for {} s", valid_for.as_secs()),
+            ));
+        }
+        let signed_at = std::time::SystemTime::now();
+        let config = aws_sdk_s3::presigning::PresigningConfig::builder()
+            .start_time(signed_at)
+            .expires_in(valid_for)
+            .build()
+            .map_err(|e| call.transient(&format!("presigning: {e}")))?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(|e| call.error(&e))?;
+        // Signed with temporary credentials the URL dies with them, whatever X-Amz-Expires
+        // says; when the credentials tell their expiry (not Lambda's environment ones), the
+        // earlier of the two is what the reader is told.
+        let mut expires = signed_at + valid_for;
+        if let Some(provider) = &self.credentials {
+            use aws_credential_types::provider::ProvideCredentials;
+            if let Ok(credentials) = provider.provide_credentials().await
+                && let Some(end) = credentials.expiry()
+            {
+                expires = expires.min(end);
+            }
+        }
+        Ok(ObjectLink::Presigned {
+            url: request.uri().to_owned(),
+            expires_at: scanflow_core::time::format(expires.into()),
+        })
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, ScanError> {

@@ -83,6 +83,7 @@ fn config(bucket: &str, topic: Option<String>) -> Config {
         sla_days: Default::default(),
         inspector_delegated_admin: false,
         siem_format: Default::default(),
+        report_link_hours: 24,
     }
 }
 
@@ -529,6 +530,52 @@ async fn a_conditional_write_claims_a_key_once() {
     assert!(!second, "S3 refuses the second write with 412");
     let held = store.get(key).await.expect("claim");
     assert_eq!(held, b"{\"execution\":\"a\"}", "the first claim stands");
+}
+
+/// A plain HTTP GET of `url` (moto serves http): status line and body.
+fn http_get(url: &str) -> (String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (host, path) = rest.split_at(rest.find('/').expect("a path"));
+    let mut stream = std::net::TcpStream::connect(host).expect("connect to moto");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+        .expect("request");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).expect("response");
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("headers end");
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let status = head.lines().next().unwrap_or_default().to_owned();
+    (status, response[split + 4..].to_vec())
+}
+
+#[tokio::test]
+async fn a_presigned_report_link_opens_the_report_without_credentials() {
+    let Some(url) = moto() else { return };
+    let region = "eu-west-1";
+    let hub = sdk(&url, region).await;
+    let name = bucket(&hub, region).await;
+    let store = S3Store::new(s3(&hub), Scope::new(HUB, region), name.clone(), KMS.into())
+        .with_credentials(hub.credentials_provider());
+    let key = "scanflow/111122223333/eu-west-1/0123456789abcdef/report.html";
+    let page = b"<!DOCTYPE html><title>report</title>".to_vec();
+    store
+        .put(key, page.clone(), "text/html; charset=utf-8")
+        .await
+        .expect("put");
+    let link = store
+        .link(key, Some(std::time::Duration::from_secs(3600)))
+        .await
+        .expect("presign");
+    let scanflow_core::ports::ObjectLink::Presigned { url: link, .. } = link else {
+        panic!("expected a presigned link, got {link:?}");
+    };
+    assert!(link.contains("X-Amz-Expires=3600"), "{link}");
+    let (status, body) = http_get(&link);
+    assert!(status.contains(" 200 "), "{status}");
+    assert_eq!(body, page, "the report, read with nothing but the URL");
 }
 
 #[tokio::test]

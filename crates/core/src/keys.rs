@@ -36,6 +36,16 @@ pub fn digest(run: &Run) -> String {
     format!("{}/digest.json", run_prefix(run))
 }
 
+/// The scan's HTML report for people (format writes it, the digest links to it).
+pub fn report_html(run: &Run) -> String {
+    format!("{}/report.html", run_prefix(run))
+}
+
+/// The org rollup's objects at `at`: `<stem>.json` (the whole rollup) and `<stem>.html`.
+pub fn rollup_stem(at: &str) -> String {
+    format!("scanflow/fleet-watch/rollup-{at}")
+}
+
 /// One numbered part of the SIEM document (1-based, as receivers see it).
 pub fn siem_part(run: &Run, part: usize, parts: usize) -> String {
     format!("{}/siem/part-{part:05}-of-{parts:05}.json", run_prefix(run))

@@ -272,6 +272,43 @@ pub struct StatePointer {
     /// states written before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<ScanSummary>,
+    /// The account-Region's last [`TREND_SCANS`] delivered scans, oldest first, ending with
+    /// this one: the HTML report's trend (empty in states written before it existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<TrendPoint>,
+}
+
+/// How many delivered scans a run state remembers for the trend.
+pub const TREND_SCANS: usize = 12;
+
+/// One delivered scan in an account-Region's trend.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrendPoint {
+    pub collected_at: String,
+    pub counts: SeverityCounts,
+    pub new: u64,
+    pub resolved: u64,
+}
+
+impl StatePointer {
+    /// The trend this state carries: its history, or (a state written before histories) its
+    /// own summary as the one point known.
+    pub fn trend(&self) -> Vec<TrendPoint> {
+        if !self.history.is_empty() {
+            return self.history.clone();
+        }
+        self.summary
+            .as_ref()
+            .map(|s| TrendPoint {
+                collected_at: self.collected_at.clone(),
+                counts: s.counts.clone(),
+                new: s.new,
+                resolved: s.resolved,
+            })
+            .into_iter()
+            .collect()
+    }
 }
 
 /// The figures of one delivered scan that the org rollup shows per account-Region.
@@ -553,6 +590,17 @@ impl StateWriter {
         if self.in_buffer > 0 {
             self.flush(store).await?;
         }
+        // The trend: the basis's (a re-delivery compares against the same basis, so it
+        // replaces its own point rather than adding one), then this scan, the last few kept.
+        let mut history: Vec<TrendPoint> = basis.map(StatePointer::trend).unwrap_or_default();
+        history.push(TrendPoint {
+            collected_at: collected_at.to_owned(),
+            counts: summary.counts.clone(),
+            new: summary.new,
+            resolved: summary.resolved,
+        });
+        let excess = history.len().saturating_sub(TREND_SCANS);
+        history.drain(..excess);
         let pointer = StatePointer {
             schema: STATE_SCHEMA.to_owned(),
             version: STATE_VERSION,
@@ -570,6 +618,7 @@ impl StateWriter {
                 })
             }),
             summary: Some(summary),
+            history,
         };
         let body = serde_json::to_vec(&pointer).map_err(ScanError::internal)?;
         store

@@ -148,6 +148,29 @@ pub trait ReportStore: Send + Sync {
     /// Every key starting with `prefix`, in key order (all pages: a partial list would let the
     /// fleet watch call missing accounts healthy).
     fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, ScanError>> + Send;
+
+    /// How a person opens the object `key`: a presigned GET valid for `valid_for` (at most
+    /// [`LINK_MAX_HOURS`]; it ends sooner when the signing credentials do), or with `None`
+    /// the object's page in the S3 console, for readers who sign in to the hub account.
+    fn link(
+        &self,
+        key: &str,
+        valid_for: Option<std::time::Duration>,
+    ) -> impl Future<Output = Result<ObjectLink, ScanError>> + Send;
+}
+
+/// A presigned URL lives at most 7 days (SigV4's `X-Amz-Expires` limit).
+pub const LINK_MAX_HOURS: u32 = 168;
+
+/// How a person opens a stored object (an HTML report).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectLink {
+    /// Anyone holding the URL reads the object until `expires_at` (RFC 3339, UTC).
+    Presigned { url: String, expires_at: String },
+    /// The object's page in the S3 console: the reader signs in to the hub account.
+    Console { url: String },
+    /// A file on this machine (the sandbox's bucket folder).
+    File { url: String },
 }
 
 /// Publishes to the scanflow topic (SNS in AWS). Returns the message id.
@@ -293,6 +316,25 @@ pub struct HubConfig {
     /// How the SIEM parts write findings (`SIEM_FORMAT`, the `SiemFormat` parameter).
     #[serde(default)]
     pub siem_format: SiemFormat,
+    /// Hours the e-mail's link to the HTML report is valid (`REPORT_LINK_HOURS`, the
+    /// `ReportLinkHours` parameter); 0: no presigned link, the S3 console path instead.
+    #[serde(default = "default_report_link_hours")]
+    pub report_link_hours: u32,
+}
+
+/// A day: long enough to read the morning's e-mail, short for a URL anyone can use.
+pub const DEFAULT_REPORT_LINK_HOURS: u32 = 24;
+
+fn default_report_link_hours() -> u32 {
+    DEFAULT_REPORT_LINK_HOURS
+}
+
+impl HubConfig {
+    /// The report link's requested lifetime; `None`: presigning is turned off.
+    pub fn report_link_validity(&self) -> Option<std::time::Duration> {
+        (self.report_link_hours > 0)
+            .then(|| std::time::Duration::from_secs(u64::from(self.report_link_hours) * 3600))
+    }
 }
 
 /// The document format of the findings in the SIEM parts: scanflow's own (`scanflow.siem`
@@ -357,6 +399,8 @@ pub mod hub_ranges {
     /// A chunk is held in a Lambda's memory; 50,000 findings of a few KiB each stay well
     /// under its memory size.
     pub const CHUNK_SIZE: RangeInclusive<usize> = 1..=50_000;
+    /// 0 turns presigning off; a presigned URL lives at most 7 days (SigV4).
+    pub const REPORT_LINK_HOURS: RangeInclusive<u32> = 0..=super::LINK_MAX_HOURS;
 }
 
 impl HubConfig {
@@ -431,6 +475,13 @@ impl HubConfig {
             &r::CHUNK_SIZE,
             "findings per chunk",
         )?;
+        check(
+            prefix,
+            "reportLinkHours",
+            self.report_link_hours,
+            &r::REPORT_LINK_HOURS,
+            "hours",
+        )?;
         self.sla_days.validate(&format!("{prefix}slaDays"))
     }
 }
@@ -447,6 +498,7 @@ impl Default for HubConfig {
             chunk_size: 5000,
             sla_days: crate::lifecycle::SlaOverrides::default(),
             siem_format: SiemFormat::Scanflow,
+            report_link_hours: DEFAULT_REPORT_LINK_HOURS,
         }
     }
 }
@@ -466,7 +518,7 @@ mod tests {
     fn hub_settings_are_checked_at_their_limits_and_one_past() {
         assert_eq!(HubConfig::default().validate("hub.config."), Ok(()));
         type Set = fn(&mut HubConfig, u64);
-        let cases: [(&str, u64, u64, Set); 6] = [
+        let cases: [(&str, u64, u64, Set); 7] = [
             ("evaluationAllowanceSeconds", 60, 86_400, |c, v| {
                 c.evaluation_allowance_seconds = v as u32
             }),
@@ -485,6 +537,7 @@ mod tests {
                 c.digest_top_findings = v as usize
             }),
             ("chunkSize", 1, 50_000, |c, v| c.chunk_size = v as usize),
+            ("reportLinkHours", 0, 168, |c, v| c.report_link_hours = v as u32),
         ];
         for (name, low, high, set) in cases {
             for ok in [low, high] {

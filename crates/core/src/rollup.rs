@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use crate::fleet::FleetFinding;
-use crate::lifecycle::{ScanSummary, StateRecord};
+use crate::lifecycle::{ScanSummary, StateRecord, TrendPoint};
 use crate::model::{Severity, SeverityCounts};
 use crate::text::{self, WIDTH};
 
@@ -31,6 +31,10 @@ pub struct Row {
     pub summary: Option<ScanSummary>,
     /// How many of the fleet watch's findings name it (0: healthy).
     pub attention: usize,
+    /// Its last delivered scans, oldest first (the HTML report's sparkline and the
+    /// organisation's trend).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trend: Vec<TrendPoint>,
 }
 
 /// One vulnerability across the organisation.
@@ -164,8 +168,9 @@ impl Rollup {
     }
 
     /// The e-mail: a short subject and a body of lines of at most [`WIDTH`] characters, at
-    /// most `budget` bytes (rows past it are left to the report object at `report_key`).
-    pub fn render(&self, report_key: &str, budget: usize) -> (String, String) {
+    /// most `budget` bytes (rows past it are left to the report object at `report_key`);
+    /// `link` (lines pointing at the HTML report) follows the summary.
+    pub fn render(&self, report_key: &str, link: &str, budget: usize) -> (String, String) {
         let t = self.totals();
         let attention_places = {
             let mut p: Vec<(&str, &str)> = self
@@ -208,6 +213,10 @@ impl Rollup {
             "",
             "",
         ));
+        if !link.is_empty() {
+            body.push('\n');
+            body.push_str(link);
+        }
         if !self.attention.is_empty() {
             body.push_str("\nNEEDS ATTENTION\n");
             for f in &self.attention {
@@ -351,6 +360,7 @@ mod tests {
             last_scan: Some("2026-11-28T02:01:00Z".into()),
             summary: Some(summary(critical, high)),
             attention: 0,
+            trend: Vec::new(),
         }
     }
 
@@ -416,6 +426,7 @@ mod tests {
             last_scan: None,
             summary: None,
             attention: 1,
+            trend: Vec::new(),
         };
         let attention = vec![FleetFinding {
             account_id: "444444444444".into(),
@@ -442,7 +453,7 @@ mod tests {
             risks.top(TOP_RISKS),
             attention,
         );
-        let (subject, body) = r.render("scanflow/fleet-watch/rollup.json", 256 * 1024);
+        let (subject, body) = r.render("scanflow/fleet-watch/rollup.json", "", 256 * 1024);
         assert!(subject.chars().count() <= WIDTH, "{subject}");
         for line in body.lines() {
             assert!(
@@ -462,7 +473,7 @@ mod tests {
         assert_eq!(body.matches("\n000000000").count(), 300, "every row");
 
         // A budget too small for every row: the rest is pointed at, never silently dropped.
-        let (_, short) = r.render("scanflow/fleet-watch/rollup.json", 8 * 1024);
+        let (_, short) = r.render("scanflow/fleet-watch/rollup.json", "", 8 * 1024);
         assert!(short.len() <= 8 * 1024, "{}", short.len());
         let shown = short.matches("\n000000000").count();
         assert!(shown > 10 && shown < 300, "{shown}");

@@ -63,7 +63,9 @@ pub const WIDTH: usize = 78;
 /// Whether `word` must stay whole however long it is, so it can be copied or clicked: a URL
 /// or an ARN. Such a word gets a line of its own when it does not fit.
 pub fn unbreakable(word: &str) -> bool {
-    word.starts_with("https://") || word.starts_with("http://") || word.starts_with("arn:")
+    ["https://", "http://", "file://", "arn:"]
+        .iter()
+        .any(|p| word.starts_with(p))
 }
 
 /// `text` (one paragraph: it should have been through [`line`]) filled into lines of at most

@@ -10,7 +10,9 @@ use std::collections::BinaryHeap;
 use std::fmt::Write as _;
 
 use scanflow_core::lifecycle::{Annotation, Resolved, Sla, Status};
+use scanflow_core::ScanError;
 use scanflow_core::message::{SNS_MESSAGE_LIMIT, attributes_size};
+use scanflow_core::ports::ObjectLink;
 use scanflow_core::model::{Coverage, Engine, Finding, Severity, SeverityCounts};
 use scanflow_core::state::Run;
 use scanflow_core::text::{WIDTH, wrap};
@@ -37,6 +39,76 @@ pub const CHANGE_LINES: usize = 10;
 pub struct Digest {
     pub subject: String,
     pub body: String,
+    /// The scan's HTML report, linked from the body where publish puts the link (made when
+    /// sending, so a re-delivery days later gets a fresh one). `None`: digests of a scanflow
+    /// before reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<ReportSlot>,
+}
+
+/// Where the link to the HTML report goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportSlot {
+    /// The report's key in the report store.
+    pub key: String,
+    /// The byte offset in the body, at the start of a line, where the link lines go.
+    pub at: usize,
+}
+
+/// Bytes of the body kept free for the link lines: a presigned URL signed with a role's
+/// session token is about 1.5 KB; a longer link is replaced by the console path.
+pub const LINK_ROOM: usize = 4096;
+
+impl Digest {
+    /// The body as sent, with the lines linking to the report at their place. A slot that
+    /// does not fall at the start of a line of the body is refused (a digest edited by hand).
+    pub fn text(&self, link: Option<&ObjectLink>) -> Result<String, ScanError> {
+        let (Some(slot), Some(link)) = (&self.report, link) else {
+            return Ok(self.body.clone());
+        };
+        let at_line_start =
+            slot.at == 0 || self.body.get(..slot.at).is_some_and(|h| h.ends_with('\n'));
+        if slot.at > self.body.len() || !at_line_start {
+            return Err(ScanError::internal(format!(
+                "the digest's report link slot ({} of {} bytes) is not at the start of a \
+                 line; run the format step again",
+                slot.at,
+                self.body.len()
+            )));
+        }
+        let lines = link_lines(link);
+        let mut body = String::with_capacity(self.body.len() + lines.len());
+        body.push_str(&self.body[..slot.at]);
+        body.push_str(&lines);
+        body.push_str(&self.body[slot.at..]);
+        Ok(body)
+    }
+}
+
+/// The lines that point a reader at an HTML report, by how it can be opened.
+pub fn link_lines(link: &ObjectLink) -> String {
+    let (intro, url) = match link {
+        ObjectLink::Presigned { url, expires_at } => (
+            format!(
+                "The report with charts (HTML). Anyone with this link can open it, until \
+                 {expires_at} at the latest:"
+            ),
+            url,
+        ),
+        ObjectLink::Console { url } => (
+            "The report with charts (HTML), in the hub's report bucket (sign in to the hub \
+             account):"
+                .to_owned(),
+            url,
+        ),
+        ObjectLink::File { url } => (
+            "The report with charts (HTML), a file in the sandbox's bucket folder:".to_owned(),
+            url,
+        ),
+    };
+    let mut s = wrap(&intro, WIDTH, "", "");
+    let _ = writeln!(s, "  {url}\n");
+    s
 }
 
 /// What the digest says about one finding.
@@ -249,17 +321,39 @@ impl Changes {
     }
 
     fn trim_resolved(&mut self) {
-        self.resolved_top.sort_by(|a, b| {
-            a.severity
-                .cmp(&b.severity)
-                .then_with(|| a.identity.cmp(&b.identity))
-        });
-        self.resolved_top.truncate(CHANGE_LINES);
+        sort_resolved(&mut self.resolved_top);
     }
 
     pub fn carried_over(&mut self) {
         self.carried_over += 1;
     }
+
+    /// The new critical and high findings named, most severe first.
+    pub fn new_listed(&self) -> Vec<Brief> {
+        clone_sorted(&self.new_top)
+    }
+
+    /// The overdue findings named, most severe first, with their ages.
+    pub fn overdue_listed(&self) -> Vec<Brief> {
+        clone_sorted(&self.overdue_top)
+    }
+
+    /// The resolved findings named, most severe first.
+    pub fn resolved_listed(&self) -> Vec<ResolvedBrief> {
+        let mut v = self.resolved_top.clone();
+        sort_resolved(&mut v);
+        v
+    }
+}
+
+/// Most severe first, then by identity; the first [`CHANGE_LINES`] kept.
+fn sort_resolved(v: &mut Vec<ResolvedBrief>) {
+    v.sort_by(|a, b| {
+        a.severity
+            .cmp(&b.severity)
+            .then_with(|| a.identity.cmp(&b.identity))
+    });
+    v.truncate(CHANGE_LINES);
 }
 
 /// Everything the digest is written from.
@@ -271,6 +365,8 @@ pub struct DigestFacts<'a> {
     pub collected_at: &'a str,
     pub top: &'a [Brief],
     pub siem_parts: usize,
+    /// The HTML report's key, when one was written: room is kept for its link.
+    pub report_key: Option<&'a str>,
 }
 
 /// Writes the digest. Its body never exceeds what one SNS message holds beside its
@@ -278,16 +374,24 @@ pub struct DigestFacts<'a> {
 pub fn render(facts: &mut DigestFacts<'_>) -> Digest {
     facts.changes.trim_resolved();
     let facts = &*facts;
-    let budget = SNS_MESSAGE_LIMIT - attributes_size(&digest_attributes(facts.run));
+    let mut budget = SNS_MESSAGE_LIMIT - attributes_size(&digest_attributes(facts.run));
+    if facts.report_key.is_some() {
+        budget -= LINK_ROOM;
+    }
     let head = head_section(facts);
-    let tail = tail_section(facts);
+    let (tail, slot_in_tail) = tail_section(facts);
     let room = budget.saturating_sub(head.len() + tail.len());
     let mut body = head;
     body.push_str(&top_section(facts, room));
+    let report = facts.report_key.map(|key| ReportSlot {
+        key: key.to_owned(),
+        at: body.len() + slot_in_tail,
+    });
     body.push_str(&tail);
     Digest {
         subject: subject(facts),
         body,
+        report,
     }
 }
 
@@ -299,7 +403,7 @@ fn plural(n: u64, one: &str) -> String {
     }
 }
 
-fn engine_name(engine: Engine) -> &'static str {
+pub(crate) fn engine_name(engine: Engine) -> &'static str {
     match engine {
         Engine::Classic => "Amazon Inspector Classic",
         Engine::Inspector2 => "Amazon Inspector (v2)",
@@ -613,27 +717,17 @@ fn top_section(facts: &DigestFacts<'_>, room: usize) -> String {
     s
 }
 
-fn console_host(region: &str) -> String {
-    if region.starts_with("us-gov-") {
-        "console.amazonaws-us-gov.com".to_owned()
-    } else if region.starts_with("cn-") {
-        "console.amazonaws.cn".to_owned()
-    } else {
-        format!("{region}.console.aws.amazon.com")
-    }
-}
-
 /// The Security Hub console's findings page filtered to one account.
 pub fn security_hub_link(account_id: &str, region: &str) -> String {
     format!(
         "https://{}/securityhub/home?region={region}#/findings?search=AwsAccountId%3D%255Coperator%255C%253AEQUALS%255C%253A{account_id}",
-        console_host(region)
+        scanflow_core::console::host(region)
     )
 }
 
 /// The Inspector console page of the engine that ran the scan.
 pub fn inspector_link(engine: Engine, region: &str) -> String {
-    let host = console_host(region);
+    let host = scanflow_core::console::host(region);
     match engine {
         Engine::Classic => format!("https://{host}/inspector/home?region={region}#/run"),
         Engine::Inspector2 => {
@@ -642,7 +736,9 @@ pub fn inspector_link(engine: Engine, region: &str) -> String {
     }
 }
 
-fn tail_section(facts: &DigestFacts<'_>) -> String {
+/// The coverage and where to look; with the offset, in it, where the report's link goes (the
+/// first thing under "WHERE TO LOOK").
+fn tail_section(facts: &DigestFacts<'_>) -> (String, usize) {
     let run = facts.run;
     let coverage = facts.coverage;
     let mut s = String::new();
@@ -676,6 +772,7 @@ fn tail_section(facts: &DigestFacts<'_>) -> String {
         }
     }
     let _ = writeln!(s, "\nWHERE TO LOOK");
+    let slot = s.len();
     para(
         &mut s,
         &format!("Security Hub, findings of account {}:", run.account_id),
@@ -704,7 +801,7 @@ fn tail_section(facts: &DigestFacts<'_>) -> String {
         &mut s,
         &format!("Sent by scanflow, execution {}.", run.execution),
     );
-    s
+    (s, slot)
 }
 
 #[cfg(test)]
@@ -790,6 +887,7 @@ mod tests {
             collected_at: "2026-11-28T11:00:00Z",
             top: &top,
             siem_parts: 3,
+            report_key: Some("scanflow/111122223333/ap-southeast-2/0/report.html"),
         })
     }
 
@@ -883,5 +981,47 @@ mod tests {
             inspector_link(Engine::Classic, "us-gov-west-1")
                 .starts_with("https://console.amazonaws-us-gov.com/inspector/home")
         );
+    }
+
+    #[test]
+    fn the_report_link_goes_first_under_where_to_look_and_keeps_the_layout() {
+        let digest = long_text_digest("word");
+        let slot = digest.report.clone().expect("a slot");
+        assert!(digest.body[..slot.at].ends_with("\nWHERE TO LOOK\n"));
+        let presigned = ObjectLink::Presigned {
+            url: format!("https://b.s3.eu-west-1.amazonaws.com/k?{}", "X".repeat(1500)),
+            expires_at: "2026-12-02T06:00:00Z".into(),
+        };
+        let console = ObjectLink::Console {
+            url: "https://eu-west-1.console.aws.amazon.com/s3/object/b?prefix=k".into(),
+        };
+        for link in [&presigned, &console] {
+            let body = digest.text(Some(link)).expect("placed");
+            assert!(body.len() <= digest.body.len() + LINK_ROOM);
+            let long: Vec<&str> = body.lines().filter(|l| !fits_width(l)).collect();
+            assert!(long.is_empty(), "{long:#?}");
+            assert!(body.contains("\nWHERE TO LOOK\nThe report with charts (HTML)"));
+        }
+        assert!(
+            digest
+                .text(Some(&presigned))
+                .expect("placed")
+                .contains("until\n2026-12-02T06:00:00Z at the latest:")
+        );
+        // Without a link (or a digest from before reports) the body goes as stored.
+        assert_eq!(digest.text(None).expect("as is"), digest.body);
+        // A slot inside a line is refused rather than splitting it.
+        let mut broken = digest.clone();
+        broken.report = Some(ReportSlot {
+            key: slot.key.clone(),
+            at: slot.at + 1,
+        });
+        let err = broken.text(Some(&console)).expect_err("mid-line");
+        assert!(err.to_string().contains("run the format step again"), "{err}");
+        broken.report = Some(ReportSlot {
+            key: slot.key,
+            at: digest.body.len() + 1,
+        });
+        assert!(broken.text(Some(&console)).is_err(), "past the end");
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use scanflow_core::ScanError;
-use scanflow_core::ports::ReportStore;
+use scanflow_core::ports::{LINK_MAX_HOURS, ObjectLink, ReportStore};
 
 use crate::Shared;
 
@@ -129,6 +129,39 @@ impl LocalS3 {
         std::fs::write(&path, body).map_err(|e| write_error(&path, &e))
     }
 
+    /// A presigned link is the object's file (the sandbox has no HTTP); the lifetime is
+    /// checked as the SDK checks it. Without one, the S3 console's page, as in AWS.
+    fn link_now(
+        &self,
+        key: &str,
+        valid_for: Option<std::time::Duration>,
+    ) -> Result<ObjectLink, ScanError> {
+        let path = self.path_of(key)?;
+        let hub = &self.shared.scenario.hub;
+        let Some(valid_for) = valid_for else {
+            return Ok(ObjectLink::Console {
+                url: scanflow_core::console::s3_object(&hub.region, &self.bucket_name(), key),
+            });
+        };
+        if valid_for > std::time::Duration::from_secs(u64::from(LINK_MAX_HOURS) * 3600) {
+            return Err(ScanError::invalid(
+                "ReportLinkHours",
+                format!("at most {LINK_MAX_HOURS} hours (7 days, SigV4's limit)"),
+                format!("asks for {} s", valid_for.as_secs()),
+            ));
+        }
+        let path = std::path::absolute(&path)
+            .map_err(|e| ScanError::internal(format!("{}: {e}", path.display())))?;
+        Ok(ObjectLink::File {
+            url: format!("file://{}", path.to_string_lossy().replace(' ', "%20")),
+        })
+    }
+
+    /// The sandbox's name for the hub bucket (the hub template lets CloudFormation name it).
+    pub fn bucket_name(&self) -> String {
+        format!("scanflow-reports-{}", self.shared.scenario.hub.account_id)
+    }
+
     fn list_now(&self, prefix: &str) -> Result<Vec<String>, ScanError> {
         let mut keys = Vec::new();
         let mut folders = vec![self.root.clone()];
@@ -189,6 +222,14 @@ impl ReportStore for LocalS3 {
 
     fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, ScanError>> + Send {
         ready(self.list_now(prefix))
+    }
+
+    fn link(
+        &self,
+        key: &str,
+        valid_for: Option<std::time::Duration>,
+    ) -> impl Future<Output = Result<ObjectLink, ScanError>> + Send {
+        ready(self.link_now(key, valid_for))
     }
 }
 

@@ -124,6 +124,10 @@ pub struct HubConfigOverrides {
     /// parameter).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub siem_format: Option<SiemFormat>,
+    /// Hours the HTML report's link is valid; 0: the S3 console path instead (the hub's
+    /// `ReportLinkHours` parameter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_link_hours: Option<u32>,
 }
 
 /// One member account in one region.
@@ -483,6 +487,7 @@ impl HubSpec {
             chunk_size: o.chunk_size.unwrap_or(d.chunk_size),
             sla_days: o.sla_days.unwrap_or(d.sla_days),
             siem_format: o.siem_format.unwrap_or(d.siem_format),
+            report_link_hours: o.report_link_hours.unwrap_or(d.report_link_hours),
         }
     }
 }

@@ -24,6 +24,8 @@ use scanflow_core::message::{
 use scanflow_core::ports::{MemberAccount, Notifier, Platform, ReportStore};
 use scanflow_core::rollup::{self, Risks, Rollup, Row};
 use scanflow_core::{ScanError, keys, step, time as ts};
+use scanflow_documents::digest::link_lines;
+use scanflow_documents::html;
 
 /// The `detail-type` of the settings parameter's events (source `aws.ssm`).
 pub const PARAMETER_STORE_CHANGE: &str = "Parameter Store Change";
@@ -75,6 +77,8 @@ pub struct RollupResult {
     pub message_id: String,
     /// The whole rollup as JSON in the report store.
     pub report_key: String,
+    /// Its HTML page, which the e-mail links to.
+    pub html_key: String,
 }
 
 /// What the registry writer did with one event.
@@ -272,6 +276,7 @@ pub async fn send_rollup<P: Platform>(
                 .as_ref()
                 .map(|p| p.collected_at.clone())
                 .or_else(|| delivered.map(|d| d.delivered_at.clone())),
+            trend: pointer.as_ref().map(StatePointer::trend).unwrap_or_default(),
             summary: pointer.and_then(|p| p.summary),
             attention: 0,
             account_id: account.to_owned(),
@@ -294,11 +299,26 @@ pub async fn send_rollup<P: Platform>(
     let attention = places(&findings).len();
     let at = ts::format(now);
     let report = Rollup::new(at.clone(), rows, risks.top(rollup::TOP_RISKS), findings);
-    // The whole rollup goes to the report store first, so the e-mail can point at it.
-    let report_key = format!("scanflow/fleet-watch/rollup-{at}.json");
+    // The whole rollup and its HTML page go to the report store first, so the e-mail can
+    // point at them.
+    let stem = keys::rollup_stem(&at);
+    let report_key = format!("{stem}.json");
     let json = serde_json::to_vec_pretty(&report).map_err(ScanError::internal)?;
     store.put(&report_key, json, "application/json").await?;
-    let (subject, body) = report.render(&report_key, SNS_MESSAGE_LIMIT - NOTICE_MARGIN);
+    let html_key = format!("{stem}.html");
+    store
+        .put(
+            &html_key,
+            html::rollup_report(&report).into_bytes(),
+            html::CONTENT_TYPE,
+        )
+        .await?;
+    let link = html::link_to(store, &html_key, platform.config().report_link_validity()).await?;
+    let (subject, body) = report.render(
+        &report_key,
+        &link_lines(&link),
+        SNS_MESSAGE_LIMIT - NOTICE_MARGIN,
+    );
     let attributes = BTreeMap::from([(ATTR_KIND.to_owned(), KIND_ROLLUP.to_owned())]);
     let message = Message::for_people(&subject, &body, attributes)?;
     let message_id = platform.notifier().publish(&message).await?;
@@ -313,6 +333,7 @@ pub async fn send_rollup<P: Platform>(
         attention,
         message_id,
         report_key,
+        html_key,
     })
 }
 

@@ -340,6 +340,7 @@ fn state(sb: &Sandbox, account: &str, region: &str, vuln: &str, instances: &[&st
         findings: instances.len() as u64,
         chunks: vec![chunk],
         basis: None,
+        history: Vec::new(),
         summary: Some(lifecycle::ScanSummary {
             counts: scanflow_core::model::SeverityCounts {
                 critical: instances.len() as u64,

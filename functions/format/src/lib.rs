@@ -10,7 +10,8 @@
 //! then the spool is read back in order and packed into the planned parts. Findings of the
 //! last scan that are gone come after the findings, as `resolved` entries, spooled the same way.
 //! Memory stays one chunk plus one part whatever the count; the spool takes the SIEM's size on
-//! local disk (Lambda's `/tmp`) for the invocation.
+//! local disk (Lambda's `/tmp`) for the invocation. Last, the scan's HTML report for people
+//! (written from the same bounded lists as the digest, with the trend the run state keeps).
 
 use scanflow_core::lifecycle::{self, Gone, Previous, Seen, Sla, StateWriter};
 use scanflow_core::message::{SNS_MESSAGE_LIMIT, attributes_size};
@@ -21,6 +22,7 @@ use scanflow_core::{ScanError, keys, step};
 
 use scanflow_documents::digest::{Changes, DigestFacts, TopFindings};
 use scanflow_documents::envelope::part_attributes;
+use scanflow_documents::html::{self, ScanFacts};
 use scanflow_documents::ocsf;
 use scanflow_documents::siem::{CoverageSection, Layout, LifecycleSummary, SiemRun, Summary};
 
@@ -160,6 +162,20 @@ pub async fn format_run<P: Platform>(
     let siem_parts = writer.finish(store).await?;
 
     let top = top.into_sorted();
+    // The HTML report first: the digest keeps room for the link publish makes to it.
+    let report_key = keys::report_html(run);
+    let report = html::scan_report(&ScanFacts {
+        run,
+        counts: &counts,
+        coverage: &manifest.coverage,
+        collected_at: &manifest.collected_at,
+        changes: &changes,
+        top: &top,
+        trend: &pending.history,
+    });
+    store
+        .put(&report_key, report.into_bytes(), html::CONTENT_TYPE)
+        .await?;
     let digest = scanflow_documents::digest::render(&mut DigestFacts {
         changes: &mut changes,
         run,
@@ -168,6 +184,7 @@ pub async fn format_run<P: Platform>(
         collected_at: &manifest.collected_at,
         top: &top,
         siem_parts,
+        report_key: Some(&report_key),
     });
     let digest_key = keys::digest(run);
     let body = serde_json::to_vec(&digest).map_err(ScanError::internal)?;

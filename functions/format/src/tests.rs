@@ -68,6 +68,13 @@ impl ReportStore for Store {
             .cloned()
             .collect())
     }
+    async fn link(
+        &self,
+        _key: &str,
+        _valid_for: Option<std::time::Duration>,
+    ) -> Result<scanflow_core::ports::ObjectLink, ScanError> {
+        Err(ScanError::internal("format makes no links: publish does"))
+    }
 }
 
 /// The ports format never uses: every call fails, so a test would notice one.

@@ -18,6 +18,7 @@ use scanflow_core::state::{Collected, Formatted, Manifest, Published, Run};
 use scanflow_core::text::clip;
 use scanflow_core::{ScanError, keys};
 use scanflow_documents::digest::Digest;
+use scanflow_documents::html;
 use scanflow_documents::envelope::{digest_attributes, part_attributes, part_subject};
 use scanflow_documents::report;
 use std::collections::{BTreeMap, HashMap};
@@ -51,7 +52,15 @@ pub async fn deliver<P: Platform>(
     };
 
     let digest = read_digest(store, &formatted.digest_key).await?;
-    let message = Message::for_people(&digest.subject, &digest.body, digest_attributes(run))?;
+    // The link to the HTML report is made now, so a re-delivery gets a fresh one.
+    let link = match &digest.report {
+        Some(slot) => {
+            Some(html::link_to(store, &slot.key, platform.config().report_link_validity()).await?)
+        }
+        None => None,
+    };
+    let body = digest.text(link.as_ref())?;
+    let message = Message::for_people(&digest.subject, &body, digest_attributes(run))?;
     count(ledger.publish_once(notifier, "digest", &message).await?);
 
     let parts = formatted.siem_parts;

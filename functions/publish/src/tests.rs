@@ -71,6 +71,24 @@ impl ReportStore for Store {
             .cloned()
             .collect())
     }
+    /// A presigned-looking link naming the key and the lifetime asked for; `None`: the
+    /// console page.
+    async fn link(
+        &self,
+        key: &str,
+        valid_for: Option<std::time::Duration>,
+    ) -> Result<scanflow_core::ports::ObjectLink, ScanError> {
+        use scanflow_core::ports::ObjectLink;
+        Ok(match valid_for {
+            Some(d) => ObjectLink::Presigned {
+                url: format!("https://hub-reports.s3.amazonaws.com/{key}?X-Amz-Expires={}", d.as_secs()),
+                expires_at: "2026-12-02T06:00:00Z".into(),
+            },
+            None => ObjectLink::Console {
+                url: format!("https://console.aws.amazon.com/s3/object/hub-reports?prefix={key}"),
+            },
+        })
+    }
 }
 
 /// Records every message; fails the `fail_at`-th publish (0-based) with `error` when set.
@@ -449,9 +467,23 @@ fn delivery_publishes_the_digest_then_every_part_in_order_with_its_attributes() 
     let digest: scanflow_documents::digest::Digest =
         serde_json::from_slice(&fake.store.object(&formatted.digest_key).expect("digest"))
             .expect("digest");
+    assert_eq!(sent[0].subject, digest.subject);
+    // The body as stored, with the link to the HTML report (a day, the default) first under
+    // WHERE TO LOOK.
+    let slot = digest.report.as_ref().expect("format keeps a slot for the report link");
+    assert_eq!(slot.key, keys::report_html(&run));
+    let link = format!(
+        "https://hub-reports.s3.amazonaws.com/{}?X-Amz-Expires=86400",
+        slot.key
+    );
+    let (before, after) = digest.body.split_at(slot.at);
+    assert!(before.ends_with("\nWHERE TO LOOK\n"), "{before}");
     assert_eq!(
-        (&sent[0].subject, &sent[0].body),
-        (&digest.subject, &digest.body)
+        sent[0].body,
+        format!(
+            "{before}The report with charts (HTML). Anyone with this link can open it, until\n\
+             2026-12-02T06:00:00Z at the latest:\n  {link}\n\n{after}"
+        )
     );
 
     for (i, message) in sent[1..].iter().enumerate() {

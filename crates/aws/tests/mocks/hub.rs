@@ -500,3 +500,83 @@ async fn a_listing_that_cannot_complete_is_an_error_not_a_short_list() {
             .is_empty()
     );
 }
+
+/// A client whose credentials are temporary and end in `credentials_left`, as an assumed role's.
+fn presigning_store(credentials_left: std::time::Duration) -> S3Store {
+    let expiry = std::time::SystemTime::now() + credentials_left;
+    let credentials =
+        aws_credential_types::provider::SharedCredentialsProvider::new(
+            aws_sdk_s3::config::Credentials::new(
+                "ASIATESTKEY",
+                "secret",
+                Some("session-token".into()),
+                Some(expiry),
+                "test",
+            ),
+        );
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("eu-west-1"))
+        .credentials_provider(credentials.clone())
+        .build();
+    store(aws_sdk_s3::Client::from_conf(conf)).with_credentials(Some(credentials))
+}
+
+#[tokio::test]
+async fn a_report_link_is_a_presigned_get_whose_stated_expiry_is_the_earlier_of_the_two() {
+    use scanflow_core::ports::ObjectLink;
+    let hour = std::time::Duration::from_secs(3600);
+    let key = "scanflow/111122223333/eu-west-1/0123456789abcdef/report.html";
+    // The credentials outlive the link: the link's own 24 hours are stated.
+    let link = presigning_store(48 * hour)
+        .link(key, Some(24 * hour))
+        .await
+        .expect("presigned");
+    let ObjectLink::Presigned { url, expires_at } = link else {
+        panic!("expected a presigned link, got {link:?}");
+    };
+    assert!(
+        url.starts_with("https://hub-reports.s3.eu-west-1.amazonaws.com/scanflow/111122223333/"),
+        "{url}"
+    );
+    for part in [
+        "X-Amz-Expires=86400",
+        "X-Amz-Signature=",
+        "X-Amz-Security-Token=session-token",
+    ] {
+        assert!(url.contains(part), "{part} in {url}");
+    }
+    let stated = scanflow_core::time::parse("expiresAt", &expires_at).expect("RFC 3339");
+    let in_a_day = time::OffsetDateTime::now_utc() + time::Duration::hours(24);
+    assert!((stated - in_a_day).abs() < time::Duration::minutes(1), "{expires_at}");
+    // The credentials end first: the URL dies with them, and that is what is stated.
+    let ObjectLink::Presigned { expires_at, .. } = presigning_store(hour)
+        .link(key, Some(24 * hour))
+        .await
+        .expect("presigned")
+    else {
+        panic!("expected a presigned link");
+    };
+    let stated = scanflow_core::time::parse("expiresAt", &expires_at).expect("RFC 3339");
+    let in_an_hour = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    assert!((stated - in_an_hour).abs() < time::Duration::minutes(1), "{expires_at}");
+}
+
+#[tokio::test]
+async fn a_link_past_seven_days_is_refused_and_none_gives_the_console_page() {
+    use scanflow_core::ports::ObjectLink;
+    let hour = std::time::Duration::from_secs(3600);
+    let st = presigning_store(400 * hour);
+    assert!(st.link("k.html", Some(168 * hour)).await.is_ok(), "7 days");
+    let err = st
+        .link("k.html", Some(169 * hour))
+        .await
+        .expect_err("past 7 days");
+    assert!(err.to_string().contains("ReportLinkHours"), "{err}");
+    assert_eq!(
+        st.link("scanflow/a b.html", None).await.expect("console"),
+        ObjectLink::Console {
+            url: "https://eu-west-1.console.aws.amazon.com/s3/object/hub-reports?region=eu-west-1&bucketType=general&prefix=scanflow/a%20b.html".into()
+        }
+    );
+}

@@ -1,0 +1,224 @@
+//! The HTML reports: hostile text is escaped, nothing loads or runs, the charts and lists
+//! follow the figures, and the organisation's trend adds each account-Region once per day.
+
+use super::*;
+use scanflow_core::fleet::Problem;
+use scanflow_core::lifecycle::{ScanSummary, Sla};
+use scanflow_core::model::{Finding, Uncovered};
+
+const HOSTILE: &str = "<script>alert(1)</script><img src=x onerror=alert(2)> & \"quoted\" 'x'";
+
+fn run() -> Run {
+    serde_json::from_value(serde_json::json!({
+        "accountId": "111122223333", "region": "eu-west-1", "engine": "inspector2",
+        "runId": "report-1", "durationSeconds": 0, "startedAt": "2026-11-28T10:00:00Z",
+        "deadline": "2026-11-28T12:00:00Z", "waitSeconds": 0, "rerun": false,
+        "execution": "sched-111122223333-eu-west-1-20261128"
+    }))
+    .expect("run")
+}
+
+fn finding(i: usize, severity: Severity, title: &str) -> Finding {
+    serde_json::from_value(serde_json::json!({
+        "id": format!("f-{i}"), "engine": "inspector2", "accountId": "111122223333",
+        "region": "eu-west-1", "severity": severity, "score": 9.8,
+        "title": title, "description": "d", "recommendation": "r",
+        "instanceId": format!("i-{i:017x}"), "instanceTags": {"Name": HOSTILE},
+        "vulnerabilityId": "CVE-2024-6387", "fixAvailable": true
+    }))
+    .expect("finding")
+}
+
+fn point(at: &str, critical: u64, high: u64) -> TrendPoint {
+    TrendPoint {
+        collected_at: at.into(),
+        counts: SeverityCounts {
+            critical,
+            high,
+            ..SeverityCounts::default()
+        },
+        new: 1,
+        resolved: 0,
+    }
+}
+
+fn scan_page(title: &str, trend: &[TrendPoint]) -> String {
+    let mut counts = SeverityCounts::default();
+    let mut top = crate::digest::TopFindings::new(25);
+    let changes = Changes::new(Some("2026-11-21T10:00:00Z".into()), Sla::default());
+    for i in 0..40 {
+        let severity = if i % 4 == 0 {
+            Severity::Critical
+        } else {
+            Severity::High
+        };
+        let f = finding(i, severity, title);
+        counts.add(severity);
+        top.offer(&f);
+    }
+    let coverage = Coverage {
+        scanned: vec!["i-1".into()],
+        not_scanned: vec![Uncovered {
+            instance_id: "i-0000000000000000f".into(),
+            reason: HOSTILE.into(),
+            remedy: "Install the SSM agent".into(),
+        }],
+    };
+    let top = top.into_sorted();
+    scan_report(&ScanFacts {
+        run: &run(),
+        counts: &counts,
+        coverage: &coverage,
+        collected_at: "2026-11-28T11:00:00Z",
+        changes: &changes,
+        top: &top,
+        trend,
+    })
+}
+
+/// The page's own tags: nothing from a finding may add one.
+fn tags(page: &str) -> Vec<String> {
+    page.split('<')
+        .skip(1)
+        .filter_map(|t| {
+            t.split(|c: char| c.is_whitespace() || c == '>' || c == '/')
+                .find(|n| !n.is_empty())
+                .map(str::to_ascii_lowercase)
+        })
+        .collect()
+}
+
+#[test]
+fn hostile_titles_tags_and_reasons_are_escaped_and_nothing_can_run_or_load() {
+    let page = scan_page(HOSTILE, &[point("2026-11-28T11:00:00Z", 10, 30)]);
+    for tag in tags(&page) {
+        assert!(
+            !["script", "img", "iframe", "link", "object", "embed"].contains(&tag.as_str()),
+            "a <{tag}> tag in the page"
+        );
+    }
+    // Inside the page's real tags (escaped text has no '<'): no handler, no resource.
+    for tag in page.split('<').skip(1).filter_map(|t| t.split('>').next()) {
+        let lower = tag.to_ascii_lowercase();
+        assert!(!lower.contains(" on"), "an event handler in <{tag}>");
+        assert!(!lower.contains(" src="), "a resource in <{tag}>");
+    }
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(page.contains("&amp; &quot;quoted&quot; &#39;x&#39;"));
+    assert!(page.contains("content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\""));
+    // No request leaves the page from its style either.
+    for css in ["url(", "@import"] {
+        assert!(!STYLE.contains(css), "{css} in the style");
+    }
+}
+
+#[test]
+fn a_thousand_character_title_is_cut_and_the_page_stays_bounded() {
+    let long = "overflow ".repeat(500);
+    let page = scan_page(&long, &[]);
+    assert!(!page.contains(&"overflow ".repeat(40)), "a title is cut to 200 characters");
+    assert!(page.len() < 200 * 1024, "{} bytes", page.len());
+    assert!(page.contains("No delivered scan yet."));
+}
+
+#[test]
+fn the_severity_chart_and_the_trend_follow_the_figures() {
+    let trend = [
+        point("2026-11-14T11:00:00Z", 4, 10),
+        point("2026-11-21T11:00:00Z", 8, 20),
+        point("2026-11-28T11:00:00Z", 10, 30),
+    ];
+    let page = scan_page("CVE-2024-6387 - openssh", &trend);
+    // 10 critical of 40: the critical bar is a quarter of the high bar's 420 px... the largest
+    // count (high, 30) gets the full 420 px, critical 10 gets 140.
+    assert!(page.contains("width=\"420\" height=\"20\" rx=\"3\" fill=\"#ea580c\""));
+    assert!(page.contains("width=\"140\" height=\"20\" rx=\"3\" fill=\"#b91c1c\""));
+    assert!(page.contains("Trend over the last 3 scan(s)"));
+    for day in ["11-14", "11-21", "11-28"] {
+        assert!(page.contains(&format!(">{day}</text>")), "{day}");
+    }
+    // The tallest stack (40) is the axis maximum; the first scan's 14 is 14/40 of 184 px.
+    assert!(page.contains(">40</text>"));
+    let critical_bars = page.matches("fill=\"#b91c1c\"/>").count();
+    assert!(critical_bars >= 3, "a critical segment per scan: {critical_bars}");
+}
+
+#[test]
+fn thousands_are_grouped() {
+    assert_eq!(thousands(0), "0");
+    assert_eq!(thousands(999), "999");
+    assert_eq!(thousands(1000), "1,000");
+    assert_eq!(thousands(1_234_567), "1,234,567");
+    assert_eq!(thousands(u64::MAX), "18,446,744,073,709,551,615");
+}
+
+fn row(account: &str, trend: Vec<TrendPoint>) -> Row {
+    let last = trend.last().cloned().unwrap_or_default();
+    Row {
+        account_id: account.into(),
+        region: "eu-west-1".into(),
+        last_scan: Some(last.collected_at.clone()),
+        summary: Some(ScanSummary {
+            counts: last.counts.clone(),
+            ..ScanSummary::default()
+        }),
+        attention: 0,
+        trend,
+    }
+}
+
+#[test]
+fn the_organisations_trend_counts_each_account_region_once_a_day_at_its_latest_scan() {
+    let rows = vec![
+        row(
+            "111111111111",
+            vec![
+                point("2026-11-27T02:00:00Z", 1, 0),
+                point("2026-11-28T02:00:00Z", 2, 0),
+                point("2026-11-28T20:00:00Z", 3, 0),
+            ],
+        ),
+        row("222222222222", vec![point("2026-11-28T05:00:00Z", 10, 1)]),
+    ];
+    let trend = fleet_trend(&rows);
+    let days: Vec<&str> = trend.iter().map(|p| &p.collected_at[..10]).collect();
+    assert_eq!(days, ["2026-11-27", "2026-11-28"]);
+    // 27th: only the first account had scanned. 28th: its later scan that day, plus the other.
+    assert_eq!(trend[0].counts.critical, 1);
+    assert_eq!(trend[1].counts.critical, 3 + 10);
+    assert_eq!(trend[1].counts.high, 1);
+}
+
+#[test]
+fn the_rollup_page_has_a_row_per_account_region_and_names_what_needs_attention() {
+    let rows: Vec<Row> = (0..5)
+        .map(|i| {
+            row(
+                &format!("{i:012}"),
+                vec![
+                    point("2026-11-21T02:00:00Z", i, 2),
+                    point("2026-11-28T02:00:00Z", i + 1, 3),
+                ],
+            )
+        })
+        .collect();
+    let attention = vec![FleetFinding {
+        account_id: "000000000003".into(),
+        region: "eu-west-1".into(),
+        problem: Problem::MissedSchedule {
+            due_at: "2026-11-30T03:00:00Z".into(),
+            schedule: "cron(0 3 ? * MON *)".into(),
+            last_scan: None,
+        },
+        action: HOSTILE.into(),
+    }];
+    let r = Rollup::new("2026-11-30T06:00:00Z".into(), rows, Vec::new(), attention);
+    let page = rollup_report(&r);
+    assert_eq!(page.matches("<tr><td>0000000000").count(), 5, "a row each");
+    assert_eq!(page.matches("<polyline").count(), 5, "a sparkline each");
+    assert!(page.contains("Need attention"));
+    assert!(page.contains("000000000003 eu-west-1</b>: missed its schedule"));
+    assert!(!tags(&page).iter().any(|t| t == "script"));
+    // 1+2+3+4+5 critical now across the five.
+    assert!(page.contains("<b style=\"color:#b91c1c\">15</b>"));
+}
