@@ -1928,3 +1928,49 @@ fn the_siem_format_parameter_offers_exactly_the_formats_the_format_step_reads() 
     .expect("a scenario choosing ocsf");
     assert_eq!(scenario.hub.hub_config().siem_format, SiemFormat::Ocsf);
 }
+
+#[test]
+fn the_report_link_parameter_matches_the_range_publish_and_the_fleet_watch_read() {
+    use scanflow_core::ports::{DEFAULT_REPORT_LINK_HOURS, hub_ranges};
+    let hub = template(HUB);
+    let param = &hub["Parameters"]["ReportLinkHours"];
+    let bound = |name: &str| param.get(name).and_then(Yaml::as_u64);
+    assert_eq!(
+        bound("MinValue"),
+        Some(u64::from(*hub_ranges::REPORT_LINK_HOURS.start()))
+    );
+    assert_eq!(
+        bound("MaxValue"),
+        Some(u64::from(*hub_ranges::REPORT_LINK_HOURS.end()))
+    );
+    assert_eq!(bound("Default"), Some(u64::from(DEFAULT_REPORT_LINK_HOURS)));
+    // Exactly the functions that link a report read it, straight from the parameter.
+    for (id, bin) in hub_functions(&hub) {
+        let value = props(resource(&hub, &id))
+            .get("Environment")
+            .and_then(|e| e.get("Variables"))
+            .and_then(|v| v.get(iam::ENV_REPORT_LINK_HOURS));
+        assert_eq!(
+            value.and_then(ref_name),
+            matches!(bin.as_str(), "publish" | "fleet-watch").then_some("ReportLinkHours"),
+            "{id}: {} is !Ref ReportLinkHours on publish and fleet-watch only",
+            iam::ENV_REPORT_LINK_HOURS
+        );
+    }
+    // The limits and one past them, as the functions read the variable.
+    let read = |hours: &str| {
+        let env = |name: &str| match name {
+            "HUB_ACCOUNT_ID" => Some("999999999999".to_owned()),
+            "REPORT_KMS_KEY_ARN" => Some("arn:aws:kms:eu-west-1:999999999999:key/k".to_owned()),
+            "REPORT_BUCKET" => Some("hub-reports".to_owned()),
+            "SCAN_ROLE_NAME" => Some("scanflow-scan".to_owned()),
+            "TOPIC_ARN" => Some("arn:aws:sns:eu-west-1:999999999999:scanflow".to_owned()),
+            n if n == iam::ENV_REPORT_LINK_HOURS => Some(hours.to_owned()),
+            _ => None,
+        };
+        scanflow_aws::config::Config::from_lookup("publish", env).map(|c| c.report_link_hours)
+    };
+    assert_eq!(read("0").ok(), Some(0));
+    assert_eq!(read("168").ok(), Some(168));
+    assert!(read("169").is_err());
+}

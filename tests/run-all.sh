@@ -23,6 +23,22 @@ if [ ! -x tests/node_modules/.bin/asl-validator ] || [ tests/package.json -nt te
   touch tests/node_modules/.installed
 fi
 export ASL_VALIDATOR=$root/tests/node_modules/.bin/asl-validator
+export SCANFLOW_HTML_VALIDATE=$root/tests/node_modules/.bin/html-validate
+
+# The HTML reports are rendered in headless Chromium: Debian's package, installed if missing.
+chromium_bin=$(command -v chromium || true)
+if [ -z "$chromium_bin" ]; then
+  echo "== installing Chromium (Debian's package) for the HTML report check"
+  apt_get=(apt-get)
+  [ "$(id -u)" = 0 ] || apt_get=(sudo apt-get)
+  export DEBIAN_FRONTEND=noninteractive
+  "${apt_get[@]}" install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null 2>&1 || {
+    "${apt_get[@]}" update -qq >/dev/null
+    "${apt_get[@]}" install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+  }
+  chromium_bin=$(command -v chromium)
+fi
+export SCANFLOW_CHROMIUM=$chromium_bin
 export WMFS_STATELINT=$root/tests/node_modules/.bin/statelint
 export SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1} BC_SKIP_MAPPING=TRUE
 

@@ -71,14 +71,25 @@ pub fn function_env(function: &str) -> Option<&'static [&'static str]> {
         ENV_REPORT_KMS_KEY_ARN,
         ENV_HUB_ACCOUNT_ID,
         ENV_TOPIC_ARN,
+    ];
+    const PUBLISH_WITH_REPORTS: &[&str] = &[
+        ENV_SCAN_ROLE_NAME,
+        ENV_EXTERNAL_ID,
+        ENV_SETTINGS_PARAMETER,
+        ENV_REPORT_BUCKET,
+        ENV_REPORT_KMS_KEY_ARN,
+        ENV_HUB_ACCOUNT_ID,
+        ENV_TOPIC_ARN,
         ENV_REPORT_LINK_HOURS,
     ];
     match function {
         "start-run" | "check-status" | "collect-findings" => Some(MEMBER),
         "format" => Some(FORMAT),
-        // The notifier and the fleet watch enter members (notices, settings) and publish their
-        // notices: publish's set.
-        "publish" | "notify" | "fleet-watch" => Some(PUBLISH),
+        // The notifier enters members (notices) and publishes its notices: publish's set,
+        // without the report links it never makes.
+        "notify" => Some(PUBLISH),
+        // The fleet watch also links the rollup's HTML report, as publish links the scan's.
+        "publish" | "fleet-watch" => Some(PUBLISH_WITH_REPORTS),
         _ => None,
     }
 }

@@ -538,8 +538,11 @@ fn http_get(url: &str) -> (String, Vec<u8>) {
     let rest = url.strip_prefix("http://").expect("an http URL");
     let (host, path) = rest.split_at(rest.find('/').expect("a path"));
     let mut stream = std::net::TcpStream::connect(host).expect("connect to moto");
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
-        .expect("request");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
     let mut response = Vec::new();
     stream.read_to_end(&mut response).expect("response");
     let split = response

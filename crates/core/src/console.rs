@@ -47,7 +47,11 @@ mod tests {
 
     #[test]
     fn an_object_key_is_encoded_in_the_query() {
-        let url = s3_object("eu-west-1", "b", "scanflow/fleet-watch/rollup-2026-12-01T06:00:00Z.html");
+        let url = s3_object(
+            "eu-west-1",
+            "b",
+            "scanflow/fleet-watch/rollup-2026-12-01T06:00:00Z.html",
+        );
         assert!(
             url.ends_with("prefix=scanflow/fleet-watch/rollup-2026-12-01T06%3A00%3A00Z.html"),
             "{url}"

@@ -537,7 +537,9 @@ mod tests {
                 c.digest_top_findings = v as usize
             }),
             ("chunkSize", 1, 50_000, |c, v| c.chunk_size = v as usize),
-            ("reportLinkHours", 0, 168, |c, v| c.report_link_hours = v as u32),
+            ("reportLinkHours", 0, 168, |c, v| {
+                c.report_link_hours = v as u32
+            }),
         ];
         for (name, low, high, set) in cases {
             for ok in [low, high] {

@@ -151,6 +151,19 @@ impl Rollup {
         }
     }
 
+    /// How many account-Regions the fleet watch's findings name (a lost member stack's is
+    /// not always a row).
+    pub fn attention_places(&self) -> usize {
+        let mut places: Vec<(&str, &str)> = self
+            .attention
+            .iter()
+            .map(|f| (f.account_id.as_str(), f.region.as_str()))
+            .collect();
+        places.sort_unstable();
+        places.dedup();
+        places.len()
+    }
+
     /// The organisation's findings: the sum of every account-Region's last delivered scan.
     pub fn totals(&self) -> ScanSummary {
         let mut t = ScanSummary::default();
@@ -172,16 +185,7 @@ impl Rollup {
     /// `link` (lines pointing at the HTML report) follows the summary.
     pub fn render(&self, report_key: &str, link: &str, budget: usize) -> (String, String) {
         let t = self.totals();
-        let attention_places = {
-            let mut p: Vec<(&str, &str)> = self
-                .attention
-                .iter()
-                .map(|f| (f.account_id.as_str(), f.region.as_str()))
-                .collect();
-            p.sort_unstable();
-            p.dedup();
-            p.len()
-        };
+        let attention_places = self.attention_places();
         let subject = format!(
             "scanflow rollup: {} account-Region(s), {} critical, {} high",
             self.rows.len(),
@@ -215,7 +219,8 @@ impl Rollup {
         ));
         if !link.is_empty() {
             body.push('\n');
-            body.push_str(link);
+            body.push_str(link.trim_end_matches('\n'));
+            body.push('\n');
         }
         if !self.attention.is_empty() {
             body.push_str("\nNEEDS ATTENTION\n");

@@ -9,11 +9,11 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::fmt::Write as _;
 
-use scanflow_core::lifecycle::{Annotation, Resolved, Sla, Status};
 use scanflow_core::ScanError;
+use scanflow_core::lifecycle::{Annotation, Resolved, Sla, Status};
 use scanflow_core::message::{SNS_MESSAGE_LIMIT, attributes_size};
-use scanflow_core::ports::ObjectLink;
 use scanflow_core::model::{Coverage, Engine, Finding, Severity, SeverityCounts};
+use scanflow_core::ports::ObjectLink;
 use scanflow_core::state::Run;
 use scanflow_core::text::{WIDTH, wrap};
 use serde::{Deserialize, Serialize};
@@ -989,7 +989,10 @@ mod tests {
         let slot = digest.report.clone().expect("a slot");
         assert!(digest.body[..slot.at].ends_with("\nWHERE TO LOOK\n"));
         let presigned = ObjectLink::Presigned {
-            url: format!("https://b.s3.eu-west-1.amazonaws.com/k?{}", "X".repeat(1500)),
+            url: format!(
+                "https://b.s3.eu-west-1.amazonaws.com/k?{}",
+                "X".repeat(1500)
+            ),
             expires_at: "2026-12-02T06:00:00Z".into(),
         };
         let console = ObjectLink::Console {
@@ -1017,7 +1020,10 @@ mod tests {
             at: slot.at + 1,
         });
         let err = broken.text(Some(&console)).expect_err("mid-line");
-        assert!(err.to_string().contains("run the format step again"), "{err}");
+        assert!(
+            err.to_string().contains("run the format step again"),
+            "{err}"
+        );
         broken.report = Some(ReportSlot {
             key: slot.key,
             at: digest.body.len() + 1,

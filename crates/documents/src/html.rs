@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use scanflow_core::fleet::FleetFinding;
 use scanflow_core::lifecycle::TrendPoint;
 use scanflow_core::model::{Coverage, Severity, SeverityCounts};
-use scanflow_core::rollup::{Row, Rollup};
+use scanflow_core::rollup::{Rollup, Row};
 use scanflow_core::state::Run;
 use scanflow_core::text::one_line;
 
@@ -64,7 +64,7 @@ body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'DejaVu Sans',sans-se
 margin:0;background:#f8fafc;color:#0f172a;font-size:15px;line-height:1.45}\
 main{max-width:1100px;margin:0 auto;padding:24px}\
 h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:0 0 12px}\
-.meta{color:#475569;margin:0 0 20px}\
+.meta{color:#475569;margin:0 0 20px;overflow-wrap:anywhere}\
 section{background:#fff;border:1px solid #e2e8f0;border-radius:8px;padding:16px 20px;\
 margin:0 0 16px}\
 .cards{display:flex;flex-wrap:wrap;gap:12px;margin:0 0 16px}\
@@ -78,7 +78,7 @@ th{background:#f1f5f9}td.n,th.n{text-align:right;font-variant-numeric:tabular-nu
 font-weight:600}\
 .s-critical{background:#b91c1c}.s-high{background:#ea580c}.s-medium{background:#ca8a04}\
 .s-low{background:#2563eb}.s-informational{background:#64748b}.s-untriaged{background:#94a3b8}\
-.muted{color:#64748b}.warn{color:#b91c1c;font-weight:600}\
+.c-critical{color:#b91c1c}.c-high{color:#ea580c}.muted{color:#64748b}.warn{color:#b91c1c;font-weight:600}\
 ul{margin:4px 0 8px;padding-left:20px}\
 a{color:#1d4ed8;overflow-wrap:anywhere}\
 footer{color:#64748b;font-size:13px;margin:8px 0 24px}";
@@ -150,18 +150,18 @@ fn badge(severity: Severity) -> String {
 /// Big figures across the top: critical, high, total, and two more the caller picks.
 fn cards(counts: &SeverityCounts, extra: &[(&str, String)]) -> String {
     let mut s = String::from("<div class=\"cards\">\n");
-    let mut card = |value: String, label: &str, style: &str| {
+    let mut card = |value: String, label: &str, class: &str| {
         let _ = writeln!(
             s,
-            "<div class=\"card\"><b{style}>{value}</b><span>{label}</span></div>"
+            "<div class=\"card\"><b{class}>{value}</b><span>{label}</span></div>"
         );
     };
     card(
         thousands(counts.critical),
         "critical",
-        " style=\"color:#b91c1c\"",
+        " class=\"c-critical\"",
     );
-    card(thousands(counts.high), "high", " style=\"color:#ea580c\"");
+    card(thousands(counts.high), "high", " class=\"c-high\"");
     card(thousands(counts.total()), "findings in all", "");
     for (label, value) in extra {
         card(value.clone(), label, "");
@@ -353,7 +353,9 @@ fn findings_table(briefs: &[Brief], aged: bool) -> String {
     }
     s.push_str("</tr></thead>\n<tbody>\n");
     for (i, b) in briefs.iter().enumerate() {
-        let score = b.score.map_or_else(|| "–".to_owned(), |v| format!("{v:.1}"));
+        let score = b
+            .score
+            .map_or_else(|| "–".to_owned(), |v| format!("{v:.1}"));
         let fix = match b.fix_available {
             Some(true) => "available",
             Some(false) => "not yet",
@@ -489,11 +491,7 @@ pub fn scan_report(f: &ScanFacts<'_>) -> String {
         b.push_str(&findings_table(&new_listed, false));
         b.push_str(&more(new_ch, new_listed.len(), "see the SIEM delivery"));
     }
-    let _ = writeln!(
-        b,
-        "<h3>Resolved: {}</h3>",
-        thousands(c.resolved.total())
-    );
+    let _ = writeln!(b, "<h3>Resolved: {}</h3>", thousands(c.resolved.total()));
     let resolved = c.resolved_listed();
     if !resolved.is_empty() {
         b.push_str(&resolved_table(&resolved));
@@ -620,7 +618,9 @@ pub fn fleet_trend(rows: &[Row]) -> Vec<TrendPoint> {
         .collect();
     days.sort_unstable();
     days.dedup();
-    let keep = days.len().saturating_sub(scanflow_core::lifecycle::TREND_SCANS);
+    let keep = days
+        .len()
+        .saturating_sub(scanflow_core::lifecycle::TREND_SCANS);
     days.drain(..keep);
     days.iter()
         .map(|day| {
@@ -653,10 +653,7 @@ pub fn rollup_report(r: &Rollup) -> String {
         &t.counts,
         &[
             ("account-Regions", thousands(r.rows.len() as u64)),
-            (
-                "need attention",
-                thousands(r.rows.iter().filter(|row| row.attention > 0).count() as u64),
-            ),
+            ("need attention", thousands(r.attention_places() as u64)),
         ],
     );
     b.push_str("<section>\n<h2>Findings by severity, whole organisation</h2>\n");
@@ -713,7 +710,10 @@ pub fn rollup_report(r: &Rollup) -> String {
     );
     for row in r.rows.iter().take(ROLLUP_ROWS) {
         let attention = if row.attention > 0 {
-            format!(" <span class=\"warn\">({} to look at)</span>", row.attention)
+            format!(
+                " <span class=\"warn\">({} to look at)</span>",
+                row.attention
+            )
         } else {
             String::new()
         };

@@ -276,7 +276,10 @@ pub async fn send_rollup<P: Platform>(
                 .as_ref()
                 .map(|p| p.collected_at.clone())
                 .or_else(|| delivered.map(|d| d.delivered_at.clone())),
-            trend: pointer.as_ref().map(StatePointer::trend).unwrap_or_default(),
+            trend: pointer
+                .as_ref()
+                .map(StatePointer::trend)
+                .unwrap_or_default(),
             summary: pointer.and_then(|p| p.summary),
             attention: 0,
             account_id: account.to_owned(),

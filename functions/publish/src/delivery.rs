@@ -18,8 +18,8 @@ use scanflow_core::state::{Collected, Formatted, Manifest, Published, Run};
 use scanflow_core::text::clip;
 use scanflow_core::{ScanError, keys};
 use scanflow_documents::digest::Digest;
-use scanflow_documents::html;
 use scanflow_documents::envelope::{digest_attributes, part_attributes, part_subject};
+use scanflow_documents::html;
 use scanflow_documents::report;
 use std::collections::{BTreeMap, HashMap};
 

@@ -81,7 +81,10 @@ impl ReportStore for Store {
         use scanflow_core::ports::ObjectLink;
         Ok(match valid_for {
             Some(d) => ObjectLink::Presigned {
-                url: format!("https://hub-reports.s3.amazonaws.com/{key}?X-Amz-Expires={}", d.as_secs()),
+                url: format!(
+                    "https://hub-reports.s3.amazonaws.com/{key}?X-Amz-Expires={}",
+                    d.as_secs()
+                ),
                 expires_at: "2026-12-02T06:00:00Z".into(),
             },
             None => ObjectLink::Console {
@@ -470,7 +473,10 @@ fn delivery_publishes_the_digest_then_every_part_in_order_with_its_attributes() 
     assert_eq!(sent[0].subject, digest.subject);
     // The body as stored, with the link to the HTML report (a day, the default) first under
     // WHERE TO LOOK.
-    let slot = digest.report.as_ref().expect("format keeps a slot for the report link");
+    let slot = digest
+        .report
+        .as_ref()
+        .expect("format keeps a slot for the report link");
     assert_eq!(slot.key, keys::report_html(&run));
     let link = format!(
         "https://hub-reports.s3.amazonaws.com/{}?X-Amz-Expires=86400",

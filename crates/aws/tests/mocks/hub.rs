@@ -504,16 +504,15 @@ async fn a_listing_that_cannot_complete_is_an_error_not_a_short_list() {
 /// A client whose credentials are temporary and end in `credentials_left`, as an assumed role's.
 fn presigning_store(credentials_left: std::time::Duration) -> S3Store {
     let expiry = std::time::SystemTime::now() + credentials_left;
-    let credentials =
-        aws_credential_types::provider::SharedCredentialsProvider::new(
-            aws_sdk_s3::config::Credentials::new(
-                "ASIATESTKEY",
-                "secret",
-                Some("session-token".into()),
-                Some(expiry),
-                "test",
-            ),
-        );
+    let credentials = aws_credential_types::provider::SharedCredentialsProvider::new(
+        aws_sdk_s3::config::Credentials::new(
+            "ASIATESTKEY",
+            "secret",
+            Some("session-token".into()),
+            Some(expiry),
+            "test",
+        ),
+    );
     let conf = aws_sdk_s3::Config::builder()
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
         .region(aws_sdk_s3::config::Region::new("eu-west-1"))
@@ -548,7 +547,10 @@ async fn a_report_link_is_a_presigned_get_whose_stated_expiry_is_the_earlier_of_
     }
     let stated = scanflow_core::time::parse("expiresAt", &expires_at).expect("RFC 3339");
     let in_a_day = time::OffsetDateTime::now_utc() + time::Duration::hours(24);
-    assert!((stated - in_a_day).abs() < time::Duration::minutes(1), "{expires_at}");
+    assert!(
+        (stated - in_a_day).abs() < time::Duration::minutes(1),
+        "{expires_at}"
+    );
     // The credentials end first: the URL dies with them, and that is what is stated.
     let ObjectLink::Presigned { expires_at, .. } = presigning_store(hour)
         .link(key, Some(24 * hour))
@@ -559,7 +561,10 @@ async fn a_report_link_is_a_presigned_get_whose_stated_expiry_is_the_earlier_of_
     };
     let stated = scanflow_core::time::parse("expiresAt", &expires_at).expect("RFC 3339");
     let in_an_hour = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
-    assert!((stated - in_an_hour).abs() < time::Duration::minutes(1), "{expires_at}");
+    assert!(
+        (stated - in_an_hour).abs() < time::Duration::minutes(1),
+        "{expires_at}"
+    );
 }
 
 #[tokio::test]

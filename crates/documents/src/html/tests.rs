@@ -105,7 +105,9 @@ fn hostile_titles_tags_and_reasons_are_escaped_and_nothing_can_run_or_load() {
     }
     assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(page.contains("&amp; &quot;quoted&quot; &#39;x&#39;"));
-    assert!(page.contains("content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\""));
+    assert!(
+        page.contains("content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\"")
+    );
     // No request leaves the page from its style either.
     for css in ["url(", "@import"] {
         assert!(!STYLE.contains(css), "{css} in the style");
@@ -116,7 +118,10 @@ fn hostile_titles_tags_and_reasons_are_escaped_and_nothing_can_run_or_load() {
 fn a_thousand_character_title_is_cut_and_the_page_stays_bounded() {
     let long = "overflow ".repeat(500);
     let page = scan_page(&long, &[]);
-    assert!(!page.contains(&"overflow ".repeat(40)), "a title is cut to 200 characters");
+    assert!(
+        !page.contains(&"overflow ".repeat(40)),
+        "a title is cut to 200 characters"
+    );
     assert!(page.len() < 200 * 1024, "{} bytes", page.len());
     assert!(page.contains("No delivered scan yet."));
 }
@@ -140,7 +145,10 @@ fn the_severity_chart_and_the_trend_follow_the_figures() {
     // The tallest stack (40) is the axis maximum; the first scan's 14 is 14/40 of 184 px.
     assert!(page.contains(">40</text>"));
     let critical_bars = page.matches("fill=\"#b91c1c\"/>").count();
-    assert!(critical_bars >= 3, "a critical segment per scan: {critical_bars}");
+    assert!(
+        critical_bars >= 3,
+        "a critical segment per scan: {critical_bars}"
+    );
 }
 
 #[test]
@@ -217,8 +225,12 @@ fn the_rollup_page_has_a_row_per_account_region_and_names_what_needs_attention()
     assert_eq!(page.matches("<tr><td>0000000000").count(), 5, "a row each");
     assert_eq!(page.matches("<polyline").count(), 5, "a sparkline each");
     assert!(page.contains("Need attention"));
+    assert!(
+        page.contains("<b>1</b><span>need attention</span>"),
+        "one place named"
+    );
     assert!(page.contains("000000000003 eu-west-1</b>: missed its schedule"));
     assert!(!tags(&page).iter().any(|t| t == "script"));
     // 1+2+3+4+5 critical now across the five.
-    assert!(page.contains("<b style=\"color:#b91c1c\">15</b>"));
+    assert!(page.contains("<b class=\"c-critical\">15</b>"));
 }
