@@ -73,7 +73,7 @@ struct RunArgs {
     /// hub.config.siemFormat, else scanflow].
     #[arg(long, value_name = "FORMAT")]
     siem_format: Option<String>,
-    /// Where findings, digests, SIEM parts and published messages are written.
+    /// Where findings, digests, HTML reports, SIEM parts and published messages are written.
     #[arg(long, default_value = "scanflow-out")]
     out: PathBuf,
     /// State machine definition [default: statemachine/scan.asl.json, found upwards].
@@ -574,7 +574,7 @@ fn run(args: RunArgs) -> ExitCode {
         }
     }
     println!(
-        "\nOutputs in {}: s3/ (findings, digests, SIEM parts), sns-messages.jsonl (every message published). Took {:.2} s.",
+        "\nOutputs in {}: s3/ (findings, digests, HTML reports, SIEM parts), sns-messages.jsonl (every message published). Took {:.2} s.",
         args.out.display(),
         began.elapsed().as_secs_f64()
     );

@@ -745,3 +745,41 @@ fn the_bucket_lists_keys_by_string_prefix_in_order() {
     );
     assert_eq!(calls(&sb, "s3:ListObjectsV2"), 3);
 }
+
+#[test]
+fn a_report_link_is_the_file_up_to_seven_days_and_refused_past_them() {
+    use scanflow_core::ports::ObjectLink;
+    let sb = sandbox("report-link", two_accounts());
+    let key = "scanflow/111122223333/eu-west-1/0123456789abcdef/report.html";
+    pollster::block_on(
+        sb.store()
+            .put(key, b"<!DOCTYPE html>".to_vec(), "text/html"),
+    )
+    .expect("put");
+    let hour = Duration::from_secs(3600);
+    let ObjectLink::File { url } =
+        pollster::block_on(sb.store().link(key, Some(168 * hour))).expect("7 days")
+    else {
+        panic!("expected the file");
+    };
+    let path = url.strip_prefix("file://").expect("a file URL");
+    assert_eq!(
+        std::fs::read(path).expect("the linked file"),
+        b"<!DOCTYPE html>"
+    );
+    let err = pollster::block_on(sb.store().link(key, Some(169 * hour))).expect_err("past 7 days");
+    assert!(err.to_string().contains("ReportLinkHours"), "{err}");
+    // Presigning turned off: the S3 console page, as in AWS.
+    let ObjectLink::Console { url } =
+        pollster::block_on(sb.store().link(key, None)).expect("console")
+    else {
+        panic!("expected the console page");
+    };
+    assert!(
+        url.starts_with("https://eu-west-1.console.aws.amazon.com/s3/object/scanflow-reports-"),
+        "{url}"
+    );
+    assert!(url.ends_with(&format!("prefix={key}")), "{url}");
+    // A key that would leave the bucket folder gets no link.
+    assert!(pollster::block_on(sb.store().link("../etc/passwd", None)).is_err());
+}

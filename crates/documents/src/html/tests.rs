@@ -234,3 +234,58 @@ fn the_rollup_page_has_a_row_per_account_region_and_names_what_needs_attention()
     // 1+2+3+4+5 critical now across the five.
     assert!(page.contains("<b class=\"c-critical\">15</b>"));
 }
+
+/// A store whose presigning fails or signs a URL of `url_len` bytes; its console page works.
+struct Linking {
+    presign: Result<usize, ()>,
+}
+
+impl ReportStore for Linking {
+    async fn put(&self, _: &str, _: Vec<u8>, _: &str) -> Result<(), ScanError> {
+        Err(ScanError::internal("unused"))
+    }
+    async fn get(&self, _: &str) -> Result<Vec<u8>, ScanError> {
+        Err(ScanError::internal("unused"))
+    }
+    async fn put_if_absent(&self, _: &str, _: Vec<u8>, _: &str) -> Result<bool, ScanError> {
+        Err(ScanError::internal("unused"))
+    }
+    async fn list(&self, _: &str) -> Result<Vec<String>, ScanError> {
+        Err(ScanError::internal("unused"))
+    }
+    async fn link(
+        &self,
+        key: &str,
+        valid_for: Option<std::time::Duration>,
+    ) -> Result<ObjectLink, ScanError> {
+        match (valid_for, self.presign) {
+            (None, _) => Ok(ObjectLink::Console {
+                url: format!("https://console/{key}"),
+            }),
+            (Some(_), Ok(len)) => Ok(ObjectLink::Presigned {
+                url: format!("https://b/{key}?{}", "s".repeat(len)),
+                expires_at: "2026-12-02T06:00:00Z".into(),
+            }),
+            (Some(_), Err(())) => Err(ScanError::internal("no credentials to sign with")),
+        }
+    }
+}
+
+#[test]
+fn the_link_falls_back_to_the_console_page_when_presigning_fails_or_does_not_fit() {
+    let day = Some(std::time::Duration::from_secs(86_400));
+    let link = |presign, valid_for| {
+        pollster::block_on(link_to(&Linking { presign }, "r.html", valid_for)).expect("a link")
+    };
+    assert!(matches!(link(Ok(1500), day), ObjectLink::Presigned { .. }));
+    let console = ObjectLink::Console {
+        url: "https://console/r.html".into(),
+    };
+    assert_eq!(link(Err(()), day), console, "presigning failed");
+    assert_eq!(
+        link(Ok(LINK_ROOM), day),
+        console,
+        "longer than the e-mail keeps room for"
+    );
+    assert_eq!(link(Ok(1500), None), console, "presigning turned off");
+}
