@@ -345,7 +345,9 @@ fn delivered(local: &LocalRun) -> Vec<Sent> {
         .map(|m| {
             (
                 m.subject,
-                m.message,
+                // The digest links the HTML report in this run's own output folder.
+                m.message
+                    .replace(&local.sandbox.out_dir().display().to_string(), "<out>"),
                 m.attributes.into_iter().collect::<Vec<_>>(),
             )
         })
