@@ -3,6 +3,7 @@
 
 pub mod definition;
 pub mod duration;
+pub mod error;
 #[cfg(feature = "aws")]
 pub mod executions;
 pub mod local;

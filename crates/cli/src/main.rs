@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 use scanflow_asl::Status;
 use scanflow_cli::definition::{Workflow, find_upwards};
+use scanflow_cli::error::CliError;
 use scanflow_cli::local::{self, RunOptions};
 use scanflow_cli::trace;
 use scanflow_sandbox::{DeliveryOutcome, HttpEndpoint, PublishedMessage, Scenario, Subscription};
@@ -189,12 +190,9 @@ enum SiemCommand {
     },
 }
 
-/// Exit status for invalid input, scenario or definition.
-const INVALID: u8 = 2;
-
 fn main() -> ExitCode {
-    match Cli::parse().command {
-        Command::Run(args) => run(args),
+    let (command, outcome) = match Cli::parse().command {
+        Command::Run(args) => ("run", run(args)),
         Command::Siem {
             command:
                 SiemCommand::Receive {
@@ -203,10 +201,13 @@ fn main() -> ExitCode {
                     trust_cert,
                     max_age,
                 },
-        } => receive(listen, out, trust_cert, max_age.as_deref()),
-        Command::Simulate(args) => simulate(args),
+        } => (
+            "siem receive",
+            receive(listen, out, trust_cert, max_age.as_deref()),
+        ),
+        Command::Simulate(args) => ("simulate", simulate(args)),
         #[cfg(feature = "aws")]
-        Command::Executions { command } => scanflow_cli::executions::main(command),
+        Command::Executions { command } => return scanflow_cli::executions::main(command),
         Command::Asl {
             command:
                 AslCommand::Exec {
@@ -215,37 +216,44 @@ fn main() -> ExitCode {
                     mocks,
                     test_case,
                 },
-        } => {
-            let mocks = mocks.as_deref().zip(test_case.as_deref());
-            let input = match input
-                .as_deref()
-                .map(|arg| local::read_input_arg(arg, std::io::stdin().lock()))
-                .transpose()
-            {
-                Ok(input) => input,
-                Err(e) => {
-                    eprintln!("scanflow asl exec: --input: {e}");
-                    return ExitCode::from(INVALID);
-                }
+        } => (
+            "asl exec",
+            asl_exec(
+                &definition,
+                input.as_deref(),
+                mocks.as_deref(),
+                test_case.as_deref(),
+            ),
+        ),
+    };
+    outcome.unwrap_or_else(|e| {
+        eprintln!("scanflow {command}: {e}");
+        ExitCode::from(e.exit_code())
+    })
+}
+
+fn asl_exec(
+    definition: &std::path::Path,
+    input: Option<&str>,
+    mocks: Option<&std::path::Path>,
+    test_case: Option<&str>,
+) -> Result<ExitCode, CliError> {
+    let input = input
+        .map(|arg| local::read_input_arg(arg, std::io::stdin().lock()))
+        .transpose()
+        .map_err(|e| CliError::invalid(format!("--input: {e}")))?;
+    let result = scanflow_asl::exec::run(definition, input.as_deref(), mocks.zip(test_case))
+        .map_err(|e| {
+            // The engine's errors name no flags; say which flag each one is about.
+            let flag = match &e {
+                scanflow_asl::exec::ExecError::Input(_) => "--input: ",
+                scanflow_asl::exec::ExecError::Mocks(_) => "--mocks: ",
+                _ => "",
             };
-            match scanflow_asl::exec::run(&definition, input.as_deref(), mocks) {
-                Ok(result) => {
-                    println!("{result}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    // The engine's errors name no flags; say which flag each one is about.
-                    let flag = match &e {
-                        scanflow_asl::exec::ExecError::Input(_) => "--input: ",
-                        scanflow_asl::exec::ExecError::Mocks(_) => "--mocks: ",
-                        _ => "",
-                    };
-                    eprintln!("scanflow asl exec: {flag}{e}");
-                    ExitCode::from(INVALID)
-                }
-            }
-        }
-    }
+            CliError::invalid(format!("{flag}{e}"))
+        })?;
+    println!("{result}");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn receive(
@@ -253,131 +261,101 @@ fn receive(
     out_dir: PathBuf,
     trust_cert: Option<PathBuf>,
     max_age: Option<&str>,
-) -> ExitCode {
+) -> Result<ExitCode, CliError> {
     use scanflow_cli::siem::{self, verify::Freshness};
     let freshness = match max_age {
         None => Freshness::DEFAULT,
         Some("off") => Freshness::Off,
         Some(text) => {
-            match scanflow_cli::duration::parse("--max-age", text, time::Duration::days(14)) {
-                Ok(d) => Freshness::Window {
-                    max_age_seconds: d.whole_seconds(),
-                    max_ahead_seconds: 300,
-                },
-                Err(e) => {
-                    eprintln!("scanflow siem receive: {e}, or off");
-                    return ExitCode::from(INVALID);
-                }
+            let d = scanflow_cli::duration::parse("--max-age", text, time::Duration::days(14))
+                .map_err(|e| CliError::invalid(format!("{e}, or off")))?;
+            Freshness::Window {
+                max_age_seconds: d.whole_seconds(),
+                max_ahead_seconds: 300,
             }
         }
     };
-    let options = siem::ReceiveOptions {
+    siem::receive(siem::ReceiveOptions {
         listen,
         out_dir,
         trust_cert,
         freshness,
         basic_auth: std::env::var(siem::BASIC_AUTH_ENV).ok(),
-    };
-    match siem::receive(options) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("scanflow siem receive: {e}");
-            ExitCode::from(INVALID)
-        }
-    }
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
-fn run(args: RunArgs) -> ExitCode {
+fn run(args: RunArgs) -> Result<ExitCode, CliError> {
     let began = Instant::now();
-    let invalid = |msg: String| {
-        eprintln!("scanflow run: {msg}");
-        ExitCode::from(INVALID)
-    };
     let Some(definition) = args
         .definition
         .clone()
         .or_else(|| find_upwards("statemachine/scan.asl.json"))
     else {
-        return invalid("statemachine/scan.asl.json not found here or above; run from the repository or pass --definition".into());
+        return Err(CliError::invalid(
+            "statemachine/scan.asl.json not found here or above; run from the repository or pass --definition",
+        ));
     };
     let template = args
         .template
         .clone()
         .or_else(|| find_upwards("templates/hub.yaml"));
-    let workflow = match Workflow::load(&definition, template.as_deref()) {
-        Ok(w) => w,
-        Err(e) => return invalid(e.to_string()),
-    };
-    let scenario = match &args.scenario {
+    let workflow = Workflow::load(&definition, template.as_deref())?;
+    let mut scenario = match &args.scenario {
         Some(path) => Scenario::from_file(path),
         None => Scenario::default_scenario(),
-    };
-    let mut scenario = match scenario {
-        Ok(s) => s,
-        Err(e) => return invalid(e.to_string()),
-    };
+    }
+    .map_err(CliError::invalid)?;
     if let Some(text) = &args.siem_format {
-        match scanflow_core::ports::SiemFormat::parse("--siem-format", text) {
-            Ok(format) => scenario.hub.config.siem_format = Some(format),
-            Err(e) => return invalid(e.to_string()),
-        }
+        scenario.hub.config.siem_format = Some(
+            scanflow_core::ports::SiemFormat::parse("--siem-format", text)
+                .map_err(CliError::invalid)?,
+        );
     }
     if let Some(account) = &args.account {
         scenario.accounts.retain(|a| &a.account_id == account);
         if scenario.accounts.is_empty() {
-            return invalid(format!(
+            return Err(CliError::invalid(format!(
                 "--account {account}: no such account in the scenario"
-            ));
+            )));
         }
     }
     let inputs = match &args.input {
-        Some(arg) => match local::read_input_arg(arg, std::io::stdin().lock())
-            .and_then(|text| local::parse_input(&text).map_err(|e| e.to_string()))
-        {
-            Ok(v) => vec![v],
-            Err(e) => return invalid(format!("--input: {e}")),
-        },
+        Some(arg) => vec![
+            local::read_input_arg(arg, std::io::stdin().lock())
+                .and_then(|text| local::parse_input(&text).map_err(|e| e.to_string()))
+                .map_err(|e| CliError::invalid(format!("--input: {e}")))?,
+        ],
         None => Vec::new(),
     };
     let start_time = match &args.start_time {
-        Some(t) => match scanflow_core::time::parse("--start-time", t) {
-            Ok(t) => t,
-            Err(e) => return invalid(e.to_string()),
-        },
+        Some(t) => scanflow_core::time::parse("--start-time", t).map_err(CliError::invalid)?,
         None => time::OffsetDateTime::now_utc()
             .replace_nanosecond(0)
             .unwrap_or_else(|_| time::OffsetDateTime::now_utc()),
     };
-
-    let redrive_after = match &args.redrive_after {
-        Some(text) => {
-            match scanflow_cli::duration::parse("--redrive-after", text, time::Duration::days(14)) {
-                Ok(d) => Some(d),
-                Err(e) => return invalid(e),
-            }
-        }
-        None => None,
-    };
-
+    let redrive_after = args
+        .redrive_after
+        .as_deref()
+        .map(|text| {
+            scanflow_cli::duration::parse("--redrive-after", text, time::Duration::days(14))
+        })
+        .transpose()
+        .map_err(CliError::invalid)?;
     if !(1..=local::MAX_REPEAT).contains(&args.repeat) {
-        return invalid(format!(
+        return Err(CliError::invalid(format!(
             "--repeat {}: give 1 to {} scans",
             args.repeat,
             local::MAX_REPEAT
-        ));
+        )));
     }
     let every = match &args.every {
-        Some(text) => {
-            match scanflow_cli::duration::parse("--every", text, time::Duration::days(365)) {
-                Ok(d) => d,
-                Err(e) => return invalid(e),
-            }
-        }
+        Some(text) => scanflow_cli::duration::parse("--every", text, time::Duration::days(365))
+            .map_err(CliError::invalid)?,
         None => local::DEFAULT_EVERY,
     };
-    if let Err(e) = local::check_horizon(start_time, args.repeat, every, redrive_after) {
-        return invalid(e);
-    }
+    local::check_horizon(start_time, args.repeat, every, redrive_after)
+        .map_err(CliError::invalid)?;
     let options = RunOptions {
         repeat: args.repeat,
         every,
@@ -394,24 +372,15 @@ fn run(args: RunArgs) -> ExitCode {
         seed: 7,
         redrive_after,
     };
-    let result = match local::run(&workflow, options) {
-        Ok(r) => r,
-        // The scenario is validated when the sandbox is built: that is bad input too.
-        Err(e @ local::RunError::Sandbox(_)) => return invalid(e.to_string()),
-        Err(e) => {
-            eprintln!("scanflow run: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let result = local::run(&workflow, options)?;
 
     // Waits for the deliveries still under way: bounded by their timeouts.
-    let (unrouted, undelivered): (Vec<_>, Vec<_>) = match result.sandbox.undelivered() {
-        Ok(u) => u.into_iter().partition(PublishedMessage::unrouted),
-        Err(e) => {
-            eprintln!("scanflow run: cannot tell which messages were delivered: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let (unrouted, undelivered): (Vec<_>, Vec<_>) = result
+        .sandbox
+        .undelivered()
+        .map_err(|e| CliError::failed(format!("cannot tell which messages were delivered: {e}")))?
+        .into_iter()
+        .partition(PublishedMessage::unrouted);
     let source = workflow.template_path.as_ref().map_or_else(
         || "built-in function names".to_owned(),
         |t| t.display().to_string(),
@@ -605,11 +574,14 @@ fn run(args: RunArgs) -> ExitCode {
             eprintln!("  NOT SENT {} \"{}\"", m.message_id, m.subject);
         }
     }
-    if unreported.is_empty() && undelivered.is_empty() && unrouted.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    // Each was named above, line by line.
+    Ok(
+        if unreported.is_empty() && undelivered.is_empty() && unrouted.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
 }
 
 /// One line naming a message the HTTP endpoint did not take, and why.
@@ -634,12 +606,8 @@ fn undelivered_line(m: &scanflow_sandbox::PublishedMessage) -> String {
     format!("NOT DELIVERED {} \"{subject}\": {why}", m.message_id)
 }
 
-fn simulate(args: SimulateArgs) -> ExitCode {
+fn simulate(args: SimulateArgs) -> Result<ExitCode, CliError> {
     use scanflow_cli::simulate::{self, SimulateOptions, TemplateFacts, cost};
-    let invalid = |msg: String| {
-        eprintln!("scanflow simulate: {msg}");
-        ExitCode::from(INVALID)
-    };
     let found = |rel: &str| {
         find_upwards(rel)
             .ok_or_else(|| format!("{rel} not found here or above; run from the repository"))
@@ -651,41 +619,25 @@ fn simulate(args: SimulateArgs) -> ExitCode {
             found("templates/member.yaml")?,
         ))
     });
-    let (definition, hub, member) = match paths {
-        Ok(p) => p,
-        Err(e) => return invalid(e),
-    };
-    let workflow = match Workflow::load(&definition, Some(&hub)) {
-        Ok(w) => w,
-        Err(e) => return invalid(e.to_string()),
-    };
-    let facts = match TemplateFacts::read(&hub, &member) {
-        Ok(f) => f,
-        Err(e) => return invalid(e.to_string()),
-    };
+    let (definition, hub, member) = paths.map_err(CliError::invalid)?;
+    let workflow = Workflow::load(&definition, Some(&hub))?;
+    let facts = TemplateFacts::read(&hub, &member).map_err(CliError::invalid)?;
     let mut quotas = scanflow_sandbox::quota::QuotaSpec::aws_defaults(simulate::REGIONS[0]);
-    if let Some(path) = &args.quotas
-        && let Err(e) = simulate::load_quota_overrides(&mut quotas, path)
-    {
-        return invalid(e.to_string());
+    if let Some(path) = &args.quotas {
+        simulate::load_quota_overrides(&mut quotas, path).map_err(CliError::invalid)?;
     }
     if let Some(c) = args.lambda_concurrency {
         quotas.lambda_concurrency = c;
-        if let Err(e) = quotas.validate() {
-            return invalid(format!("--lambda-concurrency: {e}"));
-        }
+        quotas
+            .validate()
+            .map_err(|e| CliError::invalid(format!("--lambda-concurrency: {e}")))?;
     }
     let mut prices = cost::default_prices();
-    if let Some(path) = &args.prices
-        && let Err(e) = cost::load_overrides(&mut prices, path)
-    {
-        return invalid(e);
+    if let Some(path) = &args.prices {
+        cost::load_overrides(&mut prices, path).map_err(CliError::invalid)?;
     }
     let start_time = match &args.start_time {
-        Some(t) => match scanflow_core::time::parse("--start-time", t) {
-            Ok(t) => t,
-            Err(e) => return invalid(e.to_string()),
-        },
+        Some(t) => scanflow_core::time::parse("--start-time", t).map_err(CliError::invalid)?,
         None => time::macros::datetime!(2026-11-30 03:00 UTC),
     };
     let options = SimulateOptions {
@@ -706,34 +658,22 @@ fn simulate(args: SimulateArgs) -> ExitCode {
         slots: args.slots,
         keep: args.keep,
     };
-    let sim = match simulate::run(workflow, options) {
-        Ok(s) => s,
-        Err(e @ simulate::SimulateError::Invalid(_)) => return invalid(e.to_string()),
-        Err(e) => {
-            eprintln!("scanflow simulate: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let sim = simulate::run(workflow, options)?;
     if args.json {
-        match serde_json::to_string_pretty(&sim.report) {
-            Ok(text) => println!("{text}"),
-            Err(e) => {
-                eprintln!("scanflow simulate: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&sim.report).map_err(CliError::failed)?
+        );
     } else {
         print!("{}", simulate::render(&sim.report));
     }
-    if sim.report.lost == 0 {
-        ExitCode::SUCCESS
-    } else {
-        eprintln!(
-            "scanflow simulate: {} execution(s) ended neither delivered nor noticed",
+    if sim.report.lost > 0 {
+        return Err(CliError::failed(format!(
+            "{} execution(s) ended neither delivered nor noticed",
             sim.report.lost
-        );
-        ExitCode::FAILURE
+        )));
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn count_total(counts: &serde_json::Value) -> u64 {

@@ -4,8 +4,7 @@
 use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use scanflow_core::ScanError;
 
-/// Exit status for arguments or input that cannot work, as for `scanflow run`.
-pub const INVALID: u8 = 2;
+pub use crate::error::{FAILED, INVALID};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -110,7 +109,7 @@ impl Error {
     pub fn exit_status(&self) -> u8 {
         match self {
             Self::Usage(_) | Self::Input(_) | Self::DifferentInput { .. } => INVALID,
-            _ => 1,
+            _ => FAILED,
         }
     }
 
