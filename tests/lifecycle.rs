@@ -26,7 +26,7 @@ struct Delivered {
 fn deliveries(docs: &[Value]) -> Vec<Delivered> {
     let mut by_run: HashMap<String, Delivered> = HashMap::new();
     for d in docs.iter().filter(|d| d["kind"] == "findings") {
-        assert_eq!(d["schemaVersion"], "1.1");
+        assert_eq!(d["schemaVersion"], scanflow_documents::siem::SCHEMA_VERSION);
         let run = by_run
             .entry(d["run"]["runId"].as_str().expect("runId").to_owned())
             .or_default();

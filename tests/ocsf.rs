@@ -109,8 +109,9 @@ fn the_same_findings_travel_in_both_formats() {
     let ocsf_parts = parts(&run_in(SiemFormat::Ocsf, "ocsf-same-ocsf"));
     for d in &scanflow {
         assert_eq!(
-            d["schemaVersion"], "1.1",
-            "scanflow's own format is unchanged"
+            d["schemaVersion"],
+            scanflow_documents::siem::SCHEMA_VERSION,
+            "scanflow's own format: findings with their detail"
         );
         assert!(d.get("findingsFormat").is_none());
     }
@@ -280,6 +281,7 @@ fn edge_events() -> Vec<String> {
         first_seen: Some("not a time".into()),
         last_seen: None,
         rules_package_arn: Some("arn:aws:inspector:us-east-1:316112463485:rulespackage/0-b".into()),
+        detail: None,
     };
     let annotation = Annotation {
         identity: "classic:444455556666:us-east-1:-:rules:root-login".into(),

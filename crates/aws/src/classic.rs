@@ -394,6 +394,7 @@ impl Classic {
                 .service_attributes()
                 .and_then(|a| a.rules_package_arn())
                 .map(str::to_owned),
+            detail: None,
         }
     }
 

@@ -25,7 +25,10 @@ use aws_sdk_inspector2::types::{
 use aws_smithy_types::DateTime;
 use aws_smithy_types::date_time::Format;
 use scanflow_core::ScanError;
-use scanflow_core::model::{AccountSettings, Coverage, Engine, Finding, Severity, Tag, Uncovered};
+use scanflow_core::model::{
+    AccountSettings, Coverage, Cvss, Engine, Finding, FindingDetail, FindingKind, InstanceFacts,
+    NetworkPath, PathStep, Severity, Tag, Uncovered, VulnerablePackage, detail_limits,
+};
 use scanflow_core::ports::{FindingsPage, RunStatus, Started};
 use scanflow_core::state::Run;
 use serde::Deserialize;
@@ -761,6 +764,8 @@ struct V2Fields {
     score: Option<f64>,
     first_seen: Option<String>,
     last_seen: Option<String>,
+    /// Only from the API: findings reports of older versions are read without it.
+    detail: Option<FindingDetail>,
 }
 
 impl V2Fields {
@@ -788,6 +793,7 @@ impl V2Fields {
             score: f.inspector_score(),
             first_seen: rfc3339(f.first_observed_at()),
             last_seen: rfc3339(f.last_observed_at()),
+            detail: Some(detail_from_sdk(f)),
         }
     }
 
@@ -824,7 +830,116 @@ impl V2Fields {
             first_seen: self.first_seen,
             last_seen: self.last_seen,
             rules_package_arn: None,
+            detail: self.detail.map(|d| Box::new(d.bounded())),
         }
+    }
+}
+
+/// The triage details of an API finding: its type, packages with installed and fixed-in
+/// versions, the CVSS score Inspector cites first (NVD's 3.x when there is one), EPSS, exploit
+/// availability, references, the open ports and network path, and the instance's AMI and
+/// platform. Bounded afterwards by [`FindingDetail::bounded`].
+fn detail_from_sdk(f: &aws_sdk_inspector2::types::Finding) -> FindingDetail {
+    use aws_sdk_inspector2::types::{ExploitAvailable, FindingType};
+    let kind = match f.r#type() {
+        FindingType::NetworkReachability => FindingKind::NetworkReachability,
+        FindingType::CodeVulnerability => FindingKind::Code,
+        _ => FindingKind::PackageVulnerability,
+    };
+    let pv = f.package_vulnerability_details();
+    let packages = pv
+        .map(|p| {
+            p.vulnerable_packages()
+                .iter()
+                .take(detail_limits::PACKAGES)
+                .map(|v| {
+                    let mut installed = v.version().to_owned();
+                    if let Some(release) = v.release().filter(|r| !r.is_empty()) {
+                        installed = format!("{installed}-{release}");
+                    }
+                    if v.epoch() > 0 {
+                        installed = format!("{}:{installed}", v.epoch());
+                    }
+                    VulnerablePackage {
+                        name: v.name().to_owned(),
+                        installed_version: installed,
+                        fixed_in_version: v
+                            .fixed_in_version()
+                            .filter(|x| !x.is_empty() && *x != "NotAvailable")
+                            .map(str::to_owned),
+                        package_manager: v.package_manager().map(|m| m.as_str().to_owned()),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let cvss = pv.and_then(|p| {
+        let scores = p.cvss();
+        scores
+            .iter()
+            .find(|c| c.source() == "NVD" && c.version().starts_with('3'))
+            .or_else(|| scores.first())
+            .map(|c| Cvss {
+                base_score: c.base_score(),
+                vector: c.scoring_vector().to_owned(),
+                version: c.version().to_owned(),
+                source: Some(c.source().to_owned()).filter(|s| !s.is_empty()),
+            })
+    });
+    let references = pv
+        .map(|p| {
+            p.source_url()
+                .into_iter()
+                .chain(p.reference_urls().iter().map(String::as_str))
+                .take(detail_limits::REFERENCES)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let network = f.network_reachability_details().map(|n| {
+        let port = |p: i32| u16::try_from(p).unwrap_or(0);
+        NetworkPath {
+            protocol: n.protocol().as_str().to_owned(),
+            port_from: n.open_port_range().map_or(0, |r| port(r.begin())),
+            port_to: n.open_port_range().map_or(0, |r| port(r.end())),
+            steps: n
+                .network_path()
+                .map(|p| {
+                    p.steps()
+                        .iter()
+                        .take(detail_limits::PATH_STEPS)
+                        .map(|s| PathStep {
+                            component_type: s.component_type().to_owned(),
+                            component_id: s.component_id().to_owned(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    });
+    let instance = f
+        .resources()
+        .first()
+        .and_then(|r| r.details())
+        .and_then(|d| d.aws_ec2_instance())
+        .map(|i| InstanceFacts {
+            ami: i.image_id().map(str::to_owned),
+            platform: i.platform().map(str::to_owned),
+            instance_type: i.r#type().map(str::to_owned),
+        });
+    FindingDetail {
+        kind,
+        packages,
+        cvss,
+        epss: f.epss().map(|e| e.score()),
+        exploit_available: f.exploit_available().and_then(|e| match e {
+            ExploitAvailable::Yes => Some(true),
+            ExploitAvailable::No => Some(false),
+            _ => None,
+        }),
+        references,
+        network,
+        instance,
     }
 }
 
@@ -910,6 +1025,7 @@ impl ReportFinding {
             score: self.inspector_score,
             first_seen: self.first_observed_at.as_ref().and_then(timestamp),
             last_seen: self.last_observed_at.as_ref().and_then(timestamp),
+            detail: None,
         }
     }
 }

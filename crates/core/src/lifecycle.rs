@@ -691,6 +691,7 @@ mod tests {
             first_seen: first_seen.map(str::to_owned),
             last_seen: None,
             rules_package_arn: None,
+            detail: None,
         }
     }
 

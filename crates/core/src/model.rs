@@ -162,6 +162,210 @@ pub struct Finding {
     /// across runs (`lifecycle::identity`). `None` for Inspector v2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules_package_arn: Option<String>,
+    /// What Inspector v2 says beyond the headline, for a triager to act on: `None` for Classic
+    /// (and for v2 findings read from a findings report of an older scanflow).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<Box<FindingDetail>>,
+}
+
+/// What kind of problem a v2 finding is (Inspector's `type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum FindingKind {
+    /// A vulnerable package (a CVE or vendor advisory).
+    #[default]
+    PackageVulnerability,
+    /// A port open to a network path (internet gateway, VPN, peering, ...).
+    NetworkReachability,
+    /// A failed CIS benchmark check.
+    Cis,
+    /// A flaw in application code (Lambda code scanning).
+    Code,
+}
+
+/// The most of each list kept from a finding: enough to act on, bounded against a finding
+/// that names thousands (input from outside scanflow).
+pub mod detail_limits {
+    pub const PACKAGES: usize = 20;
+    pub const REFERENCES: usize = 10;
+    pub const PATH_STEPS: usize = 20;
+    /// Characters of a name, version, id or vector.
+    pub const SHORT: usize = 256;
+    /// Characters of a URL.
+    pub const URL: usize = 1024;
+}
+
+/// The triage details of a v2 finding. Every list and text is bounded by [`detail_limits`]
+/// ([`FindingDetail::bounded`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FindingDetail {
+    pub kind: FindingKind,
+    /// The vulnerable packages, each with its installed and fixed-in versions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<VulnerablePackage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cvss: Option<Cvss>,
+    /// EPSS: the probability (0 to 1) that the vulnerability is exploited in the next 30 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epss: Option<f64>,
+    /// Whether a public exploit is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exploit_available: Option<bool>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+    /// For a network reachability finding: the open ports and the path to them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkPath>,
+    /// The instance, as Inspector describes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<InstanceFacts>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VulnerablePackage {
+    pub name: String,
+    pub installed_version: String,
+    /// `None`: no fixed version is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_in_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_manager: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cvss {
+    pub base_score: f64,
+    /// e.g. `CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H`.
+    pub vector: String,
+    /// e.g. `3.1`.
+    pub version: String,
+    /// Who scored it, e.g. `NVD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkPath {
+    /// `TCP` or `UDP`.
+    pub protocol: String,
+    pub port_from: u16,
+    pub port_to: u16,
+    /// From the outside in: internet gateway, route table, network ACL, security group, ENI.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<PathStep>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PathStep {
+    /// e.g. `AWS::EC2::InternetGateway`, `AWS::EC2::SecurityGroup`.
+    pub component_type: String,
+    /// e.g. `igw-0123456789abcdef0`.
+    pub component_id: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstanceFacts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ami: Option<String>,
+    /// e.g. `AMAZON_LINUX_2023`, `WINDOWS_SERVER_2022`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_type: Option<String>,
+}
+
+impl FindingDetail {
+    /// The same detail with every list cut to its limit and every text to its length, and
+    /// scores outside their scales dropped: what an adapter keeps of what Inspector sent.
+    pub fn bounded(mut self) -> Self {
+        use crate::text::clip;
+        use detail_limits as l;
+        let short = |s: &mut String| *s = clip(s, l::SHORT);
+        self.packages.truncate(l::PACKAGES);
+        for p in &mut self.packages {
+            short(&mut p.name);
+            short(&mut p.installed_version);
+            p.fixed_in_version = p.fixed_in_version.as_deref().map(|v| clip(v, l::SHORT));
+            p.package_manager = p.package_manager.as_deref().map(|v| clip(v, l::SHORT));
+        }
+        self.cvss = self
+            .cvss
+            .filter(|c| (0.0..=10.0).contains(&c.base_score))
+            .map(|mut c| {
+                short(&mut c.vector);
+                short(&mut c.version);
+                c.source = c.source.as_deref().map(|v| clip(v, l::SHORT));
+                c
+            });
+        self.epss = self.epss.filter(|e| (0.0..=1.0).contains(e));
+        self.references.truncate(l::REFERENCES);
+        for r in &mut self.references {
+            *r = clip(r, l::URL);
+        }
+        if let Some(n) = &mut self.network {
+            short(&mut n.protocol);
+            n.steps.truncate(l::PATH_STEPS);
+            for s in &mut n.steps {
+                short(&mut s.component_type);
+                short(&mut s.component_id);
+            }
+        }
+        if let Some(i) = &mut self.instance {
+            for v in [&mut i.ami, &mut i.platform, &mut i.instance_type] {
+                *v = v.as_deref().map(|x| clip(x, l::SHORT));
+            }
+        }
+        self
+    }
+
+    /// The package line a person reads: `openssl 3.0.8-1 (fixed in 3.0.8-1.1)`, the first
+    /// package and how many more.
+    pub fn package_summary(&self) -> Option<String> {
+        let first = self.packages.first()?;
+        let mut s = format!("{} {}", first.name, first.installed_version);
+        match &first.fixed_in_version {
+            Some(fixed) => s.push_str(&format!(" (fixed in {fixed})")),
+            None => s.push_str(" (no fixed version yet)"),
+        }
+        if self.packages.len() > 1 {
+            s.push_str(&format!(" and {} more package(s)", self.packages.len() - 1));
+        }
+        Some(s)
+    }
+
+    /// The exposure a person reads first: `exploit available, EPSS 0.94`.
+    pub fn risk_summary(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.exploit_available == Some(true) {
+            parts.push("exploit available".to_owned());
+        }
+        if let Some(e) = self.epss {
+            parts.push(format!("EPSS {e:.2}"));
+        }
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+
+    /// For a reachability finding: `TCP 22 open via igw-1 > sg-2 > eni-3`.
+    pub fn network_summary(&self) -> Option<String> {
+        let n = self.network.as_ref()?;
+        let ports = if n.port_from == n.port_to {
+            n.port_from.to_string()
+        } else {
+            format!("{}-{}", n.port_from, n.port_to)
+        };
+        let path: Vec<&str> = n.steps.iter().map(|s| s.component_id.as_str()).collect();
+        Some(if path.is_empty() {
+            format!("{} {ports} open", n.protocol)
+        } else {
+            format!("{} {ports} open via {}", n.protocol, path.join(" > "))
+        })
+    }
 }
 
 /// Why an instance in scope was not scanned.

@@ -125,6 +125,9 @@ pub struct Brief {
     pub fix_available: Option<bool>,
     /// Days since first seen, for the overdue list.
     pub age_days: Option<u64>,
+    /// What to upgrade, or the open port and its path, and the exposure (exploit, EPSS): the
+    /// triage line from the finding's detail, when it has one.
+    pub detail: Option<String>,
 }
 
 impl Brief {
@@ -143,6 +146,7 @@ impl Brief {
             vulnerability_id: finding.vulnerability_id.as_deref().map(|s| one_line(s, 64)),
             title: one_line(&finding.title, LINE_CHARS),
             fix_available: finding.fix_available,
+            detail: finding.detail.as_deref().and_then(triage_line),
         }
     }
 
@@ -155,6 +159,19 @@ impl Brief {
             .then_with(|| score(other).total_cmp(&score(self)))
             .then_with(|| self.id.cmp(&other.id))
     }
+}
+
+/// `openssl 3.0.8-1 (fixed in 3.0.8-2); exploit available, EPSS 0.94`, or for a reachability
+/// finding `TCP 22 open via igw-1 > sg-2`, cut to one line's worth.
+fn triage_line(d: &scanflow_core::model::FindingDetail) -> Option<String> {
+    let what = d.network_summary().or_else(|| d.package_summary());
+    let line = match (what, d.risk_summary()) {
+        (Some(w), Some(r)) => format!("{w}; {r}"),
+        (Some(w), None) => w,
+        (None, Some(r)) => r,
+        (None, None) => return None,
+    };
+    Some(one_line(&line, LINE_CHARS))
 }
 
 /// Heap entry ordered so the heap's top is the least severe finding kept.
@@ -672,6 +689,9 @@ fn brief_lines(rank: usize, b: &Brief, open_days: Option<u64>) -> String {
         wrap(&first, WIDTH, "", ITEM_INDENT)
     };
     out.push_str(&wrap(&detail, WIDTH, ITEM_INDENT, ITEM_INDENT));
+    if let Some(triage) = &b.detail {
+        out.push_str(&wrap(triage, WIDTH, ITEM_INDENT, ITEM_INDENT));
+    }
     out
 }
 
@@ -1029,5 +1049,63 @@ mod tests {
             at: digest.body.len() + 1,
         });
         assert!(broken.text(Some(&console)).is_err(), "past the end");
+    }
+
+    #[test]
+    fn a_listed_finding_says_what_to_upgrade_or_which_port_is_open_and_its_exposure() {
+        use scanflow_core::model::{FindingDetail, NetworkPath, PathStep, VulnerablePackage};
+        let mut package = FindingDetail {
+            packages: vec![VulnerablePackage {
+                name: "openssh-server".into(),
+                installed_version: "8.7p1-8.amzn2023.0.10".into(),
+                fixed_in_version: Some("8.7p1-8.amzn2023.0.11".into()),
+                package_manager: None,
+            }],
+            epss: Some(0.9412),
+            exploit_available: Some(true),
+            ..FindingDetail::default()
+        };
+        assert_eq!(
+            triage_line(&package).as_deref(),
+            Some(
+                "openssh-server 8.7p1-8.amzn2023.0.10 (fixed in 8.7p1-8.amzn2023.0.11); \
+                 exploit available, EPSS 0.94"
+            )
+        );
+        package.packages[0].fixed_in_version = None;
+        package.exploit_available = Some(false);
+        package.epss = None;
+        assert_eq!(
+            triage_line(&package).as_deref(),
+            Some("openssh-server 8.7p1-8.amzn2023.0.10 (no fixed version yet)")
+        );
+        let reachable = FindingDetail {
+            network: Some(NetworkPath {
+                protocol: "TCP".into(),
+                port_from: 22,
+                port_to: 22,
+                steps: ["igw-1", "sg-2", "eni-3"]
+                    .map(|id| PathStep {
+                        component_type: "t".into(),
+                        component_id: id.into(),
+                    })
+                    .to_vec(),
+            }),
+            ..FindingDetail::default()
+        };
+        assert_eq!(
+            triage_line(&reachable).as_deref(),
+            Some("TCP 22 open via igw-1 > sg-2 > eni-3")
+        );
+        assert_eq!(triage_line(&FindingDetail::default()), None);
+        // In the digest, wrapped under the title like the rest of the entry.
+        let mut f = finding("f-1", Severity::Critical, Some(9.8));
+        f.detail = Some(Box::new(package));
+        let lines = brief_lines(1, &Brief::of(&f), None);
+        assert!(lines.lines().all(fits_width), "{lines}");
+        assert!(
+            lines.ends_with("      openssh-server 8.7p1-8.amzn2023.0.10 (no fixed version yet)\n"),
+            "{lines}"
+        );
     }
 }

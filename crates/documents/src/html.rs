@@ -368,7 +368,14 @@ fn findings_table(briefs: &[Brief], aged: bool) -> String {
             i + 1,
             badge(b.severity),
             instance_cell(b.instance_id.as_deref(), b.instance_name.as_deref()),
-            what(b.vulnerability_id.as_deref(), &b.title),
+            match &b.detail {
+                Some(triage) => format!(
+                    "{}<br><span class=\"muted\">{}</span>",
+                    what(b.vulnerability_id.as_deref(), &b.title),
+                    text(triage, TITLE_CHARS)
+                ),
+                None => what(b.vulnerability_id.as_deref(), &b.title),
+            },
         );
         if aged {
             let _ = write!(

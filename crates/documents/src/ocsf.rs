@@ -157,9 +157,16 @@ fn engine_product(engine: Engine) -> Product<'static> {
 fn vulnerability_ids<'a>(
     vulnerability_id: Option<&'a str>,
     title: &'a str,
-) -> (Option<Uid<'a>>, Option<Uid<'a>>) {
+) -> (Option<Cve<'a>>, Option<Uid<'a>>) {
     match vulnerability_id {
-        Some(id) if id.starts_with("CVE-") => (Some(Uid { uid: id }), None),
+        Some(id) if id.starts_with("CVE-") => (
+            Some(Cve {
+                uid: id,
+                cvss: Vec::new(),
+                epss: None,
+            }),
+            None,
+        ),
         Some(id) => (None, Some(Uid { uid: id })),
         // Without a vulnerability id the title is what names the rule (as in its identity).
         None => (None, Some(Uid { uid: title })),
@@ -189,7 +196,23 @@ pub fn finding_json(
     let first_seen = optional_millis("firstSeen", Some(&annotation.first_seen));
     let last_seen = optional_millis("lastSeen", finding.last_seen.as_deref());
     fit(finding, budget, |f, truncated| {
-        let (cve, advisory) = vulnerability_ids(f.vulnerability_id.as_deref(), &f.title);
+        let (mut cve, advisory) = vulnerability_ids(f.vulnerability_id.as_deref(), &f.title);
+        let detail = f.detail.as_deref();
+        if let (Some(cve), Some(d)) = (cve.as_mut(), detail) {
+            cve.cvss = d
+                .cvss
+                .iter()
+                .map(|c| CvssScore {
+                    base_score: c.base_score,
+                    vector_string: &c.vector,
+                    version: &c.version,
+                    vendor_name: c.source.as_deref(),
+                })
+                .collect();
+            cve.epss = d.epss.map(|e| Epss {
+                score: format!("{e}"),
+            });
+        }
         let event = Event {
             class: Classification::new(activity, f.severity),
             metadata: context.metadata(truncated),
@@ -209,6 +232,23 @@ pub fn finding_json(
                 advisory,
                 severity: f.severity.as_str(),
                 is_fix_available: f.fix_available,
+                is_exploit_available: detail.and_then(|d| d.exploit_available),
+                affected_packages: detail
+                    .map(|d| {
+                        d.packages
+                            .iter()
+                            .map(|p| AffectedPackage {
+                                name: &p.name,
+                                version: &p.installed_version,
+                                fixed_in_version: p.fixed_in_version.as_deref(),
+                                package_manager: p.package_manager.as_deref(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                references: detail
+                    .map(|d| d.references.iter().map(String::as_str).collect())
+                    .unwrap_or_default(),
                 remediation: non_empty(&f.recommendation).map(|desc| Remediation { desc }),
             }],
             resources: resource(f.instance_id.as_deref(), Some(f), &context.run.region),
@@ -220,6 +260,9 @@ pub fn finding_json(
                 overdue: Some(annotation.overdue),
                 inspector_score: f.score,
                 rerun: context.run.rerun,
+                kind: detail.map(|d| d.kind),
+                network: detail.and_then(|d| d.network.as_ref()),
+                instance: detail.and_then(|d| d.instance.as_ref()),
             },
         };
         serde_json::to_string(&event).map_err(ScanError::internal)
@@ -253,6 +296,9 @@ pub fn resolved_json(resolved: &Resolved, context: &Context) -> Result<String, S
             advisory,
             severity: r.severity.as_str(),
             is_fix_available: None,
+            is_exploit_available: None,
+            affected_packages: Vec::new(),
+            references: Vec::new(),
             remediation: None,
         }],
         resources: resource(r.instance_id.as_deref(), None, &context.run.region),
@@ -264,6 +310,9 @@ pub fn resolved_json(resolved: &Resolved, context: &Context) -> Result<String, S
             overdue: None,
             inspector_score: None,
             rerun: context.run.rerun,
+            kind: None,
+            network: None,
+            instance: None,
         },
     };
     serde_json::to_string(&event).map_err(ScanError::internal)
@@ -402,19 +451,60 @@ struct Uid<'a> {
     uid: &'a str,
 }
 
+/// A CVE with the scores Inspector gives it.
+#[derive(Serialize)]
+struct Cve<'a> {
+    uid: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    cvss: Vec<CvssScore<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    epss: Option<Epss>,
+}
+
+#[derive(Serialize)]
+struct CvssScore<'a> {
+    base_score: f64,
+    vector_string: &'a str,
+    version: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vendor_name: Option<&'a str>,
+}
+
+/// OCSF writes the EPSS probability as a string.
+#[derive(Serialize)]
+struct Epss {
+    score: String,
+}
+
+#[derive(Serialize)]
+struct AffectedPackage<'a> {
+    name: &'a str,
+    version: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fixed_in_version: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    package_manager: Option<&'a str>,
+}
+
 /// The vulnerability: its id, the engine's severity label and the fix. Its title, description,
 /// times and engine are said once, in `finding_info` (every event has exactly one
 /// vulnerability), which keeps an event small enough for as many per part as it can.
 #[derive(Serialize)]
 struct Vulnerability<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    cve: Option<Uid<'a>>,
+    cve: Option<Cve<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     advisory: Option<Uid<'a>>,
     /// The engine's label (`CRITICAL`, ..., `UNTRIAGED`), as scanflow's own findings say it.
     severity: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     is_fix_available: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    is_exploit_available: Option<bool>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    affected_packages: Vec<AffectedPackage<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    references: Vec<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     remediation: Option<Remediation<'a>>,
 }
@@ -456,6 +546,14 @@ struct Unmapped<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     inspector_score: Option<f64>,
     rerun: bool,
+    /// Inspector's finding type, the reachability path and the instance's facts: OCSF's
+    /// Vulnerability Finding has no attribute for them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<scanflow_core::model::FindingKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    network: Option<&'a scanflow_core::model::NetworkPath>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instance: Option<&'a scanflow_core::model::InstanceFacts>,
 }
 
 #[cfg(test)]
@@ -492,6 +590,7 @@ mod tests {
             first_seen: None,
             last_seen: Some("2026-11-28T09:00:00.250Z".into()),
             rules_package_arn: None,
+            detail: None,
         }
     }
 

@@ -33,9 +33,10 @@ fn envelope_of(format: SiemFormat) -> (&'static str, Option<&'static FindingsFor
 }
 
 pub const SCHEMA: &str = "scanflow.siem";
-pub const SCHEMA_VERSION: &str = "1.1";
-/// The version of findings parts whose findings are OCSF events (`findingsFormat`, 1.2).
-/// Parts in scanflow's own format stay 1.1, byte for byte what they were.
+/// scanflow's own findings parts and failure documents: 1.3 adds each finding's `detail`.
+pub const SCHEMA_VERSION: &str = "1.3";
+/// The version of findings parts whose findings are OCSF events (`findingsFormat`, 1.2): the
+/// detail travels in the OCSF event's own fields, so their envelope is unchanged.
 pub const SCHEMA_VERSION_OCSF: &str = "1.2";
 pub const KIND_FINDINGS: &str = "findings";
 pub const KIND_FAILURE: &str = "failure";
@@ -295,7 +296,8 @@ pub fn annotated_json(
 }
 
 /// Renders `finding` with `render` (told whether text was cut), cutting its longest text
-/// fields (description, recommendation, title; then its tags) until the text fits `budget`.
+/// fields (description, recommendation, title; then its tags, then its detail) until the text
+/// fits `budget`.
 /// Both SIEM formats go through here, so a finding is cut the same way in either.
 pub(crate) fn fit(
     mut finding: Finding,
@@ -314,14 +316,18 @@ pub(crate) fn fit(
         }
         truncated = true;
         if !cut_longest_text(&mut finding, excess) {
-            if finding.instance_tags.is_empty() {
+            if !finding.instance_tags.is_empty() {
+                finding.instance_tags.clear();
+            } else if finding.detail.is_some() {
+                // Bounded, so this hardly happens; Inspector and Security Hub keep it whole.
+                finding.detail = None;
+            } else {
                 return Err(ScanError::PayloadTooLarge {
                     what: format!("finding {} even without its text", clip(&finding.id, 300)),
                     size: text.len(),
                     limit: budget,
                 });
             }
-            finding.instance_tags.clear();
         }
     }
 }

@@ -674,6 +674,7 @@ pub fn normalize(f: &ClassicFinding) -> Result<Finding, ScanError> {
             .service_attributes
             .as_ref()
             .and_then(|a| a.rules_package_arn.clone()),
+        detail: None,
     })
 }
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use scanflow_core::ScanError;
+use scanflow_core::model;
 use scanflow_core::model::{AccountSettings, Coverage, Engine, Finding, Severity, Tag, Uncovered};
 use scanflow_core::ports::{FindingsPage, RunStatus, Started};
 use scanflow_core::report_stream::{Resume, Scanner};
@@ -1032,5 +1033,69 @@ pub fn normalize(f: &Inspector2Finding) -> Result<Finding, ScanError> {
         first_seen: Some(f.first_observed_at.clone()),
         last_seen: Some(f.last_observed_at.clone()),
         rules_package_arn: None,
+        detail: Some(Box::new(detail(f, resource).bounded())),
     })
+}
+
+/// The triage details, as the AWS adapter keeps them from the API's finding: the packages,
+/// NVD's CVSS 3.x (else the first score), EPSS, the exploit flag, the references (the
+/// advisory first) and the instance's AMI, platform and type.
+fn detail(f: &Inspector2Finding, resource: Option<&Resource>) -> model::FindingDetail {
+    let pv = f.package_vulnerability_details.as_ref();
+    model::FindingDetail {
+        kind: match f.kind.as_str() {
+            "NETWORK_REACHABILITY" => model::FindingKind::NetworkReachability,
+            "CODE_VULNERABILITY" => model::FindingKind::Code,
+            _ => model::FindingKind::PackageVulnerability,
+        },
+        packages: pv
+            .map(|p| {
+                p.vulnerable_packages
+                    .iter()
+                    .map(|v| model::VulnerablePackage {
+                        name: v.name.clone(),
+                        installed_version: v.version.clone(),
+                        fixed_in_version: v.fixed_in_version.clone(),
+                        package_manager: v.package_manager.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        cvss: pv.and_then(|p| {
+            p.cvss
+                .iter()
+                .find(|c| c.source == "NVD" && c.version.starts_with('3'))
+                .or_else(|| p.cvss.first())
+                .map(|c| model::Cvss {
+                    base_score: c.base_score,
+                    vector: c.scoring_vector.clone(),
+                    version: c.version.clone(),
+                    source: Some(c.source.clone()),
+                })
+        }),
+        epss: f.epss.as_ref().map(|e| e.score),
+        exploit_available: match f.exploit_available.as_deref() {
+            Some("YES") => Some(true),
+            Some("NO") => Some(false),
+            _ => None,
+        },
+        references: pv
+            .map(|p| {
+                p.source_url
+                    .iter()
+                    .chain(&p.reference_urls)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default(),
+        network: None,
+        instance: resource
+            .and_then(|r| r.details.as_ref())
+            .and_then(|d| d.aws_ec2_instance.as_ref())
+            .map(|i| model::InstanceFacts {
+                ami: i.image_id.clone(),
+                platform: i.platform.clone(),
+                instance_type: i.instance_type.clone(),
+            }),
+    }
 }

@@ -220,7 +220,59 @@ fn finding(i: usize, description: String) -> Finding {
         first_seen: Some("2026-11-01T00:00:00Z".into()),
         last_seen: Some("2026-11-28T09:00:00Z".into()),
         rules_package_arn: None,
+        detail: detail(i),
     }
+}
+
+/// Half the findings carry a full detail (every fifth a reachability path at its limit), so
+/// the schema checks below cover it.
+fn detail(i: usize) -> Option<Box<scanflow_core::model::FindingDetail>> {
+    use scanflow_core::model::{
+        Cvss, FindingDetail, FindingKind, InstanceFacts, NetworkPath, PathStep, VulnerablePackage,
+        detail_limits,
+    };
+    if i % 2 == 1 {
+        return None;
+    }
+    let network = i.is_multiple_of(5).then(|| NetworkPath {
+        protocol: "TCP".into(),
+        port_from: 22,
+        port_to: 22,
+        steps: (0..detail_limits::PATH_STEPS)
+            .map(|s| PathStep {
+                component_type: "AWS::EC2::SecurityGroup".into(),
+                component_id: format!("sg-{s:017x}"),
+            })
+            .collect(),
+    });
+    Some(Box::new(FindingDetail {
+        kind: if network.is_some() {
+            FindingKind::NetworkReachability
+        } else {
+            FindingKind::PackageVulnerability
+        },
+        packages: vec![VulnerablePackage {
+            name: "openssl".into(),
+            installed_version: "3.0.8-1.amzn2023.0.1".into(),
+            fixed_in_version: i.is_multiple_of(4).then(|| "3.0.8-1.amzn2023.0.4".into()),
+            package_manager: Some("OS".into()),
+        }],
+        cvss: Some(Cvss {
+            base_score: 9.8,
+            vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H".into(),
+            version: "3.1".into(),
+            source: Some("NVD".into()),
+        }),
+        epss: Some(0.5),
+        exploit_available: Some(i.is_multiple_of(3)),
+        references: vec![format!("https://nvd.nist.gov/vuln/detail/CVE-2026-{i:05}")],
+        network,
+        instance: Some(InstanceFacts {
+            ami: Some("ami-0123456789abcdef0".into()),
+            platform: Some("AMAZON_LINUX_2023".into()),
+            instance_type: Some("t3.micro".into()),
+        }),
+    }))
 }
 
 fn findings(n: usize) -> Vec<Finding> {

@@ -349,6 +349,7 @@ fn finding(i: usize, description_len: usize) -> Finding {
         first_seen: None,
         last_seen: None,
         rules_package_arn: None,
+        detail: None,
     }
 }
 

@@ -696,3 +696,121 @@ async fn coverage_is_per_instance_with_the_package_scan_deciding() {
             .contains("InspectorEc2Exclusion")
     );
 }
+
+/// An API finding with everything a triager needs, as `ListFindings` returns it.
+fn detailed_finding() -> serde_json::Value {
+    let mut f = api_finding(0);
+    f["type"] = json!("PACKAGE_VULNERABILITY");
+    f["exploitAvailable"] = json!("YES");
+    f["epss"] = json!({"score": 0.94});
+    f["packageVulnerabilityDetails"] = json!({
+        "vulnerabilityId": "CVE-2024-6387", "source": "AMAZON_CVE",
+        "sourceUrl": "https://alas.aws.amazon.com/AL2023/ALAS-2024-636.html",
+        "referenceUrls": ["https://nvd.nist.gov/vuln/detail/CVE-2024-6387"],
+        "cvss": [
+            {"baseScore": 8.1, "scoringVector": "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H",
+             "version": "3.1", "source": "NVD"},
+            {"baseScore": 7.0, "scoringVector": "AV:N/AC:H/Au:N/C:C/I:C/A:C",
+             "version": "2.0", "source": "AMAZON_CVE"}
+        ],
+        "vulnerablePackages": [{
+            "name": "openssh-server", "version": "8.7p1", "release": "8.amzn2023.0.10",
+            "epoch": 0, "arch": "X86_64", "packageManager": "OS",
+            "fixedInVersion": "0:8.7p1-8.amzn2023.0.11"
+        }]
+    });
+    f["resources"][0]["details"] = json!({"awsEc2Instance": {"imageId": "ami-0abc", "platform": "AMAZON_LINUX_2023",
+                                  "type": "t3.micro"}});
+    f
+}
+
+#[tokio::test]
+async fn a_listed_finding_keeps_what_a_triager_needs_bounded() {
+    let s3 = client!(
+        aws_sdk_s3,
+        [&mock!(aws_sdk_s3::Client::list_objects_v2)
+            .then_output(|| ListObjectsV2Output::builder().build())]
+    );
+    let mut network = api_finding(1);
+    network["type"] = json!("NETWORK_REACHABILITY");
+    network["networkReachabilityDetails"] = json!({
+        "protocol": "TCP", "openPortRange": {"begin": 22, "end": 22},
+        "networkPath": {"steps": (0..30).map(|i| json!({
+            "componentId": format!("sg-{i:017x}"), "componentType": "AWS::EC2::SecurityGroup"
+        })).collect::<Vec<_>>()}
+    });
+    // A finding naming more packages than anyone reads, with a version of 10,000 characters.
+    let mut flood = api_finding(2);
+    flood["packageVulnerabilityDetails"] = json!({
+        "vulnerabilityId": "CVE-2024-0001", "source": "NVD",
+        "vulnerablePackages": (0..500).map(|i| json!({
+            "name": format!("pkg-{i}"), "version": "v".repeat(10_000), "epoch": 1
+        })).collect::<Vec<_>>()
+    });
+    let list = mock!(Client::list_findings).then_http_response(move || {
+        json(json!({"findings": [detailed_finding(), network.clone(), flood.clone()]}))
+    });
+    let c = v2(client!(aws_sdk_inspector2, [&list]), s3);
+    let page = c.findings_page(&listing(None), None).await.expect("page");
+    let [detailed, reachable, flooded] = &page.findings[..] else {
+        panic!("three findings, got {}", page.findings.len());
+    };
+    let d = detailed.detail.as_deref().expect("detail");
+    assert_eq!(
+        d.kind,
+        scanflow_core::model::FindingKind::PackageVulnerability
+    );
+    assert_eq!(d.exploit_available, Some(true));
+    assert_eq!(d.epss, Some(0.94));
+    let cvss = d.cvss.as_ref().expect("cvss");
+    assert_eq!(
+        (cvss.base_score, cvss.version.as_str()),
+        (8.1, "3.1"),
+        "NVD's 3.x first"
+    );
+    assert!(cvss.vector.starts_with("CVSS:3.1/AV:N"));
+    assert_eq!(d.packages.len(), 1);
+    assert_eq!(d.packages[0].installed_version, "8.7p1-8.amzn2023.0.10");
+    assert_eq!(
+        d.packages[0].fixed_in_version.as_deref(),
+        Some("0:8.7p1-8.amzn2023.0.11")
+    );
+    assert_eq!(d.references.len(), 2, "the advisory and NVD");
+    let i = d.instance.as_ref().expect("instance");
+    assert_eq!(
+        (i.ami.as_deref(), i.platform.as_deref()),
+        (Some("ami-0abc"), Some("AMAZON_LINUX_2023"))
+    );
+    assert_eq!(
+        d.package_summary().as_deref(),
+        Some("openssh-server 8.7p1-8.amzn2023.0.10 (fixed in 0:8.7p1-8.amzn2023.0.11)")
+    );
+    assert_eq!(
+        d.risk_summary().as_deref(),
+        Some("exploit available, EPSS 0.94")
+    );
+
+    let n = reachable.detail.as_deref().expect("detail");
+    assert_eq!(
+        n.kind,
+        scanflow_core::model::FindingKind::NetworkReachability
+    );
+    let path = n.network.as_ref().expect("network path");
+    assert_eq!(
+        (path.protocol.as_str(), path.port_from, path.port_to),
+        ("TCP", 22, 22)
+    );
+    assert_eq!(path.steps.len(), 20, "the path is cut at 20 steps");
+
+    let f = flooded.detail.as_deref().expect("detail");
+    assert_eq!(f.packages.len(), 20, "20 packages kept of 500");
+    assert!(
+        f.packages
+            .iter()
+            .all(|p| p.installed_version.chars().count() <= 256)
+    );
+    assert!(
+        f.packages[0].installed_version.starts_with("1:v"),
+        "the epoch is kept"
+    );
+}
