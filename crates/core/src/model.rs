@@ -339,14 +339,15 @@ impl FindingDetail {
         Some(s)
     }
 
-    /// The exposure a person reads first: `exploit available, EPSS 0.94`.
+    /// The exposure a person reads first: `exploit available, EPSS 0.94`. Each figure is
+    /// held together by a no-break space, so wrapping never leaves `0.94` alone on a line.
     pub fn risk_summary(&self) -> Option<String> {
         let mut parts = Vec::new();
         if self.exploit_available == Some(true) {
-            parts.push("exploit available".to_owned());
+            parts.push("exploit\u{a0}available".to_owned());
         }
         if let Some(e) = self.epss {
-            parts.push(format!("EPSS {e:.2}"));
+            parts.push(format!("EPSS\u{a0}{e:.2}"));
         }
         (!parts.is_empty()).then(|| parts.join(", "))
     }

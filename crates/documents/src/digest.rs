@@ -1069,7 +1069,7 @@ mod tests {
             triage_line(&package).as_deref(),
             Some(
                 "openssh-server 8.7p1-8.amzn2023.0.10 (fixed in 8.7p1-8.amzn2023.0.11); \
-                 exploit available, EPSS 0.94"
+                 exploit\u{a0}available, EPSS\u{a0}0.94"
             )
         );
         package.packages[0].fixed_in_version = None;

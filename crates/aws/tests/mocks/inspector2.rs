@@ -787,7 +787,7 @@ async fn a_listed_finding_keeps_what_a_triager_needs_bounded() {
     );
     assert_eq!(
         d.risk_summary().as_deref(),
-        Some("exploit available, EPSS 0.94")
+        Some("exploit\u{a0}available, EPSS\u{a0}0.94")
     );
 
     let n = reachable.detail.as_deref().expect("detail");
