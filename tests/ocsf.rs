@@ -290,6 +290,7 @@ fn edge_events() -> Vec<String> {
         age_days: 58,
         sla_due_at: None,
         overdue: false,
+        acceptance: None,
     };
     let resolved = Resolved {
         record: StateRecord {

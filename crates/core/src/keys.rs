@@ -36,6 +36,9 @@ pub fn digest(run: &Run) -> String {
     format!("{}/digest.json", run_prefix(run))
 }
 
+/// The security team's accepted risks, one object for the hub ([`crate::acceptance`]).
+pub const ACCEPTED_RISKS: &str = "scanflow/accepted-risks.json";
+
 /// The scan's HTML report for people (format writes it, the digest links to it).
 pub fn report_html(run: &Run) -> String {
     format!("{}/report.html", run_prefix(run))

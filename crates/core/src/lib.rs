@@ -2,6 +2,7 @@
 //! what flows between the five steps, the errors the state machine reads, and the ports the
 //! AWS adapters and the sandbox implement.
 
+pub mod acceptance;
 pub mod console;
 pub mod error;
 pub mod fleet;

@@ -217,6 +217,8 @@ pub struct Annotation {
     /// `None` for severities without an SLA.
     pub sla_due_at: Option<String>,
     pub overdue: bool,
+    /// The accepted risk covering it, in force or expired ([`crate::acceptance`]).
+    pub acceptance: Option<crate::acceptance::Acceptance>,
 }
 
 /// One line of the run state: a finding as the last delivered scan (or an earlier one, for a
@@ -458,6 +460,7 @@ pub fn annotate(
         age_days,
         overdue: due.is_some_and(|d| collected_at > d),
         sla_due_at: due.map(ts::format),
+        acceptance: None,
     }
 }
 

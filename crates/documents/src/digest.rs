@@ -10,6 +10,7 @@ use std::collections::BinaryHeap;
 use std::fmt::Write as _;
 
 use scanflow_core::ScanError;
+use scanflow_core::acceptance::{Acceptance, Standing};
 use scanflow_core::lifecycle::{Annotation, Resolved, Sla, Status};
 use scanflow_core::message::{SNS_MESSAGE_LIMIT, attributes_size};
 use scanflow_core::model::{Coverage, Engine, Finding, Severity, SeverityCounts};
@@ -128,6 +129,8 @@ pub struct Brief {
     /// What to upgrade, or the open port and its path, and the exposure (exploit, EPSS): the
     /// triage line from the finding's detail, when it has one.
     pub detail: Option<String>,
+    /// Whether a public exploit is known: ranks first within a severity.
+    pub exploit_available: bool,
 }
 
 impl Brief {
@@ -147,15 +150,25 @@ impl Brief {
             title: one_line(&finding.title, LINE_CHARS),
             fix_available: finding.fix_available,
             detail: finding.detail.as_deref().and_then(triage_line),
+            exploit_available: finding
+                .detail
+                .as_deref()
+                .is_some_and(|d| d.exploit_available == Some(true)),
         }
     }
 
-    /// Most severe first: severity, then score (higher first, none last), then id so the
-    /// order does not depend on the order findings were read in.
+    /// Most urgent first: severity; within it, a known exploit first, then a fix available
+    /// (something to do now), then score (higher first, none last); then id, so the order does
+    /// not depend on the order findings were read in.
     fn rank(&self, other: &Self) -> Ordering {
         let score = |b: &Self| b.score.unwrap_or(f64::NEG_INFINITY);
         self.severity
             .cmp(&other.severity)
+            .then_with(|| other.exploit_available.cmp(&self.exploit_available))
+            .then_with(|| {
+                let fix = |b: &Self| b.fix_available == Some(true);
+                fix(other).cmp(&fix(self))
+            })
             .then_with(|| score(other).total_cmp(&score(self)))
             .then_with(|| self.id.cmp(&other.id))
     }
@@ -280,10 +293,23 @@ pub struct Changes {
     pub overdue: SeverityCounts,
     pub resolved: SeverityCounts,
     pub carried_over: u64,
+    /// The figures that page people: new and overdue findings not covered by an acceptance in
+    /// force (`new` and `overdue` count every finding, as the SIEM's lifecycle does).
+    pub paging_new: SeverityCounts,
+    pub paging_overdue: SeverityCounts,
+    /// Findings covered by an acceptance in force, and the acceptances, with their counts.
+    pub accepted: SeverityCounts,
+    pub acceptances: Vec<(Acceptance, u64)>,
+    /// Findings whose acceptance has expired (counted and listed as any other, and named here).
+    pub expired: u64,
+    expired_listed: Vec<(Brief, Acceptance)>,
     new_top: TopFindings,
     overdue_top: TopFindings,
     resolved_top: Vec<ResolvedBrief>,
 }
+
+/// Acceptances the digest names, each with its count (the rest are summed).
+pub const ACCEPTANCE_LINES: usize = 20;
 
 impl Changes {
     pub fn new(since: Option<String>, sla: Sla) -> Self {
@@ -295,6 +321,12 @@ impl Changes {
             overdue: SeverityCounts::default(),
             resolved: SeverityCounts::default(),
             carried_over: 0,
+            paging_new: SeverityCounts::default(),
+            paging_overdue: SeverityCounts::default(),
+            accepted: SeverityCounts::default(),
+            acceptances: Vec::new(),
+            expired: 0,
+            expired_listed: Vec::new(),
             new_top: TopFindings::new(CHANGE_LINES),
             overdue_top: TopFindings::new(CHANGE_LINES),
             resolved_top: Vec::new(),
@@ -302,19 +334,50 @@ impl Changes {
     }
 
     pub fn offer(&mut self, finding: &Finding, a: &Annotation) {
+        let accepted = match &a.acceptance {
+            Some(acc) if acc.status == Standing::Accepted => {
+                self.accepted.add(finding.severity);
+                let room = self.acceptances.len() < ACCEPTANCE_LINES;
+                match self.acceptances.iter_mut().find(|(known, _)| known == acc) {
+                    Some((_, n)) => *n += 1,
+                    None if room => self.acceptances.push((acc.clone(), 1)),
+                    None => {}
+                }
+                true
+            }
+            Some(acc) => {
+                self.expired += 1;
+                if self.expired_listed.len() < CHANGE_LINES {
+                    self.expired_listed.push((Brief::of(finding), acc.clone()));
+                }
+                false
+            }
+            None => false,
+        };
         match a.lifecycle {
             Status::New => {
                 self.new.add(finding.severity);
-                if matches!(finding.severity, Severity::Critical | Severity::High) {
-                    self.new_top.offer(finding);
+                if !accepted {
+                    self.paging_new.add(finding.severity);
+                    if matches!(finding.severity, Severity::Critical | Severity::High) {
+                        self.new_top.offer(finding);
+                    }
                 }
             }
             Status::Open => self.open += 1,
         }
         if a.overdue {
             self.overdue.add(finding.severity);
-            self.overdue_top.offer_aged(finding, a.age_days);
+            if !accepted {
+                self.paging_overdue.add(finding.severity);
+                self.overdue_top.offer_aged(finding, a.age_days);
+            }
         }
+    }
+
+    /// Findings whose acceptance has expired, each with it (at most [`CHANGE_LINES`]).
+    pub fn expired_listed(&self) -> &[(Brief, Acceptance)] {
+        &self.expired_listed
     }
 
     pub fn offer_resolved(&mut self, r: &Resolved) {
@@ -572,7 +635,8 @@ fn changes_section(facts: &DigestFacts<'_>) -> String {
             );
         }
     }
-    let new_ch = critical_high(&c.new);
+    // Findings under an acceptance in force are left out of the figures that page people.
+    let new_ch = critical_high(&c.paging_new);
     labelled(
         &mut s,
         20,
@@ -613,7 +677,7 @@ fn changes_section(facts: &DigestFacts<'_>) -> String {
         ));
     }
     more(&mut s, resolved, c.resolved_top.len());
-    let overdue = c.overdue.total();
+    let overdue = c.paging_overdue.total();
     labelled(
         &mut s,
         20,
@@ -640,6 +704,72 @@ fn changes_section(facts: &DigestFacts<'_>) -> String {
                 c.carried_over
             ),
         );
+    }
+    s.push_str(&acceptance_section(c));
+    s
+}
+
+/// Accepted risks: what is accepted (left out of the figures above), by whom and until when;
+/// and the findings whose acceptance has expired, called out so it is renewed or they are
+/// fixed. Empty when nothing is covered by an acceptance.
+fn acceptance_section(c: &Changes) -> String {
+    let mut s = String::new();
+    if c.accepted.total() == 0 && c.expired == 0 {
+        return s;
+    }
+    let _ = writeln!(s, "\nACCEPTED RISKS");
+    if c.accepted.total() > 0 {
+        labelled(
+            &mut s,
+            20,
+            "Accepted:",
+            &format!(
+                "{} ({} critical/high), not counted as new or overdue above",
+                plural(c.accepted.total(), "finding"),
+                critical_high(&c.accepted)
+            ),
+        );
+        let mut listed = 0u64;
+        for (a, n) in &c.acceptances {
+            listed += n;
+            let line = format!(
+                "{n} until {}, owner {}: {}",
+                a.expires_at,
+                one_line(&a.owner, 64),
+                one_line(&a.reason, LINE_CHARS)
+            );
+            s.push_str(&wrap(&line, WIDTH, "  - ", "    "));
+        }
+        let rest = c.accepted.total().saturating_sub(listed);
+        if rest > 0 {
+            let _ = writeln!(s, "  ... and {rest} more under other acceptances");
+        }
+    }
+    if c.expired > 0 {
+        labelled(
+            &mut s,
+            20,
+            "Expired:",
+            &format!(
+                "{} whose acceptance has expired: renew it or fix them (counted above)",
+                plural(c.expired, "finding")
+            ),
+        );
+        for (i, (b, a)) in c.expired_listed.iter().enumerate() {
+            s.push_str(&brief_lines(i + 1, b, None));
+            s.push_str(&wrap(
+                &format!(
+                    "accepted by {} until {}: {}",
+                    one_line(&a.owner, 64),
+                    a.expires_at,
+                    one_line(&a.reason, LINE_CHARS)
+                ),
+                WIDTH,
+                ITEM_INDENT,
+                ITEM_INDENT,
+            ));
+        }
+        more(&mut s, c.expired, c.expired_listed.len());
     }
     s
 }
@@ -696,7 +826,11 @@ fn brief_lines(rank: usize, b: &Brief, open_days: Option<u64>) -> String {
 }
 
 fn top_section(facts: &DigestFacts<'_>, room: usize) -> String {
-    let total = facts.counts.total();
+    // Accepted risks are not among them (format does not offer them): they have their section.
+    let total = facts
+        .counts
+        .total()
+        .saturating_sub(facts.changes.accepted.total());
     if total == 0 || facts.top.is_empty() {
         return String::new();
     }
@@ -876,6 +1010,7 @@ mod tests {
                 age_days: 300,
                 sla_due_at: Some("2026-01-16T00:00:00Z".into()),
                 overdue: true,
+                acceptance: None,
             };
             changes.offer(f, &a);
         }

@@ -455,8 +455,11 @@ pub fn scan_report(f: &ScanFacts<'_>) -> String {
     let mut b = cards(
         f.counts,
         &[
-            ("new since the last scan", thousands(c.new.total())),
-            ("overdue against the SLA", thousands(c.overdue.total())),
+            ("new since the last scan", thousands(c.paging_new.total())),
+            (
+                "overdue against the SLA",
+                thousands(c.paging_overdue.total()),
+            ),
         ],
     );
 
@@ -486,7 +489,8 @@ pub fn scan_report(f: &ScanFacts<'_>) -> String {
              nothing can be resolved yet.</p>\n",
         ),
     }
-    let new_ch = c.new.critical.saturating_add(c.new.high);
+    // Findings under an acceptance in force are left out of the figures that page people.
+    let new_ch = c.paging_new.critical.saturating_add(c.paging_new.high);
     let _ = writeln!(
         b,
         "<h3>New critical and high: {} ({} new in all)</h3>",
@@ -512,7 +516,7 @@ pub fn scan_report(f: &ScanFacts<'_>) -> String {
         b,
         "<h3>Overdue against the SLA: {}</h3>\n<p class=\"muted\">SLA: critical {} days, \
          high {}, medium {}, low {}.</p>",
-        thousands(c.overdue.total()),
+        thousands(c.paging_overdue.total()),
         c.sla.critical,
         c.sla.high,
         c.sla.medium,
@@ -522,7 +526,7 @@ pub fn scan_report(f: &ScanFacts<'_>) -> String {
     if !overdue.is_empty() {
         b.push_str(&findings_table(&overdue, true));
         b.push_str(&more(
-            c.overdue.total(),
+            c.paging_overdue.total(),
             overdue.len(),
             "see the SIEM delivery",
         ));
@@ -535,18 +539,21 @@ pub fn scan_report(f: &ScanFacts<'_>) -> String {
             thousands(c.carried_over)
         );
     }
+    b.push_str(&acceptance_part(c));
     b.push_str("</section>\n");
 
     if !f.top.is_empty() {
+        // Accepted risks are not among them: they are named under what changed.
+        let candidates = f.counts.total().saturating_sub(c.accepted.total());
         let _ = writeln!(
             b,
             "<section>\n<h2>Most severe findings ({} of {})</h2>",
             f.top.len(),
-            thousands(f.counts.total())
+            thousands(candidates)
         );
         b.push_str(&findings_table(f.top, false));
         b.push_str(&more(
-            f.counts.total(),
+            candidates,
             f.top.len(),
             "every finding is in the SIEM delivery and Security Hub",
         ));
@@ -582,6 +589,54 @@ pub fn scan_report(f: &ScanFacts<'_>) -> String {
         &meta,
         &b,
     )
+}
+
+/// What is accepted as a risk (left out of the figures above) and what acceptance expired.
+fn acceptance_part(c: &Changes) -> String {
+    let mut b = String::new();
+    if c.accepted.total() > 0 {
+        let _ = writeln!(
+            b,
+            "<h3>Accepted risks: {} finding(s), not counted as new or overdue</h3>\n<ul>",
+            thousands(c.accepted.total())
+        );
+        for (a, n) in &c.acceptances {
+            let _ = writeln!(
+                b,
+                "<li>{} until {}, owner {}: {}</li>",
+                thousands(*n),
+                text(&a.expires_at, 40),
+                text(&a.owner, 64),
+                text(&a.reason, TITLE_CHARS)
+            );
+        }
+        b.push_str("</ul>\n");
+    }
+    if c.expired > 0 {
+        let _ = writeln!(
+            b,
+            "<h3 class=\"warn\">Acceptance expired: {} finding(s), renew it or fix them</h3>\n<ul>",
+            thousands(c.expired)
+        );
+        for (brief, a) in c.expired_listed() {
+            let _ = writeln!(
+                b,
+                "<li>{} {} on {}: accepted by {} until {}</li>",
+                badge(brief.severity),
+                what(brief.vulnerability_id.as_deref(), &brief.title),
+                instance_cell(brief.instance_id.as_deref(), brief.instance_name.as_deref()),
+                text(&a.owner, 64),
+                text(&a.expires_at, 40)
+            );
+        }
+        b.push_str("</ul>\n");
+        b.push_str(&more(
+            c.expired,
+            c.expired_listed().len(),
+            "see the SIEM delivery",
+        ));
+    }
+    b
 }
 
 fn coverage_section(coverage: &Coverage) -> String {

@@ -263,6 +263,7 @@ pub fn finding_json(
                 kind: detail.map(|d| d.kind),
                 network: detail.and_then(|d| d.network.as_ref()),
                 instance: detail.and_then(|d| d.instance.as_ref()),
+                acceptance: annotation.acceptance.as_ref(),
             },
         };
         serde_json::to_string(&event).map_err(ScanError::internal)
@@ -313,6 +314,7 @@ pub fn resolved_json(resolved: &Resolved, context: &Context) -> Result<String, S
             kind: None,
             network: None,
             instance: None,
+            acceptance: None,
         },
     };
     serde_json::to_string(&event).map_err(ScanError::internal)
@@ -554,6 +556,9 @@ struct Unmapped<'a> {
     network: Option<&'a scanflow_core::model::NetworkPath>,
     #[serde(skip_serializing_if = "Option::is_none")]
     instance: Option<&'a scanflow_core::model::InstanceFacts>,
+    /// The accepted risk covering it (in force or expired).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acceptance: Option<&'a scanflow_core::acceptance::Acceptance>,
 }
 
 #[cfg(test)]
@@ -602,6 +607,7 @@ mod tests {
             age_days: 27,
             sla_due_at: Some("2026-12-01T00:00:00Z".into()),
             overdue: false,
+            acceptance: None,
         }
     }
 

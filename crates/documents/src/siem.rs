@@ -219,6 +219,9 @@ struct SiemFinding<'a> {
     sla_due_at: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     overdue: Option<bool>,
+    /// 1.3: the accepted risk covering it (in force or expired).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acceptance: Option<&'a scanflow_core::acceptance::Acceptance>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     truncated: bool,
 }
@@ -289,6 +292,7 @@ pub fn annotated_json(
             age_days: annotation.map(|a| a.age_days),
             sla_due_at: annotation.and_then(|a| a.sla_due_at.as_deref()),
             overdue: annotation.map(|a| a.overdue),
+            acceptance: annotation.and_then(|a| a.acceptance.as_ref()),
             truncated,
         })
         .map_err(ScanError::internal)

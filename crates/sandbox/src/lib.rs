@@ -232,13 +232,30 @@ impl Sandbox {
         });
         let hub_account = shared.scenario.hub.account_id.clone();
         let hub_region = shared.scenario.hub.region.clone();
-        Ok(Sandbox {
+        let sandbox = Sandbox {
             lambda: lambda::LambdaSim::new(shared.scenario.hub.lambda.clone()),
             store: LocalS3::new(shared.clone(), s3_root),
             notifier: SnsSim::new(shared.clone(), http_endpoint)?,
             hub_security_hub: SecurityHubSim::new(shared.clone(), hub_account, hub_region),
             shared,
-        })
+        };
+        sandbox.seed_accepted_risks()?;
+        Ok(sandbox)
+    }
+
+    /// The scenario's accepted risks, as the security team keeps them in the hub bucket.
+    fn seed_accepted_risks(&self) -> Result<(), SandboxError> {
+        let Some(list) = &self.shared.scenario.hub.accepted_risks else {
+            return Ok(());
+        };
+        let body = serde_json::to_vec_pretty(&serde_json::json!({ "acceptedRisks": list }))
+            .map_err(|e| SandboxError::scenario("hub.acceptedRisks", e.to_string()))?;
+        // Checked as format will read it, so a bad list fails here, naming the entry.
+        scanflow_core::acceptance::AcceptedRisks::parse(&body)
+            .map_err(|e| SandboxError::scenario("hub.acceptedRisks", e.to_string()))?;
+        self.store
+            .seed(keys::ACCEPTED_RISKS, &body)
+            .map_err(|e| SandboxError::scenario("hub.acceptedRisks", e.to_string()))
     }
 
     /// Sets the virtual clock. Every simulated progress (run states, report readiness,

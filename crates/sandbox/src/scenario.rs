@@ -88,6 +88,9 @@ pub struct HubSpec {
     /// `CentralEmailReceives` parameter.
     #[serde(default)]
     pub central_email: CentralEmail,
+    /// The security team's accepted risks (`scanflow/accepted-risks.json` in the hub bucket).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_risks: Option<Vec<scanflow_core::acceptance::AcceptedRisk>>,
 }
 
 /// The hub's `CentralEmailReceives`: every e-mail, or only the organisation-wide ones.

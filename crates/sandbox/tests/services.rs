@@ -783,3 +783,22 @@ fn a_report_link_is_the_file_up_to_seven_days_and_refused_past_them() {
     // A key that would leave the bucket folder gets no link.
     assert!(pollster::block_on(sb.store().link("../etc/passwd", None)).is_err());
 }
+
+#[test]
+fn a_bad_accepted_risk_list_is_refused_naming_the_entry_before_anything_runs() {
+    let mut scenario = two_accounts();
+    scenario["hub"]["acceptedRisks"] = json!([
+        {"resource": "i-0123456789abcdef0", "reason": "r", "owner": "o",
+         "expiresAt": "2027-01-01T00:00:00Z"},
+        {"resource": "i-0123456789abcdef0", "reason": "r", "owner": "o",
+         "expiresAt": "the end of the quarter"}
+    ]);
+    let scenario: scanflow_sandbox::Scenario =
+        serde_json::from_value(scenario).expect("the shape parses");
+    let err = scanflow_sandbox::Sandbox::new(scenario, &out_dir("bad-acceptances"), None)
+        .err()
+        .expect("refused");
+    let text = err.to_string();
+    assert!(text.contains("hub.acceptedRisks"), "{text}");
+    assert!(text.contains("acceptedRisks[1].expiresAt"), "{text}");
+}

@@ -4,8 +4,9 @@
 //!
 //! One pass over the chunks: each finding is read once, counted, ranked, given its lifecycle
 //! against the account-Region's run state (the next state is written pending until publish has
-//! delivered) and serialised for the SIEM once — as scanflow's own finding or, when the hub's
-//! `SiemFormat` is `ocsf`, as an OCSF event — into a local spool file, its size noted. The
+//! delivered) and the accepted risk covering it, if any, and serialised for the SIEM once — as
+//! scanflow's own finding or, when the hub's `SiemFormat` is `ocsf`, as an OCSF event — into a
+//! local spool file, its size noted. The
 //! parts' keys and attributes name how many there are, which is known only once every size is:
 //! then the spool is read back in order and packed into the planned parts. Findings of the
 //! last scan that are gone come after the findings, as `resolved` entries, spooled the same way.
@@ -13,6 +14,7 @@
 //! local disk (Lambda's `/tmp`) for the invocation. Last, the scan's HTML report for people
 //! (written from the same bounded lists as the digest, with the trend the run state keeps).
 
+use scanflow_core::acceptance::{AcceptedRisks, Standing};
 use scanflow_core::lifecycle::{self, Gone, Previous, Seen, Sla, StateWriter};
 use scanflow_core::message::{SNS_MESSAGE_LIMIT, attributes_size};
 use scanflow_core::model::SeverityCounts;
@@ -58,6 +60,7 @@ pub async fn format_run<P: Platform>(
     )
     .await?;
     let previous = Previous::load(store, lifecycle::previous_for(current, run)).await?;
+    let accepted_risks = AcceptedRisks::load(store).await?;
     let mut seen = Seen::new(&manifest.coverage.scanned);
     let mut state = StateWriter::new(keys::lifecycle_pending_prefix(run), config.chunk_size);
     let mut changes = Changes::new(previous.pointer().map(|p| p.collected_at.clone()), sla);
@@ -71,8 +74,18 @@ pub async fn format_run<P: Platform>(
     for key in &manifest.chunks {
         for finding in scanflow_documents::report::read_chunk(store, key).await? {
             counts.add(finding.severity);
-            top.offer(&finding);
-            let annotation = lifecycle::annotate(&finding, &previous, &sla, collected_at);
+            let mut annotation = lifecycle::annotate(&finding, &previous, &sla, collected_at);
+            if !accepted_risks.is_empty() {
+                annotation.acceptance = accepted_risks.check(&finding, collected_at);
+            }
+            // An accepted risk is named in its own section, not among the most severe.
+            if annotation
+                .acceptance
+                .as_ref()
+                .is_none_or(|a| a.status != Standing::Accepted)
+            {
+                top.offer(&finding);
+            }
             changes.offer(&finding, &annotation);
             if seen.insert(&annotation.identity) {
                 let record = lifecycle::record_of(&finding, &annotation, &manifest.collected_at);
