@@ -1974,3 +1974,45 @@ fn the_report_link_parameter_matches_the_range_publish_and_the_fleet_watch_read(
     assert_eq!(read("168").ok(), Some(168));
     assert!(read("169").is_err());
 }
+
+#[test]
+fn the_email_floor_parameter_offers_exactly_the_severities_format_reads() {
+    use scanflow_core::model::Severity;
+    let hub = template(HUB);
+    let param = &hub["Parameters"]["EmailMinimumSeverity"];
+    let allowed = strings(param.get("AllowedValues").expect("AllowedValues"));
+    assert_eq!(allowed, Severity::ALL.map(|s| s.as_str().to_owned()));
+    assert_eq!(
+        parameter_default(&hub, "EmailMinimumSeverity").as_str(),
+        Some(
+            scanflow_core::ports::HubConfig::default()
+                .email_min_severity
+                .as_str()
+        ),
+        "the default lists every severity"
+    );
+    for (id, bin) in hub_functions(&hub) {
+        let value = props(resource(&hub, &id))
+            .get("Environment")
+            .and_then(|e| e.get("Variables"))
+            .and_then(|v| v.get(iam::ENV_EMAIL_MIN_SEVERITY));
+        assert_eq!(
+            value.and_then(ref_name),
+            (bin == "format").then_some("EmailMinimumSeverity"),
+            "{id}: {} is !Ref EmailMinimumSeverity on format only",
+            iam::ENV_EMAIL_MIN_SEVERITY
+        );
+    }
+    for value in &allowed {
+        let env = |name: &str| match name {
+            "HUB_ACCOUNT_ID" => Some("999999999999".to_owned()),
+            "REPORT_KMS_KEY_ARN" => Some("arn:aws:kms:eu-west-1:999999999999:key/k".to_owned()),
+            "REPORT_BUCKET" => Some("hub-reports".to_owned()),
+            n if n == iam::ENV_EMAIL_MIN_SEVERITY => Some(value.clone()),
+            _ => None,
+        };
+        let config = scanflow_aws::config::Config::from_lookup("format", env)
+            .unwrap_or_else(|e| panic!("EMAIL_MIN_SEVERITY={value}: {e}"));
+        assert_eq!(config.email_min_severity.as_str(), value);
+    }
+}

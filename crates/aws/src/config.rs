@@ -67,6 +67,9 @@ pub struct Config {
     /// Hours the e-mail's link to the HTML report is valid, 0 for the S3 console path
     /// (`REPORT_LINK_HOURS`; publish and fleet-watch; default a day).
     pub report_link_hours: u32,
+    /// The least severe findings the e-mail lists (`EMAIL_MIN_SEVERITY`; format only; default
+    /// every severity).
+    pub email_min_severity: scanflow_core::model::Severity,
 }
 
 impl Config {
@@ -195,7 +198,19 @@ impl Config {
                     ),
                 })?,
         };
+        let email_min_severity = match get(iam::ENV_EMAIL_MIN_SEVERITY)? {
+            None => scanflow_core::model::Severity::Untriaged,
+            Some(text) => scanflow_core::model::Severity::parse(iam::ENV_EMAIL_MIN_SEVERITY, &text)
+                .map_err(|_| ConfigError::Invalid {
+                    variable: iam::ENV_EMAIL_MIN_SEVERITY,
+                    value: text.clone(),
+                    problem: "expected CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL or UNTRIAGED \
+                              (the EmailMinimumSeverity parameter)"
+                        .into(),
+                })?,
+        };
         Ok(Self {
+            email_min_severity,
             report_link_hours,
             inspector_delegated_admin,
             sla_days,
@@ -289,6 +304,14 @@ mod tests {
         let c = Config::from_lookup("format", env(&with)).expect("valid");
         assert_eq!(c.siem_format, SiemFormat::Ocsf);
         assert_eq!(c.report_link_hours, 24, "the default: a day");
+        assert_eq!(
+            c.email_min_severity,
+            scanflow_core::model::Severity::Untriaged
+        );
+        let mut floor = with.clone();
+        floor.push(("EMAIL_MIN_SEVERITY", "HIGH"));
+        let c = Config::from_lookup("format", env(&floor)).expect("valid");
+        assert_eq!(c.email_min_severity, scanflow_core::model::Severity::High);
         for hours in ["0", "168"] {
             let mut at_limit = with.clone();
             at_limit.push(("REPORT_LINK_HOURS", hours));
@@ -346,6 +369,8 @@ mod tests {
             ("REPORT_LINK_HOURS", "169"),
             ("REPORT_LINK_HOURS", "-1"),
             ("REPORT_LINK_HOURS", "12h"),
+            ("EMAIL_MIN_SEVERITY", "high"),
+            ("EMAIL_MIN_SEVERITY", "SEVERE"),
         ] {
             let mut pairs: Vec<_> = FULL
                 .iter()

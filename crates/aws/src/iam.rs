@@ -29,6 +29,7 @@ pub const OPTIONAL_ENV: &[&str] = &[
     ENV_INSPECTOR_DELEGATED_ADMIN,
     ENV_SIEM_FORMAT,
     ENV_REPORT_LINK_HOURS,
+    ENV_EMAIL_MIN_SEVERITY,
 ];
 
 /// Hub-wide SLA days per severity (`critical=15,high=30,...`; the `SlaDays` parameter).
@@ -36,6 +37,10 @@ pub const ENV_SLA_DAYS: &str = "SLA_DAYS";
 
 /// How the SIEM parts write findings: `scanflow` or `ocsf` (the `SiemFormat` parameter).
 pub const ENV_SIEM_FORMAT: &str = "SIEM_FORMAT";
+
+/// The least severe findings the e-mail lists by name, `CRITICAL` ... `UNTRIAGED` (the
+/// `EmailMinimumSeverity` parameter; format only).
+pub const ENV_EMAIL_MIN_SEVERITY: &str = "EMAIL_MIN_SEVERITY";
 
 /// Hours the e-mail's presigned link to the HTML report is valid, 0 for the S3 console path
 /// (the `ReportLinkHours` parameter; publish and fleet-watch).
@@ -62,6 +67,7 @@ pub fn function_env(function: &str) -> Option<&'static [&'static str]> {
         ENV_HUB_ACCOUNT_ID,
         ENV_SLA_DAYS,
         ENV_SIEM_FORMAT,
+        ENV_EMAIL_MIN_SEVERITY,
     ];
     const PUBLISH: &[&str] = &[
         ENV_SCAN_ROLE_NAME,

@@ -57,6 +57,7 @@ impl AwsPlatform {
             sla_days: config.sla_days,
             siem_format: config.siem_format,
             report_link_hours: config.report_link_hours,
+            email_min_severity: config.email_min_severity,
             ..HubConfig::default()
         };
         hub.validate("").map_err(ConfigError::Hub)?;

@@ -84,6 +84,7 @@ fn config(bucket: &str, topic: Option<String>) -> Config {
         inspector_delegated_admin: false,
         siem_format: Default::default(),
         report_link_hours: 24,
+        email_min_severity: scanflow_core::model::Severity::Untriaged,
     }
 }
 

@@ -76,6 +76,21 @@ impl Severity {
 
     /// Maps either engine's severity label (case-insensitive); unknown labels are untriaged
     /// rather than dropped, so no finding is lost over a new label.
+    /// The severity named exactly by its label (`CRITICAL`, ..., `UNTRIAGED`): for settings,
+    /// where an unknown label is a mistake to report, not a finding to keep.
+    pub fn parse(field: &str, label: &str) -> Result<Self, crate::ScanError> {
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_str() == label)
+            .ok_or_else(|| {
+                crate::ScanError::invalid(
+                    field,
+                    "CRITICAL, HIGH, MEDIUM, LOW, INFORMATIONAL or UNTRIAGED",
+                    format!("is {}", crate::error::quote(label)),
+                )
+            })
+    }
+
     pub fn from_label(label: &str) -> Self {
         match label.to_ascii_uppercase().as_str() {
             "CRITICAL" => Self::Critical,

@@ -320,6 +320,15 @@ pub struct HubConfig {
     /// `ReportLinkHours` parameter); 0: no presigned link, the S3 console path instead.
     #[serde(default = "default_report_link_hours")]
     pub report_link_hours: u32,
+    /// The least severe findings the e-mail lists by name (`EMAIL_MIN_SEVERITY`, the
+    /// `EmailMinimumSeverity` parameter); less severe ones are counted, not listed. The SIEM
+    /// always gets every finding. Default: every severity.
+    #[serde(default = "default_email_min_severity")]
+    pub email_min_severity: crate::model::Severity,
+}
+
+fn default_email_min_severity() -> crate::model::Severity {
+    crate::model::Severity::Untriaged
 }
 
 /// A day: long enough to read the morning's e-mail, short for a URL anyone can use.
@@ -499,6 +508,7 @@ impl Default for HubConfig {
             sla_days: crate::lifecycle::SlaOverrides::default(),
             siem_format: SiemFormat::Scanflow,
             report_link_hours: DEFAULT_REPORT_LINK_HOURS,
+            email_min_severity: default_email_min_severity(),
         }
     }
 }

@@ -303,6 +303,8 @@ pub struct Changes {
     /// Findings whose acceptance has expired (counted and listed as any other, and named here).
     pub expired: u64,
     expired_listed: Vec<(Brief, Acceptance)>,
+    /// The least severe findings the lists name ([`Changes::listing_down_to`]).
+    floor: Severity,
     new_top: TopFindings,
     overdue_top: TopFindings,
     resolved_top: Vec<ResolvedBrief>,
@@ -327,6 +329,7 @@ impl Changes {
             acceptances: Vec::new(),
             expired: 0,
             expired_listed: Vec::new(),
+            floor: Severity::Untriaged,
             new_top: TopFindings::new(CHANGE_LINES),
             overdue_top: TopFindings::new(CHANGE_LINES),
             resolved_top: Vec::new(),
@@ -347,7 +350,7 @@ impl Changes {
             }
             Some(acc) => {
                 self.expired += 1;
-                if self.expired_listed.len() < CHANGE_LINES {
+                if self.expired_listed.len() < CHANGE_LINES && finding.severity <= self.floor {
                     self.expired_listed.push((Brief::of(finding), acc.clone()));
                 }
                 false
@@ -359,7 +362,9 @@ impl Changes {
                 self.new.add(finding.severity);
                 if !accepted {
                     self.paging_new.add(finding.severity);
-                    if matches!(finding.severity, Severity::Critical | Severity::High) {
+                    if matches!(finding.severity, Severity::Critical | Severity::High)
+                        && finding.severity <= self.floor
+                    {
                         self.new_top.offer(finding);
                     }
                 }
@@ -370,9 +375,18 @@ impl Changes {
             self.overdue.add(finding.severity);
             if !accepted {
                 self.paging_overdue.add(finding.severity);
-                self.overdue_top.offer_aged(finding, a.age_days);
+                if finding.severity <= self.floor {
+                    self.overdue_top.offer_aged(finding, a.age_days);
+                }
             }
         }
+    }
+
+    /// Lists only findings at least as severe as `floor` (the hub's `EmailMinimumSeverity`);
+    /// every finding is still counted.
+    pub fn listing_down_to(mut self, floor: Severity) -> Self {
+        self.floor = floor;
+        self
     }
 
     /// Findings whose acceptance has expired, each with it (at most [`CHANGE_LINES`]).
@@ -825,14 +839,47 @@ fn brief_lines(rank: usize, b: &Brief, open_days: Option<u64>) -> String {
     out
 }
 
+/// What the hub's `EmailMinimumSeverity` leaves unnamed: counted above, listed nowhere here.
+fn floor_note(facts: &DigestFacts<'_>) -> String {
+    let floor = facts.changes.floor;
+    let unlisted: u64 = Severity::ALL
+        .iter()
+        .filter(|s| **s > floor)
+        .map(|s| facts.counts.get(*s))
+        .sum();
+    if unlisted == 0 {
+        return String::new();
+    }
+    wrap(
+        &format!(
+            "{} less severe than {} are counted above but not listed in this e-mail; the SIEM \
+             delivery and Security Hub have every one.",
+            plural(unlisted, "finding"),
+            floor.as_str()
+        ),
+        WIDTH,
+        "  ",
+        "  ",
+    )
+}
+
 fn top_section(facts: &DigestFacts<'_>, room: usize) -> String {
     // Accepted risks are not among them (format does not offer them): they have their section.
     let total = facts
         .counts
         .total()
         .saturating_sub(facts.changes.accepted.total());
-    if total == 0 || facts.top.is_empty() {
+    if total == 0 {
         return String::new();
+    }
+    if facts.top.is_empty() {
+        // Everything is below the floor (or accepted): say so rather than show nothing.
+        let note = floor_note(facts);
+        return if note.is_empty() {
+            note
+        } else {
+            format!("\nMOST SEVERE FINDINGS\n{note}")
+        };
     }
     let heading = format!(
         "\nMOST SEVERE FINDINGS ({} of {})\n",
@@ -860,6 +907,7 @@ fn top_section(facts: &DigestFacts<'_>, room: usize) -> String {
     } else {
         format!("\nMOST SEVERE FINDINGS ({listed} of {total})\n")
     };
+    s.push_str(&floor_note(facts));
     s.push_str(&lines);
     let rest = total - listed as u64;
     if rest > 0 {
@@ -1241,6 +1289,74 @@ mod tests {
         assert!(
             lines.ends_with("      openssh-server 8.7p1-8.amzn2023.0.10 (no fixed version yet)\n"),
             "{lines}"
+        );
+    }
+
+    #[test]
+    fn below_the_floor_findings_are_counted_not_listed() {
+        let findings: Vec<Finding> = (0..30)
+            .map(|i| finding(&format!("f-{i}"), Severity::ALL[i % 6], Some(5.0)))
+            .collect();
+        let mut top = TopFindings::new(25);
+        let mut counts = SeverityCounts::default();
+        let mut changes = Changes::new(None, Sla::default()).listing_down_to(Severity::High);
+        for f in &findings {
+            counts.add(f.severity);
+            if f.severity <= Severity::High {
+                top.offer(f);
+            }
+            let a = Annotation {
+                identity: f.id.clone(),
+                lifecycle: Status::New,
+                first_seen: "2026-01-01T00:00:00Z".into(),
+                age_days: 300,
+                sla_due_at: None,
+                overdue: true,
+                acceptance: None,
+            };
+            changes.offer(f, &a);
+        }
+        assert_eq!(changes.overdue.total(), 30, "every finding is counted");
+        assert!(
+            changes
+                .overdue_listed()
+                .iter()
+                .all(|b| b.severity <= Severity::High)
+        );
+        let run: Run = serde_json::from_value(serde_json::json!({
+            "accountId": "111122223333", "region": "eu-west-1", "engine": "inspector2",
+            "runId": "r", "durationSeconds": 0, "startedAt": "2026-11-28T10:00:00Z",
+            "deadline": "2026-11-28T12:00:00Z", "waitSeconds": 0, "rerun": false,
+            "execution": "e"
+        }))
+        .expect("run");
+        let top = top.into_sorted();
+        let digest = render(&mut DigestFacts {
+            changes: &mut changes,
+            run: &run,
+            counts: &counts,
+            coverage: &Coverage::default(),
+            collected_at: "2026-11-28T11:00:00Z",
+            top: &top,
+            siem_parts: 1,
+            report_key: None,
+        });
+        for severity in ["MEDIUM", "LOW", "INFORMATIONAL", "UNTRIAGED"] {
+            assert!(
+                !digest.body.contains(&format!(". {severity:<13}")),
+                "no {severity} finding is listed:\n{}",
+                digest.body
+            );
+        }
+        assert!(
+            digest
+                .body
+                .contains("  20 findings less severe than HIGH are counted above")
+        );
+        assert!(
+            digest.body.contains("MOST SEVERE FINDINGS (10 of 30)"),
+            "{}",
+            digest.body
         );
     }
 }

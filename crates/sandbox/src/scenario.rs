@@ -131,6 +131,9 @@ pub struct HubConfigOverrides {
     /// `ReportLinkHours` parameter).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_link_hours: Option<u32>,
+    /// The least severe findings the e-mail lists (the hub's `EmailMinimumSeverity`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_min_severity: Option<scanflow_core::model::Severity>,
 }
 
 /// One member account in one region.
@@ -491,6 +494,7 @@ impl HubSpec {
             sla_days: o.sla_days.unwrap_or(d.sla_days),
             siem_format: o.siem_format.unwrap_or(d.siem_format),
             report_link_hours: o.report_link_hours.unwrap_or(d.report_link_hours),
+            email_min_severity: o.email_min_severity.unwrap_or(d.email_min_severity),
         }
     }
 }

@@ -230,6 +230,8 @@ fn the_shipped_scenarios_load_and_say_what_their_names_say() {
     assert_eq!(lambda.outages[0].function, "publish");
     let owners = load("owners.json");
     assert!(owners.accounts.iter().all(|a| !a.owners.is_empty()));
+    let accepted = load("accepted-risks.json");
+    assert_eq!(accepted.hub.accepted_risks.map(|l| l.len()), Some(3));
     let storm = load("storm.json");
     assert_eq!(storm.accounts.len(), 1_000, "copies expand");
     assert_eq!(storm.hub.lambda.and_then(|l| l.concurrency), Some(100));

@@ -63,7 +63,9 @@ pub async fn format_run<P: Platform>(
     let accepted_risks = AcceptedRisks::load(store).await?;
     let mut seen = Seen::new(&manifest.coverage.scanned);
     let mut state = StateWriter::new(keys::lifecycle_pending_prefix(run), config.chunk_size);
-    let mut changes = Changes::new(previous.pointer().map(|p| p.collected_at.clone()), sla);
+    let floor = config.email_min_severity;
+    let mut changes = Changes::new(previous.pointer().map(|p| p.collected_at.clone()), sla)
+        .listing_down_to(floor);
 
     // The one pass: counts, the digest's most severe findings and what changed, the next run
     // state, and every finding serialised for the SIEM once, into the spool (its size noted).
@@ -78,11 +80,13 @@ pub async fn format_run<P: Platform>(
             if !accepted_risks.is_empty() {
                 annotation.acceptance = accepted_risks.check(&finding, collected_at);
             }
-            // An accepted risk is named in its own section, not among the most severe.
-            if annotation
-                .acceptance
-                .as_ref()
-                .is_none_or(|a| a.status != Standing::Accepted)
+            // An accepted risk is named in its own section, not among the most severe; what is
+            // less severe than the e-mail's floor is counted, not listed.
+            if finding.severity <= floor
+                && annotation
+                    .acceptance
+                    .as_ref()
+                    .is_none_or(|a| a.status != Standing::Accepted)
             {
                 top.offer(&finding);
             }

@@ -574,6 +574,8 @@ fn the_digest_lists_the_most_severe_findings_and_coverage() {
     all[7].severity = Severity::Critical;
     all[7].score = Some(9.9);
     all[7].title = "the worst one".into();
+    // A known exploit ranks first within a severity, as the others with one have.
+    all[7].detail = detail(6);
     let input = seed(&fake, &run, &all, coverage(12, 60));
     let formatted = format_it(&fake, &input);
     let digest = digest(&fake, &formatted);
