@@ -6,7 +6,7 @@
 //! a line of its own.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::fmt::Write as _;
 
 use scanflow_core::ScanError;
@@ -131,6 +131,10 @@ pub struct Brief {
     pub detail: Option<String>,
     /// Whether a public exploit is known: ranks first within a severity.
     pub exploit_available: bool,
+    /// In the most severe list, one entry stands for every finding of its vulnerability: how
+    /// many findings and on how many instances (1 and 1 elsewhere).
+    pub findings: u64,
+    pub instances: u64,
 }
 
 impl Brief {
@@ -154,6 +158,8 @@ impl Brief {
                 .detail
                 .as_deref()
                 .is_some_and(|d| d.exploit_available == Some(true)),
+            findings: 1,
+            instances: 1,
         }
     }
 
@@ -268,6 +274,70 @@ impl TopFindings {
             .into_iter()
             .map(|r| r.0)
             .collect()
+    }
+}
+
+/// The `cap` most severe vulnerabilities for the e-mail's main list: one entry per
+/// vulnerability however many instances have it (CVE-2024-6387 on 37 instances is one line),
+/// shown by its most urgent finding. Memory: one brief per distinct vulnerability and 8 bytes
+/// per instance it is on, whatever the number of findings.
+pub struct TopVulnerabilities {
+    cap: usize,
+    by_vulnerability: HashMap<String, (Brief, HashSet<u64>)>,
+}
+
+impl TopVulnerabilities {
+    pub fn new(cap: usize) -> Self {
+        Self {
+            cap,
+            by_vulnerability: HashMap::new(),
+        }
+    }
+
+    pub fn offer(&mut self, finding: &Finding) {
+        if self.cap == 0 {
+            return;
+        }
+        // Without a vulnerability id (some Classic rules) a finding is its own entry.
+        let key = finding
+            .vulnerability_id
+            .clone()
+            .unwrap_or_else(|| finding.id.clone());
+        let instance = {
+            use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+            BuildHasherDefault::<DefaultHasher>::default()
+                .hash_one(finding.instance_id.as_deref().unwrap_or(&finding.id))
+        };
+        let brief = Brief::of(finding);
+        match self.by_vulnerability.get_mut(&key) {
+            Some((best, instances)) => {
+                instances.insert(instance);
+                let findings = best.findings.saturating_add(1);
+                if brief.rank(best) == Ordering::Less {
+                    *best = brief;
+                }
+                best.findings = findings;
+            }
+            None => {
+                self.by_vulnerability
+                    .insert(key, (brief, HashSet::from([instance])));
+            }
+        }
+    }
+
+    /// The kept vulnerabilities, most urgent first, each with its counts.
+    pub fn into_sorted(self) -> Vec<Brief> {
+        let mut all: Vec<Brief> = self
+            .by_vulnerability
+            .into_values()
+            .map(|(mut b, instances)| {
+                b.instances = instances.len() as u64;
+                b
+            })
+            .collect();
+        all.sort_by(|a, b| a.rank(b));
+        all.truncate(self.cap);
+        all
     }
 }
 
@@ -822,9 +892,16 @@ fn brief_lines(rank: usize, b: &Brief, open_days: Option<u64>) -> String {
         Some(false) => "no fix yet",
         None => "fix unknown",
     };
+    let spread = if b.instances > 1 {
+        format!("; on {} instances", b.instances)
+    } else if b.findings > 1 {
+        format!("; {} packages", b.findings)
+    } else {
+        String::new()
+    };
     let detail = match open_days {
-        Some(days) => format!("{what} [{fix}; open {days} days]"),
-        None => format!("{what} [{fix}]"),
+        Some(days) => format!("{what} [{fix}{spread}; open {days} days]"),
+        None => format!("{what} [{fix}{spread}]"),
     };
     // The columns keep their spacing; only an overlong id or name makes the line wrap.
     let mut out = if first.chars().count() <= WIDTH {
@@ -881,9 +958,11 @@ fn top_section(facts: &DigestFacts<'_>, room: usize) -> String {
             format!("\nMOST SEVERE FINDINGS\n{note}")
         };
     }
+    // Each entry stands for every finding of its vulnerability.
+    let represented = |entries: &[Brief]| entries.iter().map(|b| b.findings).sum::<u64>();
     let heading = format!(
         "\nMOST SEVERE FINDINGS ({} of {})\n",
-        facts.top.len(),
+        represented(facts.top),
         total
     );
     // Room for the heading and the longest "and N more" line, whatever N turns out to be.
@@ -902,14 +981,15 @@ fn top_section(facts: &DigestFacts<'_>, room: usize) -> String {
     if listed == 0 {
         return String::new();
     }
+    let shown = represented(&facts.top[..listed]);
     let mut s = if listed == facts.top.len() {
         heading
     } else {
-        format!("\nMOST SEVERE FINDINGS ({listed} of {total})\n")
+        format!("\nMOST SEVERE FINDINGS ({shown} of {total})\n")
     };
     s.push_str(&floor_note(facts));
     s.push_str(&lines);
-    let rest = total - listed as u64;
+    let rest = total.saturating_sub(shown);
     if rest > 0 {
         let _ = writeln!(
             s,
@@ -1358,5 +1438,36 @@ mod tests {
             "{}",
             digest.body
         );
+    }
+
+    #[test]
+    fn one_vulnerability_on_many_instances_is_one_line_with_its_spread() {
+        let mut top = TopVulnerabilities::new(5);
+        // CVE-A on 37 instances (one of them twice: two packages), CVE-B once.
+        for i in 0..38 {
+            let mut f = finding(
+                &format!("a-{i}"),
+                Severity::High,
+                Some(7.0 + f64::from(i % 3)),
+            );
+            f.vulnerability_id = Some("CVE-A".into());
+            f.instance_id = Some(format!("i-{:03}", i.min(36)));
+            top.offer(&f);
+        }
+        let mut b = finding("b-1", Severity::Critical, Some(5.0));
+        b.vulnerability_id = Some("CVE-B".into());
+        top.offer(&b);
+        let listed = top.into_sorted();
+        assert_eq!(listed.len(), 2, "one entry per vulnerability");
+        assert_eq!(
+            listed[0].vulnerability_id.as_deref(),
+            Some("CVE-B"),
+            "critical first"
+        );
+        let a = &listed[1];
+        assert_eq!((a.findings, a.instances), (38, 37));
+        assert_eq!(a.score, Some(9.0), "shown by its most urgent finding");
+        let lines = brief_lines(2, a, None);
+        assert!(lines.contains("; on 37 instances]"), "{lines}");
     }
 }

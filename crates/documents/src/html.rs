@@ -367,7 +367,15 @@ fn findings_table(briefs: &[Brief], aged: bool) -> String {
              <td>{}</td><td>{fix}</td>",
             i + 1,
             badge(b.severity),
-            instance_cell(b.instance_id.as_deref(), b.instance_name.as_deref()),
+            if b.instances > 1 {
+                format!(
+                    "{}<br><b>and {} more instance(s)</b>",
+                    instance_cell(b.instance_id.as_deref(), b.instance_name.as_deref()),
+                    thousands(b.instances - 1)
+                )
+            } else {
+                instance_cell(b.instance_id.as_deref(), b.instance_name.as_deref())
+            },
             match &b.detail {
                 Some(triage) => format!(
                     "{}<br><span class=\"muted\">{}</span>",
@@ -411,7 +419,11 @@ fn resolved_table(resolved: &[ResolvedBrief]) -> String {
 
 /// "and N more" under a list that names `listed` of `total`.
 fn more(total: u64, listed: usize, where_: &str) -> String {
-    let rest = total.saturating_sub(listed as u64);
+    more_findings(total, listed as u64, where_)
+}
+
+fn more_findings(total: u64, listed: u64, where_: &str) -> String {
+    let rest = total.saturating_sub(listed);
     if rest == 0 {
         String::new()
     } else {
@@ -543,18 +555,20 @@ pub fn scan_report(f: &ScanFacts<'_>) -> String {
     b.push_str("</section>\n");
 
     if !f.top.is_empty() {
-        // Accepted risks are not among them: they are named under what changed.
+        // Accepted risks are not among them: they are named under what changed. An entry
+        // stands for every finding of its vulnerability.
         let candidates = f.counts.total().saturating_sub(c.accepted.total());
+        let shown: u64 = f.top.iter().map(|t| t.findings).sum();
         let _ = writeln!(
             b,
-            "<section>\n<h2>Most severe findings ({} of {})</h2>",
-            f.top.len(),
+            "<section>\n<h2>Most severe vulnerabilities ({} findings of {})</h2>",
+            thousands(shown),
             thousands(candidates)
         );
         b.push_str(&findings_table(f.top, false));
-        b.push_str(&more(
+        b.push_str(&more_findings(
             candidates,
-            f.top.len(),
+            shown,
             "every finding is in the SIEM delivery and Security Hub",
         ));
         b.push_str("</section>\n");

@@ -22,7 +22,7 @@ use scanflow_core::ports::{Platform, ReportStore, SiemFormat};
 use scanflow_core::state::{FormatInput, Formatted, Run};
 use scanflow_core::{ScanError, keys, step};
 
-use scanflow_documents::digest::{Changes, DigestFacts, TopFindings};
+use scanflow_documents::digest::{Changes, DigestFacts, TopVulnerabilities};
 use scanflow_documents::envelope::part_attributes;
 use scanflow_documents::html::{self, ScanFacts};
 use scanflow_documents::ocsf;
@@ -70,7 +70,7 @@ pub async fn format_run<P: Platform>(
     // The one pass: counts, the digest's most severe findings and what changed, the next run
     // state, and every finding serialised for the SIEM once, into the spool (its size noted).
     let mut counts = SeverityCounts::default();
-    let mut top = TopFindings::new(config.digest_top_findings);
+    let mut top = TopVulnerabilities::new(config.digest_top_findings);
     let mut sizes: Vec<u32> = Vec::new();
     let mut spool = Spool::create()?;
     for key in &manifest.chunks {

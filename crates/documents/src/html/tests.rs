@@ -44,7 +44,7 @@ fn point(at: &str, critical: u64, high: u64) -> TrendPoint {
 
 fn scan_page(title: &str, trend: &[TrendPoint]) -> String {
     let mut counts = SeverityCounts::default();
-    let mut top = crate::digest::TopFindings::new(25);
+    let mut top = crate::digest::TopVulnerabilities::new(25);
     let changes = Changes::new(Some("2026-11-21T10:00:00Z".into()), Sla::default());
     for i in 0..40 {
         let severity = if i % 4 == 0 {
