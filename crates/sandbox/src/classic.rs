@@ -347,11 +347,11 @@ pub(crate) fn findings_page(
                 .filter(|&n| account.instances[n].agent_at(r.scan) == AgentHealth::Healthy)
                 .collect();
             let l: Arc<Vec<usize>> = Arc::new(
-                vulns
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, v)| scanned.contains(&v.instance) && v.present_at(r.scan))
-                    .map(|(i, _)| i)
+                (0..vulns.len())
+                    .filter(|&i| {
+                        vulns.instance(i).is_some_and(|n| scanned.contains(&n))
+                            && vulns.present_at(i, r.scan)
+                    })
                     .collect(),
             );
             if let Some(stored) = lock(&shared.classic)
@@ -380,7 +380,10 @@ pub(crate) fn findings_page(
         shared.admit("inspector:DescribeFindings", &m.account_id, &m.region)?;
         shared.count("inspector:DescribeFindings", 1);
         for &vi in batch {
-            let v = &vulns[vi];
+            let Some(v) = vulns.get(vi) else {
+                continue;
+            };
+            let v = &v;
             let inst = &account.instances[v.instance];
             let f = facts
                 .entry(v.instance)

@@ -2,6 +2,7 @@
 //! OS packages with vulnerable and fixed versions, descriptions of normal length, CVSS vectors
 //! and scores that agree with the severity.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use scanflow_core::model::Severity;
@@ -457,14 +458,111 @@ fn bump(version: &str, by: u64) -> String {
     }
 }
 
+/// The vulnerabilities of one account: the scenario's list as given, then the generated ones,
+/// each kept as the few numbers that draw it again (20 bytes instead of a few hundred: a
+/// million generated findings hold 20 MB, not 700). A generated finding is written out each
+/// time it is asked for, from the same seed, so it is the same every time.
+#[derive(Default)]
+pub(crate) struct Vulns {
+    listed: Vec<Vuln>,
+    generated: Vec<Drawn>,
+    maker: Option<Maker>,
+}
+
+/// What draws an account's generated findings: its id, the generator's seed, its instances.
+struct Maker {
+    account_id: String,
+    seed: String,
+    platforms: Vec<Platform>,
+}
+
+/// One generated finding: its number, the instance drawn for it, how many CVE draws it took
+/// to find one the instance and package did not have yet, its identity (CVE and package, so
+/// Security Hub's copy needs nothing else drawn), and the scans it is present in.
+#[derive(Debug, Clone, Copy)]
+struct Drawn {
+    n: u32,
+    instance: u32,
+    cve_draws: u32,
+    from_scan: u32,
+    until_scan: Option<std::num::NonZeroU32>,
+    cve_year: u16,
+    cve_number: u16,
+    package: u8,
+}
+
+impl Vulns {
+    pub fn len(&self) -> usize {
+        self.listed.len() + self.generated.len()
+    }
+
+    /// Vulnerability `i` written out (the listed ones first).
+    pub fn get(&self, i: usize) -> Option<Vuln> {
+        if let Some(v) = self.listed.get(i) {
+            return Some(v.clone());
+        }
+        let d = self.generated.get(i - self.listed.len())?;
+        let maker = self.maker.as_ref()?;
+        let mut draws = 0;
+        let (mut v, _) = draw(maker, d.n, d.from_scan, |_| {
+            draws += 1;
+            draws >= d.cve_draws
+        });
+        v.until_scan = d.until_scan.map(std::num::NonZeroU32::get);
+        Some(v)
+    }
+
+    /// The instance of vulnerability `i` (an index into the account's instances), without
+    /// writing it out.
+    pub fn instance(&self, i: usize) -> Option<usize> {
+        match self.listed.get(i) {
+            Some(v) => Some(v.instance),
+            None => self
+                .generated
+                .get(i - self.listed.len())
+                .map(|d| d.instance as usize),
+        }
+    }
+
+    /// The identity of vulnerability `i`: its instance, CVE and package, without writing out
+    /// the rest.
+    pub fn identity(&self, i: usize) -> Option<(usize, Cow<'_, str>, &str)> {
+        if let Some(v) = self.listed.get(i) {
+            return Some((v.instance, Cow::Borrowed(&v.cve), &v.package));
+        }
+        let d = self.generated.get(i - self.listed.len())?;
+        Some((
+            d.instance as usize,
+            Cow::Owned(format!("CVE-{}-{}", d.cve_year, d.cve_number)),
+            PACKAGES.get(usize::from(d.package))?.name,
+        ))
+    }
+
+    /// Whether scan `scan` finds vulnerability `i`, without writing it out.
+    pub fn present_at(&self, i: usize, scan: u32) -> bool {
+        match self.listed.get(i) {
+            Some(v) => v.present_at(scan),
+            None => self.generated.get(i - self.listed.len()).is_some_and(|d| {
+                scan >= d.from_scan && d.until_scan.is_none_or(|u| scan < u.get())
+            }),
+        }
+    }
+
+    /// Every vulnerability, written out one at a time.
+    #[cfg(test)]
+    pub fn iter(&self) -> impl Iterator<Item = Vuln> + '_ {
+        (0..self.len()).filter_map(|i| self.get(i))
+    }
+}
+
 /// Every vulnerability of `account`: its explicit list, then `generate.count` generated ones.
-pub(crate) fn account_vulns(account: &AccountSpec) -> Vec<Vuln> {
+pub(crate) fn account_vulns(account: &AccountSpec) -> Vulns {
     let platforms: Vec<Platform> = account
         .instances
         .iter()
         .map(|i| instance_facts(&account.account_id, &account.region, i).platform)
         .collect();
-    let mut out: Vec<Vuln> = account
+    let listed: Vec<Vuln> = account
         .findings
         .list
         .iter()
@@ -476,49 +574,57 @@ pub(crate) fn account_vulns(account: &AccountSpec) -> Vec<Vuln> {
             Some(listed(account, idx, f))
         })
         .collect();
+    let mut vulns = Vulns {
+        listed,
+        generated: Vec::new(),
+        maker: None,
+    };
     if let Some(g) = &account.findings.generate {
-        out.reserve(g.count as usize);
-        let mut taken: Taken = out
+        let maker = Maker {
+            account_id: account.account_id.clone(),
+            seed: g.seed.to_string(),
+            platforms,
+        };
+        let mut taken: Taken = vulns
+            .listed
             .iter()
             .map(|v| fingerprint(v.instance, &v.cve, &v.package))
             .collect();
-        let first = out.len();
-        generate(account, g, 0..g.count, 1, &platforms, &mut taken, &mut out);
+        vulns.generated.reserve(g.count as usize);
+        generate(&maker, 0..g.count, 1, &mut taken, &mut vulns.generated);
         if let Some(c) = account.findings.churn {
-            churn(account, g, c, first, &platforms, &mut taken, &mut out);
+            churn(&maker, g, c, &mut taken, &mut vulns.generated);
         }
+        vulns.maker = Some(maker);
     }
-    out
+    vulns
 }
 
 /// The history of the generated findings over [`MAX_SCANS`] scans: before each scan from the
 /// second on, `fixedPerScan` findings still present are fixed (drawn from the seed) and
 /// `introducedPerScan` new ones are generated, numbered on from the initial `count`.
 fn churn(
-    account: &AccountSpec,
+    maker: &Maker,
     g: &GeneratorSpec,
     c: crate::scenario::ChurnSpec,
-    first: usize,
-    platforms: &[Platform],
     taken: &mut Taken,
-    out: &mut Vec<Vuln>,
+    out: &mut Vec<Drawn>,
 ) {
-    let seed = g.seed.to_string();
-    let mut alive: Vec<usize> = (first..out.len()).collect();
+    let mut alive: Vec<usize> = (0..out.len()).collect();
     let mut next = g.count;
     for scan in 2..=MAX_SCANS {
-        let mut rng = Rng::new(&["churn", &seed, &account.account_id, &scan.to_string()]);
+        let mut rng = Rng::new(&["churn", &maker.seed, &maker.account_id, &scan.to_string()]);
         for _ in 0..c.fixed_per_scan {
             if alive.is_empty() {
                 break;
             }
             let pick = rng.below(alive.len() as u64) as usize;
             let vi = alive.swap_remove(pick);
-            out[vi].until_scan = Some(scan);
+            out[vi].until_scan = std::num::NonZeroU32::new(scan);
         }
         let end = next.saturating_add(c.introduced_per_scan);
         let before = out.len();
-        generate(account, g, next..end, scan, platforms, taken, out);
+        generate(maker, next..end, scan, taken, out);
         alive.extend(before..out.len());
         next = end;
     }
@@ -581,75 +687,106 @@ fn listed(account: &AccountSpec, instance: usize, f: &FindingSpec) -> Vuln {
 
 /// Generates findings number `range` of the account's generator, found from scan `from_scan`.
 fn generate(
-    account: &AccountSpec,
-    g: &GeneratorSpec,
+    maker: &Maker,
     range: std::ops::Range<u32>,
     from_scan: u32,
-    platforms: &[Platform],
     taken: &mut Taken,
-    out: &mut Vec<Vuln>,
+    out: &mut Vec<Drawn>,
 ) {
-    let seed = g.seed.to_string();
     for n in range {
-        let mut rng = Rng::new(&["finding", &seed, &account.account_id, &n.to_string()]);
-        let instance = rng.below(account.instances.len() as u64) as usize;
-        let pkg = rng.pick(PACKAGES);
-        let severity = pick_severity(&mut rng);
-        // Redraw the CVE until this instance and package do not have it yet; with millions of
-        // CVE numbers per package a few draws always suffice.
-        let cve = loop {
-            let year = rng.between(2019, 2025);
-            let cve = format!("CVE-{year}-{}", rng.between(1000, 52_999));
-            if taken.insert(fingerprint(instance, &cve, pkg.name)) {
-                break cve;
-            }
-        };
-        let build = rng.next_u64();
-        let platform = platforms
-            .get(instance)
-            .copied()
-            .unwrap_or(Platform::AmazonLinux2023);
-        let version = platform.package_version(pkg.version, build);
-        let fix_roll = rng.below(100);
-        let fixed_in = (fix_roll < 82)
-            .then(|| platform.package_version(&bump(pkg.version, 1 + build % 3), build >> 8));
-        let w = rng.pick(WEAKNESSES);
-        let cvss = cvss_choices(severity);
-        let (cvss_vector, score) = if cvss.is_empty() {
-            (None, None)
-        } else {
-            let (v, s) = *rng.pick(cvss);
-            (Some(v), Some(s))
-        };
-        let epss = match severity {
-            Severity::Critical | Severity::High => 0.002 + rng.below(600) as f64 / 1000.0,
-            _ => 0.0004 + rng.below(50) as f64 / 1000.0,
-        };
-        out.push(Vuln {
-            instance,
-            cve,
-            severity,
-            package: pkg.name.to_owned(),
-            version,
-            partial_fix: fixed_in.is_some() && fix_roll >= 74,
-            fixed_in,
-            score,
-            cvss_vector,
-            title: None,
-            description: Description::Weakness(w),
-            epss: (epss * 10_000.0).round() / 10_000.0,
-            exploit_available: matches!(severity, Severity::Critical | Severity::High)
-                && rng.chance(15),
-            // A finding introduced later was first observed just before that scan.
-            first_seen_days_ago: if from_scan == 1 {
-                rng.between(1, 120) as u32
-            } else {
-                0
-            },
-            from_scan,
-            until_scan: None,
+        let (_, drawn) = draw(maker, n, from_scan, |v| {
+            taken.insert(fingerprint(v.instance, &v.cve, &v.package))
         });
+        out.push(drawn);
     }
+}
+
+/// Draws generated finding number `n`, found from scan `from_scan`. Its CVE is drawn again
+/// until `accept` takes the finding as it stands (instance, CVE and package set; the rest
+/// is drawn after). Returns the finding and what draws it again.
+fn draw(
+    maker: &Maker,
+    n: u32,
+    from_scan: u32,
+    mut accept: impl FnMut(&Vuln) -> bool,
+) -> (Vuln, Drawn) {
+    let mut rng = Rng::new(&["finding", &maker.seed, &maker.account_id, &n.to_string()]);
+    let instance = rng.below(maker.platforms.len() as u64) as usize;
+    let package = rng.below(PACKAGES.len() as u64) as usize;
+    let pkg = &PACKAGES[package];
+    let severity = pick_severity(&mut rng);
+    let mut v = Vuln {
+        instance,
+        cve: String::new(),
+        severity,
+        package: pkg.name.to_owned(),
+        version: String::new(),
+        fixed_in: None,
+        partial_fix: false,
+        score: None,
+        cvss_vector: None,
+        title: None,
+        description: Description::Weakness(&WEAKNESSES[0]),
+        epss: 0.0,
+        exploit_available: false,
+        first_seen_days_ago: 0,
+        from_scan,
+        until_scan: None,
+    };
+    // Redraw the CVE until this instance and package do not have it yet; with millions of
+    // CVE numbers per package a few draws always suffice.
+    let mut drawn = Drawn {
+        n,
+        instance: instance as u32,
+        cve_draws: 0,
+        from_scan,
+        until_scan: None,
+        cve_year: 0,
+        cve_number: 0,
+        package: package as u8,
+    };
+    loop {
+        // Both fit 16 bits: 2019 to 2025, 1000 to 52,999.
+        drawn.cve_year = rng.between(2019, 2025) as u16;
+        drawn.cve_number = rng.between(1000, 52_999) as u16;
+        v.cve = format!("CVE-{}-{}", drawn.cve_year, drawn.cve_number);
+        drawn.cve_draws += 1;
+        if accept(&v) {
+            break;
+        }
+    }
+    let build = rng.next_u64();
+    let platform = maker
+        .platforms
+        .get(instance)
+        .copied()
+        .unwrap_or(Platform::AmazonLinux2023);
+    v.version = platform.package_version(pkg.version, build);
+    let fix_roll = rng.below(100);
+    v.fixed_in = (fix_roll < 82)
+        .then(|| platform.package_version(&bump(pkg.version, 1 + build % 3), build >> 8));
+    v.partial_fix = v.fixed_in.is_some() && fix_roll >= 74;
+    v.description = Description::Weakness(rng.pick(WEAKNESSES));
+    let cvss = cvss_choices(severity);
+    (v.cvss_vector, v.score) = if cvss.is_empty() {
+        (None, None)
+    } else {
+        let (vector, score) = *rng.pick(cvss);
+        (Some(vector), Some(score))
+    };
+    let epss = match severity {
+        Severity::Critical | Severity::High => 0.002 + rng.below(600) as f64 / 1000.0,
+        _ => 0.0004 + rng.below(50) as f64 / 1000.0,
+    };
+    v.epss = (epss * 10_000.0).round() / 10_000.0;
+    v.exploit_available = matches!(severity, Severity::Critical | Severity::High) && rng.chance(15);
+    // A finding introduced later was first observed just before that scan.
+    v.first_seen_days_ago = if from_scan == 1 {
+        rng.between(1, 120) as u32
+    } else {
+        0
+    };
+    (v, drawn)
 }
 
 /// What a generated description says when no version fixes the package.
@@ -686,8 +823,44 @@ mod tests {
         .expect("account");
         let vulns = account_vulns(&account);
         assert_eq!(vulns.len(), 30_001);
-        let unique: HashSet<_> = vulns.iter().map(identity).collect();
+        let unique: HashSet<_> = vulns.iter().map(|v| identity(&v)).collect();
         assert_eq!(unique.len(), vulns.len());
+    }
+
+    #[test]
+    fn a_generated_finding_is_written_out_the_same_every_time_and_as_drawn() {
+        let account: AccountSpec = serde_json::from_value(serde_json::json!({
+            "accountId": "111122223333", "region": "eu-west-1",
+            "settings": {"engine": "inspector2"},
+            "instances": [{"id": "i-0123456789abcdef0"}, {"id": "i-0123456789abcdef1"}],
+            "findings": {"generate": {"count": 2000, "seed": 9},
+                         "churn": {"fixedPerScan": 50, "introducedPerScan": 30}}
+        }))
+        .expect("account");
+        let vulns = account_vulns(&account);
+        let again = account_vulns(&account);
+        assert_eq!(vulns.len(), 2000 + 30 * (MAX_SCANS as usize - 1));
+        let mut fixed = 0;
+        for i in 0..vulns.len() {
+            let v = vulns.get(i).expect("in range");
+            assert_eq!(Some(&v), again.get(i).as_ref(), "finding {i}");
+            let (instance, cve, package) = vulns.identity(i).expect("in range");
+            assert_eq!(
+                (instance, cve.as_ref(), package),
+                (v.instance, v.cve.as_str(), v.package.as_str())
+            );
+            assert_eq!(vulns.instance(i), Some(v.instance));
+            for scan in 1..=MAX_SCANS {
+                assert_eq!(
+                    vulns.present_at(i, scan),
+                    v.present_at(scan),
+                    "finding {i} scan {scan}"
+                );
+            }
+            fixed += usize::from(v.until_scan.is_some());
+        }
+        assert_eq!(fixed, 50 * (MAX_SCANS as usize - 1));
+        assert!(vulns.get(vulns.len()).is_none());
     }
 
     #[test]

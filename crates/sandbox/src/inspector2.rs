@@ -226,26 +226,52 @@ fn send_to_security_hub(
     scan: u32,
 ) {
     let vulns = shared.vulns(account_index);
-    let findings = vulns
-        .iter()
-        .filter(|v| {
-            let inst = &account.instances[v.instance];
-            v.present_at(scan) && inst.managed_at(scan) && inst.matches(tag)
+    let findings = (0..vulns.len())
+        .filter(|&i| {
+            vulns.present_at(i, scan)
+                && vulns.instance(i).is_some_and(|n| {
+                    let inst = &account.instances[n];
+                    inst.managed_at(scan) && inst.matches(tag)
+                })
         })
-        .map(|v| {
-            let inst = &account.instances[v.instance];
-            (
-                finding_arn(&m.account_id, &m.region, &inst.id, v),
-                Some(v.cve.as_str()),
-            )
+        .filter_map(|i| vulns.identity(i))
+        .map(|(instance, cve, package)| {
+            let inst = &account.instances[instance];
+            let id = finding_id(&m.account_id, &m.region, &inst.id, &cve, package);
+            (id, cve.into_owned())
         });
-    security_hub::register_findings(shared, &m.account_id, findings);
+    security_hub::register_arns(
+        shared,
+        &m.account_id,
+        &arn_prefix(&m.account_id, &m.region),
+        findings,
+    );
+}
+
+/// The 16 bytes a finding's ARN ends with (as 32 hex digits): stable for one vulnerability
+/// of one package on one instance.
+fn finding_id(
+    account_id: &str,
+    region: &str,
+    instance_id: &str,
+    cve: &str,
+    package: &str,
+) -> [u8; 16] {
+    let digest = ids::digest(&[account_id, region, instance_id, cve, package]);
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&digest[..16]);
+    id
+}
+
+/// What every finding ARN of the account and Region starts with.
+fn arn_prefix(account_id: &str, region: &str) -> String {
+    format!("arn:aws:inspector2:{region}:{account_id}:finding/")
 }
 
 /// The finding's ARN: stable for one vulnerability on one instance.
 fn finding_arn(account_id: &str, region: &str, instance_id: &str, v: &Vuln) -> String {
-    let arn_id = ids::hex_id(&[account_id, region, instance_id, &v.cve, &v.package], 32);
-    format!("arn:aws:inspector2:{region}:{account_id}:finding/{arn_id}")
+    let id = finding_id(account_id, region, instance_id, &v.cve, &v.package);
+    format!("{}{}", arn_prefix(account_id, region), hex::encode(id))
 }
 
 /// A listing run has nothing to wait for; a findings report recorded before is done when its
@@ -528,21 +554,26 @@ pub fn list_findings(
         };
         let vulns = shared.vulns(account_index);
         let mut facts: BTreeMap<usize, InstanceFacts> = BTreeMap::new();
-        while let Some(v) = vulns.get(index) {
+        while let Some(instance) = vulns.instance(index) {
             if findings.len() == page {
                 return Ok(ListFindingsResponse {
                     findings,
                     next_token: Some(format!("v1.{position}.{index}.{digest}")),
                 });
             }
+            let vi = index;
             index += 1;
-            let inst = &account.instances[v.instance];
-            if !v.present_at(scan)
+            let inst = &account.instances[instance];
+            if !vulns.present_at(vi, scan)
                 || !inst.managed_at(scan)
                 || !request.filter.matches(&account.account_id, &inst.tags)
             {
                 continue;
             }
+            let Some(v) = vulns.get(vi) else {
+                continue;
+            };
+            let v = &v;
             let f = facts
                 .entry(v.instance)
                 .or_insert_with(|| instance_facts(&account.account_id, &account.region, inst));
@@ -586,7 +617,7 @@ pub(crate) fn findings_page(
     Ok(FindingsPage {
         findings: out
             .findings
-            .iter()
+            .into_iter()
             .map(normalize)
             .collect::<Result<_, _>>()?,
         next: out.next_token,
@@ -642,7 +673,7 @@ fn report_page(m: &Member, run: &Run, cursor: Option<&str>) -> Result<FindingsPa
             .feed(&buffer[..read], |raw, after| {
                 match serde_json::from_slice::<Inspector2Finding>(raw)
                     .map_err(|e| e.to_string())
-                    .and_then(|f| normalize(&f).map_err(|e| e.to_string()))
+                    .and_then(|f| normalize(f).map_err(|e| e.to_string()))
                 {
                     Ok(f) => findings.push(f),
                     Err(e) => {
@@ -990,39 +1021,43 @@ fn shape(
 
 /// Maps an Inspector v2 `Finding` into scanflow's normalized [`Finding`]. `fixAvailable`
 /// PARTIAL counts as a fix being available (for at least one of the packages).
-pub fn normalize(f: &Inspector2Finding) -> Result<Finding, ScanError> {
-    let region = f
+pub fn normalize(f: Inspector2Finding) -> Result<Finding, ScanError> {
+    let Some(region) = f
         .finding_arn
         .split(':')
         .nth(3)
         .filter(|r| f.finding_arn.starts_with("arn:") && !r.is_empty())
-        .ok_or_else(|| {
-            ScanError::invalid(
-                "findingArn",
-                "arn:aws:inspector2:<region>:<account>:finding/<id>",
-                format!("is {}", scanflow_core::error::quote(&f.finding_arn)),
-            )
-        })?;
-    let resource = f.resources.iter().find(|r| r.kind == "AWS_EC2_INSTANCE");
+        .map(str::to_owned)
+    else {
+        return Err(ScanError::invalid(
+            "findingArn",
+            "arn:aws:inspector2:<region>:<account>:finding/<id>",
+            format!("is {}", scanflow_core::error::quote(&f.finding_arn)),
+        ));
+    };
+    let resource = f
+        .resources
+        .into_iter()
+        .find(|r| r.kind == "AWS_EC2_INSTANCE");
+    let (instance_id, instance_tags) = match resource {
+        Some(r) => (Some(r.id), r.tags),
+        None => (None, BTreeMap::new()),
+    };
     Ok(Finding {
-        id: f.finding_arn.clone(),
+        id: f.finding_arn,
         engine: Engine::Inspector2,
-        account_id: f.aws_account_id.clone(),
-        region: region.to_owned(),
+        account_id: f.aws_account_id,
+        region,
         severity: Severity::from_label(&f.severity),
-        title: f.title.clone().unwrap_or_default(),
-        instance_id: resource.map(|r| r.id.clone()),
-        instance_tags: resource.map(|r| r.tags.clone()).unwrap_or_default(),
-        vulnerability_id: f
-            .package_vulnerability_details
-            .as_ref()
-            .map(|p| p.vulnerability_id.clone()),
-        description: f.description.clone(),
+        title: f.title.unwrap_or_default(),
+        instance_id,
+        instance_tags,
+        vulnerability_id: f.package_vulnerability_details.map(|p| p.vulnerability_id),
+        description: f.description,
         recommendation: f
             .remediation
             .recommendation
-            .as_ref()
-            .and_then(|r| r.text.clone())
+            .and_then(|r| r.text)
             .unwrap_or_default(),
         fix_available: match f.fix_available.as_deref() {
             Some("YES" | "PARTIAL") => Some(true),
@@ -1030,8 +1065,8 @@ pub fn normalize(f: &Inspector2Finding) -> Result<Finding, ScanError> {
             _ => None,
         },
         score: f.inspector_score,
-        first_seen: Some(f.first_observed_at.clone()),
-        last_seen: Some(f.last_observed_at.clone()),
+        first_seen: Some(f.first_observed_at),
+        last_seen: Some(f.last_observed_at),
         rules_package_arn: None,
         detail: Some(Box::new(detail(f, resource).bounded())),
     })

@@ -29,6 +29,7 @@ mod builtin;
 use std::collections::{BTreeMap, HashMap};
 use std::future::{Future, ready};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use time::OffsetDateTime;
@@ -63,7 +64,7 @@ pub use sns::{
     MAX_DELIVERIES_IN_FLIGHT, PublishedMessage, SnsSim, Subscription, TOPIC_NAME,
 };
 
-use generate::Vuln;
+use generate::Vulns;
 
 /// The simulated hub and its member accounts. Implements [`Platform`].
 pub struct Sandbox {
@@ -82,7 +83,7 @@ pub(crate) struct Shared {
     pub s3_root: PathBuf,
     now: Mutex<OffsetDateTime>,
     calls: Mutex<BTreeMap<String, u64>>,
-    vulns: Mutex<HashMap<usize, Arc<Vec<Vuln>>>>,
+    vulns: Mutex<HashMap<usize, Arc<Vulns>>>,
     pub classic: Mutex<classic::Runs>,
     pub inspector2: Mutex<inspector2::Listings>,
     pub security_hubs: Mutex<BTreeMap<String, security_hub::Account>>,
@@ -91,6 +92,8 @@ pub(crate) struct Shared {
     pub quotas: Option<Arc<quota::Quotas>>,
     /// Where this sandbox's messages are in `sns-messages.jsonl`; the lock also orders appends.
     pub sns_log: Mutex<sns::LogCursor>,
+    /// Whether the log holds the messages' bodies (else their sizes only).
+    pub keep_bodies: AtomicBool,
 }
 
 /// ISO 8601 with milliseconds in UTC, as SNS and Inspector v2 write timestamps.
@@ -154,7 +157,7 @@ impl Shared {
     }
 
     /// The account's vulnerabilities, generated once and shared.
-    pub fn vulns(&self, account_index: usize) -> Arc<Vec<Vuln>> {
+    pub fn vulns(&self, account_index: usize) -> Arc<Vulns> {
         let mut cache = lock(&self.vulns);
         cache
             .entry(account_index)
@@ -229,6 +232,7 @@ impl Sandbox {
             crashes: Mutex::new(crash::Crashes::default()),
             quotas,
             sns_log: Mutex::new(sns::LogCursor::at_end_of(out_dir)),
+            keep_bodies: AtomicBool::new(true),
         });
         let hub_account = shared.scenario.hub.account_id.clone();
         let hub_region = shared.scenario.hub.region.clone();
@@ -317,7 +321,7 @@ impl Sandbox {
     pub fn security_hub_state(&self, account_id: &str) -> SecurityHubState {
         lock(&self.shared.security_hubs)
             .get(account_id)
-            .map(|a| a.state.clone())
+            .map(security_hub::Account::state)
             .unwrap_or_default()
     }
 
@@ -352,6 +356,13 @@ impl Sandbox {
             tracing::error!(error = %e, "cannot read the published messages back");
             Vec::new()
         })
+    }
+
+    /// From now on the message log records each message's size ([`PublishedMessage::bytes`]),
+    /// subject, attributes and deliveries but not its body: a fleet simulation counts bodies and
+    /// never reads one.
+    pub fn drop_message_bodies(&self) {
+        self.shared.keep_bodies.store(false, Ordering::Relaxed);
     }
 
     /// How many messages have been published so far; a message's `sequence` is below it (the

@@ -3,7 +3,7 @@
 //! set by an analyst in the scenario), which of them scanflow marked NOTIFIED, and scanflow's
 //! own imported notices, with AWS's batch limits and its own-account rule for imports.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::{Future, ready};
 use std::sync::Arc;
 
@@ -40,43 +40,215 @@ pub struct SecurityHubState {
     pub findings: BTreeMap<String, Triage>,
 }
 
+/// What one account's Security Hub holds, kept compactly: a million Inspector findings take
+/// about 70 MB here instead of the gigabyte of strings and maps a [`SecurityHubState`] of them
+/// is (which [`crate::Sandbox::security_hub_state`] writes out when asked).
 #[derive(Default)]
 pub(crate) struct Account {
-    pub state: SecurityHubState,
+    notices: BTreeMap<String, Notice>,
+    findings: BTreeMap<Key, Held>,
+    /// The `…:finding/` prefixes of the Inspector v2 ARNs held (one per account and Region).
+    prefixes: Vec<Box<str>>,
+    /// Distinct user-defined field maps; [`Held::fields`] indexes them (0: none). Every finding
+    /// marked in one delivery shares its map.
+    field_sets: Vec<BTreeMap<String, String>>,
+    field_index: HashMap<BTreeMap<String, String>, u32>,
+}
+
+/// A finding id: an Inspector v2 finding ARN (`arn:aws:inspector2:<region>:<account>:finding/`
+/// and 32 lowercase hex digits) as its prefix's index and 16 bytes, any other id as text.
+/// An id has one form only, so looking one up never misses.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    Arn { prefix: u32, id: [u8; 16] },
+    Text(Box<str>),
+}
+
+/// One finding's triage.
+#[derive(Debug, Clone)]
+struct Held {
+    workflow: WorkflowStatus,
+    note: Option<Box<str>>,
+    /// Index into [`Account::field_sets`].
+    fields: u32,
+    /// scanflow marked it NOTIFIED (with these fields).
+    notified: bool,
+}
+
+/// `id` as an Inspector v2 ARN's prefix and 16 bytes, when it is one.
+fn split_arn(id: &str) -> Option<(&str, [u8; 16])> {
+    const MARK: &str = ":finding/";
+    if !id.starts_with("arn:aws:inspector2:") {
+        return None;
+    }
+    let at = id.rfind(MARK)? + MARK.len();
+    let (prefix, hex) = id.split_at(at);
+    if hex.len() != 32 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    let mut bytes = [0u8; 16];
+    hex::decode_to_slice(hex, &mut bytes).ok()?;
+    Some((prefix, bytes))
+}
+
+impl Account {
+    /// The key of `id`, its prefix recorded.
+    fn key(&mut self, id: &str) -> Key {
+        let Some((prefix, bytes)) = split_arn(id) else {
+            return Key::Text(id.into());
+        };
+        Key::Arn {
+            prefix: self.prefix_index(prefix),
+            id: bytes,
+        }
+    }
+
+    /// The index of an ARN prefix in [`Account::prefixes`], added if new.
+    fn prefix_index(&mut self, prefix: &str) -> u32 {
+        let index = match self.prefixes.iter().position(|p| &**p == prefix) {
+            Some(i) => i,
+            None => {
+                self.prefixes.push(prefix.into());
+                self.prefixes.len() - 1
+            }
+        };
+        index as u32
+    }
+
+    /// The key of `id` if this account can hold it.
+    fn find(&self, id: &str) -> Option<Key> {
+        match split_arn(id) {
+            None => Some(Key::Text(id.into())),
+            Some((prefix, bytes)) => {
+                let index = self.prefixes.iter().position(|p| &**p == prefix)?;
+                Some(Key::Arn {
+                    prefix: index as u32,
+                    id: bytes,
+                })
+            }
+        }
+    }
+
+    fn id_of(&self, key: &Key) -> String {
+        match key {
+            Key::Text(text) => text.to_string(),
+            Key::Arn { prefix, id } => format!(
+                "{}{}",
+                self.prefixes.get(*prefix as usize).map_or("", |p| &**p),
+                hex::encode(id)
+            ),
+        }
+    }
+
+    fn fields_of(&self, held: &Held) -> BTreeMap<String, String> {
+        self.field_sets
+            .get(held.fields as usize)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The index of `fields` in [`Account::field_sets`], added if new.
+    fn intern(&mut self, fields: &BTreeMap<String, String>) -> u32 {
+        if self.field_sets.is_empty() {
+            self.field_sets.push(BTreeMap::new());
+            self.field_index.insert(BTreeMap::new(), 0);
+        }
+        if let Some(&i) = self.field_index.get(fields) {
+            return i;
+        }
+        let i = self.field_sets.len() as u32;
+        self.field_sets.push(fields.clone());
+        self.field_index.insert(fields.clone(), i);
+        i
+    }
+
+    /// Everything held, written out.
+    pub(crate) fn state(&self) -> SecurityHubState {
+        let mut state = SecurityHubState {
+            notices: self.notices.clone(),
+            ..SecurityHubState::default()
+        };
+        for (key, held) in &self.findings {
+            let id = self.id_of(key);
+            let fields = self.fields_of(held);
+            if held.notified {
+                state.notified.insert(id.clone(), fields.clone());
+            }
+            state.findings.insert(
+                id,
+                Triage {
+                    workflow: held.workflow,
+                    note: held.note.as_deref().map(str::to_owned),
+                    user_defined_fields: fields,
+                },
+            );
+        }
+        state
+    }
 }
 
 /// Inspector delivered these findings (id, vulnerability id) to the account's Security Hub.
 /// A finding it already has keeps its triage; a new one is NEW, unless the scenario's analyst
 /// has triaged its vulnerability.
-pub(crate) fn register_findings<'a>(
+pub(crate) fn register_findings<V: AsRef<str>>(
     shared: &Shared,
     account_id: &str,
-    findings: impl Iterator<Item = (String, Option<&'a str>)>,
+    findings: impl Iterator<Item = (String, Option<V>)>,
 ) {
-    let analyst = shared
+    let analyst = analyst_of(shared, account_id);
+    let mut hubs = lock(&shared.security_hubs);
+    let account = hubs.entry(account_id.to_owned()).or_default();
+    for (id, vulnerability) in findings {
+        let key = account.key(&id);
+        account
+            .findings
+            .entry(key)
+            .or_insert_with(|| triage(analyst, vulnerability.as_ref().map(AsRef::as_ref)));
+    }
+}
+
+/// [`register_findings`] for Inspector v2 findings given as the ARN's prefix
+/// (`arn:aws:inspector2:<region>:<account>:finding/`) and the 16 bytes its hex id spells:
+/// nothing is written out as text.
+pub(crate) fn register_arns(
+    shared: &Shared,
+    account_id: &str,
+    prefix: &str,
+    findings: impl Iterator<Item = ([u8; 16], String)>,
+) {
+    let analyst = analyst_of(shared, account_id);
+    let mut hubs = lock(&shared.security_hubs);
+    let account = hubs.entry(account_id.to_owned()).or_default();
+    let index = account.prefix_index(prefix);
+    for (id, vulnerability) in findings {
+        account
+            .findings
+            .entry(Key::Arn { prefix: index, id })
+            .or_insert_with(|| triage(analyst, Some(&vulnerability)));
+    }
+}
+
+fn analyst_of<'a>(shared: &'a Shared, account_id: &str) -> &'a [crate::scenario::AnalystMark] {
+    shared
         .scenario
         .accounts
         .iter()
         .find(|a| a.account_id == account_id)
         .map(|a| a.analyst.as_slice())
-        .unwrap_or_default();
-    let mut hubs = lock(&shared.security_hubs);
-    let known = &mut hubs
-        .entry(account_id.to_owned())
-        .or_default()
-        .state
-        .findings;
-    for (id, vulnerability) in findings {
-        known.entry(id).or_insert_with(|| {
-            let mark = analyst
-                .iter()
-                .find(|m| Some(m.vulnerability_id.as_str()) == vulnerability);
-            Triage {
-                workflow: mark.map_or(WorkflowStatus::New, |m| m.workflow),
-                note: mark.and_then(|m| m.note.clone()),
-                user_defined_fields: BTreeMap::new(),
-            }
-        });
+        .unwrap_or_default()
+}
+
+/// A finding Security Hub gets first: NEW, or as the scenario's analyst triaged its
+/// vulnerability.
+fn triage(analyst: &[crate::scenario::AnalystMark], vulnerability: Option<&str>) -> Held {
+    let mark = analyst
+        .iter()
+        .find(|m| Some(m.vulnerability_id.as_str()) == vulnerability);
+    Held {
+        workflow: mark.map_or(WorkflowStatus::New, |m| m.workflow),
+        note: mark.and_then(|m| m.note.as_deref()).map(Box::from),
+        fields: 0,
+        notified: false,
     }
 }
 
@@ -120,36 +292,45 @@ impl SecurityHubSim {
         self.shared
             .admit("securityhub:GetFindings", &self.account_id, &self.region)?;
         self.shared.count("securityhub:GetFindings", 1);
-        let skip: usize = match cursor.as_deref() {
-            None => 0,
-            Some(c) => c.parse().map_err(|_| {
+        let hubs = lock(&self.shared.security_hubs);
+        let Some(account) = hubs.get(&self.account_id) else {
+            return Ok(NewFindingsPage::default());
+        };
+        // The token names the last finding of the page before: a page costs its own size,
+        // not a walk over every finding before it.
+        let after = match cursor.as_deref() {
+            None => None,
+            Some(c) => Some(account.find(c).ok_or_else(|| {
                 ScanError::invalid(
                     "NextToken",
                     "a token GetFindings returned",
                     format!("is {}", scanflow_core::error::quote(c)),
                 )
-            })?,
+            })?),
         };
-        let hubs = lock(&self.shared.security_hubs);
-        let Some(account) = hubs.get(&self.account_id) else {
-            return Ok(NewFindingsPage::default());
+        let range = match &after {
+            None => account.findings.range::<Key, _>(..),
+            Some(k) => account
+                .findings
+                .range::<Key, _>((std::ops::Bound::Excluded(k), std::ops::Bound::Unbounded)),
         };
-        let new: Vec<NewFinding> = account
-            .state
-            .findings
-            .iter()
-            .filter(|(_, t)| t.workflow == WorkflowStatus::New)
-            .skip(skip)
+        let mut new: Vec<(&Key, &Held)> = range
+            .filter(|(_, h)| h.workflow == WorkflowStatus::New)
             .take(PAGE + 1)
-            .map(|(id, t)| NewFinding {
-                id: id.clone(),
-                user_defined_fields: t.user_defined_fields.clone(),
-            })
             .collect();
         let more = new.len() > PAGE;
+        new.truncate(PAGE);
         Ok(NewFindingsPage {
-            findings: new.into_iter().take(PAGE).collect(),
-            next: more.then(|| (skip + PAGE).to_string()),
+            next: more
+                .then(|| new.last().map(|(k, _)| account.id_of(k)))
+                .flatten(),
+            findings: new
+                .into_iter()
+                .map(|(k, h)| NewFinding {
+                    id: account.id_of(k),
+                    user_defined_fields: account.fields_of(h),
+                })
+                .collect(),
         })
     }
 
@@ -180,6 +361,7 @@ impl SecurityHubSim {
         }
         let mut hubs = lock(&self.shared.security_hubs);
         let account = hubs.entry(self.account_id.clone()).or_default();
+        let fields_index = account.intern(fields);
         let mut seen = HashSet::new();
         let mut unprocessed = Vec::new();
         for f in findings {
@@ -197,10 +379,13 @@ impl SecurityHubSim {
                         self.account_id, self.region
                     ),
                 });
-            } else if let Some(t) = account.state.findings.get_mut(&f.id) {
-                t.workflow = WorkflowStatus::Notified;
-                t.user_defined_fields = fields.clone();
-                account.state.notified.insert(f.id.clone(), fields.clone());
+            } else if let Some(held) = account
+                .find(&f.id)
+                .and_then(|k| account.findings.get_mut(&k))
+            {
+                held.workflow = WorkflowStatus::Notified;
+                held.fields = fields_index;
+                held.notified = true;
             } else {
                 unprocessed.push(Unprocessed {
                     id: f.id.clone(),
@@ -262,7 +447,7 @@ impl SecurityHubSim {
                     reason,
                 }),
                 None => {
-                    account.state.notices.insert(n.id.clone(), n.clone());
+                    account.notices.insert(n.id.clone(), n.clone());
                 }
             }
         }

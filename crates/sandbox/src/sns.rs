@@ -128,7 +128,12 @@ pub struct PublishedMessage {
     pub message_id: String,
     pub timestamp: String,
     pub subject: String,
+    /// The body; empty when the sandbox was told to count bodies only
+    /// ([`crate::Sandbox::drop_message_bodies`]).
     pub message: String,
+    /// What SNS limits and bills: the body's and the attributes' bytes (`Message::size`).
+    #[serde(default)]
+    pub bytes: u64,
     pub attributes: BTreeMap<String, String>,
     /// One entry per subscription whose filter policy matched.
     pub deliveries: Vec<Delivery>,
@@ -380,7 +385,15 @@ impl SnsSim {
             message_id: message_id.clone(),
             timestamp,
             subject: message.subject.clone(),
-            message: message.body.clone(),
+            // A fleet simulation only counts the bodies: writing a gigabyte of SIEM parts
+            // into the log (escaped as JSON strings) and parsing it back cost it more than
+            // the handlers' own work.
+            message: if self.shared.keep_bodies.load(Ordering::Relaxed) {
+                message.body.clone()
+            } else {
+                String::new()
+            },
+            bytes: message.size() as u64,
             attributes: message.attributes.clone(),
             deliveries: Vec::new(),
         };

@@ -419,7 +419,7 @@ fn normalization_maps_fix_availability_and_keeps_the_instance() {
         "fixAvailable": "PARTIAL"
     });
     let f: Inspector2Finding = serde_json::from_value(raw).expect("Finding shape");
-    let n = normalize_inspector2(&f).expect("normalizes");
+    let n = normalize_inspector2(f.clone()).expect("normalizes");
     assert_eq!(n.severity, Severity::Untriaged);
     assert_eq!(n.region, "eu-west-1");
     assert_eq!(n.fix_available, Some(true));
@@ -429,11 +429,14 @@ fn normalization_maps_fix_availability_and_keeps_the_instance() {
         let mut g = f.clone();
         g.fix_available = Some(label.into());
         assert_eq!(
-            normalize_inspector2(&g).expect("ok").fix_available,
+            normalize_inspector2(g.clone()).expect("ok").fix_available,
             expected
         );
     }
     let mut g = f;
     g.fix_available = None;
-    assert_eq!(normalize_inspector2(&g).expect("ok").fix_available, None);
+    assert_eq!(
+        normalize_inspector2(g.clone()).expect("ok").fix_available,
+        None
+    );
 }

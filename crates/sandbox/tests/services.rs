@@ -153,6 +153,37 @@ fn messages_at_the_size_limit_pass_and_one_byte_more_is_refused() {
 }
 
 #[test]
+fn without_bodies_the_log_keeps_each_messages_size_and_routes() {
+    let sb = sandbox("sns-no-bodies", two_accounts());
+    let kept = Message::new(
+        "first",
+        "a body of 23 characters".into(),
+        attrs(Some(KIND_DIGEST)),
+    )
+    .expect("message");
+    pollster::block_on(sb.notifier().publish(&kept)).expect("publish");
+    sb.drop_message_bodies();
+    let counted =
+        Message::new("second", "x".repeat(5_000), attrs(Some(KIND_SIEM))).expect("message");
+    pollster::block_on(sb.notifier().publish(&counted)).expect("publish");
+    let msgs = sb.sns_messages();
+    assert_eq!(msgs.len(), 2);
+    assert_eq!(msgs[0].message, kept.body);
+    assert_eq!(msgs[0].bytes, kept.size() as u64);
+    assert_eq!(msgs[1].message, "", "the body is not kept");
+    assert_eq!(msgs[1].bytes, counted.size() as u64);
+    assert!(msgs[1].bytes > 5_000);
+    assert_eq!(msgs[1].subject, "second");
+    assert_eq!(msgs[1].subscriptions(), [Subscription::Https]);
+    let log = std::fs::read_to_string(sb.out_dir().join("sns-messages.jsonl")).expect("log");
+    assert!(
+        log.len() < 5_000,
+        "the log holds no body: {} bytes",
+        log.len()
+    );
+}
+
+#[test]
 fn filter_policies_route_digests_and_failures_to_email_and_siem_documents_to_https() {
     let sb = sandbox("sns-routing", two_accounts());
     for kind in [Some(KIND_DIGEST), Some(KIND_SIEM), Some(KIND_FAILURE), None] {

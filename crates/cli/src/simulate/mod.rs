@@ -703,8 +703,7 @@ impl Ctx {
         }
         let mut t = lock(&self.sns);
         for m in messages {
-            let size =
-                (m.message.len() + scanflow_core::message::attributes_size(&m.attributes)) as u64;
+            let size = m.bytes;
             t.report.messages += 1;
             t.report.bytes += size;
             t.report.billed_publish_requests += size.div_ceil(64 * 1024).max(1);
@@ -1015,6 +1014,9 @@ pub fn run(workflow: Workflow, options: SimulateOptions) -> Result<Simulation, S
         Sandbox::with_quotas(scenario, &options.out_dir, options.quotas.clone())
             .map_err(|e| SimulateError::Sandbox(e.to_string()))?,
     );
+    if !options.keep {
+        sandbox.drop_message_bodies();
+    }
     let regions: Vec<String> = REGIONS
         .iter()
         .take(options.regions as usize)
