@@ -1035,6 +1035,12 @@ pub fn normalize(f: Inspector2Finding) -> Result<Finding, ScanError> {
             format!("is {}", scanflow_core::error::quote(&f.finding_arn)),
         ));
     };
+    // The detail borrows what the fields below then move.
+    let triage = detail(
+        &f,
+        f.resources.iter().find(|r| r.kind == "AWS_EC2_INSTANCE"),
+    )
+    .bounded();
     let resource = f
         .resources
         .into_iter()
@@ -1068,7 +1074,7 @@ pub fn normalize(f: Inspector2Finding) -> Result<Finding, ScanError> {
         first_seen: Some(f.first_observed_at),
         last_seen: Some(f.last_observed_at),
         rules_package_arn: None,
-        detail: Some(Box::new(detail(f, resource).bounded())),
+        detail: Some(Box::new(triage)),
     })
 }
 
