@@ -652,6 +652,7 @@ fn run(account: &str, region: &str, report: &str) -> Run {
         adopted: false,
         scheduled_at: None,
         sla_days: None,
+        v2_readiness: None,
     }
 }
 
