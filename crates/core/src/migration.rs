@@ -241,9 +241,13 @@ pub fn refuse_classic_without_template(
     stored: &AccountSettings,
     requested: Option<Engine>,
 ) -> Result<(), ScanError> {
-    // Engine inspector2 alone says it: member.yaml creates the Classic target and template
-    // only for classic, and deletes them when a stack moves to inspector2.
-    if requested == Some(Engine::Classic) && stored.engine != Engine::Classic {
+    // member.yaml writes the template's ARN only with Engine classic (and deletes the
+    // template when a stack moves to inspector2); settings that still name one (a sandbox
+    // scenario's account kept for both engines) let Classic try it, and Classic answers.
+    if requested == Some(Engine::Classic)
+        && stored.engine != Engine::Classic
+        && stored.assessment_template_arn.is_none()
+    {
         return Err(ScanError::invalid(
             "engine",
             format!(
@@ -372,10 +376,11 @@ mod tests {
         for ok in [None, Some(Engine::Inspector2)] {
             assert_eq!(refuse_classic_without_template("1", "r", &v2, ok), Ok(()));
         }
-        // Stale settings naming a template do not make an inspector2 stack a Classic one.
+        // Settings that name a template leave it to Classic to answer.
         v2.assessment_template_arn = classic(None).assessment_template_arn;
-        assert!(
-            refuse_classic_without_template("1", "r", &v2, Some(Engine::Classic)).is_err()
+        assert_eq!(
+            refuse_classic_without_template("1", "r", &v2, Some(Engine::Classic)),
+            Ok(())
         );
         // A Classic stack has its template; asking for Classic there is no override at all.
         assert_eq!(

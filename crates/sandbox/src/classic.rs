@@ -177,11 +177,8 @@ pub(crate) fn start(
     };
     shared.count("inspector:DescribeAssessmentTemplates", 1);
     let account = m.index.and_then(|i| shared.account(i).map(|a| (i, a)));
-    // A member stack deployed with Engine inspector2 created no template (member.yaml
-    // creates the target and template only for classic), whatever ARN the settings carry.
     let Some((account_index, account)) = account.filter(|(_, a)| {
-        a.settings.engine == Engine::Classic
-            && a.settings.assessment_template_arn.as_deref() == Some(template_arn.as_str())
+        a.settings.assessment_template_arn.as_deref() == Some(template_arn.as_str())
     }) else {
         return Err(ScanError::NotFound {
             account_id: m.account_id.clone(),
