@@ -24,8 +24,9 @@ fn told(messages: &[PublishedMessage], kind: &str, account: &str, owner: &str) -
     assert_eq!(mine.len(), 1, "{account}: one {kind}");
     let m = &mine[0];
     assert!(
-        m.deliveries.iter().any(|d| d.subscription == Subscription::Owner
-            && d.endpoint.as_deref() == Some(owner)),
+        m.deliveries
+            .iter()
+            .any(|d| d.subscription == Subscription::Owner && d.endpoint.as_deref() == Some(owner)),
         "{account}: the {kind} reaches {owner}: {:?}",
         m.deliveries
     );
@@ -66,8 +67,14 @@ fn each_classic_account_is_told_whether_it_can_move_and_what_changes() {
 
     let not_ready = told(&messages, "digest", NOT_READY, "data-team@example.com");
     let s = section(&not_ready).expect("section");
-    assert!(s.contains("is DISABLED in 555566667777 (eu-west-1): not ready."), "{s}");
-    assert!(s.contains("Enable Inspector v2 EC2 scanning there first"), "{s}");
+    assert!(
+        s.contains("is DISABLED in 555566667777 (eu-west-1): not ready."),
+        "{s}"
+    );
+    assert!(
+        s.contains("Enable Inspector v2 EC2 scanning there first"),
+        "{s}"
+    );
     assert!(!s.contains("is ready"), "{s}");
     assert!(s.contains("tagged Patch=weekly"), "{s}");
 
@@ -90,11 +97,16 @@ fn each_classic_account_is_told_whether_it_can_move_and_what_changes() {
         one_line.contains("Inspector Classic ended on 2026-05-20. Inspector v2 EC2 scanning is ENABLED in 888899990000 (us-west-2)"),
         "{notice}"
     );
-    assert!(one_line.contains("Set the member stack's Engine parameter to inspector2"), "{notice}");
     assert!(
-        of_kind(&messages, "digest")
-            .iter()
-            .all(|m| m.attributes.get("scanflow_account").map(String::as_str) != Some(CLASSIC_GONE)),
+        one_line.contains("Set the member stack's Engine parameter to inspector2"),
+        "{notice}"
+    );
+    assert!(
+        of_kind(&messages, "digest").iter().all(|m| m
+            .attributes
+            .get("scanflow_account")
+            .map(String::as_str)
+            != Some(CLASSIC_GONE)),
         "nothing was scanned, so no digest"
     );
 
@@ -102,7 +114,10 @@ fn each_classic_account_is_told_whether_it_can_move_and_what_changes() {
     let moved = told(&messages, "digest", MOVED, "search-team@example.com");
     assert_eq!(section(&moved), None, "{moved}");
     assert_eq!(
-        local.sandbox.api_calls().get("inspector2:BatchGetAccountStatus"),
+        local
+            .sandbox
+            .api_calls()
+            .get("inspector2:BatchGetAccountStatus"),
         Some(&3),
         "one pre-flight per Classic account"
     );
@@ -140,5 +155,10 @@ fn asking_for_classic_where_the_member_stack_wrote_no_template_is_refused_naming
         "search-team@example.com",
     );
     assert!(notice.contains("InvalidInput"), "{notice}");
-    assert!(notice.replace('\n', " ").contains("deployed with Engine inspector2"), "{notice}");
+    assert!(
+        notice
+            .replace('\n', " ")
+            .contains("deployed with Engine inspector2"),
+        "{notice}"
+    );
 }

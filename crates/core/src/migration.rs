@@ -216,7 +216,8 @@ impl MigrationPlan {
              mode."
                 .to_owned(),
             "First delivery: Classic and Inspector v2 finding ids differ, so the first v2 \
-             delivery reports every finding as new."
+             delivery reports every finding as new, and the last Classic scan's findings on \
+             the instances v2 scanned as resolved."
                 .to_owned(),
         ]
     }
@@ -312,7 +313,11 @@ mod tests {
             let v = p.verdict();
             assert!(v.contains(status.as_str()), "{v}");
             assert!(v.contains("Engine parameter to inspector2"), "{v}");
-            assert_eq!(v.contains("ready. Set"), status == ScanningStatus::Enabled, "{v}");
+            assert_eq!(
+                v.contains("ready. Set"),
+                status == ScanningStatus::Enabled,
+                "{v}"
+            );
             assert_eq!(
                 v.contains("Enable Inspector v2 EC2 scanning there first"),
                 !matches!(status, ScanningStatus::Enabled | ScanningStatus::Enabling),
@@ -333,7 +338,11 @@ mod tests {
         let v = unknown.verdict();
         assert!(v.contains("could not be checked"), "{v}");
         assert!(v.contains("grants inspector2:BatchGetAccountStatus"), "{v}");
-        assert!(unknown.failure_hint().starts_with("Inspector Classic ended on 2026-05-20."));
+        assert!(
+            unknown
+                .failure_hint()
+                .starts_with("Inspector Classic ended on 2026-05-20.")
+        );
     }
 
     #[test]
@@ -351,12 +360,18 @@ mod tests {
             ec2: ScanningStatus::Enabled,
         };
         let tagged = plan(&classic(Some(tag())), r.clone()).changes().join("\n");
-        assert!(tagged.contains("tagged Scan=true (its resource group)"), "{tagged}");
-        assert!(tagged.contains("scanned (and billed) but not reported"), "{tagged}");
+        assert!(
+            tagged.contains("tagged Scan=true (its resource group)"),
+            "{tagged}"
+        );
+        assert!(
+            tagged.contains("scanned (and billed) but not reported"),
+            "{tagged}"
+        );
         assert!(tagged.contains(EXCLUSION_TAG), "{tagged}");
         assert!(tagged.contains("the 3600 seconds"), "{tagged}");
         assert!(tagged.contains("only decides when results are delivered"));
-        assert!(tagged.contains("every finding as new"));
+        assert!(tagged.contains("every finding as new, and the last Classic scan's"));
         let all = plan(&classic(None), r).changes().join("\n");
         assert!(!all.contains("billed"), "{all}");
         assert!(all.contains("Classic assesses every instance"), "{all}");
@@ -367,10 +382,18 @@ mod tests {
         let mut v2 = classic(None);
         v2.engine = Engine::Inspector2;
         v2.assessment_template_arn = None;
-        let e = refuse_classic_without_template("111122223333", "eu-west-1", &v2, Some(Engine::Classic))
-            .expect_err("no template to run");
+        let e = refuse_classic_without_template(
+            "111122223333",
+            "eu-west-1",
+            &v2,
+            Some(Engine::Classic),
+        )
+        .expect_err("no template to run");
         let text = e.to_string();
-        assert!(matches!(&e, ScanError::InvalidInput { field, .. } if field == "engine"), "{e:?}");
+        assert!(
+            matches!(&e, ScanError::InvalidInput { field, .. } if field == "engine"),
+            "{e:?}"
+        );
         assert!(text.contains("deployed with Engine inspector2"), "{text}");
         assert!(text.contains("Leave engine out"), "{text}");
         for ok in [None, Some(Engine::Inspector2)] {

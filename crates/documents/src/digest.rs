@@ -539,7 +539,10 @@ fn head_section(facts: &DigestFacts<'_>) -> String {
 
 /// A Classic account: whether Inspector v2 can take over, and what changes when it does.
 fn migration_section(s: &mut String, plan: &MigrationPlan) {
-    let _ = writeln!(s, "\nMOVING TO INSPECTOR V2 (Classic ended on {CLASSIC_END})");
+    let _ = writeln!(
+        s,
+        "\nMOVING TO INSPECTOR V2 (Classic ended on {CLASSIC_END})"
+    );
     para(s, &plan.verdict());
     for change in plan.changes() {
         s.push_str(&wrap(&change, WIDTH, "  - ", "    "));

@@ -127,9 +127,7 @@ impl MemberAccount for Unused {
     async fn coverage(&self, _run: &Run) -> Result<Coverage, ScanError> {
         Err(unused())
     }
-    async fn v2_ec2_status(
-        &self,
-    ) -> Result<scanflow_core::migration::ScanningStatus, ScanError> {
+    async fn v2_ec2_status(&self) -> Result<scanflow_core::migration::ScanningStatus, ScanError> {
         Err(unused())
     }
     fn security_hub(&self) -> &Unused {

@@ -127,10 +127,15 @@ async fn start_scan<P: Platform>(
                 .chars()
                 .take(RUN_NAME_MAX)
                 .collect();
-            let started = member
-                .start_scan(&settings, &name)
-                .await
-                .map_err(|e| with_v2_hint(e, &request.account_id, &request.region, &settings, v2_readiness.as_ref()))?;
+            let started = member.start_scan(&settings, &name).await.map_err(|e| {
+                with_v2_hint(
+                    e,
+                    &request.account_id,
+                    &request.region,
+                    &settings,
+                    v2_readiness.as_ref(),
+                )
+            })?;
             tracing::info!(account = %request.account_id, region = %request.region, engine = %settings.engine, run = %started.run_id, adopted = started.adopted, "scan started");
             (started.run_id, false, started.adopted)
         }

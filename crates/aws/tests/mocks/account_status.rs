@@ -52,9 +52,15 @@ async fn an_answer_without_the_account_or_with_it_failed_is_not_a_status() {
         .await
         .expect_err("another account's status is not ours");
     assert_eq!(err.error_type(), "NotFound", "{err}");
-    assert!(err.to_string().contains("never have been activated"), "{err}");
+    assert!(
+        err.to_string().contains("never have been activated"),
+        "{err}"
+    );
 
-    for (code, expected) in [("ACCESS_DENIED", "AccessDenied"), ("INTERNAL_ERROR", "NotFound")] {
+    for (code, expected) in [
+        ("ACCESS_DENIED", "AccessDenied"),
+        ("INTERNAL_ERROR", "NotFound"),
+    ] {
         let failed = mock!(Client::batch_get_account_status).then_http_response(move || {
             json(json!({
                 "accounts": [],
