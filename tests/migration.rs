@@ -110,6 +110,17 @@ fn each_classic_account_is_told_whether_it_can_move_and_what_changes() {
         "nothing was scanned, so no digest"
     );
 
+    // README's and DEPLOY.md's excerpts are this output, verbatim (up to their "  ...").
+    for (doc, digest) in [("README.md", &ready), ("templates/DEPLOY.md", &not_ready)] {
+        let text = std::fs::read_to_string(scanflow_tests::repo_root().join(doc)).expect(doc);
+        let start = text
+            .find("MOVING TO INSPECTOR V2 (")
+            .unwrap_or_else(|| panic!("{doc} shows the section"));
+        let excerpt = &text[start..];
+        let excerpt = &excerpt[..excerpt.find("  ...\n").expect("the excerpt ends with ...")];
+        assert!(digest.contains(excerpt), "{doc}'s excerpt is not the output:\n{excerpt}");
+    }
+
     // The account already on v2 is not checked and its digest says nothing of moving.
     let moved = told(&messages, "digest", MOVED, "search-team@example.com");
     assert_eq!(section(&moved), None, "{moved}");
