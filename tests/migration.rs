@@ -118,7 +118,10 @@ fn each_classic_account_is_told_whether_it_can_move_and_what_changes() {
             .unwrap_or_else(|| panic!("{doc} shows the section"));
         let excerpt = &text[start..];
         let excerpt = &excerpt[..excerpt.find("  ...\n").expect("the excerpt ends with ...")];
-        assert!(digest.contains(excerpt), "{doc}'s excerpt is not the output:\n{excerpt}");
+        assert!(
+            digest.contains(excerpt),
+            "{doc}'s excerpt is not the output:\n{excerpt}"
+        );
     }
 
     // The account already on v2 is not checked and its digest says nothing of moving.

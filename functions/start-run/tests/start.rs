@@ -253,15 +253,21 @@ fn a_classic_run_carries_v2s_status_and_a_v2_run_none() {
         assert_eq!(run.v2_readiness, readiness, "{account}");
     }
     // Where Classic refuses, the error says what v2 answered and what to change.
-    let err = start(&sb, json!({"accountId": "888899990000", "region": "us-west-2"}))
-        .expect_err("Classic is not available there");
+    let err = start(
+        &sb,
+        json!({"accountId": "888899990000", "region": "us-west-2"}),
+    )
+    .expect_err("Classic is not available there");
     assert_eq!(err.error_type(), "InspectorDisabled");
     let text = err.to_string();
     assert!(
         text.contains("Inspector v2 EC2 scanning is ENABLED in 888899990000 (us-west-2)"),
         "{text}"
     );
-    assert!(!text.contains(".."), "one full stop between sentences: {text}");
+    assert!(
+        !text.contains(".."),
+        "one full stop between sentences: {text}"
+    );
     // Asking for Classic where the member stack wrote no template: refused, naming `engine`.
     let err = start(
         &sb,
