@@ -259,6 +259,7 @@ fn edge_events() -> Vec<String> {
         adopted: false,
         scheduled_at: None,
         sla_days: None,
+        v2_readiness: None,
     };
     let context = ocsf::Context::new(&run, "2026-11-28T02:21:00Z").expect("context");
     let finding = |severity, vulnerability_id: Option<&str>, instance: Option<&str>| Finding {

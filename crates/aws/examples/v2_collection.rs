@@ -222,6 +222,7 @@ fn run(run_id: &str) -> Run {
         adopted: false,
         scheduled_at: None,
         sla_days: None,
+        v2_readiness: None,
     }
 }
 

@@ -117,6 +117,8 @@ pub const MEMBER_ROLE_ACTIONS: &[&str] = &[
     "inspector2:ListCoverage",
     "inspector2:ListFindings",
     "inspector2:GetFindingsReportStatus",
+    // Inspector v2's status in a Classic account (start-run's migration pre-flight).
+    "inspector2:BatchGetAccountStatus",
     // The member's own Security Hub: which findings are still NEW, delivered ones marked,
     // notices imported.
     "securityhub:GetFindings",
@@ -210,6 +212,7 @@ mod tests {
     fn actions_in_sources() -> BTreeSet<String> {
         let sources = [
             include_str!("platform.rs"),
+            include_str!("account_status.rs"),
             include_str!("settings.rs"),
             include_str!("classic.rs"),
             include_str!("inspector2.rs"),

@@ -1,6 +1,7 @@
 //! scanflow's AWS path: the domain's ports implemented with the AWS SDK, and the Lambda glue
 //! the five functions' mains call ([`lambda::run`]).
 
+pub mod account_status;
 pub mod classic;
 pub mod config;
 pub mod error;

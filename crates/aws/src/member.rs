@@ -4,6 +4,7 @@
 use aws_config::{Region, SdkConfig};
 use aws_credential_types::Credentials;
 use scanflow_core::ScanError;
+use scanflow_core::migration::ScanningStatus;
 use scanflow_core::model::{AccountSettings, Coverage, Engine};
 use scanflow_core::ports::{FindingsPage, MemberAccount, RunStatus, Started};
 use scanflow_core::state::Run;
@@ -28,6 +29,9 @@ pub struct ReportDestination {
 pub struct MemberClients {
     pub inspector: aws_sdk_inspector::Client,
     pub inspector2: aws_sdk_inspector2::Client,
+    /// Inspector v2 with the member role's credentials even when `inspector2` carries the
+    /// hub's (delegated admin): the account's own status, for the migration pre-flight.
+    pub inspector2_own: aws_sdk_inspector2::Client,
     pub securityhub: aws_sdk_securityhub::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub s3: aws_sdk_s3::Client,
@@ -77,6 +81,7 @@ impl MemberClients {
         Self {
             inspector: client!(aws_sdk_inspector),
             inspector2: client!(aws_sdk_inspector2),
+            inspector2_own: client!(aws_sdk_inspector2),
             securityhub: client!(aws_sdk_securityhub),
             ssm: client!(aws_sdk_ssm),
             s3,
@@ -105,6 +110,7 @@ pub struct AwsMember {
     ssm: aws_sdk_ssm::Client,
     classic: Classic,
     inspector2: Inspector2,
+    inspector2_own: aws_sdk_inspector2::Client,
     security_hub: AwsSecurityHub,
 }
 
@@ -127,6 +133,7 @@ impl AwsMember {
                 reports,
                 access != Access::Role,
             ),
+            inspector2_own: clients.inspector2_own,
             security_hub: AwsSecurityHub::new(clients.securityhub, scope.clone()),
             ssm: clients.ssm,
             settings_parameter,
@@ -203,6 +210,11 @@ impl MemberAccount for AwsMember {
             }
             Engine::Inspector2 => self.inspector2.coverage(run.tag.as_ref()).await,
         }
+    }
+
+    async fn v2_ec2_status(&self) -> Result<ScanningStatus, ScanError> {
+        self.entered("checking Inspector v2's account status")?;
+        crate::account_status::ec2_status(&self.inspector2_own, &self.scope).await
     }
 
     fn security_hub(&self) -> &AwsSecurityHub {

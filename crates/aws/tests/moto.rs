@@ -653,6 +653,7 @@ fn run(account: &str, region: &str, report: &str) -> Run {
         adopted: false,
         scheduled_at: None,
         sla_days: None,
+        v2_readiness: None,
     }
 }
 
@@ -863,4 +864,39 @@ async fn listing_the_report_store_returns_every_key_under_the_prefix_across_page
             .expect("list")
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn the_migration_check_reads_v2s_ec2_status_through_the_member_role() {
+    use aws_sdk_inspector2::types::ResourceScanType;
+    use scanflow_core::migration::ScanningStatus;
+    let Some(url) = moto() else { return };
+    let region = "eu-west-1";
+    let hub = sdk(&url, region).await;
+    let name = bucket(&hub, region).await;
+    let member_account = account(11);
+    let platform = AwsPlatform::new(hub.clone(), config(&name, None)).expect("platform");
+    let member = platform
+        .member(&member_account, region, "exec")
+        .await
+        .expect("assumed");
+    // Never activated: moto leaves the account out of its answer.
+    let err = member.v2_ec2_status().await.expect_err("never activated");
+    assert!(
+        err.to_string().contains("never have been activated"),
+        "{err}"
+    );
+    let own = aws_sdk_inspector2::Client::new(&member_sdk(&hub, &member_account, region).await);
+    for (scan, expected) in [
+        (ResourceScanType::Ecr, ScanningStatus::Disabled),
+        (ResourceScanType::Ec2, ScanningStatus::Enabled),
+    ] {
+        own.enable()
+            .account_ids(&member_account)
+            .resource_types(scan)
+            .send()
+            .await
+            .expect("enabled");
+        assert_eq!(member.v2_ec2_status().await, Ok(expected));
+    }
 }

@@ -11,6 +11,7 @@ pub mod json;
 pub mod keys;
 pub mod lifecycle;
 pub mod message;
+pub mod migration;
 pub mod model;
 pub mod ports;
 pub mod report_stream;

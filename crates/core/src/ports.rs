@@ -100,6 +100,13 @@ pub trait MemberAccount: Send + Sync {
     /// Which instances in the run's scope were scanned, and which were not and why.
     fn coverage(&self, run: &Run) -> impl Future<Output = Result<Coverage, ScanError>> + Send;
 
+    /// Inspector v2's EC2 scanning status in this account and Region (`BatchGetAccountStatus`
+    /// through the scan role): start-run's pre-flight for a Classic account, so people learn
+    /// whether it can move to v2. Not called for v2 accounts, whose coverage check says more.
+    fn v2_ec2_status(
+        &self,
+    ) -> impl Future<Output = Result<crate::migration::ScanningStatus, ScanError>> + Send;
+
     fn security_hub(&self) -> &Self::SecurityHub;
 }
 

@@ -67,6 +67,10 @@ pub struct Run {
     /// The member's SLA overrides from its settings (format applies them over the hub's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sla_days: Option<crate::lifecycle::SlaOverrides>,
+    /// Classic accounts: whether Inspector v2 could take over (start-run's pre-flight), so
+    /// the digest can say what moving to v2 changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v2_readiness: Option<crate::migration::V2Readiness>,
 }
 
 /// start-run's result for an execution whose schedule slot another execution already

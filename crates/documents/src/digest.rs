@@ -13,6 +13,7 @@ use scanflow_core::ScanError;
 use scanflow_core::acceptance::{Acceptance, Standing};
 use scanflow_core::lifecycle::{Annotation, Resolved, Sla, Status};
 use scanflow_core::message::{SNS_MESSAGE_LIMIT, attributes_size};
+use scanflow_core::migration::{CLASSIC_END, MigrationPlan};
 use scanflow_core::model::{Coverage, Engine, Finding, Severity, SeverityCounts};
 use scanflow_core::ports::ObjectLink;
 use scanflow_core::state::Run;
@@ -694,7 +695,22 @@ fn head_section(facts: &DigestFacts<'_>) -> String {
     for severity in Severity::ALL {
         let _ = writeln!(s, "  {:<14}{:>8}", severity.as_str(), counts.get(severity));
     }
+    if let Some(plan) = MigrationPlan::for_run(run) {
+        migration_section(&mut s, &plan);
+    }
     s
+}
+
+/// A Classic account: whether Inspector v2 can take over, and what changes when it does.
+fn migration_section(s: &mut String, plan: &MigrationPlan) {
+    let _ = writeln!(
+        s,
+        "\nMOVING TO INSPECTOR V2 (Classic ended on {CLASSIC_END})"
+    );
+    para(s, &plan.verdict());
+    for change in plan.changes() {
+        s.push_str(&wrap(&change, WIDTH, "  - ", "    "));
+    }
 }
 
 fn critical_high(c: &SeverityCounts) -> u64 {
@@ -1148,7 +1164,8 @@ mod tests {
             "tag": {"key": title.clone(), "value": title.clone()},
             "durationSeconds": 3600, "startedAt": "2026-11-28T10:00:00Z",
             "deadline": "2026-11-28T12:00:00Z", "waitSeconds": 0, "rerun": true,
-            "execution": "sched-111122223333-ap-southeast-2-20261128", "adopted": true
+            "execution": "sched-111122223333-ap-southeast-2-20261128", "adopted": true,
+            "v2Readiness": {"result": "unknown", "reason": title.clone()}
         }))
         .expect("run");
         let coverage = Coverage {
@@ -1197,6 +1214,8 @@ mod tests {
             }
         }
         assert!(digest.body.contains("word0 word1 word2"));
+        // The migration section quotes the long tag and reason, wrapped like the rest.
+        assert!(digest.body.contains("\nMOVING TO INSPECTOR V2"));
         // The ARN and the console URLs are whole, each on its own line or after its label.
         assert!(digest.body.contains("arn:aws:inspector:ap-southeast-2:111122223333:target/0-abcdefgh/template/0-ijklmnop/run/0-qrstuvwx"));
         assert!(

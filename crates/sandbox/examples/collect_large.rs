@@ -46,6 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             adopted: false,
             scheduled_at: None,
             sla_days: None,
+            v2_readiness: None,
         };
         sandbox.set_now(t0 + time::Duration::hours(3));
         let ready = Instant::now();

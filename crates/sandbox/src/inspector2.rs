@@ -166,7 +166,7 @@ pub(crate) fn start(
         get_member(m)?;
     }
     let account = m.index.and_then(|i| shared.account(i).map(|a| (i, a)));
-    let Some((account_index, account)) = account.filter(|(_, a)| a.inspector_enabled) else {
+    let Some((account_index, account)) = account.filter(|(_, a)| a.v2_enabled()) else {
         // ListCoverage is the first call; it is what fails when Inspector is off.
         shared.count("inspector2:ListCoverage", 1);
         return Err(disabled(m));
@@ -504,7 +504,7 @@ pub fn list_findings(
         let enabled = m
             .index
             .and_then(|i| shared.account(i))
-            .is_some_and(|a| a.inspector_enabled);
+            .is_some_and(|a| a.v2_enabled());
         if !enabled {
             return Err(disabled(m));
         }
@@ -514,7 +514,7 @@ pub fn list_findings(
         .accounts
         .iter()
         .enumerate()
-        .filter(|(_, a)| a.region == m.region && a.inspector_enabled && visible(m, a))
+        .filter(|(_, a)| a.region == m.region && a.v2_enabled() && visible(m, a))
         .map(|(i, _)| i)
         .collect();
     let digest = request.filter.digest();

@@ -5,6 +5,7 @@ use std::future::{Future, ready};
 use std::sync::Arc;
 
 use scanflow_core::ScanError;
+use scanflow_core::migration::ScanningStatus;
 use scanflow_core::model::{AccountSettings, Coverage, Engine};
 use scanflow_core::ports::{FindingsPage, MemberAccount, RunStatus, Started};
 use scanflow_core::state::Run;
@@ -179,6 +180,22 @@ impl Member {
     }
 }
 
+impl Member {
+    /// `BatchGetAccountStatus` for the member's own account, through its scan role: the
+    /// scenario's v2 EC2 scanning status; an account or Region without the member stack has
+    /// never been enrolled, and v2 answers DISABLED for it.
+    fn v2_ec2_status_now(&self) -> Result<ScanningStatus, ScanError> {
+        self.entered("checking Inspector v2's account status")?;
+        let action = "inspector2:BatchGetAccountStatus";
+        self.shared.admit(action, &self.account_id, &self.region)?;
+        self.shared.count(action, 1);
+        Ok(self
+            .index
+            .and_then(|i| self.shared.account(i))
+            .map_or(ScanningStatus::Disabled, |a| a.v2_ec2_status()))
+    }
+}
+
 impl MemberAccount for Member {
     type SecurityHub = SecurityHubSim;
 
@@ -235,6 +252,10 @@ impl MemberAccount for Member {
                 Engine::Inspector2 => inspector2::coverage(self, run),
             }
         }))
+    }
+
+    fn v2_ec2_status(&self) -> impl Future<Output = Result<ScanningStatus, ScanError>> + Send {
+        ready(self.v2_ec2_status_now())
     }
 
     fn security_hub(&self) -> &SecurityHubSim {

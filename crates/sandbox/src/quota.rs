@@ -118,6 +118,7 @@ impl QuotaSpec {
             "inspector2:ListFindings",
             "inspector2:GetMember",
             "inspector2:GetFindingsReportStatus",
+            "inspector2:BatchGetAccountStatus",
             "inspector:StartAssessmentRun",
             "inspector:DescribeAssessmentRuns",
             "inspector:ListFindings",

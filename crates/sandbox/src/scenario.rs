@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use scanflow_core::fleet::ScanScope;
 use scanflow_core::input::{DURATION_RANGE, validate_account_id, validate_region, validate_tag};
 use scanflow_core::lifecycle::SlaOverrides;
+use scanflow_core::migration::ScanningStatus;
 use scanflow_core::model::{AccountSettings, Engine, Severity, Tag};
 use scanflow_core::ports::{HubConfig, SiemFormat, WorkflowStatus};
 use scanflow_core::schedule::Schedule;
@@ -444,6 +445,11 @@ pub enum ClassicOutcome {
 pub struct Inspector2Spec {
     #[serde(default)]
     pub outcome: Inspector2Outcome,
+    /// A Classic account's Inspector v2 EC2 scanning status (`BatchGetAccountStatus`), what
+    /// start-run's migration pre-flight reads; absent: DISABLED. Not for a v2 account, whose
+    /// `inspectorEnabled` says it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ec2_scanning: Option<ScanningStatus>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -496,6 +502,23 @@ impl HubSpec {
             report_link_hours: o.report_link_hours.unwrap_or(d.report_link_hours),
             email_min_severity: o.email_min_severity.unwrap_or(d.email_min_severity),
         }
+    }
+}
+
+impl AccountSpec {
+    /// Inspector v2's EC2 scanning status here: a v2 account's follows `inspectorEnabled`, a
+    /// Classic account's is `inspector2.ec2Scanning` (DISABLED when not given).
+    pub fn v2_ec2_status(&self) -> ScanningStatus {
+        match (self.settings.engine, self.inspector2.ec2_scanning) {
+            (Engine::Inspector2, _) if self.inspector_enabled => ScanningStatus::Enabled,
+            (Engine::Inspector2, _) => ScanningStatus::Disabled,
+            (Engine::Classic, status) => status.unwrap_or(ScanningStatus::Disabled),
+        }
+    }
+
+    /// Whether Inspector v2 scans EC2 here (what its calls answer to).
+    pub fn v2_enabled(&self) -> bool {
+        self.v2_ec2_status() == ScanningStatus::Enabled
     }
 }
 
@@ -764,6 +787,12 @@ impl AccountSpec {
                     "expected arn:aws:inspector:{}:{}:target/0-<id>/template/0-<id>, got {arn:?}",
                     self.region, self.account_id
                 ),
+            ));
+        }
+        if s.engine != Engine::Classic && self.inspector2.ec2_scanning.is_some() {
+            return Err(SandboxError::scenario(
+                format!("{at}.inspector2.ec2Scanning"),
+                "only for a Classic account: a v2 account's status is inspectorEnabled",
             ));
         }
         if s.engine == Engine::Classic && classic_region(&self.region).is_none() {

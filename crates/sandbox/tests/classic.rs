@@ -426,3 +426,49 @@ fn findings_are_shaped_like_describe_findings_and_normalize() {
         "InvalidInput"
     );
 }
+
+#[test]
+fn v2s_ec2_status_in_a_classic_account_is_the_scenarios_and_v2_answers_by_it() {
+    use scanflow_core::migration::ScanningStatus;
+    for (account, status) in [
+        (json!({}), ScanningStatus::Disabled),
+        (
+            json!({"inspector2": {"ec2Scanning": "ENABLED"}}),
+            ScanningStatus::Enabled,
+        ),
+        (
+            json!({"inspector2": {"ec2Scanning": "SUSPENDED"}}),
+            ScanningStatus::Suspended,
+        ),
+        // A v2 account's status is its inspectorEnabled.
+        (
+            json!({"settings": {"engine": "inspector2"}}),
+            ScanningStatus::Enabled,
+        ),
+        (
+            json!({"settings": {"engine": "inspector2"}, "inspectorEnabled": false}),
+            ScanningStatus::Disabled,
+        ),
+    ] {
+        let sb = sandbox("classic-v2-status", one_account(account.clone()));
+        let m = member(&sb);
+        assert_eq!(
+            pollster::block_on(m.v2_ec2_status()),
+            Ok(status),
+            "{account}"
+        );
+        assert_eq!(
+            sb.api_calls().get("inspector2:BatchGetAccountStatus"),
+            Some(&1)
+        );
+        // Scanning the Classic account with v2 (an engine override) works only where v2 is on.
+        let mut s = settings(&m);
+        s.engine = Engine::Inspector2;
+        let v2 = pollster::block_on(m.start_scan(&s, "exec-1"));
+        assert_eq!(
+            matches!(v2, Err(ScanError::InspectorDisabled { .. })),
+            status != ScanningStatus::Enabled,
+            "{account}: {v2:?}"
+        );
+    }
+}

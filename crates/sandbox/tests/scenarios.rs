@@ -131,6 +131,16 @@ fn each_invalid_field_is_named() {
             "accounts[0].inspector2.outcome",
         ),
         (
+            one_account(json!({"inspector2": {"ec2Scanning": "ON"}})),
+            "accounts[0].inspector2.ec2Scanning",
+        ),
+        (
+            one_account(
+                json!({"settings": {"engine": "inspector2"}, "inspector2": {"ec2Scanning": "ENABLED"}}),
+            ),
+            "accounts[0].inspector2.ec2Scanning",
+        ),
+        (
             one_account(json!({"organization": "o-short"})),
             "accounts[0].organization",
         ),

@@ -105,6 +105,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             adopted: false,
             scheduled_at: None,
             sla_days: None,
+            v2_readiness: None,
         };
         let now = start + time::Duration::minutes(5);
         sandbox.set_now(now);

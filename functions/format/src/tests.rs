@@ -127,6 +127,9 @@ impl MemberAccount for Unused {
     async fn coverage(&self, _run: &Run) -> Result<Coverage, ScanError> {
         Err(unused())
     }
+    async fn v2_ec2_status(&self) -> Result<scanflow_core::migration::ScanningStatus, ScanError> {
+        Err(unused())
+    }
     fn security_hub(&self) -> &Unused {
         self
     }
@@ -197,6 +200,7 @@ fn run() -> Run {
         adopted: false,
         scheduled_at: None,
         sla_days: None,
+        v2_readiness: None,
     }
 }
 

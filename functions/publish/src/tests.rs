@@ -243,6 +243,9 @@ impl MemberAccount for Member {
     async fn coverage(&self, _run: &Run) -> Result<Coverage, ScanError> {
         Err(unused())
     }
+    async fn v2_ec2_status(&self) -> Result<scanflow_core::migration::ScanningStatus, ScanError> {
+        Err(unused())
+    }
     fn security_hub(&self) -> &Hub {
         &self.0
     }
@@ -328,6 +331,7 @@ fn run() -> Run {
         adopted: false,
         scheduled_at: None,
         sla_days: None,
+        v2_readiness: None,
     }
 }
 

@@ -4,6 +4,7 @@
 use scanflow_core::ScanError;
 use scanflow_core::input::ScanRequest;
 use scanflow_core::input::{ExecutionInput, Overrides};
+use scanflow_core::migration::{self, MigrationPlan, V2Readiness};
 use scanflow_core::model::{AccountSettings, Engine};
 use scanflow_core::ports::{HubConfig, MemberAccount, Platform, ReportStore};
 use scanflow_core::state::{Claim, Duplicate, ExecutionContext, Run, StartOutcome, StartRunInput};
@@ -97,10 +98,23 @@ async fn start_scan<P: Platform>(
     let member = platform
         .member(&request.account_id, &request.region, &execution.name)
         .await?;
-    let mut settings = request.overrides.apply(member.settings().await?);
+    let stored = member.settings().await?;
+    if request.rerun.is_none() {
+        migration::refuse_classic_without_template(
+            &request.account_id,
+            &request.region,
+            &stored,
+            request.overrides.engine,
+        )?;
+    }
+    let mut settings = request.overrides.apply(stored);
     let config = platform.config();
+    let mut v2_readiness = None;
     if settings.engine == Engine::Classic && request.rerun.is_none() {
         refuse_classic_overrides(&request.overrides)?;
+        let readiness = V2Readiness::from_check(member.v2_ec2_status().await);
+        tracing::info!(account = %request.account_id, region = %request.region, ready = readiness.ready(), "Inspector v2 pre-flight for a Classic account");
+        v2_readiness = Some(readiness);
     }
 
     let (run_id, rerun, adopted) = match &request.rerun {
@@ -113,7 +127,15 @@ async fn start_scan<P: Platform>(
                 .chars()
                 .take(RUN_NAME_MAX)
                 .collect();
-            let started = member.start_scan(&settings, &name).await?;
+            let started = member.start_scan(&settings, &name).await.map_err(|e| {
+                with_v2_hint(
+                    e,
+                    &request.account_id,
+                    &request.region,
+                    &settings,
+                    v2_readiness.as_ref(),
+                )
+            })?;
             tracing::info!(account = %request.account_id, region = %request.region, engine = %settings.engine, run = %started.run_id, adopted = started.adopted, "scan started");
             (started.run_id, false, started.adopted)
         }
@@ -139,7 +161,52 @@ async fn start_scan<P: Platform>(
         adopted,
         scheduled_at: request.scheduled_at.clone(),
         sla_days: settings.sla_days,
+        v2_readiness,
     })
+}
+
+/// When Inspector Classic refuses the scan as an account without Classic (its support has
+/// ended), the failure notice says what the pre-flight found about v2 and what to change.
+fn with_v2_hint(
+    error: ScanError,
+    account_id: &str,
+    region: &str,
+    settings: &AccountSettings,
+    readiness: Option<&V2Readiness>,
+) -> ScanError {
+    let Some(plan) =
+        readiness.and_then(|r| MigrationPlan::for_account(account_id, region, settings, r))
+    else {
+        return error;
+    };
+    // The error's own text goes on after the detail with ". ...".
+    let hint = plan.failure_hint();
+    let hint = hint.trim_end_matches('.');
+    match error {
+        ScanError::InspectorDisabled {
+            account_id,
+            region,
+            engine,
+            detail,
+        } => ScanError::InspectorDisabled {
+            account_id,
+            region,
+            engine,
+            detail: format!("{detail}. {}", hint),
+        },
+        ScanError::AccessDenied {
+            account_id,
+            region,
+            action,
+            detail,
+        } if action.starts_with("inspector:") => ScanError::AccessDenied {
+            account_id,
+            region,
+            action,
+            detail: format!("{detail}. {}", hint),
+        },
+        other => other,
+    }
 }
 
 /// A Classic assessment template fixes its target and duration when the member stack creates

@@ -216,3 +216,66 @@ fn the_lambda_entry_point_decodes_and_encodes() {
     let err = block_on(start_run::invoke(&sb, json!({"input": {}}))).expect_err("no execution");
     assert_eq!(err.error_type(), "InvalidInput");
 }
+
+/// The migration scenario's accounts (see `crates/sandbox/scenarios/classic-migration.json`).
+fn migration_sandbox(label: &str) -> Sandbox {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let scenario =
+        Scenario::from_file(&root.join("crates/sandbox/scenarios/classic-migration.json"))
+            .expect("the migration scenario");
+    let dir =
+        std::env::temp_dir().join(format!("scanflow-start-run-{}-{label}", std::process::id()));
+    Sandbox::new(scenario, &dir, None).expect("sandbox")
+}
+
+#[test]
+fn a_classic_run_carries_v2s_status_and_a_v2_run_none() {
+    use scanflow_core::migration::{ScanningStatus, V2Readiness};
+    let sb = migration_sandbox("migration");
+    for (account, region, readiness) in [
+        (
+            "222233334444",
+            "us-east-1",
+            Some(V2Readiness::Reported {
+                ec2: ScanningStatus::Enabled,
+            }),
+        ),
+        (
+            "555566667777",
+            "eu-west-1",
+            Some(V2Readiness::Reported {
+                ec2: ScanningStatus::Disabled,
+            }),
+        ),
+        ("121212121212", "eu-central-1", None),
+    ] {
+        let run = start(&sb, json!({"accountId": account, "region": region})).expect("starts");
+        assert_eq!(run.v2_readiness, readiness, "{account}");
+    }
+    // Where Classic refuses, the error says what v2 answered and what to change.
+    let err = start(
+        &sb,
+        json!({"accountId": "888899990000", "region": "us-west-2"}),
+    )
+    .expect_err("Classic is not available there");
+    assert_eq!(err.error_type(), "InspectorDisabled");
+    let text = err.to_string();
+    assert!(
+        text.contains("Inspector v2 EC2 scanning is ENABLED in 888899990000 (us-west-2)"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(".."),
+        "one full stop between sentences: {text}"
+    );
+    // Asking for Classic where the member stack wrote no template: refused, naming `engine`.
+    let err = start(
+        &sb,
+        json!({"accountId": "121212121212", "region": "eu-central-1", "engine": "classic"}),
+    )
+    .expect_err("no Classic template");
+    assert!(
+        matches!(&err, ScanError::InvalidInput { field, .. } if field == "engine"),
+        "{err:?}"
+    );
+}

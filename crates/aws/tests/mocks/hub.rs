@@ -334,6 +334,7 @@ fn member(ssm: aws_sdk_ssm::Client) -> AwsMember {
     let clients = MemberClients {
         inspector: client!(aws_sdk_inspector, Vec::<&aws_smithy_mocks::Rule>::new()),
         inspector2: client!(aws_sdk_inspector2, Vec::<&aws_smithy_mocks::Rule>::new()),
+        inspector2_own: client!(aws_sdk_inspector2, Vec::<&aws_smithy_mocks::Rule>::new()),
         securityhub: client!(aws_sdk_securityhub, Vec::<&aws_smithy_mocks::Rule>::new()),
         ssm,
         s3: unused_s3,

@@ -90,6 +90,7 @@ fn run(tag: Option<Tag>) -> Run {
         adopted: false,
         scheduled_at: None,
         sla_days: None,
+        v2_readiness: None,
     }
 }
 

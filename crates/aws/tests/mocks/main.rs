@@ -3,6 +3,7 @@
 //! fields that matter. Responses are real wire bodies (JSON / XML) so the SDK's own
 //! deserialization and error parsing run too.
 
+mod account_status;
 mod classic;
 mod hub;
 mod inspector2;

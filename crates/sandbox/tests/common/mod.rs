@@ -94,6 +94,7 @@ pub fn run_for(engine: Engine, run_id: &str, tag: Option<Tag>) -> Run {
         adopted: false,
         scheduled_at: None,
         sla_days: None,
+        v2_readiness: None,
     }
 }
 
