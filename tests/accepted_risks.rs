@@ -4,23 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use scanflow_tests::{of_kind, run, scenario_file, siem_documents};
+use scanflow_tests::{digest_figure, of_kind, run, scenario_file, siem_documents};
 use serde_json::Value;
 
 const ACCOUNT: &str = "111122223333";
-
-/// The number after `label` on the digest line that starts with it.
-fn figure(body: &str, label: &str) -> u64 {
-    let line = body
-        .lines()
-        .find(|l| l.starts_with(label))
-        .unwrap_or_else(|| panic!("no {label:?} line in the digest:\n{body}"));
-    line[label.len()..]
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no figure on {line:?}"))
-}
 
 #[test]
 fn accepted_findings_leave_the_paging_figures_but_every_finding_reaches_the_siem() {
@@ -94,21 +81,21 @@ fn accepted_findings_leave_the_paging_figures_but_every_finding_reaches_the_siem
             .count() as u64
     };
     assert_eq!(
-        figure(body, "New critical/high:"),
+        digest_figure(body, "New critical/high:"),
         counted(&|f| f["lifecycle"] == "new"
             && matches!(f["severity"].as_str(), Some("CRITICAL" | "HIGH")))
     );
     assert_eq!(
-        figure(body, "Overdue (SLA):"),
+        digest_figure(body, "Overdue (SLA):"),
         counted(&|f| f["overdue"] == true)
     );
-    assert_eq!(figure(body, "Accepted:"), accepted);
+    assert_eq!(digest_figure(body, "Accepted:"), accepted);
     assert!(
         body.contains("owner shop-team@example.com: web-2 is being"),
         "{body}"
     );
     // The expired one is called out with who accepted it and when it ended.
-    assert_eq!(figure(body, "Expired:"), 1);
+    assert_eq!(digest_figure(body, "Expired:"), 1);
     assert!(
         body.contains("accepted by alice@example.com until 2026-11-15T00:00:00Z"),
         "{body}"

@@ -1896,28 +1896,10 @@ fn the_siem_format_parameter_offers_exactly_the_formats_the_format_step_reads() 
         Some(SiemFormat::default().as_str())
     );
     // Only the format function reads it, straight from the parameter.
-    for (id, bin) in hub_functions(&hub) {
-        let value = props(resource(&hub, &id))
-            .get("Environment")
-            .and_then(|e| e.get("Variables"))
-            .and_then(|v| v.get(iam::ENV_SIEM_FORMAT));
-        assert_eq!(
-            value.and_then(ref_name),
-            (bin == "format").then_some("SiemFormat"),
-            "{id}: {} is !Ref SiemFormat on format only",
-            iam::ENV_SIEM_FORMAT
-        );
-    }
+    assert_read_only_by(&hub, iam::ENV_SIEM_FORMAT, "SiemFormat", &["format"]);
     // Each allowed value becomes that format in the hub configuration the handlers read.
     for value in &allowed {
-        let env = |name: &str| match name {
-            "HUB_ACCOUNT_ID" => Some("999999999999".to_owned()),
-            "REPORT_KMS_KEY_ARN" => Some("arn:aws:kms:eu-west-1:999999999999:key/k".to_owned()),
-            "REPORT_BUCKET" => Some("hub-reports".to_owned()),
-            n if n == iam::ENV_SIEM_FORMAT => Some(value.clone()),
-            _ => None,
-        };
-        let config = scanflow_aws::config::Config::from_lookup("format", env)
+        let config = config_with("format", iam::ENV_SIEM_FORMAT, value)
             .unwrap_or_else(|e| panic!("SIEM_FORMAT={value}: {e}"));
         assert_eq!(config.siem_format.as_str(), value);
     }
@@ -1946,30 +1928,15 @@ fn the_report_link_parameter_matches_the_range_publish_and_the_fleet_watch_read(
     );
     assert_eq!(bound("Default"), Some(u64::from(DEFAULT_REPORT_LINK_HOURS)));
     // Exactly the functions that link a report read it, straight from the parameter.
-    for (id, bin) in hub_functions(&hub) {
-        let value = props(resource(&hub, &id))
-            .get("Environment")
-            .and_then(|e| e.get("Variables"))
-            .and_then(|v| v.get(iam::ENV_REPORT_LINK_HOURS));
-        assert_eq!(
-            value.and_then(ref_name),
-            matches!(bin.as_str(), "publish" | "fleet-watch").then_some("ReportLinkHours"),
-            "{id}: {} is !Ref ReportLinkHours on publish and fleet-watch only",
-            iam::ENV_REPORT_LINK_HOURS
-        );
-    }
+    assert_read_only_by(
+        &hub,
+        iam::ENV_REPORT_LINK_HOURS,
+        "ReportLinkHours",
+        &["publish", "fleet-watch"],
+    );
     // The limits and one past them, as the functions read the variable.
     let read = |hours: &str| {
-        let env = |name: &str| match name {
-            "HUB_ACCOUNT_ID" => Some("999999999999".to_owned()),
-            "REPORT_KMS_KEY_ARN" => Some("arn:aws:kms:eu-west-1:999999999999:key/k".to_owned()),
-            "REPORT_BUCKET" => Some("hub-reports".to_owned()),
-            "SCAN_ROLE_NAME" => Some("scanflow-scan".to_owned()),
-            "TOPIC_ARN" => Some("arn:aws:sns:eu-west-1:999999999999:scanflow".to_owned()),
-            n if n == iam::ENV_REPORT_LINK_HOURS => Some(hours.to_owned()),
-            _ => None,
-        };
-        scanflow_aws::config::Config::from_lookup("publish", env).map(|c| c.report_link_hours)
+        config_with("publish", iam::ENV_REPORT_LINK_HOURS, hours).map(|c| c.report_link_hours)
     };
     assert_eq!(read("0").ok(), Some(0));
     assert_eq!(read("168").ok(), Some(168));
@@ -1992,28 +1959,48 @@ fn the_email_floor_parameter_offers_exactly_the_severities_format_reads() {
         ),
         "the default lists every severity"
     );
-    for (id, bin) in hub_functions(&hub) {
-        let value = props(resource(&hub, &id))
-            .get("Environment")
-            .and_then(|e| e.get("Variables"))
-            .and_then(|v| v.get(iam::ENV_EMAIL_MIN_SEVERITY));
-        assert_eq!(
-            value.and_then(ref_name),
-            (bin == "format").then_some("EmailMinimumSeverity"),
-            "{id}: {} is !Ref EmailMinimumSeverity on format only",
-            iam::ENV_EMAIL_MIN_SEVERITY
-        );
-    }
+    assert_read_only_by(
+        &hub,
+        iam::ENV_EMAIL_MIN_SEVERITY,
+        "EmailMinimumSeverity",
+        &["format"],
+    );
     for value in &allowed {
-        let env = |name: &str| match name {
-            "HUB_ACCOUNT_ID" => Some("999999999999".to_owned()),
-            "REPORT_KMS_KEY_ARN" => Some("arn:aws:kms:eu-west-1:999999999999:key/k".to_owned()),
-            "REPORT_BUCKET" => Some("hub-reports".to_owned()),
-            n if n == iam::ENV_EMAIL_MIN_SEVERITY => Some(value.clone()),
-            _ => None,
-        };
-        let config = scanflow_aws::config::Config::from_lookup("format", env)
+        let config = config_with("format", iam::ENV_EMAIL_MIN_SEVERITY, value)
             .unwrap_or_else(|e| panic!("EMAIL_MIN_SEVERITY={value}: {e}"));
         assert_eq!(config.email_min_severity.as_str(), value);
     }
+}
+
+/// Asserts that exactly the `readers` functions have `variable`, straight from `!Ref parameter`.
+fn assert_read_only_by(hub: &Yaml, variable: &str, parameter: &str, readers: &[&str]) {
+    for (id, bin) in hub_functions(hub) {
+        let value = props(resource(hub, &id))
+            .get("Environment")
+            .and_then(|e| e.get("Variables"))
+            .and_then(|v| v.get(variable));
+        assert_eq!(
+            value.and_then(ref_name),
+            readers.contains(&bin.as_str()).then_some(parameter),
+            "{id}: {variable} is !Ref {parameter} on {readers:?} only"
+        );
+    }
+}
+
+/// `function`'s configuration as read from the hub's environment with `variable` = `value`
+/// (and what the hub gives every function that needs it).
+fn config_with(
+    function: &str,
+    variable: &str,
+    value: &str,
+) -> Result<scanflow_aws::config::Config, scanflow_aws::config::ConfigError> {
+    scanflow_aws::config::Config::from_lookup(function, |name| match name {
+        n if n == variable => Some(value.to_owned()),
+        "HUB_ACCOUNT_ID" => Some("999999999999".to_owned()),
+        "REPORT_KMS_KEY_ARN" => Some("arn:aws:kms:eu-west-1:999999999999:key/k".to_owned()),
+        "REPORT_BUCKET" => Some("hub-reports".to_owned()),
+        "SCAN_ROLE_NAME" => Some("scanflow-scan".to_owned()),
+        "TOPIC_ARN" => Some("arn:aws:sns:eu-west-1:999999999999:scanflow".to_owned()),
+        _ => None,
+    })
 }

@@ -10,9 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use scanflow_cli::local::{self, RunOptions};
+use scanflow_cli::local;
 use scanflow_sandbox::Scenario;
-use scanflow_tests::{options, workflow};
+use scanflow_tests::{weekly, workflow};
 
 fn html_files(dir: &Path, found: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).expect("the bucket folder lists") {
@@ -26,15 +26,11 @@ fn html_files(dir: &Path, found: &mut Vec<PathBuf>) {
 }
 
 fn reports() -> (PathBuf, Vec<PathBuf>) {
-    let options = RunOptions {
-        repeat: 3,
-        every: time::Duration::days(7),
-        ..options(
-            Scenario::default_scenario().expect("the built-in scenario"),
-            vec![],
-            "html-reports",
-        )
-    };
+    let options = weekly(
+        Scenario::default_scenario().expect("the built-in scenario"),
+        3,
+        "html-reports",
+    );
     let run = local::run(&workflow(), options).expect("the local run");
     let out = run.sandbox.out_dir().to_path_buf();
     let mut found = Vec::new();

@@ -6,9 +6,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use scanflow_asl::Status;
-use scanflow_cli::local::{self, RunOptions};
+use scanflow_cli::local;
 use scanflow_sandbox::Scenario;
-use scanflow_tests::{options, siem_documents, workflow};
+use scanflow_tests::{digest_figure, siem_documents, weekly, workflow};
 use serde_json::Value;
 
 /// One delivered run of one account, put back together from its SIEM parts.
@@ -64,30 +64,13 @@ fn deliveries(docs: &[Value]) -> Vec<Delivered> {
     runs
 }
 
-/// The number after `label` on the digest line that starts with it.
-fn digest_figure(body: &str, label: &str) -> u64 {
-    let line = body
-        .lines()
-        .find(|l| l.starts_with(label))
-        .unwrap_or_else(|| panic!("no {label:?} line in the digest:\n{body}"));
-    line[label.len()..]
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no figure on {line:?}"))
-}
-
 #[test]
 fn three_scans_with_churn_resolve_each_fixed_finding_once_and_never_on_an_unscanned_instance() {
-    let options = RunOptions {
-        repeat: 3,
-        every: time::Duration::days(7),
-        ..options(
-            Scenario::default_scenario().expect("the built-in scenario"),
-            vec![],
-            "lifecycle-3-scans",
-        )
-    };
+    let options = weekly(
+        Scenario::default_scenario().expect("the built-in scenario"),
+        3,
+        "lifecycle-3-scans",
+    );
     let local = local::run(&workflow(), options).expect("the local run starts");
     let messages = local.sandbox.sns_messages();
     let mut resolved_anywhere = 0;

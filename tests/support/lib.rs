@@ -61,6 +61,28 @@ pub fn options(scenario: Scenario, inputs: Vec<serde_json::Value>, label: &str) 
     }
 }
 
+/// The options for `scans` scans of `scenario` a week apart (`scanflow run --repeat`).
+pub fn weekly(scenario: Scenario, scans: u32, label: &str) -> RunOptions {
+    RunOptions {
+        repeat: scans,
+        every: time::Duration::days(7),
+        ..options(scenario, vec![], label)
+    }
+}
+
+/// The number after `label` on the digest line that starts with it.
+pub fn digest_figure(body: &str, label: &str) -> u64 {
+    let line = body
+        .lines()
+        .find(|l| l.starts_with(label))
+        .unwrap_or_else(|| panic!("no {label:?} line in the digest:\n{body}"));
+    line[label.len()..]
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no figure on {line:?}"))
+}
+
 pub fn run(
     scenario: Scenario,
     inputs: Vec<serde_json::Value>,

@@ -69,16 +69,8 @@ pub fn function_env(function: &str) -> Option<&'static [&'static str]> {
         ENV_SIEM_FORMAT,
         ENV_EMAIL_MIN_SEVERITY,
     ];
+    // The report link's lifetime last, so the notifier's set is this one without it.
     const PUBLISH: &[&str] = &[
-        ENV_SCAN_ROLE_NAME,
-        ENV_EXTERNAL_ID,
-        ENV_SETTINGS_PARAMETER,
-        ENV_REPORT_BUCKET,
-        ENV_REPORT_KMS_KEY_ARN,
-        ENV_HUB_ACCOUNT_ID,
-        ENV_TOPIC_ARN,
-    ];
-    const PUBLISH_WITH_REPORTS: &[&str] = &[
         ENV_SCAN_ROLE_NAME,
         ENV_EXTERNAL_ID,
         ENV_SETTINGS_PARAMETER,
@@ -88,14 +80,15 @@ pub fn function_env(function: &str) -> Option<&'static [&'static str]> {
         ENV_TOPIC_ARN,
         ENV_REPORT_LINK_HOURS,
     ];
+    const NOTIFY: &[&str] = PUBLISH.split_at(PUBLISH.len() - 1).0;
     match function {
         "start-run" | "check-status" | "collect-findings" => Some(MEMBER),
         "format" => Some(FORMAT),
         // The notifier enters members (notices) and publishes its notices: publish's set,
         // without the report links it never makes.
-        "notify" => Some(PUBLISH),
+        "notify" => Some(NOTIFY),
         // The fleet watch also links the rollup's HTML report, as publish links the scan's.
-        "publish" | "fleet-watch" => Some(PUBLISH_WITH_REPORTS),
+        "publish" | "fleet-watch" => Some(PUBLISH),
         _ => None,
     }
 }

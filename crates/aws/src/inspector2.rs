@@ -27,7 +27,7 @@ use aws_smithy_types::date_time::Format;
 use scanflow_core::ScanError;
 use scanflow_core::model::{
     AccountSettings, Coverage, Cvss, Engine, Finding, FindingDetail, FindingKind, InstanceFacts,
-    NetworkPath, PathStep, Severity, Tag, Uncovered, VulnerablePackage, detail_limits,
+    NetworkPath, PathStep, Severity, Tag, Uncovered, VulnerablePackage,
 };
 use scanflow_core::ports::{FindingsPage, RunStatus, Started};
 use scanflow_core::state::Run;
@@ -836,9 +836,9 @@ impl V2Fields {
 }
 
 /// The triage details of an API finding: its type, packages with installed and fixed-in
-/// versions, the CVSS score Inspector cites first (NVD's 3.x when there is one), EPSS, exploit
+/// versions, the preferred CVSS score ([`Cvss::preferred`]), EPSS, exploit
 /// availability, references, the open ports and network path, and the instance's AMI and
-/// platform. Bounded afterwards by [`FindingDetail::bounded`].
+/// platform. The one place its limits are applied is [`FindingDetail::bounded`], after.
 fn detail_from_sdk(f: &aws_sdk_inspector2::types::Finding) -> FindingDetail {
     use aws_sdk_inspector2::types::{ExploitAvailable, FindingType};
     let kind = match f.r#type() {
@@ -851,7 +851,6 @@ fn detail_from_sdk(f: &aws_sdk_inspector2::types::Finding) -> FindingDetail {
         .map(|p| {
             p.vulnerable_packages()
                 .iter()
-                .take(detail_limits::PACKAGES)
                 .map(|v| {
                     let mut installed = v.version().to_owned();
                     if let Some(release) = v.release().filter(|r| !r.is_empty()) {
@@ -874,24 +873,18 @@ fn detail_from_sdk(f: &aws_sdk_inspector2::types::Finding) -> FindingDetail {
         })
         .unwrap_or_default();
     let cvss = pv.and_then(|p| {
-        let scores = p.cvss();
-        scores
-            .iter()
-            .find(|c| c.source() == "NVD" && c.version().starts_with('3'))
-            .or_else(|| scores.first())
-            .map(|c| Cvss {
-                base_score: c.base_score(),
-                vector: c.scoring_vector().to_owned(),
-                version: c.version().to_owned(),
-                source: Some(c.source().to_owned()).filter(|s| !s.is_empty()),
-            })
+        Cvss::preferred(p.cvss().iter().map(|c| Cvss {
+            base_score: c.base_score(),
+            vector: c.scoring_vector().to_owned(),
+            version: c.version().to_owned(),
+            source: Some(c.source().to_owned()).filter(|s| !s.is_empty()),
+        }))
     });
     let references = pv
         .map(|p| {
             p.source_url()
                 .into_iter()
                 .chain(p.reference_urls().iter().map(String::as_str))
-                .take(detail_limits::REFERENCES)
                 .map(str::to_owned)
                 .collect()
         })
@@ -907,7 +900,6 @@ fn detail_from_sdk(f: &aws_sdk_inspector2::types::Finding) -> FindingDetail {
                 .map(|p| {
                     p.steps()
                         .iter()
-                        .take(detail_limits::PATH_STEPS)
                         .map(|s| PathStep {
                             component_type: s.component_type().to_owned(),
                             component_id: s.component_id().to_owned(),

@@ -221,6 +221,15 @@ pub struct Annotation {
     pub acceptance: Option<crate::acceptance::Acceptance>,
 }
 
+impl Annotation {
+    /// Whether an acceptance in force covers it: it then pages no one.
+    pub fn is_accepted(&self) -> bool {
+        self.acceptance
+            .as_ref()
+            .is_some_and(|a| a.status == crate::acceptance::Standing::Accepted)
+    }
+}
+
 /// One line of the run state: a finding as the last delivered scan (or an earlier one, for a
 /// finding on an instance not scanned since) knew it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -295,6 +295,21 @@ pub struct InstanceFacts {
     pub instance_type: Option<String>,
 }
 
+impl Cvss {
+    /// The score a finding shows of those Inspector cites: NVD's CVSS 3.x when there is one
+    /// (the scale Inspector's own score starts from), else the first given.
+    pub fn preferred(scores: impl IntoIterator<Item = Cvss>) -> Option<Cvss> {
+        let mut first = None;
+        for c in scores {
+            if c.source.as_deref() == Some("NVD") && c.version.starts_with('3') {
+                return Some(c);
+            }
+            first.get_or_insert(c);
+        }
+        first
+    }
+}
+
 impl FindingDetail {
     /// The same detail with every list cut to its limit and every text to its length, and
     /// scores outside their scales dropped: what an adapter keeps of what Inspector sent.

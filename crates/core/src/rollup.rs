@@ -260,8 +260,7 @@ impl Rollup {
         ));
         if !link.is_empty() {
             body.push('\n');
-            body.push_str(link.trim_end_matches('\n'));
-            body.push('\n');
+            body.push_str(link);
         }
         if !self.attention.is_empty() {
             body.push_str("\nNEEDS ATTENTION\n");

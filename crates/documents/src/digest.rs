@@ -10,7 +10,7 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::fmt::Write as _;
 
 use scanflow_core::ScanError;
-use scanflow_core::acceptance::{Acceptance, Standing};
+use scanflow_core::acceptance::Acceptance;
 use scanflow_core::lifecycle::{Annotation, Resolved, Sla, Status};
 use scanflow_core::message::{SNS_MESSAGE_LIMIT, attributes_size};
 use scanflow_core::migration::{CLASSIC_END, MigrationPlan};
@@ -68,9 +68,10 @@ impl Digest {
         let (Some(slot), Some(link)) = (&self.report, link) else {
             return Ok(self.body.clone());
         };
+        // `get` is None past the end or off a character boundary.
         let at_line_start =
             slot.at == 0 || self.body.get(..slot.at).is_some_and(|h| h.ends_with('\n'));
-        if slot.at > self.body.len() || !at_line_start {
+        if !at_line_start {
             return Err(ScanError::internal(format!(
                 "the digest's report link slot ({} of {} bytes) is not at the start of a \
                  line; run the format step again",
@@ -79,9 +80,11 @@ impl Digest {
             )));
         }
         let lines = link_lines(link);
-        let mut body = String::with_capacity(self.body.len() + lines.len());
+        let mut body = String::with_capacity(self.body.len() + lines.len() + 1);
         body.push_str(&self.body[..slot.at]);
         body.push_str(&lines);
+        // A blank line sets the report apart from the console links under it.
+        body.push('\n');
         body.push_str(&self.body[slot.at..]);
         Ok(body)
     }
@@ -109,7 +112,7 @@ pub fn link_lines(link: &ObjectLink) -> String {
         ),
     };
     let mut s = wrap(&intro, WIDTH, "", "");
-    let _ = writeln!(s, "  {url}\n");
+    let _ = writeln!(s, "  {url}");
     s
 }
 
@@ -216,20 +219,20 @@ impl Ord for Ranked {
 
 /// The `cap` most severe findings seen, kept in a bounded heap so memory does not grow with
 /// the number of findings.
-pub struct TopFindings {
+struct TopFindings {
     cap: usize,
     heap: BinaryHeap<Ranked>,
 }
 
 impl TopFindings {
-    pub fn new(cap: usize) -> Self {
+    fn new(cap: usize) -> Self {
         Self {
             cap,
             heap: BinaryHeap::with_capacity(cap.min(1024) + 1),
         }
     }
 
-    pub fn offer(&mut self, finding: &Finding) {
+    fn offer(&mut self, finding: &Finding) {
         if self.cap > 0 {
             self.offer_brief(Brief::of(finding));
         }
@@ -253,28 +256,10 @@ impl TopFindings {
     }
 
     /// Offers a finding with its age in days (shown in the overdue list).
-    pub fn offer_aged(&mut self, finding: &Finding, age_days: u64) {
+    fn offer_aged(&mut self, finding: &Finding, age_days: u64) {
         let mut brief = Brief::of(finding);
         brief.age_days = Some(age_days);
         self.offer_brief(brief);
-    }
-
-    /// How many are kept.
-    pub fn len(&self) -> usize {
-        self.heap.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
-    }
-
-    /// The kept findings, most severe first.
-    pub fn into_sorted(self) -> Vec<Brief> {
-        self.heap
-            .into_sorted_vec()
-            .into_iter()
-            .map(|r| r.0)
-            .collect()
     }
 }
 
@@ -408,8 +393,9 @@ impl Changes {
     }
 
     pub fn offer(&mut self, finding: &Finding, a: &Annotation) {
-        let accepted = match &a.acceptance {
-            Some(acc) if acc.status == Standing::Accepted => {
+        let accepted = a.is_accepted();
+        match &a.acceptance {
+            Some(acc) if accepted => {
                 self.accepted.add(finding.severity);
                 let room = self.acceptances.len() < ACCEPTANCE_LINES;
                 match self.acceptances.iter_mut().find(|(known, _)| known == acc) {
@@ -417,17 +403,15 @@ impl Changes {
                     None if room => self.acceptances.push((acc.clone(), 1)),
                     None => {}
                 }
-                true
             }
             Some(acc) => {
                 self.expired += 1;
                 if self.expired_listed.len() < CHANGE_LINES && finding.severity <= self.floor {
                     self.expired_listed.push((Brief::of(finding), acc.clone()));
                 }
-                false
             }
-            None => false,
-        };
+            None => {}
+        }
         match a.lifecycle {
             Status::New => {
                 self.new.add(finding.severity);
@@ -1137,7 +1121,7 @@ mod tests {
             })
             .collect();
         findings[0].instance_id = Some("i-".to_owned() + &"0".repeat(100));
-        let mut top = TopFindings::new(25);
+        let mut top = TopVulnerabilities::new(25);
         let mut counts = SeverityCounts::default();
         let mut changes = Changes::new(Some("2026-11-21T00:00:00Z".into()), Sla::default());
         for (i, f) in findings.iter().enumerate() {
@@ -1262,7 +1246,7 @@ mod tests {
         for f in &all {
             top.offer(f);
         }
-        let ids: Vec<_> = top.into_sorted().into_iter().map(|b| b.id).collect();
+        let ids: Vec<_> = clone_sorted(&top).into_iter().map(|b| b.id).collect();
         assert_eq!(ids, ["c", "d", "b"]);
     }
 
@@ -1270,7 +1254,7 @@ mod tests {
     fn a_cap_of_zero_keeps_nothing() {
         let mut top = TopFindings::new(0);
         top.offer(&finding("a", Severity::Critical, None));
-        assert!(top.into_sorted().is_empty());
+        assert!(clone_sorted(&top).is_empty());
     }
 
     #[test]
@@ -1396,7 +1380,7 @@ mod tests {
         let findings: Vec<Finding> = (0..30)
             .map(|i| finding(&format!("f-{i}"), Severity::ALL[i % 6], Some(5.0)))
             .collect();
-        let mut top = TopFindings::new(25);
+        let mut top = TopVulnerabilities::new(25);
         let mut counts = SeverityCounts::default();
         let mut changes = Changes::new(None, Sla::default()).listing_down_to(Severity::High);
         for f in &findings {

@@ -33,7 +33,8 @@ pub async fn link_to<S: ReportStore>(
 ) -> Result<ObjectLink, ScanError> {
     if valid_for.is_some() {
         match store.link(key, valid_for).await {
-            Ok(link) if link_lines(&link).len() <= LINK_ROOM => return Ok(link),
+            // The lines and the blank line after them fit the room the digest keeps.
+            Ok(link) if link_lines(&link).len() < LINK_ROOM => return Ok(link),
             Ok(link) => tracing::warn!(
                 key,
                 bytes = link_lines(&link).len(),
@@ -418,11 +419,7 @@ fn resolved_table(resolved: &[ResolvedBrief]) -> String {
 }
 
 /// "and N more" under a list that names `listed` of `total`.
-fn more(total: u64, listed: usize, where_: &str) -> String {
-    more_findings(total, listed as u64, where_)
-}
-
-fn more_findings(total: u64, listed: u64, where_: &str) -> String {
+fn more(total: u64, listed: u64, where_: &str) -> String {
     let rest = total.saturating_sub(listed);
     if rest == 0 {
         String::new()
@@ -512,7 +509,11 @@ pub fn scan_report(f: &ScanFacts<'_>) -> String {
     let new_listed = c.new_listed();
     if !new_listed.is_empty() {
         b.push_str(&findings_table(&new_listed, false));
-        b.push_str(&more(new_ch, new_listed.len(), "see the SIEM delivery"));
+        b.push_str(&more(
+            new_ch,
+            new_listed.len() as u64,
+            "see the SIEM delivery",
+        ));
     }
     let _ = writeln!(b, "<h3>Resolved: {}</h3>", thousands(c.resolved.total()));
     let resolved = c.resolved_listed();
@@ -520,7 +521,7 @@ pub fn scan_report(f: &ScanFacts<'_>) -> String {
         b.push_str(&resolved_table(&resolved));
         b.push_str(&more(
             c.resolved.total(),
-            resolved.len(),
+            resolved.len() as u64,
             "see the SIEM delivery",
         ));
     }
@@ -539,7 +540,7 @@ pub fn scan_report(f: &ScanFacts<'_>) -> String {
         b.push_str(&findings_table(&overdue, true));
         b.push_str(&more(
             c.paging_overdue.total(),
-            overdue.len(),
+            overdue.len() as u64,
             "see the SIEM delivery",
         ));
     }
@@ -566,7 +567,7 @@ pub fn scan_report(f: &ScanFacts<'_>) -> String {
             thousands(candidates)
         );
         b.push_str(&findings_table(f.top, false));
-        b.push_str(&more_findings(
+        b.push_str(&more(
             candidates,
             shown,
             "every finding is in the SIEM delivery and Security Hub",
@@ -646,7 +647,7 @@ fn acceptance_part(c: &Changes) -> String {
         b.push_str("</ul>\n");
         b.push_str(&more(
             c.expired,
-            c.expired_listed().len(),
+            c.expired_listed().len() as u64,
             "see the SIEM delivery",
         ));
     }
@@ -679,7 +680,7 @@ fn coverage_section(coverage: &Coverage) -> String {
             );
         }
         b.push_str("</ul>\n");
-        b.push_str(&more(not as u64, LIST_LINES, "see Security Hub"));
+        b.push_str(&more(not as u64, LIST_LINES as u64, "see Security Hub"));
     }
     b.push_str("</section>\n");
     b
@@ -771,7 +772,7 @@ pub fn rollup_report(r: &Rollup) -> String {
         b.push_str("</ul>\n");
         b.push_str(&more(
             r.attention.len() as u64,
-            LIST_LINES.min(r.attention.len()),
+            LIST_LINES.min(r.attention.len()) as u64,
             "see the rollup's JSON",
         ));
         b.push_str("</section>\n");
@@ -822,7 +823,7 @@ pub fn rollup_report(r: &Rollup) -> String {
     b.push_str("</tbody>\n</table>\n");
     b.push_str(&more(
         r.rows.len() as u64,
-        ROLLUP_ROWS.min(r.rows.len()),
+        ROLLUP_ROWS.min(r.rows.len()) as u64,
         "see the rollup's JSON",
     ));
     b.push_str("</section>\n<footer>Sent by scanflow's org rollup.</footer>\n");

@@ -1079,7 +1079,7 @@ pub fn normalize(f: Inspector2Finding) -> Result<Finding, ScanError> {
 }
 
 /// The triage details, as the AWS adapter keeps them from the API's finding: the packages,
-/// NVD's CVSS 3.x (else the first score), EPSS, the exploit flag, the references (the
+/// the preferred CVSS score, EPSS, the exploit flag, the references (the
 /// advisory first) and the instance's AMI, platform and type.
 fn detail(f: &Inspector2Finding, resource: Option<&Resource>) -> model::FindingDetail {
     let pv = f.package_vulnerability_details.as_ref();
@@ -1103,16 +1103,12 @@ fn detail(f: &Inspector2Finding, resource: Option<&Resource>) -> model::FindingD
             })
             .unwrap_or_default(),
         cvss: pv.and_then(|p| {
-            p.cvss
-                .iter()
-                .find(|c| c.source == "NVD" && c.version.starts_with('3'))
-                .or_else(|| p.cvss.first())
-                .map(|c| model::Cvss {
-                    base_score: c.base_score,
-                    vector: c.scoring_vector.clone(),
-                    version: c.version.clone(),
-                    source: Some(c.source.clone()),
-                })
+            model::Cvss::preferred(p.cvss.iter().map(|c| model::Cvss {
+                base_score: c.base_score,
+                vector: c.scoring_vector.clone(),
+                version: c.version.clone(),
+                source: Some(c.source.clone()),
+            }))
         }),
         epss: f.epss.as_ref().map(|e| e.score),
         exploit_available: match f.exploit_available.as_deref() {

@@ -14,7 +14,7 @@
 //! local disk (Lambda's `/tmp`) for the invocation. Last, the scan's HTML report for people
 //! (written from the same bounded lists as the digest, with the trend the run state keeps).
 
-use scanflow_core::acceptance::{AcceptedRisks, Standing};
+use scanflow_core::acceptance::AcceptedRisks;
 use scanflow_core::lifecycle::{self, Gone, Previous, Seen, Sla, StateWriter};
 use scanflow_core::message::{SNS_MESSAGE_LIMIT, attributes_size};
 use scanflow_core::model::SeverityCounts;
@@ -82,12 +82,7 @@ pub async fn format_run<P: Platform>(
             }
             // An accepted risk is named in its own section, not among the most severe; what is
             // less severe than the e-mail's floor is counted, not listed.
-            if finding.severity <= floor
-                && annotation
-                    .acceptance
-                    .as_ref()
-                    .is_none_or(|a| a.status != Standing::Accepted)
-            {
+            if finding.severity <= floor && !annotation.is_accepted() {
                 top.offer(&finding);
             }
             changes.offer(&finding, &annotation);
