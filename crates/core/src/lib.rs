@@ -3,6 +3,7 @@
 //! AWS adapters and the sandbox implement.
 
 pub mod acceptance;
+pub mod cis;
 pub mod console;
 pub mod error;
 pub mod fleet;

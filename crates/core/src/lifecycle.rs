@@ -41,6 +41,9 @@ const SECONDS_PER_DAY: i64 = 86_400;
 /// does not change between runs: account, Region, instance, rules package and the finding's
 /// vulnerability id (the CVE for the CVE package, the rule id for the others).
 pub fn identity(finding: &Finding) -> String {
+    if let Some(cis) = crate::cis::identity(finding) {
+        return cis;
+    }
     match finding.engine {
         Engine::Inspector2 => finding.id.clone(),
         Engine::Classic => format!(

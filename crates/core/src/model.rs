@@ -141,6 +141,60 @@ pub struct AccountSettings {
     /// The member's SLA days per severity, over the hub's (`slaDays` in the settings JSON).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sla_days: Option<crate::lifecycle::SlaOverrides>,
+    /// Inspector v2 only: a one-time CIS benchmark scan at this level with every scan
+    /// (`cisLevel` in the settings JSON). CIS scans select instances by tag, so it needs `tag`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cis: Option<CisLevel>,
+}
+
+/// A CIS benchmark profile level, as Inspector names it (`LEVEL_1`, `LEVEL_2`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum CisLevel {
+    /// Essential hardening with little impact on service.
+    #[serde(rename = "LEVEL_1")]
+    Level1,
+    /// Level 1 and defence in depth for high-security environments.
+    #[serde(rename = "LEVEL_2")]
+    Level2,
+}
+
+impl CisLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Level1 => "LEVEL_1",
+            Self::Level2 => "LEVEL_2",
+        }
+    }
+
+    /// `LEVEL_1` or `LEVEL_2`; anything else is refused naming `field`.
+    pub fn parse(field: &str, label: &str) -> Result<Self, crate::ScanError> {
+        match label {
+            "LEVEL_1" => Ok(Self::Level1),
+            "LEVEL_2" => Ok(Self::Level2),
+            other => Err(crate::ScanError::invalid(
+                field,
+                "LEVEL_1 or LEVEL_2 (or none)",
+                format!("is {}", crate::error::quote(other)),
+            )),
+        }
+    }
+
+    /// The severity a failed check of this level is counted at. Inspector gives CIS checks no
+    /// severity: a failed Level 1 check (basic hardening every instance should have) counts as
+    /// MEDIUM, a Level 2 one (defence in depth) as LOW, so neither pages people as a CRITICAL
+    /// vulnerability would, and both stay above an INFORMATIONAL e-mail floor.
+    pub fn failed_check_severity(self) -> Severity {
+        match self {
+            Self::Level1 => Severity::Medium,
+            Self::Level2 => Severity::Low,
+        }
+    }
+}
+
+impl fmt::Display for CisLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One vulnerability finding, normalized from either engine.
@@ -235,6 +289,20 @@ pub struct FindingDetail {
     /// The instance, as Inspector describes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance: Option<InstanceFacts>,
+    /// For a failed CIS check: which check, at which level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cis: Option<CisCheck>,
+}
+
+/// A CIS benchmark check an instance failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CisCheck {
+    /// The benchmark's check id, e.g. `1.1.1.1`.
+    pub check_id: String,
+    pub level: CisLevel,
+    /// The CIS scan that found it.
+    pub scan_arn: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -351,6 +419,10 @@ impl FindingDetail {
                 *v = v.as_deref().map(|x| clip(x, l::SHORT));
             }
         }
+        if let Some(c) = &mut self.cis {
+            short(&mut c.check_id);
+            c.scan_arn = clip(&c.scan_arn, l::URL);
+        }
         self
     }
 
@@ -416,6 +488,47 @@ pub struct Uncovered {
 pub struct Coverage {
     pub scanned: Vec<String>,
     pub not_scanned: Vec<Uncovered>,
+    /// The run's CIS scan, when the account's settings asked for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cis: Option<CisCoverage>,
+}
+
+/// How a run's CIS benchmark scan went: what a person must know besides its failed checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CisCoverage {
+    pub level: CisLevel,
+    /// `None` while Inspector has not listed the scan yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scan_arn: Option<String>,
+    pub outcome: CisOutcome,
+    /// Instances the scan checked to the end.
+    pub checked: u64,
+    /// Instances with at least one failed check.
+    pub failing: u64,
+    /// Instances in the scan's scope it could not check, and why (`SSM_UNMANAGED`,
+    /// `UNSUPPORTED_OS`, `TIMED_OUT`, ...). At most [`CIS_NOT_CHECKED_KEPT`] are listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_checked: Vec<Uncovered>,
+    /// How many instances could not be checked in all (the list may be cut).
+    #[serde(default)]
+    pub not_checked_total: u64,
+}
+
+/// The most unchecked instances a CIS coverage lists (the manifest stays small).
+pub const CIS_NOT_CHECKED_KEPT: usize = 100;
+
+/// The end of a run's CIS scan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "camelCase")]
+pub enum CisOutcome {
+    /// `COMPLETED`: the failed checks are among the run's findings.
+    Completed,
+    /// `FAILED` or `CANCELLED`: no checks were delivered; `detail` says what Inspector said.
+    Failed { status: String, detail: String },
+    /// Still `IN_PROGRESS` (or not yet listed) when the run's Duration was up: no checks were
+    /// delivered; the vulnerability findings were.
+    NotFinished,
 }
 
 /// Finding counts by severity, carried in the state instead of the findings themselves.

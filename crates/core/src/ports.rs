@@ -88,16 +88,30 @@ pub trait MemberAccount: Send + Sync {
         name: &str,
     ) -> impl Future<Output = Result<Started, ScanError>> + Send;
 
+    /// Starts a one-time CIS scan at `level` of the instances with the settings' tag
+    /// (`CreateCisScanConfiguration`, named `name`); returns the configuration's ARN. Inspector
+    /// v2 only; the caller has checked the settings with `cis::refuse_untargeted`.
+    fn start_cis_scan(
+        &self,
+        settings: &AccountSettings,
+        level: crate::model::CisLevel,
+        name: &str,
+    ) -> impl Future<Output = Result<String, ScanError>> + Send;
+
+    /// How the run is doing. An Inspector v2 run with a CIS scan is `Running` until the scan
+    /// ends (`cis::run_status`); without one it is done at once (v2 scans continuously).
     fn run_status(&self, run: &Run) -> impl Future<Output = Result<RunStatus, ScanError>> + Send;
 
-    /// One page of the run's findings; pass the returned cursor back until it is `None`.
+    /// One page of the run's findings; pass the returned cursor back until it is `None`. With a
+    /// completed CIS scan, its failed checks follow the vulnerability findings.
     fn findings_page(
         &self,
         run: &Run,
         cursor: Option<String>,
     ) -> impl Future<Output = Result<FindingsPage, ScanError>> + Send;
 
-    /// Which instances in the run's scope were scanned, and which were not and why.
+    /// Which instances in the run's scope were scanned, and which were not and why; with a
+    /// CIS scan, how it went (`Coverage::cis`).
     fn coverage(&self, run: &Run) -> impl Future<Output = Result<Coverage, ScanError>> + Send;
 
     /// Inspector v2's EC2 scanning status in this account and Region (`BatchGetAccountStatus`

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Coverage, Engine, SeverityCounts, Tag};
+use crate::model::{CisLevel, Coverage, Engine, SeverityCounts, Tag};
 
 /// The execution's identity, passed from the context object (`$$.Execution`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,6 +71,19 @@ pub struct Run {
     /// the digest can say what moving to v2 changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub v2_readiness: Option<crate::migration::V2Readiness>,
+    /// Inspector v2 with CIS in the settings: the one-time CIS scan started with this run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cis: Option<CisRun>,
+}
+
+/// A one-time CIS scan started by start-run: check-status follows it, collect-findings reads
+/// its failed checks beside the vulnerability findings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CisRun {
+    pub level: CisLevel,
+    /// What `CreateCisScanConfiguration` returned; the scan is found by it (`ListCisScans`).
+    pub configuration_arn: String,
 }
 
 /// start-run's result for an execution whose schedule slot another execution already
