@@ -5,7 +5,7 @@ use scanflow_core::ScanError;
 use scanflow_core::error::quote;
 use scanflow_core::input::{DURATION_RANGE, validate_tag};
 use scanflow_core::lifecycle::SlaOverrides;
-use scanflow_core::model::{AccountSettings, Engine, Tag};
+use scanflow_core::model::{AccountSettings, CisLevel, Engine, Tag};
 use serde_json::{Map, Value};
 
 use crate::error::Scope;
@@ -148,6 +148,12 @@ pub fn parse(parameter: &str, text: &str) -> Result<AccountSettings, ScanError> 
             Some(o)
         }
     };
+    // The member template writes "none" when the account runs no CIS scan.
+    let cis = match text_of("cisLevel")? {
+        None => None,
+        Some(level) if level == "none" => None,
+        Some(level) => Some(CisLevel::parse(&field("cisLevel"), &level)?),
+    };
     Ok(AccountSettings {
         engine,
         tag,
@@ -155,6 +161,7 @@ pub fn parse(parameter: &str, text: &str) -> Result<AccountSettings, ScanError> 
         assessment_template_arn,
         schedule,
         sla_days,
+        cis,
     })
 }
 
@@ -164,6 +171,22 @@ mod tests {
 
     const P: &str = "/scanflow/settings";
     const TEMPLATE: &str = "arn:aws:inspector:eu-west-1:111122223333:target/0-abc/template/0-def";
+
+    #[test]
+    fn reads_the_cis_level_and_refuses_an_unknown_one() {
+        let read = |level: &str| {
+            parse(
+                P,
+                &format!(r#"{{"engine":"inspector2","tagKey":"k","tagValue":"v","cisLevel":"{level}"}}"#),
+            )
+        };
+        assert_eq!(read("LEVEL_2").expect("valid").cis, Some(CisLevel::Level2));
+        assert_eq!(read("none").expect("valid").cis, None);
+        assert_eq!(read("").expect("valid").cis, None);
+        let e = read("LEVEL_3").expect_err("no such level");
+        assert!(e.to_string().contains("cisLevel in SSM parameter"), "{e}");
+        assert!(e.to_string().contains("LEVEL_1 or LEVEL_2"), "{e}");
+    }
 
     #[test]
     fn reads_a_classic_account() {

@@ -764,6 +764,7 @@ mod tests {
             assessment_template_arn: None,
             schedule: None,
             sla_days: None,
+            cis: None,
         };
         let r = parse(json!({"accountId": "111122223333", "region": "us-gov-west-1", "tagKey": "scan", "tagValue": "yes"})).expect("valid");
         let s = r.overrides.apply(base.clone());

@@ -279,6 +279,7 @@ mod tests {
             ),
             schedule: None,
             sla_days: None,
+            cis: None,
         }
     }
 
