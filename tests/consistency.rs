@@ -1727,6 +1727,7 @@ fn each_function_may_read_and_write_the_bucket_keys_it_uses() {
         scheduled_at: None,
         sla_days: None,
         v2_readiness: None,
+        cis: None,
     };
     let (a, r, exec) = (&run.account_id, &run.region, run.execution.as_str());
     let arn = format!("arn:aws:states:eu-west-1:999999999999:execution:scanflow-scan:{exec}");

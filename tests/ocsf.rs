@@ -10,7 +10,7 @@ use std::process::Command;
 use scanflow_cli::local::{self, RunOptions};
 use scanflow_core::message::{SNS_MESSAGE_LIMIT, attributes_size};
 use scanflow_core::ports::SiemFormat;
-use scanflow_documents::ocsf;
+use scanflow_documents::{ocsf, siem};
 use scanflow_sandbox::Scenario;
 use scanflow_tests::{options, out_dir, repo_root, workflow};
 use serde_json::Value;
@@ -116,7 +116,7 @@ fn the_same_findings_travel_in_both_formats() {
         assert!(d.get("findingsFormat").is_none());
     }
     for d in &ocsf_parts {
-        assert_eq!(d["schemaVersion"], "1.2");
+        assert_eq!(d["schemaVersion"], siem::SCHEMA_VERSION_OCSF);
         assert_eq!(
             d["findingsFormat"],
             serde_json::json!({"name": "ocsf", "version": ocsf::VERSION, "classUid": 2002})
@@ -260,6 +260,7 @@ fn edge_events() -> Vec<String> {
         scheduled_at: None,
         sla_days: None,
         v2_readiness: None,
+        cis: None,
     };
     let context = ocsf::Context::new(&run, "2026-11-28T02:21:00Z").expect("context");
     let finding = |severity, vulnerability_id: Option<&str>, instance: Option<&str>| Finding {

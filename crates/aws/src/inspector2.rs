@@ -932,6 +932,7 @@ fn detail_from_sdk(f: &aws_sdk_inspector2::types::Finding) -> FindingDetail {
         references,
         network,
         instance,
+        cis: None,
     }
 }
 

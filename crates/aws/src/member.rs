@@ -178,6 +178,16 @@ impl MemberAccount for AwsMember {
         }
     }
 
+    async fn start_cis_scan(
+        &self,
+        _settings: &AccountSettings,
+        _level: scanflow_core::model::CisLevel,
+        _name: &str,
+    ) -> Result<String, ScanError> {
+        // Placeholder until the adapter's CIS calls land (branch cis-aws).
+        Err(ScanError::internal("CIS scans are not wired in the AWS adapter yet"))
+    }
+
     async fn run_status(&self, run: &Run) -> Result<RunStatus, ScanError> {
         match run.engine {
             Engine::Classic => {

@@ -94,7 +94,7 @@ fn siem_parts(dir: &Path, found: &mut Vec<serde_json::Value>) {
 
 #[test]
 fn siem_format_ocsf_makes_the_parts_carry_ocsf_events() {
-    for (format, version) in [("ocsf", "1.2"), ("scanflow", "1.3")] {
+    for (format, version) in [("ocsf", "1.4"), ("scanflow", "1.4")] {
         let label = format!("siem-format-{format}");
         let out = scanflow(&["run", "--quiet", "--siem-format", format], &label);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));

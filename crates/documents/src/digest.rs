@@ -14,7 +14,9 @@ use scanflow_core::acceptance::Acceptance;
 use scanflow_core::lifecycle::{Annotation, Resolved, Sla, Status};
 use scanflow_core::message::{SNS_MESSAGE_LIMIT, attributes_size};
 use scanflow_core::migration::{CLASSIC_END, MigrationPlan};
-use scanflow_core::model::{Coverage, Engine, Finding, Severity, SeverityCounts};
+use scanflow_core::model::{
+    CisCoverage, CisOutcome, Coverage, Engine, Finding, Severity, SeverityCounts,
+};
 use scanflow_core::ports::ObjectLink;
 use scanflow_core::state::Run;
 use scanflow_core::text::{WIDTH, wrap};
@@ -187,7 +189,10 @@ impl Brief {
 /// `openssl 3.0.8-1 (fixed in 3.0.8-2); exploit available, EPSS 0.94`, or for a reachability
 /// finding `TCP 22 open via igw-1 > sg-2`, cut to one line's worth.
 fn triage_line(d: &scanflow_core::model::FindingDetail) -> Option<String> {
-    let what = d.network_summary().or_else(|| d.package_summary());
+    let what = d
+        .network_summary()
+        .or_else(|| d.package_summary())
+        .or_else(|| d.cis.as_ref().map(|c| format!("failed CIS {} check", c.level)));
     let line = match (what, d.risk_summary()) {
         (Some(w), Some(r)) => format!("{w}; {r}"),
         (Some(w), None) => w,
@@ -679,10 +684,64 @@ fn head_section(facts: &DigestFacts<'_>) -> String {
     for severity in Severity::ALL {
         let _ = writeln!(s, "  {:<14}{:>8}", severity.as_str(), counts.get(severity));
     }
+    if let Some(cis) = &facts.coverage.cis {
+        cis_section(&mut s, cis, run.duration_seconds);
+    }
     if let Some(plan) = MigrationPlan::for_run(run) {
         migration_section(&mut s, &plan);
     }
     s
+}
+
+/// How the run's CIS benchmark scan went: its failed checks are among the findings; a scan
+/// that failed or did not finish is said, never left to look like a clean benchmark.
+fn cis_section(s: &mut String, cis: &CisCoverage, duration_seconds: u32) {
+    let _ = writeln!(s, "
+CIS BENCHMARK ({})", cis.level);
+    let text = match &cis.outcome {
+        CisOutcome::Completed => format!(
+            "The CIS {} scan checked {}: {} at least one check. Each failed check is a \
+             finding above (MEDIUM for a Level 1 check, LOW for a Level 2 one), named CIS \
+             and its check id.",
+            cis.level,
+            plural(cis.checked, "instance"),
+            match cis.failing {
+                0 => "none fails".to_owned(),
+                1 => "1 fails".to_owned(),
+                n => format!("{n} fail"),
+            }
+        ),
+        CisOutcome::Failed { status, detail } => format!(
+            "The CIS {} scan ended {status}, so this report has no CIS results; the \
+             vulnerability findings are complete. {detail}.",
+            cis.level
+        ),
+        CisOutcome::NotFinished => format!(
+            "The CIS {} scan did not finish within the account's Duration ({duration_seconds} \
+             s), so this report has no CIS results; the vulnerability findings are complete. \
+             Raise the member stack's Duration, or see the scan under CIS scans in the \
+             Inspector console.",
+            cis.level
+        ),
+    };
+    para(s, &text);
+    if cis.not_checked_total > 0 {
+        para(
+            s,
+            &format!(
+                "Not checked: {}.",
+                plural(cis.not_checked_total, "instance")
+            ),
+        );
+        for u in cis.not_checked.iter().take(COVERAGE_LINES) {
+            let line = format!("{}: {}. {}", u.instance_id, u.reason, u.remedy);
+            s.push_str(&wrap(&one_line(&line, LINE_CHARS), WIDTH, "  - ", "    "));
+        }
+        let listed = cis.not_checked.len().min(COVERAGE_LINES) as u64;
+        if cis.not_checked_total > listed {
+            let _ = writeln!(s, "  ... and {} more", cis.not_checked_total - listed);
+        }
+    }
 }
 
 /// A Classic account: whether Inspector v2 can take over, and what changes when it does.
@@ -1161,6 +1220,7 @@ mod tests {
                     remedy: title.clone(),
                 })
                 .collect(),
+            cis: None,
         };
         let top = top.into_sorted();
         render(&mut DigestFacts {

@@ -263,6 +263,7 @@ pub fn finding_json(
                 kind: detail.map(|d| d.kind),
                 network: detail.and_then(|d| d.network.as_ref()),
                 instance: detail.and_then(|d| d.instance.as_ref()),
+                cis: detail.and_then(|d| d.cis.as_ref()),
                 acceptance: annotation.acceptance.as_ref(),
             },
         };
@@ -314,6 +315,7 @@ pub fn resolved_json(resolved: &Resolved, context: &Context) -> Result<String, S
             kind: None,
             network: None,
             instance: None,
+            cis: None,
             acceptance: None,
         },
     };
@@ -556,6 +558,10 @@ struct Unmapped<'a> {
     network: Option<&'a scanflow_core::model::NetworkPath>,
     #[serde(skip_serializing_if = "Option::is_none")]
     instance: Option<&'a scanflow_core::model::InstanceFacts>,
+    /// A failed CIS check's id, level and scan (OCSF would call it a compliance finding; the
+    /// parts keep one class for every finding).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cis: Option<&'a scanflow_core::model::CisCheck>,
     /// The accepted risk covering it (in force or expired).
     #[serde(skip_serializing_if = "Option::is_none")]
     acceptance: Option<&'a scanflow_core::acceptance::Acceptance>,

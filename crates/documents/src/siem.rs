@@ -7,7 +7,7 @@
 use scanflow_core::ScanError;
 use scanflow_core::lifecycle::{Annotation, Resolved};
 use scanflow_core::message::{SNS_MESSAGE_LIMIT, attributes_size};
-use scanflow_core::model::{Coverage, Engine, Finding, SeverityCounts, Uncovered};
+use scanflow_core::model::{CisCoverage, Coverage, Engine, Finding, SeverityCounts, Uncovered};
 use scanflow_core::ports::SiemFormat;
 use scanflow_core::state::Run;
 use scanflow_core::text::{CUT_MARK, clip};
@@ -33,11 +33,12 @@ fn envelope_of(format: SiemFormat) -> (&'static str, Option<&'static FindingsFor
 }
 
 pub const SCHEMA: &str = "scanflow.siem";
-/// scanflow's own findings parts and failure documents: 1.3 adds each finding's `detail`.
-pub const SCHEMA_VERSION: &str = "1.3";
+/// scanflow's own findings parts and failure documents: 1.3 added each finding's `detail`,
+/// 1.4 the CIS scan (`coverage.cis`, `detail.cis`).
+pub const SCHEMA_VERSION: &str = "1.4";
 /// The version of findings parts whose findings are OCSF events (`findingsFormat`, 1.2): the
-/// detail travels in the OCSF event's own fields, so their envelope is unchanged.
-pub const SCHEMA_VERSION_OCSF: &str = "1.2";
+/// detail travels in the OCSF event's own fields; 1.4 adds `coverage.cis` to the envelope.
+pub const SCHEMA_VERSION_OCSF: &str = "1.4";
 pub const KIND_FINDINGS: &str = "findings";
 pub const KIND_FAILURE: &str = "failure";
 
@@ -147,6 +148,9 @@ pub struct CoverageSection {
     pub not_scanned: Vec<Uncovered>,
     /// How many not-scanned instances were left out of `notScanned` for size.
     pub truncated: u64,
+    /// 1.4: the run's CIS scan (its list of unchecked instances is bounded where collected).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cis: Option<CisCoverage>,
 }
 
 impl CoverageSection {
@@ -155,6 +159,7 @@ impl CoverageSection {
         let wrapper = serde_json::to_string(&Self {
             not_scanned: Vec::new(),
             truncated: u64::MAX,
+            cis: coverage.cis.clone(),
         })
         .map_err(ScanError::internal)?
         .len();
@@ -174,6 +179,7 @@ impl CoverageSection {
         Ok(Self {
             truncated: (coverage.not_scanned.len() - kept.len()) as u64,
             not_scanned: kept,
+            cis: coverage.cis.clone(),
         })
     }
 }
@@ -594,6 +600,7 @@ mod tests {
                     remedy: "Install the SSM agent and attach the instance profile.".into(),
                 })
                 .collect(),
+            cis: None,
         };
         let section = CoverageSection::capped(&coverage).expect("capped");
         let size = serde_json::to_string(&section).expect("json").len();
@@ -603,6 +610,7 @@ mod tests {
         let small = Coverage {
             scanned: Vec::new(),
             not_scanned: coverage.not_scanned[..3].to_vec(),
+            cis: None,
         };
         let section = CoverageSection::capped(&small).expect("capped");
         assert_eq!((section.not_scanned.len(), section.truncated), (3, 0));

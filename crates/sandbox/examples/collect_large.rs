@@ -47,6 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             scheduled_at: None,
             sla_days: None,
             v2_readiness: None,
+            cis: None,
         };
         sandbox.set_now(t0 + time::Duration::hours(3));
         let ready = Instant::now();

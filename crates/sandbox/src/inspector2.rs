@@ -67,7 +67,7 @@ impl Listings {
     }
 }
 
-fn in_scope(m: &Member, account_index: usize, tag: Option<&Tag>) -> Vec<usize> {
+pub(crate) fn in_scope(m: &Member, account_index: usize, tag: Option<&Tag>) -> Vec<usize> {
     m.shared
         .account(account_index)
         .map(|a| {
@@ -81,12 +81,27 @@ fn in_scope(m: &Member, account_index: usize, tag: Option<&Tag>) -> Vec<usize> {
         .unwrap_or_default()
 }
 
+/// Which scan of the account a run is (the scenario's churn and missed scans follow it): the
+/// run `run_id`'s, or with `None` the account's latest. A report written by an earlier version,
+/// or an account not read yet, is taken to be the first.
+pub(crate) fn scan_number(shared: &Shared, run_id: Option<&str>, account_index: usize) -> u32 {
+    let listings = lock(&shared.inspector2);
+    match run_id {
+        Some(id) => listings
+            .runs
+            .iter()
+            .find(|r| r.id == id && r.account_index == account_index)
+            .map_or(1, |r| r.scan),
+        None => listings.current(account_index).map_or(1, |(scan, _)| scan),
+    }
+}
+
 fn pages(items: usize, page: usize) -> u64 {
     items.div_ceil(page).max(1) as u64
 }
 
 /// Which account the calls of `m` are made in (and whose quota they draw on).
-fn caller_account(m: &Member) -> &str {
+pub(crate) fn caller_account(m: &Member) -> &str {
     if m.caller.hub_inspector2() {
         &m.shared.scenario.hub.account_id
     } else {
@@ -96,7 +111,7 @@ fn caller_account(m: &Member) -> &str {
 
 /// Whether the caller of `m` sees Inspector v2 data of scenario account `a`: its own, or, for
 /// the hub as delegated administrator, a member of the organisation it administers.
-fn visible(m: &Member, a: &AccountSpec) -> bool {
+pub(crate) fn visible(m: &Member, a: &AccountSpec) -> bool {
     if !m.caller.hub_inspector2() {
         return a.account_id == m.account_id;
     }
@@ -105,7 +120,7 @@ fn visible(m: &Member, a: &AccountSpec) -> bool {
         || (hub.delegated_admin_of.is_some() && a.organization == hub.delegated_admin_of)
 }
 
-fn disabled(m: &Member) -> ScanError {
+pub(crate) fn disabled(m: &Member) -> ScanError {
     ScanError::InspectorDisabled {
         account_id: m.account_id.clone(),
         region: m.region.clone(),
@@ -278,6 +293,9 @@ fn finding_arn(account_id: &str, region: &str, instance_id: &str, v: &Vuln) -> S
 /// object is in the bucket.
 pub(crate) fn status(m: &Member, run: &Run) -> Result<RunStatus, ScanError> {
     if !scanflow_core::state::is_report_id(&run.run_id) {
+        if run.cis.is_some() {
+            return crate::cis::status(m, run);
+        }
         return Ok(RunStatus::Succeeded {
             state: CONTINUOUS.into(),
         });
@@ -606,6 +624,9 @@ pub(crate) fn findings_page(
     if scanflow_core::state::is_report_id(&run.run_id) {
         return report_page(m, run, cursor);
     }
+    if let Some(cursor) = cursor.filter(|c| c.starts_with("cis:")) {
+        return crate::cis::failed_page(m, run, cursor);
+    }
     let out = list_findings(
         m,
         &ListFindingsRequest {
@@ -620,7 +641,12 @@ pub(crate) fn findings_page(
             .into_iter()
             .map(normalize)
             .collect::<Result<_, _>>()?,
-        next: out.next_token,
+        // A run with a CIS scan goes on to its failed checks after the last vulnerability page.
+        next: out.next_token.or_else(|| {
+            run.cis
+                .as_ref()
+                .map(|_| crate::cis::FIRST_CURSOR.to_owned())
+        }),
     })
 }
 
@@ -756,12 +782,7 @@ pub(crate) fn coverage(m: &Member, run: &Run) -> Result<Coverage, ScanError> {
     let n = pages(scope.len(), COVERAGE_PAGE);
     shared.admit_n("inspector2:ListCoverage", caller_account(m), &m.region, n)?;
     shared.count("inspector2:ListCoverage", n);
-    // The run's scan (a report written by an earlier version is taken to be the first).
-    let scan = lock(&shared.inspector2)
-        .runs
-        .iter()
-        .find(|r| r.id == run.run_id && r.account_index == index)
-        .map_or(1, |r| r.scan);
+    let scan = scan_number(shared, Some(&run.run_id), index);
     for n in scope {
         let inst = &account.instances[n];
         if inst.managed_at(scan) {
@@ -1134,5 +1155,6 @@ fn detail(f: &Inspector2Finding, resource: Option<&Resource>) -> model::FindingD
                 platform: i.platform.clone(),
                 instance_type: i.instance_type.clone(),
             }),
+        cis: None,
     }
 }

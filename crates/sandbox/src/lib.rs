@@ -9,6 +9,7 @@
 // `ScanError` is the ports' error type, fixed by scanflow-core; boxing it here would only move
 // its allocation and break the signatures the handlers call.
 
+pub mod cis;
 pub mod classic;
 mod crash;
 mod error;
@@ -52,7 +53,8 @@ pub use inspector2::{
 pub use member::Member;
 pub use s3::LocalS3;
 pub use scenario::{
-    AccountSpec, AgentHealth, AnalystMark, CentralEmail, ChurnSpec, ClassicOutcome, ClassicSpec,
+    AccountSpec, AgentHealth, AnalystMark, CentralEmail, ChurnSpec, CisCheckSpec, CisScanOutcome,
+    CisSpec, ClassicOutcome, ClassicSpec,
     DEFAULT_SCHEDULE, FindingSpec, FindingsSpec, GeneratorSpec, HubConfigOverrides, HubSpec,
     Inspector2Outcome, Inspector2Spec, InstanceSpec, MAX_CHURN_PER_SCAN, MAX_COPIES,
     MAX_GENERATED_FINDINGS, MAX_OWNERS, MAX_SCANS, Scenario, ScheduleSpec, ScheduleState,
@@ -86,6 +88,7 @@ pub(crate) struct Shared {
     vulns: Mutex<HashMap<usize, Arc<Vulns>>>,
     pub classic: Mutex<classic::Runs>,
     pub inspector2: Mutex<inspector2::Listings>,
+    pub cis: Mutex<cis::CisScans>,
     pub security_hubs: Mutex<BTreeMap<String, security_hub::Account>>,
     pub crashes: Mutex<crash::Crashes>,
     /// AWS's request quotas (`scanflow simulate`); `None` admits everything at once.
@@ -228,6 +231,7 @@ impl Sandbox {
             vulns: Mutex::new(HashMap::new()),
             classic: Mutex::new(classic::Runs::default()),
             inspector2: Mutex::new(inspector2::Listings::default()),
+            cis: Mutex::default(),
             security_hubs: Mutex::new(BTreeMap::new()),
             crashes: Mutex::new(crash::Crashes::default()),
             quotas,

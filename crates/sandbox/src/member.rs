@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use scanflow_core::ScanError;
 use scanflow_core::migration::ScanningStatus;
-use scanflow_core::model::{AccountSettings, Coverage, Engine};
+use scanflow_core::model::{AccountSettings, CisLevel, Coverage, Engine};
 use scanflow_core::ports::{FindingsPage, MemberAccount, RunStatus, Started};
 use scanflow_core::state::Run;
 
@@ -217,6 +217,18 @@ impl MemberAccount for Member {
         )
     }
 
+    fn start_cis_scan(
+        &self,
+        settings: &AccountSettings,
+        level: CisLevel,
+        name: &str,
+    ) -> impl Future<Output = Result<String, ScanError>> + Send {
+        ready(
+            self.entered("starting a CIS scan")
+                .and_then(|()| crate::cis::start(self, settings, level, name)),
+        )
+    }
+
     fn run_status(&self, run: &Run) -> impl Future<Output = Result<RunStatus, ScanError>> + Send {
         ready(self.check_run(run).and_then(|()| {
             match run.engine {
@@ -249,7 +261,11 @@ impl MemberAccount for Member {
                 Engine::Classic => self
                     .entered("Inspector Classic")
                     .and_then(|()| classic::coverage(self, run)),
-                Engine::Inspector2 => inspector2::coverage(self, run),
+                Engine::Inspector2 => {
+                    let mut coverage = inspector2::coverage(self, run)?;
+                    coverage.cis = crate::cis::coverage(self, run)?;
+                    Ok(coverage)
+                }
             }
         }))
     }

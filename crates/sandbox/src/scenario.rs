@@ -11,7 +11,7 @@ use scanflow_core::fleet::ScanScope;
 use scanflow_core::input::{DURATION_RANGE, validate_account_id, validate_region, validate_tag};
 use scanflow_core::lifecycle::SlaOverrides;
 use scanflow_core::migration::ScanningStatus;
-use scanflow_core::model::{AccountSettings, Engine, Severity, Tag};
+use scanflow_core::model::{AccountSettings, CisLevel, Engine, Severity, Tag};
 use scanflow_core::ports::{HubConfig, SiemFormat, WorkflowStatus};
 use scanflow_core::schedule::Schedule;
 
@@ -179,6 +179,9 @@ pub struct AccountSpec {
     pub classic: ClassicSpec,
     #[serde(default)]
     pub inspector2: Inspector2Spec,
+    /// How the account's CIS scans go (when its settings ask for one).
+    #[serde(default, skip_serializing_if = "CisSpec::is_default")]
+    pub cis: CisSpec,
     /// The member's schedule (EventBridge Scheduler in AWS). DISABLED: no scheduled event is
     /// sent, so `scanflow run` starts no scheduled execution for the account.
     #[serde(default, skip_serializing_if = "ScheduleSpec::is_default")]
@@ -309,6 +312,82 @@ pub struct SettingsSpec {
     /// The member's SLA days per severity (`slaDays` of its settings), over the hub's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sla_days: Option<SlaOverrides>,
+    /// A one-time CIS scan at this level with every scan (the member template's `CisLevel`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cis_level: Option<CisLevel>,
+}
+
+/// How Inspector's CIS scans of the account go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CisSpec {
+    #[serde(default)]
+    pub outcome: CisScanOutcome,
+    /// How long a scan runs before it ends (virtual seconds).
+    #[serde(default = "default_cis_seconds")]
+    pub scan_seconds: u32,
+    /// The checks the instances fail (at most [`MAX_CIS_CHECKS`]); every other check passes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_checks: Vec<CisCheckSpec>,
+}
+
+/// The most failed checks a scenario account lists.
+pub const MAX_CIS_CHECKS: usize = 200;
+
+impl Default for CisSpec {
+    fn default() -> Self {
+        Self {
+            outcome: CisScanOutcome::default(),
+            scan_seconds: default_cis_seconds(),
+            failed_checks: Vec::new(),
+        }
+    }
+}
+
+impl CisSpec {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+fn default_cis_seconds() -> u32 {
+    900
+}
+
+/// How a CIS scan ends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum CisScanOutcome {
+    /// `COMPLETED` after `scanSeconds`.
+    #[default]
+    Completes,
+    /// `FAILED` after `scanSeconds`.
+    Fails,
+    /// `CANCELLED` after `scanSeconds`.
+    Cancelled,
+    /// Stays `IN_PROGRESS`: the run's Duration runs out first.
+    NeverFinishes,
+}
+
+/// A CIS check some instances fail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CisCheckSpec {
+    /// e.g. `1.1.1.1`.
+    pub check_id: String,
+    pub title: String,
+    /// A LEVEL_2 check is run by LEVEL_2 scans only.
+    #[serde(default = "level_1")]
+    pub level: CisLevel,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation: Option<String>,
+    /// The instances failing it; empty: every instance the scan checks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instances: Vec<String>,
+}
+
+fn level_1() -> CisLevel {
+    CisLevel::Level1
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -534,6 +613,7 @@ impl SettingsSpec {
             assessment_template_arn: self.assessment_template_arn.clone(),
             schedule: None,
             sla_days: self.sla_days,
+            cis: self.cis_level,
         }
     }
 }
@@ -788,6 +868,40 @@ impl AccountSpec {
                     self.region, self.account_id
                 ),
             ));
+        }
+        if self.cis.failed_checks.len() > MAX_CIS_CHECKS {
+            return Err(SandboxError::scenario(
+                format!("{at}.cis.failedChecks"),
+                format!(
+                    "at most {MAX_CIS_CHECKS} checks, got {}",
+                    self.cis.failed_checks.len()
+                ),
+            ));
+        }
+        if !(1..=86_400).contains(&self.cis.scan_seconds) {
+            return Err(SandboxError::scenario(
+                format!("{at}.cis.scanSeconds"),
+                format!("expected 1 to 86400 seconds, got {}", self.cis.scan_seconds),
+            ));
+        }
+        for (i, c) in self.cis.failed_checks.iter().enumerate() {
+            let field = format!("{at}.cis.failedChecks[{i}]");
+            if c.check_id.is_empty() || c.check_id.len() > 64 || c.title.len() > 1024 {
+                return Err(SandboxError::scenario(
+                    field,
+                    "expected a checkId of 1 to 64 characters and a title of at most 1024",
+                ));
+            }
+            if let Some(unknown) = c
+                .instances
+                .iter()
+                .find(|id| !self.instances.iter().any(|inst| &inst.id == *id))
+            {
+                return Err(SandboxError::scenario(
+                    format!("{field}.instances"),
+                    format!("names {unknown:?}, which is not one of the account's instances"),
+                ));
+            }
         }
         if s.engine != Engine::Classic && self.inspector2.ec2_scanning.is_some() {
             return Err(SandboxError::scenario(

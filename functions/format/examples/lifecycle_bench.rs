@@ -106,6 +106,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             scheduled_at: None,
             sla_days: None,
             v2_readiness: None,
+            cis: None,
         };
         let now = start + time::Duration::minutes(5);
         sandbox.set_now(now);

@@ -114,6 +114,14 @@ impl MemberAccount for Unused {
     async fn start_scan(&self, _s: &AccountSettings, _name: &str) -> Result<Started, ScanError> {
         Err(unused())
     }
+    async fn start_cis_scan(
+        &self,
+        _s: &AccountSettings,
+        _level: scanflow_core::model::CisLevel,
+        _name: &str,
+    ) -> Result<String, ScanError> {
+        Err(unused())
+    }
     async fn run_status(&self, _run: &Run) -> Result<RunStatus, ScanError> {
         Err(unused())
     }
@@ -201,6 +209,7 @@ fn run() -> Run {
         scheduled_at: None,
         sla_days: None,
         v2_readiness: None,
+        cis: None,
     }
 }
 
@@ -276,6 +285,7 @@ fn detail(i: usize) -> Option<Box<scanflow_core::model::FindingDetail>> {
             platform: Some("AMAZON_LINUX_2023".into()),
             instance_type: Some("t3.micro".into()),
         }),
+        cis: None,
     }))
 }
 
@@ -295,6 +305,7 @@ fn coverage(scanned: usize, not_scanned: usize) -> Coverage {
                 remedy: "Install the SSM agent and attach an instance profile.".into(),
             })
             .collect(),
+        cis: None,
     }
 }
 
@@ -455,7 +466,7 @@ fn ocsf_parts_carry_every_finding_once_in_messages_under_the_limit() {
     for (i, (msg, doc)) in messages(&fake, &run, &formatted).into_iter().enumerate() {
         assert!(msg.size() <= SNS_MESSAGE_LIMIT);
         sizes.push(msg.size());
-        assert_eq!(doc["schemaVersion"], "1.2");
+        assert_eq!(doc["schemaVersion"], scanflow_documents::siem::SCHEMA_VERSION_OCSF);
         assert_eq!(doc["findingsFormat"]["name"], "ocsf");
         assert_eq!(doc["part"], json!({"index": i + 1, "count": n}));
         assert_eq!(doc.get("coverage").is_some(), i == 0);

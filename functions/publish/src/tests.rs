@@ -230,6 +230,14 @@ impl MemberAccount for Member {
     async fn start_scan(&self, _s: &AccountSettings, _name: &str) -> Result<Started, ScanError> {
         Err(unused())
     }
+    async fn start_cis_scan(
+        &self,
+        _s: &AccountSettings,
+        _level: scanflow_core::model::CisLevel,
+        _name: &str,
+    ) -> Result<String, ScanError> {
+        Err(unused())
+    }
     async fn run_status(&self, _run: &Run) -> Result<RunStatus, ScanError> {
         Err(unused())
     }
@@ -332,6 +340,7 @@ fn run() -> Run {
         scheduled_at: None,
         sla_days: None,
         v2_readiness: None,
+        cis: None,
     }
 }
 
@@ -403,6 +412,7 @@ fn formatted_run(
     let coverage = Coverage {
         scanned: (0..40).map(|i| format!("i-{i:017x}")).collect(),
         not_scanned: uncovered(not_scanned),
+        cis: None,
     };
     let collected = Collected {
         manifest_key: keys::manifest(&run),

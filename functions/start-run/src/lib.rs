@@ -7,8 +7,10 @@ use scanflow_core::input::{ExecutionInput, Overrides};
 use scanflow_core::migration::{self, MigrationPlan, V2Readiness};
 use scanflow_core::model::{AccountSettings, Engine};
 use scanflow_core::ports::{HubConfig, MemberAccount, Platform, ReportStore};
-use scanflow_core::state::{Claim, Duplicate, ExecutionContext, Run, StartOutcome, StartRunInput};
-use scanflow_core::{keys, step, time};
+use scanflow_core::state::{
+    CisRun, Claim, Duplicate, ExecutionContext, Run, StartOutcome, StartRunInput,
+};
+use scanflow_core::{cis, keys, step, time};
 
 /// Inspector Classic caps assessment run names at 140 characters.
 const RUN_NAME_MAX: usize = 140;
@@ -108,6 +110,10 @@ async fn start_scan<P: Platform>(
         )?;
     }
     let mut settings = request.overrides.apply(stored);
+    if let (Some(level), None) = (settings.cis, &request.rerun) {
+        // Before anything starts: a CIS level the account cannot scan is a settings mistake.
+        cis::refuse_untargeted(settings.engine, settings.tag.as_ref(), level)?;
+    }
     let config = platform.config();
     let mut v2_readiness = None;
     if settings.engine == Engine::Classic && request.rerun.is_none() {
@@ -140,6 +146,19 @@ async fn start_scan<P: Platform>(
             (started.run_id, false, started.adopted)
         }
     };
+    // A rerun delivers what was collected; it starts no CIS scan.
+    let cis = match settings.cis.filter(|_| !rerun) {
+        Some(level) => {
+            let name = cis::scan_name(&format!("scanflow-{}", execution.name));
+            let configuration_arn = member.start_cis_scan(&settings, level, &name).await?;
+            tracing::info!(account = %request.account_id, region = %request.region, level = %level, "CIS scan started");
+            Some(CisRun {
+                level,
+                configuration_arn,
+            })
+        }
+        None => None,
+    };
 
     let timing = Timing::for_run(config, &settings, rerun)?;
     Ok(Run {
@@ -162,6 +181,7 @@ async fn start_scan<P: Platform>(
         scheduled_at: request.scheduled_at.clone(),
         sla_days: settings.sla_days,
         v2_readiness,
+        cis,
     })
 }
 
@@ -246,9 +266,12 @@ impl Timing {
         settings: &AccountSettings,
         rerun: bool,
     ) -> Result<Self, ScanError> {
+        let cis = settings.engine == Engine::Inspector2 && settings.cis.is_some() && !rerun;
         let scan = match settings.engine {
             // Nothing can be collected before the assessment's own duration has passed.
             Engine::Classic if !rerun => settings.duration_seconds,
+            // A CIS scan is given the Duration to finish in.
+            Engine::Inspector2 if cis => settings.duration_seconds,
             // v2 findings (or a finished run) are read as they stand, after no duration.
             _ => 0,
         };
@@ -266,8 +289,11 @@ impl Timing {
             })
         };
         Ok(Self {
-            // Inspector v2 scans continuously: its findings can be read at once.
-            first_wait: if rerun || settings.engine == Engine::Inspector2 {
+            // Inspector v2 scans continuously: its findings can be read at once; a CIS scan
+            // takes minutes, so the first look comes after the shortest poll.
+            first_wait: if cis {
+                config.min_poll_seconds.max(1)
+            } else if rerun || settings.engine == Engine::Inspector2 {
                 0
             } else {
                 sum(
@@ -295,6 +321,7 @@ mod tests {
             assessment_template_arn: None,
             schedule: None,
             sla_days: None,
+            cis: None,
         }
     }
 

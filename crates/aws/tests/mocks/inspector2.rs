@@ -55,6 +55,7 @@ fn settings(tag: Option<Tag>) -> AccountSettings {
         assessment_template_arn: None,
         schedule: None,
         sla_days: None,
+        cis: None,
     }
 }
 
@@ -91,6 +92,7 @@ fn run(tag: Option<Tag>) -> Run {
         scheduled_at: None,
         sla_days: None,
         v2_readiness: None,
+        cis: None,
     }
 }
 

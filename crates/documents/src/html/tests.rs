@@ -63,6 +63,7 @@ fn scan_page(title: &str, trend: &[TrendPoint]) -> String {
             reason: HOSTILE.into(),
             remedy: "Install the SSM agent".into(),
         }],
+        cis: None,
     };
     let top = top.into_sorted();
     scan_report(&ScanFacts {

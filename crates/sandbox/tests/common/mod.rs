@@ -95,6 +95,7 @@ pub fn run_for(engine: Engine, run_id: &str, tag: Option<Tag>) -> Run {
         scheduled_at: None,
         sla_days: None,
         v2_readiness: None,
+        cis: None,
     }
 }
 
