@@ -185,7 +185,9 @@ impl MemberAccount for AwsMember {
         _name: &str,
     ) -> Result<String, ScanError> {
         // Placeholder until the adapter's CIS calls land (branch cis-aws).
-        Err(ScanError::internal("CIS scans are not wired in the AWS adapter yet"))
+        Err(ScanError::internal(
+            "CIS scans are not wired in the AWS adapter yet",
+        ))
     }
 
     async fn run_status(&self, run: &Run) -> Result<RunStatus, ScanError> {

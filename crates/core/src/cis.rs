@@ -12,8 +12,7 @@
 use std::collections::BTreeMap;
 
 use crate::model::{
-    CisCheck, CisLevel, CisOutcome, Engine, Finding, FindingDetail, FindingKind, InstanceFacts,
-    Tag,
+    CisCheck, CisLevel, CisOutcome, Engine, Finding, FindingDetail, FindingKind, InstanceFacts, Tag,
 };
 use crate::ports::RunStatus;
 use crate::text::clip;
@@ -160,7 +159,8 @@ pub fn finding(
         vulnerability_id: Some(format!("CIS {check_id}")),
         description: clip(check.description, 4096),
         recommendation: clip(check.remediation, 4096),
-        fix_available: None,
+        // A benchmark check's remediation is its fix.
+        fix_available: Some(!check.remediation.trim().is_empty()),
         score: None,
         first_seen: check.scan_date.clone(),
         last_seen: check.scan_date.clone(),
@@ -221,7 +221,10 @@ mod tests {
         let b = finding(&check(None, "scan-2"), CisLevel::Level1, &tags);
         assert_ne!(a.id, b.id);
         assert_eq!(identity(&a), identity(&b));
-        assert_eq!(crate::lifecycle::identity(&a), crate::lifecycle::identity(&b));
+        assert_eq!(
+            crate::lifecycle::identity(&a),
+            crate::lifecycle::identity(&b)
+        );
         assert_eq!(b.id, "scan-2/i-0abc/1.1.1.1");
         assert_eq!(a.vulnerability_id.as_deref(), Some("CIS 1.1.1.1"));
         assert_eq!(a.severity, crate::model::Severity::Medium);

@@ -192,7 +192,11 @@ fn triage_line(d: &scanflow_core::model::FindingDetail) -> Option<String> {
     let what = d
         .network_summary()
         .or_else(|| d.package_summary())
-        .or_else(|| d.cis.as_ref().map(|c| format!("failed CIS {} check", c.level)));
+        .or_else(|| {
+            d.cis
+                .as_ref()
+                .map(|c| format!("a {} benchmark check", c.level))
+        });
     let line = match (what, d.risk_summary()) {
         (Some(w), Some(r)) => format!("{w}; {r}"),
         (Some(w), None) => w,
@@ -696,19 +700,22 @@ fn head_section(facts: &DigestFacts<'_>) -> String {
 /// How the run's CIS benchmark scan went: its failed checks are among the findings; a scan
 /// that failed or did not finish is said, never left to look like a clean benchmark.
 fn cis_section(s: &mut String, cis: &CisCoverage, duration_seconds: u32) {
-    let _ = writeln!(s, "
-CIS BENCHMARK ({})", cis.level);
+    let _ = writeln!(
+        s,
+        "
+CIS BENCHMARK ({})",
+        cis.level
+    );
     let text = match &cis.outcome {
         CisOutcome::Completed => format!(
-            "The CIS {} scan checked {}: {} at least one check. Each failed check is a \
-             finding above (MEDIUM for a Level 1 check, LOW for a Level 2 one), named CIS \
-             and its check id.",
+            "The CIS {} scan checked {}; {}. Each failed check is a finding (MEDIUM for a \
+             Level 1 check, LOW for a Level 2 one) named CIS and its check id; the SIEM \
+             document carries each one's remediation.",
             cis.level,
             plural(cis.checked, "instance"),
             match cis.failing {
-                0 => "none fails".to_owned(),
-                1 => "1 fails".to_owned(),
-                n => format!("{n} fail"),
+                0 => "none failed a check".to_owned(),
+                n => format!("{} failed at least one", plural(n, "instance")),
             }
         ),
         CisOutcome::Failed { status, detail } => format!(

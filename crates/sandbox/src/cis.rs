@@ -177,7 +177,10 @@ pub fn create(m: &Member, req: &CreateCisRequest) -> Result<String, ScanError> {
     let id = ids::uuid(&["cis-configuration", &caller, &m.region, &req.scan_name]);
     let scan_id = ids::uuid(&["cis-scan", &caller, &m.region, &req.scan_name]);
     let owner_path = |kind: &str, id: &str| {
-        format!("arn:aws:inspector2:{}:{caller}:owner/{caller}/{kind}/{id}", m.region)
+        format!(
+            "arn:aws:inspector2:{}:{caller}:owner/{caller}/{kind}/{id}",
+            m.region
+        )
     };
     let scan = CisScan {
         configuration_arn: owner_path("cis-configuration", &id),
@@ -375,8 +378,7 @@ pub(crate) fn failed_page(m: &Member, run: &Run, cursor: &str) -> Result<Finding
     m.shared.count(action, 1);
     let inst = &account.instances[*instance];
     let scan_date = Some(crate::iso_millis(
-        scan.started_at
-            + time::Duration::seconds(i64::from(account.cis.scan_seconds)),
+        scan.started_at + time::Duration::seconds(i64::from(account.cis.scan_seconds)),
     ));
     let findings: Vec<Finding> = failed
         .iter()

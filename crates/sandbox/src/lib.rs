@@ -54,11 +54,10 @@ pub use member::Member;
 pub use s3::LocalS3;
 pub use scenario::{
     AccountSpec, AgentHealth, AnalystMark, CentralEmail, ChurnSpec, CisCheckSpec, CisScanOutcome,
-    CisSpec, ClassicOutcome, ClassicSpec,
-    DEFAULT_SCHEDULE, FindingSpec, FindingsSpec, GeneratorSpec, HubConfigOverrides, HubSpec,
-    Inspector2Outcome, Inspector2Spec, InstanceSpec, MAX_CHURN_PER_SCAN, MAX_COPIES,
-    MAX_GENERATED_FINDINGS, MAX_OWNERS, MAX_SCANS, Scenario, ScheduleSpec, ScheduleState,
-    ScopeChange, SettingsSpec, TagSpec,
+    CisSpec, ClassicOutcome, ClassicSpec, DEFAULT_SCHEDULE, FindingSpec, FindingsSpec,
+    GeneratorSpec, HubConfigOverrides, HubSpec, Inspector2Outcome, Inspector2Spec, InstanceSpec,
+    MAX_CHURN_PER_SCAN, MAX_COPIES, MAX_GENERATED_FINDINGS, MAX_OWNERS, MAX_SCANS, Scenario,
+    ScheduleSpec, ScheduleState, ScopeChange, SettingsSpec, TagSpec,
 };
 pub use security_hub::{SecurityHubSim, SecurityHubState, Triage};
 pub use sns::{

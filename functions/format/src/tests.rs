@@ -466,7 +466,10 @@ fn ocsf_parts_carry_every_finding_once_in_messages_under_the_limit() {
     for (i, (msg, doc)) in messages(&fake, &run, &formatted).into_iter().enumerate() {
         assert!(msg.size() <= SNS_MESSAGE_LIMIT);
         sizes.push(msg.size());
-        assert_eq!(doc["schemaVersion"], scanflow_documents::siem::SCHEMA_VERSION_OCSF);
+        assert_eq!(
+            doc["schemaVersion"],
+            scanflow_documents::siem::SCHEMA_VERSION_OCSF
+        );
         assert_eq!(doc["findingsFormat"]["name"], "ocsf");
         assert_eq!(doc["part"], json!({"index": i + 1, "count": n}));
         assert_eq!(doc.get("coverage").is_some(), i == 0);
