@@ -223,6 +223,7 @@ fn run(run_id: &str) -> Run {
         scheduled_at: None,
         sla_days: None,
         v2_readiness: None,
+        cis: None,
     }
 }
 

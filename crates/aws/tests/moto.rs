@@ -654,6 +654,7 @@ fn run(account: &str, region: &str, report: &str) -> Run {
         scheduled_at: None,
         sla_days: None,
         v2_readiness: None,
+        cis: None,
     }
 }
 

@@ -33,6 +33,7 @@ fn settings(template: Option<&str>) -> AccountSettings {
         assessment_template_arn: template.map(str::to_owned),
         schedule: None,
         sla_days: None,
+        cis: None,
     }
 }
 
