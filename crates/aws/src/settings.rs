@@ -177,7 +177,9 @@ mod tests {
         let read = |level: &str| {
             parse(
                 P,
-                &format!(r#"{{"engine":"inspector2","tagKey":"k","tagValue":"v","cisLevel":"{level}"}}"#),
+                &format!(
+                    r#"{{"engine":"inspector2","tagKey":"k","tagValue":"v","cisLevel":"{level}"}}"#
+                ),
             )
         };
         assert_eq!(read("LEVEL_2").expect("valid").cis, Some(CisLevel::Level2));
