@@ -121,13 +121,17 @@ fn equals(value: &str) -> Result<CisStringFilter, ScanError> {
         .map_err(ScanError::internal)
 }
 
-/// A target with at least one failed check, and an instance to ask about.
+/// The target failed at least one check.
+fn fails_a_check(target: &CisTargetResourceAggregation) -> bool {
+    target
+        .status_counts()
+        .and_then(|c| c.failed())
+        .is_some_and(|n| n > 0)
+}
+
+/// A target whose failed checks can be read: it fails one, and names its instance.
 fn failing(target: &CisTargetResourceAggregation) -> bool {
-    target.target_resource_id().is_some_and(|id| !id.is_empty())
-        && target
-            .status_counts()
-            .and_then(|c| c.failed())
-            .is_some_and(|n| n > 0)
+    fails_a_check(target) && target.target_resource_id().is_some_and(|id| !id.is_empty())
 }
 
 impl Inspector2 {
@@ -189,8 +193,10 @@ impl Inspector2 {
     }
 
     /// The newest scan of the run's configuration (a one-time configuration has one), or
-    /// `None` while Inspector has not listed it yet. `detailLevel` ORGANIZATION is what a
-    /// delegated administrator lists its members' scans with; MEMBER the account's own.
+    /// `None` while Inspector has not listed it yet. `detailLevel` (ORGANIZATION or MEMBER;
+    /// the API reference says only "the detail applied to the CIS scan") is ORGANIZATION
+    /// when the hub lists, as the delegated administrator, the scan it created for a member,
+    /// and MEMBER when the member role lists its own account's scan.
     async fn find_cis_scan(&self, cis: &CisRun) -> Result<Option<Scan>, ScanError> {
         let call = self.scope.call(
             "inspector2:ListCisScans",
@@ -293,10 +299,7 @@ impl Inspector2 {
             for t in &targets {
                 if t.target_status() == Some(&CisTargetStatus::Completed) {
                     coverage.checked = coverage.checked.saturating_add(1);
-                    if t.status_counts()
-                        .and_then(|c| c.failed())
-                        .is_some_and(|n| n > 0)
-                    {
+                    if fails_a_check(t) {
                         coverage.failing = coverage.failing.saturating_add(1);
                     }
                     continue;
