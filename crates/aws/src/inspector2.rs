@@ -389,7 +389,7 @@ impl Inspector2 {
                     "a cursor returned by the previous findings page",
                     format!(
                         "is a CIS cursor for run {}, which has no CIS scan",
-                        run.run_id
+                        scanflow_core::error::quote(&run.run_id)
                     ),
                 )),
             },
