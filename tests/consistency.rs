@@ -1388,6 +1388,7 @@ fn member_settings_parse_as_the_adapter_reads_them() {
         ("${Tagvalue}", "web"),
         ("${Duration}", "3600"),
         ("${AssessmentSchedule}", "cron(0 3 ? * MON *)"),
+        ("${CisLevel}", "LEVEL_1"),
         (
             "${ClassicAssessmentTemplate.Arn}",
             "arn:aws:inspector:eu-west-1:111122223333:target/0-abc/template/0-def",
@@ -1419,6 +1420,12 @@ fn member_settings_parse_as_the_adapter_reads_them() {
             settings.engine == Engine::Classic,
             "{json}: the template ARN comes with Classic only"
         );
+        assert_eq!(
+            settings.cis,
+            (settings.engine == Engine::Inspector2)
+                .then_some(scanflow_core::model::CisLevel::Level1),
+            "{json}: the CIS level is written for Inspector v2 only"
+        );
         seen.insert((settings.engine.as_str(), settings.tag.is_some()));
     }
     // classic/inspector2 × with/without tag.
@@ -1441,6 +1448,48 @@ fn member_settings_parse_as_the_adapter_reads_them() {
         duration.get("MaxValue").and_then(Yaml::as_u64),
         Some(u64::from(*range.end()))
     );
+}
+
+#[test]
+fn the_cis_level_parameter_offers_what_the_settings_reader_accepts_and_needs_v2_and_a_tag() {
+    use scanflow_core::model::CisLevel;
+    let member = template(MEMBER);
+    let param = member
+        .get("Parameters")
+        .and_then(|p| p.get("CisLevel"))
+        .expect("CisLevel parameter");
+    let allowed = strings(param.get("AllowedValues").expect("AllowedValues"));
+    assert_eq!(allowed, ["none", "LEVEL_1", "LEVEL_2"]);
+    assert_eq!(
+        parameter_default(&member, "CisLevel").as_str(),
+        Some("none")
+    );
+    // Each value reads back as the level (or none) through the settings reader.
+    for value in &allowed {
+        let json = format!(
+            r#"{{"engine":"inspector2","tagKey":"k","tagValue":"v","durationSeconds":3600,"cisLevel":"{value}"}}"#
+        );
+        let settings = scanflow_aws::settings::parse("/scanflow/settings", &json)
+            .unwrap_or_else(|e| panic!("{json}: {e}"));
+        let expected =
+            (value != "none").then(|| CisLevel::parse("cisLevel", value).expect("a level"));
+        assert_eq!(settings.cis, expected, "{value}");
+    }
+    // A level without a tag, or for Classic, is refused by the stack itself, as start-run
+    // would refuse it (cis::refuse_untargeted).
+    let rule = member
+        .get("Rules")
+        .and_then(|r| r.get("CisNeedsInspector2AndATag"))
+        .expect("Rules.CisNeedsInspector2AndATag");
+    let condition = format!("{:?}", rule.get("RuleCondition").expect("RuleCondition"));
+    assert!(
+        condition.contains("CisLevel") && condition.contains("none"),
+        "{condition}"
+    );
+    let assertions = format!("{:?}", rule.get("Assertions").expect("Assertions"));
+    for needle in ["Engine", "inspector2", "Tagkey"] {
+        assert!(assertions.contains(needle), "{needle}: {assertions}");
+    }
 }
 
 #[test]

@@ -112,6 +112,13 @@ pub const MEMBER_ROLE_ACTIONS: &[&str] = &[
     "inspector2:GetFindingsReportStatus",
     // Inspector v2's status in a Classic account (start-run's migration pre-flight).
     "inspector2:BatchGetAccountStatus",
+    // CIS scans (cisLevel): start-run creates the one-time scan, check-status follows it,
+    // collect-findings reads its targets and failed checks (unless the hub does all of it as
+    // the delegated administrator).
+    "inspector2:CreateCisScanConfiguration",
+    "inspector2:ListCisScans",
+    "inspector2:ListCisScanResultsAggregatedByTargetResource",
+    "inspector2:GetCisScanResultDetails",
     // The member's own Security Hub: which findings are still NEW, delivered ones marked,
     // notices imported.
     "securityhub:GetFindings",
@@ -141,8 +148,9 @@ pub fn function_actions(function: &str) -> &'static [&'static str] {
             "kms:GenerateDataKey",
             "inspector2:GetMember",
             "inspector2:ListCoverage",
+            "inspector2:CreateCisScanConfiguration",
         ],
-        "check-status" => &["sts:AssumeRole"],
+        "check-status" => &["sts:AssumeRole", "inspector2:ListCisScans"],
         "collect-findings" => &[
             "sts:AssumeRole",
             "s3:ListBucket",
@@ -152,6 +160,9 @@ pub fn function_actions(function: &str) -> &'static [&'static str] {
             "kms:GenerateDataKey",
             "inspector2:ListCoverage",
             "inspector2:ListFindings",
+            "inspector2:ListCisScans",
+            "inspector2:ListCisScanResultsAggregatedByTargetResource",
+            "inspector2:GetCisScanResultDetails",
         ],
         "format" => &[
             "s3:ListBucket",
@@ -194,6 +205,10 @@ pub const DELEGATED_ADMIN_ACTIONS: &[&str] = &[
     "inspector2:GetMember",
     "inspector2:ListCoverage",
     "inspector2:ListFindings",
+    "inspector2:CreateCisScanConfiguration",
+    "inspector2:ListCisScans",
+    "inspector2:ListCisScanResultsAggregatedByTargetResource",
+    "inspector2:GetCisScanResultDetails",
 ];
 
 #[cfg(test)]
@@ -209,6 +224,7 @@ mod tests {
             include_str!("settings.rs"),
             include_str!("classic.rs"),
             include_str!("inspector2.rs"),
+            include_str!("inspector2/cis.rs"),
             include_str!("securityhub.rs"),
             include_str!("sns.rs"),
             include_str!("s3.rs"),

@@ -11,6 +11,12 @@
 //!
 //! Tags: findings filters have no `ec2InstanceTags`, so reports and `ListFindings` filter on
 //! `resourceTags`; coverage filters on `ec2InstanceTags`.
+//!
+//! A run whose settings ask for CIS also has a one-time CIS scan ([`cis`]): check-status
+//! follows it, coverage says how it went, and its failed checks follow the vulnerability
+//! findings.
+
+mod cis;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -135,6 +141,8 @@ enum Cursor {
     Report { key: String, resume: Resume },
     /// In `ListFindings`, at this `nextToken`.
     Api(String),
+    /// In the failed checks of the run's CIS scan, after the vulnerability findings.
+    Cis(cis::CisCursor),
 }
 
 impl Cursor {
@@ -146,6 +154,7 @@ impl Cursor {
                 if resume.in_array { "a" } else { "l" }
             ),
             Cursor::Api(token) => format!("api:{token}"),
+            Cursor::Cis(at) => format!("cis:{}", at.encode()),
         }
     }
 
@@ -159,6 +168,9 @@ impl Cursor {
         };
         if let Some(token) = text.strip_prefix("api:") {
             return Ok(Cursor::Api(token.to_owned()));
+        }
+        if let Some(at) = text.strip_prefix("cis:") {
+            return cis::CisCursor::decode(at).map(Cursor::Cis).ok_or_else(bad);
         }
         let rest = text.strip_prefix("report:").ok_or_else(bad)?;
         let mut parts = rest.splitn(3, ':');
@@ -298,7 +310,12 @@ impl Inspector2 {
 
     /// A listing run has nothing to wait for. A findings report (a run recorded before
     /// scanflow read with `ListFindings`) is followed; `NO_FINDINGS_FOUND` is a clean result.
-    pub async fn run_status(&self, run_id: &str) -> Result<RunStatus, ScanError> {
+    /// A run with a CIS scan is followed until the scan ends ([`scanflow_core::cis::run_status`]).
+    pub async fn run_status(&self, run: &Run) -> Result<RunStatus, ScanError> {
+        if let Some(cis) = cis::cis_of(run) {
+            return self.cis_run_status(cis).await;
+        }
+        let run_id = run.run_id.as_str();
         if !scanflow_core::state::is_report_id(run_id) {
             return Ok(RunStatus::Succeeded {
                 state: CONTINUOUS.to_owned(),
@@ -358,7 +375,24 @@ impl Inspector2 {
         };
         match cursor {
             Cursor::Report { key, resume } => self.report_page(&key, resume).await,
-            Cursor::Api(token) => self.list_findings_page(run.tag.as_ref(), token).await,
+            Cursor::Api(token) => {
+                let mut page = self.list_findings_page(run.tag.as_ref(), token).await?;
+                if page.next.is_none() && cis::cis_of(run).is_some() {
+                    page.next = Some(Cursor::Cis(cis::CisCursor::default()).encode());
+                }
+                Ok(page)
+            }
+            Cursor::Cis(at) => match cis::cis_of(run) {
+                Some(cis) => self.cis_findings_page(cis, at).await,
+                None => Err(ScanError::invalid(
+                    "cursor",
+                    "a cursor returned by the previous findings page",
+                    format!(
+                        "is a CIS cursor for run {}, which has no CIS scan",
+                        scanflow_core::error::quote(&run.run_id)
+                    ),
+                )),
+            },
         }
     }
 
@@ -520,8 +554,17 @@ impl Inspector2 {
         Ok(FindingsPage { findings, next })
     }
 
-    /// Every EC2 instance in scope: scanned (`ACTIVE`) or not, with why and what to do.
-    pub async fn coverage(&self, tag: Option<&Tag>) -> Result<Coverage, ScanError> {
+    /// Every EC2 instance in scope: scanned (`ACTIVE`) or not, with why and what to do; with a
+    /// CIS scan, how it went.
+    pub async fn coverage(&self, run: &Run) -> Result<Coverage, ScanError> {
+        let mut coverage = self.instance_coverage(run.tag.as_ref()).await?;
+        if let Some(cis) = cis::cis_of(run) {
+            coverage.cis = Some(self.cis_coverage(cis).await?);
+        }
+        Ok(coverage)
+    }
+
+    async fn instance_coverage(&self, tag: Option<&Tag>) -> Result<Coverage, ScanError> {
         let call = self
             .scope
             .call("inspector2:ListCoverage", "EC2 instances in scope");

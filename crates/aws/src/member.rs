@@ -5,7 +5,7 @@ use aws_config::{Region, SdkConfig};
 use aws_credential_types::Credentials;
 use scanflow_core::ScanError;
 use scanflow_core::migration::ScanningStatus;
-use scanflow_core::model::{AccountSettings, Coverage, Engine};
+use scanflow_core::model::{AccountSettings, CisLevel, Coverage, Engine};
 use scanflow_core::ports::{FindingsPage, MemberAccount, RunStatus, Started};
 use scanflow_core::state::Run;
 
@@ -180,14 +180,19 @@ impl MemberAccount for AwsMember {
 
     async fn start_cis_scan(
         &self,
-        _settings: &AccountSettings,
-        _level: scanflow_core::model::CisLevel,
-        _name: &str,
+        settings: &AccountSettings,
+        level: CisLevel,
+        name: &str,
     ) -> Result<String, ScanError> {
-        // Placeholder until the adapter's CIS calls land (branch cis-aws).
-        Err(ScanError::internal(
-            "CIS scans are not wired in the AWS adapter yet",
-        ))
+        self.entered("starting a CIS scan")?;
+        match settings.engine {
+            Engine::Inspector2 => self.inspector2.start_cis_scan(settings, level, name).await,
+            Engine::Classic => Err(ScanError::internal(format!(
+                "a CIS scan for Inspector Classic account {} ({}): CIS scans are Inspector \
+                 v2's; start-run checks cis::refuse_untargeted first",
+                self.scope.account_id, self.scope.region
+            ))),
+        }
     }
 
     async fn run_status(&self, run: &Run) -> Result<RunStatus, ScanError> {
@@ -196,7 +201,7 @@ impl MemberAccount for AwsMember {
                 self.entered("Inspector Classic")?;
                 self.classic.run_status(&run.run_id).await
             }
-            Engine::Inspector2 => self.inspector2.run_status(&run.run_id).await,
+            Engine::Inspector2 => self.inspector2.run_status(run).await,
         }
     }
 
@@ -220,7 +225,7 @@ impl MemberAccount for AwsMember {
                 self.entered("Inspector Classic")?;
                 self.classic.coverage(&run.run_id).await
             }
-            Engine::Inspector2 => self.inspector2.coverage(run.tag.as_ref()).await,
+            Engine::Inspector2 => self.inspector2.coverage(run).await,
         }
     }
 

@@ -31,23 +31,23 @@ fn destination() -> ReportDestination {
     }
 }
 
-fn tag() -> Tag {
+pub(crate) fn tag() -> Tag {
     Tag {
         key: "Patch".into(),
         value: "Scan".into(),
     }
 }
 
-fn v2(inspector: Client, s3: aws_sdk_s3::Client) -> Inspector2 {
+pub(crate) fn v2(inspector: Client, s3: aws_sdk_s3::Client) -> Inspector2 {
     Inspector2::new(inspector, s3, scope(), destination(), false)
 }
 
 /// As the hub reads when it is the delegated administrator (its own credentials).
-fn v2_admin(inspector: Client) -> Inspector2 {
+pub(crate) fn v2_admin(inspector: Client) -> Inspector2 {
     Inspector2::new(inspector, no_s3(), scope(), destination(), true)
 }
 
-fn settings(tag: Option<Tag>) -> AccountSettings {
+pub(crate) fn settings(tag: Option<Tag>) -> AccountSettings {
     AccountSettings {
         engine: Engine::Inspector2,
         tag,
@@ -60,16 +60,16 @@ fn settings(tag: Option<Tag>) -> AccountSettings {
 }
 
 /// A listing run: named after its execution, not a report id.
-fn listing(tag: Option<Tag>) -> Run {
+pub(crate) fn listing(tag: Option<Tag>) -> Run {
     Run {
         run_id: LISTING.into(),
         ..run(tag)
     }
 }
 
-const LISTING: &str = "scanflow-exec-1";
+pub(crate) const LISTING: &str = "scanflow-exec-1";
 
-fn no_s3() -> aws_sdk_s3::Client {
+pub(crate) fn no_s3() -> aws_sdk_s3::Client {
     let unused = mock!(aws_sdk_s3::Client::list_objects_v2)
         .then_output(|| ListObjectsV2Output::builder().build());
     client!(aws_sdk_s3, [&unused])
@@ -138,7 +138,7 @@ async fn start_checks_coverage_and_names_the_run_after_the_execution() {
     }
     // Nothing to wait for, and no call to find that out.
     assert_eq!(
-        c.run_status(LISTING).await.expect("status"),
+        c.run_status(&listing(None)).await.expect("status"),
         RunStatus::Succeeded {
             state: "CONTINUOUS".into()
         }
@@ -295,7 +295,7 @@ async fn report_status_maps_every_outcome() {
             .match_requests(|r| r.report_id() == Some(REPORT))
             .then_http_response(move || json(body.clone()));
         let c = v2(client!(aws_sdk_inspector2, [&status]), no_s3());
-        let got = c.run_status(REPORT).await.expect(state);
+        let got = c.run_status(&run(None)).await.expect(state);
         match (&got, expected) {
             (RunStatus::Running { state: s }, "running")
             | (RunStatus::Succeeded { state: s }, "succeeded") => assert_eq!(s, state),
@@ -315,7 +315,7 @@ async fn report_status_maps_every_outcome() {
         .build();
     let c = v2(client!(aws_sdk_inspector2, [&throttled]), no_s3());
     assert!(matches!(
-        c.run_status(REPORT).await,
+        c.run_status(&run(None)).await,
         Ok(RunStatus::Succeeded { .. })
     ));
     assert_eq!(throttled.num_calls(), 2);
@@ -678,7 +678,7 @@ async fn coverage_is_per_instance_with_the_package_scan_deciding() {
         })
     });
     let c = v2(client!(aws_sdk_inspector2, [&list]), no_s3());
-    let coverage = c.coverage(Some(&tag())).await.expect("coverage");
+    let coverage = c.coverage(&listing(Some(tag()))).await.expect("coverage");
     assert_eq!(coverage.scanned, ["i-1", "i-4"]);
     let not: Vec<_> = coverage
         .not_scanned

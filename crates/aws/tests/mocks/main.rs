@@ -4,6 +4,7 @@
 //! deserialization and error parsing run too.
 
 mod account_status;
+mod cis;
 mod classic;
 mod hub;
 mod inspector2;
