@@ -190,7 +190,7 @@ fn run_one(findings: u32) -> Result<(Figures, (f64, f64)), Box<dyn std::error::E
     let (started, f) = measure(start_run::start(&sandbox, &event));
     figures.insert("start-run", f);
     let run: Run = match started? {
-        StartOutcome::Run(run) => run,
+        StartOutcome::Run(run) => *run,
         other => return Err(format!("start-run did not start a scan: {other:?}").into()),
     };
 

@@ -104,14 +104,15 @@ pub struct Duplicate {
 #[serde(untagged)]
 pub enum StartOutcome {
     Duplicate(Duplicate),
-    Run(Run),
+    /// Boxed: a run is several times a duplicate's size.
+    Run(Box<Run>),
 }
 
 impl StartOutcome {
     /// The run to follow; `None` for a duplicate.
     pub fn into_run(self) -> Option<Run> {
         match self {
-            Self::Run(run) => Some(run),
+            Self::Run(run) => Some(*run),
             Self::Duplicate(_) => None,
         }
     }

@@ -46,7 +46,7 @@ pub async fn start<P: Platform>(
             "application/json",
         )
         .await?;
-    Ok(StartOutcome::Run(run))
+    Ok(StartOutcome::Run(Box::new(run)))
 }
 
 /// Claims the input's schedule slot for this execution. `Some` when another execution holds
