@@ -208,7 +208,9 @@ impl MigrationPlan {
                 .to_owned(),
             format!(
                 "Duration: the {} seconds of a Classic assessment mean nothing for Inspector \
-                 v2 vulnerability findings.",
+                 v2 vulnerability findings. With the member stack's CisLevel set (Classic's \
+                 CIS rules package becomes a v2 CIS scan of the tagged instances), they bound \
+                 that scan.",
                 self.duration_seconds
             ),
             "Agents: Inspector v2 does not use the Classic agent. It scans instances managed \

@@ -159,7 +159,10 @@ impl Brief {
             vulnerability_id: finding.vulnerability_id.as_deref().map(|s| one_line(s, 64)),
             title: one_line(&finding.title, LINE_CHARS),
             fix_available: finding.fix_available,
-            detail: finding.detail.as_deref().and_then(triage_line),
+            detail: finding
+                .detail
+                .as_deref()
+                .and_then(|d| triage_line(d, &finding.recommendation)),
             exploit_available: finding
                 .detail
                 .as_deref()
@@ -186,16 +189,18 @@ impl Brief {
     }
 }
 
-/// `openssl 3.0.8-1 (fixed in 3.0.8-2); exploit available, EPSS 0.94`, or for a reachability
-/// finding `TCP 22 open via igw-1 > sg-2`, cut to one line's worth.
-fn triage_line(d: &scanflow_core::model::FindingDetail) -> Option<String> {
+/// `openssl 3.0.8-1 (fixed in 3.0.8-2); exploit available, EPSS 0.94`, for a reachability
+/// finding `TCP 22 open via igw-1 > sg-2`, for a failed CIS check `LEVEL_1 fix: <its
+/// remediation>`, cut to one line's worth.
+fn triage_line(d: &scanflow_core::model::FindingDetail, recommendation: &str) -> Option<String> {
     let what = d
         .network_summary()
         .or_else(|| d.package_summary())
         .or_else(|| {
-            d.cis
-                .as_ref()
-                .map(|c| format!("a {} benchmark check", c.level))
+            d.cis.as_ref().map(|c| match recommendation.trim() {
+                "" => format!("a failed {} check", c.level),
+                fix => format!("{} fix: {fix}", c.level),
+            })
         });
     let line = match (what, d.risk_summary()) {
         (Some(w), Some(r)) => format!("{w}; {r}"),
@@ -700,17 +705,34 @@ fn head_section(facts: &DigestFacts<'_>) -> String {
 /// How the run's CIS benchmark scan went: its failed checks are among the findings; a scan
 /// that failed or did not finish is said, never left to look like a clean benchmark.
 fn cis_section(s: &mut String, cis: &CisCoverage, duration_seconds: u32) {
-    let _ = writeln!(
-        s,
-        "
-CIS BENCHMARK ({})",
-        cis.level
-    );
-    let text = match &cis.outcome {
+    let _ = writeln!(s, "\nCIS BENCHMARK ({})", cis.level);
+    para(s, &cis_summary(cis, duration_seconds));
+    if cis.not_checked_total > 0 {
+        para(
+            s,
+            &format!(
+                "Not checked: {}.",
+                plural(cis.not_checked_total, "instance")
+            ),
+        );
+        for u in cis.not_checked.iter().take(COVERAGE_LINES) {
+            let line = format!("{}: {}. {}", u.instance_id, u.reason, u.remedy);
+            s.push_str(&wrap(&one_line(&line, LINE_CHARS), WIDTH, "  - ", "    "));
+        }
+        let listed = cis.not_checked.len().min(COVERAGE_LINES) as u64;
+        if cis.not_checked_total > listed {
+            let _ = writeln!(s, "  ... and {} more", cis.not_checked_total - listed);
+        }
+    }
+}
+
+/// What became of the run's CIS scan, in a sentence or three (the digest and the HTML report).
+pub(crate) fn cis_summary(cis: &CisCoverage, duration_seconds: u32) -> String {
+    match &cis.outcome {
         CisOutcome::Completed => format!(
             "The CIS {} scan checked {}; {}. Each failed check is a finding (MEDIUM for a \
-             Level 1 check, LOW for a Level 2 one) named CIS and its check id; the SIEM \
-             document carries each one's remediation.",
+             Level 1 check, LOW for a Level 2 one) named CIS and its check id, with the \
+             fix the benchmark gives.",
             cis.level,
             plural(cis.checked, "instance"),
             match cis.failing {
@@ -730,24 +752,6 @@ CIS BENCHMARK ({})",
              Inspector console.",
             cis.level
         ),
-    };
-    para(s, &text);
-    if cis.not_checked_total > 0 {
-        para(
-            s,
-            &format!(
-                "Not checked: {}.",
-                plural(cis.not_checked_total, "instance")
-            ),
-        );
-        for u in cis.not_checked.iter().take(COVERAGE_LINES) {
-            let line = format!("{}: {}. {}", u.instance_id, u.reason, u.remedy);
-            s.push_str(&wrap(&one_line(&line, LINE_CHARS), WIDTH, "  - ", "    "));
-        }
-        let listed = cis.not_checked.len().min(COVERAGE_LINES) as u64;
-        if cis.not_checked_total > listed {
-            let _ = writeln!(s, "  ... and {} more", cis.not_checked_total - listed);
-        }
     }
 }
 
@@ -1399,7 +1403,7 @@ mod tests {
             ..FindingDetail::default()
         };
         assert_eq!(
-            triage_line(&package).as_deref(),
+            triage_line(&package, "").as_deref(),
             Some(
                 "openssh-server 8.7p1-8.amzn2023.0.10 (fixed in 8.7p1-8.amzn2023.0.11); \
                  exploit\u{a0}available, EPSS\u{a0}0.94"
@@ -1409,7 +1413,7 @@ mod tests {
         package.exploit_available = Some(false);
         package.epss = None;
         assert_eq!(
-            triage_line(&package).as_deref(),
+            triage_line(&package, "").as_deref(),
             Some("openssh-server 8.7p1-8.amzn2023.0.10 (no fixed version yet)")
         );
         let reachable = FindingDetail {
@@ -1427,10 +1431,27 @@ mod tests {
             ..FindingDetail::default()
         };
         assert_eq!(
-            triage_line(&reachable).as_deref(),
+            triage_line(&reachable, "").as_deref(),
             Some("TCP 22 open via igw-1 > sg-2 > eni-3")
         );
-        assert_eq!(triage_line(&FindingDetail::default()), None);
+        assert_eq!(triage_line(&FindingDetail::default(), "upgrade"), None);
+        let cis = FindingDetail {
+            kind: scanflow_core::model::FindingKind::Cis,
+            cis: Some(scanflow_core::model::CisCheck {
+                check_id: "5.2.8".into(),
+                level: scanflow_core::model::CisLevel::Level1,
+                scan_arn: "arn:scan".into(),
+            }),
+            ..FindingDetail::default()
+        };
+        assert_eq!(
+            triage_line(&cis, "Set PermitRootLogin no.").as_deref(),
+            Some("LEVEL_1 fix: Set PermitRootLogin no.")
+        );
+        assert_eq!(
+            triage_line(&cis, " ").as_deref(),
+            Some("a failed LEVEL_1 check")
+        );
         // In the digest, wrapped under the title like the rest of the entry.
         let mut f = finding("f-1", Severity::Critical, Some(9.8));
         f.detail = Some(Box::new(package));

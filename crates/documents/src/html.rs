@@ -575,7 +575,7 @@ pub fn scan_report(f: &ScanFacts<'_>) -> String {
         b.push_str("</section>\n");
     }
 
-    b.push_str(&coverage_section(f.coverage));
+    b.push_str(&coverage_section(f.coverage, f.run.duration_seconds));
     let _ = writeln!(
         b,
         "<section>\n<h2>Where to look</h2>\n<ul>\n\
@@ -654,8 +654,35 @@ fn acceptance_part(c: &Changes) -> String {
     b
 }
 
-fn coverage_section(coverage: &Coverage) -> String {
+fn coverage_section(coverage: &Coverage, duration_seconds: u32) -> String {
     let mut b = String::from("<section>\n<h2>Coverage</h2>\n");
+    if let Some(cis) = &coverage.cis {
+        let _ = writeln!(
+            b,
+            "<p><b>CIS benchmark ({})</b>: {}</p>",
+            cis.level,
+            text(&crate::digest::cis_summary(cis, duration_seconds), 1024)
+        );
+        if !cis.not_checked.is_empty() {
+            b.push_str("<ul>\n");
+            for u in cis.not_checked.iter().take(LIST_LINES) {
+                let _ = writeln!(
+                    b,
+                    "<li><b>{}</b>: not checked, {} {}</li>",
+                    text(&u.instance_id, 64),
+                    text(&u.reason, TITLE_CHARS),
+                    text(&u.remedy, TITLE_CHARS)
+                );
+            }
+            b.push_str("</ul>\n");
+            let listed = cis.not_checked.len().min(LIST_LINES) as u64;
+            b.push_str(&more(
+                cis.not_checked_total,
+                listed,
+                "see CIS scans in the Inspector console",
+            ));
+        }
+    }
     let not = coverage.not_scanned.len();
     let _ = writeln!(
         b,

@@ -4,7 +4,7 @@
 use super::*;
 use scanflow_core::fleet::Problem;
 use scanflow_core::lifecycle::{ScanSummary, Sla};
-use scanflow_core::model::{Finding, Uncovered};
+use scanflow_core::model::{CisCoverage, CisLevel, CisOutcome, Finding, Uncovered};
 
 const HOSTILE: &str = "<script>alert(1)</script><img src=x onerror=alert(2)> & \"quoted\" 'x'";
 
@@ -63,7 +63,19 @@ fn scan_page(title: &str, trend: &[TrendPoint]) -> String {
             reason: HOSTILE.into(),
             remedy: "Install the SSM agent".into(),
         }],
-        cis: None,
+        cis: Some(CisCoverage {
+            level: CisLevel::Level1,
+            scan_arn: None,
+            outcome: CisOutcome::NotFinished,
+            checked: 0,
+            failing: 0,
+            not_checked: vec![Uncovered {
+                instance_id: "i-0000000000000000c".into(),
+                reason: HOSTILE.into(),
+                remedy: HOSTILE.into(),
+            }],
+            not_checked_total: 150,
+        }),
     };
     let top = top.into_sorted();
     scan_report(&ScanFacts {
@@ -288,4 +300,12 @@ fn the_link_falls_back_to_the_console_page_when_presigning_fails_or_does_not_fit
         "longer than the e-mail keeps room for"
     );
     assert_eq!(link(Ok(1500), None), console, "presigning turned off");
+}
+
+#[test]
+fn the_cis_scan_is_told_with_its_unchecked_instances() {
+    let page = scan_page("openssl", &[]);
+    assert!(page.contains("<b>CIS benchmark (LEVEL_1)</b>: The CIS LEVEL_1 scan did not finish"));
+    assert!(page.contains("<b>i-0000000000000000c</b>: not checked"));
+    assert!(page.contains("… and 149 more: see CIS scans in the Inspector console."));
 }
