@@ -136,6 +136,17 @@ fn cis_scans_deliver_failed_checks_and_never_hold_back_the_vulnerabilities() {
         }
     }
     let bodies = digest_of(&messages, FAILS_CHECKS);
+    // README's excerpt is this digest's, word for word.
+    let readme =
+        std::fs::read_to_string(scanflow_tests::repo_root().join("README.md")).expect("README");
+    let start = readme
+        .find("CIS BENCHMARK (LEVEL_2)")
+        .expect("README shows a CIS section");
+    let excerpt = &readme[start..start + readme[start..].find("\n  ...").expect("its end")];
+    assert!(
+        bodies[0].contains(excerpt),
+        "README's excerpt is not the digest's:\n{excerpt}"
+    );
     assert!(
         bodies[0].contains("checked 3 instances; 3 instances failed at least one"),
         "{}",
