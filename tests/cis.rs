@@ -3,7 +3,8 @@
 //! fail checks (one of them not SSM managed), one Inspector ends FAILED and one that never
 //! finishes within the Duration: every account's vulnerability findings are delivered, its
 //! failed checks are findings of kind `cis` in the SIEM and the digest, and the digest says
-//! what happened to the benchmark. A CIS level on an account without a tag is refused.
+//! what happened to the benchmark. A CIS level on an account without a tag is refused. The
+//! passing account also has a network reachability finding, delivered with its path.
 
 use std::collections::BTreeMap;
 
@@ -83,6 +84,29 @@ fn cis_scans_deliver_failed_checks_and_never_hold_back_the_vulnerabilities() {
         assert!(
             body.contains("checked 3 instances; none failed a check"),
             "{body}"
+        );
+        // Its one network reachability finding shows the path a triager follows.
+        assert!(
+            body.contains("TCP 22 open via igw-0a1b2c3d4e5f60718 > rtb-0a1b2c3d4e5f60719 >"),
+            "{body}"
+        );
+    }
+    for (_, findings, _) in deliveries(&messages, PASSES) {
+        let open: Vec<_> = findings
+            .iter()
+            .filter(|f| f["detail"]["kind"] == "networkReachability")
+            .collect();
+        assert_eq!(open.len(), 1);
+        assert_eq!(open[0]["detail"]["network"]["portFrom"], 22);
+        assert_eq!(
+            open[0]["detail"]["network"]["steps"]
+                .as_array()
+                .map(Vec::len),
+            Some(4)
+        );
+        assert_eq!(
+            open[0]["detail"]["network"]["steps"][0]["componentType"],
+            "AWS::EC2::InternetGateway"
         );
     }
 

@@ -33,6 +33,8 @@ pub(crate) struct Vuln {
     pub from_scan: u32,
     /// The first scan that no longer finds it (fixed before it); `None`: never fixed.
     pub until_scan: Option<u32>,
+    /// A network reachability finding's open ports and path (listed findings only).
+    pub network: Option<Box<crate::scenario::NetworkSpec>>,
 }
 
 /// How a vulnerability is described: the scenario's text, or a generated weakness whose text
@@ -654,10 +656,18 @@ fn listed(account: &AccountSpec, instance: usize, f: &FindingSpec) -> Vuln {
     ]);
     let fixed = f.fixed_in_version.as_deref().unwrap_or("a fixed version");
     let w = rng.pick(WEAKNESSES);
-    let description = f
-        .description
-        .clone()
-        .unwrap_or_else(|| describe(w, &f.package_name, fixed));
+    let description = f.description.clone().unwrap_or_else(|| match &f.network {
+        Some(n) => format!(
+            "{} ports {} to {} of instance {} are reachable from the internet through {} \
+             network components.",
+            n.protocol,
+            n.port_from,
+            n.port_to,
+            f.instance_id,
+            n.path.len()
+        ),
+        None => describe(w, &f.package_name, fixed),
+    });
     let cvss = cvss_choices(f.severity);
     let (vector, default_score) = if cvss.is_empty() {
         (None, None)
@@ -682,6 +692,7 @@ fn listed(account: &AccountSpec, instance: usize, f: &FindingSpec) -> Vuln {
         first_seen_days_ago: rng.between(1, 60) as u32,
         from_scan: f.introduced_at_scan.unwrap_or(1),
         until_scan: f.fixed_at_scan,
+        network: f.network.clone().map(Box::new),
     }
 }
 
@@ -732,6 +743,7 @@ fn draw(
         first_seen_days_ago: 0,
         from_scan,
         until_scan: None,
+        network: None,
     };
     // Redraw the CVE until this instance and package do not have it yet; with millions of
     // CVE numbers per package a few draws always suffice.

@@ -828,6 +828,8 @@ pub struct Inspector2Finding {
     pub resources: Vec<Resource>,
     #[serde(default)]
     pub package_vulnerability_details: Option<PackageVulnerabilityDetails>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_reachability_details: Option<NetworkReachabilityDetails>,
     #[serde(default)]
     pub fix_available: Option<String>,
     #[serde(default)]
@@ -939,6 +941,34 @@ pub struct Epss {
     pub score: f64,
 }
 
+/// `networkReachabilityDetails`: the open ports and the path to them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkReachabilityDetails {
+    pub protocol: String,
+    pub open_port_range: PortRange,
+    pub network_path: NetworkPathDetails,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PortRange {
+    pub begin: u16,
+    pub end: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetworkPathDetails {
+    #[serde(default)]
+    pub steps: Vec<NetworkStep>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkStep {
+    pub component_id: String,
+    pub component_type: String,
+}
+
 fn shape(
     account_id: &str,
     region: &str,
@@ -960,6 +990,9 @@ fn shape(
         Some(fixed) => format!("Upgrade {} to version {fixed} or later.", v.package),
         None => "None Provided".to_owned(),
     };
+    if let Some(n) = &v.network {
+        return reachability(account_id, region, v, n, instance_id, tags, first, last);
+    }
     Inspector2Finding {
         finding_arn: finding_arn(account_id, region, instance_id, v),
         aws_account_id: account_id.to_owned(),
@@ -1034,9 +1067,84 @@ fn shape(
             }),
             reference_urls: vec![format!("https://www.cve.org/CVERecord?id={}", v.cve)],
         }),
+        network_reachability_details: None,
         fix_available: Some(fix.into()),
         exploit_available: Some(if v.exploit_available { "YES" } else { "NO" }.into()),
         epss: Some(Epss { score: v.epss }),
+    }
+}
+
+/// A network reachability finding as Inspector v2 returns it: no package, no CVE, no EPSS;
+/// the open ports and the path from the outside in.
+#[allow(clippy::too_many_arguments)]
+fn reachability(
+    account_id: &str,
+    region: &str,
+    v: &Vuln,
+    n: &crate::scenario::NetworkSpec,
+    instance_id: &str,
+    tags: &BTreeMap<String, String>,
+    first: OffsetDateTime,
+    last: OffsetDateTime,
+) -> Inspector2Finding {
+    let ports = if n.port_from == n.port_to {
+        format!("Port {}", n.port_from)
+    } else {
+        format!("Ports {}-{}", n.port_from, n.port_to)
+    };
+    Inspector2Finding {
+        finding_arn: finding_arn(account_id, region, instance_id, v),
+        aws_account_id: account_id.to_owned(),
+        kind: "NETWORK_REACHABILITY".into(),
+        title: Some(v.title.clone().unwrap_or_else(|| {
+            format!("{ports} is reachable from an Internet Gateway - open port")
+        })),
+        description: v.description(),
+        remediation: Remediation {
+            recommendation: Some(Recommendation {
+                text: Some(format!(
+                    "Restrict the security group rules that open {} {} to the internet.",
+                    n.protocol,
+                    ports.to_ascii_lowercase()
+                )),
+                url: None,
+            }),
+        },
+        severity: v.severity.as_str().to_owned(),
+        status: "ACTIVE".into(),
+        first_observed_at: crate::iso_millis(first),
+        last_observed_at: crate::iso_millis(last),
+        updated_at: Some(crate::iso_millis(last)),
+        inspector_score: None,
+        resources: vec![Resource {
+            kind: "AWS_EC2_INSTANCE".into(),
+            id: instance_id.to_owned(),
+            partition: Some("aws".into()),
+            region: Some(region.to_owned()),
+            tags: tags.clone(),
+            details: None,
+        }],
+        package_vulnerability_details: None,
+        network_reachability_details: Some(NetworkReachabilityDetails {
+            protocol: n.protocol.clone(),
+            open_port_range: PortRange {
+                begin: n.port_from,
+                end: n.port_to,
+            },
+            network_path: NetworkPathDetails {
+                steps: n
+                    .path
+                    .iter()
+                    .map(|p| NetworkStep {
+                        component_id: p.component_id.clone(),
+                        component_type: p.component_type.clone(),
+                    })
+                    .collect(),
+            },
+        }),
+        fix_available: None,
+        exploit_available: None,
+        epss: None,
     }
 }
 
@@ -1146,7 +1254,23 @@ fn detail(f: &Inspector2Finding, resource: Option<&Resource>) -> model::FindingD
                     .collect()
             })
             .unwrap_or_default(),
-        network: None,
+        network: f
+            .network_reachability_details
+            .as_ref()
+            .map(|n| model::NetworkPath {
+                protocol: n.protocol.clone(),
+                port_from: n.open_port_range.begin,
+                port_to: n.open_port_range.end,
+                steps: n
+                    .network_path
+                    .steps
+                    .iter()
+                    .map(|s| model::PathStep {
+                        component_type: s.component_type.clone(),
+                        component_id: s.component_id.clone(),
+                    })
+                    .collect(),
+            }),
         instance: resource
             .and_then(|r| r.details.as_ref())
             .and_then(|d| d.aws_ec2_instance.as_ref())

@@ -465,12 +465,20 @@ pub struct GeneratorSpec {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FindingSpec {
     pub instance_id: String,
-    /// A CVE id such as `CVE-2024-6387`.
+    /// A CVE id such as `CVE-2024-6387`; for a network reachability finding, any id naming it
+    /// in the scenario (Inspector gives those no vulnerability id).
     pub vulnerability_id: String,
     /// Inspector v2's scale; Classic shows CRITICAL as High and UNTRIAGED as Undefined.
     pub severity: Severity,
+    /// Required for a package vulnerability; none for a network reachability finding.
+    #[serde(default)]
     pub package_name: String,
+    #[serde(default)]
     pub package_version: String,
+    /// Inspector v2 only: a network reachability finding (an open port and the path to it)
+    /// instead of a package vulnerability.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkSpec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_in_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -485,6 +493,31 @@ pub struct FindingSpec {
     /// The first scan that no longer finds it (it was fixed before that scan).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_at_scan: Option<u32>,
+}
+
+/// An open port range and the network path to it, from the outside in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// `TCP` or `UDP`.
+    pub protocol: String,
+    pub port_from: u16,
+    pub port_to: u16,
+    /// At most [`MAX_PATH_STEPS`] steps.
+    #[serde(default)]
+    pub path: Vec<PathStepSpec>,
+}
+
+/// The most steps a scenario's network path lists.
+pub const MAX_PATH_STEPS: usize = 50;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PathStepSpec {
+    /// e.g. `AWS::EC2::InternetGateway`.
+    pub component_type: String,
+    /// e.g. `igw-0123456789abcdef0`.
+    pub component_id: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -759,6 +792,51 @@ impl Scenario {
     }
 }
 
+/// A network reachability finding: Inspector v2's, TCP or UDP, ports in order, a bounded path,
+/// and an id of at most 64 letters, digits and dashes.
+fn check_network(
+    here: &str,
+    n: &NetworkSpec,
+    id: &str,
+    engine: Engine,
+) -> Result<(), SandboxError> {
+    let problem = if engine != Engine::Inspector2 {
+        Some((
+            "network",
+            "only Inspector v2 reports network reachability".to_owned(),
+        ))
+    } else if !matches!(n.protocol.as_str(), "TCP" | "UDP") {
+        Some((
+            "network.protocol",
+            format!("expected TCP or UDP, got {:?}", n.protocol),
+        ))
+    } else if n.port_from > n.port_to {
+        Some((
+            "network.portTo",
+            format!("expected a port from {} up, got {}", n.port_from, n.port_to),
+        ))
+    } else if n.path.len() > MAX_PATH_STEPS {
+        Some((
+            "network.path",
+            format!("at most {MAX_PATH_STEPS} steps, got {}", n.path.len()),
+        ))
+    } else if id.is_empty()
+        || id.len() > 64
+        || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        Some((
+            "vulnerabilityId",
+            format!("expected 1 to 64 letters, digits or dashes, got {id:?}"),
+        ))
+    } else {
+        None
+    };
+    match problem {
+        Some((field, e)) => Err(SandboxError::scenario(format!("{here}.{field}"), e)),
+        None => Ok(()),
+    }
+}
+
 /// An AWS Organizations id: `o-` and 10 to 32 lowercase letters or digits.
 fn check_organization(field: &str, org: &str) -> Result<(), SandboxError> {
     let rest = org.strip_prefix("o-").unwrap_or_default();
@@ -1021,7 +1099,9 @@ impl AccountSpec {
                     format!("{} is not one of this account's instances", f.instance_id),
                 ));
             }
-            if !is_cve_id(&f.vulnerability_id) {
+            if let Some(n) = &f.network {
+                check_network(&here, n, &f.vulnerability_id, self.settings.engine)?;
+            } else if !is_cve_id(&f.vulnerability_id) {
                 return Err(SandboxError::scenario(
                     format!("{here}.vulnerabilityId"),
                     format!(
@@ -1029,8 +1109,7 @@ impl AccountSpec {
                         f.vulnerability_id
                     ),
                 ));
-            }
-            if f.package_name.is_empty() || f.package_version.is_empty() {
+            } else if f.package_name.is_empty() || f.package_version.is_empty() {
                 return Err(SandboxError::scenario(
                     format!("{here}.packageName"),
                     "expected a package name and version",
@@ -1283,6 +1362,38 @@ mod churn_tests {
             let e = field_of(parse(account(json!({"engine": "inspector2", "tag": tag}))));
             assert!(e.contains(field) && !e.contains('\u{1b}'), "{e}");
         }
+    }
+
+    #[test]
+    fn a_reachability_finding_is_checked_field_by_field() {
+        let net = |protocol: &str, from: u16, to: u16, steps: usize, id: &str| {
+            let path: Vec<_> = (0..steps)
+                .map(|i| serde_json::json!({"componentType": "AWS::EC2::SecurityGroup", "componentId": format!("sg-{i}")}))
+                .collect();
+            serde_json::json!({"list": [{"instanceId": "i-0123456789abcdef0",
+                "vulnerabilityId": id, "severity": "MEDIUM",
+                "network": {"protocol": protocol, "portFrom": from, "portTo": to, "path": path}}]})
+        };
+        let none = serde_json::json!({});
+        assert!(with(net("TCP", 22, 22, MAX_PATH_STEPS, "NET-SSH"), none.clone()).is_ok());
+        let e = field_of(with(
+            net("TCP", 22, 22, MAX_PATH_STEPS + 1, "NET-SSH"),
+            none.clone(),
+        ));
+        assert!(e.contains("findings.list[0].network.path"), "{e}");
+        let e = field_of(with(net("ICMP", 22, 22, 1, "NET-SSH"), none.clone()));
+        assert!(e.contains("network.protocol"), "{e}");
+        let e = field_of(with(net("UDP", 23, 22, 1, "NET-SSH"), none.clone()));
+        assert!(e.contains("network.portTo"), "{e}");
+        let e = field_of(with(net("UDP", 22, 22, 1, "net ssh"), none.clone()));
+        assert!(e.contains("list[0].vulnerabilityId"), "{e}");
+        // A package vulnerability still needs its package.
+        let e = field_of(with(
+            serde_json::json!({"list": [{"instanceId": "i-0123456789abcdef0",
+                "vulnerabilityId": "CVE-2024-6387", "severity": "HIGH"}]}),
+            none,
+        ));
+        assert!(e.contains("list[0].packageName"), "{e}");
     }
 
     #[test]
