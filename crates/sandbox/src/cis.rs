@@ -346,14 +346,22 @@ fn count_target_pages(m: &Member, targets: usize) -> Result<(), ScanError> {
     Ok(())
 }
 
+/// What a CIS page's cursor starts with (`cis:<n>`).
+pub(crate) const CURSOR_PREFIX: &str = "cis:";
 /// The cursor of the first CIS page, which findings_page hands out after the last
 /// vulnerability page.
 pub(crate) const FIRST_CURSOR: &str = "cis:0";
 
+/// Whether the run follows a CIS scan: a listing run with one (a findings report recorded
+/// by an earlier version has none).
+pub(crate) fn followed(run: &Run) -> bool {
+    run.cis.is_some() && !scanflow_core::state::is_report_id(&run.run_id)
+}
+
 /// One page of failed checks: those of the `n`th failing instance (one
 /// `GetCisScanResultDetails` call), `n` from the cursor `cis:<n>`.
 pub(crate) fn failed_page(m: &Member, run: &Run, cursor: &str) -> Result<FindingsPage, ScanError> {
-    let n = crate::member::parse_cursor(cursor.strip_prefix("cis:"), "cursor")?;
+    let n = crate::member::parse_cursor(cursor.strip_prefix(CURSOR_PREFIX), "cursor")?;
     let (Some(cis), Some((scan, "COMPLETED"))) = (&run.cis, find(m, run)?) else {
         return Ok(FindingsPage::default());
     };

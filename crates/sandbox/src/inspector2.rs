@@ -293,9 +293,6 @@ fn finding_arn(account_id: &str, region: &str, instance_id: &str, v: &Vuln) -> S
 /// object is in the bucket.
 pub(crate) fn status(m: &Member, run: &Run) -> Result<RunStatus, ScanError> {
     if !scanflow_core::state::is_report_id(&run.run_id) {
-        if run.cis.is_some() {
-            return crate::cis::status(m, run);
-        }
         return Ok(RunStatus::Succeeded {
             state: CONTINUOUS.into(),
         });
@@ -624,9 +621,6 @@ pub(crate) fn findings_page(
     if scanflow_core::state::is_report_id(&run.run_id) {
         return report_page(m, run, cursor);
     }
-    if let Some(cursor) = cursor.filter(|c| c.starts_with("cis:")) {
-        return crate::cis::failed_page(m, run, cursor);
-    }
     let out = list_findings(
         m,
         &ListFindingsRequest {
@@ -641,12 +635,7 @@ pub(crate) fn findings_page(
             .into_iter()
             .map(normalize)
             .collect::<Result<_, _>>()?,
-        // A run with a CIS scan goes on to its failed checks after the last vulnerability page.
-        next: out.next_token.or_else(|| {
-            run.cis
-                .as_ref()
-                .map(|_| crate::cis::FIRST_CURSOR.to_owned())
-        }),
+        next: out.next_token,
     })
 }
 

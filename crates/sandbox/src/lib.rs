@@ -12,6 +12,7 @@
 pub mod cis;
 pub mod classic;
 mod crash;
+mod engines;
 mod error;
 mod generate;
 mod ids;

@@ -1,17 +1,15 @@
 //! Entering a member account: STS's AssumeRole (denied as AWS denies it when the scan role is
-//! missing), then the account's settings and its scan engine.
+//! missing), the account's settings, and what every engine's calls check first.
 
-use std::future::{Future, ready};
 use std::sync::Arc;
 
 use scanflow_core::ScanError;
 use scanflow_core::migration::ScanningStatus;
-use scanflow_core::model::{AccountSettings, CisLevel, Coverage, Engine};
-use scanflow_core::ports::{FindingsPage, MemberAccount, RunStatus, Started};
+use scanflow_core::model::AccountSettings;
 use scanflow_core::state::Run;
 
+use crate::Shared;
 use crate::security_hub::SecurityHubSim;
-use crate::{Shared, classic, inspector2};
 
 /// The SSM parameter the member stack writes the account's settings to.
 pub(crate) const SETTINGS_PARAMETER: &str = "/scanflow/settings";
@@ -26,7 +24,7 @@ pub struct Member {
     pub(crate) index: Option<usize>,
     /// Whose credentials the calls carry.
     pub(crate) caller: Caller,
-    security_hub: SecurityHubSim,
+    pub(crate) security_hub: SecurityHubSim,
 }
 
 /// Whose credentials a member's calls carry.
@@ -147,7 +145,7 @@ pub(crate) fn entered(
 
 impl Member {
     /// Refuses what needs the member role when none was assumed, as the AWS adapter does.
-    fn entered(&self, what: &str) -> Result<(), ScanError> {
+    pub(crate) fn entered(&self, what: &str) -> Result<(), ScanError> {
         if self.caller == Caller::HubReadsOnly {
             return Err(ScanError::internal(format!(
                 "{what} in account {} ({}) needs the member's scan role, but this handle only \
@@ -158,7 +156,7 @@ impl Member {
         Ok(())
     }
 
-    fn settings_now(&self) -> Result<AccountSettings, ScanError> {
+    pub(crate) fn settings_now(&self) -> Result<AccountSettings, ScanError> {
         self.entered("reading the scan settings")?;
         self.shared.count("ssm:GetParameter", 1);
         self.index
@@ -184,7 +182,7 @@ impl Member {
     /// `BatchGetAccountStatus` for the member's own account, through its scan role: the
     /// scenario's v2 EC2 scanning status; an account or Region without the member stack has
     /// never been enrolled, and v2 answers DISABLED for it.
-    fn v2_ec2_status_now(&self) -> Result<ScanningStatus, ScanError> {
+    pub(crate) fn v2_ec2_status_now(&self) -> Result<ScanningStatus, ScanError> {
         self.entered("checking Inspector v2's account status")?;
         let action = "inspector2:BatchGetAccountStatus";
         self.shared.admit(action, &self.account_id, &self.region)?;
@@ -193,89 +191,6 @@ impl Member {
             .index
             .and_then(|i| self.shared.account(i))
             .map_or(ScanningStatus::Disabled, |a| a.v2_ec2_status()))
-    }
-}
-
-impl MemberAccount for Member {
-    type SecurityHub = SecurityHubSim;
-
-    fn settings(&self) -> impl Future<Output = Result<AccountSettings, ScanError>> + Send {
-        ready(self.settings_now())
-    }
-
-    fn start_scan(
-        &self,
-        settings: &AccountSettings,
-        name: &str,
-    ) -> impl Future<Output = Result<Started, ScanError>> + Send {
-        ready(
-            self.entered("starting a scan")
-                .and_then(|()| match settings.engine {
-                    Engine::Classic => classic::start(self, settings, name),
-                    Engine::Inspector2 => inspector2::start(self, settings, name),
-                }),
-        )
-    }
-
-    fn start_cis_scan(
-        &self,
-        settings: &AccountSettings,
-        level: CisLevel,
-        name: &str,
-    ) -> impl Future<Output = Result<String, ScanError>> + Send {
-        ready(
-            self.entered("starting a CIS scan")
-                .and_then(|()| crate::cis::start(self, settings, level, name)),
-        )
-    }
-
-    fn run_status(&self, run: &Run) -> impl Future<Output = Result<RunStatus, ScanError>> + Send {
-        ready(self.check_run(run).and_then(|()| {
-            match run.engine {
-                Engine::Classic => self
-                    .entered("Inspector Classic")
-                    .and_then(|()| classic::status(self, run)),
-                Engine::Inspector2 => inspector2::status(self, run),
-            }
-        }))
-    }
-
-    fn findings_page(
-        &self,
-        run: &Run,
-        cursor: Option<String>,
-    ) -> impl Future<Output = Result<FindingsPage, ScanError>> + Send {
-        ready(self.check_run(run).and_then(|()| {
-            match run.engine {
-                Engine::Classic => self
-                    .entered("Inspector Classic")
-                    .and_then(|()| classic::findings_page(self, run, cursor.as_deref())),
-                Engine::Inspector2 => inspector2::findings_page(self, run, cursor.as_deref()),
-            }
-        }))
-    }
-
-    fn coverage(&self, run: &Run) -> impl Future<Output = Result<Coverage, ScanError>> + Send {
-        ready(self.check_run(run).and_then(|()| {
-            match run.engine {
-                Engine::Classic => self
-                    .entered("Inspector Classic")
-                    .and_then(|()| classic::coverage(self, run)),
-                Engine::Inspector2 => {
-                    let mut coverage = inspector2::coverage(self, run)?;
-                    coverage.cis = crate::cis::coverage(self, run)?;
-                    Ok(coverage)
-                }
-            }
-        }))
-    }
-
-    fn v2_ec2_status(&self) -> impl Future<Output = Result<ScanningStatus, ScanError>> + Send {
-        ready(self.v2_ec2_status_now())
-    }
-
-    fn security_hub(&self) -> &SecurityHubSim {
-        &self.security_hub
     }
 }
 
