@@ -81,7 +81,7 @@ impl AwsPlatform {
     pub fn role_arn(&self, account_id: &str, region: &str) -> String {
         format!(
             "arn:{}:iam::{account_id}:role/{}",
-            partition(region),
+            scanflow_core::partition::of(region),
             self.config.scan_role_name
         )
     }
@@ -236,21 +236,6 @@ fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
-/// The ARN partition of a region.
-pub fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else if region.starts_with("us-iso-") {
-        "aws-iso"
-    } else if region.starts_with("us-isob-") {
-        "aws-iso-b"
-    } else {
-        "aws"
-    }
-}
-
 /// A failed assume: throttling and outages stay `Transient`; anything else means the role is
 /// missing or does not trust the hub, which retrying does not fix.
 fn assume_error(
@@ -300,13 +285,6 @@ mod tests {
         );
         let err = SdkError::service_error(AssumeRoleError::generic(meta), raw);
         CredentialsError::provider_error(err)
-    }
-
-    #[test]
-    fn partitions_follow_the_region() {
-        assert_eq!(partition("eu-west-1"), "aws");
-        assert_eq!(partition("cn-north-1"), "aws-cn");
-        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use scanflow_core::ports::{
 };
 
 use crate::error::Scope;
-use crate::platform::partition;
+use scanflow_core::partition;
 
 /// ASFF's only schema version.
 const SCHEMA_VERSION: &str = "2018-10-08";
@@ -64,7 +64,7 @@ impl AwsSecurityHub {
         let Scope { account_id, region } = &self.scope;
         format!(
             "arn:{}:securityhub:{region}:{account_id}:product/{account_id}/default",
-            partition(region)
+            partition::of(region)
         )
     }
 
@@ -93,13 +93,13 @@ impl AwsSecurityHub {
                 } else {
                     format!(
                         "arn:{}:ec2:{}:{}:instance/{id}",
-                        partition(&notice.region),
+                        partition::of(&notice.region),
                         notice.region,
                         notice.account_id
                     )
                 }),
         }
-        .partition(Partition::from(partition(&notice.region)))
+        .partition(Partition::from(partition::of(&notice.region)))
         .region(&notice.region)
         .build();
         let kind = match notice.kind {
@@ -312,7 +312,7 @@ impl SecurityHub for AwsSecurityHub {
 fn inspector_product(region: &str) -> String {
     format!(
         "arn:{}:securityhub:{region}::product/aws/inspector",
-        partition(region)
+        partition::of(region)
     )
 }
 

@@ -3,12 +3,10 @@
 
 /// The console's host for pages of `region`.
 pub fn host(region: &str) -> String {
-    if region.starts_with("us-gov-") {
-        "console.amazonaws-us-gov.com".to_owned()
-    } else if region.starts_with("cn-") {
-        "console.amazonaws.cn".to_owned()
-    } else {
-        format!("{region}.console.aws.amazon.com")
+    match crate::partition::of(region) {
+        "aws-us-gov" => "console.amazonaws-us-gov.com".to_owned(),
+        "aws-cn" => "console.amazonaws.cn".to_owned(),
+        _ => format!("{region}.console.aws.amazon.com"),
     }
 }
 

@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod message;
 pub mod migration;
 pub mod model;
+pub mod partition;
 pub mod ports;
 pub mod report_stream;
 pub mod rollup;

@@ -178,7 +178,8 @@ pub fn create(m: &Member, req: &CreateCisRequest) -> Result<String, ScanError> {
     let scan_id = ids::uuid(&["cis-scan", &caller, &m.region, &req.scan_name]);
     let owner_path = |kind: &str, id: &str| {
         format!(
-            "arn:aws:inspector2:{}:{caller}:owner/{caller}/{kind}/{id}",
+            "arn:{}:inspector2:{}:{caller}:owner/{caller}/{kind}/{id}",
+            scanflow_core::partition::of(&m.region),
             m.region
         )
     };
@@ -393,7 +394,8 @@ pub(crate) fn failed_page(m: &Member, run: &Run, cursor: &str) -> Result<Finding
         .filter_map(|&i| account.cis.failed_checks.get(i))
         .map(|c| {
             let finding_arn = format!(
-                "arn:aws:inspector2:{}:{}:owner/{}/cis-finding/{}",
+                "arn:{}:inspector2:{}:{}:owner/{}/cis-finding/{}",
+                scanflow_core::partition::of(&m.region),
                 m.region,
                 m.account_id,
                 m.account_id,

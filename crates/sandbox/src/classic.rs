@@ -562,7 +562,8 @@ fn describe(
             schema_version: 1,
             assessment_run_arn: Some(run_arn.to_owned()),
             rules_package_arn: Some(format!(
-                "arn:aws:inspector:{region}:{service_account}:rulespackage/{package}"
+                "arn:{}:inspector:{region}:{service_account}:rulespackage/{package}",
+                scanflow_core::partition::of(region)
             )),
         }),
         asset_type: Some("ec2-instance".into()),

@@ -280,7 +280,10 @@ fn finding_id(
 
 /// What every finding ARN of the account and Region starts with.
 fn arn_prefix(account_id: &str, region: &str) -> String {
-    format!("arn:aws:inspector2:{region}:{account_id}:finding/")
+    format!(
+        "arn:{}:inspector2:{region}:{account_id}:finding/",
+        scanflow_core::partition::of(region)
+    )
 }
 
 /// The finding's ARN: stable for one vulnerability on one instance.
@@ -1007,7 +1010,7 @@ fn shape(
         resources: vec![Resource {
             kind: "AWS_EC2_INSTANCE".into(),
             id: instance_id.to_owned(),
-            partition: Some("aws".into()),
+            partition: Some(scanflow_core::partition::of(region).into()),
             region: Some(region.to_owned()),
             tags: tags.clone(),
             details: Some(ResourceDetails {
@@ -1108,7 +1111,7 @@ fn reachability(
         resources: vec![Resource {
             kind: "AWS_EC2_INSTANCE".into(),
             id: instance_id.to_owned(),
-            partition: Some("aws".into()),
+            partition: Some(scanflow_core::partition::of(region).into()),
             region: Some(region.to_owned()),
             tags: tags.clone(),
             details: None,

@@ -84,7 +84,11 @@ pub(crate) fn assume_role(
     // As the AWS adapter does: the execution name becomes a session name STS accepts.
     let session = scanflow_core::ports::role_session_name(session);
     let is_account = scanflow_core::input::validate_account_id("RoleArn", account_id).is_ok();
-    let role_arn = format!("arn:aws:iam::{account_id}:role/{}", hub.member_role_name);
+    let role_arn = format!(
+        "arn:{}:iam::{account_id}:role/{}",
+        scanflow_core::partition::of(region),
+        hub.member_role_name
+    );
     if !is_account {
         return Err(ScanError::invalid(
             "RoleArn",

@@ -1237,7 +1237,10 @@ fn is_classic_id(id: &str) -> bool {
 
 /// `arn:aws:inspector:<region>:<account>:target/0-x/template/0-y`, for this account and region.
 pub(crate) fn is_template_arn(arn: &str, account_id: &str, region: &str) -> bool {
-    let prefix = format!("arn:aws:inspector:{region}:{account_id}:target/");
+    let prefix = format!(
+        "arn:{}:inspector:{region}:{account_id}:target/",
+        scanflow_core::partition::of(region)
+    );
     let Some(rest) = arn.strip_prefix(&prefix) else {
         return false;
     };

@@ -78,7 +78,7 @@ struct Held {
 /// `id` as an Inspector v2 ARN's prefix and 16 bytes, when it is one.
 fn split_arn(id: &str) -> Option<(&str, [u8; 16])> {
     const MARK: &str = ":finding/";
-    if !id.starts_with("arn:aws:inspector2:") {
+    if !id.starts_with("arn:") || id.split(':').nth(2) != Some("inspector2") {
         return None;
     }
     let at = id.rfind(MARK)? + MARK.len();

@@ -269,7 +269,12 @@ impl SnsSim {
         endpoint: Option<HttpEndpoint>,
     ) -> Result<Self, SandboxError> {
         let hub = &shared.scenario.hub;
-        let topic_arn = format!("arn:aws:sns:{}:{}:{TOPIC_NAME}", hub.region, hub.account_id);
+        let topic_arn = format!(
+            "arn:{}:sns:{}:{}:{TOPIC_NAME}",
+            scanflow_core::partition::of(&hub.region),
+            hub.region,
+            hub.account_id
+        );
         let endpoint = match endpoint {
             None => None,
             Some(HttpEndpoint { url, timeout }) => {

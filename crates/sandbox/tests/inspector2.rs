@@ -440,3 +440,31 @@ fn normalization_maps_fix_availability_and_keeps_the_instance() {
         None
     );
 }
+
+#[test]
+fn a_govcloud_account_gets_govcloud_arns() {
+    let region = "us-gov-west-1";
+    let sb = sandbox(
+        "v2-govcloud",
+        one_account(json!({
+            "region": region,
+            "settings": {"engine": "inspector2", "durationSeconds": 180},
+            "findings": {"list": [{"instanceId": "i-0123456789abcdef0",
+                "vulnerabilityId": "CVE-2024-6387", "severity": "HIGH",
+                "packageName": "openssh", "packageVersion": "8.7p1"}]}
+        })),
+    );
+    let m = pollster::block_on(sb.member(ACCT, region, "exec-1")).expect("member");
+    let started = pollster::block_on(m.start_scan(&settings(&m), "exec-1")).expect("start");
+    let mut run = run_for(Engine::Inspector2, &started.run_id, None);
+    run.region = region.into();
+    let (findings, _) = all_findings(&m, &run);
+    assert_eq!(findings.len(), 1);
+    assert!(
+        findings[0]
+            .id
+            .starts_with("arn:aws-us-gov:inspector2:us-gov-west-1:111122223333:finding/"),
+        "{}",
+        findings[0].id
+    );
+}
