@@ -27,8 +27,8 @@ use std::time::Instant;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use scanflow_aws::error::Scope;
+use scanflow_aws::inspector2::ReportDestination;
 use scanflow_aws::inspector2::{Inspector2, LIST_FINDINGS_MAX};
-use scanflow_aws::member::ReportDestination;
 use scanflow_core::model::Engine;
 use scanflow_core::state::Run;
 

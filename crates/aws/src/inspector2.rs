@@ -40,7 +40,6 @@ use scanflow_core::state::Run;
 use serde::Deserialize;
 
 use crate::error::{Call, Scope};
-use crate::member::ReportDestination;
 use scanflow_core::report_stream::{Resume, Scanner};
 
 /// The state a listing run reports: v2 scans continuously, there is no run to wait for.
@@ -53,6 +52,15 @@ pub const LIST_FINDINGS_MAX: i32 = 100;
 /// `ListCoverage` page size (the service maximum).
 pub const LIST_COVERAGE_MAX: i32 = 200;
 const EC2: &str = "AWS_EC2_INSTANCE";
+
+/// Where Inspector v2 writes findings reports: the hub's bucket, encrypted with its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportDestination {
+    /// The hub account and region, where the bucket is read with the hub's credentials.
+    pub hub: Scope,
+    pub bucket: String,
+    pub kms_key_arn: String,
+}
 
 /// Inspector v2 through one member's scan role, and the hub bucket its reports land in.
 #[derive(Debug, Clone)]

@@ -59,17 +59,6 @@ where
     .await
 }
 
-tokio::task_local! {
-    /// The deadline of the invocation being served (Lambda's `Lambda-Runtime-Deadline-Ms`).
-    static DEADLINE: SystemTime;
-}
-
-/// When the invocation being served must have returned, while a handler runs under
-/// [`run`]; `None` outside an invocation (tests, the sandbox).
-pub fn invocation_deadline() -> Option<SystemTime> {
-    DEADLINE.try_with(|d| *d).ok()
-}
-
 async fn serve(function: &'static str, handler: BoxedHandler) -> Result<(), lambda_runtime::Error> {
     init_tracing(|name| std::env::var(name).ok());
     let config = match Config::from_env(function) {
@@ -106,7 +95,7 @@ async fn serve(function: &'static str, handler: BoxedHandler) -> Result<(), lamb
         let span =
             tracing::info_span!("invocation", function, request_id = %event.context.request_id);
         let deadline = SystemTime::UNIX_EPOCH + Duration::from_millis(event.context.deadline);
-        let work = DEADLINE.scope(deadline, handler(platform, event.payload));
+        let work = crate::platform::within_deadline(deadline, handler(platform, event.payload));
         async move {
             let result = work.await;
             if let Err(e) = &result {

@@ -16,6 +16,7 @@ pub mod settings;
 pub mod sns;
 
 pub use config::{Config, ConfigError};
+pub use inspector2::ReportDestination;
 pub use lambda::HandlerError;
-pub use member::{AwsMember, MemberClients, ReportDestination};
+pub use member::{AwsMember, MemberClients};
 pub use platform::AwsPlatform;

@@ -11,17 +11,8 @@ use scanflow_core::state::Run;
 
 use crate::classic::Classic;
 use crate::error::Scope;
-use crate::inspector2::Inspector2;
+use crate::inspector2::{Inspector2, ReportDestination};
 use crate::securityhub::AwsSecurityHub;
-
-/// Where Inspector v2 writes findings reports: the hub's bucket, encrypted with its key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReportDestination {
-    /// The hub account and region, where the bucket is read with the hub's credentials.
-    pub hub: Scope,
-    pub bucket: String,
-    pub kms_key_arn: String,
-}
 
 /// The clients a member needs. All but `s3` carry the member's credentials; `s3` is the hub's
 /// (reports land in the hub bucket).

@@ -18,7 +18,8 @@ use scanflow_core::ports::{HubConfig, Platform, role_session_name};
 
 use crate::config::{Config, ConfigError, is_account_id};
 use crate::error::Scope;
-use crate::member::{Access, AwsMember, MemberClients, ReportDestination};
+use crate::inspector2::ReportDestination;
+use crate::member::{Access, AwsMember, MemberClients};
 use crate::s3::S3Store;
 use crate::securityhub::AwsSecurityHub;
 use crate::sns::SnsNotifier;
@@ -224,8 +225,22 @@ impl Platform for AwsPlatform {
     }
 
     fn deadline(&self) -> Option<SystemTime> {
-        crate::lambda::invocation_deadline()
+        DEADLINE.try_with(|d| *d).ok()
     }
+}
+
+tokio::task_local! {
+    /// The deadline of the invocation being served (Lambda's `Lambda-Runtime-Deadline-Ms`).
+    static DEADLINE: SystemTime;
+}
+
+/// Runs `work` (one invocation's handler) with `deadline` as what [`Platform::deadline`]
+/// answers while it runs; outside it (tests, the sandbox's callers) there is none.
+pub(crate) fn within_deadline<F: std::future::Future>(
+    deadline: SystemTime,
+    work: F,
+) -> impl std::future::Future<Output = F::Output> {
+    DEADLINE.scope(deadline, work)
 }
 
 /// The hub's S3 client. A custom endpoint (moto, LocalStack) needs path-style addressing.
