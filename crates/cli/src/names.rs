@@ -61,8 +61,8 @@ pub fn account_in_name(name: &str) -> Option<&str> {
         .strip_prefix("scan-")
         .or_else(|| name.strip_prefix("rerun-"))?;
     let account = rest.get(..12)?;
-    let shaped =
-        account.bytes().all(|b| b.is_ascii_digit()) && rest.as_bytes().get(12) == Some(&b'-');
+    let shaped = scanflow_core::input::validate_account_id("execution name", account).is_ok()
+        && rest.as_bytes().get(12) == Some(&b'-');
     shaped.then_some(account)
 }
 

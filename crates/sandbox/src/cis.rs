@@ -139,7 +139,7 @@ pub fn create(m: &Member, req: &CreateCisRequest) -> Result<String, ScanError> {
     for id in &req.account_ids {
         let ok = id == "SELF"
             || id == "ALL_ACCOUNTS"
-            || (id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()));
+            || scanflow_core::input::validate_account_id("accountIds", id).is_ok();
         if !ok {
             return Err(validation(
                 "targets.accountIds",
