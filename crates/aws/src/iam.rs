@@ -116,6 +116,7 @@ pub const MEMBER_ROLE_ACTIONS: &[&str] = &[
     // collect-findings reads its targets and failed checks (unless the hub does all of it as
     // the delegated administrator).
     "inspector2:CreateCisScanConfiguration",
+    "inspector2:ListCisScanConfigurations",
     "inspector2:ListCisScans",
     "inspector2:ListCisScanResultsAggregatedByTargetResource",
     "inspector2:GetCisScanResultDetails",
@@ -148,6 +149,7 @@ pub fn function_actions(function: &str) -> &'static [&'static str] {
             "kms:GenerateDataKey",
             "inspector2:GetMember",
             "inspector2:ListCoverage",
+            "inspector2:ListCisScanConfigurations",
             "inspector2:CreateCisScanConfiguration",
         ],
         "check-status" => &["sts:AssumeRole", "inspector2:ListCisScans"],
@@ -206,6 +208,7 @@ pub const DELEGATED_ADMIN_ACTIONS: &[&str] = &[
     "inspector2:ListCoverage",
     "inspector2:ListFindings",
     "inspector2:CreateCisScanConfiguration",
+    "inspector2:ListCisScanConfigurations",
     "inspector2:ListCisScans",
     "inspector2:ListCisScanResultsAggregatedByTargetResource",
     "inspector2:GetCisScanResultDetails",

@@ -41,6 +41,7 @@ pub(crate) struct CisScans {
 
 #[derive(Debug, Clone)]
 struct CisScan {
+    scan_name: String,
     configuration_arn: String,
     scan_arn: String,
     /// The account whose credentials created it (the member, or the hub as delegated admin).
@@ -85,10 +86,24 @@ pub(crate) fn start(
     } else {
         "SELF".to_owned()
     };
+    // As the AWS adapter does: a retried start-run follows the scan its first attempt made
+    // (`ListCisScanConfigurations` by name).
+    let scan_name = rules::scan_name(name);
+    let action = "inspector2:ListCisScanConfigurations";
+    m.shared.admit(action, caller_account(m), &m.region)?;
+    m.shared.count(action, 1);
+    let made = lock(&m.shared.cis)
+        .scans
+        .iter()
+        .find(|s| s.scan_name == scan_name && s.owner == caller_account(m))
+        .map(|s| s.configuration_arn.clone());
+    if let Some(arn) = made {
+        return Ok(arn);
+    }
     create(
         m,
         &CreateCisRequest {
-            scan_name: rules::scan_name(name),
+            scan_name,
             level,
             account_ids: vec![account],
             tags,
@@ -184,6 +199,7 @@ pub fn create(m: &Member, req: &CreateCisRequest) -> Result<String, ScanError> {
         )
     };
     let scan = CisScan {
+        scan_name: req.scan_name.clone(),
         configuration_arn: owner_path("cis-configuration", &id),
         scan_arn: owner_path("cis-scan", &scan_id),
         owner: caller.clone(),

@@ -69,6 +69,11 @@ fn cis_run(m: &scanflow_sandbox::Member) -> scanflow_core::state::Run {
     let started = pollster::block_on(m.start_scan(&settings, "exec-1")).expect("v2 start");
     let arn = pollster::block_on(m.start_cis_scan(&settings, CisLevel::Level1, "scanflow-exec-1"))
         .expect("CIS start");
+    // A retried start-run follows the same scan instead of starting a second.
+    let again =
+        pollster::block_on(m.start_cis_scan(&settings, CisLevel::Level1, "scanflow-exec-1"))
+            .expect("CIS start, retried");
+    assert_eq!(again, arn);
     assert!(
         arn.contains(":owner/111122223333/cis-configuration/"),
         "{arn}"
@@ -127,6 +132,8 @@ fn a_scan_runs_in_virtual_time_and_its_failed_checks_follow_the_vulnerabilities(
     assert_eq!(failed[0].recommendation, "disable it");
     let calls = sb.api_calls();
     assert_eq!(calls.get("inspector2:GetCisScanResultDetails"), Some(&1));
+    assert_eq!(calls.get("inspector2:CreateCisScanConfiguration"), Some(&1));
+    assert_eq!(calls.get("inspector2:ListCisScanConfigurations"), Some(&2));
 }
 
 #[test]

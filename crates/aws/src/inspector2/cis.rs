@@ -11,8 +11,8 @@ use aws_sdk_inspector2::types::{
     CisFindingStatus, CisFindingStatusComparison, CisFindingStatusFilter,
     CisScanResultDetailsFilterCriteria, CisScanResultsAggregatedByTargetResourceFilterCriteria,
     CisSecurityLevel, CisStringComparison, CisStringFilter, CisTargetResourceAggregation,
-    CisTargetStatus, CreateCisTargets, ListCisScansDetailLevel, ListCisScansFilterCriteria,
-    OneTimeSchedule, Schedule,
+    CisTargetStatus, CreateCisTargets, ListCisScanConfigurationsFilterCriteria,
+    ListCisScansDetailLevel, ListCisScansFilterCriteria, OneTimeSchedule, Schedule,
 };
 use aws_smithy_types::DateTime;
 use scanflow_core::ScanError;
@@ -151,6 +151,13 @@ impl Inspector2 {
                 self.scope.account_id, self.scope.region
             ))
         })?;
+        let scan_name = cis::scan_name(name);
+        // A retried start-run (the first attempt's answer lost) takes the configuration the
+        // first attempt made: the name is the execution's, so one scan per execution.
+        if let Some(arn) = self.cis_configuration_named(&scan_name).await? {
+            tracing::info!(account = %self.scope.account_id, region = %self.scope.region, "the CIS scan of this execution was started already; following it");
+            return Ok(arn);
+        }
         let call = self.scope.call(
             "inspector2:CreateCisScanConfiguration",
             format!(
@@ -171,7 +178,7 @@ impl Inspector2 {
         let out = self
             .client
             .create_cis_scan_configuration()
-            .scan_name(cis::scan_name(name))
+            .scan_name(scan_name)
             .security_level(security_level(level))
             .schedule(Schedule::OneTime(OneTimeSchedule::builder().build()))
             .targets(targets)
@@ -182,6 +189,43 @@ impl Inspector2 {
             .filter(|a| !a.is_empty())
             .map(str::to_owned)
             .ok_or_else(|| ScanError::internal(format!("{call} answered no scanConfigurationArn")))
+    }
+
+    /// The configuration named `scan_name`, if one exists (`ListCisScanConfigurations`, every
+    /// page).
+    async fn cis_configuration_named(&self, scan_name: &str) -> Result<Option<String>, ScanError> {
+        let call = self.scope.call(
+            "inspector2:ListCisScanConfigurations",
+            format!("the CIS scan configuration {scan_name}"),
+        );
+        let filter = ListCisScanConfigurationsFilterCriteria::builder()
+            .scan_name_filters(equals(scan_name)?)
+            .build();
+        let mut token = None;
+        loop {
+            let out = self
+                .client
+                .list_cis_scan_configurations()
+                .filter_criteria(filter.clone())
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| self.error(&call, &e))?;
+            if let Some(c) = out
+                .scan_configurations()
+                .iter()
+                .find(|c| c.scan_name() == Some(scan_name))
+            {
+                return Ok(Some(c.scan_configuration_arn().to_owned()));
+            }
+            token = out
+                .next_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned);
+            if token.is_none() {
+                return Ok(None);
+            }
+        }
     }
 
     /// check-status for a run with a CIS scan: [`cis::run_status`] of the scan's status.

@@ -45,6 +45,12 @@ fn scans(status: &'static str) -> aws_smithy_mocks::Rule {
         .then_http_response(move || json(json!({"scans": [scan(status, SCAN_DATE)]})))
 }
 
+/// `ListCisScanConfigurations` finding no configuration of the name: a first attempt.
+fn none_configured() -> aws_smithy_mocks::Rule {
+    mock!(Client::list_cis_scan_configurations)
+        .then_http_response(|| json(json!({"scanConfigurations": []})))
+}
+
 fn target(id: &str, status: &str, reason: Option<&str>, failed: i32) -> serde_json::Value {
     let mut t = json!({"scanArn": SCAN, "targetResourceId": id, "accountId": ACCOUNT,
         "targetResourceTags": {"Patch": ["Scan", "other"]}, "platform": "AMAZON_LINUX_2",
@@ -79,7 +85,8 @@ async fn the_scan_is_one_time_for_the_tag_and_self_through_the_role() {
         ));
         MockResponse::Http(json(json!({"scanConfigurationArn": CONFIG})))
     });
-    let c = v2(client!(aws_sdk_inspector2, [&create]), no_s3());
+    let listed = none_configured();
+    let c = v2(client!(aws_sdk_inspector2, [&listed, &create]), no_s3());
     let arn = c
         .start_cis_scan(&settings(Some(tag())), CisLevel::Level2, &"x".repeat(129))
         .await
@@ -103,7 +110,7 @@ async fn the_scan_is_one_time_for_the_tag_and_self_through_the_role() {
     );
 
     // As the delegated administrator, the member account is named.
-    let admin = v2_admin(client!(aws_sdk_inspector2, [&create]));
+    let admin = v2_admin(client!(aws_sdk_inspector2, [&listed, &create]));
     admin
         .start_cis_scan(&settings(Some(tag())), CisLevel::Level1, LISTING)
         .await
@@ -122,13 +129,53 @@ async fn the_scan_is_one_time_for_the_tag_and_self_through_the_role() {
 }
 
 #[tokio::test]
+async fn a_retried_start_follows_the_scan_its_first_attempt_created() {
+    let seen = Seen::new();
+    let s = seen.clone();
+    let listed = mock!(Client::list_cis_scan_configurations).then_compute_response(move |r| {
+        let names: Vec<String> = r
+            .filter_criteria()
+            .map(|f| {
+                f.scan_name_filters()
+                    .iter()
+                    .map(|n| n.value().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        s.push(names);
+        let token = r.next_token().map(str::to_owned);
+        MockResponse::Http(json(match token.as_deref() {
+            // A first page with a near miss (a name the filter matched by prefix, say).
+            None => json!({"scanConfigurations": [{"scanConfigurationArn": "arn:other",
+                "scanName": format!("{LISTING}-2")}], "nextToken": "p2"}),
+            _ => json!({"scanConfigurations": [{"scanConfigurationArn": CONFIG,
+                "scanName": LISTING}]}),
+        }))
+    });
+    let create = mock!(Client::create_cis_scan_configuration)
+        .then_http_response(|| json(json!({"scanConfigurationArn": "arn:second"})));
+    let c = v2(client!(aws_sdk_inspector2, [&listed, &create]), no_s3());
+    let arn = c
+        .start_cis_scan(&settings(Some(tag())), CisLevel::Level1, LISTING)
+        .await
+        .expect("followed");
+    assert_eq!(
+        arn, CONFIG,
+        "the first attempt's configuration, found on page 2"
+    );
+    assert_eq!(create.num_calls(), 0, "no second scan");
+    assert_eq!(seen.all()[0], [LISTING.to_owned()], "looked up by its name");
+}
+
+#[tokio::test]
 async fn starting_is_retried_when_throttled_and_a_denial_names_the_action() {
     let throttled = mock!(Client::create_cis_scan_configuration)
         .sequence()
         .http_response(|| json_error(429, "ThrottlingException", "slow down"))
         .http_response(|| json(json!({"scanConfigurationArn": CONFIG})))
         .build();
-    let c = v2(client!(aws_sdk_inspector2, [&throttled]), no_s3());
+    let listed = none_configured();
+    let c = v2(client!(aws_sdk_inspector2, [&listed, &throttled]), no_s3());
     let arn = c
         .start_cis_scan(&settings(Some(tag())), CisLevel::Level1, LISTING)
         .await
@@ -143,7 +190,7 @@ async fn starting_is_retried_when_throttled_and_a_denial_names_the_action() {
             "User is not authorized to perform: inspector2:CreateCisScanConfiguration",
         )
     });
-    let c = v2(client!(aws_sdk_inspector2, [&denied]), no_s3());
+    let c = v2(client!(aws_sdk_inspector2, [&listed, &denied]), no_s3());
     let err = c
         .start_cis_scan(&settings(Some(tag())), CisLevel::Level1, LISTING)
         .await
