@@ -163,3 +163,48 @@ fn every_report_is_self_contained_valid_and_renders_its_charts() {
         );
     }
 }
+
+#[test]
+fn a_cis_scan_is_told_in_the_report_and_the_page_stays_valid() {
+    let run = scanflow_tests::run(
+        scanflow_tests::scenario_file("cis.json"),
+        vec![],
+        "html-cis",
+        None,
+    );
+    let mut found = Vec::new();
+    html_files(&run.sandbox.out_dir().join("s3"), &mut found);
+    let page_of = |account: &str| {
+        let path = found
+            .iter()
+            .find(|p| {
+                p.file_name().is_some_and(|n| n == "report.html")
+                    && p.to_string_lossy().contains(account)
+            })
+            .unwrap_or_else(|| panic!("{account}'s report: {found:#?}"));
+        std::fs::read_to_string(path).expect("the report")
+    };
+    let failing = page_of("323232323232");
+    assert!(failing.contains("<b>CIS benchmark (LEVEL_2)</b>: The CIS LEVEL_2 scan checked 3"));
+    assert!(failing.contains("<b>i-0c150000000007e49</b>: not checked, SSM_UNMANAGED"));
+    assert!(
+        failing.contains("LEVEL_1 fix: Set PermitRootLogin no"),
+        "the fix beside the check"
+    );
+    let never = page_of("343434343434");
+    assert!(never.contains("did not finish within the account"));
+    if let Some(validator) = std::env::var_os("SCANFLOW_HTML_VALIDATE") {
+        let status = Command::new(validator)
+            .arg("--config")
+            .arg(scanflow_tests::repo_root().join("tests/htmlvalidate.json"))
+            .args(&found)
+            .status()
+            .expect("html-validate runs");
+        assert!(
+            status.success(),
+            "html-validate refused a report (see above)"
+        );
+    } else {
+        eprintln!("SCANFLOW_HTML_VALIDATE is not set: html-validate skipped");
+    }
+}
