@@ -233,6 +233,29 @@ fn cis_scans_deliver_failed_checks_and_never_hold_back_the_vulnerabilities() {
         "and no longer than the deadline: {took}"
     );
 
+    // The fleet watch names the two account-Regions whose CIS scan delivered nothing, and
+    // only them, with what to do: the rollup is where a team of 300 accounts looks.
+    let watch = local.fleet_watch.as_ref().expect("the fleet watch ran");
+    let cis: Vec<(&str, String)> = watch
+        .findings
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.problem,
+                scanflow_core::fleet::Problem::CisIncomplete { .. }
+            )
+        })
+        .map(|f| (f.account_id.as_str(), f.summary()))
+        .collect();
+    assert_eq!(cis.len(), 2, "{cis:?}");
+    assert_eq!(cis[0].0, SCAN_FAILS);
+    assert!(cis[0].1.contains("ended FAILED"), "{cis:?}");
+    assert_eq!(cis[1].0, NEVER_ENDS);
+    assert!(
+        cis[1].1.contains("did not finish within the Duration"),
+        "{cis:?}"
+    );
+
     // The calls AWS would see: one CreateCisScanConfiguration per execution, one
     // GetCisScanResultDetails per failing instance per scan.
     let calls = local.sandbox.api_calls();

@@ -81,6 +81,17 @@ pub struct LastDelivery {
     pub scheduled_at: Option<String>,
     /// What was scanned.
     pub scope: ScanScope,
+    /// How its CIS scan went, when the account runs one (absent in records written before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cis: Option<CisDelivered>,
+}
+
+/// A delivery's CIS scan, as the fleet watch needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CisDelivered {
+    pub level: crate::model::CisLevel,
+    pub outcome: crate::model::CisOutcome,
 }
 
 /// Why an account-Region is in the notice.
@@ -117,6 +128,14 @@ pub enum Problem {
     /// A record the watch needs could not be read or does not parse.
     #[serde(rename_all = "camelCase")]
     Unreadable { key: String, error: String },
+    /// The last delivery's CIS scan failed or did not finish: it delivered no benchmark
+    /// results (its vulnerability findings were delivered).
+    #[serde(rename_all = "camelCase")]
+    CisIncomplete {
+        level: crate::model::CisLevel,
+        outcome: crate::model::CisOutcome,
+        last_scan: String,
+    },
 }
 
 /// One line of the notice: an account-Region, what is wrong and what to do.
@@ -160,6 +179,20 @@ impl FleetFinding {
                 "was scanned (last at {last_scan}) but its member stack is not in the registry"
             ),
             Problem::Unreadable { key, error } => format!("could not be checked: {key}: {error}"),
+            Problem::CisIncomplete {
+                level,
+                outcome,
+                last_scan,
+            } => match outcome {
+                crate::model::CisOutcome::Failed { status, .. } => format!(
+                    "delivered no CIS {level} results: its last CIS scan ({last_scan}) ended \
+                     {status}"
+                ),
+                _ => format!(
+                    "delivered no CIS {level} results: its last CIS scan ({last_scan}) did not \
+                     finish within the Duration"
+                ),
+            },
         }
     }
 }
@@ -208,6 +241,9 @@ pub fn compare(
         if let Some(problem) = schedule_problem(entry, last, now, grace) {
             findings.push(finding(entry, problem.0, problem.1));
         }
+        if let Some((problem, action)) = last.and_then(cis_problem) {
+            findings.push(finding(entry, problem, action));
+        }
         if let (Some(scope), Some(last)) = (&entry.scope, last)
             && *scope != last.scope
             && later(&entry.updated_at, &last.started_at)
@@ -247,6 +283,33 @@ pub fn compare(
     }
     findings.sort_by(|a, b| (&a.account_id, &a.region).cmp(&(&b.account_id, &b.region)));
     findings
+}
+
+/// The last delivery's CIS scan, when it delivered no results: (problem, action).
+fn cis_problem(last: &LastDelivery) -> Option<(Problem, String)> {
+    let cis = last.cis.as_ref()?;
+    let action = match &cis.outcome {
+        crate::model::CisOutcome::Completed => return None,
+        crate::model::CisOutcome::Failed { .. } => format!(
+            "Check in account {} ({}) that the instances are SSM managed and that Inspector's \
+             SSM plugin runs (CIS scans run through SSM), then run a scan: \
+             {{\"accountId\": \"{}\", \"region\": \"{}\"}}",
+            last.account_id, last.region, last.account_id, last.region
+        ),
+        crate::model::CisOutcome::NotFinished => format!(
+            "Raise the Duration of the member stack in account {} ({}) (the time the CIS scan \
+             is given), or look for the scan under CIS scans in the Inspector console",
+            last.account_id, last.region
+        ),
+    };
+    Some((
+        Problem::CisIncomplete {
+            level: cis.level,
+            outcome: cis.outcome.clone(),
+            last_scan: last.started_at.clone(),
+        },
+        action,
+    ))
 }
 
 /// The schedule check of one active entry: (problem, action) when something is wrong.
@@ -393,7 +456,42 @@ mod tests {
             delivered_at: started.into(),
             scheduled_at: None,
             scope: scope(None),
+            cis: None,
         }
+    }
+
+    #[test]
+    fn a_cis_scan_that_delivered_nothing_needs_attention_and_a_completed_one_does_not() {
+        use crate::model::{CisLevel, CisOutcome};
+        let with = |outcome: CisOutcome| LastDelivery {
+            cis: Some(CisDelivered {
+                level: CisLevel::Level1,
+                outcome,
+            }),
+            ..delivery("111111111111", "2026-11-30T03:05:00Z")
+        };
+        let registry = [entry("111111111111", Some(WEEKLY))];
+        let problems = |d: LastDelivery| compare(&registry, &[d], NOW, grace());
+        assert!(problems(with(CisOutcome::Completed)).is_empty());
+        assert!(problems(delivery("111111111111", "2026-11-30T03:05:00Z")).is_empty());
+        let failed = problems(with(CisOutcome::Failed {
+            status: "FAILED".into(),
+            detail: "d".into(),
+        }));
+        assert_eq!(failed.len(), 1);
+        assert!(
+            failed[0].summary().contains("ended FAILED"),
+            "{}",
+            failed[0].summary()
+        );
+        assert!(
+            failed[0].action.contains("SSM plugin"),
+            "{}",
+            failed[0].action
+        );
+        let unfinished = problems(with(CisOutcome::NotFinished));
+        assert!(unfinished[0].summary().contains("did not finish"));
+        assert!(unfinished[0].action.contains("Raise the Duration"));
     }
 
     const WEEKLY: &str = "cron(0 3 ? * MON *)";

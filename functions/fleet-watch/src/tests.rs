@@ -191,6 +191,7 @@ fn deliver(sb: &Sandbox, account: &str, region: &str, started: &str) {
         delivered_at: started.into(),
         scheduled_at: None,
         scope: spec.scope(),
+        cis: None,
     };
     pollster::block_on(sb.store().put(
         &keys::last_delivery(account, region),

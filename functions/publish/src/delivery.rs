@@ -7,7 +7,7 @@
 //! machine retries (or an operator redrives) the step, it publishes only what is missing.
 //! Security Hub updates are idempotent by id, and their problems never undo a delivery.
 
-use scanflow_core::fleet::{LastDelivery, ScanScope};
+use scanflow_core::fleet::{CisDelivered, LastDelivery, ScanScope};
 use scanflow_core::message::Message;
 use scanflow_core::model::{Severity, Uncovered};
 use scanflow_core::ports::{
@@ -110,9 +110,15 @@ pub async fn deliver<P: Platform>(
 async fn record_delivery<S: ReportStore>(store: &S, run: &Run, collected: &Collected) {
     // The manifest's collection time stands for the delivery time: the handlers have no clock
     // of their own (the local engine's is virtual), and delivery follows collection at once.
-    let delivered_at = match report::read_manifest(store, &collected.manifest_key).await {
-        Ok(manifest) => manifest.collected_at,
-        Err(_) => run.started_at.clone(),
+    let (delivered_at, cis) = match report::read_manifest(store, &collected.manifest_key).await {
+        Ok(manifest) => (
+            manifest.collected_at,
+            manifest.coverage.cis.map(|c| CisDelivered {
+                level: c.level,
+                outcome: c.outcome,
+            }),
+        ),
+        Err(_) => (run.started_at.clone(), None),
     };
     let record = LastDelivery {
         account_id: run.account_id.clone(),
@@ -126,6 +132,7 @@ async fn record_delivery<S: ReportStore>(store: &S, run: &Run, collected: &Colle
             tag: run.tag.clone(),
             duration_seconds: run.duration_seconds,
         },
+        cis,
     };
     let key = keys::last_delivery(&run.account_id, &run.region);
     let written = match serde_json::to_vec(&record) {
