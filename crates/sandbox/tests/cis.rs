@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use common::*;
 use scanflow_core::model::{CisLevel, CisOutcome, Engine, Tag};
-use scanflow_core::ports::{MemberAccount, RunStatus};
+use scanflow_core::ports::{MemberAccount, Platform, RunStatus};
 use scanflow_core::state::CisRun;
 use scanflow_sandbox::cis::{CreateCisRequest, create};
 use serde_json::json;
@@ -64,6 +64,12 @@ fn create_refuses_what_aws_refuses_at_each_limit() {
 }
 
 fn cis_run(m: &scanflow_sandbox::Member) -> scanflow_core::state::Run {
+    cis_run_by(m, ACCT)
+}
+
+/// Starts the member's v2 run and its CIS scan (twice, as a retried start-run would), checking
+/// the configuration is owned by `owner` (whose credentials created it).
+fn cis_run_by(m: &scanflow_sandbox::Member, owner: &str) -> scanflow_core::state::Run {
     let settings = settings(m);
     assert_eq!(settings.cis, Some(CisLevel::Level1));
     let started = pollster::block_on(m.start_scan(&settings, "exec-1")).expect("v2 start");
@@ -75,7 +81,7 @@ fn cis_run(m: &scanflow_sandbox::Member) -> scanflow_core::state::Run {
             .expect("CIS start, retried");
     assert_eq!(again, arn);
     assert!(
-        arn.contains(":owner/111122223333/cis-configuration/"),
+        arn.contains(&format!(":{owner}:owner/{owner}/cis-configuration/")),
         "{arn}"
     );
     let mut run = run_for(
@@ -177,4 +183,38 @@ fn a_failed_scan_ends_the_wait_and_delivers_no_checks() {
         .cis
         .expect("CIS coverage");
     assert_eq!(cis.outcome, CisOutcome::NotFinished);
+}
+
+#[test]
+fn a_delegated_admin_starts_and_reads_its_members_scan_without_their_role() {
+    let org = "o-abcdef1234";
+    let mut doc = v2_account("completes");
+    doc["hub"]["inspectorDelegatedAdmin"] = json!(true);
+    doc["hub"]["delegatedAdminOf"] = json!(org);
+    doc["accounts"][0]["organization"] = json!(org);
+    let sb = sandbox("cis-admin", doc);
+    let m = member(&sb);
+    // The hub's credentials create it: the configuration is the hub's, for the member.
+    let run = cis_run_by(&m, HUB);
+    sb.set_now(at(600));
+    let reader = pollster::block_on(sb.reader(&run)).expect("reader");
+    assert_eq!(
+        pollster::block_on(reader.run_status(&run)).expect("status"),
+        RunStatus::Succeeded {
+            state: "COMPLETED".into()
+        }
+    );
+    let (findings, _) = all_findings(&reader, &run);
+    assert_eq!(
+        findings
+            .iter()
+            .filter(|f| f.detail.as_ref().is_some_and(|d| d.cis.is_some()))
+            .count(),
+        1
+    );
+    assert_eq!(
+        sb.api_calls().get("sts:AssumeRole"),
+        Some(&1),
+        "only start-run's"
+    );
 }
