@@ -166,7 +166,8 @@ fn default_scenario_delivers_every_finding_through_every_channel_and_reports_the
         .partition(|m| m.attributes["scanflow_kind"] == "rollup");
     assert_eq!(rollup.len(), 1);
     assert_eq!(emails.len(), local.executions.len());
-    // The fleet watch names the account whose member stack is gone, and only it.
+    // The fleet watch names the account whose member stack is gone and the one still on
+    // Inspector Classic (with what v2's pre-flight found there), and only them.
     assert_eq!(watch.len(), 1);
     assert!(
         watch[0]
@@ -175,10 +176,19 @@ fn default_scenario_delivers_every_finding_through_every_channel_and_reports_the
         "{}",
         watch[0].message
     );
+    assert!(
+        watch[0].message.contains(
+            "444455556666 us-east-1: is still on Inspector Classic, which ended on\n  \
+             2026-05-20 (Inspector v2 EC2 scanning is DISABLED)"
+        ),
+        "{}",
+        watch[0].message
+    );
     for ex in local
         .executions
         .iter()
         .filter(|e| e.execution.status == Status::Succeeded)
+        .filter(|e| e.input["accountId"] != "444455556666")
     {
         let account = ex.input["accountId"].as_str().expect("account");
         assert!(!watch[0].message.contains(account), "{account} is healthy");

@@ -70,9 +70,13 @@ fn the_rollup_of_the_default_scenario_has_each_delivered_scans_figures() {
         );
     }
     assert!(delivered >= 3, "the default scenario delivers three scans");
-    // The account that lost its member stack is what needs attention.
+    // The account that lost its member stack and the one still on Classic need attention.
     assert!(
         body.contains("NEEDS ATTENTION\n- 123456789012 eu-central-1: lost its member stack"),
+        "{body}"
+    );
+    assert!(
+        body.contains("- 444455556666 us-east-1: is still on Inspector Classic"),
         "{body}"
     );
     // 78 characters, or longer only by the report's link, which must stay whole.

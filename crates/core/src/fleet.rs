@@ -84,6 +84,10 @@ pub struct LastDelivery {
     /// How its CIS scan went, when the account runs one (absent in records written before).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cis: Option<CisDelivered>,
+    /// A Classic scan: Inspector v2's EC2 scanning status start-run's pre-flight read, when it
+    /// could read one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v2_ec2: Option<crate::migration::ScanningStatus>,
 }
 
 /// A delivery's CIS scan, as the fleet watch needs it.
@@ -128,6 +132,13 @@ pub enum Problem {
     /// A record the watch needs could not be read or does not parse.
     #[serde(rename_all = "camelCase")]
     Unreadable { key: String, error: String },
+    /// The member stack still asks for Inspector Classic, whose support has ended.
+    #[serde(rename_all = "camelCase")]
+    StillOnClassic {
+        /// Inspector v2's EC2 scanning status there, from the last delivery's pre-flight.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        v2_ec2: Option<crate::migration::ScanningStatus>,
+    },
     /// The last delivery's CIS scan failed or did not finish: it delivered no benchmark
     /// results (its vulnerability findings were delivered).
     #[serde(rename_all = "camelCase")]
@@ -179,6 +190,14 @@ impl FleetFinding {
                 "was scanned (last at {last_scan}) but its member stack is not in the registry"
             ),
             Problem::Unreadable { key, error } => format!("could not be checked: {key}: {error}"),
+            Problem::StillOnClassic { v2_ec2 } => format!(
+                "is still on Inspector Classic, which ended on {}{}",
+                crate::migration::CLASSIC_END,
+                v2_ec2.map_or_else(String::new, |s| format!(
+                    " (Inspector v2 EC2 scanning is {})",
+                    s.as_str()
+                ))
+            ),
             Problem::CisIncomplete {
                 level,
                 outcome,
@@ -241,6 +260,9 @@ pub fn compare(
         if let Some(problem) = schedule_problem(entry, last, now, grace) {
             findings.push(finding(entry, problem.0, problem.1));
         }
+        if let Some(problem) = classic_problem(entry, last) {
+            findings.push(finding(entry, problem.0, problem.1));
+        }
         if let Some((problem, action)) = last.and_then(cis_problem) {
             findings.push(finding(entry, problem, action));
         }
@@ -283,6 +305,29 @@ pub fn compare(
     }
     findings.sort_by(|a, b| (&a.account_id, &a.region).cmp(&(&b.account_id, &b.region)));
     findings
+}
+
+/// A member stack still on Inspector Classic: (problem, action), with the step its v2 status
+/// calls for.
+fn classic_problem(
+    entry: &RegistryEntry,
+    last: Option<&LastDelivery>,
+) -> Option<(Problem, String)> {
+    use crate::migration::ScanningStatus;
+    if entry.scope.as_ref()?.engine != crate::model::Engine::Classic {
+        return None;
+    }
+    let v2_ec2 = last.and_then(|d| d.v2_ec2);
+    let switch = "set the member stack's Engine parameter to inspector2 (templates/DEPLOY.md, \
+                  \"Moving from Inspector Classic to v2\")";
+    let action = match v2_ec2 {
+        Some(ScanningStatus::Enabled) => format!("Inspector v2 is ready there: {switch}"),
+        _ => format!(
+            "Enable Inspector v2 EC2 scanning in account {} ({}), then {switch}",
+            entry.account_id, entry.region
+        ),
+    };
+    Some((Problem::StillOnClassic { v2_ec2 }, action))
 }
 
 /// The last delivery's CIS scan, when it delivered no results: (problem, action).
@@ -457,6 +502,7 @@ mod tests {
             scheduled_at: None,
             scope: scope(None),
             cis: None,
+            v2_ec2: None,
         }
     }
 

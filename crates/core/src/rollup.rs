@@ -300,7 +300,7 @@ impl Rollup {
         }
         body.push_str("\nBY ACCOUNT-REGION (worst first)\n");
         body.push_str(&format!(
-            "{:<12}  {:<14} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7}  {}\n",
+            "{:<12} {:<14} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7} {}\n",
             "ACCOUNT", "REGION", "CRIT", "HIGH", "NEW", "RSLVD", "OVRDU", "SCANNED", "LAST SCAN"
         ));
         let footer = format!(
@@ -351,9 +351,10 @@ fn row_line(row: &Row) -> String {
         .as_deref()
         .and_then(|t| t.get(..10))
         .unwrap_or("never");
+    // 78 characters with the mark: a row that needs attention must not wrap.
     let mark = if row.attention > 0 { " !" } else { "" };
     format!(
-        "{:<12}  {:<14} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7}  {last}{mark}\n",
+        "{:<12} {:<14} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7} {last}{mark}\n",
         text::one_line(&row.account_id, 12),
         text::one_line(&row.region, 14),
         dash(crit),
@@ -436,6 +437,21 @@ mod tests {
     }
 
     #[test]
+    fn a_row_that_needs_attention_fits_the_e_mail_width_in_the_longest_region() {
+        let mut r = row("111111111111", 99_999, 99_999);
+        r.region = "ap-southeast-2".into();
+        r.attention = 1;
+        if let Some(s) = &mut r.summary {
+            s.instances_scanned = 999;
+            s.instances_not_scanned = 0;
+        }
+        let line = row_line(&r);
+        let line = line.trim_end_matches('\n');
+        assert!(line.ends_with("2026-11-28 !"), "{line}");
+        assert_eq!(line.chars().count(), WIDTH, "{line}");
+    }
+
+    #[test]
     fn rows_are_worst_first_and_the_totals_add_up() {
         let r = Rollup::new(
             "2026-11-30T06:00:00Z".into(),
@@ -511,7 +527,7 @@ mod tests {
             body.contains("NEEDS ATTENTION\n- 444444444444 ap-southeast-2: missed its schedule")
         );
         assert!(
-            body.contains("444444444444  ap-southeast-2     -     -"),
+            body.contains("444444444444 ap-southeast-2     -     -"),
             "{body}"
         );
         assert!(body.contains("never !"), "{body}");

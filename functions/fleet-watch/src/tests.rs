@@ -192,6 +192,7 @@ fn deliver(sb: &Sandbox, account: &str, region: &str, started: &str) {
         scheduled_at: None,
         scope: spec.scope(),
         cis: None,
+        v2_ec2: None,
     };
     pollster::block_on(sb.store().put(
         &keys::last_delivery(account, region),
@@ -209,23 +210,44 @@ fn a_healthy_fleet_gets_no_notice() {
     for (account, region) in deployed(&sb) {
         deliver(&sb, &account, &region, "2026-11-30T03:20:00Z");
     }
-    // Only the account whose stack is gone is named; remove it and nothing is.
+    // Only the account whose stack is gone and the one still on Inspector Classic (whose
+    // support has ended) are named; remove both and nothing is.
     let with_lost = run_check(&sb, "2026-12-01T06:00:00Z", 6);
-    assert_eq!(with_lost.attention, 1, "{:?}", with_lost.findings);
-    assert!(matches!(
-        with_lost.findings[0].problem,
-        Problem::LostMemberStack { .. }
-    ));
-    let lost = &with_lost.findings[0];
+    assert_eq!(with_lost.attention, 2, "{:?}", with_lost.findings);
+    let named: Vec<&Problem> = with_lost.findings.iter().map(|f| &f.problem).collect();
+    assert!(
+        matches!(
+            named[..],
+            [
+                Problem::LostMemberStack { .. },
+                Problem::StillOnClassic { .. }
+            ]
+        ),
+        "{named:?}"
+    );
+    for f in &with_lost.findings {
+        std::fs::remove_file(
+            sb.store()
+                .path_of(&keys::registry_entry(&f.account_id, &f.region))
+                .expect("path"),
+        )
+        .expect("removed");
+    }
+    // The Classic account leaves altogether (its deliveries would name it unregistered).
+    let classic = &with_lost.findings[1];
     std::fs::remove_file(
         sb.store()
-            .path_of(&keys::registry_entry(&lost.account_id, &lost.region))
+            .path_of(&keys::last_delivery(&classic.account_id, &classic.region))
             .expect("path"),
     )
     .expect("removed");
     let before = sb.sns_messages().len();
     let healthy = run_check(&sb, "2026-12-01T06:00:00Z", 6);
-    assert_eq!(healthy.checked, deployed(&sb).len());
+    assert_eq!(
+        healthy.checked,
+        deployed(&sb).len() - 1,
+        "less the Classic one"
+    );
     assert!(healthy.findings.is_empty(), "{:?}", healthy.findings);
     assert_eq!(healthy.message_id, None);
     assert_eq!(

@@ -9,6 +9,7 @@
 
 use scanflow_core::fleet::{CisDelivered, LastDelivery, ScanScope};
 use scanflow_core::message::Message;
+use scanflow_core::migration::V2Readiness;
 use scanflow_core::model::{Severity, Uncovered};
 use scanflow_core::ports::{
     FindingRef, MemberAccount, Notice, NoticeKind, NoticeResource, Platform, ReportStore,
@@ -133,6 +134,10 @@ async fn record_delivery<S: ReportStore>(store: &S, run: &Run, collected: &Colle
             duration_seconds: run.duration_seconds,
         },
         cis,
+        v2_ec2: match &run.v2_readiness {
+            Some(V2Readiness::Reported { ec2 }) => Some(*ec2),
+            _ => None,
+        },
     };
     let key = keys::last_delivery(&run.account_id, &run.region);
     let written = match serde_json::to_vec(&record) {
