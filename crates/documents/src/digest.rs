@@ -167,20 +167,57 @@ impl Brief {
         }
     }
 
+    fn rank(&self, other: &Self) -> Ordering {
+        self.rank_key().cmp(&other.rank_key())
+    }
+
+    fn rank_key(&self) -> RankKey<'_> {
+        RankKey {
+            severity: self.severity,
+            exploit_available: self.exploit_available,
+            fix_available: self.fix_available == Some(true),
+            score: self.score,
+            id: &self.id,
+        }
+    }
+}
+
+/// What a [`Brief`] is ranked by, read from the finding it would be made of: most findings
+/// rank below the kept ones and need no brief (whose lines take allocations to write).
+#[derive(Clone, Copy)]
+struct RankKey<'a> {
+    severity: Severity,
+    exploit_available: bool,
+    fix_available: bool,
+    score: Option<f64>,
+    id: &'a str,
+}
+
+impl<'a> RankKey<'a> {
+    fn of(finding: &'a Finding) -> Self {
+        Self {
+            severity: finding.severity,
+            exploit_available: finding
+                .detail
+                .as_deref()
+                .is_some_and(|d| d.exploit_available == Some(true)),
+            fix_available: finding.fix_available == Some(true),
+            score: finding.score,
+            id: &finding.id,
+        }
+    }
+
     /// Most urgent first: severity; within it, a known exploit first, then a fix available
     /// (something to do now), then score (higher first, none last); then id, so the order does
     /// not depend on the order findings were read in.
-    fn rank(&self, other: &Self) -> Ordering {
-        let score = |b: &Self| b.score.unwrap_or(f64::NEG_INFINITY);
+    fn cmp(&self, other: &Self) -> Ordering {
+        let score = |k: &Self| k.score.unwrap_or(f64::NEG_INFINITY);
         self.severity
             .cmp(&other.severity)
             .then_with(|| other.exploit_available.cmp(&self.exploit_available))
-            .then_with(|| {
-                let fix = |b: &Self| b.fix_available == Some(true);
-                fix(other).cmp(&fix(self))
-            })
+            .then_with(|| other.fix_available.cmp(&self.fix_available))
             .then_with(|| score(other).total_cmp(&score(self)))
-            .then_with(|| self.id.cmp(&other.id))
+            .then_with(|| self.id.cmp(other.id))
     }
 }
 
@@ -233,33 +270,39 @@ impl TopFindings {
     }
 
     fn offer(&mut self, finding: &Finding) {
-        if self.cap > 0 {
-            self.offer_brief(Brief::of(finding));
+        if self.admits(finding) {
+            self.keep(Brief::of(finding));
         }
     }
 
-    fn offer_brief(&mut self, brief: Brief) {
+    /// Whether `finding` would be kept: room left, or more urgent than the least kept.
+    fn admits(&self, finding: &Finding) -> bool {
         if self.cap == 0 {
-            return;
+            return false;
         }
-        if self.heap.len() == self.cap {
-            let Some(least) = self.heap.peek() else {
-                return;
-            };
-            if brief.rank(&least.0) == Ordering::Less {
-                self.heap.pop();
-                self.heap.push(Ranked(brief));
+        match self.heap.peek() {
+            Some(least) if self.heap.len() >= self.cap => {
+                RankKey::of(finding).cmp(&least.0.rank_key()) == Ordering::Less
             }
-            return;
+            _ => true,
+        }
+    }
+
+    /// Keeps `brief`, admitted by [`Self::admits`], dropping the least urgent when full.
+    fn keep(&mut self, brief: Brief) {
+        if self.heap.len() >= self.cap {
+            self.heap.pop();
         }
         self.heap.push(Ranked(brief));
     }
 
     /// Offers a finding with its age in days (shown in the overdue list).
     fn offer_aged(&mut self, finding: &Finding, age_days: u64) {
-        let mut brief = Brief::of(finding);
-        brief.age_days = Some(age_days);
-        self.offer_brief(brief);
+        if self.admits(finding) {
+            let mut brief = Brief::of(finding);
+            brief.age_days = Some(age_days);
+            self.keep(brief);
+        }
     }
 }
 
@@ -285,28 +328,27 @@ impl TopVulnerabilities {
             return;
         }
         // Without a vulnerability id (some Classic rules) a finding is its own entry.
-        let key = finding
-            .vulnerability_id
-            .clone()
-            .unwrap_or_else(|| finding.id.clone());
+        let key = finding.vulnerability_id.as_deref().unwrap_or(&finding.id);
         let instance = {
             use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
             BuildHasherDefault::<DefaultHasher>::default()
                 .hash_one(finding.instance_id.as_deref().unwrap_or(&finding.id))
         };
-        let brief = Brief::of(finding);
-        match self.by_vulnerability.get_mut(&key) {
+        match self.by_vulnerability.get_mut(key) {
             Some((best, instances)) => {
                 instances.insert(instance);
                 let findings = best.findings.saturating_add(1);
-                if brief.rank(best) == Ordering::Less {
-                    *best = brief;
+                // The brief is made only for a finding that ranks above the one shown.
+                if RankKey::of(finding).cmp(&best.rank_key()) == Ordering::Less {
+                    *best = Brief::of(finding);
                 }
                 best.findings = findings;
             }
             None => {
-                self.by_vulnerability
-                    .insert(key, (brief, HashSet::from([instance])));
+                self.by_vulnerability.insert(
+                    key.to_owned(),
+                    (Brief::of(finding), HashSet::from([instance])),
+                );
             }
         }
     }
