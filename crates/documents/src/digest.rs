@@ -6,7 +6,7 @@
 //! a line of its own.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::fmt::Write as _;
 
 use scanflow_core::ScanError;
@@ -308,11 +308,75 @@ impl TopFindings {
 
 /// The `cap` most severe vulnerabilities for the e-mail's main list: one entry per
 /// vulnerability however many instances have it (CVE-2024-6387 on 37 instances is one line),
-/// shown by its most urgent finding. Memory: one brief per distinct vulnerability and 8 bytes
-/// per instance it is on, whatever the number of findings.
+/// shown by its most urgent finding. Memory: the rank of each distinct vulnerability's most
+/// urgent finding and 8 bytes per instance it is on, whatever the number of findings.
+///
+/// A brief (whose lines take allocations to write) is made only for a finding that becomes
+/// its vulnerability's most urgent while that ranks among the `cap` most urgent so far. No
+/// other is needed: a vulnerability's rank only rises as findings come, so one among the `cap`
+/// at the end was among them when its most urgent finding came.
 pub struct TopVulnerabilities {
     cap: usize,
-    by_vulnerability: HashMap<String, (Brief, HashSet<u64>)>,
+    by_vulnerability: HashMap<String, Vulnerability>,
+    /// Every vulnerability's rank, most urgent first.
+    ranks: BTreeSet<Rank>,
+}
+
+struct Vulnerability {
+    rank: Rank,
+    /// Its most urgent finding's brief, when that ranked among the `cap` when it came.
+    brief: Option<Brief>,
+    findings: u64,
+    instances: HashSet<u64>,
+}
+
+/// A [`RankKey`] that owns its id, kept for each vulnerability.
+#[derive(Clone)]
+struct Rank {
+    severity: Severity,
+    exploit_available: bool,
+    fix_available: bool,
+    score: Option<f64>,
+    id: String,
+}
+
+impl Rank {
+    fn of(key: RankKey<'_>) -> Self {
+        Self {
+            severity: key.severity,
+            exploit_available: key.exploit_available,
+            fix_available: key.fix_available,
+            score: key.score,
+            id: key.id.to_owned(),
+        }
+    }
+
+    fn key(&self) -> RankKey<'_> {
+        RankKey {
+            severity: self.severity,
+            exploit_available: self.exploit_available,
+            fix_available: self.fix_available,
+            score: self.score,
+            id: &self.id,
+        }
+    }
+}
+
+impl PartialEq for Rank {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Rank {}
+impl PartialOrd for Rank {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Rank {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(&other.key())
+    }
 }
 
 impl TopVulnerabilities {
@@ -320,6 +384,7 @@ impl TopVulnerabilities {
         Self {
             cap,
             by_vulnerability: HashMap::new(),
+            ranks: BTreeSet::new(),
         }
     }
 
@@ -328,44 +393,68 @@ impl TopVulnerabilities {
             return;
         }
         // Without a vulnerability id (some Classic rules) a finding is its own entry.
-        let key = finding.vulnerability_id.as_deref().unwrap_or(&finding.id);
+        let name = finding.vulnerability_id.as_deref().unwrap_or(&finding.id);
         let instance = {
             use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
             BuildHasherDefault::<DefaultHasher>::default()
                 .hash_one(finding.instance_id.as_deref().unwrap_or(&finding.id))
         };
-        match self.by_vulnerability.get_mut(key) {
-            Some((best, instances)) => {
-                instances.insert(instance);
-                let findings = best.findings.saturating_add(1);
-                // The brief is made only for a finding that ranks above the one shown.
-                if RankKey::of(finding).cmp(&best.rank_key()) == Ordering::Less {
-                    *best = Brief::of(finding);
+        let key = RankKey::of(finding);
+        let rank = match self.by_vulnerability.get_mut(name) {
+            Some(v) => {
+                v.instances.insert(instance);
+                v.findings = v.findings.saturating_add(1);
+                if key.cmp(&v.rank.key()) != Ordering::Less {
+                    return;
                 }
-                best.findings = findings;
+                // More urgent than the one shown: this finding stands for it now.
+                let rank = Rank::of(key);
+                self.ranks.remove(&v.rank);
+                v.rank = rank.clone();
+                v.brief = None;
+                rank
             }
             None => {
+                let rank = Rank::of(key);
                 self.by_vulnerability.insert(
-                    key.to_owned(),
-                    (Brief::of(finding), HashSet::from([instance])),
+                    name.to_owned(),
+                    Vulnerability {
+                        rank: rank.clone(),
+                        brief: None,
+                        findings: 1,
+                        instances: HashSet::from([instance]),
+                    },
                 );
+                rank
             }
+        };
+        let among_cap = self.ranks.len() < self.cap
+            || self
+                .ranks
+                .iter()
+                .nth(self.cap - 1)
+                .is_some_and(|last| rank < *last);
+        self.ranks.insert(rank);
+        if among_cap && let Some(v) = self.by_vulnerability.get_mut(name) {
+            v.brief = Some(Brief::of(finding));
         }
     }
 
     /// The kept vulnerabilities, most urgent first, each with its counts.
     pub fn into_sorted(self) -> Vec<Brief> {
-        let mut all: Vec<Brief> = self
+        let mut all: Vec<(Rank, Brief)> = self
             .by_vulnerability
             .into_values()
-            .map(|(mut b, instances)| {
-                b.instances = instances.len() as u64;
-                b
+            .filter_map(|v| {
+                let mut brief = v.brief?;
+                brief.findings = v.findings;
+                brief.instances = v.instances.len() as u64;
+                Some((v.rank, brief))
             })
             .collect();
-        all.sort_by(|a, b| a.rank(b));
+        all.sort_by(|a, b| a.0.cmp(&b.0));
         all.truncate(self.cap);
-        all
+        all.into_iter().map(|(_, b)| b).collect()
     }
 }
 
@@ -1514,5 +1603,71 @@ mod tests {
         assert_eq!(a.score, Some(9.0), "shown by its most urgent finding");
         let lines = brief_lines(2, a, None);
         assert!(lines.contains("; on 37 instances]"), "{lines}");
+    }
+
+    /// Briefs made only for findings that rank among the kept ones list what a brief made for
+    /// every finding lists: the same vulnerabilities, each by its most urgent finding, with
+    /// its counts, whatever the order the findings come in.
+    #[test]
+    fn the_most_severe_vulnerabilities_do_not_depend_on_which_briefs_were_made() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        for (cap, vulns, count) in [(1, 3, 40), (5, 40, 300), (25, 998, 1000), (25, 60, 2000)] {
+            let findings: Vec<Finding> = (0..count)
+                .map(|i| {
+                    let severity = Severity::ALL[next(6) as usize];
+                    let score = (next(4) > 0).then(|| next(100) as f64 / 10.0);
+                    let mut f = finding(
+                        &format!("f-{:05}", next(100_000) * 10_000 + i),
+                        severity,
+                        score,
+                    );
+                    f.vulnerability_id = (next(20) > 0).then(|| format!("CVE-{}", next(vulns)));
+                    f.instance_id = Some(format!("i-{}", next(7)));
+                    f.fix_available = Some(next(2) == 0);
+                    f
+                })
+                .collect();
+            let mut top = TopVulnerabilities::new(cap);
+            for f in &findings {
+                top.offer(f);
+            }
+            // Every finding's brief, the most urgent kept per vulnerability.
+            let mut naive: HashMap<String, (Brief, HashSet<String>, u64)> = HashMap::new();
+            for f in &findings {
+                let name = f.vulnerability_id.clone().unwrap_or_else(|| f.id.clone());
+                let brief = Brief::of(f);
+                let entry = naive
+                    .entry(name)
+                    .or_insert_with(|| (brief.clone(), HashSet::new(), 0));
+                entry
+                    .1
+                    .insert(f.instance_id.clone().unwrap_or_else(|| f.id.clone()));
+                entry.2 += 1;
+                if brief.rank(&entry.0) == Ordering::Less {
+                    entry.0 = brief;
+                }
+            }
+            let mut expected: Vec<Brief> = naive
+                .into_values()
+                .map(|(mut b, instances, findings)| {
+                    b.instances = instances.len() as u64;
+                    b.findings = findings;
+                    b
+                })
+                .collect();
+            expected.sort_by(|a, b| a.rank(b));
+            expected.truncate(cap);
+            assert_eq!(
+                top.into_sorted(),
+                expected,
+                "cap {cap}, {vulns} vulnerabilities"
+            );
+        }
     }
 }
