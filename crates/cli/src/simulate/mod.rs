@@ -27,7 +27,7 @@ pub mod cost;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
@@ -511,9 +511,6 @@ struct Queue {
     running_ids: Vec<usize>,
     /// The one holding a slot with a function that uses shared quotas, if any.
     shared_holder: Option<usize>,
-    /// The next turn waits for a running one's clock to pass it: tell the scheduler as the
-    /// clocks move.
-    waiting_on_clocks: bool,
     live: usize,
     done: bool,
 }
@@ -539,6 +536,9 @@ struct Ctx {
     clocks: Vec<AtomicI64>,
     epoch: OffsetDateTime,
     bill_cpu: bool,
+    /// The next turn waits for a running one's clock to pass it: tell the scheduler as the
+    /// clocks move (read without the queue's lock, on every call an invocation makes).
+    waiting_on_clocks: AtomicBool,
     sns: Mutex<SnsTally>,
     absorbed: Mutex<BTreeMap<String, u64>>,
     start_refused: Mutex<(u64, u64)>,
@@ -573,17 +573,14 @@ impl Ctx {
 
     /// Execution `id`, holding a slot, has got to `at`: nothing it does from now on is earlier.
     fn set_clock(&self, id: usize, at: OffsetDateTime) {
-        self.clocks[id].store(self.clock_nanos(at), AtomicOrdering::Release);
+        self.clocks[id].store(self.clock_nanos(at), AtomicOrdering::SeqCst);
     }
 
     /// Execution `id`'s invocation clock moved on to `at`: a turn waiting for it may go.
     fn progressed(self: &Arc<Self>, id: usize, at: OffsetDateTime) {
         self.set_clock(id, at);
-        if self.slots > 1 {
-            let mut q = lock(&self.queue);
-            if q.waiting_on_clocks {
-                self.dispatch(&mut q);
-            }
+        if self.waiting_on_clocks.load(AtomicOrdering::SeqCst) {
+            self.dispatch(&mut lock(&self.queue));
         }
     }
 
@@ -593,21 +590,26 @@ impl Ctx {
         let behind = q
             .running_ids
             .iter()
-            .any(|&r| self.clocks[r].load(AtomicOrdering::Acquire) <= at);
+            .any(|&r| self.clocks[r].load(AtomicOrdering::SeqCst) <= at);
         let shared = matches!(turn, Turn::Resume { shared: true, .. });
         !behind && !(shared && q.shared_holder.is_some())
     }
 
     /// Hands out turns while slots are free, in time order. Called with the queue locked.
     fn dispatch(self: &Arc<Self>, q: &mut Queue) {
-        q.waiting_on_clocks = false;
+        self.waiting_on_clocks.store(false, AtomicOrdering::SeqCst);
         while q.running < self.slots {
             let Some(&Reverse((at, _, turn))) = q.heap.peek() else {
                 break;
             };
             if !self.may_start(q, at, turn) {
-                q.waiting_on_clocks = true;
-                break;
+                // Said before looking again: a clock that moves meanwhile is seen here, or its
+                // invocation sees the flag and dispatches once this lock is free.
+                self.waiting_on_clocks.store(true, AtomicOrdering::SeqCst);
+                if !self.may_start(q, at, turn) {
+                    break;
+                }
+                self.waiting_on_clocks.store(false, AtomicOrdering::SeqCst);
             }
 
             q.heap.pop();
@@ -789,11 +791,8 @@ impl Ctx {
         drop(functions);
         // From here on the execution's next turn, and its slot's end, are at `at + took`.
         self.set_clock(id, at.saturating_add(took));
-        if self.slots > 1 {
-            let mut q = lock(&self.queue);
-            if q.waiting_on_clocks {
-                self.dispatch(&mut q);
-            }
+        if self.waiting_on_clocks.load(AtomicOrdering::SeqCst) {
+            self.dispatch(&mut lock(&self.queue));
         }
         (result, took)
     }
@@ -1200,6 +1199,7 @@ pub fn run(workflow: Workflow, options: SimulateOptions) -> Result<Simulation, S
         clocks: (0..n).map(|_| AtomicI64::new(0)).collect(),
         epoch: options.start_time,
         bill_cpu: options.bill_cpu,
+        waiting_on_clocks: AtomicBool::new(false),
         sns: Mutex::new(SnsTally::default()),
         absorbed: Mutex::new(BTreeMap::new()),
         start_refused: Mutex::new((0, 0)),
