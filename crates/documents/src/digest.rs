@@ -322,22 +322,50 @@ pub struct TopVulnerabilities {
     ranks: BTreeSet<Rank>,
 }
 
+/// What is kept of each vulnerability: small, as a fleet's accounts have many thousands.
 struct Vulnerability {
     rank: Rank,
     /// Its most urgent finding's brief, when that ranked among the `cap` when it came.
-    brief: Option<Brief>,
+    brief: Option<Box<Brief>>,
     findings: u64,
-    instances: HashSet<u64>,
+    instances: Instances,
 }
 
-/// A [`RankKey`] that owns its id, kept for each vulnerability.
+/// The instances a vulnerability is on, by hash; most are on one.
+enum Instances {
+    One(u64),
+    Many(HashSet<u64>),
+}
+
+impl Instances {
+    fn insert(&mut self, instance: u64) {
+        match self {
+            Self::One(first) if *first != instance => {
+                *self = Self::Many(HashSet::from([*first, instance]));
+            }
+            Self::One(_) => {}
+            Self::Many(set) => {
+                set.insert(instance);
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::One(_) => 1,
+            Self::Many(set) => set.len(),
+        }
+    }
+}
+
+/// A [`RankKey`] that owns its id (shared by the vulnerability and the ranking).
 #[derive(Clone)]
 struct Rank {
     severity: Severity,
     exploit_available: bool,
     fix_available: bool,
     score: Option<f64>,
-    id: String,
+    id: std::sync::Arc<str>,
 }
 
 impl Rank {
@@ -347,7 +375,7 @@ impl Rank {
             exploit_available: key.exploit_available,
             fix_available: key.fix_available,
             score: key.score,
-            id: key.id.to_owned(),
+            id: key.id.into(),
         }
     }
 
@@ -422,7 +450,7 @@ impl TopVulnerabilities {
                         rank: rank.clone(),
                         brief: None,
                         findings: 1,
-                        instances: HashSet::from([instance]),
+                        instances: Instances::One(instance),
                     },
                 );
                 rank
@@ -436,7 +464,7 @@ impl TopVulnerabilities {
                 .is_some_and(|last| rank < *last);
         self.ranks.insert(rank);
         if among_cap && let Some(v) = self.by_vulnerability.get_mut(name) {
-            v.brief = Some(Brief::of(finding));
+            v.brief = Some(Box::new(Brief::of(finding)));
         }
     }
 
@@ -446,7 +474,7 @@ impl TopVulnerabilities {
             .by_vulnerability
             .into_values()
             .filter_map(|v| {
-                let mut brief = v.brief?;
+                let mut brief = *v.brief?;
                 brief.findings = v.findings;
                 brief.instances = v.instances.len() as u64;
                 Some((v.rank, brief))
