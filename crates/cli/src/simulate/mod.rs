@@ -591,8 +591,9 @@ impl Ctx {
             .running_ids
             .iter()
             .any(|&r| self.clocks[r].load(AtomicOrdering::SeqCst) <= at);
-        let shared = matches!(turn, Turn::Resume { shared: true, .. });
-        !behind && !(shared && q.shared_holder.is_some())
+        let shared_taken =
+            matches!(turn, Turn::Resume { shared: true, .. }) && q.shared_holder.is_some();
+        !(behind || shared_taken)
     }
 
     /// Hands out turns while slots are free, in time order. Called with the queue locked.
