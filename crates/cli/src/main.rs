@@ -134,9 +134,10 @@ struct SimulateArgs {
     /// The scheduled time (RFC 3339) [default: 2026-11-30T03:00:00Z, a Monday].
     #[arg(long)]
     start_time: Option<String>,
-    /// Invocations run at once in real time; 1 keeps every request in exact virtual-time order.
-    #[arg(long, default_value_t = 1)]
-    slots: usize,
+    /// Invocations run at once in real time; the figures do not depend on it (the quota
+    /// models see the same order) [default: this machine's cores, at most 8].
+    #[arg(long)]
+    slots: Option<usize>,
     /// Where the simulated bucket is written (cleared first if the simulation wrote it).
     #[arg(long, default_value = "scanflow-simulate-out")]
     out: PathBuf,
@@ -655,7 +656,10 @@ fn simulate(args: SimulateArgs) -> Result<ExitCode, CliError> {
         start_time,
         out_dir: args.out.clone(),
         seed: 7,
-        slots: args.slots,
+        slots: args
+            .slots
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(8))),
+        bill_cpu: true,
         keep: args.keep,
     };
     let sim = simulate::run(workflow, options)?;

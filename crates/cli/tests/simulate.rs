@@ -23,6 +23,17 @@ fn facts() -> TemplateFacts {
 }
 
 fn simulate(label: &str, accounts: u32, regions: u32, quotas: QuotaSpec) -> Simulation {
+    simulate_with(label, accounts, regions, quotas, 1, true)
+}
+
+fn simulate_with(
+    label: &str,
+    accounts: u32,
+    regions: u32,
+    quotas: QuotaSpec,
+    slots: usize,
+    bill_cpu: bool,
+) -> Simulation {
     let root = repo();
     let workflow = Workflow::load(
         &root.join("statemachine/scan.asl.json"),
@@ -43,7 +54,8 @@ fn simulate(label: &str, accounts: u32, regions: u32, quotas: QuotaSpec) -> Simu
         out_dir: std::env::temp_dir()
             .join(format!("scanflow-simulate-{}-{label}", std::process::id())),
         seed: 11,
-        slots: 1,
+        slots,
+        bill_cpu,
         keep: false,
     };
     simulate::run(workflow, options).expect("the simulation runs")
@@ -148,6 +160,79 @@ fn a_throttled_fleet_loses_nothing_and_its_counts_add_up() {
         "monthlyCostUsd",
     ] {
         assert!(json.get(key).is_some(), "--json has {key}");
+    }
+}
+
+/// The report and every execution's summary, less what this machine's speed sets (wall and
+/// CPU seconds).
+fn figures(sim: &Simulation) -> serde_json::Value {
+    let mut report = serde_json::to_value(&sim.report).expect("json");
+    report["wallSeconds"] = serde_json::Value::Null;
+    if let Some(functions) = report["lambda"].as_object_mut() {
+        for f in functions.values_mut() {
+            f["handlerWallSeconds"] = serde_json::Value::Null;
+            f["handlerCpuSeconds"] = serde_json::Value::Null;
+        }
+    }
+    serde_json::json!({"report": report, "executions": sim.executions})
+}
+
+/// Where two JSON values differ (paths and the two values), at most a few.
+fn differences(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String> {
+    fn walk(a: &serde_json::Value, b: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+        use serde_json::Value;
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                for (k, v) in x {
+                    walk(
+                        v,
+                        y.get(k).unwrap_or(&Value::Null),
+                        &format!("{path}.{k}"),
+                        out,
+                    );
+                }
+            }
+            (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+                for (i, (v, w)) in x.iter().zip(y).enumerate() {
+                    walk(v, w, &format!("{path}[{i}]"), out);
+                }
+            }
+            _ if a != b && out.len() < 12 => out.push(format!("{path}: {a} vs {b}")),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(a, b, "", &mut out);
+    out
+}
+
+#[test]
+fn invocations_run_at_once_give_the_figures_of_one_at_a_time() {
+    // Without the handlers' CPU time (which this machine's load sets) an invocation takes its
+    // calls and waits only, so one slot gives the same figures every time, and the quotas
+    // bite hard here: any request reaching a model out of turn would change them.
+    // Labels of one length: the digest links to the report by its file's path.
+    let one = simulate_with("slots-1a", 8, 2, tight(), 1, false);
+    assert_eq!(one.report.lost, 0);
+    for action in [LAMBDA_INVOKE, START_EXECUTION, "sns:Publish"] {
+        assert!(
+            one.report.throttles.by_quota[action].refused > 0,
+            "{action} never throttled"
+        );
+    }
+    let again = simulate_with("slots-1b", 8, 2, tight(), 1, false);
+    assert_eq!(
+        differences(&figures(&one), &figures(&again)),
+        Vec::<String>::new()
+    );
+    for slots in [2, 3] {
+        let many = simulate_with(&format!("slots-{slots}a"), 8, 2, tight(), slots, false);
+        assert_eq!(many.report.shared_calls_unordered, 0);
+        assert_eq!(
+            differences(&figures(&one), &figures(&many)),
+            Vec::<String>::new(),
+            "{slots} slots"
+        );
     }
 }
 

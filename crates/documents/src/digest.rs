@@ -6,7 +6,7 @@
 //! a line of its own.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::fmt::Write as _;
 
 use scanflow_core::ScanError;
@@ -172,20 +172,57 @@ impl Brief {
         }
     }
 
+    fn rank(&self, other: &Self) -> Ordering {
+        self.rank_key().cmp(&other.rank_key())
+    }
+
+    fn rank_key(&self) -> RankKey<'_> {
+        RankKey {
+            severity: self.severity,
+            exploit_available: self.exploit_available,
+            fix_available: self.fix_available == Some(true),
+            score: self.score,
+            id: &self.id,
+        }
+    }
+}
+
+/// What a [`Brief`] is ranked by, read from the finding it would be made of: most findings
+/// rank below the kept ones and need no brief (whose lines take allocations to write).
+#[derive(Clone, Copy)]
+struct RankKey<'a> {
+    severity: Severity,
+    exploit_available: bool,
+    fix_available: bool,
+    score: Option<f64>,
+    id: &'a str,
+}
+
+impl<'a> RankKey<'a> {
+    fn of(finding: &'a Finding) -> Self {
+        Self {
+            severity: finding.severity,
+            exploit_available: finding
+                .detail
+                .as_deref()
+                .is_some_and(|d| d.exploit_available == Some(true)),
+            fix_available: finding.fix_available == Some(true),
+            score: finding.score,
+            id: &finding.id,
+        }
+    }
+
     /// Most urgent first: severity; within it, a known exploit first, then a fix available
     /// (something to do now), then score (higher first, none last); then id, so the order does
     /// not depend on the order findings were read in.
-    fn rank(&self, other: &Self) -> Ordering {
-        let score = |b: &Self| b.score.unwrap_or(f64::NEG_INFINITY);
+    fn cmp(&self, other: &Self) -> Ordering {
+        let score = |k: &Self| k.score.unwrap_or(f64::NEG_INFINITY);
         self.severity
             .cmp(&other.severity)
             .then_with(|| other.exploit_available.cmp(&self.exploit_available))
-            .then_with(|| {
-                let fix = |b: &Self| b.fix_available == Some(true);
-                fix(other).cmp(&fix(self))
-            })
+            .then_with(|| other.fix_available.cmp(&self.fix_available))
             .then_with(|| score(other).total_cmp(&score(self)))
-            .then_with(|| self.id.cmp(&other.id))
+            .then_with(|| self.id.cmp(other.id))
     }
 }
 
@@ -247,43 +284,141 @@ impl TopFindings {
     }
 
     fn offer(&mut self, finding: &Finding) {
-        if self.cap > 0 {
-            self.offer_brief(Brief::of(finding));
+        if self.admits(finding) {
+            self.keep(Brief::of(finding));
         }
     }
 
-    fn offer_brief(&mut self, brief: Brief) {
+    /// Whether `finding` would be kept: room left, or more urgent than the least kept.
+    fn admits(&self, finding: &Finding) -> bool {
         if self.cap == 0 {
-            return;
+            return false;
         }
-        if self.heap.len() == self.cap {
-            let Some(least) = self.heap.peek() else {
-                return;
-            };
-            if brief.rank(&least.0) == Ordering::Less {
-                self.heap.pop();
-                self.heap.push(Ranked(brief));
+        match self.heap.peek() {
+            Some(least) if self.heap.len() >= self.cap => {
+                RankKey::of(finding).cmp(&least.0.rank_key()) == Ordering::Less
             }
-            return;
+            _ => true,
+        }
+    }
+
+    /// Keeps `brief`, admitted by [`Self::admits`], dropping the least urgent when full.
+    fn keep(&mut self, brief: Brief) {
+        if self.heap.len() >= self.cap {
+            self.heap.pop();
         }
         self.heap.push(Ranked(brief));
     }
 
     /// Offers a finding with its age in days (shown in the overdue list).
     fn offer_aged(&mut self, finding: &Finding, age_days: u64) {
-        let mut brief = Brief::of(finding);
-        brief.age_days = Some(age_days);
-        self.offer_brief(brief);
+        if self.admits(finding) {
+            let mut brief = Brief::of(finding);
+            brief.age_days = Some(age_days);
+            self.keep(brief);
+        }
     }
 }
 
 /// The `cap` most severe vulnerabilities for the e-mail's main list: one entry per
 /// vulnerability however many instances have it (CVE-2024-6387 on 37 instances is one line),
-/// shown by its most urgent finding. Memory: one brief per distinct vulnerability and 8 bytes
-/// per instance it is on, whatever the number of findings.
+/// shown by its most urgent finding. Memory: the rank of each distinct vulnerability's most
+/// urgent finding and 8 bytes per instance it is on, whatever the number of findings.
+///
+/// A brief (whose lines take allocations to write) is made only for a finding that becomes
+/// its vulnerability's most urgent while that ranks among the `cap` most urgent so far. No
+/// other is needed: a vulnerability's rank only rises as findings come, so one among the `cap`
+/// at the end was among them when its most urgent finding came.
 pub struct TopVulnerabilities {
     cap: usize,
-    by_vulnerability: HashMap<String, (Brief, HashSet<u64>)>,
+    by_vulnerability: HashMap<String, Vulnerability>,
+    /// Every vulnerability's rank, most urgent first.
+    ranks: BTreeSet<Rank>,
+}
+
+/// What is kept of each vulnerability: small, as a fleet's accounts have many thousands.
+struct Vulnerability {
+    rank: Rank,
+    /// Its most urgent finding's brief, when that ranked among the `cap` when it came.
+    brief: Option<Box<Brief>>,
+    findings: u64,
+    instances: Instances,
+}
+
+/// The instances a vulnerability is on, by hash; most are on one.
+enum Instances {
+    One(u64),
+    Many(HashSet<u64>),
+}
+
+impl Instances {
+    fn insert(&mut self, instance: u64) {
+        match self {
+            Self::One(first) if *first != instance => {
+                *self = Self::Many(HashSet::from([*first, instance]));
+            }
+            Self::One(_) => {}
+            Self::Many(set) => {
+                set.insert(instance);
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::One(_) => 1,
+            Self::Many(set) => set.len(),
+        }
+    }
+}
+
+/// A [`RankKey`] that owns its id (shared by the vulnerability and the ranking).
+#[derive(Clone)]
+struct Rank {
+    severity: Severity,
+    exploit_available: bool,
+    fix_available: bool,
+    score: Option<f64>,
+    id: std::sync::Arc<str>,
+}
+
+impl Rank {
+    fn of(key: RankKey<'_>) -> Self {
+        Self {
+            severity: key.severity,
+            exploit_available: key.exploit_available,
+            fix_available: key.fix_available,
+            score: key.score,
+            id: key.id.into(),
+        }
+    }
+
+    fn key(&self) -> RankKey<'_> {
+        RankKey {
+            severity: self.severity,
+            exploit_available: self.exploit_available,
+            fix_available: self.fix_available,
+            score: self.score,
+            id: &self.id,
+        }
+    }
+}
+
+impl PartialEq for Rank {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Rank {}
+impl PartialOrd for Rank {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Rank {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(&other.key())
+    }
 }
 
 impl TopVulnerabilities {
@@ -291,6 +426,7 @@ impl TopVulnerabilities {
         Self {
             cap,
             by_vulnerability: HashMap::new(),
+            ranks: BTreeSet::new(),
         }
     }
 
@@ -299,45 +435,68 @@ impl TopVulnerabilities {
             return;
         }
         // Without a vulnerability id (some Classic rules) a finding is its own entry.
-        let key = finding
-            .vulnerability_id
-            .clone()
-            .unwrap_or_else(|| finding.id.clone());
+        let name = finding.vulnerability_id.as_deref().unwrap_or(&finding.id);
         let instance = {
             use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
             BuildHasherDefault::<DefaultHasher>::default()
                 .hash_one(finding.instance_id.as_deref().unwrap_or(&finding.id))
         };
-        let brief = Brief::of(finding);
-        match self.by_vulnerability.get_mut(&key) {
-            Some((best, instances)) => {
-                instances.insert(instance);
-                let findings = best.findings.saturating_add(1);
-                if brief.rank(best) == Ordering::Less {
-                    *best = brief;
+        let key = RankKey::of(finding);
+        let rank = match self.by_vulnerability.get_mut(name) {
+            Some(v) => {
+                v.instances.insert(instance);
+                v.findings = v.findings.saturating_add(1);
+                if key.cmp(&v.rank.key()) != Ordering::Less {
+                    return;
                 }
-                best.findings = findings;
+                // More urgent than the one shown: this finding stands for it now.
+                let rank = Rank::of(key);
+                self.ranks.remove(&v.rank);
+                v.rank = rank.clone();
+                v.brief = None;
+                rank
             }
             None => {
-                self.by_vulnerability
-                    .insert(key, (brief, HashSet::from([instance])));
+                let rank = Rank::of(key);
+                self.by_vulnerability.insert(
+                    name.to_owned(),
+                    Vulnerability {
+                        rank: rank.clone(),
+                        brief: None,
+                        findings: 1,
+                        instances: Instances::One(instance),
+                    },
+                );
+                rank
             }
+        };
+        let among_cap = self.ranks.len() < self.cap
+            || self
+                .ranks
+                .iter()
+                .nth(self.cap - 1)
+                .is_some_and(|last| rank < *last);
+        self.ranks.insert(rank);
+        if among_cap && let Some(v) = self.by_vulnerability.get_mut(name) {
+            v.brief = Some(Box::new(Brief::of(finding)));
         }
     }
 
     /// The kept vulnerabilities, most urgent first, each with its counts.
     pub fn into_sorted(self) -> Vec<Brief> {
-        let mut all: Vec<Brief> = self
+        let mut all: Vec<(Rank, Brief)> = self
             .by_vulnerability
             .into_values()
-            .map(|(mut b, instances)| {
-                b.instances = instances.len() as u64;
-                b
+            .filter_map(|v| {
+                let mut brief = *v.brief?;
+                brief.findings = v.findings;
+                brief.instances = v.instances.len() as u64;
+                Some((v.rank, brief))
             })
             .collect();
-        all.sort_by(|a, b| a.rank(b));
+        all.sort_by(|a, b| a.0.cmp(&b.0));
         all.truncate(self.cap);
-        all
+        all.into_iter().map(|(_, b)| b).collect()
     }
 }
 
@@ -1560,5 +1719,71 @@ mod tests {
         assert_eq!(a.score, Some(9.0), "shown by its most urgent finding");
         let lines = brief_lines(2, a, None);
         assert!(lines.contains("; on 37 instances]"), "{lines}");
+    }
+
+    /// Briefs made only for findings that rank among the kept ones list what a brief made for
+    /// every finding lists: the same vulnerabilities, each by its most urgent finding, with
+    /// its counts, whatever the order the findings come in.
+    #[test]
+    fn the_most_severe_vulnerabilities_do_not_depend_on_which_briefs_were_made() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        for (cap, vulns, count) in [(1, 3, 40), (5, 40, 300), (25, 998, 1000), (25, 60, 2000)] {
+            let findings: Vec<Finding> = (0..count)
+                .map(|i| {
+                    let severity = Severity::ALL[next(6) as usize];
+                    let score = (next(4) > 0).then(|| next(100) as f64 / 10.0);
+                    let mut f = finding(
+                        &format!("f-{:05}", next(100_000) * 10_000 + i),
+                        severity,
+                        score,
+                    );
+                    f.vulnerability_id = (next(20) > 0).then(|| format!("CVE-{}", next(vulns)));
+                    f.instance_id = Some(format!("i-{}", next(7)));
+                    f.fix_available = Some(next(2) == 0);
+                    f
+                })
+                .collect();
+            let mut top = TopVulnerabilities::new(cap);
+            for f in &findings {
+                top.offer(f);
+            }
+            // Every finding's brief, the most urgent kept per vulnerability.
+            let mut naive: HashMap<String, (Brief, HashSet<String>, u64)> = HashMap::new();
+            for f in &findings {
+                let name = f.vulnerability_id.clone().unwrap_or_else(|| f.id.clone());
+                let brief = Brief::of(f);
+                let entry = naive
+                    .entry(name)
+                    .or_insert_with(|| (brief.clone(), HashSet::new(), 0));
+                entry
+                    .1
+                    .insert(f.instance_id.clone().unwrap_or_else(|| f.id.clone()));
+                entry.2 += 1;
+                if brief.rank(&entry.0) == Ordering::Less {
+                    entry.0 = brief;
+                }
+            }
+            let mut expected: Vec<Brief> = naive
+                .into_values()
+                .map(|(mut b, instances, findings)| {
+                    b.instances = instances.len() as u64;
+                    b.findings = findings;
+                    b
+                })
+                .collect();
+            expected.sort_by(|a, b| a.rank(b));
+            expected.truncate(cap);
+            assert_eq!(
+                top.into_sorted(),
+                expected,
+                "cap {cap}, {vulns} vulnerabilities"
+            );
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use scanflow_core::ScanError;
 use scanflow_core::model::Finding;
-use scanflow_core::ports::ReportStore;
+use scanflow_core::ports::{FindingRef, ReportStore};
 use scanflow_core::state::Manifest;
 
 /// Reads and decodes the run's manifest.
@@ -24,13 +24,43 @@ pub async fn read_chunk<S: ReportStore>(store: &S, key: &str) -> Result<Vec<Find
     parse_chunk(key, &bytes)
 }
 
+/// Reads one chunk for each finding's id and Region only, as Security Hub names it: the rest
+/// of each line is skipped, not decoded (publish needs no more, and format has read it whole).
+pub async fn read_chunk_refs<S: ReportStore>(
+    store: &S,
+    key: &str,
+) -> Result<Vec<FindingRef>, ScanError> {
+    let bytes = store.get(key).await?;
+    parse_refs(key, &bytes)
+}
+
+fn parse_refs(key: &str, bytes: &[u8]) -> Result<Vec<FindingRef>, ScanError> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        id: String,
+        region: String,
+    }
+    parse_lines(key, bytes, |l: Line| FindingRef {
+        id: l.id,
+        region: l.region,
+    })
+}
+
 fn parse_chunk(key: &str, bytes: &[u8]) -> Result<Vec<Finding>, ScanError> {
+    parse_lines(key, bytes, |f: Finding| f)
+}
+
+fn parse_lines<'de, L: serde::Deserialize<'de>, T>(
+    key: &str,
+    bytes: &'de [u8],
+    into: impl Fn(L) -> T,
+) -> Result<Vec<T>, ScanError> {
     bytes
         .split(|b| *b == b'\n')
         .enumerate()
         .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
         .map(|(n, line)| {
-            serde_json::from_slice(line).map_err(|e| {
+            serde_json::from_slice(line).map(&into).map_err(|e| {
                 ScanError::internal(format!(
                     "line {} of findings chunk {key} is not a finding ({e}); collect the \
                      findings again by rerunning the scan with its runArn or reportId",
@@ -55,6 +85,41 @@ mod tests {
         let text = err.to_string();
         assert!(
             text.contains("line 2") && text.contains("chunk-7"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn refs_are_the_ids_and_regions_and_a_line_without_them_is_named() {
+        let line = |id: &str, region: &str| {
+            format!(
+                r#"{{"id":"{id}","engine":"inspector2","accountId":"111122223333","region":"{region}","severity":"HIGH","title":"t","detail":{{"kind":"packageVulnerability","packages":[]}}}}"#
+            )
+        };
+        let text = format!(
+            "{}\n\n{}\n",
+            line("f1", "eu-west-1"),
+            line("f2", "us-east-1")
+        );
+        let refs = parse_refs("k", text.as_bytes()).expect("valid");
+        assert_eq!(
+            refs,
+            [
+                FindingRef {
+                    id: "f1".into(),
+                    region: "eu-west-1".into()
+                },
+                FindingRef {
+                    id: "f2".into(),
+                    region: "us-east-1".into()
+                }
+            ]
+        );
+        let bad = format!("{}\n{{\"id\": \"f3\"}}\n", line("f1", "r"));
+        let err = parse_refs("chunk-9", bad.as_bytes()).expect_err("no region");
+        let text = err.to_string();
+        assert!(
+            text.contains("line 2") && text.contains("chunk-9"),
             "{text}"
         );
     }

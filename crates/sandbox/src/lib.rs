@@ -102,16 +102,42 @@ pub(crate) struct Shared {
 /// ISO 8601 with milliseconds in UTC, as SNS and Inspector v2 write timestamps.
 pub(crate) fn iso_millis(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    let Some(year) = u16::try_from(t.year()).ok().filter(|y| *y < 10_000) else {
+        // Outside years 0 to 9999: never a real timestamp, written as `format!` writes it.
+        return format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.millisecond()
+        );
+    };
+    // Digit by digit: Inspector v2's generated findings carry four of these each, and
+    // `format!`'s padding machinery was a visible share of a fleet simulation.
+    fn digits(out: &mut String, n: u16, width: u32) {
+        for place in (0..width).rev() {
+            let digit = (n / 10u16.pow(place)) % 10;
+            out.push(char::from(b'0' + digit as u8));
+        }
+    }
+    let mut out = String::with_capacity(24);
+    digits(&mut out, year, 4);
+    for (sep, n, width) in [
+        ('-', u16::from(u8::from(t.month())), 2),
+        ('-', u16::from(t.day()), 2),
+        ('T', u16::from(t.hour()), 2),
+        (':', u16::from(t.minute()), 2),
+        (':', u16::from(t.second()), 2),
+        ('.', t.millisecond(), 3),
+    ] {
+        out.push(sep);
+        digits(&mut out, n, width);
+    }
+    out.push('Z');
+    out
 }
 
 /// Locks a mutex; a panic elsewhere while holding it leaves data that is still usable here.
@@ -511,5 +537,54 @@ impl Platform for Sandbox {
 
     fn hub_security_hub(&self) -> &SecurityHubSim {
         &self.hub_security_hub
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Written digit by digit, a timestamp reads as `format!` would write it, whatever
+        /// the instant (years 0 to 9999 included at both ends).
+        #[test]
+        fn iso_millis_is_the_padded_format(
+            seconds in -62_167_219_200i64..253_402_300_800,
+            millis in 0u16..1000,
+        ) {
+            let t = time::OffsetDateTime::from_unix_timestamp(seconds).expect("in range")
+                + time::Duration::milliseconds(i64::from(millis));
+            let expected = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                t.millisecond()
+            );
+            prop_assert_eq!(super::iso_millis(t), expected);
+        }
+    }
+
+    #[test]
+    fn iso_millis_at_the_ends_of_four_digit_years() {
+        let at = |s: &str| {
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .expect("valid")
+        };
+        assert_eq!(
+            super::iso_millis(at("0000-01-01T00:00:00.000Z")),
+            "0000-01-01T00:00:00.000Z"
+        );
+        assert_eq!(
+            super::iso_millis(at("9999-12-31T23:59:59.999Z")),
+            "9999-12-31T23:59:59.999Z"
+        );
+        assert_eq!(
+            super::iso_millis(at("2026-11-30T03:00:00.080+01:00")),
+            "2026-11-30T02:00:00.080Z"
+        );
     }
 }

@@ -8,9 +8,12 @@
 //! throttled one waits the SDK's backoff before its next attempt, so an invocation's duration
 //! (billed as GB-seconds, holding its Lambda slot) grows with what it waits for.
 //!
-//! Requests reach the models in virtual-time order up to the few invocations the simulator runs
-//! at once; a request older than the bucket's last one is charged at the bucket's time, which
-//! can only refuse more than AWS would, never less.
+//! Requests reach the models in virtual-time order as far as one invocation's calls overlap
+//! another's in virtual time; a request older than the bucket's last one is charged at the
+//! bucket's time, which can only refuse more than AWS would, never less. A simulator running
+//! several invocations at once learns how far each has got ([`Progress`]) and runs at once only
+//! invocations that draw on no bucket shared between executions ([`begin_invocation`]'s
+//! `shared`), so the models see the same requests in the same order as one at a time.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -216,6 +219,10 @@ pub struct Throttles {
 pub struct QuotaStats {
     pub throttles: BTreeMap<String, Throttles>,
     pub lambda_peak_concurrency: u32,
+    /// Calls that drew on a bucket every execution shares (the hub's) from an invocation
+    /// begun as drawing on none: run beside another, its requests could reach the bucket out
+    /// of order. Zero unless the simulator's list of such functions is out of date.
+    pub shared_calls_unordered: u64,
 }
 
 /// The quota models of one simulation.
@@ -252,17 +259,44 @@ pub struct Invocation {
     /// Actions whose throttling error this invocation's handler was given.
     pub surfaced: Vec<String>,
     rng: u64,
+    shared: bool,
+    progress: Option<Progress>,
+}
+
+/// Told an invocation's virtual time each time its clock moves on (a call made, a backoff
+/// waited): nothing it does from then on happens earlier.
+#[derive(Clone)]
+pub struct Progress(std::sync::Arc<dyn Fn(OffsetDateTime) + Send + Sync>);
+
+impl Progress {
+    pub fn new(f: impl Fn(OffsetDateTime) + Send + Sync + 'static) -> Self {
+        Self(std::sync::Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
 }
 
 /// Starts an invocation at `start` on this thread: the sandbox's clock reads its time and
-/// its API calls add to its elapsed time.
-pub fn begin_invocation(start: OffsetDateTime, seed: u64) {
+/// its API calls add to its elapsed time. `shared`: it may call what draws on a bucket every
+/// execution shares (SNS's, the hub's); `progress` is told its clock as it moves.
+pub fn begin_invocation(
+    start: OffsetDateTime,
+    seed: u64,
+    shared: bool,
+    progress: Option<Progress>,
+) {
     INVOCATION.with(|i| {
         *i.borrow_mut() = Some(Invocation {
             start,
             elapsed: Duration::ZERO,
             surfaced: Vec::new(),
             rng: seed | 1,
+            shared,
+            progress,
         });
     });
 }
@@ -285,14 +319,25 @@ pub(crate) fn invocation_now() -> Option<OffsetDateTime> {
 
 /// Adds `n` API calls' time to this thread's invocation.
 pub(crate) fn spend_calls(n: u64) {
-    INVOCATION.with(|i| {
-        if let Some(inv) = i.borrow_mut().as_mut() {
-            let ms = i64::try_from(n)
-                .unwrap_or(i64::MAX)
-                .saturating_mul(API_CALL_MILLIS);
-            inv.elapsed = inv.elapsed.saturating_add(Duration::milliseconds(ms));
-        }
+    let ms = i64::try_from(n)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(API_CALL_MILLIS);
+    advance(|_| Duration::milliseconds(ms));
+}
+
+/// Moves this thread's invocation clock on by what `by` draws (from its random state), then
+/// tells its [`Progress`], outside the borrow of the invocation.
+fn advance(by: impl FnOnce(&mut u64) -> Duration) {
+    let told = INVOCATION.with(|i| {
+        let mut i = i.borrow_mut();
+        let inv = i.as_mut()?;
+        inv.elapsed = inv.elapsed.saturating_add(by(&mut inv.rng));
+        let now = inv.start.saturating_add(inv.elapsed);
+        inv.progress.clone().map(|p| (p, now))
     });
+    if let Some((progress, now)) = told {
+        (progress.0)(now);
+    }
 }
 
 fn with_invocation<T>(f: impl FnOnce(&mut Invocation) -> T) -> Option<T> {
@@ -386,8 +431,12 @@ impl Quotas {
         region: &str,
         now: OffsetDateTime,
     ) -> Result<(), ScanError> {
-        if !self.spec.rates.contains_key(action) {
+        let Some(q) = self.spec.rates.get(action) else {
             return Ok(());
+        };
+        let shared_bucket = q.scope == QuotaScope::Hub || account == self.hub_account;
+        if shared_bucket && with_invocation(|i| i.shared) == Some(false) {
+            lock(&self.stats).shared_calls_unordered += 1;
         }
         for attempt in 1..=SDK_MAX_ATTEMPTS {
             let at = with_invocation(|i| i.start.saturating_add(i.elapsed)).unwrap_or(now);
@@ -400,12 +449,7 @@ impl Quotas {
             self.record_retry(action);
             let cap = (SDK_BASE_BACKOFF_MILLIS * f64::from(1u32 << (attempt - 1)))
                 .min(SDK_MAX_BACKOFF_MILLIS);
-            with_invocation(|i| {
-                let wait = unit(&mut i.rng) * cap;
-                i.elapsed = i
-                    .elapsed
-                    .saturating_add(Duration::milliseconds(wait as i64));
-            });
+            advance(|rng| Duration::milliseconds((unit(rng) * cap) as i64));
         }
         self.record_surfaced(action);
         with_invocation(|i| i.surfaced.push(action.to_owned()));
@@ -531,7 +575,10 @@ mod tests {
     #[test]
     fn the_sdk_retries_twice_on_the_invocations_clock_then_surfaces_the_throttle() {
         let q = Quotas::new(spec(0.001, 1.0, 1), "9", "eu-west-1");
-        begin_invocation(t(0), 7);
+        let told = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let seen = std::sync::Arc::clone(&told);
+        let progress = Progress::new(move |now| lock(&seen).push(now));
+        begin_invocation(t(0), 7, true, Some(progress));
         assert!(q.admit("sns:Publish", "1", "eu-west-1", t(0)).is_ok());
         let e = q
             .admit("sns:Publish", "1", "eu-west-1", t(0))
@@ -544,6 +591,32 @@ mod tests {
         assert_eq!(end.surfaced, ["sns:Publish"]);
         let s = &q.stats().throttles["sns:Publish"];
         assert_eq!((s.refused, s.retried, s.surfaced), (3, 2, 1));
+        // The backoffs were told as they were waited, the last at the invocation's time.
+        let told = lock(&told).clone();
+        assert_eq!(told.len(), 2, "{told:?}");
+        assert!(told.windows(2).all(|w| w[0] <= w[1]), "{told:?}");
+        assert_eq!(told.last().copied(), Some(t(0) + end.elapsed));
+        assert_eq!(q.stats().shared_calls_unordered, 0);
+    }
+
+    #[test]
+    fn a_hub_bucket_drawn_on_by_an_invocation_begun_as_not_shared_is_counted() {
+        let q = Quotas::new(spec(100.0, 100.0, 1), "999988887777", "eu-west-1");
+        begin_invocation(t(0), 1, false, None);
+        assert!(q.admit("sns:Publish", "1", "eu-west-1", t(0)).is_ok());
+        // A member's own bucket is no other execution's.
+        let member = "securityhub:BatchUpdateFindings";
+        assert!(q.admit(member, "111122223333", "eu-west-1", t(0)).is_ok());
+        assert!(q.admit(member, "999988887777", "eu-west-1", t(0)).is_ok());
+        let _ = end_invocation();
+        assert_eq!(
+            q.stats().shared_calls_unordered,
+            2,
+            "SNS's and the hub's own"
+        );
+        // Outside an invocation (no simulator running several) nothing is counted.
+        assert!(q.admit("sns:Publish", "1", "eu-west-1", t(0)).is_ok());
+        assert_eq!(q.stats().shared_calls_unordered, 2);
     }
 
     #[test]

@@ -65,13 +65,25 @@ impl LocalS3 {
         }
     }
 
-    /// The file for `key`, its folder created.
-    fn writable(&self, key: &str) -> Result<PathBuf, ScanError> {
+    /// Opens the file for `key` with `options`, creating its folder when it is missing: the
+    /// folder is made only on the first write under it, not tried on every write (a fleet
+    /// simulation writes hundreds of thousands of objects).
+    fn open_writable(
+        &self,
+        key: &str,
+        options: &std::fs::OpenOptions,
+    ) -> Result<(PathBuf, std::io::Result<std::fs::File>), ScanError> {
         let path = self.path_of(key)?;
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| write_error(&path, &e))?;
-        }
-        Ok(path)
+        let opened = match options.open(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| write_error(&path, &e))?;
+                }
+                options.open(&path)
+            }
+            opened => opened,
+        };
+        Ok((path, opened))
     }
 
     fn put_now(&self, key: &str, body: Vec<u8>) -> Result<(), ScanError> {
@@ -84,13 +96,12 @@ impl LocalS3 {
     fn put_if_absent_now(&self, key: &str, body: &[u8]) -> Result<bool, ScanError> {
         use std::io::Write as _;
         self.shared.count("s3:PutObject", 1);
-        let path = self.writable(key)?;
+        let (path, opened) = self.open_writable(
+            key,
+            std::fs::OpenOptions::new().write(true).create_new(true),
+        )?;
         let io = |e: std::io::Error| write_error(&path, &e);
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
+        match opened {
             Ok(mut file) => file.write_all(body).map(|()| true).map_err(io),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
             Err(e) => Err(io(e)),
@@ -125,8 +136,17 @@ impl LocalS3 {
 impl LocalS3 {
     /// Writes `key` as the world was before the run (seeding), without counting an API call.
     pub(crate) fn seed(&self, key: &str, body: &[u8]) -> Result<(), ScanError> {
-        let path = self.writable(key)?;
-        std::fs::write(&path, body).map_err(|e| write_error(&path, &e))
+        use std::io::Write as _;
+        let (path, opened) = self.open_writable(
+            key,
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true),
+        )?;
+        opened
+            .and_then(|mut file| file.write_all(body))
+            .map_err(|e| write_error(&path, &e))
     }
 
     /// A presigned link is the object's file (the sandbox has no HTTP); the lifetime is

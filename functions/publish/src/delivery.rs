@@ -386,7 +386,7 @@ async fn mark_delivered<S: ReportStore, H: SecurityHub>(
     // One call sets one map of fields: findings are grouped by the fields they will have.
     let mut groups: BTreeMap<BTreeMap<String, String>, Vec<FindingRef>> = BTreeMap::new();
     for key in &manifest.chunks {
-        let findings = match report::read_chunk(store, key).await {
+        let findings = match report::read_chunk_refs(store, key).await {
             Ok(findings) => findings,
             Err(e) => {
                 batches.problems.record(
@@ -405,10 +405,7 @@ async fn mark_delivered<S: ReportStore, H: SecurityHub>(
             };
             let fields = mark(existing);
             let group = groups.entry(fields.clone()).or_default();
-            group.push(FindingRef {
-                id: finding.id,
-                region: finding.region,
-            });
+            group.push(finding);
             if group.len() == SECURITY_HUB_BATCH {
                 let batch = std::mem::take(group);
                 let result = hub.mark_notified(&batch, &fields).await;

@@ -8,14 +8,26 @@
 //!
 //! Every execution runs on its own thread, blocked until the scheduler gives it its turn: the
 //! scheduler hands turns out in virtual-time order (a task call, a notifier delivery, a start
-//! attempt), at most [`SimulateOptions::slots`] at once, so the quota models see requests in
-//! time order whatever the executions' real speeds.
+//! attempt; ties by execution), at most [`SimulateOptions::slots`] at once, so the quota
+//! models see requests in time order whatever the executions' real speeds.
+//!
+//! With more than one slot the order stays the one a single slot gives. A turn at virtual
+//! time `t` starts beside running ones only while each of them has got past `t` on its
+//! invocation clock (the sandbox tells it, [`quota::Progress`]): nothing they do from then on
+//! (a next turn, a Lambda slot given back, a call) comes before `t`, so a Lambda slot asked for
+//! at `t` sees every invocation begun before it, and one still running ends after `t`.
+//! Quotas are either a member account's in its Region (each execution's own: no other touches
+//! them) or shared by the fleet (SNS, the hub's); the functions calling the shared ones
+//! ([`uses_shared_quotas`]) run one at a time, in turn order. The sandbox counts a shared call
+//! from any other function ([`quota::QuotaStats::shared_calls_unordered`]), which would break
+//! this.
 
 pub mod cost;
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering as AtomicOrdering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
@@ -189,8 +201,13 @@ pub struct SimulateOptions {
     pub start_time: OffsetDateTime,
     pub out_dir: PathBuf,
     pub seed: u64,
-    /// Invocations run at once in real time (1 keeps every request in exact time order).
+    /// Invocations run at once in real time; the order the quota models see is the same for
+    /// any number (see the module's documentation).
     pub slots: usize,
+    /// Bill each invocation its handler's CPU time on this machine, stretched by its memory's
+    /// vCPU share (as Lambda would). Off, an invocation takes its calls and waits only, so two
+    /// runs of one fleet give the same figures (what the tests compare).
+    pub bill_cpu: bool,
     /// Keep every object and message body (by default each execution's are counted, then
     /// removed once it has ended).
     pub keep: bool,
@@ -382,6 +399,9 @@ pub struct Report {
     pub monthly_cost_usd: f64,
     pub cost: CostReport,
     pub wall_seconds: f64,
+    /// Calls to a quota the fleet shares from a function not known to make them: with more
+    /// than one slot their order was not kept (see the module's documentation). Zero.
+    pub shared_calls_unordered: u64,
 }
 
 pub struct Simulation {
@@ -444,8 +464,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 enum Turn {
     /// EventBridge's attempt to start execution `id` (its `attempt`-th).
     Start { id: usize, attempt: u32 },
-    /// Execution `id` may carry on.
-    Resume { id: usize },
+    /// Execution `id` may carry on; `shared`: with a function that draws on quotas the whole
+    /// fleet shares.
+    Resume { id: usize, shared: bool },
+}
+
+/// The functions whose calls draw on quotas every execution shares: SNS `Publish` (the hub's),
+/// and the hub's own Security Hub (publish archives the hub's notices, the notifier imports
+/// its failure notices there). The others call their member account's services only.
+pub fn uses_shared_quotas(function: &str) -> bool {
+    matches!(function, "publish" | "notify")
 }
 
 struct Gate {
@@ -475,9 +503,14 @@ impl Gate {
 
 #[derive(Default)]
 struct Queue {
-    heap: BinaryHeap<Reverse<(OffsetDateTime, u64, Turn)>>,
-    seq: u64,
+    /// Turns by virtual time, then execution: each execution has at most one waiting, so the
+    /// order does not depend on which thread pushed first.
+    heap: BinaryHeap<Reverse<(OffsetDateTime, usize, Turn)>>,
     running: usize,
+    /// The executions holding a slot now.
+    running_ids: Vec<usize>,
+    /// The one holding a slot with a function that uses shared quotas, if any.
+    shared_holder: Option<usize>,
     live: usize,
     done: bool,
 }
@@ -495,6 +528,17 @@ struct Ctx {
     seed: u64,
     results: Mutex<Vec<Option<ExecutionSummary>>>,
     functions: Mutex<BTreeMap<String, FunctionUse>>,
+    /// Billed milliseconds and MB-milliseconds by function, summed as integers so the totals
+    /// do not depend on the order invocations end in.
+    billed: Mutex<BTreeMap<String, (u64, u64)>>,
+    /// How far each execution has got in virtual time while it holds a slot: nanoseconds
+    /// since [`SimulateOptions::start_time`].
+    clocks: Vec<AtomicI64>,
+    epoch: OffsetDateTime,
+    bill_cpu: bool,
+    /// The next turn waits for a running one's clock to pass it: tell the scheduler as the
+    /// clocks move (read without the queue's lock, on every call an invocation makes).
+    waiting_on_clocks: AtomicBool,
     sns: Mutex<SnsTally>,
     absorbed: Mutex<BTreeMap<String, u64>>,
     start_refused: Mutex<(u64, u64)>,
@@ -517,20 +561,67 @@ struct SnsTally {
 
 impl Ctx {
     fn push(&self, q: &mut Queue, at: OffsetDateTime, turn: Turn) {
-        q.seq += 1;
-        let seq = q.seq;
-        q.heap.push(Reverse((at, seq, turn)));
+        let id = match turn {
+            Turn::Start { id, .. } | Turn::Resume { id, .. } => id,
+        };
+        q.heap.push(Reverse((at, id, turn)));
+    }
+
+    fn clock_nanos(&self, at: OffsetDateTime) -> i64 {
+        i64::try_from((at - self.epoch).whole_nanoseconds()).unwrap_or(i64::MAX)
+    }
+
+    /// Execution `id`, holding a slot, has got to `at`: nothing it does from now on is earlier.
+    fn set_clock(&self, id: usize, at: OffsetDateTime) {
+        self.clocks[id].store(self.clock_nanos(at), AtomicOrdering::SeqCst);
+    }
+
+    /// Execution `id`'s invocation clock moved on to `at`: a turn waiting for it may go.
+    fn progressed(self: &Arc<Self>, id: usize, at: OffsetDateTime) {
+        self.set_clock(id, at);
+        if self.waiting_on_clocks.load(AtomicOrdering::SeqCst) {
+            self.dispatch(&mut lock(&self.queue));
+        }
+    }
+
+    /// Whether the turn at the head may start beside the running ones (module documentation).
+    fn may_start(&self, q: &Queue, at: OffsetDateTime, turn: Turn) -> bool {
+        let at = self.clock_nanos(at);
+        let behind = q
+            .running_ids
+            .iter()
+            .any(|&r| self.clocks[r].load(AtomicOrdering::SeqCst) <= at);
+        let shared_taken =
+            matches!(turn, Turn::Resume { shared: true, .. }) && q.shared_holder.is_some();
+        !(behind || shared_taken)
     }
 
     /// Hands out turns while slots are free, in time order. Called with the queue locked.
     fn dispatch(self: &Arc<Self>, q: &mut Queue) {
+        self.waiting_on_clocks.store(false, AtomicOrdering::SeqCst);
         while q.running < self.slots {
-            let Some(Reverse((at, _, turn))) = q.heap.pop() else {
+            let Some(&Reverse((at, _, turn))) = q.heap.peek() else {
                 break;
             };
+            if !self.may_start(q, at, turn) {
+                // Said before looking again: a clock that moves meanwhile is seen here, or its
+                // invocation sees the flag and dispatches once this lock is free.
+                self.waiting_on_clocks.store(true, AtomicOrdering::SeqCst);
+                if !self.may_start(q, at, turn) {
+                    break;
+                }
+                self.waiting_on_clocks.store(false, AtomicOrdering::SeqCst);
+            }
+
+            q.heap.pop();
             match turn {
-                Turn::Resume { id } => {
+                Turn::Resume { id, shared } => {
                     q.running += 1;
+                    q.running_ids.push(id);
+                    if shared {
+                        q.shared_holder = Some(id);
+                    }
+                    self.set_clock(id, at);
                     self.gates[id].open();
                 }
                 Turn::Start { id, attempt } => self.start(q, id, attempt, at),
@@ -582,7 +673,9 @@ impl Ctx {
             return;
         }
         q.running += 1;
+        q.running_ids.push(id);
         q.live += 1;
+        self.set_clock(id, at);
         let ctx = Arc::clone(self);
         let spawned = std::thread::Builder::new()
             .name(format!("execution-{id}"))
@@ -592,6 +685,7 @@ impl Ctx {
             Ok(handle) => lock(&self.threads).push(handle),
             Err(e) => {
                 q.running -= 1;
+                q.running_ids.retain(|&r| r != id);
                 q.live -= 1;
                 lock(&self.results)[id] = Some(ExecutionSummary {
                     error: Some(format!("the simulator could not start a thread: {e}")),
@@ -601,22 +695,32 @@ impl Ctx {
         }
     }
 
-    /// Gives up this thread's turn until virtual time `at`.
-    fn wait_until(self: &Arc<Self>, id: usize, at: OffsetDateTime) {
+    /// Gives up this thread's turn until virtual time `at`, when it will run `function`.
+    fn wait_until(self: &Arc<Self>, id: usize, at: OffsetDateTime, function: &str) {
         {
             let mut q = lock(&self.queue);
-            self.push(&mut q, at, Turn::Resume { id });
-            q.running -= 1;
+            let shared = uses_shared_quotas(function);
+            self.push(&mut q, at, Turn::Resume { id, shared });
+            Self::release(&mut q, id);
             self.dispatch(&mut q);
         }
         self.gates[id].pass();
     }
 
-    fn finish(self: &Arc<Self>) {
+    fn finish(self: &Arc<Self>, id: usize) {
         let mut q = lock(&self.queue);
-        q.running -= 1;
+        Self::release(&mut q, id);
         q.live -= 1;
         self.dispatch(&mut q);
+    }
+
+    /// Execution `id` gives its slot back.
+    fn release(q: &mut Queue, id: usize) {
+        q.running -= 1;
+        q.running_ids.retain(|&r| r != id);
+        if q.shared_holder == Some(id) {
+            q.shared_holder = None;
+        }
     }
 
     fn account_region(&self, id: usize) -> (String, String) {
@@ -634,15 +738,21 @@ impl Ctx {
         self.facts.memory_mb.get(function).copied().unwrap_or(128)
     }
 
-    /// Runs `function` at `at` on this thread's invocation clock; records its use.
+    /// Runs `function` for execution `id` at `at` on this thread's invocation clock; records
+    /// its use.
     fn invoke_function(
-        &self,
+        self: &Arc<Self>,
+        id: usize,
         function: &str,
         at: OffsetDateTime,
         seed: u64,
         run: impl FnOnce() -> Result<serde_json::Value, ScanError>,
     ) -> (Result<serde_json::Value, ScanError>, Duration) {
-        quota::begin_invocation(at, seed);
+        let progress = (self.slots > 1).then(|| {
+            let ctx = Arc::clone(self);
+            quota::Progress::new(move |now| ctx.progressed(id, now))
+        });
+        quota::begin_invocation(at, seed, uses_shared_quotas(function), progress);
         let began = Instant::now();
         let cpu_began = thread_cpu_seconds();
         let result = run();
@@ -653,9 +763,13 @@ impl Ctx {
         let memory = self.memory_of(function);
         // CPU time stretches by the vCPU share Lambda gives this memory size.
         let share = (f64::from(memory) / MB_PER_VCPU).min(1.0);
-        let cpu = Duration::seconds_f64(cpu_seconds / share);
+        let cpu = if self.bill_cpu {
+            Duration::seconds_f64(cpu_seconds / share)
+        } else {
+            Duration::ZERO
+        };
         let took = waited.saturating_add(cpu);
-        let billed = (took.as_seconds_f64() * 1_000.0).ceil().max(1.0) / 1_000.0;
+        let billed_ms = (took.as_seconds_f64() * 1_000.0).ceil().max(1.0) as u64;
         // A handler that succeeded although a call was throttled for good carried on without
         // it (Security Hub updates are reported as problems, not retried).
         if result.is_ok() {
@@ -663,15 +777,37 @@ impl Ctx {
                 *lock(&self.absorbed).entry(action).or_default() += 1;
             }
         }
+        {
+            let mut billed = lock(&self.billed);
+            let b = billed.entry(function.to_owned()).or_default();
+            b.0 += billed_ms;
+            b.1 += billed_ms * u64::from(memory);
+        }
         let mut functions = lock(&self.functions);
         let f = functions.entry(function.to_owned()).or_default();
         f.memory_mb = memory;
         f.invocations += 1;
-        f.billed_seconds += billed;
-        f.gb_seconds += billed * f64::from(memory) / 1_024.0;
         f.handler_wall_seconds += wall.as_secs_f64();
         f.handler_cpu_seconds += cpu_seconds;
+        drop(functions);
+        // From here on the execution's next turn, and its slot's end, are at `at + took`.
+        self.set_clock(id, at.saturating_add(took));
+        if self.waiting_on_clocks.load(AtomicOrdering::SeqCst) {
+            self.dispatch(&mut lock(&self.queue));
+        }
         (result, took)
+    }
+
+    /// What each function used, its billed time summed.
+    fn function_use(&self) -> BTreeMap<String, FunctionUse> {
+        let mut functions = lock(&self.functions).clone();
+        for (name, (ms, mb_ms)) in lock(&self.billed).iter() {
+            if let Some(f) = functions.get_mut(name) {
+                f.billed_seconds = *ms as f64 / 1_000.0;
+                f.gb_seconds = *mb_ms as f64 / 1_000.0 / 1_024.0;
+            }
+        }
+        functions
     }
 
     /// Once an execution has ended, counts the bytes its scan left in the bucket and removes
@@ -764,8 +900,9 @@ struct Tasks<'a> {
 impl TaskHandler for Tasks<'_> {
     fn invoke(&mut self, call: &TaskCall<'_>) -> TaskOutcome {
         let ctx = self.ctx;
-        ctx.wait_until(self.id, call.now);
-        let Some(step) = ctx.workflow.step_for(call.resource) else {
+        let step = ctx.workflow.step_for(call.resource);
+        ctx.wait_until(self.id, call.now, step.map_or("", |s| s.binary()));
+        let Some(step) = step else {
             return TaskOutcome::Failed {
                 error: "Lambda.ResourceNotFoundException".to_owned(),
                 cause: format!("Function not found: {}", call.resource),
@@ -790,7 +927,7 @@ impl TaskHandler for Tasks<'_> {
         };
         self.calls += 1;
         let seed = ctx.seed ^ ((self.id as u64) << 20) ^ self.calls;
-        let (result, took) = ctx.invoke_function(function, call.now, seed, || {
+        let (result, took) = ctx.invoke_function(self.id, function, call.now, seed, || {
             pollster::block_on(step.invoke(&*ctx.sandbox, call.input.clone()))
         });
         if let (Some(q), Some(slot)) = (ctx.sandbox.quotas(), slot) {
@@ -843,9 +980,9 @@ fn run_execution(ctx: &Arc<Ctx>, id: usize, start: OffsetDateTime, attempts: u32
             .enumerate()
         {
             at = at.saturating_add(Duration::seconds(delay));
-            ctx.wait_until(id, at);
+            ctx.wait_until(id, at, "notify");
             let seed = ctx.seed ^ ((id as u64) << 20) ^ (1_000 + i as u64);
-            let (result, _) = ctx.invoke_function("notify", at, seed, || {
+            let (result, _) = ctx.invoke_function(id, "notify", at, seed, || {
                 pollster::block_on(notify::invoke(&*ctx.sandbox, event.clone()))
             });
             let parsed = result.and_then(|v| {
@@ -871,7 +1008,7 @@ fn run_execution(ctx: &Arc<Ctx>, id: usize, start: OffsetDateTime, attempts: u32
     drop(execution);
     ctx.tally_sns();
     ctx.reclaim(id);
-    ctx.finish();
+    ctx.finish(id);
 }
 
 /// A `TaskScheduled` that follows a `TaskFailed` of the same state: a retry (billed as a
@@ -1059,6 +1196,11 @@ pub fn run(workflow: Workflow, options: SimulateOptions) -> Result<Simulation, S
         seed: options.seed,
         results: Mutex::new(vec![None; n]),
         functions: Mutex::new(BTreeMap::new()),
+        billed: Mutex::new(BTreeMap::new()),
+        clocks: (0..n).map(|_| AtomicI64::new(0)).collect(),
+        epoch: options.start_time,
+        bill_cpu: options.bill_cpu,
+        waiting_on_clocks: AtomicBool::new(false),
         sns: Mutex::new(SnsTally::default()),
         absorbed: Mutex::new(BTreeMap::new()),
         start_refused: Mutex::new((0, 0)),
@@ -1198,7 +1340,7 @@ fn build_report(
     }
     throttles.retried = throttles.met.saturating_sub(throttles.not_retried);
 
-    let functions = lock(&ctx.functions).clone();
+    let functions = ctx.function_use();
     let api_calls = sandbox.api_calls();
     let mut by_service = BTreeMap::new();
     for (k, v) in &api_calls {
@@ -1304,6 +1446,7 @@ fn build_report(
             lines,
         },
         wall_seconds: began.elapsed().as_secs_f64(),
+        shared_calls_unordered: stats.shared_calls_unordered,
     })
 }
 
@@ -1507,6 +1650,14 @@ pub fn render(r: &Report) -> String {
         r.s3_bytes_stored as f64 / 1e6,
         r.notices_sent
     );
+    if r.shared_calls_unordered > 0 {
+        let _ = writeln!(
+            s,
+            "WARNING: {} call(s) to a quota the fleet shares came from a function not known to \
+             make them; their order was not kept: run with --slots 1",
+            r.shared_calls_unordered
+        );
+    }
     let c = &r.cost;
     let _ = writeln!(
         s,
