@@ -25,6 +25,24 @@ fn html_files(dir: &Path, found: &mut Vec<PathBuf>) {
     }
 }
 
+/// Every page through html-validate (`SCANFLOW_HTML_VALIDATE`), or says it was skipped.
+fn html_validate(pages: &[PathBuf]) {
+    let Some(validator) = std::env::var_os("SCANFLOW_HTML_VALIDATE") else {
+        eprintln!("SCANFLOW_HTML_VALIDATE is not set: html-validate skipped");
+        return;
+    };
+    let status = Command::new(validator)
+        .arg("--config")
+        .arg(scanflow_tests::repo_root().join("tests/htmlvalidate.json"))
+        .args(pages)
+        .status()
+        .expect("html-validate runs");
+    assert!(
+        status.success(),
+        "html-validate refused a report (see above)"
+    );
+}
+
 fn reports() -> (PathBuf, Vec<PathBuf>) {
     let options = weekly(
         Scenario::default_scenario().expect("the built-in scenario"),
@@ -112,21 +130,7 @@ fn every_report_is_self_contained_valid_and_renders_its_charts() {
         .find(|p| trend_of(p) == Some(3))
         .expect("a report with three scans");
 
-    match std::env::var_os("SCANFLOW_HTML_VALIDATE") {
-        None => eprintln!("SCANFLOW_HTML_VALIDATE is not set: html-validate skipped"),
-        Some(validator) => {
-            let status = Command::new(validator)
-                .arg("--config")
-                .arg(scanflow_tests::repo_root().join("tests/htmlvalidate.json"))
-                .args(&found)
-                .status()
-                .expect("html-validate runs");
-            assert!(
-                status.success(),
-                "html-validate refused a report (see above)"
-            );
-        }
-    }
+    html_validate(&found);
 
     let Some(chromium) = std::env::var_os("SCANFLOW_CHROMIUM") else {
         eprintln!("SCANFLOW_CHROMIUM is not set: the rendering check skipped");
@@ -193,18 +197,5 @@ fn a_cis_scan_is_told_in_the_report_and_the_page_stays_valid() {
     );
     let never = page_of("343434343434");
     assert!(never.contains("did not finish within the account"));
-    if let Some(validator) = std::env::var_os("SCANFLOW_HTML_VALIDATE") {
-        let status = Command::new(validator)
-            .arg("--config")
-            .arg(scanflow_tests::repo_root().join("tests/htmlvalidate.json"))
-            .args(&found)
-            .status()
-            .expect("html-validate runs");
-        assert!(
-            status.success(),
-            "html-validate refused a report (see above)"
-        );
-    } else {
-        eprintln!("SCANFLOW_HTML_VALIDATE is not set: html-validate skipped");
-    }
+    html_validate(&found);
 }

@@ -281,10 +281,7 @@ impl Classic {
             .await
             .map_err(|e| call.error(&e))?;
         let arns = out.finding_arns().to_vec();
-        let next = out
-            .next_token()
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned);
+        let next = crate::next_page(out.next_token());
         let findings = self.describe_findings(&arns).await?;
         Ok(FindingsPage { findings, next })
     }
@@ -430,10 +427,7 @@ impl Classic {
                     });
                 }
             }
-            token = out
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned);
+            token = crate::next_page(out.next_token());
             if token.is_none() {
                 return Ok(coverage);
             }

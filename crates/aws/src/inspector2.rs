@@ -76,6 +76,9 @@ pub struct Inspector2 {
     /// GET instead of opening a new ranged one (each GET of a KMS-encrypted object is also a
     /// KMS decrypt). A member lives for one invocation, so the stream does too.
     open: Arc<Mutex<Option<OpenReport>>>,
+    /// The CIS targets page last read, kept between findings pages: each page holds one
+    /// failing instance's checks, so up to 100 pages in a row share one targets page.
+    cis_targets: Arc<Mutex<Option<cis::TargetsPage>>>,
 }
 
 /// A report object's body still being read, the scanner where the last page stopped, and the
@@ -212,6 +215,7 @@ impl Inspector2 {
             reports,
             delegated_admin,
             open: Arc::default(),
+            cis_targets: Arc::default(),
         }
     }
 
@@ -302,10 +306,7 @@ impl Inspector2 {
                 return Ok(());
             }
             // Filtered listings may return empty pages before matching ones.
-            token = out
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned);
+            token = crate::next_page(out.next_token());
             if token.is_none() {
                 return Err(ScanError::NoInstancesMatched {
                     account_id: self.scope.account_id.clone(),
@@ -320,7 +321,7 @@ impl Inspector2 {
     /// scanflow read with `ListFindings`) is followed; `NO_FINDINGS_FOUND` is a clean result.
     /// A run with a CIS scan is followed until the scan ends ([`scanflow_core::cis::run_status`]).
     pub async fn run_status(&self, run: &Run) -> Result<RunStatus, ScanError> {
-        if let Some(cis) = cis::cis_of(run) {
+        if let Some(cis) = run.cis_scan() {
             return self.cis_run_status(cis).await;
         }
         let run_id = run.run_id.as_str();
@@ -385,12 +386,12 @@ impl Inspector2 {
             Cursor::Report { key, resume } => self.report_page(&key, resume).await,
             Cursor::Api(token) => {
                 let mut page = self.list_findings_page(run.tag.as_ref(), token).await?;
-                if page.next.is_none() && cis::cis_of(run).is_some() {
+                if page.next.is_none() && run.cis_scan().is_some() {
                     page.next = Some(Cursor::Cis(cis::CisCursor::default()).encode());
                 }
                 Ok(page)
             }
-            Cursor::Cis(at) => match cis::cis_of(run) {
+            Cursor::Cis(at) => match run.cis_scan() {
                 Some(cis) => self.cis_findings_page(cis, at).await,
                 None => Err(ScanError::invalid(
                     "cursor",
@@ -430,10 +431,7 @@ impl Inspector2 {
                     .filter(|k| k.contains(report_id))
                     .map(str::to_owned),
             );
-            token = out
-                .next_continuation_token()
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned);
+            token = crate::next_page(out.next_continuation_token());
             if token.is_none() {
                 break;
             }
@@ -546,7 +544,7 @@ impl Inspector2 {
             .list_findings()
             .filter_criteria(self.findings_filter(tag)?)
             .max_results(LIST_FINDINGS_MAX)
-            .set_next_token(Some(token).filter(|t| !t.is_empty()))
+            .set_next_token(crate::next_page(Some(&token)))
             .send()
             .await
             .map_err(|e| self.error(&call, &e))?;
@@ -555,10 +553,7 @@ impl Inspector2 {
             .iter()
             .map(|f| V2Fields::from_sdk(f).into_finding(&self.scope))
             .collect();
-        let next = out
-            .next_token()
-            .filter(|t| !t.is_empty())
-            .map(|t| Cursor::Api(t.to_owned()).encode());
+        let next = crate::next_page(out.next_token()).map(|t| Cursor::Api(t).encode());
         Ok(FindingsPage { findings, next })
     }
 
@@ -566,7 +561,7 @@ impl Inspector2 {
     /// CIS scan, how it went.
     pub async fn coverage(&self, run: &Run) -> Result<Coverage, ScanError> {
         let mut coverage = self.instance_coverage(run.tag.as_ref()).await?;
-        if let Some(cis) = cis::cis_of(run) {
+        if let Some(cis) = run.cis_scan() {
             coverage.cis = Some(self.cis_coverage(cis).await?);
         }
         Ok(coverage)
@@ -608,10 +603,7 @@ impl Inspector2 {
                     })
                     .or_insert((active, reason));
             }
-            token = out
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned);
+            token = crate::next_page(out.next_token());
             if token.is_none() {
                 break;
             }

@@ -20,3 +20,9 @@ pub use inspector2::ReportDestination;
 pub use lambda::HandlerError;
 pub use member::{AwsMember, MemberClients};
 pub use platform::AwsPlatform;
+
+/// A listing's next page token: an empty one ends the listing as an absent one does (some
+/// services answer `""` on the last page), so every paging loop stops on the same rule.
+pub(crate) fn next_page(token: Option<&str>) -> Option<String> {
+    token.filter(|t| !t.is_empty()).map(str::to_owned)
+}

@@ -197,10 +197,7 @@ impl ReportStore for S3Store {
                     .filter_map(|o| o.key())
                     .map(str::to_owned),
             );
-            let next = out
-                .next_continuation_token()
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned);
+            let next = crate::next_page(out.next_continuation_token());
             match next {
                 // A token that does not move on would loop for ever: report it instead.
                 Some(next) if token.as_deref() == Some(next.as_str()) => {

@@ -204,10 +204,7 @@ impl SecurityHub for AwsSecurityHub {
                     })
                 })
                 .collect(),
-            next: out
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned),
+            next: crate::next_page(out.next_token()),
         })
     }
 

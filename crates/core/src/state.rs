@@ -127,6 +127,12 @@ pub struct Claim {
 }
 
 impl Run {
+    /// The CIS scan this run follows: `None` without one, and for a findings report recorded
+    /// by an earlier version (those had none). Both adapters decide by it.
+    pub fn cis_scan(&self) -> Option<&CisRun> {
+        self.cis.as_ref().filter(|_| !is_report_id(&self.run_id))
+    }
+
     /// What the scan targeted, for people.
     pub fn target(&self) -> String {
         self.tag

@@ -218,27 +218,29 @@ pub fn create(m: &Member, req: &CreateCisRequest) -> Result<String, ScanError> {
 /// The run's scan as `ListCisScans` (by configuration ARN) shows it to the caller, with its
 /// status now; `None` when it is not listed.
 fn find(m: &Member, run: &Run) -> Result<Option<(CisScan, &'static str)>, ScanError> {
-    let Some(cis) = &run.cis else {
-        return Ok(None);
-    };
-    let shared = &m.shared;
     let action = "inspector2:ListCisScans";
-    shared.admit(action, caller_account(m), &m.region)?;
-    shared.count(action, 1);
+    m.shared.admit(action, caller_account(m), &m.region)?;
+    m.shared.count(action, 1);
+    Ok(look_up(m, run))
+}
+
+/// The run's scan and its status now, without a call: what a CIS cursor carries after the
+/// first page (the AWS adapter keeps the scan ARN in it).
+fn look_up(m: &Member, run: &Run) -> Option<(CisScan, &'static str)> {
+    let cis = run.cis.as_ref()?;
+    let shared = &m.shared;
     let scan = lock(&shared.cis)
         .scans
         .iter()
         .find(|s| s.configuration_arn == cis.configuration_arn)
         .cloned();
-    let Some(scan) = scan else {
-        return Ok(None);
-    };
+    let scan = scan?;
     let seen = scan.owner == caller_account(m)
         || shared
             .account(scan.account_index)
             .is_some_and(|a| m.caller.hub_inspector2() && visible(m, a));
     if !seen {
-        return Ok(None);
+        return None;
     }
     let spec = shared
         .account(scan.account_index)
@@ -251,7 +253,7 @@ fn find(m: &Member, run: &Run) -> Result<Option<(CisScan, &'static str)>, ScanEr
         (true, CisScanOutcome::Fails) => "FAILED",
         (true, CisScanOutcome::Cancelled) => "CANCELLED",
     };
-    Ok(Some((scan, status)))
+    Some((scan, status))
 }
 
 /// The run status while its CIS scan goes (`cis::run_status`).
@@ -369,17 +371,16 @@ pub(crate) const CURSOR_PREFIX: &str = "cis:";
 /// vulnerability page.
 pub(crate) const FIRST_CURSOR: &str = "cis:0";
 
-/// Whether the run follows a CIS scan: a listing run with one (a findings report recorded
-/// by an earlier version has none).
-pub(crate) fn followed(run: &Run) -> bool {
-    run.cis.is_some() && !scanflow_core::state::is_report_id(&run.run_id)
-}
-
 /// One page of failed checks: those of the `n`th failing instance (one
 /// `GetCisScanResultDetails` call), `n` from the cursor `cis:<n>`.
 pub(crate) fn failed_page(m: &Member, run: &Run, cursor: &str) -> Result<FindingsPage, ScanError> {
     let n = crate::member::parse_cursor(cursor.strip_prefix(CURSOR_PREFIX), "cursor")?;
-    let (Some(cis), Some((scan, "COMPLETED"))) = (&run.cis, find(m, run)?) else {
+    let found = if n == 0 {
+        find(m, run)?
+    } else {
+        look_up(m, run)
+    };
+    let (Some(cis), Some((scan, "COMPLETED"))) = (&run.cis, found) else {
         return Ok(FindingsPage::default());
     };
     let Some(account) = m.shared.account(scan.account_index) else {

@@ -53,7 +53,7 @@ impl MemberAccount for Member {
                 Engine::Classic => self
                     .entered("Inspector Classic")
                     .and_then(|()| classic::status(self, run)),
-                Engine::Inspector2 if cis::followed(run) => cis::status(self, run),
+                Engine::Inspector2 if run.cis_scan().is_some() => cis::status(self, run),
                 Engine::Inspector2 => inspector2::status(self, run),
             }
         }))
@@ -74,7 +74,7 @@ impl MemberAccount for Member {
                     c => inspector2::findings_page(self, run, c).map(|mut page| {
                         // A run with a CIS scan goes on to its failed checks after the last
                         // vulnerability page.
-                        if page.next.is_none() && cis::followed(run) {
+                        if page.next.is_none() && run.cis_scan().is_some() {
                             page.next = Some(cis::FIRST_CURSOR.to_owned());
                         }
                         page

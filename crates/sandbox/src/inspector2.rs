@@ -982,162 +982,144 @@ fn shape(
         Some(fixed) => format!("Upgrade {} to version {fixed} or later.", v.package),
         None => "None Provided".to_owned(),
     };
-    if let Some(n) = &v.network {
-        return reachability(account_id, region, v, n, instance_id, tags, first, last);
-    }
-    Inspector2Finding {
-        finding_arn: finding_arn(account_id, region, instance_id, v),
-        aws_account_id: account_id.to_owned(),
-        kind: "PACKAGE_VULNERABILITY".into(),
-        title: Some(
-            v.title
-                .clone()
-                .unwrap_or_else(|| format!("{} - {}", v.cve, v.package)),
-        ),
-        description: v.description(),
-        remediation: Remediation {
-            recommendation: Some(Recommendation {
-                text: Some(recommendation),
-                url: None,
-            }),
-        },
-        severity: v.severity.as_str().to_owned(),
-        status: "ACTIVE".into(),
-        first_observed_at: crate::iso_millis(first),
-        last_observed_at: crate::iso_millis(last),
-        updated_at: Some(crate::iso_millis(last)),
-        inspector_score: v.score,
-        resources: vec![Resource {
-            kind: "AWS_EC2_INSTANCE".into(),
-            id: instance_id.to_owned(),
-            partition: Some(scanflow_core::partition::of(region).into()),
-            region: Some(region.to_owned()),
-            tags: tags.clone(),
-            details: Some(ResourceDetails {
-                aws_ec2_instance: Some(Ec2Details {
-                    instance_type: Some(facts.instance_type.to_owned()),
-                    image_id: Some(facts.ami_id.clone()),
-                    ip_v4_addresses: vec![facts.private_ip.clone()],
-                    vpc_id: Some(facts.vpc_id.clone()),
-                    subnet_id: Some(facts.subnet_id.clone()),
-                    launched_at: Some(crate::iso_millis(
-                        observed.saturating_sub(time::Duration::days(i64::from(
-                            facts.launched_days_ago,
-                        ))),
-                    )),
-                    platform: Some(facts.platform.name().to_owned()),
+    let finding =
+        Inspector2Finding {
+            finding_arn: finding_arn(account_id, region, instance_id, v),
+            aws_account_id: account_id.to_owned(),
+            kind: "PACKAGE_VULNERABILITY".into(),
+            title: Some(
+                v.title
+                    .clone()
+                    .unwrap_or_else(|| format!("{} - {}", v.cve, v.package)),
+            ),
+            description: v.description(),
+            remediation: Remediation {
+                recommendation: Some(Recommendation {
+                    text: Some(recommendation),
+                    url: None,
                 }),
-            }),
-        }],
-        package_vulnerability_details: Some(PackageVulnerabilityDetails {
-            vulnerability_id: v.cve.clone(),
-            vulnerable_packages: vec![VulnerablePackage {
-                name: v.package.clone(),
-                version: v.version.clone(),
-                arch: Some(facts.platform.arch().to_owned()),
-                package_manager: Some("OS".into()),
-                fixed_in_version: v.fixed_in.clone(),
-                remediation: v
-                    .fixed_in
-                    .as_ref()
-                    .map(|f| facts.platform.update_command(&v.package, f)),
-            }],
-            source: "NVD".into(),
-            cvss: match (v.cvss_vector, v.score) {
-                (Some(vector), Some(score)) => vec![Cvss {
-                    base_score: score,
-                    scoring_vector: vector.to_owned(),
-                    version: "3.1".into(),
-                    source: "NVD".into(),
-                }],
-                _ => Vec::new(),
             },
-            source_url: Some(format!("https://nvd.nist.gov/vuln/detail/{}", v.cve)),
-            vendor_severity: Some(match v.severity {
-                Severity::Untriaged => "N/A".to_owned(),
-                s => s.as_str().to_owned(),
+            severity: v.severity.as_str().to_owned(),
+            status: "ACTIVE".into(),
+            first_observed_at: crate::iso_millis(first),
+            last_observed_at: crate::iso_millis(last),
+            updated_at: Some(crate::iso_millis(last)),
+            inspector_score: v.score,
+            resources: vec![Resource {
+                kind: "AWS_EC2_INSTANCE".into(),
+                id: instance_id.to_owned(),
+                partition: Some(scanflow_core::partition::of(region).into()),
+                region: Some(region.to_owned()),
+                tags: tags.clone(),
+                details: Some(ResourceDetails {
+                    aws_ec2_instance: Some(Ec2Details {
+                        instance_type: Some(facts.instance_type.to_owned()),
+                        image_id: Some(facts.ami_id.clone()),
+                        ip_v4_addresses: vec![facts.private_ip.clone()],
+                        vpc_id: Some(facts.vpc_id.clone()),
+                        subnet_id: Some(facts.subnet_id.clone()),
+                        launched_at: Some(crate::iso_millis(observed.saturating_sub(
+                            time::Duration::days(i64::from(facts.launched_days_ago)),
+                        ))),
+                        platform: Some(facts.platform.name().to_owned()),
+                    }),
+                }),
+            }],
+            package_vulnerability_details: Some(PackageVulnerabilityDetails {
+                vulnerability_id: v.cve.clone(),
+                vulnerable_packages: vec![VulnerablePackage {
+                    name: v.package.clone(),
+                    version: v.version.clone(),
+                    arch: Some(facts.platform.arch().to_owned()),
+                    package_manager: Some("OS".into()),
+                    fixed_in_version: v.fixed_in.clone(),
+                    remediation: v
+                        .fixed_in
+                        .as_ref()
+                        .map(|f| facts.platform.update_command(&v.package, f)),
+                }],
+                source: "NVD".into(),
+                cvss: match (v.cvss_vector, v.score) {
+                    (Some(vector), Some(score)) => vec![Cvss {
+                        base_score: score,
+                        scoring_vector: vector.to_owned(),
+                        version: "3.1".into(),
+                        source: "NVD".into(),
+                    }],
+                    _ => Vec::new(),
+                },
+                source_url: Some(format!("https://nvd.nist.gov/vuln/detail/{}", v.cve)),
+                vendor_severity: Some(match v.severity {
+                    Severity::Untriaged => "N/A".to_owned(),
+                    s => s.as_str().to_owned(),
+                }),
+                reference_urls: vec![format!("https://www.cve.org/CVERecord?id={}", v.cve)],
             }),
-            reference_urls: vec![format!("https://www.cve.org/CVERecord?id={}", v.cve)],
-        }),
-        network_reachability_details: None,
-        fix_available: Some(fix.into()),
-        exploit_available: Some(if v.exploit_available { "YES" } else { "NO" }.into()),
-        epss: Some(Epss { score: v.epss }),
+            network_reachability_details: None,
+            fix_available: Some(fix.into()),
+            exploit_available: Some(if v.exploit_available { "YES" } else { "NO" }.into()),
+            epss: Some(Epss { score: v.epss }),
+        };
+    match &v.network {
+        Some(n) => reachability(finding, v, n),
+        None => finding,
     }
 }
 
-/// A network reachability finding as Inspector v2 returns it: no package, no CVE, no EPSS;
-/// the open ports and the path from the outside in.
-#[allow(clippy::too_many_arguments)]
+/// A network reachability finding as Inspector v2 returns it: the same frame (ARN, status,
+/// times, instance) with no package, no CVE, no score, EPSS or instance details; the open
+/// ports and the path from the outside in.
 fn reachability(
-    account_id: &str,
-    region: &str,
+    mut f: Inspector2Finding,
     v: &Vuln,
     n: &crate::scenario::NetworkSpec,
-    instance_id: &str,
-    tags: &BTreeMap<String, String>,
-    first: OffsetDateTime,
-    last: OffsetDateTime,
 ) -> Inspector2Finding {
     let ports = if n.port_from == n.port_to {
         format!("Port {}", n.port_from)
     } else {
         format!("Ports {}-{}", n.port_from, n.port_to)
     };
-    Inspector2Finding {
-        finding_arn: finding_arn(account_id, region, instance_id, v),
-        aws_account_id: account_id.to_owned(),
-        kind: "NETWORK_REACHABILITY".into(),
-        title: Some(v.title.clone().unwrap_or_else(|| {
+    f.kind = "NETWORK_REACHABILITY".into();
+    f.title =
+        Some(v.title.clone().unwrap_or_else(|| {
             format!("{ports} is reachable from an Internet Gateway - open port")
-        })),
-        description: v.description(),
-        remediation: Remediation {
-            recommendation: Some(Recommendation {
-                text: Some(format!(
-                    "Restrict the security group rules that open {} {} to the internet.",
-                    n.protocol,
-                    ports.to_ascii_lowercase()
-                )),
-                url: None,
-            }),
-        },
-        severity: v.severity.as_str().to_owned(),
-        status: "ACTIVE".into(),
-        first_observed_at: crate::iso_millis(first),
-        last_observed_at: crate::iso_millis(last),
-        updated_at: Some(crate::iso_millis(last)),
-        inspector_score: None,
-        resources: vec![Resource {
-            kind: "AWS_EC2_INSTANCE".into(),
-            id: instance_id.to_owned(),
-            partition: Some(scanflow_core::partition::of(region).into()),
-            region: Some(region.to_owned()),
-            tags: tags.clone(),
-            details: None,
-        }],
-        package_vulnerability_details: None,
-        network_reachability_details: Some(NetworkReachabilityDetails {
-            protocol: n.protocol.clone(),
-            open_port_range: PortRange {
-                begin: n.port_from,
-                end: n.port_to,
-            },
-            network_path: NetworkPathDetails {
-                steps: n
-                    .path
-                    .iter()
-                    .map(|p| NetworkStep {
-                        component_id: p.component_id.clone(),
-                        component_type: p.component_type.clone(),
-                    })
-                    .collect(),
-            },
+        }));
+    f.remediation = Remediation {
+        recommendation: Some(Recommendation {
+            text: Some(format!(
+                "Restrict the security group rules that open {} {} to the internet.",
+                n.protocol,
+                ports.to_ascii_lowercase()
+            )),
+            url: None,
         }),
-        fix_available: None,
-        exploit_available: None,
-        epss: None,
+    };
+    f.inspector_score = None;
+    for r in &mut f.resources {
+        r.details = None;
     }
+    f.package_vulnerability_details = None;
+    f.network_reachability_details = Some(NetworkReachabilityDetails {
+        protocol: n.protocol.clone(),
+        open_port_range: PortRange {
+            begin: n.port_from,
+            end: n.port_to,
+        },
+        network_path: NetworkPathDetails {
+            steps: n
+                .path
+                .iter()
+                .map(|p| NetworkStep {
+                    component_id: p.component_id.clone(),
+                    component_type: p.component_type.clone(),
+                })
+                .collect(),
+        },
+    });
+    f.fix_available = None;
+    f.exploit_available = None;
+    f.epss = None;
+    f
 }
 
 /// Maps an Inspector v2 `Finding` into scanflow's normalized [`Finding`]. `fixAvailable`

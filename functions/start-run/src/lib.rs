@@ -160,7 +160,7 @@ async fn start_scan<P: Platform>(
         None => None,
     };
 
-    let timing = Timing::for_run(config, &settings, rerun)?;
+    let timing = Timing::for_run(config, &settings, rerun, cis.is_some())?;
     Ok(Run {
         account_id: request.account_id.clone(),
         region: request.region.clone(),
@@ -261,12 +261,13 @@ impl Timing {
     /// Sums the duration and the hub's settings with checked arithmetic: the hub validates its
     /// settings against their ranges, but a value that slipped past (or a future range) must
     /// give an error naming the setting, never a panic or a wrapped, wrong wait.
+    /// `cis`: a CIS scan was started with the run.
     fn for_run(
         config: &HubConfig,
         settings: &AccountSettings,
         rerun: bool,
+        cis: bool,
     ) -> Result<Self, ScanError> {
-        let cis = settings.engine == Engine::Inspector2 && settings.cis.is_some() && !rerun;
         let scan = match settings.engine {
             // Nothing can be collected before the assessment's own duration has passed.
             Engine::Classic if !rerun => settings.duration_seconds,
@@ -339,26 +340,26 @@ mod tests {
             evaluation_allowance_seconds: u32::MAX - 3600,
             ..HubConfig::default()
         };
-        let t = Timing::for_run(&at_limit, &classic(3600), false).expect("fits exactly");
+        let t = Timing::for_run(&at_limit, &classic(3600), false, false).expect("fits exactly");
         assert_eq!((t.first_wait, t.deadline_after), (u32::MAX, u32::MAX));
 
         let past = HubConfig {
             first_wait_margin_seconds: u32::MAX - 3599,
             ..HubConfig::default()
         };
-        let e = Timing::for_run(&past, &classic(3600), false).err();
+        let e = Timing::for_run(&past, &classic(3600), false, false).err();
         assert_eq!(field_of(e.expect("overflow")), "firstWaitMarginSeconds");
         let past = HubConfig {
             evaluation_allowance_seconds: u32::MAX - 3599,
             ..HubConfig::default()
         };
-        let e = Timing::for_run(&past, &classic(3600), false).err();
+        let e = Timing::for_run(&past, &classic(3600), false, false).err();
         assert_eq!(field_of(e.expect("overflow")), "evaluationAllowanceSeconds");
         // A rerun waits no duration, so even u32::MAX fits.
         let max = HubConfig {
             evaluation_allowance_seconds: u32::MAX,
             ..HubConfig::default()
         };
-        assert!(Timing::for_run(&max, &classic(3600), true).is_ok());
+        assert!(Timing::for_run(&max, &classic(3600), true, false).is_ok());
     }
 }

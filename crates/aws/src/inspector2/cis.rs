@@ -6,6 +6,7 @@
 //! cursor so collect-findings' checkpoints resume them in a later invocation.
 
 use std::collections::BTreeMap;
+use std::sync::PoisonError;
 
 use aws_sdk_inspector2::types::{
     CisFindingStatus, CisFindingStatusComparison, CisFindingStatusFilter,
@@ -21,7 +22,7 @@ use scanflow_core::model::{
     AccountSettings, CIS_NOT_CHECKED_KEPT, CisCoverage, CisLevel, CisOutcome, Uncovered,
 };
 use scanflow_core::ports::{FindingsPage, RunStatus};
-use scanflow_core::state::{CisRun, Run};
+use scanflow_core::state::CisRun;
 use serde::{Deserialize, Serialize};
 
 use super::{Cursor, Inspector2, rfc3339};
@@ -37,13 +38,6 @@ const SCAN_ARN_MAX: usize = 2048;
 const DATE_MAX: usize = 64;
 /// The longest `cis:` cursor: two tokens, a scan ARN, a date and the JSON around them.
 pub const CURSOR_MAX: usize = 2 * NEXT_TOKEN_MAX + SCAN_ARN_MAX + DATE_MAX + 256;
-
-/// The run's CIS scan, unless the run is a findings report recorded before (those had none).
-pub(super) fn cis_of(run: &Run) -> Option<&CisRun> {
-    run.cis
-        .as_ref()
-        .filter(|_| !scanflow_core::state::is_report_id(&run.run_id))
-}
 
 /// A CIS scan as `ListCisScans` lists it.
 #[derive(Debug, Clone)]
@@ -111,6 +105,14 @@ fn level_of(level: &CisSecurityLevel) -> Option<CisLevel> {
         CisSecurityLevel::Level2 => Some(CisLevel::Level2),
         _ => None,
     }
+}
+
+/// One targets page of a CIS scan, keyed by the scan and the token that asked for it.
+#[derive(Debug)]
+pub(super) struct TargetsPage {
+    key: (String, String),
+    targets: Vec<CisTargetResourceAggregation>,
+    next: Option<String>,
 }
 
 fn equals(value: &str) -> Result<CisStringFilter, ScanError> {
@@ -218,10 +220,7 @@ impl Inspector2 {
             {
                 return Ok(Some(c.scan_configuration_arn().to_owned()));
             }
-            token = out
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned);
+            token = crate::next_page(out.next_token());
             if token.is_none() {
                 return Ok(None);
             }
@@ -280,10 +279,7 @@ impl Inspector2 {
                     newest = Some(scan);
                 }
             }
-            token = out
-                .next_token()
-                .filter(|t| !t.is_empty())
-                .map(str::to_owned);
+            token = crate::next_page(out.next_token());
             if token.is_none() {
                 break;
             }
@@ -292,6 +288,30 @@ impl Inspector2 {
     }
 
     /// One page of the scan's targets in this account.
+    /// [`Self::cis_targets_page`] read once per invocation for the findings pages that walk it.
+    async fn cached_targets_page(
+        &self,
+        scan_arn: &str,
+        token: Option<String>,
+    ) -> Result<(Vec<CisTargetResourceAggregation>, Option<String>), ScanError> {
+        let key = (scan_arn.to_owned(), token.clone().unwrap_or_default());
+        let lock = || {
+            self.cis_targets
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        };
+        if let Some(page) = lock().as_ref().filter(|p| p.key == key) {
+            return Ok((page.targets.clone(), page.next.clone()));
+        }
+        let (targets, next) = self.cis_targets_page(scan_arn, token).await?;
+        *lock() = Some(TargetsPage {
+            key,
+            targets: targets.clone(),
+            next: next.clone(),
+        });
+        Ok((targets, next))
+    }
+
     async fn cis_targets_page(
         &self,
         scan_arn: &str,
@@ -314,10 +334,7 @@ impl Inspector2 {
             .send()
             .await
             .map_err(|e| self.error(&call, &e))?;
-        let next = out
-            .next_token()
-            .filter(|t| !t.is_empty())
-            .map(str::to_owned);
+        let next = crate::next_page(out.next_token());
         Ok((out.target_resource_aggregations.unwrap_or_default(), next))
     }
 
@@ -399,8 +416,8 @@ impl Inspector2 {
                 ..CisCursor::default()
             };
         }
-        let token = Some(at.targets.clone()).filter(|t| !t.is_empty());
-        let (targets, next_targets) = self.cis_targets_page(&at.scan, token).await?;
+        let token = crate::next_page(Some(&at.targets));
+        let (targets, next_targets) = self.cached_targets_page(&at.scan, token).await?;
         let next_page = |targets: String| CisCursor {
             targets,
             at: 0,
@@ -449,7 +466,7 @@ impl Inspector2 {
                     .build(),
             )
             .max_results(DETAILS_PAGE_MAX)
-            .set_next_token(Some(at.details.clone()).filter(|t| !t.is_empty()))
+            .set_next_token(crate::next_page(Some(&at.details)))
             .send()
             .await
             .map_err(|e| self.error(&call, &e))?;
@@ -476,10 +493,10 @@ impl Inspector2 {
                 cis::finding(&check, cis.level, &tags)
             })
             .collect();
-        let next = if let Some(details) = out.next_token().filter(|t| !t.is_empty()) {
+        let next = if let Some(details) = crate::next_page(out.next_token()) {
             Some(CisCursor {
                 at: index,
-                details: details.to_owned(),
+                details,
                 ..at.clone()
             })
         } else if targets.iter().skip(index.saturating_add(1)).any(failing) {

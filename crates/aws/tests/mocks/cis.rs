@@ -292,6 +292,17 @@ async fn the_run_waits_for_the_scan_and_a_failed_scan_ends_the_wait() {
     assert_eq!(pages.num_calls(), 2);
 }
 
+/// The CIS part of [`cis_run`]'s coverage.
+async fn cis_coverage(
+    c: &scanflow_aws::inspector2::Inspector2,
+) -> scanflow_core::model::CisCoverage {
+    c.coverage(&cis_run())
+        .await
+        .expect("coverage")
+        .cis
+        .expect("cis")
+}
+
 fn covered_instance(id: &str) -> serde_json::Value {
     json!({"resourceType": "AWS_EC2_INSTANCE", "resourceId": id, "accountId": ACCOUNT,
            "scanType": "PACKAGE", "scanStatus": {"statusCode": "ACTIVE", "reason": "SUCCESSFUL"}})
@@ -363,12 +374,7 @@ async fn coverage_says_which_instances_the_scan_checked_and_why_not_the_others()
         client!(aws_sdk_inspector2, [&instances, &failed, &targets]),
         no_s3(),
     );
-    let cis = c
-        .coverage(&cis_run())
-        .await
-        .expect("coverage")
-        .cis
-        .expect("cis");
+    let cis = cis_coverage(&c).await;
     assert!(
         matches!(&cis.outcome, CisOutcome::Failed { status, .. } if status == "FAILED"),
         "{:?}",
@@ -384,12 +390,7 @@ async fn coverage_says_which_instances_the_scan_checked_and_why_not_the_others()
     // Not listed yet: not finished, no ARN.
     let none = mock!(Client::list_cis_scans).then_http_response(|| json(json!({"scans": []})));
     let c = v2(client!(aws_sdk_inspector2, [&instances, &none]), no_s3());
-    let cis = c
-        .coverage(&cis_run())
-        .await
-        .expect("coverage")
-        .cis
-        .expect("cis");
+    let cis = cis_coverage(&c).await;
     assert_eq!((cis.outcome, cis.scan_arn), (CisOutcome::NotFinished, None));
 }
 
@@ -417,12 +418,7 @@ async fn unchecked_instances_are_listed_up_to_the_limit_and_all_counted() {
             client!(aws_sdk_inspector2, [&instances, &completed, &targets]),
             no_s3(),
         );
-        let cis = c
-            .coverage(&cis_run())
-            .await
-            .expect("coverage")
-            .cis
-            .expect("cis");
+        let cis = cis_coverage(&c).await;
         assert_eq!(cis.not_checked.len(), CIS_NOT_CHECKED_KEPT, "{total}");
         assert_eq!(cis.not_checked_total, total as u64);
         assert_eq!(cis.checked, 0);
@@ -537,6 +533,36 @@ async fn failed_checks_follow_the_vulnerabilities_one_details_page_a_call() {
             ("i-1".to_owned(), Some("d2".to_owned())),
             ("i-3".to_owned(), None)
         ]
+    );
+
+    // One invocation walking every page reads each targets page once (a new adapter per page,
+    // above, must read it again).
+    let apart = targets.num_calls();
+    let c = v2(
+        aws_smithy_mocks::mock_client!(
+            aws_sdk_inspector2,
+            aws_smithy_mocks::RuleMode::MatchAny,
+            &rules,
+            |c| c.retry_config(crate::fast_retry())
+        ),
+        no_s3(),
+    );
+    let mut cursor = None;
+    let mut again = Vec::new();
+    loop {
+        let page = c.findings_page(&cis_run(), cursor).await.expect("page");
+        again.push(page.findings.len());
+        cursor = page.next;
+        if cursor.is_none() || again.len() >= 10 {
+            break;
+        }
+    }
+    assert_eq!(again, sizes, "the same pages");
+    assert!(apart > 2, "{apart}");
+    assert_eq!(
+        targets.num_calls() - apart,
+        2,
+        "two targets pages, each read once"
     );
 
     let cis: Vec<_> = pages.into_iter().skip(1).flatten().collect();
