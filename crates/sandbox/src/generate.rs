@@ -805,13 +805,33 @@ fn draw(
 const UNFIXED: &str = "the latest release";
 
 fn describe(w: &Weakness, package: &str, fixed: &str) -> String {
-    let fill = |s: &str| s.replace("{pkg}", package).replace("{fixed}", fixed);
-    format!(
-        "{} {} {}",
-        fill(w.opening),
-        fill(w.impact),
-        fill(w.condition)
-    )
+    // One pass into one string: a fleet simulation describes millions of findings.
+    let parts = [w.opening, w.impact, w.condition];
+    let mut out = String::with_capacity(
+        parts.iter().map(|p| p.len() + 1).sum::<usize>() + 2 * (package.len() + fixed.len()),
+    );
+    for (i, part) in parts.into_iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let mut rest = part;
+        while let Some(at) = rest.find('{') {
+            out.push_str(&rest[..at]);
+            let tail = &rest[at..];
+            rest = if let Some(after) = tail.strip_prefix("{pkg}") {
+                out.push_str(package);
+                after
+            } else if let Some(after) = tail.strip_prefix("{fixed}") {
+                out.push_str(fixed);
+                after
+            } else {
+                out.push('{');
+                &tail[1..]
+            };
+        }
+        out.push_str(rest);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -888,6 +908,17 @@ mod tests {
             let d = describe(w, "openssl-libs", "3.0.9-1.amzn2023.0.1");
             assert!((200..=1024).contains(&d.len()), "{} chars: {d}", d.len());
             assert!(!d.contains('{'));
+            let fill = |s: &str| {
+                s.replace("{pkg}", "openssl-libs")
+                    .replace("{fixed}", "3.0.9-1.amzn2023.0.1")
+            };
+            let expected = format!(
+                "{} {} {}",
+                fill(w.opening),
+                fill(w.impact),
+                fill(w.condition)
+            );
+            assert_eq!(d, expected);
         }
     }
 

@@ -20,6 +20,7 @@ pub mod inspector2;
 pub mod lambda;
 mod member;
 pub mod quota;
+mod packs;
 mod s3;
 mod scenario;
 mod security_hub;
@@ -52,7 +53,7 @@ pub use inspector2::{
     StringFilter, normalize as normalize_inspector2, report_key,
 };
 pub use member::Member;
-pub use s3::LocalS3;
+pub use s3::{Bucket, LocalS3};
 pub use scenario::{
     AccountSpec, AgentHealth, AnalystMark, CentralEmail, ChurnSpec, CisCheckSpec, CisScanOutcome,
     CisSpec, ClassicOutcome, ClassicSpec, DEFAULT_SCHEDULE, FindingSpec, FindingsSpec,
@@ -221,7 +222,7 @@ impl Sandbox {
         out_dir: &Path,
         http_endpoint: Option<HttpEndpoint>,
     ) -> Result<Sandbox, SandboxError> {
-        Self::build(scenario, out_dir, http_endpoint, None)
+        Self::build(scenario, out_dir, http_endpoint, None, Bucket::Folder)
     }
 
     /// A sandbox that refuses and throttles what AWS would under `quotas` (see [`quota`]).
@@ -229,12 +230,13 @@ impl Sandbox {
         scenario: Scenario,
         out_dir: &Path,
         quotas: quota::QuotaSpec,
+        bucket: Bucket,
     ) -> Result<Sandbox, SandboxError> {
         quotas
             .validate()
             .map_err(|e| SandboxError::scenario("quotas", e))?;
         let q = quota::Quotas::new(quotas, &scenario.hub.account_id, &scenario.hub.region);
-        Self::build(scenario, out_dir, None, Some(Arc::new(q)))
+        Self::build(scenario, out_dir, None, Some(Arc::new(q)), bucket)
     }
 
     fn build(
@@ -242,6 +244,7 @@ impl Sandbox {
         out_dir: &Path,
         http_endpoint: Option<HttpEndpoint>,
         quotas: Option<Arc<quota::Quotas>>,
+        bucket: Bucket,
     ) -> Result<Sandbox, SandboxError> {
         scenario.validate()?;
         let s3_root = out_dir.join("s3");
@@ -273,7 +276,7 @@ impl Sandbox {
         let hub_region = shared.scenario.hub.region.clone();
         let sandbox = Sandbox {
             lambda: lambda::LambdaSim::new(shared.scenario.hub.lambda.clone()),
-            store: LocalS3::new(shared.clone(), s3_root),
+            store: LocalS3::new(shared.clone(), s3_root, bucket),
             notifier: SnsSim::new(shared.clone(), http_endpoint)?,
             hub_security_hub: SecurityHubSim::new(shared.clone(), hub_account, hub_region),
             shared,
@@ -460,8 +463,7 @@ impl Sandbox {
                 continue;
             };
             let key = keys::registry_entry(&a.account_id, &a.region);
-            let path = self.store.path_of(&key)?;
-            let text = std::fs::read(&path).map_err(|e| {
+            let text = self.store.read(&key).map_err(|e| {
                 ScanError::internal(format!(
                     "{key}: {e}; seed the registry before applying scope changes"
                 ))

@@ -1,13 +1,15 @@
-//! The report bucket as a local folder: `<out>/s3/<key>`, with keys checked so none escapes it.
+//! The report bucket as a local folder: `<out>/s3/<key>`, with keys checked so none escapes it;
+//! or, for a fleet simulation, packed into a few files ([`crate::packs`]).
 
 use std::future::{Future, ready};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use scanflow_core::ScanError;
 use scanflow_core::ports::{LINK_MAX_HOURS, ObjectLink, ReportStore};
 
 use crate::Shared;
+use crate::packs::Packs;
 
 /// S3 object keys are at most 1,024 bytes.
 const KEY_MAX: usize = 1024;
@@ -16,11 +18,71 @@ const KEY_MAX: usize = 1024;
 pub struct LocalS3 {
     shared: Arc<Shared>,
     root: PathBuf,
+    /// `Some`: the objects are kept here, not a file each ([`Bucket::Packed`]).
+    packs: Option<Mutex<Packs>>,
+}
+
+/// Where the sandbox keeps the bucket's objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    /// A file each under `<out>/s3`: what `scanflow run` leaves for people to open.
+    Folder,
+    /// Appended to a few large files under `<out>/s3-packs` ([`crate::packs`]), for a fleet
+    /// simulation, which counts its objects and opens none. Links name files that are not
+    /// there; findings reports seeded as files (older runs) are not read.
+    Packed,
 }
 
 impl LocalS3 {
-    pub(crate) fn new(shared: Arc<Shared>, root: PathBuf) -> Self {
-        Self { shared, root }
+    pub(crate) fn new(shared: Arc<Shared>, root: PathBuf, bucket: Bucket) -> Self {
+        let packs = (bucket == Bucket::Packed).then(|| {
+            let dir = root.with_file_name(format!(
+                "{}-packs",
+                root.file_name().map_or("s3".into(), |n| n.to_string_lossy())
+            ));
+            Mutex::new(Packs::new(&dir))
+        });
+        Self {
+            shared,
+            root,
+            packs,
+        }
+    }
+
+    fn objects(&self) -> Option<std::sync::MutexGuard<'_, Packs>> {
+        self.packs
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    fn packed_error(&self, key: &str, e: &std::io::Error) -> ScanError {
+        ScanError::internal(format!("the packed bucket, object {key}: {e}"))
+    }
+
+    /// Removes every object under `prefix`, returning their total size (a simulation counts
+    /// an ended execution's objects, then lets them go).
+    pub fn remove_prefix(&self, prefix: &str) -> Result<u64, ScanError> {
+        if let Some(mut objects) = self.objects() {
+            return objects
+                .remove_under(prefix)
+                .map_err(|e| self.packed_error(prefix, &e));
+        }
+        let dir = self.path_of(prefix.trim_end_matches('/'))?;
+        let bytes = dir_bytes(&dir);
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(ScanError::internal(
+                format!("removing {}: {e}", dir.display()),
+            )),
+            _ => Ok(bytes),
+        }
+    }
+
+    /// The bytes stored under `prefix`.
+    pub fn bytes_under(&self, prefix: &str) -> Result<u64, ScanError> {
+        if let Some(objects) = self.objects() {
+            return Ok(objects.under(prefix).map(|(_, len)| len).sum());
+        }
+        Ok(dir_bytes(&self.path_of(prefix.trim_end_matches('/'))?))
     }
 
     /// The folder standing for the bucket.
@@ -96,6 +158,12 @@ impl LocalS3 {
     fn put_if_absent_now(&self, key: &str, body: &[u8]) -> Result<bool, ScanError> {
         use std::io::Write as _;
         self.shared.count("s3:PutObject", 1);
+        if let Some(mut objects) = self.objects() {
+            self.path_of(key)?;
+            return objects
+                .put(key, body, true)
+                .map_err(|e| self.packed_error(key, &e));
+        }
         let (path, opened) = self.open_writable(
             key,
             std::fs::OpenOptions::new().write(true).create_new(true),
@@ -110,7 +178,18 @@ impl LocalS3 {
 
     fn get_now(&self, key: &str) -> Result<Vec<u8>, ScanError> {
         self.shared.count("s3:GetObject", 1);
+        self.read(key)
+    }
+
+    /// Reads `key` without counting a call (the sandbox reading its own seeds).
+    pub(crate) fn read(&self, key: &str) -> Result<Vec<u8>, ScanError> {
         let path = self.path_of(key)?;
+        if let Some(objects) = self.objects() {
+            return objects
+                .get(key)
+                .map_err(|e| self.packed_error(key, &e))?
+                .ok_or_else(|| self.not_found(key));
+        }
         match std::fs::read(&path) {
             Ok(body) => Ok(body),
             Err(e)
@@ -137,6 +216,13 @@ impl LocalS3 {
     /// Writes `key` as the world was before the run (seeding), without counting an API call.
     pub(crate) fn seed(&self, key: &str, body: &[u8]) -> Result<(), ScanError> {
         use std::io::Write as _;
+        if let Some(mut objects) = self.objects() {
+            self.path_of(key)?;
+            return objects
+                .put(key, body, false)
+                .map(drop)
+                .map_err(|e| self.packed_error(key, &e));
+        }
         let (path, opened) = self.open_writable(
             key,
             std::fs::OpenOptions::new()
@@ -185,6 +271,10 @@ impl LocalS3 {
     fn list_now(&self, prefix: &str) -> Result<Vec<String>, ScanError> {
         let mut keys = Vec::new();
         let mut folders = vec![self.root.clone()];
+        if let Some(objects) = self.objects() {
+            keys.extend(objects.under(prefix).map(|(k, _)| k.to_owned()));
+            folders.clear();
+        }
         while let Some(dir) = folders.pop() {
             let entries = std::fs::read_dir(&dir)
                 .map_err(|e| ScanError::internal(format!("listing {}: {e}", dir.display())))?;
@@ -251,6 +341,21 @@ impl ReportStore for LocalS3 {
     ) -> impl Future<Output = Result<ObjectLink, ScanError>> + Send {
         ready(self.link_now(key, valid_for))
     }
+}
+
+/// The size of the files under `dir` (none when it is missing).
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_bytes(&e.path()),
+            Ok(_) => e.metadata().map_or(0, |m| m.len()),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 fn write_error(path: &std::path::Path, e: &std::io::Error) -> ScanError {

@@ -11,7 +11,7 @@ use scanflow_core::ports::{MemberAccount, Platform, RunStatus};
 use scanflow_core::state::Run;
 use scanflow_sandbox::inspector2::list_findings;
 use scanflow_sandbox::{
-    FindingsFilter, Inspector2Finding, ListFindingsRequest, Member, Sandbox, StringFilter,
+    Bucket, FindingsFilter, Inspector2Finding, ListFindingsRequest, Member, Sandbox, StringFilter,
     normalize_inspector2, report_key,
 };
 use serde_json::json;
@@ -240,7 +240,7 @@ fn list_findings_is_throttled_under_the_quota_model() {
         .expect("ListFindings has a quota");
     q.rate = 0.001;
     q.burst = 1.0;
-    let sb = Sandbox::with_quotas(scenario, &out_dir("v2-throttled"), quotas).expect("sandbox");
+    let sb = Sandbox::with_quotas(scenario, &out_dir("v2-throttled"), quotas, Bucket::Folder).expect("sandbox");
     sb.set_now(t0());
     let (m, run) = started(&sb);
     assert!(list_findings(&m, &request(&run, None, None)).is_ok());

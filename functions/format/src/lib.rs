@@ -6,12 +6,12 @@
 //! against the account-Region's run state (the next state is written pending until publish has
 //! delivered) and the accepted risk covering it, if any, and serialised for the SIEM once — as
 //! scanflow's own finding or, when the hub's `SiemFormat` is `ocsf`, as an OCSF event — into a
-//! local spool file, its size noted. The
+//! spool (in memory up to 8 MiB, then a local file), its size noted. The
 //! parts' keys and attributes name how many there are, which is known only once every size is:
 //! then the spool is read back in order and packed into the planned parts. Findings of the
 //! last scan that are gone come after the findings, as `resolved` entries, spooled the same way.
-//! Memory stays one chunk plus one part whatever the count; the spool takes the SIEM's size on
-//! local disk (Lambda's `/tmp`) for the invocation. Last, the scan's HTML report for people
+//! Memory stays one chunk plus one part plus the spool's 8 MiB whatever the count; past that
+//! the spool takes the SIEM's size on local disk (Lambda's `/tmp`) for the invocation. Last, the scan's HTML report for people
 //! (written from the same bounded lists as the digest, with the trend the run state keeps).
 
 use scanflow_core::acceptance::AcceptedRisks;
@@ -72,7 +72,7 @@ pub async fn format_run<P: Platform>(
     let mut counts = SeverityCounts::default();
     let mut top = TopVulnerabilities::new(config.digest_top_findings);
     let mut sizes: Vec<u32> = Vec::new();
-    let mut spool = Spool::create()?;
+    let mut spool = Spool::create();
     for key in &manifest.chunks {
         for finding in scanflow_documents::report::read_chunk(store, key).await? {
             counts.add(finding.severity);
@@ -311,11 +311,17 @@ fn changed_between_passes() -> ScanError {
 }
 
 /// The SIEM items of one format invocation, one JSON document a line (serde_json escapes
-/// newlines inside strings, so a line is an item), in a temporary file removed when done.
+/// newlines inside strings, so a line is an item): in memory up to [`SPOOL_IN_MEMORY`] bytes,
+/// then in a temporary file removed when done.
 struct Spool {
-    out: std::io::BufWriter<std::fs::File>,
-    file: SpoolFile,
+    memory: Vec<u8>,
+    file: Option<(std::io::BufWriter<std::fs::File>, SpoolFile)>,
 }
+
+/// The spool's bytes kept in memory: an account's usual thousands of findings never touch the
+/// disk (a file each invocation was a fifth of format's system time in a fleet simulation),
+/// while a large one spills to `/tmp` and memory stays bounded.
+const SPOOL_IN_MEMORY: usize = 8 << 20;
 
 /// Removes the spool file when the invocation is over, however it ends: a warm Lambda reuses
 /// its `/tmp`.
@@ -336,7 +342,34 @@ fn spool_error(path: &std::path::Path, e: &std::io::Error) -> ScanError {
 }
 
 impl Spool {
-    fn create() -> Result<Self, ScanError> {
+    fn create() -> Self {
+        Self {
+            memory: Vec::new(),
+            file: None,
+        }
+    }
+
+    fn push(&mut self, item: &str) -> Result<(), ScanError> {
+        use std::io::Write;
+        if self.file.is_none() {
+            if self.memory.len() + item.len() < SPOOL_IN_MEMORY {
+                self.memory.extend_from_slice(item.as_bytes());
+                self.memory.push(b'\n');
+                return Ok(());
+            }
+            self.spill()?;
+        }
+        let Some((out, file)) = &mut self.file else {
+            return Err(ScanError::internal("the SIEM spool file was lost"));
+        };
+        out.write_all(item.as_bytes())
+            .and_then(|()| out.write_all(b"\n"))
+            .map_err(|e| spool_error(&file.0, &e))
+    }
+
+    /// Moves what is in memory to a new spool file, which takes the rest.
+    fn spill(&mut self) -> Result<(), ScanError> {
+        use std::io::Write;
         use std::sync::atomic::{AtomicU64, Ordering};
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let path = std::env::temp_dir().join(format!(
@@ -344,56 +377,74 @@ impl Spool {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
-        let out = std::fs::File::create(&path).map_err(|e| spool_error(&path, &e))?;
-        Ok(Self {
-            out: std::io::BufWriter::with_capacity(256 * 1024, out),
-            file: SpoolFile(path),
-        })
-    }
-
-    fn push(&mut self, item: &str) -> Result<(), ScanError> {
-        use std::io::Write;
-        self.out
-            .write_all(item.as_bytes())
-            .and_then(|()| self.out.write_all(b"\n"))
-            .map_err(|e| spool_error(&self.file.0, &e))
+        let file = std::fs::File::create(&path).map_err(|e| spool_error(&path, &e))?;
+        let guard = SpoolFile(path);
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
+        out.write_all(&self.memory)
+            .map_err(|e| spool_error(&guard.0, &e))?;
+        self.memory = Vec::new();
+        self.file = Some((out, guard));
+        Ok(())
     }
 
     fn into_reader(self) -> Result<SpoolReader, ScanError> {
-        let guard = self.file;
-        let file = self
-            .out
+        let Some((out, guard)) = self.file else {
+            return Ok(SpoolReader::Memory {
+                items: self.memory,
+                at: 0,
+            });
+        };
+        let file = out
             .into_inner()
             .map_err(|e| spool_error(&guard.0, e.error()))?;
         drop(file);
         let file = std::fs::File::open(&guard.0).map_err(|e| spool_error(&guard.0, &e))?;
-        Ok(SpoolReader {
+        Ok(SpoolReader::File {
             input: std::io::BufReader::with_capacity(256 * 1024, file),
             file: guard,
         })
     }
 }
 
-struct SpoolReader {
-    input: std::io::BufReader<std::fs::File>,
-    file: SpoolFile,
+enum SpoolReader {
+    Memory {
+        items: Vec<u8>,
+        at: usize,
+    },
+    File {
+        input: std::io::BufReader<std::fs::File>,
+        file: SpoolFile,
+    },
 }
 
 impl SpoolReader {
     fn next_item(&mut self) -> Result<Option<String>, ScanError> {
         use std::io::BufRead;
-        let mut line = String::new();
-        let read = self
-            .input
-            .read_line(&mut line)
-            .map_err(|e| spool_error(&self.file.0, &e))?;
-        if read == 0 {
-            return Ok(None);
+        match self {
+            SpoolReader::Memory { items, at } => {
+                let Some(rest) = items.get(*at..).filter(|r| !r.is_empty()) else {
+                    return Ok(None);
+                };
+                let line = rest.split(|&b| b == b'\n').next().unwrap_or_default();
+                *at += line.len() + 1;
+                String::from_utf8(line.to_vec())
+                    .map(Some)
+                    .map_err(|_| changed_between_passes())
+            }
+            SpoolReader::File { input, file } => {
+                let mut line = String::new();
+                let read = input
+                    .read_line(&mut line)
+                    .map_err(|e| spool_error(&file.0, &e))?;
+                if read == 0 {
+                    return Ok(None);
+                }
+                if line.ends_with('\n') {
+                    line.pop();
+                }
+                Ok(Some(line))
+            }
         }
-        if line.ends_with('\n') {
-            line.pop();
-        }
-        Ok(Some(line))
     }
 }
 

@@ -911,3 +911,46 @@ mod hostile {
         }
     }
 }
+
+fn spooled(spool: Spool) -> Vec<String> {
+    let mut reader = spool.into_reader().expect("reader");
+    let mut back = Vec::new();
+    while let Some(item) = reader.next_item().expect("item") {
+        back.push(item);
+    }
+    back
+}
+
+#[test]
+fn the_spool_keeps_its_limit_in_memory_and_spills_one_byte_past_it() {
+    // At the limit: the item and its newline fill the memory exactly.
+    let at_limit = "a".repeat(SPOOL_IN_MEMORY - 1);
+    let mut spool = Spool::create();
+    spool.push(&at_limit).expect("push");
+    assert!(spool.file.is_none(), "at the limit the spool stays in memory");
+    assert_eq!(spooled(spool), vec![at_limit.clone()]);
+
+    // One byte more goes to a file, with what was in memory before it, in order.
+    let mut spool = Spool::create();
+    spool.push(&at_limit).expect("push");
+    spool.push("b").expect("push");
+    let path = spool.file.as_ref().map(|(_, f)| f.0.clone()).expect("spilled");
+    assert!(spool.memory.is_empty());
+    assert_eq!(spooled(spool), vec![at_limit, "b".to_owned()]);
+    assert!(!path.exists(), "the spool file is removed once read");
+}
+
+#[test]
+fn the_spool_reads_back_every_item_in_order_either_way() {
+    for count in [3_usize, SPOOL_IN_MEMORY / 1_000 + 10] {
+        let items: Vec<String> = (0..count)
+            .map(|i| format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(990)))
+            .collect();
+        let mut spool = Spool::create();
+        for item in &items {
+            spool.push(item).expect("push");
+        }
+        assert_eq!(spool.file.is_some(), count > 3);
+        assert_eq!(spooled(spool), items);
+    }
+}

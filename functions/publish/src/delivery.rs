@@ -383,8 +383,10 @@ async fn mark_delivered<S: ReportStore, H: SecurityHub>(
     };
     let mut batches = Batches::new(MARK, problems);
     let mut triaged = 0_u64;
-    // One call sets one map of fields: findings are grouped by the fields they will have.
+    // One call sets one map of fields: findings are grouped by the fields they will have,
+    // made once for each distinct map they have now.
     let mut groups: BTreeMap<BTreeMap<String, String>, Vec<FindingRef>> = BTreeMap::new();
+    let mut marked: HashMap<u32, BTreeMap<String, String>> = HashMap::new();
     for key in &manifest.chunks {
         let findings = match report::read_chunk_refs(store, key).await {
             Ok(findings) => findings,
@@ -399,16 +401,21 @@ async fn mark_delivered<S: ReportStore, H: SecurityHub>(
             }
         };
         for finding in findings {
-            let Some(existing) = new.get(&finding.id) else {
+            let Some((index, existing)) = new.get(&finding.id) else {
                 triaged += 1;
                 continue;
             };
-            let fields = mark(existing);
-            let group = groups.entry(fields.clone()).or_default();
+            let fields = marked.entry(index).or_insert_with(|| mark(existing));
+            if !groups.contains_key(fields) {
+                groups.insert(fields.clone(), Vec::new());
+            }
+            let Some(group) = groups.get_mut(fields) else {
+                continue;
+            };
             group.push(finding);
             if group.len() == SECURITY_HUB_BATCH {
                 let batch = std::mem::take(group);
-                let result = hub.mark_notified(&batch, &fields).await;
+                let result = hub.mark_notified(&batch, fields).await;
                 if !batches.settle(&ids(&batch), result) {
                     batches.give_up(total.saturating_sub(triaged));
                     return (batches.done, triaged);
@@ -463,9 +470,10 @@ impl NewFindings {
         self.ids.insert(Self::digest(id), index);
     }
 
-    fn get(&self, id: &str) -> Option<&BTreeMap<String, String>> {
+    /// The fields of `id` if it is NEW, with the index of that map of fields.
+    fn get(&self, id: &str) -> Option<(u32, &BTreeMap<String, String>)> {
         let &i = self.ids.get(&Self::digest(id))?;
-        self.fields.get(i as usize)
+        self.fields.get(i as usize).map(|f| (i, f))
     }
 }
 

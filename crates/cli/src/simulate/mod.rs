@@ -34,9 +34,10 @@ use std::time::Instant;
 use publish::notify;
 use scanflow_asl::{ExecutionOptions, Status, TaskCall, TaskHandler, TaskOutcome};
 use scanflow_core::ScanError;
+use scanflow_core::ports::Platform as _;
 use scanflow_core::schedule::Schedule;
 use scanflow_sandbox::quota::{self, LAMBDA_INVOKE, QuotaSpec, START_EXECUTION};
-use scanflow_sandbox::{Sandbox, Scenario, Subscription};
+use scanflow_sandbox::{Bucket, Sandbox, Scenario, Subscription};
 use serde::Serialize;
 use serde_yaml::Value as Yaml;
 use time::{Duration, OffsetDateTime};
@@ -545,11 +546,82 @@ struct Ctx {
     transitions_per_second: Mutex<HashMap<i64, u64>>,
     /// Handles of the execution threads, joined at the end.
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
-    out_dir: PathBuf,
     keep: bool,
     /// Bytes the ended executions left in the bucket.
     s3_bytes: Mutex<u64>,
+    workers: Workers,
 }
+
+/// A job for a [`Workers`] thread.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The threads every handler runs on, one per slot. The executions' own threads (one each,
+/// parked between turns) only run the state machine: a handler's allocations then stay on a
+/// few long-lived threads, whose allocator caches they reuse, instead of spreading over
+/// thousands of threads that each touch fresh memory.
+struct Workers {
+    jobs: Mutex<Option<std::sync::mpsc::Sender<Job>>>,
+    handles: Mutex<Vec<std::thread::JoinHandle<()>>>,
+}
+
+impl Workers {
+    fn start(count: usize) -> Result<Self, SimulateError> {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let mut handles = Vec::new();
+        for i in 0..count {
+            let rx = Arc::clone(&rx);
+            let handle = std::thread::Builder::new()
+                .name(format!("handler-{i}"))
+                .stack_size(HANDLER_STACK)
+                .spawn(move || {
+                    // The lock is held only while waiting for the next job, never while one runs.
+                    while let Ok(job) = {
+                        let next = lock(&rx).recv();
+                        next
+                    } {
+                        job();
+                    }
+                })
+                .map_err(|e| {
+                    SimulateError::Sandbox(format!("cannot start a handler thread: {e}"))
+                })?;
+            handles.push(handle);
+        }
+        Ok(Self {
+            jobs: Mutex::new(Some(tx)),
+            handles: Mutex::new(handles),
+        })
+    }
+
+    /// Runs `f` on a worker and waits for what it returns.
+    fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, &'static str> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let job: Job = Box::new(move || {
+            let _ = tx.send(f());
+        });
+        lock(&self.jobs)
+            .as_ref()
+            .ok_or("the handler threads have stopped")?
+            .send(job)
+            .map_err(|_| "the handler threads have stopped")?;
+        rx.recv().map_err(|_| "a handler thread ended during the job")
+    }
+
+    /// Lets the threads finish and waits for them.
+    fn stop(&self) {
+        lock(&self.jobs).take();
+        for handle in std::mem::take(&mut *lock(&self.handles)) {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// The stack of a thread that runs handlers or an execution.
+const HANDLER_STACK: usize = 4 << 20;
 
 #[derive(Default)]
 struct SnsTally {
@@ -679,7 +751,7 @@ impl Ctx {
         let ctx = Arc::clone(self);
         let spawned = std::thread::Builder::new()
             .name(format!("execution-{id}"))
-            .stack_size(4 << 20)
+            .stack_size(HANDLER_STACK)
             .spawn(move || run_execution(&ctx, id, at, attempt));
         match spawned {
             Ok(handle) => lock(&self.threads).push(handle),
@@ -746,20 +818,29 @@ impl Ctx {
         function: &str,
         at: OffsetDateTime,
         seed: u64,
-        run: impl FnOnce() -> Result<serde_json::Value, ScanError>,
+        run: impl FnOnce(&Ctx) -> Result<serde_json::Value, ScanError> + Send + 'static,
     ) -> (Result<serde_json::Value, ScanError>, Duration) {
-        let progress = (self.slots > 1).then(|| {
-            let ctx = Arc::clone(self);
-            quota::Progress::new(move |now| ctx.progressed(id, now))
+        let ctx = Arc::clone(self);
+        let shared = uses_shared_quotas(function);
+        let ran = self.workers.run(move || {
+            let progress = (ctx.slots > 1).then(|| {
+                let ctx = Arc::clone(&ctx);
+                quota::Progress::new(move |now| ctx.progressed(id, now))
+            });
+            quota::begin_invocation(at, seed, shared, progress);
+            let began = Instant::now();
+            let cpu_began = thread_cpu_seconds();
+            let result = run(&ctx);
+            let wall = began.elapsed();
+            let cpu_seconds = (thread_cpu_seconds() - cpu_began).max(0.0);
+            (result, wall, cpu_seconds, quota::end_invocation())
         });
-        quota::begin_invocation(at, seed, uses_shared_quotas(function), progress);
-        let began = Instant::now();
-        let cpu_began = thread_cpu_seconds();
-        let result = run();
-        let wall = began.elapsed();
-        let cpu_seconds = (thread_cpu_seconds() - cpu_began).max(0.0);
-        let (waited, surfaced) = quota::end_invocation()
-            .map_or((Duration::ZERO, Vec::new()), |i| (i.elapsed, i.surfaced));
+        let (result, wall, cpu_seconds, invocation) = ran.unwrap_or_else(|e| {
+            let e = ScanError::internal(format!("the simulator lost an invocation: {e}"));
+            (Err(e), std::time::Duration::ZERO, 0.0, None)
+        });
+        let (waited, surfaced) =
+            invocation.map_or((Duration::ZERO, Vec::new()), |i| (i.elapsed, i.surfaced));
         let memory = self.memory_of(function);
         // CPU time stretches by the vCPU share Lambda gives this memory size.
         let share = (f64::from(memory) / MB_PER_VCPU).min(1.0);
@@ -815,17 +896,24 @@ impl Ctx {
     /// reports would fill the disk, and nothing reads an ended execution's objects.
     fn reclaim(&self, id: usize) {
         let (account, region) = self.account_region(id);
-        let s3 = self.out_dir.join("s3");
-        let dirs = [
-            s3.join("scanflow").join(&account).join(&region),
-            s3.join("inspector2-reports").join(&account).join(&region),
-        ];
-        let bytes: u64 = dirs.iter().map(|d| dir_bytes(d)).sum();
+        let store = self.sandbox.store();
+        let mut bytes = 0;
+        for prefix in [
+            format!("scanflow/{account}/{region}/"),
+            format!("inspector2-reports/{account}/{region}/"),
+        ] {
+            let counted = if self.keep {
+                store.bytes_under(&prefix)
+            } else {
+                store.remove_prefix(&prefix)
+            };
+            bytes += counted.unwrap_or_else(|e| {
+                eprintln!("scanflow simulate: the S3 bytes leave out {prefix}: {e}");
+                0
+            });
+        }
         *lock(&self.s3_bytes) += bytes;
         if !self.keep {
-            for d in &dirs {
-                let _ = std::fs::remove_dir_all(d);
-            }
             self.sandbox.release_account(id);
         }
     }
@@ -927,8 +1015,9 @@ impl TaskHandler for Tasks<'_> {
         };
         self.calls += 1;
         let seed = ctx.seed ^ ((self.id as u64) << 20) ^ self.calls;
-        let (result, took) = ctx.invoke_function(self.id, function, call.now, seed, || {
-            pollster::block_on(step.invoke(&*ctx.sandbox, call.input.clone()))
+        let input = call.input.clone();
+        let (result, took) = ctx.invoke_function(self.id, function, call.now, seed, move |ctx| {
+            pollster::block_on(step.invoke(&*ctx.sandbox, input))
         });
         if let (Some(q), Some(slot)) = (ctx.sandbox.quotas(), slot) {
             q.lambda_end(slot, call.now.saturating_add(took));
@@ -982,8 +1071,9 @@ fn run_execution(ctx: &Arc<Ctx>, id: usize, start: OffsetDateTime, attempts: u32
             at = at.saturating_add(Duration::seconds(delay));
             ctx.wait_until(id, at, "notify");
             let seed = ctx.seed ^ ((id as u64) << 20) ^ (1_000 + i as u64);
-            let (result, _) = ctx.invoke_function(id, "notify", at, seed, || {
-                pollster::block_on(notify::invoke(&*ctx.sandbox, event.clone()))
+            let event = event.clone();
+            let (result, _) = ctx.invoke_function(id, "notify", at, seed, move |ctx| {
+                pollster::block_on(notify::invoke(&*ctx.sandbox, event))
             });
             let parsed = result.and_then(|v| {
                 serde_json::from_value::<notify::Notified>(v).map_err(ScanError::internal)
@@ -1148,7 +1238,17 @@ pub fn run(workflow: Workflow, options: SimulateOptions) -> Result<Simulation, S
     let scenario = scenario(options.accounts, options.regions, options.findings)?;
     prepare_out(&options.out_dir)?;
     let sandbox = Arc::new(
-        Sandbox::with_quotas(scenario, &options.out_dir, options.quotas.clone())
+        Sandbox::with_quotas(
+            scenario,
+            &options.out_dir,
+            options.quotas.clone(),
+            // Kept, the objects are files to open; otherwise counted and let go.
+            if options.keep {
+                Bucket::Folder
+            } else {
+                Bucket::Packed
+            },
+        )
             .map_err(|e| SimulateError::Sandbox(e.to_string()))?,
     );
     if !options.keep {
@@ -1206,9 +1306,9 @@ pub fn run(workflow: Workflow, options: SimulateOptions) -> Result<Simulation, S
         start_refused: Mutex::new((0, 0)),
         transitions_per_second: Mutex::new(HashMap::new()),
         threads: Mutex::new(Vec::new()),
-        out_dir: options.out_dir.clone(),
         keep: options.keep,
         s3_bytes: Mutex::new(0),
+        workers: Workers::start(options.slots)?,
     });
     {
         let mut q = lock(&ctx.queue);
@@ -1223,6 +1323,7 @@ pub fn run(workflow: Workflow, options: SimulateOptions) -> Result<Simulation, S
     for handle in std::mem::take(&mut *lock(&ctx.threads)) {
         let _ = handle.join();
     }
+    ctx.workers.stop();
     ctx.tally_sns();
     let executions: Vec<ExecutionSummary> = lock(&ctx.results)
         .iter()
@@ -1375,7 +1476,7 @@ fn build_report(
         + if options.keep {
             0
         } else {
-            dir_bytes(&options.out_dir.join("s3"))
+            ctx.sandbox.store().bytes_under("").unwrap_or(0)
         };
     let transitions: u64 = executions.iter().map(|e| e.transitions).sum();
     let gb_seconds: f64 = functions.values().map(|f| f.gb_seconds).sum();
@@ -1448,20 +1549,6 @@ fn build_report(
         wall_seconds: began.elapsed().as_secs_f64(),
         shared_calls_unordered: stats.shared_calls_unordered,
     })
-}
-
-fn dir_bytes(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| match e.file_type() {
-            Ok(t) if t.is_dir() => dir_bytes(&e.path()),
-            Ok(_) => e.metadata().map_or(0, |m| m.len()),
-            Err(_) => 0,
-        })
-        .sum()
 }
 
 /// CPU time this thread has used, in seconds (`CLOCK_THREAD_CPUTIME_ID`): unlike wall time it
