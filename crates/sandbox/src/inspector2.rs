@@ -527,14 +527,25 @@ pub fn list_findings(
             return Err(disabled(m));
         }
     }
-    let accounts: Vec<usize> = shared
-        .scenario
-        .accounts
-        .iter()
-        .enumerate()
-        .filter(|(_, a)| a.region == m.region && a.v2_enabled() && visible(m, a))
-        .map(|(i, _)| i)
-        .collect();
+    let listed = |a: &AccountSpec| a.region == m.region && a.v2_enabled() && visible(m, a);
+    let accounts: Vec<usize> = match m.index {
+        // Through the scan role the member sees its own account only: its scenario entry
+        // (not every account of a fleet scanned again on each page).
+        Some(i) if !m.caller.hub_inspector2() => shared
+            .account(i)
+            .filter(|a| listed(a))
+            .map(|_| i)
+            .into_iter()
+            .collect(),
+        _ => shared
+            .scenario
+            .accounts
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| listed(a))
+            .map(|(i, _)| i)
+            .collect(),
+    };
     let digest = request.filter.digest();
     let (mut position, mut index) = match &request.next_token {
         None => (0, 0),

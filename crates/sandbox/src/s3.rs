@@ -1,5 +1,5 @@
 //! The report bucket as a local folder: `<out>/s3/<key>`, with keys checked so none escapes it;
-//! or, for a fleet simulation, packed into a few files ([`crate::packs`]).
+//! or, for a fleet simulation, a scratch bucket in memory ([`crate::scratch`]).
 
 use std::future::{Future, ready};
 use std::path::PathBuf;
@@ -9,7 +9,7 @@ use scanflow_core::ScanError;
 use scanflow_core::ports::{LINK_MAX_HOURS, ObjectLink, ReportStore};
 
 use crate::Shared;
-use crate::packs::Packs;
+use crate::scratch::Scratch;
 
 /// S3 object keys are at most 1,024 bytes.
 const KEY_MAX: usize = 1024;
@@ -18,8 +18,8 @@ const KEY_MAX: usize = 1024;
 pub struct LocalS3 {
     shared: Arc<Shared>,
     root: PathBuf,
-    /// `Some`: the objects are kept here, not a file each ([`Bucket::Packed`]).
-    packs: Option<Mutex<Packs>>,
+    /// `Some`: the objects are kept here, not a file each ([`Bucket::Scratch`]).
+    scratch: Option<Mutex<Scratch>>,
 }
 
 /// Where the sandbox keeps the bucket's objects.
@@ -27,36 +27,36 @@ pub struct LocalS3 {
 pub enum Bucket {
     /// A file each under `<out>/s3`: what `scanflow run` leaves for people to open.
     Folder,
-    /// Appended to a few large files under `<out>/s3-packs` ([`crate::packs`]), for a fleet
-    /// simulation, which counts its objects and opens none. Links name files that are not
-    /// there; findings reports seeded as files (older runs) are not read.
-    Packed,
+    /// In memory, spilling to a few large files under `<out>/s3-scratch` ([`crate::scratch`]),
+    /// for a fleet simulation, which counts its objects and opens none. Links name files that
+    /// are not there; findings reports seeded as files (older runs) are not read.
+    Scratch,
 }
 
 impl LocalS3 {
     pub(crate) fn new(shared: Arc<Shared>, root: PathBuf, bucket: Bucket) -> Self {
-        let packs = (bucket == Bucket::Packed).then(|| {
+        let scratch = (bucket == Bucket::Scratch).then(|| {
             let dir = root.with_file_name(format!(
-                "{}-packs",
+                "{}-scratch",
                 root.file_name().map_or("s3".into(), |n| n.to_string_lossy())
             ));
-            Mutex::new(Packs::new(&dir))
+            Mutex::new(Scratch::new(&dir))
         });
         Self {
             shared,
             root,
-            packs,
+            scratch,
         }
     }
 
-    fn objects(&self) -> Option<std::sync::MutexGuard<'_, Packs>> {
-        self.packs
+    fn objects(&self) -> Option<std::sync::MutexGuard<'_, Scratch>> {
+        self.scratch
             .as_ref()
             .map(|m| m.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
-    fn packed_error(&self, key: &str, e: &std::io::Error) -> ScanError {
-        ScanError::internal(format!("the packed bucket, object {key}: {e}"))
+    fn scratch_error(&self, key: &str, e: &std::io::Error) -> ScanError {
+        ScanError::internal(format!("the scratch bucket, object {key}: {e}"))
     }
 
     /// Removes every object under `prefix`, returning their total size (a simulation counts
@@ -65,7 +65,7 @@ impl LocalS3 {
         if let Some(mut objects) = self.objects() {
             return objects
                 .remove_under(prefix)
-                .map_err(|e| self.packed_error(prefix, &e));
+                .map_err(|e| self.scratch_error(prefix, &e));
         }
         let dir = self.path_of(prefix.trim_end_matches('/'))?;
         let bytes = dir_bytes(&dir);
@@ -150,19 +150,19 @@ impl LocalS3 {
 
     fn put_now(&self, key: &str, body: Vec<u8>) -> Result<(), ScanError> {
         self.shared.count("s3:PutObject", 1);
-        self.seed(key, &body)
+        self.write(key, body)
     }
 
     /// Creates the file only if it does not exist (`create_new` is atomic, like S3's
     /// `If-None-Match: *`).
-    fn put_if_absent_now(&self, key: &str, body: &[u8]) -> Result<bool, ScanError> {
+    fn put_if_absent_now(&self, key: &str, body: Vec<u8>) -> Result<bool, ScanError> {
         use std::io::Write as _;
         self.shared.count("s3:PutObject", 1);
         if let Some(mut objects) = self.objects() {
             self.path_of(key)?;
             return objects
                 .put(key, body, true)
-                .map_err(|e| self.packed_error(key, &e));
+                .map_err(|e| self.scratch_error(key, &e));
         }
         let (path, opened) = self.open_writable(
             key,
@@ -170,7 +170,7 @@ impl LocalS3 {
         )?;
         let io = |e: std::io::Error| write_error(&path, &e);
         match opened {
-            Ok(mut file) => file.write_all(body).map(|()| true).map_err(io),
+            Ok(mut file) => file.write_all(&body).map(|()| true).map_err(io),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
             Err(e) => Err(io(e)),
         }
@@ -187,7 +187,7 @@ impl LocalS3 {
         if let Some(objects) = self.objects() {
             return objects
                 .get(key)
-                .map_err(|e| self.packed_error(key, &e))?
+                .map_err(|e| self.scratch_error(key, &e))?
                 .ok_or_else(|| self.not_found(key));
         }
         match std::fs::read(&path) {
@@ -215,13 +215,17 @@ impl LocalS3 {
 impl LocalS3 {
     /// Writes `key` as the world was before the run (seeding), without counting an API call.
     pub(crate) fn seed(&self, key: &str, body: &[u8]) -> Result<(), ScanError> {
+        self.write(key, body.to_vec())
+    }
+
+    fn write(&self, key: &str, body: Vec<u8>) -> Result<(), ScanError> {
         use std::io::Write as _;
         if let Some(mut objects) = self.objects() {
             self.path_of(key)?;
             return objects
                 .put(key, body, false)
                 .map(drop)
-                .map_err(|e| self.packed_error(key, &e));
+                .map_err(|e| self.scratch_error(key, &e));
         }
         let (path, opened) = self.open_writable(
             key,
@@ -231,7 +235,7 @@ impl LocalS3 {
                 .truncate(true),
         )?;
         opened
-            .and_then(|mut file| file.write_all(body))
+            .and_then(|mut file| file.write_all(&body))
             .map_err(|e| write_error(&path, &e))
     }
 
@@ -327,7 +331,7 @@ impl ReportStore for LocalS3 {
         body: Vec<u8>,
         _content_type: &str,
     ) -> impl Future<Output = Result<bool, ScanError>> + Send {
-        ready(self.put_if_absent_now(key, &body))
+        ready(self.put_if_absent_now(key, body))
     }
 
     fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, ScanError>> + Send {

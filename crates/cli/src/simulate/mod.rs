@@ -1246,7 +1246,7 @@ pub fn run(workflow: Workflow, options: SimulateOptions) -> Result<Simulation, S
             if options.keep {
                 Bucket::Folder
             } else {
-                Bucket::Packed
+                Bucket::Scratch
             },
         )
             .map_err(|e| SimulateError::Sandbox(e.to_string()))?,
