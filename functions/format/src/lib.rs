@@ -97,7 +97,7 @@ pub async fn format_run<P: Platform>(
                 SiemFormat::Ocsf => ocsf::finding_json(finding, &annotation, &ocsf, budget)?,
             };
             sizes.push(u32::try_from(item.len()).map_err(ScanError::internal)?);
-            spool.push(&item)?;
+            spool.push(item)?;
         }
     }
     let findings_in_spool = sizes.len();
@@ -114,7 +114,7 @@ pub async fn format_run<P: Platform>(
                             SiemFormat::Ocsf => ocsf::resolved_json(&r, &ocsf)?,
                         };
                         sizes.push(u32::try_from(item.len()).map_err(ScanError::internal)?);
-                        spool.push(&item)?;
+                        spool.push(item)?;
                     }
                     Gone::CarriedOver(record) => {
                         changes.carried_over();
@@ -310,11 +310,12 @@ fn changed_between_passes() -> ScanError {
     )
 }
 
-/// The SIEM items of one format invocation, one JSON document a line (serde_json escapes
-/// newlines inside strings, so a line is an item): in memory up to [`SPOOL_IN_MEMORY`] bytes,
-/// then in a temporary file removed when done.
+/// The SIEM items of one format invocation: in memory up to [`SPOOL_IN_MEMORY`] bytes, then
+/// in a temporary file removed when done, one JSON document a line (serde_json escapes
+/// newlines inside strings, so a line is an item).
 struct Spool {
-    memory: Vec<u8>,
+    memory: Vec<String>,
+    in_memory: usize,
     file: Option<(std::io::BufWriter<std::fs::File>, SpoolFile)>,
 }
 
@@ -345,16 +346,18 @@ impl Spool {
     fn create() -> Self {
         Self {
             memory: Vec::new(),
+            in_memory: 0,
             file: None,
         }
     }
 
-    fn push(&mut self, item: &str) -> Result<(), ScanError> {
+    fn push(&mut self, item: String) -> Result<(), ScanError> {
         use std::io::Write;
         if self.file.is_none() {
-            if self.memory.len() + item.len() < SPOOL_IN_MEMORY {
-                self.memory.extend_from_slice(item.as_bytes());
-                self.memory.push(b'\n');
+            if self.in_memory + item.len() < SPOOL_IN_MEMORY {
+                // Counted as the file would take it: with its newline.
+                self.in_memory += item.len() + 1;
+                self.memory.push(item);
                 return Ok(());
             }
             self.spill()?;
@@ -380,19 +383,19 @@ impl Spool {
         let file = std::fs::File::create(&path).map_err(|e| spool_error(&path, &e))?;
         let guard = SpoolFile(path);
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
-        out.write_all(&self.memory)
-            .map_err(|e| spool_error(&guard.0, &e))?;
-        self.memory = Vec::new();
+        for item in std::mem::take(&mut self.memory) {
+            out.write_all(item.as_bytes())
+                .and_then(|()| out.write_all(b"\n"))
+                .map_err(|e| spool_error(&guard.0, &e))?;
+        }
+        self.in_memory = 0;
         self.file = Some((out, guard));
         Ok(())
     }
 
     fn into_reader(self) -> Result<SpoolReader, ScanError> {
         let Some((out, guard)) = self.file else {
-            return Ok(SpoolReader::Memory {
-                items: self.memory,
-                at: 0,
-            });
+            return Ok(SpoolReader::Memory(self.memory.into_iter()));
         };
         let file = out
             .into_inner()
@@ -407,10 +410,7 @@ impl Spool {
 }
 
 enum SpoolReader {
-    Memory {
-        items: Vec<u8>,
-        at: usize,
-    },
+    Memory(std::vec::IntoIter<String>),
     File {
         input: std::io::BufReader<std::fs::File>,
         file: SpoolFile,
@@ -421,16 +421,7 @@ impl SpoolReader {
     fn next_item(&mut self) -> Result<Option<String>, ScanError> {
         use std::io::BufRead;
         match self {
-            SpoolReader::Memory { items, at } => {
-                let Some(rest) = items.get(*at..).filter(|r| !r.is_empty()) else {
-                    return Ok(None);
-                };
-                let line = rest.split(|&b| b == b'\n').next().unwrap_or_default();
-                *at += line.len() + 1;
-                String::from_utf8(line.to_vec())
-                    .map(Some)
-                    .map_err(|_| changed_between_passes())
-            }
+            SpoolReader::Memory(items) => Ok(items.next()),
             SpoolReader::File { input, file } => {
                 let mut line = String::new();
                 let read = input

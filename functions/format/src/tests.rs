@@ -926,14 +926,14 @@ fn the_spool_keeps_its_limit_in_memory_and_spills_one_byte_past_it() {
     // At the limit: the item and its newline fill the memory exactly.
     let at_limit = "a".repeat(SPOOL_IN_MEMORY - 1);
     let mut spool = Spool::create();
-    spool.push(&at_limit).expect("push");
+    spool.push(at_limit.clone()).expect("push");
     assert!(spool.file.is_none(), "at the limit the spool stays in memory");
     assert_eq!(spooled(spool), vec![at_limit.clone()]);
 
     // One byte more goes to a file, with what was in memory before it, in order.
     let mut spool = Spool::create();
-    spool.push(&at_limit).expect("push");
-    spool.push("b").expect("push");
+    spool.push(at_limit.clone()).expect("push");
+    spool.push("b".to_owned()).expect("push");
     let path = spool.file.as_ref().map(|(_, f)| f.0.clone()).expect("spilled");
     assert!(spool.memory.is_empty());
     assert_eq!(spooled(spool), vec![at_limit, "b".to_owned()]);
@@ -948,7 +948,7 @@ fn the_spool_reads_back_every_item_in_order_either_way() {
             .collect();
         let mut spool = Spool::create();
         for item in &items {
-            spool.push(item).expect("push");
+            spool.push(item.clone()).expect("push");
         }
         assert_eq!(spool.file.is_some(), count > 3);
         assert_eq!(spooled(spool), items);
