@@ -109,7 +109,9 @@ mod tests {
             text.contains("line 3") && text.contains("chunk-3") && text.contains("utf-8"),
             "{text}"
         );
-        let text = parse_refs("chunk-3", &bytes).expect_err("not UTF-8").to_string();
+        let text = parse_refs("chunk-3", &bytes)
+            .expect_err("not UTF-8")
+            .to_string();
         assert!(text.contains("line 3"), "{text}");
     }
 

@@ -38,7 +38,8 @@ impl LocalS3 {
         let scratch = (bucket == Bucket::Scratch).then(|| {
             let dir = root.with_file_name(format!(
                 "{}-scratch",
-                root.file_name().map_or("s3".into(), |n| n.to_string_lossy())
+                root.file_name()
+                    .map_or("s3".into(), |n| n.to_string_lossy())
             ));
             Mutex::new(Scratch::new(&dir))
         });

@@ -67,7 +67,12 @@ impl Scratch {
 
     /// Stores `body` as `key` (replacing what it held); `if_absent`: only if `key` holds
     /// nothing. Whether it was stored.
-    pub(crate) fn put(&mut self, key: &str, body: Vec<u8>, if_absent: bool) -> std::io::Result<bool> {
+    pub(crate) fn put(
+        &mut self,
+        key: &str,
+        body: Vec<u8>,
+        if_absent: bool,
+    ) -> std::io::Result<bool> {
         if if_absent && self.objects.contains_key(key) {
             return Ok(false);
         }
@@ -152,7 +157,10 @@ impl Scratch {
     /// The keys starting with `prefix`, in order, with their sizes.
     pub(crate) fn under<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = (&'a str, u64)> {
         self.objects
-            .range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+            .range::<str, _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
             .take_while(move |(k, _)| k.starts_with(prefix))
             .map(|(k, b)| (k.as_str(), b.len()))
     }

@@ -240,7 +240,8 @@ fn list_findings_is_throttled_under_the_quota_model() {
         .expect("ListFindings has a quota");
     q.rate = 0.001;
     q.burst = 1.0;
-    let sb = Sandbox::with_quotas(scenario, &out_dir("v2-throttled"), quotas, Bucket::Folder).expect("sandbox");
+    let sb = Sandbox::with_quotas(scenario, &out_dir("v2-throttled"), quotas, Bucket::Folder)
+        .expect("sandbox");
     sb.set_now(t0());
     let (m, run) = started(&sb);
     assert!(list_findings(&m, &request(&run, None, None)).is_ok());

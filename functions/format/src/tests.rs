@@ -927,14 +927,21 @@ fn the_spool_keeps_its_limit_in_memory_and_spills_one_byte_past_it() {
     let at_limit = "a".repeat(SPOOL_IN_MEMORY - 1);
     let mut spool = Spool::create();
     spool.push(at_limit.clone()).expect("push");
-    assert!(spool.file.is_none(), "at the limit the spool stays in memory");
+    assert!(
+        spool.file.is_none(),
+        "at the limit the spool stays in memory"
+    );
     assert_eq!(spooled(spool), vec![at_limit.clone()]);
 
     // One byte more goes to a file, with what was in memory before it, in order.
     let mut spool = Spool::create();
     spool.push(at_limit.clone()).expect("push");
     spool.push("b".to_owned()).expect("push");
-    let path = spool.file.as_ref().map(|(_, f)| f.0.clone()).expect("spilled");
+    let path = spool
+        .file
+        .as_ref()
+        .map(|(_, f)| f.0.clone())
+        .expect("spilled");
     assert!(spool.memory.is_empty());
     assert_eq!(spooled(spool), vec![at_limit, "b".to_owned()]);
     assert!(!path.exists(), "the spool file is removed once read");

@@ -575,11 +575,7 @@ impl Workers {
                 .name(format!("handler-{i}"))
                 .stack_size(HANDLER_STACK)
                 .spawn(move || {
-                    // The lock is held only while waiting for the next job, never while one runs.
-                    while let Ok(job) = {
-                        let next = lock(&rx).recv();
-                        next
-                    } {
+                    while let Some(job) = next_job(&rx) {
                         job();
                     }
                 })
@@ -608,7 +604,8 @@ impl Workers {
             .ok_or("the handler threads have stopped")?
             .send(job)
             .map_err(|_| "the handler threads have stopped")?;
-        rx.recv().map_err(|_| "a handler thread ended during the job")
+        rx.recv()
+            .map_err(|_| "a handler thread ended during the job")
     }
 
     /// Lets the threads finish and waits for them.
@@ -618,6 +615,13 @@ impl Workers {
             let _ = handle.join();
         }
     }
+}
+
+/// The next job for a worker; the lock is held only while waiting for it, never while a job
+/// runs.
+fn next_job(jobs: &Mutex<std::sync::mpsc::Receiver<Job>>) -> Option<Job> {
+    let jobs = lock(jobs);
+    jobs.recv().ok()
 }
 
 /// The stack of a thread that runs handlers or an execution.
@@ -1249,7 +1253,7 @@ pub fn run(workflow: Workflow, options: SimulateOptions) -> Result<Simulation, S
                 Bucket::Scratch
             },
         )
-            .map_err(|e| SimulateError::Sandbox(e.to_string()))?,
+        .map_err(|e| SimulateError::Sandbox(e.to_string()))?,
     );
     if !options.keep {
         sandbox.drop_message_bodies();
