@@ -6,10 +6,11 @@
 //! GB-seconds (each function's `MemorySize` read from the template), API calls, S3 bytes, and
 //! a monthly cost.
 //!
-//! Every execution runs on its own thread, blocked until the scheduler gives it its turn: the
-//! scheduler hands turns out in virtual-time order (a task call, a notifier delivery, a start
-//! attempt; ties by execution), at most [`SimulateOptions::slots`] at once, so the quota
-//! models see requests in time order whatever the executions' real speeds.
+//! Every execution runs its state machine on its own thread, blocked until the scheduler gives
+//! it its turn: the scheduler hands turns out in virtual-time order (a task call, a notifier
+//! delivery, a start attempt; ties by execution), at most [`SimulateOptions::slots`] at once,
+//! so the quota models see requests in time order whatever the executions' real speeds. The
+//! handlers themselves run on one worker thread per slot ([`Workers`]).
 //!
 //! With more than one slot the order stays the one a single slot gives. A turn at virtual
 //! time `t` starts beside running ones only while each of them has got past `t` on its
