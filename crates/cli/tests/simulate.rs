@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use scanflow_cli::definition::Workflow;
 use scanflow_cli::simulate::{self, SimulateOptions, Simulation, TemplateFacts, cost};
+use scanflow_core::ports::Platform as _;
 use scanflow_sandbox::quota::{LAMBDA_INVOKE, QuotaSpec, START_EXECUTION};
 
 fn repo() -> PathBuf {
@@ -34,14 +35,29 @@ fn simulate_with(
     slots: usize,
     bill_cpu: bool,
 ) -> Simulation {
+    run(options(label, accounts, regions, quotas, slots, bill_cpu))
+}
+
+fn run(options: SimulateOptions) -> Simulation {
     let root = repo();
     let workflow = Workflow::load(
         &root.join("statemachine/scan.asl.json"),
         Some(&root.join("templates/hub.yaml")),
     )
     .expect("the definition");
+    simulate::run(workflow, options).expect("the simulation runs")
+}
+
+fn options(
+    label: &str,
+    accounts: u32,
+    regions: u32,
+    quotas: QuotaSpec,
+    slots: usize,
+    bill_cpu: bool,
+) -> SimulateOptions {
     let facts = facts();
-    let options = SimulateOptions {
+    SimulateOptions {
         accounts,
         regions,
         findings: 150,
@@ -57,8 +73,7 @@ fn simulate_with(
         slots,
         bill_cpu,
         keep: false,
-    };
-    simulate::run(workflow, options).expect("the simulation runs")
+    }
 }
 
 /// Quotas a small fleet meets: four Lambda slots, a start bucket of 5 refilled at 2 a second,
@@ -234,6 +249,34 @@ fn invocations_run_at_once_give_the_figures_of_one_at_a_time() {
             "{slots} slots"
         );
     }
+}
+
+#[test]
+fn the_scratch_bucket_gives_the_figures_of_a_bucket_of_files() {
+    // Without --keep the objects are held in the scratch bucket (memory, then packs), with it
+    // they are files: the executions, calls, bytes and messages must not depend on which.
+    // Labels of one length: the digest links to the report by its file's path.
+    let scratch = run(options("bucket-s", 6, 2, tight(), 2, false));
+    let folder = run(SimulateOptions {
+        keep: true,
+        ..options("bucket-f", 6, 2, tight(), 2, false)
+    });
+    assert!(scratch.report.s3_bytes_stored > 0);
+    assert_eq!(
+        differences(&figures(&scratch), &figures(&folder)),
+        Vec::<String>::new()
+    );
+    // Kept, the scans' objects are there to open; without it, counted and let go.
+    let kept = folder.sandbox.store().root().join("scanflow");
+    assert!(kept.join("200000000000").is_dir(), "{}", kept.display());
+    assert!(
+        !scratch
+            .sandbox
+            .store()
+            .root()
+            .join("scanflow/200000000000")
+            .exists()
+    );
 }
 
 #[test]

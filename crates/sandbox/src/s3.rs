@@ -78,10 +78,13 @@ impl LocalS3 {
         }
     }
 
-    /// The bytes stored under `prefix`.
+    /// The bytes stored under `prefix` (`""`: the whole bucket).
     pub fn bytes_under(&self, prefix: &str) -> Result<u64, ScanError> {
         if let Some(objects) = self.objects() {
             return Ok(objects.under(prefix).map(|(_, len)| len).sum());
+        }
+        if prefix.is_empty() {
+            return Ok(dir_bytes(&self.root));
         }
         Ok(dir_bytes(&self.path_of(prefix.trim_end_matches('/'))?))
     }

@@ -900,6 +900,9 @@ impl Ctx {
     /// them (with its generated findings), unless `--keep` asked for them: a fleet's worth of
     /// reports would fill the disk, and nothing reads an ended execution's objects.
     fn reclaim(&self, id: usize) {
+        if self.keep {
+            return;
+        }
         let (account, region) = self.account_region(id);
         let store = self.sandbox.store();
         let mut bytes = 0;
@@ -907,20 +910,13 @@ impl Ctx {
             format!("scanflow/{account}/{region}/"),
             format!("inspector2-reports/{account}/{region}/"),
         ] {
-            let counted = if self.keep {
-                store.bytes_under(&prefix)
-            } else {
-                store.remove_prefix(&prefix)
-            };
-            bytes += counted.unwrap_or_else(|e| {
+            bytes += store.remove_prefix(&prefix).unwrap_or_else(|e| {
                 eprintln!("scanflow simulate: the S3 bytes leave out {prefix}: {e}");
                 0
             });
         }
         *lock(&self.s3_bytes) += bytes;
-        if !self.keep {
-            self.sandbox.release_account(id);
-        }
+        self.sandbox.release_account(id);
     }
 
     /// Counts the messages published so far and lets the sandbox drop their bodies.
@@ -1476,13 +1472,14 @@ fn build_report(
         }
         r
     };
-    // What the scans left (counted as each ended) and what stays besides (state, claims).
-    let s3_bytes_stored = *lock(&ctx.s3_bytes)
-        + if options.keep {
-            0
-        } else {
-            ctx.sandbox.store().bytes_under("").unwrap_or(0)
-        };
+    // Kept, everything is still in the bucket; otherwise what the scans left (counted as each
+    // ended, then removed) and what stays besides (state, claims).
+    let in_bucket = ctx.sandbox.store().bytes_under("").unwrap_or(0);
+    let s3_bytes_stored = if options.keep {
+        in_bucket
+    } else {
+        *lock(&ctx.s3_bytes) + in_bucket
+    };
     let transitions: u64 = executions.iter().map(|e| e.transitions).sum();
     let gb_seconds: f64 = functions.values().map(|f| f.gb_seconds).sum();
     let invocations: u64 = functions.values().map(|f| f.invocations).sum();
