@@ -15,7 +15,7 @@ use scanflow_cli::trace;
 use scanflow_sandbox::{DeliveryOutcome, HttpEndpoint, PublishedMessage, Scenario, Subscription};
 
 // The command's allocator (not the Lambdas'): a fleet simulation allocates and frees millions of
-// findings' strings on many threads, where glibc's malloc took a quarter of the CPU time.
+// findings' strings on many threads, where glibc's malloc was the largest single cost.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

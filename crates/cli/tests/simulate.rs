@@ -24,18 +24,7 @@ fn facts() -> TemplateFacts {
 }
 
 fn simulate(label: &str, accounts: u32, regions: u32, quotas: QuotaSpec) -> Simulation {
-    simulate_with(label, accounts, regions, quotas, 1, true)
-}
-
-fn simulate_with(
-    label: &str,
-    accounts: u32,
-    regions: u32,
-    quotas: QuotaSpec,
-    slots: usize,
-    bill_cpu: bool,
-) -> Simulation {
-    run(options(label, accounts, regions, quotas, slots, bill_cpu))
+    run(options(label, accounts, regions, quotas, 1, true))
 }
 
 fn run(options: SimulateOptions) -> Simulation {
@@ -227,7 +216,7 @@ fn invocations_run_at_once_give_the_figures_of_one_at_a_time() {
     // calls and waits only, so one slot gives the same figures every time, and the quotas
     // bite hard here: any request reaching a model out of turn would change them.
     // Labels of one length: the digest links to the report by its file's path.
-    let one = simulate_with("slots-1a", 8, 2, tight(), 1, false);
+    let one = run(options("slots-1a", 8, 2, tight(), 1, false));
     assert_eq!(one.report.lost, 0);
     for action in [LAMBDA_INVOKE, START_EXECUTION, "sns:Publish"] {
         assert!(
@@ -235,13 +224,20 @@ fn invocations_run_at_once_give_the_figures_of_one_at_a_time() {
             "{action} never throttled"
         );
     }
-    let again = simulate_with("slots-1b", 8, 2, tight(), 1, false);
+    let again = run(options("slots-1b", 8, 2, tight(), 1, false));
     assert_eq!(
         differences(&figures(&one), &figures(&again)),
         Vec::<String>::new()
     );
     for slots in [2, 3] {
-        let many = simulate_with(&format!("slots-{slots}a"), 8, 2, tight(), slots, false);
+        let many = run(options(
+            &format!("slots-{slots}a"),
+            8,
+            2,
+            tight(),
+            slots,
+            false,
+        ));
         assert_eq!(many.report.shared_calls_unordered, 0);
         assert_eq!(
             differences(&figures(&one), &figures(&many)),

@@ -1,9 +1,9 @@
 //! The scratch bucket of a fleet simulation ([`crate::Bucket::Scratch`]): objects in memory up
 //! to [`MEMORY_BYTES`], past that appended to a few large files. A simulation writes and
-//! removes hundreds of thousands of objects it only counts: a file each spent a sixth of its
-//! time in the kernel creating and deleting inodes, and copying 10 GB into the page cache
-//! another fifth; the objects of the thousands of executions under way at once (3.2 GB at
-//! 1,000 accounts × 3 Regions × 1,000 findings) fit in memory, a larger fleet spills.
+//! removes hundreds of thousands of objects it only counts: as a file each, creating and
+//! deleting the inodes and copying every byte into the page cache cost the kernel more than a
+//! third of the run; the objects of the executions under way at once fit in memory, and a
+//! larger fleet spills instead of running out of it.
 
 use std::collections::BTreeMap;
 use std::fs::File;

@@ -320,7 +320,7 @@ struct Spool {
 }
 
 /// The spool's bytes kept in memory: an account's usual thousands of findings never touch the
-/// disk (a file each invocation was a fifth of format's system time in a fleet simulation),
+/// disk (a file created, written and read back on every invocation),
 /// while a large one spills to `/tmp` and memory stays bounded.
 const SPOOL_IN_MEMORY: usize = 8 << 20;
 
