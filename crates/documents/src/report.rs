@@ -17,11 +17,45 @@ pub async fn read_manifest<S: ReportStore>(store: &S, key: &str) -> Result<Manif
     })
 }
 
-/// Reads one chunk of JSON lines, one finding a line. A line that is not a finding fails the
-/// step: dropping it would deliver less than was found.
-pub async fn read_chunk<S: ReportStore>(store: &S, key: &str) -> Result<Vec<Finding>, ScanError> {
+/// Reads one chunk of JSON lines, one finding a line, to be decoded a finding at a time
+/// ([`Chunk::findings`]): only the chunk's text and the finding in hand are held, and a
+/// finding's allocations are freed before the next one's are made. A line that is not a
+/// finding fails the step: dropping it would deliver less than was found.
+pub async fn read_chunk<S: ReportStore>(store: &S, key: &str) -> Result<Chunk, ScanError> {
     let bytes = store.get(key).await?;
-    parse_chunk(key, &bytes)
+    Chunk::new(key, bytes)
+}
+
+/// One findings chunk's text, checked as UTF-8 once (so serde does not check each string
+/// again).
+pub struct Chunk {
+    key: String,
+    text: String,
+}
+
+impl Chunk {
+    fn new(key: &str, bytes: Vec<u8>) -> Result<Self, ScanError> {
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let bytes = e.as_bytes();
+            let valid = bytes
+                .get(..e.utf8_error().valid_up_to())
+                .unwrap_or_default();
+            not_a_finding(
+                key,
+                valid.iter().filter(|&&b| b == b'\n').count() + 1,
+                &e.utf8_error(),
+            )
+        })?;
+        Ok(Self {
+            key: key.to_owned(),
+            text,
+        })
+    }
+
+    /// The chunk's findings in order, each decoded when it is taken.
+    pub fn findings(&self) -> impl Iterator<Item = Result<Finding, ScanError>> + '_ {
+        lines(&self.key, &self.text)
+    }
 }
 
 /// Reads one chunk for each finding's id and Region only, as Security Hub names it: the rest
@@ -31,57 +65,52 @@ pub async fn read_chunk_refs<S: ReportStore>(
     key: &str,
 ) -> Result<Vec<FindingRef>, ScanError> {
     let bytes = store.get(key).await?;
-    parse_refs(key, &bytes)
+    parse_refs(key, bytes)
 }
 
-fn parse_refs(key: &str, bytes: &[u8]) -> Result<Vec<FindingRef>, ScanError> {
+fn parse_refs(key: &str, bytes: Vec<u8>) -> Result<Vec<FindingRef>, ScanError> {
     #[derive(serde::Deserialize)]
     struct Line {
         id: String,
         region: String,
     }
-    parse_lines(key, bytes, |l: Line| FindingRef {
-        id: l.id,
-        region: l.region,
-    })
+    let chunk = Chunk::new(key, bytes)?;
+    lines(key, &chunk.text)
+        .map(|line| {
+            line.map(|l: Line| FindingRef {
+                id: l.id,
+                region: l.region,
+            })
+        })
+        .collect()
 }
 
-fn parse_chunk(key: &str, bytes: &[u8]) -> Result<Vec<Finding>, ScanError> {
-    parse_lines(key, bytes, |f: Finding| f)
+fn not_a_finding(key: &str, line: usize, e: &dyn std::fmt::Display) -> ScanError {
+    ScanError::internal(format!(
+        "line {line} of findings chunk {key} is not a finding ({e}); collect the findings \
+         again by rerunning the scan with its runArn or reportId"
+    ))
 }
 
-fn parse_lines<'de, L: serde::Deserialize<'de>, T>(
-    key: &str,
-    bytes: &'de [u8],
-    into: impl Fn(L) -> T,
-) -> Result<Vec<T>, ScanError> {
-    let bad = |n: usize, e: &dyn std::fmt::Display| {
-        ScanError::internal(format!(
-            "line {n} of findings chunk {key} is not a finding ({e}); collect the findings \
-             again by rerunning the scan with its runArn or reportId"
-        ))
-    };
-    // The whole chunk is checked as UTF-8 once, so serde does not check each string again,
-    // and `str::split` finds the line ends with a fast byte search instead of a byte-by-byte
-    // closure.
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let valid = bytes.get(..e.valid_up_to()).unwrap_or_default();
-        bad(valid.iter().filter(|&&b| b == b'\n').count() + 1, &e)
-    })?;
+/// The non-blank lines of `text`, each decoded as an `L`; `str::split` finds the line ends
+/// with a fast byte search.
+fn lines<'a, L: serde::Deserialize<'a>>(
+    key: &'a str,
+    text: &'a str,
+) -> impl Iterator<Item = Result<L, ScanError>> + 'a {
     text.split('\n')
         .enumerate()
         .filter(|(_, line)| !line.trim_ascii().is_empty())
-        .map(|(n, line)| {
-            serde_json::from_str(line)
-                .map(&into)
-                .map_err(|e| bad(n + 1, &e))
-        })
-        .collect()
+        .map(move |(n, line)| serde_json::from_str(line).map_err(|e| not_a_finding(key, n + 1, &e)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse_chunk(key: &str, bytes: &[u8]) -> Result<Vec<Finding>, ScanError> {
+        Chunk::new(key, bytes.to_vec())?.findings().collect()
+    }
 
     #[test]
     fn blank_lines_are_skipped_and_a_bad_line_is_named() {
@@ -109,7 +138,7 @@ mod tests {
             text.contains("line 3") && text.contains("chunk-3") && text.contains("utf-8"),
             "{text}"
         );
-        let text = parse_refs("chunk-3", &bytes)
+        let text = parse_refs("chunk-3", bytes)
             .expect_err("not UTF-8")
             .to_string();
         assert!(text.contains("line 3"), "{text}");
@@ -127,7 +156,7 @@ mod tests {
             line("f1", "eu-west-1"),
             line("f2", "us-east-1")
         );
-        let refs = parse_refs("k", text.as_bytes()).expect("valid");
+        let refs = parse_refs("k", text.into_bytes()).expect("valid");
         assert_eq!(
             refs,
             [
@@ -142,7 +171,7 @@ mod tests {
             ]
         );
         let bad = format!("{}\n{{\"id\": \"f3\"}}\n", line("f1", "r"));
-        let err = parse_refs("chunk-9", bad.as_bytes()).expect_err("no region");
+        let err = parse_refs("chunk-9", bad.into_bytes()).expect_err("no region");
         let text = err.to_string();
         assert!(
             text.contains("line 2") && text.contains("chunk-9"),

@@ -208,13 +208,11 @@ struct Header<'a> {
     coverage: Option<&'a CoverageSection>,
 }
 
-/// A finding as the SIEM receives it: the normalized finding with its lifecycle (1.1), flagged
-/// when text was cut.
+/// What the SIEM adds to a finding: its lifecycle (1.1) and accepted risk (1.3), flagged when
+/// text was cut. Written inside the finding's own object, after its fields.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct SiemFinding<'a> {
-    #[serde(flatten)]
-    finding: &'a Finding,
+struct SiemFields<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     identity: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -230,6 +228,27 @@ struct SiemFinding<'a> {
     acceptance: Option<&'a scanflow_core::acceptance::Acceptance>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     truncated: bool,
+}
+
+/// Room a finding's SIEM JSON starts with: most take 1 to 2 KiB, and a buffer grown from
+/// nothing would be copied about eight times on the way.
+const ITEM_CAPACITY: usize = 2 << 10;
+
+/// `finding`'s JSON object with `fields` inside it after the finding's own: the text
+/// `#[serde(flatten)]` would give, written directly rather than entry by entry through a map.
+fn siem_finding_json(finding: &Finding, fields: &SiemFields) -> Result<String, ScanError> {
+    let mut out = Vec::with_capacity(ITEM_CAPACITY);
+    serde_json::to_writer(&mut out, finding).map_err(ScanError::internal)?;
+    let tail = serde_json::to_vec(fields).map_err(ScanError::internal)?;
+    // Both are objects: `{...}` and `{...}` (or `{}`) become `{...,...}`.
+    if let Some(inner) = tail.get(1..).filter(|rest| rest.len() > 1) {
+        out.pop();
+        if out.len() > 1 {
+            out.push(b',');
+        }
+        out.extend_from_slice(inner);
+    }
+    String::from_utf8(out).map_err(ScanError::internal)
 }
 
 /// Serializes a resolved entry (1.1). Its texts are bounded by the run state, so it always fits.
@@ -291,17 +310,18 @@ pub fn annotated_json(
         finding.first_seen = Some(a.first_seen.clone());
     }
     fit(finding, budget, |finding, truncated| {
-        serde_json::to_string(&SiemFinding {
+        siem_finding_json(
             finding,
-            identity: annotation.map(|a| a.identity.as_str()),
-            lifecycle: annotation.map(|a| a.lifecycle.as_str()),
-            age_days: annotation.map(|a| a.age_days),
-            sla_due_at: annotation.and_then(|a| a.sla_due_at.as_deref()),
-            overdue: annotation.map(|a| a.overdue),
-            acceptance: annotation.and_then(|a| a.acceptance.as_ref()),
-            truncated,
-        })
-        .map_err(ScanError::internal)
+            &SiemFields {
+                identity: annotation.map(|a| a.identity.as_str()),
+                lifecycle: annotation.map(|a| a.lifecycle.as_str()),
+                age_days: annotation.map(|a| a.age_days),
+                sla_due_at: annotation.and_then(|a| a.sla_due_at.as_deref()),
+                overdue: annotation.map(|a| a.overdue),
+                acceptance: annotation.and_then(|a| a.acceptance.as_ref()),
+                truncated,
+            },
+        )
     })
 }
 
@@ -499,12 +519,34 @@ impl<'a> Layout<'a> {
             count,
         )?;
         body.pop();
+        // Sized once: a part is up to 256 KiB, which growing by doubling would copy and
+        // fault in about twice over.
+        let joined = |list: &[String]| {
+            list.iter().map(String::len).sum::<usize>() + list.len().saturating_sub(1)
+        };
+        body.reserve_exact(
+            FINDINGS_OPEN.len()
+                + joined(items)
+                + FINDINGS_CLOSE.len()
+                + joined(resolved)
+                + RESOLVED_CLOSE.len(),
+        );
         body.push_str(FINDINGS_OPEN);
-        body.push_str(&items.join(","));
+        push_joined(&mut body, items);
         body.push_str(FINDINGS_CLOSE);
-        body.push_str(&resolved.join(","));
+        push_joined(&mut body, resolved);
         body.push_str(RESOLVED_CLOSE);
         Ok(body)
+    }
+}
+
+/// Appends `list` to `body`, comma-separated.
+fn push_joined(body: &mut String, list: &[String]) {
+    for (i, item) in list.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(item);
     }
 }
 
@@ -579,6 +621,56 @@ mod tests {
         let description = value["description"].as_str().expect("text");
         assert!(description.ends_with(CUT_MARK) && description.starts_with("éé"));
         assert!(!text.contains("truncated"));
+    }
+
+    /// What the SIEM's findings were written as before they were spliced (serde's `flatten`):
+    /// the reference the splice must give byte for byte.
+    #[derive(Serialize)]
+    struct Flattened<'a> {
+        #[serde(flatten)]
+        finding: &'a Finding,
+        #[serde(flatten)]
+        fields: &'a SiemFields<'a>,
+    }
+
+    #[test]
+    fn a_spliced_finding_is_the_text_flatten_gives() {
+        use scanflow_core::acceptance::{Acceptance, Standing};
+        let mut full = finding("a \"quoted\"\n description".to_owned());
+        full.instance_tags.insert("Name".into(), "web".into());
+        full.score = Some(7.5);
+        let acceptance = Acceptance {
+            status: Standing::Accepted,
+            reason: "compensating control".into(),
+            owner: "team@example.com".into(),
+            expires_at: "2027-01-01T00:00:00Z".into(),
+        };
+        let every = SiemFields {
+            identity: Some("id-1"),
+            lifecycle: Some("open"),
+            age_days: Some(12),
+            sla_due_at: Some("2026-12-31T00:00:00Z"),
+            overdue: Some(false),
+            acceptance: Some(&acceptance),
+            truncated: true,
+        };
+        let none = SiemFields {
+            identity: None,
+            lifecycle: None,
+            age_days: None,
+            sla_due_at: None,
+            overdue: None,
+            acceptance: None,
+            truncated: false,
+        };
+        for f in [&full, &finding(String::new())] {
+            for fields in [&every, &none] {
+                let spliced = siem_finding_json(f, fields).expect("json");
+                let reference =
+                    serde_json::to_string(&Flattened { finding: f, fields }).expect("json");
+                assert_eq!(spliced, reference);
+            }
+        }
     }
 
     #[test]

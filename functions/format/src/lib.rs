@@ -10,7 +10,8 @@
 //! parts' keys and attributes name how many there are, which is known only once every size is:
 //! then the spool is read back in order and packed into the planned parts. Findings of the
 //! last scan that are gone come after the findings, as `resolved` entries, spooled the same way.
-//! Memory stays one chunk plus one part plus the spool's 8 MiB whatever the count; past that
+//! Memory stays one chunk's text (its findings decoded one at a time), one part and the
+//! spool's 8 MiB whatever the count; past that
 //! the spool takes the SIEM's size on local disk (Lambda's `/tmp`) for the invocation. Last, the scan's HTML report for people
 //! (written from the same bounded lists as the digest, with the trend the run state keeps).
 
@@ -74,7 +75,9 @@ pub async fn format_run<P: Platform>(
     let mut sizes: Vec<u32> = Vec::new();
     let mut spool = Spool::create();
     for key in &manifest.chunks {
-        for finding in scanflow_documents::report::read_chunk(store, key).await? {
+        let chunk = scanflow_documents::report::read_chunk(store, key).await?;
+        for finding in chunk.findings() {
+            let finding = finding?;
             counts.add(finding.severity);
             let mut annotation = lifecycle::annotate(&finding, &previous, &sla, collected_at);
             if !accepted_risks.is_empty() {
