@@ -6,14 +6,14 @@
 //! against the account-Region's run state (the next state is written pending until publish has
 //! delivered) and the accepted risk covering it, if any, and serialised for the SIEM once — as
 //! scanflow's own finding or, when the hub's `SiemFormat` is `ocsf`, as an OCSF event — into a
-//! spool (in memory up to 8 MiB, then a local file), its size noted. The
-//! parts' keys and attributes name how many there are, which is known only once every size is:
-//! then the spool is read back in order and packed into the planned parts. Findings of the
-//! last scan that are gone come after the findings, as `resolved` entries, spooled the same way.
-//! Memory stays one chunk's text (its findings decoded one at a time), one part and the
-//! spool's 8 MiB whatever the count; past that
-//! the spool takes the SIEM's size on local disk (Lambda's `/tmp`) for the invocation. Last, the scan's HTML report for people
-//! (written from the same bounded lists as the digest, with the trend the run state keeps).
+//! spool (in memory up to 8 MiB, then a local file), its size noted. The parts' keys and
+//! attributes name how many there are, which is known only once every size is: then the spool
+//! is read back in order and packed into the planned parts. Findings of the last scan that are
+//! gone come after the findings, as `resolved` entries, spooled the same way. Memory stays one
+//! chunk's text (its findings decoded one at a time), one part and the spool's 8 MiB whatever
+//! the count; past that the spool takes the SIEM's size on local disk (Lambda's `/tmp`) for the
+//! invocation. Last, the scan's HTML report for people (written from the same bounded lists as
+//! the digest, with the trend the run state keeps).
 
 use scanflow_core::acceptance::AcceptedRisks;
 use scanflow_core::lifecycle::{self, Gone, Previous, Seen, Sla, StateWriter};
