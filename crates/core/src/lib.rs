@@ -6,6 +6,7 @@ pub mod acceptance;
 pub mod cis;
 pub mod console;
 pub mod error;
+pub mod fingerprint;
 pub mod fleet;
 pub mod input;
 pub mod json;

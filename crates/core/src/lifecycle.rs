@@ -16,13 +16,12 @@
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 
 use crate::model::{Engine, Finding, Severity, SeverityCounts};
 use crate::ports::ReportStore;
 use crate::state::Run;
-use crate::{ScanError, keys, time as ts};
+use crate::{ScanError, fingerprint, keys, time as ts};
 
 /// `schema` of a state pointer.
 pub const STATE_SCHEMA: &str = "scanflow.state";
@@ -59,14 +58,6 @@ pub fn identity(finding: &Finding) -> String {
                 .unwrap_or(finding.title.as_str()),
         ),
     }
-}
-
-/// A 128-bit digest of an identity: what the in-memory maps hold instead of the identity text.
-fn digest(identity: &str) -> u128 {
-    let d = Sha256::digest(identity.as_bytes());
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&d[..16]);
-    u128::from_be_bytes(b)
 }
 
 /// SLA days per severity, each optional: an override of the defaults (hub-wide or per member).
@@ -392,7 +383,7 @@ pub fn previous_for(current: Option<StatePointer>, run: &Run) -> Option<StatePoi
     }
 }
 
-/// The previous state, as the lifecycle needs it in memory: first-seen per identity digest.
+/// The previous state, as the lifecycle needs it in memory: first-seen per identity ([`fingerprint`]).
 #[derive(Debug, Default)]
 pub struct Previous {
     pointer: Option<StatePointer>,
@@ -413,7 +404,7 @@ impl Previous {
                     let t = ts::parse("firstSeen", &r.first_seen)
                         .map_err(|e| state_error(key, e))?
                         .unix_timestamp();
-                    first_seen.insert(digest(&r.identity), t);
+                    first_seen.insert(fingerprint::of(&r.identity), t);
                 }
             }
         }
@@ -448,7 +439,10 @@ pub fn annotate(
         .as_deref()
         .and_then(|s| ts::parse("firstSeen", s).ok())
         .map(OffsetDateTime::unix_timestamp);
-    let known = previous.first_seen.get(&digest(&identity)).copied();
+    let known = previous
+        .first_seen
+        .get(&fingerprint::of(&identity))
+        .copied();
     let lifecycle = if known.is_some() {
         Status::Open
     } else {
@@ -499,7 +493,7 @@ pub enum Gone {
     CarriedOver(StateRecord),
 }
 
-/// Which findings the current scan saw, by identity digest, and which instances it scanned.
+/// Which findings the current scan saw, by identity ([`fingerprint`]), and which instances it scanned.
 #[derive(Debug, Default)]
 pub struct Seen {
     identities: HashSet<u128>,
@@ -517,12 +511,12 @@ impl Seen {
     /// Records a finding of this scan; false if its identity was already seen in this scan
     /// (a duplicate: its state record is written once).
     pub fn insert(&mut self, identity: &str) -> bool {
-        self.identities.insert(digest(identity))
+        self.identities.insert(fingerprint::of(identity))
     }
 
     /// What became of a previous record, or `None` if this scan found it again.
     pub fn gone(&self, record: StateRecord, collected_at: &str) -> Option<Gone> {
-        if self.identities.contains(&digest(&record.identity)) {
+        if self.identities.contains(&fingerprint::of(&record.identity)) {
             return None;
         }
         // A finding on no instance belongs to the account-Region, which was scanned.
@@ -715,7 +709,7 @@ mod tests {
             pointer: None,
             first_seen: entries
                 .iter()
-                .map(|(id, at)| (digest(id), t(at).unix_timestamp()))
+                .map(|(id, at)| (fingerprint::of(id), t(at).unix_timestamp()))
                 .collect(),
         }
     }

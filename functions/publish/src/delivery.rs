@@ -17,7 +17,7 @@ use scanflow_core::ports::{
 };
 use scanflow_core::state::{Collected, Formatted, Manifest, Published, Run};
 use scanflow_core::text::clip;
-use scanflow_core::{ScanError, keys};
+use scanflow_core::{ScanError, fingerprint, keys};
 use scanflow_documents::digest::Digest;
 use scanflow_documents::envelope::{digest_attributes, part_attributes, part_subject};
 use scanflow_documents::html;
@@ -437,25 +437,16 @@ async fn mark_delivered<S: ReportStore, H: SecurityHub>(
 }
 
 /// The findings Security Hub holds as NEW, with their user-defined fields, kept small: each id
-/// as the first 16 bytes of its SHA-256 (two ids of one account share them with a chance of
-/// about n² / 2^129, 10^-27 for a million findings), each distinct map of fields once (NEW
-/// findings rarely have any). A million NEW findings take about 40 MB here, not 170.
+/// as its 16-byte [`fingerprint`], each distinct map of fields once (NEW findings rarely have
+/// any). A million NEW findings take about 40 MB here, not 170.
 #[derive(Default)]
 struct NewFindings {
-    ids: HashMap<[u8; 16], u32>,
+    ids: HashMap<u128, u32>,
     fields: Vec<BTreeMap<String, String>>,
     field_index: HashMap<BTreeMap<String, String>, u32>,
 }
 
 impl NewFindings {
-    fn digest(id: &str) -> [u8; 16] {
-        use sha2::{Digest, Sha256};
-        let full = Sha256::digest(id.as_bytes());
-        let mut out = [0u8; 16];
-        out.copy_from_slice(&full[..16]);
-        out
-    }
-
     fn insert(&mut self, id: &str, fields: BTreeMap<String, String>) {
         let index = match self.field_index.get(&fields) {
             Some(&i) => i,
@@ -467,12 +458,12 @@ impl NewFindings {
                 i
             }
         };
-        self.ids.insert(Self::digest(id), index);
+        self.ids.insert(fingerprint::of(id), index);
     }
 
     /// The fields of `id` if it is NEW, with the index of that map of fields.
     fn get(&self, id: &str) -> Option<(u32, &BTreeMap<String, String>)> {
-        let &i = self.ids.get(&Self::digest(id))?;
+        let &i = self.ids.get(&fingerprint::of(id))?;
         self.fields.get(i as usize).map(|f| (i, f))
     }
 }
