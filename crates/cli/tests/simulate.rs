@@ -248,6 +248,39 @@ fn invocations_run_at_once_give_the_figures_of_one_at_a_time() {
 }
 
 #[test]
+fn turns_started_ahead_of_a_waiting_publish_give_the_figures_of_time_order() {
+    // Lambda slots to spare and SNS tight: a publish waits for the one running, and turns
+    // behind it start ahead of it; each asks for its Lambda slot out of time order, which
+    // must change nothing.
+    let mut roomy = tight();
+    roomy.lambda_concurrency = 1_000;
+    let one = run(options("ahead-1", 8, 2, roomy.clone(), 1, false));
+    assert_eq!(one.report.lost, 0);
+    assert_eq!(one.started_ahead, 0, "one slot runs in time order");
+    assert!(one.report.throttles.by_quota["sns:Publish"].refused > 0);
+    for slots in [2, 3] {
+        let many = run(options(
+            &format!("ahead-{slots}"),
+            8,
+            2,
+            roomy.clone(),
+            slots,
+            false,
+        ));
+        assert!(
+            many.started_ahead > 0,
+            "{slots} slots never started a turn ahead"
+        );
+        assert_eq!(many.report.shared_calls_unordered, 0);
+        assert_eq!(
+            differences(&figures(&one), &figures(&many)),
+            Vec::<String>::new(),
+            "{slots} slots"
+        );
+    }
+}
+
+#[test]
 fn the_scratch_bucket_gives_the_figures_of_a_bucket_of_files() {
     // Without --keep the objects are held in the scratch bucket (memory, then packs), with it
     // they are files: the executions, calls, bytes and messages must not depend on which.

@@ -238,14 +238,20 @@ pub struct Quotas {
 
 #[derive(Default)]
 struct LambdaSlots {
+    /// Ends of ended invocations not yet settled ([`Quotas::lambda_settled`]).
     ends: BinaryHeap<std::cmp::Reverse<OffsetDateTime>>,
     open: u32,
+    /// Every ended invocation's start and end, for the peak: counted when the figures are
+    /// read, so the peak does not depend on the order invocations were asked for in.
+    spans: Vec<(OffsetDateTime, OffsetDateTime)>,
 }
 
 /// A Lambda slot held by an invocation in progress; give it back with [`Quotas::lambda_end`].
 #[derive(Debug)]
 #[must_use]
-pub struct LambdaSlot(());
+pub struct LambdaSlot {
+    start: OffsetDateTime,
+}
 
 thread_local! {
     static INVOCATION: RefCell<Option<Invocation>> = const { RefCell::new(None) };
@@ -371,7 +377,9 @@ impl Quotas {
     }
 
     pub fn stats(&self) -> QuotaStats {
-        lock(&self.stats).clone()
+        let mut stats = lock(&self.stats).clone();
+        stats.lambda_peak_concurrency = peak(&lock(&self.lambda).spans);
+        stats
     }
 
     /// One attempt at `action` at `at` for `account` in `region`: `true` when the quota (if
@@ -466,14 +474,8 @@ impl Quotas {
     /// Asks for a Lambda slot at `at`: `None` (throttled, `TooManyRequestsException`) when every
     /// slot is held by an invocation still running then.
     pub fn lambda_start(&self, at: OffsetDateTime) -> Option<LambdaSlot> {
-        let mut slots = lock(&self.lambda);
-        while slots.ends.peek().is_some_and(|e| e.0 <= at) {
-            slots.ends.pop();
-        }
-        let busy = u32::try_from(slots.ends.len())
-            .unwrap_or(u32::MAX)
-            .saturating_add(slots.open);
-        if busy >= self.spec.lambda_concurrency {
+        let slots = lock(&self.lambda);
+        if slots.held_after(at) >= self.spec.lambda_concurrency {
             drop(slots);
             lock(&self.stats)
                 .throttles
@@ -482,19 +484,66 @@ impl Quotas {
                 .refused += 1;
             return None;
         }
+        let mut slots = slots;
         slots.open += 1;
-        let mut stats = lock(&self.stats);
-        stats.lambda_peak_concurrency = stats.lambda_peak_concurrency.max(busy + 1);
-        Some(LambdaSlot(()))
+        Some(LambdaSlot { start: at })
     }
 
     /// The invocation holding `slot` ends at `end`: the slot is free from then on.
     pub fn lambda_end(&self, slot: LambdaSlot, end: OffsetDateTime) {
-        let LambdaSlot(()) = slot;
         let mut slots = lock(&self.lambda);
         slots.open = slots.open.saturating_sub(1);
         slots.ends.push(std::cmp::Reverse(end));
+        slots.spans.push((slot.start, end));
     }
+
+    /// The Lambda slots free for every request from `from` on, counting as held each slot held
+    /// now or by an invocation ending after `from`.
+    pub fn lambda_free_after(&self, from: OffsetDateTime) -> u32 {
+        let held = lock(&self.lambda).held_after(from);
+        self.spec.lambda_concurrency.saturating_sub(held)
+    }
+
+    /// No Lambda request will come before `before`: the ends up to it are forgotten.
+    pub fn lambda_settled(&self, before: OffsetDateTime) {
+        let mut slots = lock(&self.lambda);
+        while slots.ends.peek().is_some_and(|e| e.0 <= before) {
+            slots.ends.pop();
+        }
+    }
+}
+
+impl LambdaSlots {
+    /// Slots held at `at`: by invocations in progress, or ended after `at`.
+    fn held_after(&self, at: OffsetDateTime) -> u32 {
+        let ended_after = self.ends.iter().filter(|e| e.0 > at).count();
+        u32::try_from(ended_after)
+            .unwrap_or(u32::MAX)
+            .saturating_add(self.open)
+    }
+}
+
+/// The most invocations running at once: at each start, those begun no later and not ended by
+/// then, itself included (a slot given back at `t` is free for a request at `t`).
+fn peak(spans: &[(OffsetDateTime, OffsetDateTime)]) -> u32 {
+    // At one instant: ends first, then starts, then the ends of invocations that took no time
+    // (each counts itself at its start).
+    let mut events: Vec<(OffsetDateTime, u8)> = Vec::with_capacity(spans.len() * 2);
+    for &(start, end) in spans {
+        events.push((start, 1));
+        events.push(if end > start { (end, 0) } else { (start, 2) });
+    }
+    events.sort_unstable();
+    let (mut running, mut most) = (0u32, 0u32);
+    for (_, kind) in events {
+        if kind == 1 {
+            running += 1;
+            most = most.max(running);
+        } else {
+            running = running.saturating_sub(1);
+        }
+    }
+    most
 }
 
 /// The throttle key of Lambda's concurrency (`Lambda.TooManyRequestsException`).
@@ -636,6 +685,45 @@ mod tests {
         let s = q.stats();
         assert_eq!(s.throttles[LAMBDA_INVOKE].refused, 2);
         assert_eq!(s.lambda_peak_concurrency, 2);
+    }
+
+    #[test]
+    fn slots_asked_for_out_of_time_order_are_counted_as_in_order() {
+        // Two invocations over [0, 1000) and [500, 2000); asked for last to first.
+        let q = Quotas::new(spec(1.0, 1.0, 3), "9", "r");
+        let late = q.lambda_start(t(500)).expect("late");
+        q.lambda_end(late, t(2_000));
+        assert_eq!(
+            q.lambda_free_after(t(0)),
+            2,
+            "the late one is held from 0 on"
+        );
+        let early = q.lambda_start(t(0)).expect("early");
+        assert_eq!(q.lambda_free_after(t(0)), 1);
+        q.lambda_end(early, t(1_000));
+        assert_eq!(
+            q.lambda_free_after(t(1_000)),
+            2,
+            "the early one ended at 1000"
+        );
+        assert_eq!(q.lambda_free_after(t(2_000)), 3);
+        // A third beside both: the peak is three whatever the order they were asked for in.
+        let third = q.lambda_start(t(600)).expect("third");
+        q.lambda_end(third, t(700));
+        assert_eq!(q.stats().lambda_peak_concurrency, 3);
+        q.lambda_settled(t(1_500));
+        assert_eq!(q.lambda_free_after(t(0)), 2, "ends up to 1500 forgotten");
+    }
+
+    #[test]
+    fn the_peak_counts_a_slot_given_back_at_an_instant_as_free_then() {
+        let at = |a: i64, b: i64| (t(a), t(b));
+        assert_eq!(peak(&[]), 0);
+        assert_eq!(peak(&[at(0, 10), at(10, 20)]), 1);
+        assert_eq!(peak(&[at(0, 10), at(9, 20), at(5, 6)]), 2);
+        assert_eq!(peak(&[at(0, 10), at(0, 10), at(0, 10)]), 3);
+        // One that took no time still held a slot at its start.
+        assert_eq!(peak(&[at(0, 10), at(5, 5)]), 2);
     }
 
     #[test]

@@ -410,6 +410,9 @@ pub struct Simulation {
     pub report: Report,
     pub executions: Vec<ExecutionSummary>,
     pub sandbox: Arc<Sandbox>,
+    /// Turns the scheduler started ahead of an earlier one (none with one slot): how it ran,
+    /// not a figure of the fleet's, so not in the report.
+    pub started_ahead: u64,
 }
 
 /// The fleet as a sandbox scenario: every account in every Region, Inspector v2, two instances
@@ -513,6 +516,8 @@ struct Queue {
     running_ids: Vec<usize>,
     /// The one holding a slot with a function that uses shared quotas, if any.
     shared_holder: Option<usize>,
+    /// Turns started ahead of an earlier one that had to wait ([`Ctx::start_ahead`]).
+    started_ahead: u64,
     live: usize,
     done: bool,
 }
@@ -625,6 +630,9 @@ fn next_job(jobs: &Mutex<std::sync::mpsc::Receiver<Job>>) -> Option<Job> {
     jobs.recv().ok()
 }
 
+/// How many waiting turns [`Ctx::start_ahead`] looks past for one that may start.
+const LOOK_AHEAD: usize = 64;
+
 /// The stack of a thread that runs handlers or an execution.
 const HANDLER_STACK: usize = 4 << 20;
 
@@ -676,6 +684,9 @@ impl Ctx {
     /// Hands out turns while slots are free, in time order. Called with the queue locked.
     fn dispatch(self: &Arc<Self>, q: &mut Queue) {
         self.waiting_on_clocks.store(false, AtomicOrdering::SeqCst);
+        if let (Some(quotas), Some(floor)) = (self.sandbox.quotas(), self.floor(q)) {
+            quotas.lambda_settled(floor);
+        }
         while q.running < self.slots {
             let Some(&Reverse((at, _, turn))) = q.heap.peek() else {
                 break;
@@ -685,6 +696,9 @@ impl Ctx {
                 // invocation sees the flag and dispatches once this lock is free.
                 self.waiting_on_clocks.store(true, AtomicOrdering::SeqCst);
                 if !self.may_start(q, at, turn) {
+                    if self.start_ahead(q) {
+                        continue;
+                    }
                     break;
                 }
                 self.waiting_on_clocks.store(false, AtomicOrdering::SeqCst);
@@ -692,15 +706,7 @@ impl Ctx {
 
             q.heap.pop();
             match turn {
-                Turn::Resume { id, shared } => {
-                    q.running += 1;
-                    q.running_ids.push(id);
-                    if shared {
-                        q.shared_holder = Some(id);
-                    }
-                    self.set_clock(id, at);
-                    self.gates[id].open();
-                }
+                Turn::Resume { id, shared } => self.resume(q, id, shared, at),
                 Turn::Start { id, attempt } => self.start(q, id, attempt, at),
             }
         }
@@ -708,6 +714,68 @@ impl Ctx {
             q.done = true;
             self.finished.notify_all();
         }
+    }
+
+    fn resume(&self, q: &mut Queue, id: usize, shared: bool, at: OffsetDateTime) {
+        q.running += 1;
+        q.running_ids.push(id);
+        if shared {
+            q.shared_holder = Some(id);
+        }
+        self.set_clock(id, at);
+        self.gates[id].open();
+    }
+
+    /// The earliest virtual time any request can come at from now on: no execution is behind
+    /// the next turn or the running ones' clocks.
+    fn floor(&self, q: &Queue) -> Option<OffsetDateTime> {
+        let head = q
+            .heap
+            .peek()
+            .map(|Reverse((at, _, _))| self.clock_nanos(*at));
+        let running = q
+            .running_ids
+            .iter()
+            .map(|&r| self.clocks[r].load(AtomicOrdering::SeqCst));
+        let nanos = head.into_iter().chain(running).min()?;
+        Some(self.epoch.saturating_add(Duration::nanoseconds(nanos)))
+    }
+
+    /// When the next turn must wait, starts the first later turn that may run ahead of it,
+    /// if any (module documentation): one calling no quota the fleet shares, while no Lambda
+    /// request from now until its time can be refused, so that the turns it passes, asking
+    /// for their slots after it, meet the same answers as in time order. An upper bound on the
+    /// slots held at any time from the floor to its: those held now or until after the floor,
+    /// one for each running execution, each turn passed, and its own. Returns whether one
+    /// started.
+    fn start_ahead(&self, q: &mut Queue) -> bool {
+        let Some(floor) = self.floor(q) else {
+            return false;
+        };
+        let free = self
+            .sandbox
+            .quotas()
+            .map_or(u32::MAX, |quotas| quotas.lambda_free_after(floor)) as usize;
+        let mut passed = Vec::new();
+        let mut started = false;
+        while passed.len() < LOOK_AHEAD {
+            let Some(Reverse(entry)) = q.heap.pop() else {
+                break;
+            };
+            if q.running + passed.len() + 1 >= free {
+                passed.push(entry);
+                break;
+            }
+            if let (at, _, Turn::Resume { id, shared: false }) = entry {
+                self.resume(q, id, false, at);
+                q.started_ahead += 1;
+                started = true;
+                break;
+            }
+            passed.push(entry);
+        }
+        q.heap.extend(passed.into_iter().map(Reverse));
+        started
     }
 
     /// EventBridge's rule target calls `StartExecution` for execution `id` at `at`: the
@@ -1340,10 +1408,12 @@ pub fn run(workflow: Workflow, options: SimulateOptions) -> Result<Simulation, S
         })
         .collect();
     let report = build_report(&ctx, &options, &executions, &regions, began)?;
+    let started_ahead = lock(&ctx.queue).started_ahead;
     Ok(Simulation {
         report,
         executions,
         sandbox,
+        started_ahead,
     })
 }
 
