@@ -631,7 +631,7 @@ fn next_job(jobs: &Mutex<std::sync::mpsc::Receiver<Job>>) -> Option<Job> {
 }
 
 /// How many waiting turns [`Ctx::start_ahead`] looks past for one that may start.
-const LOOK_AHEAD: usize = 64;
+const LOOK_AHEAD: usize = 512;
 
 /// The stack of a thread that runs handlers or an execution.
 const HANDLER_STACK: usize = 4 << 20;
