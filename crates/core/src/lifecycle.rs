@@ -387,7 +387,7 @@ pub fn previous_for(current: Option<StatePointer>, run: &Run) -> Option<StatePoi
 #[derive(Debug, Default)]
 pub struct Previous {
     pointer: Option<StatePointer>,
-    first_seen: HashMap<u128, i64>,
+    first_seen: HashMap<[u8; 16], i64>,
 }
 
 impl Previous {
@@ -496,7 +496,7 @@ pub enum Gone {
 /// Which findings the current scan saw, by identity ([`fingerprint`]), and which instances it scanned.
 #[derive(Debug, Default)]
 pub struct Seen {
-    identities: HashSet<u128>,
+    identities: HashSet<[u8; 16]>,
     scanned: HashSet<String>,
 }
 

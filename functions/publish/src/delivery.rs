@@ -441,7 +441,7 @@ async fn mark_delivered<S: ReportStore, H: SecurityHub>(
 /// any). A million NEW findings take about 40 MB here, not 170.
 #[derive(Default)]
 struct NewFindings {
-    ids: HashMap<u128, u32>,
+    ids: HashMap<[u8; 16], u32>,
     fields: Vec<BTreeMap<String, String>>,
     field_index: HashMap<BTreeMap<String, String>, u32>,
 }
