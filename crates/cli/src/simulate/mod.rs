@@ -22,6 +22,14 @@
 //! ([`uses_shared_quotas`]) run one at a time, in turn order. The sandbox counts a shared call
 //! from any other function ([`quota::QuotaStats::shared_calls_unordered`]), which would break
 //! this.
+//!
+//! One exception keeps a core from idling behind a turn that must wait: a later turn calling no
+//! shared quota may start ahead of it ([`Ctx::start_ahead`]) while no Lambda request from the
+//! earliest pending time up to the later turn's can be refused in any order (a bound on the
+//! slots held meanwhile stays under the concurrency). Only the Lambda model then sees requests
+//! out of time order, and it answers as in order: it counts the slots held at a time from the
+//! invocations' ends, forgets an end only once the scheduler's floor has passed it, and counts
+//! its peak from every invocation's span at the end.
 
 pub mod cost;
 
