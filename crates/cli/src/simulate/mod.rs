@@ -10,7 +10,7 @@
 //! it its turn: the scheduler hands turns out in virtual-time order (a task call, a notifier
 //! delivery, a start attempt; ties by execution), at most [`SimulateOptions::slots`] at once,
 //! so the quota models see requests in time order whatever the executions' real speeds. The
-//! handlers themselves run on one worker thread per slot ([`Workers`]).
+//! handlers themselves run on one worker thread per slot (`Workers`).
 //!
 //! With more than one slot the order stays the one a single slot gives. A turn at virtual
 //! time `t` starts beside running ones only while each of them has got past `t` on its
@@ -24,7 +24,7 @@
 //! this.
 //!
 //! One exception keeps a core from idling behind a turn that must wait: a later turn calling no
-//! shared quota may start ahead of it ([`Ctx::start_ahead`]) while no Lambda request from the
+//! shared quota may start ahead of it (`Ctx::start_ahead`) while no Lambda request from the
 //! earliest pending time up to the later turn's can be refused in any order (a bound on the
 //! slots held meanwhile stays under the concurrency). Only the Lambda model then sees requests
 //! out of time order, and it answers as in order: it counts the slots held at a time from the
@@ -524,7 +524,7 @@ struct Queue {
     running_ids: Vec<usize>,
     /// The one holding a slot with a function that uses shared quotas, if any.
     shared_holder: Option<usize>,
-    /// Turns started ahead of an earlier one that had to wait ([`Ctx::start_ahead`]).
+    /// Turns started ahead of an earlier one that had to wait (`Ctx::start_ahead`).
     started_ahead: u64,
     live: usize,
     done: bool,
