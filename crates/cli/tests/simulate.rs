@@ -216,7 +216,7 @@ fn invocations_run_at_once_give_the_figures_of_one_at_a_time() {
     // calls and waits only, so one slot gives the same figures every time, and the quotas
     // bite hard here: any request reaching a model out of turn would change them.
     // Labels of one length: the digest links to the report by its file's path.
-    let one = run(options("slots-1a", 8, 2, tight(), 1, false));
+    let one = run(options("slots-1", 8, 2, tight(), 1, false));
     assert_eq!(one.report.lost, 0);
     for action in [LAMBDA_INVOKE, START_EXECUTION, "sns:Publish"] {
         assert!(
@@ -224,27 +224,36 @@ fn invocations_run_at_once_give_the_figures_of_one_at_a_time() {
             "{action} never throttled"
         );
     }
-    let again = run(options("slots-1b", 8, 2, tight(), 1, false));
+    let again = run(options("again-1", 8, 2, tight(), 1, false));
     assert_eq!(
         differences(&figures(&one), &figures(&again)),
         Vec::<String>::new()
     );
-    for slots in [2, 3] {
+    on_more_slots(&one, "slots", &tight());
+}
+
+/// Runs `one`'s fleet (8 accounts × 2 Regions, `quotas`, one slot) on 2 and 3 slots: no shared
+/// call out of turn and every figure `one`'s. Returns how many turns each started ahead.
+/// `label` has the length of `one`'s label less its `-1`: the digest links to the report by
+/// its file's path.
+fn on_more_slots(one: &Simulation, label: &str, quotas: &QuotaSpec) -> [u64; 2] {
+    [2, 3].map(|slots| {
         let many = run(options(
-            &format!("slots-{slots}a"),
+            &format!("{label}-{slots}"),
             8,
             2,
-            tight(),
+            quotas.clone(),
             slots,
             false,
         ));
         assert_eq!(many.report.shared_calls_unordered, 0);
         assert_eq!(
-            differences(&figures(&one), &figures(&many)),
+            differences(&figures(one), &figures(&many)),
             Vec::<String>::new(),
             "{slots} slots"
         );
-    }
+        many.started_ahead
+    })
 }
 
 #[test]
@@ -258,25 +267,8 @@ fn turns_started_ahead_of_a_waiting_publish_give_the_figures_of_time_order() {
     assert_eq!(one.report.lost, 0);
     assert_eq!(one.started_ahead, 0, "one slot runs in time order");
     assert!(one.report.throttles.by_quota["sns:Publish"].refused > 0);
-    for slots in [2, 3] {
-        let many = run(options(
-            &format!("ahead-{slots}"),
-            8,
-            2,
-            roomy.clone(),
-            slots,
-            false,
-        ));
-        assert!(
-            many.started_ahead > 0,
-            "{slots} slots never started a turn ahead"
-        );
-        assert_eq!(many.report.shared_calls_unordered, 0);
-        assert_eq!(
-            differences(&figures(&one), &figures(&many)),
-            Vec::<String>::new(),
-            "{slots} slots"
-        );
+    for (slots, ahead) in [2, 3].into_iter().zip(on_more_slots(&one, "ahead", &roomy)) {
+        assert!(ahead > 0, "{slots} slots never started a turn ahead");
     }
 }
 

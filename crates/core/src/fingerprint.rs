@@ -12,8 +12,9 @@ static KEY: LazyLock<RandomState> = LazyLock::new(RandomState::new);
 /// function of the text under a key no input can know), one for each half, told apart by a
 /// leading byte. Two of n texts share a key with a chance of about n² / 2^129 (10^-27 for a
 /// million), as with a hash truncated to 128 bits, and inputs cannot be chosen to collide
-/// without the key. A cryptographic hash (SHA-256 before) would answer the same at three times
-/// the cost, which the steps paid several times per finding.
+/// without the key. A cryptographic hash (SHA-256 before) answers the same at a higher cost,
+/// which the steps pay several times per finding.
+///
 /// Bytes, not a `u128`: a `u128` is aligned to 16 bytes, which pads a map entry beside it (an
 /// id's `u32` index: 32 bytes an entry, not 20).
 pub fn of(text: &str) -> [u8; 16] {

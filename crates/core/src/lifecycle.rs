@@ -383,7 +383,8 @@ pub fn previous_for(current: Option<StatePointer>, run: &Run) -> Option<StatePoi
     }
 }
 
-/// The previous state, as the lifecycle needs it in memory: first-seen per identity ([`fingerprint`]).
+/// The previous state, as the lifecycle needs it in memory: first-seen per identity
+/// ([`fingerprint`]).
 #[derive(Debug, Default)]
 pub struct Previous {
     pointer: Option<StatePointer>,
@@ -493,7 +494,8 @@ pub enum Gone {
     CarriedOver(StateRecord),
 }
 
-/// Which findings the current scan saw, by identity ([`fingerprint`]), and which instances it scanned.
+/// Which findings the current scan saw, by identity ([`fingerprint`]), and which instances it
+/// scanned.
 #[derive(Debug, Default)]
 pub struct Seen {
     identities: HashSet<[u8; 16]>,

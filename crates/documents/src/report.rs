@@ -54,7 +54,21 @@ impl Chunk {
 
     /// The chunk's findings in order, each decoded when it is taken.
     pub fn findings(&self) -> impl Iterator<Item = Result<Finding, ScanError>> + '_ {
-        lines(&self.key, &self.text)
+        self.lines()
+    }
+
+    /// The non-blank lines, each decoded as an `L` when it is taken; `str::split` finds the
+    /// line ends with a fast byte search.
+    fn lines<'a, L: serde::Deserialize<'a>>(
+        &'a self,
+    ) -> impl Iterator<Item = Result<L, ScanError>> + 'a {
+        self.text
+            .split('\n')
+            .enumerate()
+            .filter(|(_, line)| !line.trim_ascii().is_empty())
+            .map(|(n, line)| {
+                serde_json::from_str(line).map_err(|e| not_a_finding(&self.key, n + 1, &e))
+            })
     }
 }
 
@@ -75,7 +89,8 @@ fn parse_refs(key: &str, bytes: Vec<u8>) -> Result<Vec<FindingRef>, ScanError> {
         region: String,
     }
     let chunk = Chunk::new(key, bytes)?;
-    lines(key, &chunk.text)
+    chunk
+        .lines()
         .map(|line| {
             line.map(|l: Line| FindingRef {
                 id: l.id,
@@ -90,18 +105,6 @@ fn not_a_finding(key: &str, line: usize, e: &dyn std::fmt::Display) -> ScanError
         "line {line} of findings chunk {key} is not a finding ({e}); collect the findings \
          again by rerunning the scan with its runArn or reportId"
     ))
-}
-
-/// The non-blank lines of `text`, each decoded as an `L`; `str::split` finds the line ends
-/// with a fast byte search.
-fn lines<'a, L: serde::Deserialize<'a>>(
-    key: &'a str,
-    text: &'a str,
-) -> impl Iterator<Item = Result<L, ScanError>> + 'a {
-    text.split('\n')
-        .enumerate()
-        .filter(|(_, line)| !line.trim_ascii().is_empty())
-        .map(move |(n, line)| serde_json::from_str(line).map_err(|e| not_a_finding(key, n + 1, &e)))
 }
 
 #[cfg(test)]

@@ -230,8 +230,8 @@ struct SiemFields<'a> {
     truncated: bool,
 }
 
-/// Room a finding's SIEM JSON starts with: most take 1 to 2 KiB, and a buffer grown from
-/// nothing would be copied about eight times on the way.
+/// Room a finding's SIEM JSON starts with, enough for most findings (their description is
+/// most of it): grown from nothing, a buffer reaches 2 KiB after eight copies.
 const ITEM_CAPACITY: usize = 2 << 10;
 
 /// `finding`'s JSON object with `fields` inside it after the finding's own: the text

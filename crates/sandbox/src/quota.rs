@@ -474,7 +474,7 @@ impl Quotas {
     /// Asks for a Lambda slot at `at`: `None` (throttled, `TooManyRequestsException`) when every
     /// slot is held by an invocation still running then.
     pub fn lambda_start(&self, at: OffsetDateTime) -> Option<LambdaSlot> {
-        let slots = lock(&self.lambda);
+        let mut slots = lock(&self.lambda);
         if slots.held_after(at) >= self.spec.lambda_concurrency {
             drop(slots);
             lock(&self.stats)
@@ -484,7 +484,6 @@ impl Quotas {
                 .refused += 1;
             return None;
         }
-        let mut slots = slots;
         slots.open += 1;
         Some(LambdaSlot { start: at })
     }

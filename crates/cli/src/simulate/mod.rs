@@ -766,14 +766,10 @@ impl Ctx {
             .map_or(u32::MAX, |quotas| quotas.lambda_free_after(floor)) as usize;
         let mut passed = Vec::new();
         let mut started = false;
-        while passed.len() < LOOK_AHEAD {
+        while passed.len() < LOOK_AHEAD && q.running + passed.len() + 1 < free {
             let Some(Reverse(entry)) = q.heap.pop() else {
                 break;
             };
-            if q.running + passed.len() + 1 >= free {
-                passed.push(entry);
-                break;
-            }
             if let (at, _, Turn::Resume { id, shared: false }) = entry {
                 self.resume(q, id, false, at);
                 q.started_ahead += 1;
